@@ -1,0 +1,134 @@
+// parseAgentConfig: YAML text in, a typed config and diagnostics out. Never throws and never
+// hangs on hostile input: size is checked before parsing, and alias expansion is bounded.
+import { isMap, parseAllDocuments, type Document, type YAMLError } from 'yaml';
+import { firstLineRange, fixedFor } from './diagnosticBuilders';
+import { schemaDiagnostics } from './schemaErrors';
+import { agentNameDiagnostics, duplicateEntryDiagnostics, removedKeyDiagnostics } from './semanticChecks';
+import { DiagnosticCodes, type AgentConfig, type ConfigDiagnostic, type ParseResult } from './types';
+import { newLineCounter, YamlSource } from './yamlSource';
+
+/** The reference refuses config files above 128 KiB. */
+export const MAX_CONFIG_BYTES = 128 * 1024;
+/**
+ * Alias expansion budget for `Document.toJS`. A real config needs few aliases; a billion-laughs
+ * file needs exponentially many and is refused as soon as the budget runs out.
+ */
+export const MAX_ALIAS_COUNT = 100;
+
+export interface ParseOptions {
+  /** Path of the file; when it is .gitlab/agents/<name>/config.yaml the name is checked too. */
+  fileName?: string;
+}
+
+export function parseAgentConfig(text: string, options: ParseOptions = {}): ParseResult {
+  const diagnostics = agentNameDiagnostics({ text }, options.fileName);
+  const oversize = sizeDiagnostic(text);
+  if (oversize !== undefined) return { diagnostics: [...diagnostics, oversize] };
+
+  const source = new YamlSource(text, newLineCounter());
+  const documents = parseAllDocuments(text, { lineCounter: source.lineCounter, uniqueKeys: true, prettyErrors: false });
+  if (documents.length === 0) return finish({}, diagnostics); // empty file or only comments
+  const doc = documents[0]!;
+  diagnostics.push(...yamlProblems(source, doc), ...extraDocumentDiagnostics(source, documents.slice(1)));
+  if (doc.errors.some((error) => error.code !== 'DUPLICATE_KEY')) return { diagnostics: sortByPosition(diagnostics) };
+
+  const data = toPlainData(source, doc, diagnostics);
+  if (data === undefined) return { diagnostics: sortByPosition(diagnostics) };
+  diagnostics.push(
+    ...removedKeyDiagnostics(source, doc, data),
+    ...schemaDiagnostics({ source, doc, data }),
+    ...duplicateEntryDiagnostics(source, doc, data),
+  );
+  return finish(data, diagnostics);
+}
+
+function finish(data: Record<string, unknown>, diagnostics: ConfigDiagnostic[]): ParseResult {
+  const sorted = sortByPosition(diagnostics);
+  const hasError = sorted.some((diagnostic) => diagnostic.severity === 'error');
+  return hasError ? { diagnostics: sorted } : { config: data as AgentConfig, diagnostics: sorted };
+}
+
+function sizeDiagnostic(text: string): ConfigDiagnostic | undefined {
+  // UTF-16 length is a lower bound of the UTF-8 size; only count bytes when it matters.
+  if (text.length <= MAX_CONFIG_BYTES / 3) return undefined;
+  const bytes = Buffer.byteLength(text, 'utf8');
+  if (bytes <= MAX_CONFIG_BYTES) return undefined;
+  return {
+    severity: 'error',
+    code: DiagnosticCodes.tooLarge,
+    message: `config file is ${Math.ceil(bytes / 1024)} KiB; at most ${MAX_CONFIG_BYTES / 1024} KiB is allowed`,
+    path: [],
+    range: firstLineRange({ text }),
+  };
+}
+
+function yamlProblems(source: YamlSource, doc: Document): ConfigDiagnostic[] {
+  const toDiagnostic = (problem: YAMLError, severity: 'error' | 'warning'): ConfigDiagnostic => {
+    const duplicate = problem.code === 'DUPLICATE_KEY';
+    const [start, end] = widenEmptyRange(source.text, problem.pos);
+    const keyText = source.text.slice(start, end);
+    return {
+      severity,
+      code: duplicate ? DiagnosticCodes.duplicateKey : DiagnosticCodes.yamlSyntax,
+      message: duplicate ? `duplicate key "${keyText}": each key may appear once in a mapping` : `YAML syntax error: ${problem.message}`,
+      path: [],
+      range: source.rangeOf(start, end),
+    };
+  };
+  return [...doc.errors.map((error) => toDiagnostic(error, 'error')), ...doc.warnings.map((warning) => toDiagnostic(warning, 'warning'))];
+}
+
+/** Editors hide zero-width ranges: cover the character at (or just before) the position. */
+function widenEmptyRange(text: string, [start, end]: [number, number]): [number, number] {
+  if (end > start) return [start, end];
+  if (start < text.length && text[start] !== '\n') return [start, start + 1];
+  return start > 0 ? [start - 1, start] : [start, end];
+}
+
+function extraDocumentDiagnostics(source: YamlSource, extra: Document[]): ConfigDiagnostic[] {
+  if (extra.length === 0) return [];
+  const start = extra[0]!.range?.[0] ?? 0;
+  return [
+    {
+      severity: 'error',
+      code: DiagnosticCodes.multipleDocuments,
+      message: `the config must be a single YAML document; found ${extra.length + 1} (separated by ---)`,
+      path: [],
+      range: source.rangeOf(start, source.nextLineStart(start) - 1),
+    },
+  ];
+}
+
+/** The document as plain data, or undefined (with a diagnostic) when it cannot be a config. */
+function toPlainData(source: YamlSource, doc: Document, diagnostics: ConfigDiagnostic[]): Record<string, unknown> | undefined {
+  if (doc.contents === null) return {};
+  if (!isMap(doc.contents)) {
+    diagnostics.push(
+      fixedFor(source, doc.contents, { code: DiagnosticCodes.notMapping, message: 'the config must be a mapping of keys (such as ci_access:) or empty', path: [] }),
+    );
+    return undefined;
+  }
+  try {
+    return doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }) as Record<string, unknown>;
+  } catch (error) {
+    diagnostics.push(aliasDiagnostic(source, error));
+    return undefined;
+  }
+}
+
+function aliasDiagnostic(source: YamlSource, error: unknown): ConfigDiagnostic {
+  const firstAlias = source.text.search(/(^|[\s[{,])\*[^\s,\]}]/);
+  const offset = firstAlias === -1 ? 0 : source.text.indexOf('*', firstAlias);
+  const reason = error instanceof ReferenceError ? 'aliases expand to too much data (a "billion laughs" pattern?)' : `the YAML could not be read: ${String(error)}`;
+  return {
+    severity: 'error',
+    code: DiagnosticCodes.aliasLimit,
+    message: `${reason}; at most ${MAX_ALIAS_COUNT} alias expansions are allowed`,
+    path: [],
+    range: source.rangeOf(offset, offset + 1),
+  };
+}
+
+function sortByPosition(diagnostics: ConfigDiagnostic[]): ConfigDiagnostic[] {
+  return [...diagnostics].sort((a, b) => a.range.start.line - b.range.start.line || a.range.start.character - b.range.start.character);
+}
