@@ -1,0 +1,183 @@
+// agentk side: keeps a pool of idle Connect streams open to kas, each waiting for one request.
+//   - at least minIdle idle (or opening) streams; when requests eat into them, scaleUpStep more;
+//   - at most maxStreams streams in all;
+//   - an idle stream beyond minIdle closes after idleTimeoutMs;
+//   - a stream that fails before kas accepted it counts as a connection failure: reconnects wait
+//     per the backoff (1 s × 1.6 up to 20 s, jitter 0.2, reset after 25 s of health).
+import * as grpc from '@grpc/grpc-js';
+import { Gauge, register } from 'prom-client';
+import type { Logger } from '../../../internal/log';
+import type { AgentDescriptor, RequestInfo } from '../protocol';
+import { Backoff, DEFAULT_BACKOFF, type BackoffSettings } from './backoff';
+import type { TunnelClientStream } from './dial';
+
+export interface PoolSettings {
+  minIdle: number;
+  scaleUpStep: number;
+  maxStreams: number;
+  idleTimeoutMs: number;
+  backoff: BackoffSettings;
+}
+
+export const DEFAULT_POOL_SETTINGS: PoolSettings = { minIdle: 2, scaleUpStep: 10, maxStreams: 500, idleTimeoutMs: 60_000, backoff: DEFAULT_BACKOFF };
+
+/** Serves one tunneled request; owns the stream from here on (reads the rest, writes the answer, ends it). */
+export type TunnelRequestHandler = (stream: TunnelClientStream, request: RequestInfo) => void;
+
+export interface TunnelPoolOptions {
+  openStream(): TunnelClientStream;
+  descriptor: AgentDescriptor;
+  handleRequest: TunnelRequestHandler;
+  settings?: Partial<PoolSettings>;
+  logger: Logger;
+}
+
+export interface PoolStats {
+  opening: number;
+  idle: number;
+  busy: number;
+  /** Whether kas accepted a stream since the last connection failure. */
+  connected: boolean;
+}
+
+type StreamState = 'opening' | 'idle' | 'busy';
+
+interface PooledStream {
+  stream: TunnelClientStream;
+  state: StreamState;
+  idleTimer?: NodeJS.Timeout;
+}
+
+const poolSources = new Set<() => PoolStats>();
+function sumStats(pick: (s: PoolStats) => number): number {
+  return [...poolSources].reduce((sum, source) => sum + pick(source()), 0);
+}
+if (!register.getSingleMetric('agentk_tunnels_idle')) {
+  new Gauge({ name: 'agentk_tunnels_idle', help: 'Idle tunnel streams open to kas.', collect() { this.set(sumStats((s) => s.idle)); } });
+  new Gauge({ name: 'agentk_tunnels_busy', help: 'Tunnel streams carrying a request.', collect() { this.set(sumStats((s) => s.busy)); } });
+}
+
+export class TunnelPool {
+  private readonly settings: PoolSettings;
+  private readonly streams = new Set<PooledStream>();
+  private readonly backoff: Backoff;
+  private backoffTimer: NodeJS.Timeout | undefined;
+  private connected = false;
+  private stopped = false;
+  private readonly statsSource = () => this.stats();
+
+  constructor(private readonly options: TunnelPoolOptions) {
+    this.settings = { ...DEFAULT_POOL_SETTINGS, ...options.settings };
+    this.backoff = new Backoff(this.settings.backoff);
+  }
+
+  start(): void {
+    poolSources.add(this.statsSource);
+    this.ensureCapacity();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    poolSources.delete(this.statsSource);
+    clearTimeout(this.backoffTimer);
+    for (const pooled of this.streams) {
+      clearTimeout(pooled.idleTimer);
+      pooled.stream.cancel();
+    }
+    this.streams.clear();
+  }
+
+  stats(): PoolStats {
+    const count = (state: StreamState) => [...this.streams].filter((s) => s.state === state).length;
+    return { opening: count('opening'), idle: count('idle'), busy: count('busy'), connected: this.connected };
+  }
+
+  private ensureCapacity(): void {
+    if (this.stopped || this.backoffTimer) return;
+    const { opening, idle, busy } = this.stats();
+    const available = opening + idle;
+    if (available >= this.settings.minIdle) return;
+    // Quiet agents keep just minIdle streams; under load, grow in steps.
+    const wanted = busy === 0 ? this.settings.minIdle - available : this.settings.scaleUpStep;
+    const room = this.settings.maxStreams - this.streams.size;
+    for (let i = 0; i < Math.min(wanted, room); i++) this.openOne();
+  }
+
+  private openOne(): void {
+    const pooled: PooledStream = { stream: this.options.openStream(), state: 'opening' };
+    const { stream } = pooled;
+    this.streams.add(pooled);
+    stream.write({ descriptor: this.options.descriptor });
+    stream.on('metadata', () => this.onAccepted(pooled));
+    stream.once('data', (message: { requestInfo?: RequestInfo }) => this.onRequest(pooled, message.requestInfo));
+    let finished = false;
+    const onFinish = (err?: grpc.ServiceError) => {
+      if (finished) return;
+      finished = true;
+      this.onStreamFinished(pooled, err);
+    };
+    stream.on('error', onFinish);
+    stream.on('status', (status: grpc.StatusObject) => onFinish(status.code === grpc.status.OK ? undefined : (status as grpc.ServiceError)));
+    stream.on('close', () => onFinish());
+  }
+
+  private onAccepted(pooled: PooledStream): void {
+    if (pooled.state !== 'opening') return;
+    this.connected = true;
+    this.backoff.markHealthy();
+    this.setIdle(pooled);
+  }
+
+  private setIdle(pooled: PooledStream): void {
+    pooled.state = 'idle';
+    pooled.idleTimer = setTimeout(() => this.closeIfSurplus(pooled), this.settings.idleTimeoutMs);
+  }
+
+  private closeIfSurplus(pooled: PooledStream): void {
+    if (pooled.state !== 'idle' || this.stopped) return;
+    if (this.stats().idle > this.settings.minIdle) {
+      this.streams.delete(pooled);
+      pooled.stream.cancel();
+    } else {
+      pooled.idleTimer = setTimeout(() => this.closeIfSurplus(pooled), this.settings.idleTimeoutMs);
+    }
+  }
+
+  private onRequest(pooled: PooledStream, request: RequestInfo | undefined): void {
+    if (this.stopped) return;
+    clearTimeout(pooled.idleTimer);
+    if (pooled.state === 'opening') this.onAccepted(pooled);
+    clearTimeout(pooled.idleTimer);
+    pooled.state = 'busy';
+    this.ensureCapacity();
+    if (!request) {
+      this.options.logger.warn('kas sent a tunnel message without a request; closing the stream');
+      pooled.stream.cancel();
+      return;
+    }
+    this.options.handleRequest(pooled.stream, request);
+  }
+
+  private onStreamFinished(pooled: PooledStream, err: grpc.ServiceError | undefined): void {
+    clearTimeout(pooled.idleTimer);
+    const wasKnown = this.streams.delete(pooled);
+    if (this.stopped || !wasKnown) return;
+    if (pooled.state === 'opening' && err) {
+      this.onConnectFailure(err);
+      return;
+    }
+    this.ensureCapacity();
+  }
+
+  private onConnectFailure(err: grpc.ServiceError): void {
+    this.connected = false;
+    if (this.backoffTimer) return; // one backoff step per failed round, however many streams failed
+    const delayMs = this.backoff.nextDelayMs();
+    const level = err.code === grpc.status.UNAUTHENTICATED ? 'error' : 'warn';
+    this.options.logger[level]('cannot open tunnel to kas; retrying', { code: grpc.status[err.code], details: err.details, retryInMs: delayMs });
+    this.backoffTimer = setTimeout(() => {
+      this.backoffTimer = undefined;
+      this.ensureCapacity();
+    }, delayMs);
+  }
+}

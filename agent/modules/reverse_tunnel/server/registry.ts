@@ -1,0 +1,226 @@
+// kas side: the idle tunnel streams each agent has opened, handed out one request at a time.
+// A request that finds no idle stream waits; a stream that registers wakes the oldest waiter
+// directly (no polling).
+import type * as grpc from '@grpc/grpc-js';
+import type { AgentDescriptor, ConnectRequest, ConnectResponse } from '../protocol';
+import { addTunnelCountSource, routingTimeouts, type TunnelCounts } from './metrics';
+
+export type TunnelStream = grpc.ServerDuplexStream<ConnectRequest, ConnectResponse>;
+
+export interface AgentIdentity {
+  agentId: string;
+  agentName: string;
+}
+
+/** A tunnel claimed for one request. Call done() when the request is over (it ends the stream). */
+export interface Tunnel {
+  agentId: string;
+  descriptor: AgentDescriptor;
+  stream: TunnelStream;
+  done(): void;
+}
+
+export interface ReplicaInfo {
+  instanceId: string;
+  podName: string;
+  podNamespace: string;
+  version: string;
+  connectedSince: Date;
+  idleTunnels: number;
+  busyTunnels: number;
+}
+
+export interface ConnectedAgent {
+  agentId: string;
+  agentName: string;
+  replicas: ReplicaInfo[];
+}
+
+export class TunnelNotFoundError extends Error {
+  override name = 'TunnelNotFoundError';
+  constructor(readonly agentId: string) {
+    super(`agent ${agentId} is not connected`);
+  }
+}
+
+export class TunnelWaitAbortedError extends Error {
+  override name = 'TunnelWaitAbortedError';
+}
+
+interface IdleStream {
+  stream: TunnelStream;
+  descriptor: AgentDescriptor;
+  replica: ReplicaState;
+}
+
+interface ReplicaState {
+  instanceId: string;
+  podName: string;
+  podNamespace: string;
+  version: string;
+  connectedSince: Date;
+  idle: number;
+  busy: number;
+}
+
+interface Waiter {
+  resolve(tunnel: Tunnel): void;
+}
+
+interface AgentEntry {
+  identity: AgentIdentity;
+  idle: IdleStream[];
+  waiters: Waiter[];
+  replicas: Map<string, ReplicaState>;
+}
+
+export class TunnelRegistry {
+  private readonly agents = new Map<string, AgentEntry>();
+  private readonly removeMetricsSource = addTunnelCountSource(() => this.counts());
+
+  /** Adds a stream that just sent its descriptor. It leaves the registry by itself when it closes. */
+  register(identity: AgentIdentity, descriptor: AgentDescriptor, stream: TunnelStream): void {
+    const entry = this.entryFor(identity);
+    const replica = this.replicaFor(entry, descriptor);
+    const idle: IdleStream = { stream, descriptor, replica };
+    const waiter = entry.waiters.shift();
+    if (waiter) {
+      waiter.resolve(this.claim(entry, idle));
+      return;
+    }
+    entry.idle.push(idle);
+    replica.idle++;
+    const drop = () => this.dropIdle(entry, idle);
+    stream.once('close', drop);
+    stream.once('cancelled', drop);
+    stream.once('error', drop);
+    stream.once('end', drop);
+  }
+
+  /** An idle tunnel to the agent, waiting up to timeoutMs for one to register. */
+  findTunnel(agentId: string, timeoutMs: number, signal?: AbortSignal): Promise<Tunnel> {
+    const entry = this.agents.get(agentId);
+    const idle = entry?.idle.shift();
+    if (entry && idle) {
+      idle.replica.idle--;
+      return Promise.resolve(this.claim(entry, idle));
+    }
+    return this.waitForTunnel(agentId, timeoutMs, signal);
+  }
+
+  connectedAgents(): ConnectedAgent[] {
+    return [...this.agents.values()]
+      .filter((entry) => entry.replicas.size > 0)
+      .map((entry) => ({
+        ...entry.identity,
+        replicas: [...entry.replicas.values()].map((r) => ({
+          instanceId: r.instanceId,
+          podName: r.podName,
+          podNamespace: r.podNamespace,
+          version: r.version,
+          connectedSince: r.connectedSince,
+          idleTunnels: r.idle,
+          busyTunnels: r.busy,
+        })),
+      }));
+  }
+
+  counts(): TunnelCounts[] {
+    return [...this.agents.values()].map((entry) => {
+      const replicas = [...entry.replicas.values()];
+      return {
+        agentId: entry.identity.agentId,
+        idle: replicas.reduce((sum, r) => sum + r.idle, 0),
+        busy: replicas.reduce((sum, r) => sum + r.busy, 0),
+      };
+    });
+  }
+
+  /** Stops metrics collection; streams are closed by the server that carries them. */
+  close(): void {
+    this.removeMetricsSource();
+  }
+
+  private waitForTunnel(agentId: string, timeoutMs: number, signal?: AbortSignal): Promise<Tunnel> {
+    const entry = this.entryFor({ agentId, agentName: this.agents.get(agentId)?.identity.agentName ?? '' });
+    return new Promise<Tunnel>((resolve, reject) => {
+      const finish = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        entry.waiters = entry.waiters.filter((w) => w !== waiter);
+      };
+      const waiter: Waiter = {
+        resolve: (tunnel) => {
+          finish();
+          resolve(tunnel);
+        },
+      };
+      const timer = setTimeout(() => {
+        finish();
+        routingTimeouts.inc({ agent_id: agentId });
+        reject(new TunnelNotFoundError(agentId));
+      }, timeoutMs);
+      const onAbort = () => {
+        finish();
+        reject(new TunnelWaitAbortedError('the client went away while waiting for a tunnel'));
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      entry.waiters.push(waiter);
+    });
+  }
+
+  private claim(entry: AgentEntry, idle: IdleStream): Tunnel {
+    idle.replica.busy++;
+    let finished = false;
+    const done = () => {
+      if (finished) return;
+      finished = true;
+      idle.replica.busy--;
+      this.forgetReplicaIfEmpty(entry, idle.replica);
+      if (!idle.stream.writableEnded && !idle.stream.destroyed) idle.stream.end();
+    };
+    idle.stream.once('close', done);
+    return { agentId: entry.identity.agentId, descriptor: idle.descriptor, stream: idle.stream, done };
+  }
+
+  private dropIdle(entry: AgentEntry, idle: IdleStream): void {
+    const index = entry.idle.indexOf(idle);
+    if (index < 0) return; // already claimed
+    entry.idle.splice(index, 1);
+    idle.replica.idle--;
+    this.forgetReplicaIfEmpty(entry, idle.replica);
+  }
+
+  private forgetReplicaIfEmpty(entry: AgentEntry, replica: ReplicaState): void {
+    if (replica.idle + replica.busy === 0) entry.replicas.delete(replica.instanceId);
+  }
+
+  private entryFor(identity: AgentIdentity): AgentEntry {
+    let entry = this.agents.get(identity.agentId);
+    if (!entry) {
+      entry = { identity, idle: [], waiters: [], replicas: new Map() };
+      this.agents.set(identity.agentId, entry);
+    } else if (identity.agentName) {
+      entry.identity = identity;
+    }
+    return entry;
+  }
+
+  private replicaFor(entry: AgentEntry, descriptor: AgentDescriptor): ReplicaState {
+    const instanceId = descriptor.instanceId || `${descriptor.podNamespace ?? ''}/${descriptor.podName ?? ''}`;
+    let replica = entry.replicas.get(instanceId);
+    if (!replica) {
+      replica = {
+        instanceId,
+        podName: descriptor.podName ?? '',
+        podNamespace: descriptor.podNamespace ?? '',
+        version: descriptor.version ?? '',
+        connectedSince: new Date(),
+        idle: 0,
+        busy: 0,
+      };
+      entry.replicas.set(instanceId, replica);
+    }
+    return replica;
+  }
+}
