@@ -1,6 +1,6 @@
 // parseAgentConfig: YAML text in, a typed config and diagnostics out. Never throws and never
 // hangs on hostile input: size is checked before parsing, and alias expansion is bounded.
-import { isMap, parseAllDocuments, type Document, type YAMLError } from 'yaml';
+import { isMap, isScalar, parseAllDocuments, visit, type Document, type Node, type YAMLError } from 'yaml';
 import { firstLineRange, fixedFor } from './diagnosticBuilders';
 import { schemaDiagnostics } from './schemaErrors';
 import { agentNameDiagnostics, duplicateEntryDiagnostics, removedKeyDiagnostics } from './semanticChecks';
@@ -65,7 +65,7 @@ function sizeDiagnostic(text: string): ConfigDiagnostic | undefined {
 function yamlProblems(source: YamlSource, doc: Document): ConfigDiagnostic[] {
   const toDiagnostic = (problem: YAMLError, severity: 'error' | 'warning'): ConfigDiagnostic => {
     const duplicate = problem.code === 'DUPLICATE_KEY';
-    const [start, end] = widenEmptyRange(source.text, problem.pos);
+    const [start, end] = duplicate ? keyTokenRange(source.text, problem.pos[0]) : widenEmptyRange(source.text, problem.pos);
     const keyText = source.text.slice(start, end);
     return {
       severity,
@@ -76,6 +76,12 @@ function yamlProblems(source: YamlSource, doc: Document): ConfigDiagnostic[] {
     };
   };
   return [...doc.errors.map((error) => toDiagnostic(error, 'error')), ...doc.warnings.map((warning) => toDiagnostic(warning, 'warning'))];
+}
+
+/** The yaml package points at a duplicate key's first character; cover the whole key. */
+function keyTokenRange(text: string, start: number): [number, number] {
+  const key = /^("[^"\n]*"|'[^'\n]*'|[^:#\n]*[^:#\s])/.exec(text.slice(start, start + 1024));
+  return [start, start + Math.max(1, key?.[0].length ?? 1)];
 }
 
 /** Editors hide zero-width ranges: cover the character at (or just before) the position. */
@@ -108,12 +114,29 @@ function toPlainData(source: YamlSource, doc: Document, diagnostics: ConfigDiagn
     );
     return undefined;
   }
+  const complexKeys = complexKeyDiagnostics(source, doc);
+  if (complexKeys.length > 0) {
+    diagnostics.push(...complexKeys);
+    return undefined;
+  }
   try {
     return doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }) as Record<string, unknown>;
   } catch (error) {
     diagnostics.push(aliasDiagnostic(source, error));
     return undefined;
   }
+}
+
+/** Lists, mappings or aliases used as keys: no config key is one, and plain data cannot hold them. */
+function complexKeyDiagnostics(source: YamlSource, doc: Document): ConfigDiagnostic[] {
+  const found: ConfigDiagnostic[] = [];
+  visit(doc, {
+    Pair(_, pair) {
+      if (pair.key === null || isScalar(pair.key)) return;
+      found.push(fixedFor(source, pair.key as Node, { code: DiagnosticCodes.badType, message: 'keys must be plain words such as ci_access, not lists, mappings or aliases', path: [] }));
+    },
+  });
+  return found;
 }
 
 function aliasDiagnostic(source: YamlSource, error: unknown): ConfigDiagnostic {

@@ -17,9 +17,15 @@ export function editDistance(a: string, b: string): number {
   return row[b.length]!;
 }
 
-/** The candidate closest to `input`, if within a third of its length (at least 2 edits). */
+/**
+ * The candidate closest to `input`: one it starts with (or that starts with it), else the
+ * nearest within a third of its length (at least 2 edits).
+ */
 export function closestMatch(input: string, candidates: readonly string[]): string | undefined {
   const lowered = input.toLowerCase();
+  // A shortened or lengthened word ("warning" for "warn") is a typo whatever its edit distance.
+  const prefixMatch = candidates.find((candidate) => lowered.startsWith(candidate.toLowerCase()) || candidate.toLowerCase().startsWith(lowered));
+  if (prefixMatch !== undefined && lowered.length >= 3) return prefixMatch;
   const budget = Math.max(2, Math.floor(input.length / 3));
   let best: { candidate: string; distance: number } | undefined;
   for (const candidate of candidates) {

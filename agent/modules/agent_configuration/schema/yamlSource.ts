@@ -89,6 +89,8 @@ export function locate(doc: Document, path: readonly (string | number)[]): Locat
 /** The best node to underline for a problem with the value at `located`. */
 export function valueAnchor(located: LocatedNode): Node | undefined {
   const { value, key } = located;
+  const emptyValue = isScalar(value) && value.range != null && value.range[0] === value.range[1];
+  if (emptyValue && key !== undefined) return key; // `key:` with nothing after it
   if (value !== undefined && (isScalar(value) || isAlias(value) || key === undefined)) return value;
   return key ?? value;
 }
