@@ -1,0 +1,387 @@
+// kascfg: the kas configuration file. Key names follow the reference kas where one exists
+// (agent.listen.*, agent.kubernetes_api.*, observability.listen.address, redis.*); our own
+// additions are registry.* (the embedded agent registry) and kas.agent_wait_timeout.
+// The file is validated as a whole at start: every problem is reported at once, with the
+// file and line for YAML errors and the key path (plus line) for bad values.
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Node as YamlNode } from 'yaml';
+
+export interface ListenAddress {
+  host: string;
+  port: number;
+}
+
+export interface TlsFiles {
+  certificateFile: string;
+  keyFile: string;
+}
+
+export interface RedisConfig {
+  network: 'tcp' | 'unix';
+  serverAddress?: string;
+  sentinel?: { masterName: string; addresses: string[] };
+  passwordFile?: string;
+  keyPrefix: string;
+  poolSize: number;
+  database: number;
+  dialTimeoutMs: number;
+  readTimeoutMs: number;
+  writeTimeoutMs: number;
+}
+
+export interface KasConfig {
+  agent: {
+    listen: {
+      address: string;
+      network: 'tcp' | 'tcp4' | 'tcp6';
+      websocket: boolean;
+      connectionsPerTokenPerMinute: number;
+      maxConnectionAgeMs: number;
+      listenGracePeriodMs: number;
+      tls?: TlsFiles;
+    };
+    configuration: { pollPeriodMs: number };
+    kubernetesApi: { listen: { address: string; tls?: TlsFiles }; urlPathPrefix: string };
+  };
+  observability: { listen: { address: string } };
+  api: { listen: { address: string; tls?: TlsFiles } };
+  privateApi: { listen: { address: string } };
+  redis?: RedisConfig;
+  registry: { configRepository: string; dataDir: string; projectId: string };
+  kas: { agentWaitTimeoutMs: number };
+}
+
+export interface KasConfigIssue {
+  /** Dotted key path, e.g. agent.listen.max_connection_age; empty for whole-file problems. */
+  keyPath: string;
+  /** 1-based line in the file, when known. */
+  line?: number;
+  message: string;
+}
+
+export class KasConfigError extends Error {
+  override name = 'KasConfigError';
+  constructor(
+    readonly fileName: string,
+    readonly issues: KasConfigIssue[],
+  ) {
+    super(`invalid kas configuration ${fileName}:\n` + issues.map((i) => formatIssue(fileName, i)).join('\n'));
+  }
+}
+
+function formatIssue(fileName: string, issue: KasConfigIssue): string {
+  const where = issue.line !== undefined ? `${fileName}:${issue.line}` : fileName;
+  return `  ${where}: ${issue.keyPath ? issue.keyPath + ': ' : ''}${issue.message}`;
+}
+
+// ---------- Go-style durations ----------
+
+const DURATION_UNITS_MS: Record<string, number> = { ns: 1e-6, us: 1e-3, 'µs': 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** Parses a Go duration string ("300ms", "1m30s", "2h") into milliseconds; undefined if malformed. */
+export function parseDuration(text: string): number | undefined {
+  if (text === '0') return 0;
+  const pattern = /(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/gy;
+  let total = 0;
+  let consumed = 0;
+  for (let match = pattern.exec(text); match; match = pattern.exec(text)) {
+    total += Number(match[1]) * DURATION_UNITS_MS[match[2]!]!;
+    consumed = pattern.lastIndex;
+  }
+  return consumed === text.length && consumed > 0 ? total : undefined;
+}
+
+/** host:port, :port or [v6]:port; port 0 asks for a free port. */
+export function parseListenAddress(address: string): ListenAddress | undefined {
+  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(address);
+  if (!match) return undefined;
+  const port = Number(match[3]);
+  if (port > 65535) return undefined;
+  return { host: match[1] ?? match[2] ?? '', port };
+}
+
+// ---------- the schema ----------
+
+type Check = (value: never) => string | undefined;
+type FieldSpec =
+  | { kind: 'section'; fields: Record<string, FieldSpec>; optional?: boolean }
+  | { kind: 'string'; default?: string; check?: Check; oneOf?: string[] }
+  | { kind: 'bool'; default: boolean }
+  | { kind: 'int'; default: number; min: number }
+  | { kind: 'duration'; default: string }
+  | { kind: 'stringList' };
+
+const checkAddress = ((v: string) => (parseListenAddress(v) ? undefined : `"${v}" is not a listen address (host:port, :port or [ipv6]:port)`)) as Check;
+const checkPathPrefix = ((v: string) => (v.startsWith('/') ? undefined : `"${v}" must start with "/"`)) as Check;
+const checkNonEmpty = ((v: string) => (v.trim() ? undefined : 'must not be empty')) as Check;
+
+const section = (fields: Record<string, FieldSpec>, optional = false): FieldSpec => ({ kind: 'section', fields, optional });
+const address = (value: string): FieldSpec => ({ kind: 'string', default: value, check: checkAddress });
+const tlsFiles = (): Record<string, FieldSpec> => ({ certificate_file: { kind: 'string' }, key_file: { kind: 'string' } });
+
+const SCHEMA: FieldSpec = section({
+  agent: section({
+    listen: section({
+      address: address('127.0.0.1:8150'),
+      network: { kind: 'string', default: 'tcp', oneOf: ['tcp', 'tcp4', 'tcp6'] },
+      websocket: { kind: 'bool', default: false },
+      connections_per_token_per_minute: { kind: 'int', default: 40_000, min: 1 },
+      max_connection_age: { kind: 'duration', default: '2h' },
+      listen_grace_period: { kind: 'duration', default: '5s' },
+      ...tlsFiles(),
+    }),
+    configuration: section({ poll_period: { kind: 'duration', default: '1s' } }),
+    kubernetes_api: section({
+      listen: section({ address: address(':8154'), ...tlsFiles() }),
+      url_path_prefix: { kind: 'string', default: '/k8s-proxy/', check: checkPathPrefix },
+    }),
+  }),
+  observability: section({ listen: section({ address: address(':8151') }) }),
+  api: section({ listen: section({ address: address('127.0.0.1:8153'), ...tlsFiles() }) }),
+  private_api: section({ listen: section({ address: address(':8155') }) }),
+  redis: section(
+    {
+      network: { kind: 'string', default: 'tcp', oneOf: ['tcp', 'unix'] },
+      server: section({ address: { kind: 'string', check: checkNonEmpty } }, true),
+      sentinel: section({ master_name: { kind: 'string', check: checkNonEmpty }, addresses: { kind: 'stringList' } }, true),
+      password_file: { kind: 'string' },
+      key_prefix: { kind: 'string', default: 'gitlab-kas' },
+      pool_size: { kind: 'int', default: 10, min: 1 },
+      database: { kind: 'int', default: 0, min: 0 },
+      dial_timeout: { kind: 'duration', default: '5s' },
+      read_timeout: { kind: 'duration', default: '1s' },
+      write_timeout: { kind: 'duration', default: '3s' },
+    },
+    true,
+  ),
+  registry: section({
+    config_repository: { kind: 'string', check: checkNonEmpty },
+    data_dir: { kind: 'string', check: checkNonEmpty },
+    project_id: { kind: 'string', default: 'local/agents', check: checkNonEmpty },
+  }),
+  kas: section({ agent_wait_timeout: { kind: 'duration', default: '20s' } }),
+});
+
+// ---------- validation ----------
+
+type Values = Map<string, string | number | boolean | string[]>;
+
+interface WalkState {
+  issues: KasConfigIssue[];
+  values: Values;
+  present: Set<string>;
+  lineOf: (node: YamlNode | undefined) => number | undefined;
+}
+
+/** Parses kascfg text; throws KasConfigError listing every problem. */
+export function parseKasConfig(text: string, fileName = 'kascfg.yaml'): KasConfig {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    throw new KasConfigError(
+      fileName,
+      doc.errors.map((e) => ({ keyPath: '', line: lineCounter.linePos(e.pos[0]).line, message: e.message.split('\n')[0]! })),
+    );
+  }
+  const state: WalkState = {
+    issues: [],
+    values: new Map(),
+    present: new Set(),
+    lineOf: (node) => (node?.range ? lineCounter.linePos(node.range[0]).line : undefined),
+  };
+  const root = doc.contents ?? undefined;
+  if (root !== undefined && !(isScalar(root) && root.value === null) && !isMap(root)) {
+    throw new KasConfigError(fileName, [{ keyPath: '', line: state.lineOf(root as YamlNode), message: 'the file must be a mapping of settings' }]);
+  }
+  walkSection(SCHEMA as Extract<FieldSpec, { kind: 'section' }>, isMap(root) ? root : undefined, '', state);
+  const config = buildConfig(state, path.dirname(path.resolve(fileName)));
+  if (!config || state.issues.length > 0) throw new KasConfigError(fileName, state.issues);
+  return config;
+}
+
+export async function loadKasConfig(fileName: string): Promise<KasConfig> {
+  let text: string;
+  try {
+    text = await readFile(fileName, 'utf8');
+  } catch (err) {
+    throw new KasConfigError(fileName, [{ keyPath: '', message: `cannot read the file: ${(err as Error).message}` }]);
+  }
+  return parseKasConfig(text, fileName);
+}
+
+function walkSection(spec: Extract<FieldSpec, { kind: 'section' }>, node: YamlNode | undefined, prefix: string, state: WalkState): void {
+  const seen = new Map<string, YamlNode | undefined>();
+  if (isMap(node)) {
+    for (const pair of node.items) {
+      const key = isScalar(pair.key) ? String(pair.key.value) : String(pair.key);
+      const keyPath = prefix + key;
+      if (!(key in spec.fields)) {
+        state.issues.push({ keyPath, line: state.lineOf(pair.key as YamlNode), message: unknownKeyMessage(key, Object.keys(spec.fields)) });
+        continue;
+      }
+      seen.set(key, (pair.value ?? undefined) as YamlNode | undefined);
+    }
+  }
+  for (const [key, fieldSpec] of Object.entries(spec.fields)) {
+    walkField(fieldSpec, seen.get(key), seen.has(key), prefix + key, state);
+  }
+}
+
+function walkField(spec: FieldSpec, node: YamlNode | undefined, present: boolean, keyPath: string, state: WalkState): void {
+  const isNull = !node || (isScalar(node) && node.value === null);
+  if (present && !isNull) state.present.add(keyPath);
+  if (spec.kind === 'section') {
+    if (!isNull && !isMap(node)) {
+      state.issues.push({ keyPath, line: state.lineOf(node), message: 'must be a mapping' });
+      return;
+    }
+    walkSection(spec, isNull ? undefined : node, keyPath + '.', state);
+    return;
+  }
+  if (isNull) {
+    applyDefault(spec, keyPath, state);
+    return;
+  }
+  const problem = readValue(spec, node, keyPath, state);
+  if (problem) state.issues.push({ keyPath, line: state.lineOf(node), message: problem });
+}
+
+function applyDefault(spec: Exclude<FieldSpec, { kind: 'section' }>, keyPath: string, state: WalkState): void {
+  if (spec.kind === 'duration') state.values.set(keyPath, parseDuration(spec.default)!);
+  else if (spec.kind === 'stringList') state.values.set(keyPath, []);
+  else if (spec.default !== undefined) state.values.set(keyPath, spec.default);
+}
+
+/** Stores the value of a scalar field; returns a problem description instead when it is bad. */
+function readValue(spec: Exclude<FieldSpec, { kind: 'section' }>, node: YamlNode | undefined, keyPath: string, state: WalkState): string | undefined {
+  if (spec.kind === 'stringList') {
+    if (!isSeq(node) || !node.items.every((i) => isScalar(i) && typeof i.value === 'string')) return 'must be a list of strings';
+    state.values.set(keyPath, node.items.map((i) => String((i as { value: unknown }).value)));
+    return undefined;
+  }
+  const value: unknown = isScalar(node) ? node.value : undefined;
+  switch (spec.kind) {
+    case 'string': {
+      if (typeof value !== 'string') return 'must be a string';
+      if (spec.oneOf && !spec.oneOf.includes(value)) return `"${value}" is not one of ${spec.oneOf.join(', ')}`;
+      const problem = spec.check?.(value as never);
+      if (!problem) state.values.set(keyPath, value);
+      return problem;
+    }
+    case 'bool':
+      if (typeof value !== 'boolean') return 'must be true or false';
+      state.values.set(keyPath, value);
+      return undefined;
+    case 'int':
+      if (typeof value !== 'number' || !Number.isInteger(value) || value < spec.min) return `must be an integer >= ${spec.min}`;
+      state.values.set(keyPath, value);
+      return undefined;
+    case 'duration': {
+      const ms = typeof value === 'string' ? parseDuration(value) : undefined;
+      if (ms === undefined) return `${JSON.stringify(value)} is not a duration (use Go-style strings such as "300ms", "20s", "2h")`;
+      state.values.set(keyPath, ms);
+      return undefined;
+    }
+  }
+}
+
+function unknownKeyMessage(key: string, known: string[]): string {
+  const closest = known
+    .map((k) => ({ k, d: editDistance(key, k) }))
+    .sort((a, b) => a.d - b.d)[0];
+  const hint = closest && closest.d <= Math.max(2, Math.floor(key.length / 3)) ? `; did you mean "${closest.k}"?` : '';
+  return `unknown key "${key}"${hint} (known here: ${known.join(', ')})`;
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = current;
+  }
+  return previous[b.length]!;
+}
+
+// ---------- typed result ----------
+
+function buildConfig(state: WalkState, baseDir: string): KasConfig | undefined {
+  const v = state.values;
+  const str = (k: string) => v.get(k) as string;
+  const optStr = (k: string) => v.get(k) as string | undefined;
+  const num = (k: string) => v.get(k) as number;
+  const resolvePath = (p: string) => path.resolve(baseDir, p);
+  const tls = (prefix: string): TlsFiles | undefined => {
+    const cert = optStr(`${prefix}.certificate_file`);
+    const key = optStr(`${prefix}.key_file`);
+    if (cert === undefined && key === undefined) return undefined;
+    if (cert === undefined || key === undefined) {
+      state.issues.push({ keyPath: prefix, message: 'certificate_file and key_file must be given together' });
+      return undefined;
+    }
+    return { certificateFile: resolvePath(cert), keyFile: resolvePath(key) };
+  };
+  for (const required of ['registry.config_repository', 'registry.data_dir']) {
+    if (!v.has(required)) state.issues.push({ keyPath: required, message: 'is required' });
+  }
+  const config: KasConfig = {
+    agent: {
+      listen: {
+        address: str('agent.listen.address'),
+        network: str('agent.listen.network') as KasConfig['agent']['listen']['network'],
+        websocket: v.get('agent.listen.websocket') as boolean,
+        connectionsPerTokenPerMinute: num('agent.listen.connections_per_token_per_minute'),
+        maxConnectionAgeMs: num('agent.listen.max_connection_age'),
+        listenGracePeriodMs: num('agent.listen.listen_grace_period'),
+        tls: tls('agent.listen'),
+      },
+      configuration: { pollPeriodMs: num('agent.configuration.poll_period') },
+      kubernetesApi: {
+        listen: { address: str('agent.kubernetes_api.listen.address'), tls: tls('agent.kubernetes_api.listen') },
+        urlPathPrefix: str('agent.kubernetes_api.url_path_prefix'),
+      },
+    },
+    observability: { listen: { address: str('observability.listen.address') } },
+    api: { listen: { address: str('api.listen.address'), tls: tls('api.listen') } },
+    privateApi: { listen: { address: str('private_api.listen.address') } },
+    redis: state.present.has('redis') ? buildRedis(state) : undefined,
+    registry: {
+      configRepository: resolvePath(optStr('registry.config_repository') ?? '.'),
+      dataDir: resolvePath(optStr('registry.data_dir') ?? '.'),
+      projectId: str('registry.project_id'),
+    },
+    kas: { agentWaitTimeoutMs: num('kas.agent_wait_timeout') },
+  };
+  if (config.agent.configuration.pollPeriodMs <= 0) state.issues.push({ keyPath: 'agent.configuration.poll_period', message: 'must be greater than 0' });
+  return state.issues.length === 0 ? config : undefined;
+}
+
+function buildRedis(state: WalkState): RedisConfig | undefined {
+  const v = state.values;
+  const hasServer = state.present.has('redis.server');
+  const hasSentinel = state.present.has('redis.sentinel');
+  if (hasServer === hasSentinel) {
+    state.issues.push({ keyPath: 'redis', message: 'give exactly one of redis.server or redis.sentinel' });
+    return undefined;
+  }
+  if (hasServer && !v.has('redis.server.address')) state.issues.push({ keyPath: 'redis.server.address', message: 'is required' });
+  const sentinelAddresses = (v.get('redis.sentinel.addresses') as string[] | undefined) ?? [];
+  if (hasSentinel && (!v.has('redis.sentinel.master_name') || sentinelAddresses.length === 0)) {
+    state.issues.push({ keyPath: 'redis.sentinel', message: 'master_name and at least one address are required' });
+  }
+  return {
+    network: v.get('redis.network') as RedisConfig['network'],
+    serverAddress: v.get('redis.server.address') as string | undefined,
+    sentinel: hasSentinel ? { masterName: v.get('redis.sentinel.master_name') as string, addresses: sentinelAddresses } : undefined,
+    passwordFile: v.get('redis.password_file') as string | undefined,
+    keyPrefix: v.get('redis.key_prefix') as string,
+    poolSize: v.get('redis.pool_size') as number,
+    database: v.get('redis.database') as number,
+    dialTimeoutMs: v.get('redis.dial_timeout') as number,
+    readTimeoutMs: v.get('redis.read_timeout') as number,
+    writeTimeoutMs: v.get('redis.write_timeout') as number,
+  };
+}

@@ -1,0 +1,120 @@
+// Shared mechanics of the agent and user token stores: only a SHA-256 of each token is kept.
+// A plain (unsalted, fast) hash is enough because every token is 32 random bytes (256 bits):
+// nobody can guess or brute-force a preimage, unlike a password, so a slow KDF buys nothing and
+// the hash can serve directly as the lookup key.
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { fileVersion, readJsonFile, writeJsonFile } from './json_file';
+
+export interface StoredToken {
+  id: string;
+  name: string;
+  sha256: string;
+  createdAt: string;
+  revokedAt?: string;
+}
+
+export function hashToken(token: string): string {
+  return createHash('sha256').update(token, 'utf8').digest('hex');
+}
+
+/** A new opaque token: a recognisable prefix and 32 random bytes, base64url (never contains ':'). */
+export function generateToken(prefix: string): string {
+  return prefix + randomBytes(32).toString('base64url');
+}
+
+export function newTokenId(): string {
+  return randomUUID().slice(0, 8);
+}
+
+export class TokenNotFoundError extends Error {
+  override name = 'TokenNotFoundError';
+}
+
+/** A JSON file of token records; every mutation re-reads it (another process may have written). */
+export class TokenFile<T extends StoredToken> {
+  private pending: Promise<unknown> = Promise.resolve();
+
+  constructor(readonly file: string) {}
+
+  async all(): Promise<T[]> {
+    return (await readJsonFile<{ tokens: T[] }>(this.file, { tokens: [] })).tokens;
+  }
+
+  async findActiveByHash(sha256: string): Promise<T | undefined> {
+    return (await this.all()).find((t) => t.sha256 === sha256 && !t.revokedAt);
+  }
+
+  /** Serialised read-modify-write of the token list. */
+  async update<R>(change: (tokens: T[]) => R): Promise<R> {
+    const run = this.pending.then(async () => {
+      const tokens = await this.all();
+      const result = change(tokens);
+      await writeJsonFile(this.file, { tokens });
+      return result;
+    });
+    this.pending = run.catch(() => undefined);
+    return run;
+  }
+
+  version(): Promise<string> {
+    return fileVersion(this.file);
+  }
+}
+
+interface CacheEntry<V> {
+  value: V;
+  expiresAt: number;
+}
+
+/**
+ * Caches token lookups by hash: answers for 5 minutes, failed lookups (I/O errors) for 1 minute.
+ * The whole cache is dropped when the token file changes on disk (create or revoke, by this
+ * process or by the kas CLI), so a revoked token stops working at once.
+ */
+export class TokenLookupCache<V> {
+  private readonly entries = new Map<string, CacheEntry<{ ok: true; value: V } | { ok: false; error: Error }>>();
+  private seenVersion: string | undefined;
+
+  constructor(
+    private readonly tokens: { version(): Promise<string> },
+    private readonly lookup: (sha256: string) => Promise<V>,
+    private readonly ttlMs = 5 * 60_000,
+    private readonly errorTtlMs = 60_000,
+  ) {}
+
+  async get(token: string): Promise<V> {
+    await this.dropIfFileChanged();
+    const key = hashToken(token);
+    const now = Date.now();
+    const cached = this.entries.get(key);
+    if (cached && cached.expiresAt > now) {
+      if (cached.value.ok) return cached.value.value;
+      throw cached.value.error;
+    }
+    try {
+      const value = await this.lookup(key);
+      this.entries.set(key, { value: { ok: true, value }, expiresAt: now + this.ttlMs });
+      return value;
+    } catch (err) {
+      this.entries.set(key, { value: { ok: false, error: err as Error }, expiresAt: now + this.errorTtlMs });
+      throw err;
+    }
+  }
+
+  invalidate(): void {
+    this.entries.clear();
+  }
+
+  private async dropIfFileChanged(): Promise<void> {
+    let version: string;
+    try {
+      version = await this.tokens.version();
+    } catch {
+      return;
+    }
+    if (version !== this.seenVersion) {
+      this.seenVersion = version;
+      this.entries.clear();
+    }
+  }
+}

@@ -1,0 +1,166 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { AgentIdStore } from '../../agent/modules/agent_registry/agent_ids';
+import { AgentTokenStore, TokenLimitError } from '../../agent/modules/agent_registry/agent_tokens';
+import { createAuthorizer } from '../../agent/modules/agent_registry/authorize';
+import { GitConfigRepository } from '../../agent/modules/agent_registry/git_repository';
+import { UserTokenStore } from '../../agent/modules/agent_registry/user_tokens';
+import type { AgentConfig } from '../../agent/modules/agent_configuration/parse_config';
+import { TestRepository, git, makeTempDir } from './helpers';
+
+function readAllFiles(dir: string): string {
+  return readdirSync(dir)
+    .map((name) => readFileSync(path.join(dir, name), 'utf8'))
+    .join('\n');
+}
+
+describe('agent registry: the git config repository', () => {
+  let temp: ReturnType<typeof makeTempDir>;
+  let repo: TestRepository;
+
+  beforeEach(() => {
+    temp = makeTempDir();
+    repo = new TestRepository(temp.dir);
+  });
+  afterEach(() => temp.remove());
+
+  it('lists agent folders on the default branch, with or without a config.yaml', async () => {
+    repo.commit({
+      '.gitlab/agents/alpha/config.yaml': 'user_access:\n  access_as:\n    agent: {}\n',
+      '.gitlab/agents/beta/README.md': 'no config here',
+      'README.md': 'not an agent',
+    });
+    const repository = new GitConfigRepository(repo.dir);
+    const commit = await repository.defaultBranchCommit();
+    assert.ok(commit);
+    const folders = await repository.listAgentFolders(commit);
+    assert.deepEqual(folders.map((f) => f.name), ['alpha', 'beta']);
+    assert.ok(folders[0]!.configBlob);
+    assert.equal(folders[1]!.configBlob, undefined);
+    assert.match(await repository.readBlob(folders[0]!.configBlob.id), /access_as/);
+  });
+
+  it('reads a bare repository and ignores branches other than the default one', async () => {
+    repo.commit({ '.gitlab/agents/main-agent/config.yaml': '{}\n' });
+    git(repo.dir, 'checkout', '-q', '-b', 'feature');
+    repo.commit({ '.gitlab/agents/feature-agent/config.yaml': '{}\n' });
+    git(repo.dir, 'checkout', '-q', 'main');
+    const bare = path.join(temp.dir, 'bare.git');
+    execFileSync('git', ['clone', '-q', '--bare', repo.dir, bare]);
+    const repository = new GitConfigRepository(bare);
+    const folders = await repository.listAgentFolders((await repository.defaultBranchCommit())!);
+    assert.deepEqual(folders.map((f) => f.name), ['main-agent']);
+  });
+
+  it('reports an empty repository as having no commit', async () => {
+    assert.equal(await new GitConfigRepository(repo.dir).defaultBranchCommit(), undefined);
+  });
+
+  it('gives each agent a stable id that survives a restart and is never reused', async () => {
+    const ids = new AgentIdStore(path.join(temp.dir, 'data'));
+    const first = await ids.idsFor(['alpha', 'beta']);
+    const again = await new AgentIdStore(path.join(temp.dir, 'data')).idsFor(['beta', 'gamma', 'alpha']);
+    assert.equal(again.get('alpha'), first.get('alpha'));
+    assert.equal(again.get('beta'), first.get('beta'));
+    assert.ok(![first.get('alpha'), first.get('beta')].includes(again.get('gamma')));
+    assert.equal(await ids.nameOf(again.get('gamma')!), 'gamma');
+  });
+});
+
+describe('agent registry: agent tokens', () => {
+  let temp: ReturnType<typeof makeTempDir>;
+  let tokens: AgentTokenStore;
+
+  beforeEach(() => {
+    temp = makeTempDir();
+    tokens = new AgentTokenStore(temp.dir, new AgentIdStore(temp.dir));
+  });
+  afterEach(() => temp.remove());
+
+  it('creates, lists and revokes tokens; a revoked token is refused at once', async () => {
+    const { token, info } = await tokens.create('alpha', 'ci-rotation');
+    const agent = await tokens.authenticate(token);
+    assert.equal(agent?.agentName, 'alpha');
+    assert.match(agent?.agentId ?? '', /^\d+$/);
+    assert.deepEqual((await tokens.list('alpha')).map((t) => t.name), ['ci-rotation']);
+    await tokens.revoke('alpha', info.id);
+    assert.equal(await tokens.authenticate(token), undefined, 'revoked token still authenticates');
+    assert.ok((await tokens.list('alpha'))[0]!.revokedAt);
+  });
+
+  it('allows at most two active tokens per agent', async () => {
+    const first = await tokens.create('alpha');
+    await tokens.create('alpha');
+    await assert.rejects(tokens.create('alpha'), TokenLimitError);
+    await tokens.create('beta');
+    await tokens.revoke('alpha', first.info.name);
+    await tokens.create('alpha');
+  });
+
+  it('keeps only hashes at rest: the token text is nowhere in the data dir', async () => {
+    const { token } = await tokens.create('alpha');
+    const onDisk = readAllFiles(temp.dir);
+    assert.ok(onDisk.includes('sha256'), 'the token file exists');
+    assert.ok(!onDisk.includes(token), 'the clear token is on disk');
+    assert.ok(!onDisk.includes(token.slice(4, 24)), 'part of the token is on disk');
+  });
+
+  it('sees a revocation made by another process (another store on the same data dir)', async () => {
+    const { token, info } = await tokens.create('alpha');
+    assert.ok(await tokens.authenticate(token), 'cached as valid');
+    await new AgentTokenStore(temp.dir, new AgentIdStore(temp.dir)).revoke('alpha', info.id);
+    assert.equal(await tokens.authenticate(token), undefined);
+  });
+
+  it('refuses unknown tokens', async () => {
+    assert.equal(await tokens.authenticate('kat_not-a-real-token'), undefined);
+  });
+});
+
+describe('agent registry: user access to the Kubernetes API proxy', () => {
+  let temp: ReturnType<typeof makeTempDir>;
+  let userTokens: UserTokenStore;
+  const configs = new Map<number, AgentConfig>([
+    [1, { user_access: { access_as: { agent: {} }, groups: [{ id: 'platform' }], projects: [{ id: 'apps/shop' }] } }],
+    [2, { ci_access: { projects: [{ id: 'apps/shop', access_as: { ci_job: {} } }] } }],
+  ]);
+
+  beforeEach(() => {
+    temp = makeTempDir();
+    userTokens = new UserTokenStore(temp.dir);
+  });
+  afterEach(() => temp.remove());
+
+  const authorize = () => createAuthorizer({ userTokens, configOf: (id) => configs.get(id), configProjectId: 'team/agents' });
+
+  it('allows members of an authorized group or project, including subgroups of a member group', async () => {
+    const groupMember = await userTokens.create({ kind: 'user', username: 'ada', groups: ['platform/sre'], projects: [] });
+    const parentMember = await userTokens.create({ kind: 'user', username: 'bob', groups: ['apps'], projects: [] });
+    const subgroupOnly = await authorize()({ kind: 'pat', agentId: '1', token: groupMember.token });
+    // Member of platform/sre is not a member of the parent group platform.
+    assert.equal(subgroupOnly.allowed, false);
+    const viaParent = await authorize()({ kind: 'pat', agentId: '1', token: parentMember.token });
+    assert.deepEqual(viaParent, { allowed: true, accessAs: { agent: {} }, user: { username: 'bob', groups: ['apps'] } });
+  });
+
+  it('answers 401 for a bad token and 403 for an agent without user_access', async () => {
+    const user = await userTokens.create({ kind: 'user', username: 'ada', groups: ['platform'], projects: [] });
+    const bad = await authorize()({ kind: 'pat', agentId: '1', token: 'kut_wrong' });
+    assert.equal(bad.allowed === false && bad.status, 401);
+    const noUserAccess = await authorize()({ kind: 'pat', agentId: '2', token: user.token });
+    assert.ok(noUserAccess.allowed === false && noUserAccess.status === 403 && /user_access/.test(noUserAccess.message));
+    await userTokens.revoke(user.info.id);
+    const revoked = await authorize()({ kind: 'pat', agentId: '1', token: user.token });
+    assert.equal(revoked.allowed === false && revoked.status, 401);
+  });
+
+  it('checks CI job tokens against ci_access and never accepts a user token as a job token', async () => {
+    const job = await userTokens.create({ kind: 'ci_job', project: 'apps/shop' });
+    const user = await userTokens.create({ kind: 'user', username: 'ada', groups: ['apps'], projects: [] });
+    assert.deepEqual(await authorize()({ kind: 'ci', agentId: '2', token: job.token }), { allowed: true, accessAs: { ci_job: {} } });
+    assert.equal((await authorize()({ kind: 'ci', agentId: '2', token: user.token })).allowed, false);
+    assert.equal((await authorize()({ kind: 'pat', agentId: '1', token: job.token })).allowed, false);
+  });
+});
