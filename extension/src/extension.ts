@@ -1,5 +1,65 @@
-import type * as vscode from 'vscode';
+// Entry point: wires the stores, the model, the two tree views and the commands. All logic
+// lives in the feature folders; this file only connects them.
+import * as vscode from 'vscode';
+import { ConnectionStore } from './connections/connectionStore';
+import { SessionRegistry } from './connections/sessions';
+import { registerCommands } from './commands/register';
+import { LocalPairController } from './localPair/localPairController';
+import type { Services } from './services';
+import { AgentsModel } from './trees/agentsModel';
+import { ManagedAppsNode, managedAppsChildren, presentManagedApp } from './trees/managedApps';
+import { AgentsNode, present } from './trees/nodes';
+import { ModelTreeProvider } from './trees/treeProvider';
 
-export function activate(_context: vscode.ExtensionContext): void {}
+let localPair: LocalPairController | undefined;
+let model: AgentsModel | undefined;
 
-export function deactivate(): void {}
+export function activate(context: vscode.ExtensionContext): void {
+  const started = performance.now();
+  const output = vscode.window.createOutputChannel('Kubernetes Agents');
+  const store = new ConnectionStore(context.globalState, context.secrets);
+  const sessions = new SessionRegistry(store);
+  const refreshViews = debounce(() => {
+    agents.refresh();
+    apps.refresh();
+  }, 100);
+  model = new AgentsModel({ connections: () => store.list(), session: (id) => sessions.get(id), onChange: refreshViews });
+  const services: Services = { context, store, sessions, model, output, refreshViews };
+  const agentsModel = model;
+  const agents = new ModelTreeProvider<AgentsNode>({ children: (node) => agentsModel.children(node), present });
+  const apps = new ModelTreeProvider<ManagedAppsNode>({ children: (node) => managedAppsChildren(agentsModel, () => store.list(), node), present: presentManagedApp });
+  localPair = new LocalPairController(services);
+
+  const updateConnectionContext = () => void vscode.commands.executeCommand('setContext', 'kubernetesAgents.connectionCount', store.list().length);
+  updateConnectionContext();
+  context.subscriptions.push(
+    output,
+    agents,
+    apps,
+    localPair,
+    vscode.window.createTreeView('kubernetesAgents.agents', { treeDataProvider: agents, showCollapseAll: true }),
+    vscode.window.createTreeView('kubernetesAgents.managedApps', { treeDataProvider: apps }),
+    store.onDidChange(() => {
+      updateConnectionContext();
+      refreshViews();
+    }),
+    ...registerCommands(services, localPair),
+  );
+  output.appendLine(`activated in ${(performance.now() - started).toFixed(1)} ms`);
+}
+
+export async function deactivate(): Promise<void> {
+  await localPair?.stop();
+  await model?.dispose();
+}
+
+function debounce(action: () => void, ms: number): () => void {
+  let timer: NodeJS.Timeout | undefined;
+  return () => {
+    if (timer) return;
+    timer = setTimeout(() => {
+      timer = undefined;
+      action();
+    }, ms);
+  };
+}

@@ -1,0 +1,35 @@
+// Every command of the extension, bound to its handler. Command ids are listed in package.json
+// (contributes.commands) with their menus.
+import * as vscode from 'vscode';
+import type { LocalPairController } from '../localPair/localPairController';
+import { COMMAND_PREFIX, Services } from '../services';
+import { addConnection, removeConnection } from './connectionCommands';
+import {
+  copyKubeconfig, createRestrictedNamespace, deletePod, openAgentConfig, reportFailure, showPodLogs, validateAgentConfig,
+} from './clusterCommands';
+
+export function registerCommands(services: Services, localPair: LocalPairController): vscode.Disposable[] {
+  const diagnostics = vscode.languages.createDiagnosticCollection('kubernetesAgents.agentConfig');
+  const handlers: Record<string, (...args: any[]) => Promise<unknown>> = {
+    addConnection: (args) => addConnection(services, isPlainObject(args) ? args : {}),
+    removeConnection: (node) => removeConnection(services, node),
+    refresh: () => services.model.refresh(),
+    showPodLogs: (node) => reportFailure(services, 'Show Pod Logs', () => showPodLogs(services, node)),
+    deletePod: (node) => reportFailure(services, 'Delete Pod', () => deletePod(services, node)),
+    copyKubeconfig: (node) => reportFailure(services, 'Copy Kubeconfig', () => copyKubeconfig(services, node)),
+    createRestrictedNamespace: (node) => reportFailure(services, 'Create Restricted Namespace', () => createRestrictedNamespace(services, node)),
+    openAgentConfig: (node) => reportFailure(services, 'Open Agent Config', () => openAgentConfig(node)),
+    validateAgentConfig: (node) => reportFailure(services, 'Validate Agent Config', () => validateAgentConfig(services, diagnostics, node)),
+    startLocalPair: () => reportFailure(services, 'Start Local Pair', () => localPair.start()),
+    stopLocalPair: () => reportFailure(services, 'Stop Local Pair', () => localPair.stop()),
+  };
+  return [
+    diagnostics,
+    ...Object.entries(handlers).map(([name, handler]) => vscode.commands.registerCommand(`${COMMAND_PREFIX}.${name}`, handler)),
+  ];
+}
+
+function isPlainObject(value: unknown): value is Record<string, string> {
+  // A tree item passes its node as the first argument; only a plain argument object counts.
+  return typeof value === 'object' && value !== null && !('kind' in value);
+}

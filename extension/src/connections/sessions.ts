@@ -1,0 +1,57 @@
+// Turns a saved connection into ready clients: the kas REST API and, per agent, the Kubernetes
+// API through kas's proxy. The token and CA are read once per session and kept in memory only.
+import { KasClientError } from '../kasClient/errors';
+import { HttpTarget, readCaFile } from '../kasClient/http';
+import { KasApi } from '../kasClient/kasApi';
+import { KubeClient, proxyAuthorization } from '../kasClient/kubeClient';
+import type { ConnectionRecord, ConnectionStore } from './connectionStore';
+
+export interface Session {
+  record: ConnectionRecord;
+  kas: KasApi;
+  kube(agentId: string): KubeClient;
+  /** Settings for building a kubeconfig: the proxy URL, CA and the credential for an agent. */
+  kubeconfigParts(agentId: string): { server: string; caPem?: string; token: string };
+}
+
+export function createSession(record: ConnectionRecord, token: string, caPem: string | undefined): Session {
+  const api: HttpTarget = { baseUrl: record.apiUrl, authorization: `Bearer ${token}`, caPem };
+  return {
+    record,
+    kas: new KasApi(api),
+    kube: (agentId) => new KubeClient({ baseUrl: record.k8sProxyUrl, authorization: proxyAuthorization(agentId, token), caPem }),
+    kubeconfigParts: (agentId) => ({ server: record.k8sProxyUrl, caPem, token: `pat:${agentId}:${token}` }),
+  };
+}
+
+export class SessionRegistry {
+  private readonly sessions = new Map<string, Promise<Session>>();
+
+  constructor(private readonly store: ConnectionStore) {
+    store.onDidChange(() => this.forgetRemoved());
+  }
+
+  get(connectionId: string): Promise<Session> {
+    let session = this.sessions.get(connectionId);
+    if (!session) {
+      session = this.open(connectionId);
+      this.sessions.set(connectionId, session);
+      // A failed open (token missing, CA unreadable) is retried on the next call.
+      session.catch(() => this.sessions.delete(connectionId));
+    }
+    return session;
+  }
+
+  private async open(connectionId: string): Promise<Session> {
+    const record = this.store.get(connectionId);
+    if (!record) throw new KasClientError('NOT_FOUND');
+    const token = await this.store.token(connectionId);
+    if (!token) throw new KasClientError('KAS_UNAUTHORIZED');
+    return createSession(record, token, await readCaFile(record.caFile));
+  }
+
+  private forgetRemoved(): void {
+    const ids = new Set(this.store.list().map((c) => c.id));
+    for (const id of [...this.sessions.keys()]) if (!ids.has(id)) this.sessions.delete(id);
+  }
+}

@@ -1,0 +1,16 @@
+// What commands and views share, created once in activate().
+import type * as vscode from 'vscode';
+import type { ConnectionStore } from './connections/connectionStore';
+import type { SessionRegistry } from './connections/sessions';
+import type { AgentsModel } from './trees/agentsModel';
+
+export interface Services {
+  context: vscode.ExtensionContext;
+  store: ConnectionStore;
+  sessions: SessionRegistry;
+  model: AgentsModel;
+  output: vscode.OutputChannel;
+  refreshViews(): void;
+}
+
+export const COMMAND_PREFIX = 'kubernetesAgents';
