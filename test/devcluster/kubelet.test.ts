@@ -11,6 +11,9 @@ import {
   type ProgramContext,
   type ProgramRun,
 } from '../../agent/devcluster/pod-program';
+import { SimulatedKubelet } from '../../agent/devcluster/kubelet';
+import { MemoryObjectStore } from '../../agent/devcluster/store';
+import { StoreError, type KubeObject } from '../../agent/devcluster/types';
 
 const context: ProgramContext = { hostname: 'web-1', env: { GREETING: 'hello' }, files: podFiles({ name: 'web-1', namespace: 'demo' }) };
 
@@ -186,5 +189,183 @@ describe('devcluster/pod-program: runCommand (exec)', () => {
     const result = collect(runCommand(['/usr/bin/nope'], context, { stdin: false }));
     assert.equal(result.exitCode, 127);
     assert.match(result.stderr, /executable file not found/);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// The simulated kubelet, against the real in-memory object store.
+
+const PODS = { group: '', version: 'v1', resource: 'pods' };
+const EVENTS = { group: '', version: 'v1', resource: 'events' };
+
+interface PodView {
+  spec: { nodeName?: string };
+  status?: {
+    phase?: string;
+    podIP?: string;
+    qosClass?: string;
+    conditions?: Array<{ type: string; status: string; reason?: string }>;
+    containerStatuses?: Array<{
+      name: string;
+      ready: boolean;
+      restartCount: number;
+      state: { running?: unknown; waiting?: { reason: string; message?: string }; terminated?: { exitCode: number; reason: string } };
+      lastState: { terminated?: { exitCode: number } };
+    }>;
+  };
+}
+
+function podObject(name: string, container: Partial<ContainerSpec> & { resources?: unknown }, restartPolicy = 'Never'): KubeObject {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, namespace: 'demo' },
+    spec: { restartPolicy, containers: [{ name: 'main', image: 'busybox', ...container }] },
+  };
+}
+
+function simEnv(values: Record<string, string | number>): Array<{ name: string; value: string }> {
+  return Object.entries(values).map(([name, value]) => ({ name, value: String(value) }));
+}
+
+async function waitFor<T>(what: string, probe: () => T | undefined | false, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = probe();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+describe('devcluster/kubelet', () => {
+  let store: MemoryObjectStore;
+  let kubelet: SimulatedKubelet;
+
+  beforeEach(() => {
+    store = new MemoryObjectStore();
+    kubelet = new SimulatedKubelet(store, { defaultStartDelayMs: 0, backOffBaseMs: 50, backOffMaxMs: 200 });
+    kubelet.start();
+  });
+
+  afterEach(() => {
+    kubelet.stop();
+  });
+
+  const pod = (name: string) => store.get(PODS, 'demo', name) as (KubeObject & PodView) | undefined;
+  const phaseIs = (name: string, phase: string) => () => (pod(name)?.status?.phase === phase ? pod(name) : undefined);
+  const logTexts = (name: string, previous = false) => kubelet.logs.read({ namespace: 'demo', pod: name, container: 'main', previous })?.map((l) => l.text);
+  const eventReasons = (name: string) =>
+    store.list(EVENTS, { namespace: 'demo' }).items.filter((e) => (e.involvedObject as { name: string }).name === name).map((e) => e.reason as string);
+
+  it('runs a pod that prints 5 lines and exits 0 to Succeeded, with logs, status and events like a kubelet', async () => {
+    store.create(PODS, podObject('five', { env: simEnv({ SIM_LINES: 5, SIM_LINE_INTERVAL_MS: 5 }) }));
+    const done = await waitFor('Succeeded', phaseIs('five', 'Succeeded'));
+    assert.deepEqual(logTexts('five'), ['line 1', 'line 2', 'line 3', 'line 4', 'line 5']);
+    assert.equal(done.spec.nodeName, 'devcluster-node');
+    const status = done.status?.containerStatuses?.[0];
+    assert.equal(status?.state.terminated?.exitCode, 0);
+    assert.equal(status?.state.terminated?.reason, 'Completed');
+    assert.equal(done.status?.conditions?.find((c) => c.type === 'Ready')?.reason, 'PodCompleted');
+    assert.equal(done.status?.qosClass, 'BestEffort');
+    assert.match(done.status?.podIP ?? '', /^10\.244\.\d+\.\d+$/);
+    assert.deepEqual(eventReasons('five'), ['Scheduled', 'Pulled', 'Created', 'Started']);
+  });
+
+  it('ends a pod that exits 3 with restartPolicy Never as Failed with exit code 3', async () => {
+    store.create(PODS, podObject('fails', { command: ['sh', '-c', 'echo about to fail; exit 3'] }));
+    const failed = await waitFor('Failed', phaseIs('fails', 'Failed'));
+    const terminated = failed.status?.containerStatuses?.[0]?.state.terminated;
+    assert.deepEqual([terminated?.exitCode, terminated?.reason], [3, 'Error']);
+    assert.deepEqual(logTexts('fails'), ['about to fail']);
+  });
+
+  it('restarts with restartPolicy Always: restartCount grows, CrashLoopBackOff, previous logs readable', async () => {
+    store.create(PODS, podObject('loops', { command: ['sh', '-c', 'echo "run at $(date)"; exit 1'] }, 'Always'));
+    const restarted = await waitFor('two restarts', () => ((pod('loops')?.status?.containerStatuses?.[0]?.restartCount ?? 0) >= 2 ? pod('loops') : undefined));
+    assert.equal(restarted.status?.phase, 'Running');
+    assert.equal(restarted.status?.containerStatuses?.[0]?.lastState.terminated?.exitCode, 1);
+    assert.match(logTexts('loops', true)?.[0] ?? '', /^run at /);
+    await waitFor('CrashLoopBackOff', () => pod('loops')?.status?.containerStatuses?.[0]?.state.waiting?.reason === 'CrashLoopBackOff');
+    const backOffs = store.list(EVENTS, { namespace: 'demo' }).items.filter((e) => e.reason === 'BackOff');
+    assert.equal(backOffs.length, 1, 'repeated back-offs count on one event');
+    assert.ok((backOffs[0]?.count as number) >= 2);
+  });
+
+  it('does not restart a successful container with restartPolicy OnFailure, but restarts a failed one', async () => {
+    store.create(PODS, podObject('ok', { command: ['true'] }, 'OnFailure'));
+    store.create(PODS, podObject('retry', { command: ['false'] }, 'OnFailure'));
+    await waitFor('Succeeded', phaseIs('ok', 'Succeeded'));
+    await waitFor('a restart', () => (pod('retry')?.status?.containerStatuses?.[0]?.restartCount ?? 0) >= 1);
+  });
+
+  it('keeps a plain image running and Ready, then drops its logs and ends followers when deleted', async () => {
+    store.create(PODS, podObject('web', { image: 'nginx:1.27' }));
+    const running = await waitFor('Running', phaseIs('web', 'Running'));
+    assert.equal(running.status?.conditions?.find((c) => c.type === 'Ready')?.status, 'True');
+    assert.equal(running.status?.containerStatuses?.[0]?.ready, true);
+    assert.equal(logTexts('web')?.length, 2);
+    let ended = false;
+    kubelet.logs.follow({ namespace: 'demo', pod: 'web', container: 'main' }, () => undefined, () => (ended = true));
+    store.delete(PODS, 'demo', 'web');
+    await waitFor('follow ended', () => ended);
+    assert.equal(logTexts('web'), undefined);
+    await waitFor('Killing event', () => eventReasons('web').includes('Killing'));
+  });
+
+  it('streams lines to a follower while the pod is still running', async () => {
+    store.create(PODS, podObject('slow', { env: simEnv({ SIM_LINES: 4, SIM_LINE_INTERVAL_MS: 100 }) }));
+    await waitFor('Running', phaseIs('slow', 'Running'));
+    const received: Array<{ text: string; phase: string | undefined }> = [];
+    const ended = new Promise<void>((resolve) => {
+      kubelet.logs.follow({ namespace: 'demo', pod: 'slow', container: 'main' }, (line) => received.push({ text: line.text, phase: pod('slow')?.status?.phase }), resolve);
+    });
+    await ended;
+    assert.ok(received.length >= 3, `got ${received.length} lines while following`);
+    assert.equal(received[0]?.phase, 'Running', 'the first followed line arrived before the pod finished');
+  });
+
+  it('reports bad SIM_* settings as CreateContainerConfigError and leaves the pod Pending', async () => {
+    store.create(PODS, podObject('bad', { env: simEnv({ SIM_LINES: 'lots' }) }));
+    const waiting = await waitFor('config error', () => pod('bad')?.status?.containerStatuses?.[0]?.state.waiting?.reason === 'CreateContainerConfigError' && pod('bad'));
+    assert.equal(waiting.status?.phase, 'Pending');
+    assert.match(waiting.status?.containerStatuses?.[0]?.state.waiting?.message ?? '', /SIM_LINES/);
+    await waitFor('Failed event', () => eventReasons('bad').includes('Failed'));
+  });
+
+  it('computes the QoS class from resources', async () => {
+    const resources = { limits: { cpu: '100m', memory: '64Mi' } };
+    store.create(PODS, podObject('guaranteed', { image: 'nginx', resources }));
+    store.create(PODS, podObject('burstable', { image: 'nginx', resources: { requests: { cpu: '50m' } } }));
+    await waitFor('statuses', () => pod('guaranteed')?.status && pod('burstable')?.status);
+    assert.equal(pod('guaranteed')?.status?.qosClass, 'Guaranteed');
+    assert.equal(pod('burstable')?.status?.qosClass, 'Burstable');
+  });
+
+  it('stops every simulation on stop(): nothing changes afterwards', async () => {
+    store.create(PODS, podObject('busy', { command: ['sh', '-c', 'while true; do echo tick; sleep 0.02; done'] }));
+    await waitFor('a few lines', () => (logTexts('busy')?.length ?? 0) >= 3);
+    kubelet.stop();
+    const version = pod('busy')?.metadata.resourceVersion;
+    const lines = logTexts('busy')?.length;
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    assert.equal(pod('busy')?.metadata.resourceVersion, version);
+    assert.equal(logTexts('busy')?.length, lines);
+  });
+
+  it('retries a status update that hits a 409 Conflict', async () => {
+    // A store that answers the first update of each pod with a conflict, as a concurrent writer would cause.
+    let conflicts = 0;
+    const update = store.update.bind(store);
+    store.update = (type, object) => {
+      if (type.resource === 'pods' && conflicts === 0) {
+        conflicts++;
+        throw new StoreError(409, 'Conflict', 'the object has been modified');
+      }
+      return update(type, object);
+    };
+    store.create(PODS, podObject('contended', { command: ['true'] }));
+    await waitFor('Succeeded', phaseIs('contended', 'Succeeded'));
+    assert.equal(conflicts, 1);
   });
 });
