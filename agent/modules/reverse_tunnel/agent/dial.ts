@@ -38,6 +38,8 @@ export interface KasDialOptions {
 export type TunnelClientStream = grpc.ClientDuplexStream<ConnectRequest, ConnectResponse>;
 
 export interface KasConnection {
+  /** The channel to kas (for other agent RPCs, e.g. the configuration stream); closed by close(). */
+  client: grpc.Client;
   /** Opens one Connect stream carrying the agent token. */
   openTunnelStream(): TunnelClientStream;
   close(): Promise<void>;
@@ -76,6 +78,7 @@ export async function dialKas(options: KasDialOptions): Promise<KasConnection> {
   }
   const client = new grpc.Client(target, credentials, channelOptions);
   return {
+    client,
     openTunnelStream: () => {
       const metadata = new grpc.Metadata();
       metadata.set('authorization', `Bearer ${options.token}`);
