@@ -3,6 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { stringify } from 'yaml';
 import { createLogger, type Logger } from '../../agent/internal/log';
 import { parseKasConfig, type KasConfig } from '../../agent/kas/config';
 
@@ -43,27 +44,25 @@ export function makeTempDir(prefix = 'kas-test-'): { dir: string; remove(): void
   return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-/** A kascfg for tests: every listener on a free loopback port. */
-export function testKasConfig(repositoryDir: string, dataDir: string, extraYaml = ''): KasConfig {
-  const text = `
-agent:
-  listen:
-    address: 127.0.0.1:0
-  kubernetes_api:
-    listen:
-      address: 127.0.0.1:0
-observability:
-  listen:
-    address: 127.0.0.1:0
-api:
-  listen:
-    address: 127.0.0.1:0
-registry:
-  config_repository: ${JSON.stringify(repositoryDir)}
-  data_dir: ${JSON.stringify(dataDir)}
-  project_id: team/agents
-${extraYaml}`;
-  return parseKasConfig(text, path.join(dataDir, 'kascfg.yaml'));
+/** A kascfg for tests: every listener on a free loopback port; `overrides` are merged in. */
+export function testKasConfig(repositoryDir: string, dataDir: string, overrides: Record<string, unknown> = {}): KasConfig {
+  const base = {
+    agent: { listen: { address: '127.0.0.1:0' }, kubernetes_api: { listen: { address: '127.0.0.1:0' } } },
+    observability: { listen: { address: '127.0.0.1:0' } },
+    api: { listen: { address: '127.0.0.1:0' } },
+    registry: { config_repository: repositoryDir, data_dir: dataDir, project_id: 'team/agents' },
+  };
+  return parseKasConfig(stringify(deepMerge(base, overrides)), path.join(dataDir, 'kascfg.yaml'));
+}
+
+function deepMerge(base: Record<string, unknown>, extra: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base };
+  for (const [key, value] of Object.entries(extra)) {
+    const current = out[key];
+    const bothObjects = typeof value === 'object' && value !== null && typeof current === 'object' && current !== null;
+    out[key] = bothObjects ? deepMerge(current as Record<string, unknown>, value as Record<string, unknown>) : value;
+  }
+  return out;
 }
 
 /** Quiet unless KAS_TEST_LOG=debug|info. */

@@ -1,0 +1,118 @@
+// kas's REST API for the VS Code extension (documented in README.md): JSON over HTTP(S) on its
+// own listener, `Authorization: Bearer <user token>` (a bare user token or the proxy form
+// pat:<agent-id>:<token>). Errors are JSON { error: { code, message } }; nothing from upstream
+// (git, agentk) is ever echoed raw.
+import * as http from 'node:http';
+import * as https from 'node:https';
+import type { Logger } from '../internal/log';
+import type { AgentConfigState, AgentConfigWatcher } from '../modules/agent_configuration/config_watcher';
+import type { UserTokenStore } from '../modules/agent_registry/user_tokens';
+import { listen } from '../modules/observability/server';
+import type { AgentConnection } from './connections';
+
+export interface ApiServerOptions {
+  address: string;
+  tls?: { certPem: string; keyPem: string };
+  version: string;
+  configProjectId: string;
+  watcher: AgentConfigWatcher;
+  connectionsOf: (agentId: number) => AgentConnection[];
+  userTokens: UserTokenStore;
+  logger: Logger;
+}
+
+export interface ApiServer {
+  address: string;
+  url: string;
+  stop(): Promise<void>;
+}
+
+export interface AgentView {
+  id: number;
+  name: string;
+  configProject: string;
+  config: { commit: string | null; valid: boolean; errors: Array<{ message: string; line: number; column: number; file: string }> };
+  connections: AgentConnection[];
+}
+
+class ApiError extends Error {
+  override name = 'ApiError';
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export async function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
+  const handler = (req: http.IncomingMessage, res: http.ServerResponse) => {
+    route(req, options)
+      .then((body) => sendJson(res, 200, body))
+      .catch((err: unknown) => {
+        if (err instanceof ApiError) {
+          const headers: Record<string, string> = err.status === 401 ? { 'www-authenticate': 'Bearer realm="kas"' } : {};
+          sendJson(res, err.status, { error: { code: err.code, message: err.message } }, headers);
+          return;
+        }
+        options.logger.error('REST API request failed', { err, path: req.url });
+        sendJson(res, 500, { error: { code: 'internal', message: 'internal error' } });
+      });
+  };
+  const server = options.tls ? https.createServer({ cert: options.tls.certPem, key: options.tls.keyPem }, handler) : http.createServer(handler);
+  const address = await listen(server, options.address);
+  const url = `${options.tls ? 'https' : 'http'}://${address.startsWith('0.0.0.0:') || address.startsWith('[::]:') ? '127.0.0.1:' + address.split(':').pop() : address}`;
+  options.logger.info('REST API listener started', { address });
+  return {
+    address,
+    url,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+async function route(req: http.IncomingMessage, options: ApiServerOptions): Promise<unknown> {
+  const path = new URL(req.url ?? '/', 'http://kas').pathname;
+  if (req.method !== 'GET') throw new ApiError(405, 'method_not_allowed', 'only GET is supported');
+  if (!path.startsWith('/api/v1/')) throw new ApiError(404, 'not_found', `no such endpoint: ${path}`);
+  await authenticate(req, options);
+  if (path === '/api/v1/version') return { version: options.version };
+  if (path === '/api/v1/agents') return { agents: options.watcher.agents().map((a) => agentView(a, options)) };
+  const match = /^\/api\/v1\/agents\/([^/]+)$/.exec(path);
+  if (match) {
+    const id = /^\d+$/.test(match[1]!) ? Number(match[1]) : NaN;
+    const agent = Number.isNaN(id) ? undefined : options.watcher.agentById(id);
+    if (!agent) throw new ApiError(404, 'not_found', `no agent with id ${match[1]}`);
+    return agentView(agent, options);
+  }
+  throw new ApiError(404, 'not_found', `no such endpoint: ${path}`);
+}
+
+async function authenticate(req: http.IncomingMessage, options: ApiServerOptions): Promise<void> {
+  const header = req.headers.authorization ?? '';
+  const bearer = /^Bearer\s+(\S+)$/i.exec(header.trim())?.[1];
+  if (!bearer) throw new ApiError(401, 'unauthorized', 'send Authorization: Bearer <user token>');
+  const token = /^pat:[^:]+:(.+)$/.exec(bearer)?.[1] ?? bearer;
+  const principal = await options.userTokens.authenticate(token);
+  if (principal?.kind !== 'user') throw new ApiError(401, 'unauthorized', 'invalid or revoked user token');
+}
+
+function agentView(agent: AgentConfigState, options: ApiServerOptions): AgentView {
+  return {
+    id: agent.id,
+    name: agent.name,
+    configProject: options.configProjectId,
+    config: { commit: agent.commit, valid: agent.valid, errors: agent.errors.map((e) => ({ message: e.message, line: e.line, column: e.column, file: e.file })) },
+    connections: options.connectionsOf(agent.id),
+  };
+}
+
+function sendJson(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', ...headers });
+  res.end(text);
+}

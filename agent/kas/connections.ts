@@ -1,0 +1,40 @@
+// Connected agentk replicas as kas sees them through their configuration streams: each agentk
+// keeps exactly one open, so an open stream is a connected replica. Feeds the REST API and the
+// connected-agents metrics.
+import { agentkConnectionsGauge, connectedAgentsGauge } from './metrics';
+
+export interface AgentConnection {
+  podName: string;
+  podNamespace: string;
+  version: string;
+  connectedSince: string;
+}
+
+export class AgentConnectionTracker {
+  private readonly byAgent = new Map<number, Set<AgentConnection>>();
+
+  /** Records a connection; call the returned function when it closes. */
+  add(agentId: number, connection: Omit<AgentConnection, 'connectedSince'>): () => void {
+    const entry: AgentConnection = { ...connection, connectedSince: new Date().toISOString() };
+    const set = this.byAgent.get(agentId) ?? new Set();
+    if (set.size === 0) connectedAgentsGauge.inc();
+    set.add(entry);
+    this.byAgent.set(agentId, set);
+    agentkConnectionsGauge.inc();
+    let removed = false;
+    return () => {
+      if (removed) return;
+      removed = true;
+      set.delete(entry);
+      agentkConnectionsGauge.dec();
+      if (set.size === 0) {
+        this.byAgent.delete(agentId);
+        connectedAgentsGauge.dec();
+      }
+    };
+  }
+
+  connectionsOf(agentId: number): AgentConnection[] {
+    return [...(this.byAgent.get(agentId) ?? [])].map((c) => ({ ...c }));
+  }
+}

@@ -1,0 +1,77 @@
+// Probes and metrics on their own port, for kas (observability.listen.address) and agentk:
+//   GET /liveness  → 200 while the process serves requests at all
+//   GET /readiness → 200 when isReady() says so, else 503
+//   GET /metrics   → prom-client's default register, Prometheus text format
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { register } from 'prom-client';
+import type { Logger } from '../../internal/log';
+
+export interface ObservabilityServerOptions {
+  /** host:port; port 0 picks a free one. */
+  address: string;
+  isReady: () => boolean;
+  logger: Logger;
+}
+
+export interface ObservabilityServer {
+  /** The bound host:port. */
+  address: string;
+  stop(): Promise<void>;
+}
+
+export async function startObservabilityServer(options: ObservabilityServerOptions): Promise<ObservabilityServer> {
+  const server = http.createServer((req, res) => {
+    answer(req, options)
+      .then(({ status, type, body }) => {
+        res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' });
+        res.end(body);
+      })
+      .catch((err: unknown) => {
+        options.logger.error('observability request failed', { err, path: req.url });
+        if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
+        res.end('internal error\n');
+      });
+  });
+  const address = await listen(server, options.address);
+  options.logger.info('observability listener started', { address });
+  return {
+    address,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+async function answer(req: http.IncomingMessage, options: ObservabilityServerOptions): Promise<{ status: number; type: string; body: string }> {
+  const path = (req.url ?? '/').split('?')[0];
+  if (req.method !== 'GET' && req.method !== 'HEAD') return { status: 405, type: 'text/plain', body: 'method not allowed\n' };
+  switch (path) {
+    case '/liveness':
+      return { status: 200, type: 'text/plain', body: 'ok\n' };
+    case '/readiness':
+      return options.isReady() ? { status: 200, type: 'text/plain', body: 'ready\n' } : { status: 503, type: 'text/plain', body: 'not ready\n' };
+    case '/metrics':
+      return { status: 200, type: register.contentType, body: await register.metrics() };
+    default:
+      return { status: 404, type: 'text/plain', body: 'not found: use /liveness, /readiness or /metrics\n' };
+  }
+}
+
+/** Binds `host:port` (":port" = all interfaces) and resolves with the bound address. */
+export function listen(server: http.Server, address: string): Promise<string> {
+  const match = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(address.trim());
+  if (!match) return Promise.reject(new Error(`invalid listen address "${address}"`));
+  const host = match[1] ?? match[2] ?? '';
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(Number(match[3]), host || undefined, () => {
+      server.off('error', reject);
+      const bound = server.address() as AddressInfo;
+      const shownHost = host || bound.address;
+      resolve(shownHost.includes(':') ? `[${shownHost}]:${bound.port}` : `${shownHost}:${bound.port}`);
+    });
+  });
+}
