@@ -1,0 +1,250 @@
+// pods/exec over WebSocket, as the Kubernetes API server speaks it (channel.k8s.io protocols):
+// every binary message starts with a channel byte — 0 stdin, 1 stdout, 2 stderr, 3 error
+// (the final Status), 4 terminal resize, and in v5 255 "close this channel". The command runs
+// as a simulated program (pod-program.ts); nothing is executed on this machine.
+// SPDY, the older upgrade kubectl falls back to, is not implemented: it is answered with a
+// Status that says so (kubectl before 1.30 can therefore not exec into dev cluster pods).
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import { containerEnvironment, podFiles, runCommand, type ContainerSpec, type OutputStream, type ProgramRun } from './pod-program';
+import type { KubeObject } from './types';
+
+const CHANNEL = { stdin: 0, stdout: 1, stderr: 2, error: 3, resize: 4, close: 255 } as const;
+
+/** The subprotocols served, best first; v1–v3 report failures as plain text on channel 3. */
+export const EXEC_PROTOCOLS = ['v5.channel.k8s.io', 'v4.channel.k8s.io', 'v3.channel.k8s.io', 'v2.channel.k8s.io', 'channel.k8s.io'] as const;
+
+/** stdin kept for a program that has not read it yet; a client sending more is cut off. */
+const MAX_BUFFERED_STDIN = 1 << 20;
+const STEPS_PER_TURN = 200;
+const BUSY_LOOP_PAUSE_MS = 10;
+
+export class ExecRequestError extends Error {
+  override name = 'ExecRequestError';
+  constructor(
+    readonly code: 400 | 404,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface ExecOptions {
+  command: string[];
+  container: string;
+  stdin: boolean;
+  stdout: boolean;
+  stderr: boolean;
+  tty: boolean;
+}
+
+let sharedServer: WebSocketServer | undefined;
+
+function webSocketServer(): WebSocketServer {
+  sharedServer ??= new WebSocketServer({
+    noServer: true,
+    perMessageDeflate: false,
+    // No offered protocol means the original channel.k8s.io; an unknown set gets no protocol.
+    handleProtocols: (offered) => EXEC_PROTOCOLS.find((protocol) => offered.has(protocol)) ?? false,
+  });
+  return sharedServer;
+}
+
+export function handlePodExecUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, pod: KubeObject, query: URLSearchParams): void {
+  let options: ExecOptions;
+  try {
+    if (/\/attach(\?|$)/.test(req.url ?? '')) throw new ExecRequestError(400, 'attach is not supported by the dev cluster; use exec');
+    options = parseExecOptions(pod, query);
+    checkPodAcceptsExec(pod, options.container);
+    checkWebSocketUpgrade(req);
+  } catch (err) {
+    if (!(err instanceof ExecRequestError)) throw err;
+    rejectUpgrade(socket, err.code, err.message);
+    return;
+  }
+  webSocketServer().handleUpgrade(req, socket, head, (ws) => {
+    const container = containerOf(pod, options.container);
+    const env = containerEnvironment(container ?? { name: options.container });
+    const name = pod.metadata.name ?? '';
+    const context = { hostname: name, env, files: podFiles({ name, namespace: pod.metadata.namespace ?? 'default' }) };
+    new ExecSession(ws, options, runCommand(options.command, context, { stdin: options.stdin })).start();
+  });
+}
+
+/** Reads the exec query (command=…&command=…&container=…&stdin=true…) the way kubectl sends it. */
+export function parseExecOptions(pod: KubeObject, query: URLSearchParams): ExecOptions {
+  const command = query.getAll('command');
+  if (command.length === 0) throw new ExecRequestError(400, 'you must specify at least 1 command');
+  const flag = (name: string) => ['true', '1'].includes((query.get(name) ?? '').toLowerCase());
+  const options = { command, container: query.get('container') || defaultContainer(pod), stdin: flag('stdin'), stdout: flag('stdout'), stderr: flag('stderr'), tty: flag('tty') };
+  if (!options.stdin && !options.stdout && !options.stderr) throw new ExecRequestError(400, 'you must specify at least one of stdin, stdout, stderr');
+  if (!containerOf(pod, options.container)) {
+    throw new ExecRequestError(400, `container ${options.container} is not valid for pod ${pod.metadata.name ?? ''}`);
+  }
+  return options;
+}
+
+function defaultContainer(pod: KubeObject): string {
+  const annotated = pod.metadata.annotations?.['kubectl.kubernetes.io/default-container'];
+  return annotated || (containersOf(pod)[0]?.name ?? '');
+}
+
+function containersOf(pod: KubeObject): ContainerSpec[] {
+  const containers = (pod.spec as { containers?: unknown } | undefined)?.containers;
+  return Array.isArray(containers) ? (containers as ContainerSpec[]) : [];
+}
+
+function containerOf(pod: KubeObject, name: string): ContainerSpec | undefined {
+  return containersOf(pod).find((container) => container.name === name);
+}
+
+/** Exec needs a running container, as a real kubelet does. */
+export function checkPodAcceptsExec(pod: KubeObject, container: string): void {
+  const status = (pod.status ?? {}) as { phase?: string; containerStatuses?: Array<{ name?: string; state?: { running?: unknown } }> };
+  if (status.phase === 'Succeeded' || status.phase === 'Failed') {
+    throw new ExecRequestError(400, `cannot exec into a container in a completed pod; current phase is ${status.phase}`);
+  }
+  const running = status.containerStatuses?.find((s) => s.name === container)?.state?.running !== undefined;
+  if (status.phase !== 'Running' || !running) {
+    throw new ExecRequestError(400, `unable to upgrade connection: container not found ("${container}"): pod ${pod.metadata.name ?? ''} is ${status.phase ?? 'Pending'}, the container is not running`);
+  }
+}
+
+function checkWebSocketUpgrade(req: IncomingMessage): void {
+  if ((req.headers.upgrade ?? '').toLowerCase() !== 'websocket') {
+    throw new ExecRequestError(
+      400,
+      `the dev cluster serves exec over WebSocket only (kubectl 1.30 or later, or @kubernetes/client-node); "${req.headers.upgrade ?? ''}" upgrades such as SPDY are not supported`,
+    );
+  }
+}
+
+function rejectUpgrade(socket: Duplex, code: number, message: string): void {
+  const body = JSON.stringify({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason: code === 404 ? 'NotFound' : 'BadRequest', code });
+  const statusText = code === 404 ? 'Not Found' : 'Bad Request';
+  if (socket.writable) {
+    socket.end(`HTTP/1.1 ${code} ${statusText}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  } else {
+    socket.destroy();
+  }
+}
+
+/** The final word on channel 3: a Status in v4/v5, plain text for failures in older protocols. */
+export function exitStatusMessage(protocol: string, command: string[], exitCode: number): Buffer | undefined {
+  const structured = protocol === 'v4.channel.k8s.io' || protocol === 'v5.channel.k8s.io';
+  const failure = `command terminated with non-zero exit code: error executing command [${command.join(' ')}], exit code ${exitCode}`;
+  if (!structured) return exitCode === 0 ? undefined : Buffer.from(failure);
+  const status =
+    exitCode === 0
+      ? { metadata: {}, status: 'Success' }
+      : { metadata: {}, status: 'Failure', message: failure, reason: 'NonZeroExitCode', details: { causes: [{ reason: 'ExitCode', message: String(exitCode) }] } };
+  return Buffer.from(JSON.stringify(status));
+}
+
+/** One exec: drives the simulated program, moves bytes between it and the WebSocket. */
+class ExecSession {
+  private readonly stdinChunks: Buffer[] = [];
+  private stdinBytes = 0;
+  private stdinEnded = false;
+  /** Set while the program copies stdin to stdout (cat): called on new data or its end. */
+  private stdinReader: (() => void) | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private finished = false;
+
+  constructor(
+    private readonly ws: WebSocket,
+    private readonly options: ExecOptions,
+    private readonly run: ProgramRun,
+  ) {
+    this.stdinEnded = !options.stdin;
+  }
+
+  start(): void {
+    this.ws.on('message', (data: RawData, isBinary: boolean) => this.receive(toBuffer(data), isBinary));
+    this.ws.on('close', () => this.abandon());
+    this.ws.on('error', () => this.abandon());
+    this.pump();
+  }
+
+  private receive(data: Buffer, isBinary: boolean): void {
+    if (!isBinary || data.length === 0) return;
+    const channel = data[0];
+    if (channel === CHANNEL.stdin && !this.stdinEnded) {
+      this.stdinBytes += data.length - 1;
+      if (this.stdinBytes > MAX_BUFFERED_STDIN && !this.stdinReader) {
+        this.ws.close(1009, 'too much stdin buffered');
+        return;
+      }
+      this.stdinChunks.push(data.subarray(1));
+      this.stdinReader?.();
+    } else if (channel === CHANNEL.close && data[1] === CHANNEL.stdin) {
+      this.stdinEnded = true;
+      this.stdinReader?.();
+    }
+    // Resize (4) needs nothing: the simulated programs do not draw on a terminal.
+  }
+
+  /** Runs the program until it sleeps, reads stdin, exits, or has used this turn's share. */
+  private pump(): void {
+    this.timer = undefined;
+    for (let steps = 0; steps < STEPS_PER_TURN && !this.finished; steps++) {
+      const next = this.run.next();
+      if (next.done) return this.finish(next.value);
+      const action = next.value;
+      if (action.kind === 'write') this.send(action.stream, action.text);
+      else if (action.kind === 'stdin') return this.copyStdin();
+      else if (action.kind === 'sleep') {
+        // An endless sleep lasts until the client goes away.
+        if (action.ms !== Infinity) this.timer = setTimeout(() => this.pump(), action.ms);
+        return;
+      }
+    }
+    if (!this.finished) this.timer = setTimeout(() => this.pump(), BUSY_LOOP_PAUSE_MS);
+  }
+
+  private copyStdin(): void {
+    const drain = () => {
+      for (let chunk = this.stdinChunks.shift(); chunk; chunk = this.stdinChunks.shift()) {
+        this.stdinBytes -= chunk.length;
+        this.send('stdout', chunk.toString('utf8'));
+      }
+      if (!this.stdinEnded) return;
+      this.stdinReader = undefined;
+      this.pump();
+    };
+    this.stdinReader = drain;
+    drain();
+  }
+
+  private send(stream: OutputStream, text: string): void {
+    const target: OutputStream = this.options.tty ? 'stdout' : stream;
+    if (!this.options[target] || this.ws.readyState !== this.ws.OPEN) return;
+    const payload = this.options.tty ? text.replace(/\r?\n/g, '\r\n') : text;
+    this.ws.send(Buffer.concat([Buffer.from([CHANNEL[target]]), Buffer.from(payload, 'utf8')]));
+  }
+
+  private finish(exitCode: number): void {
+    this.finished = true;
+    const status = exitStatusMessage(this.ws.protocol || 'channel.k8s.io', this.options.command, exitCode);
+    if (this.ws.readyState !== this.ws.OPEN) return;
+    if (status) this.ws.send(Buffer.concat([Buffer.from([CHANNEL.error]), status]));
+    this.ws.close(1000);
+  }
+
+  /** The client left: stop the program and forget its input. */
+  private abandon(): void {
+    this.finished = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.stdinReader = undefined;
+    this.stdinChunks.length = 0;
+    this.run.return(0);
+  }
+}
+
+function toBuffer(data: RawData): Buffer {
+  if (Buffer.isBuffer(data)) return data;
+  if (Array.isArray(data)) return Buffer.concat(data);
+  return Buffer.from(data);
+}
