@@ -90,6 +90,9 @@ async function loadKubeConfig(options: AgentkOptions): Promise<KubeConfig> {
   if (options.kubeconfig) kubeConfig.loadFromFile(options.kubeconfig);
   else if (process.env.KUBERNETES_SERVICE_HOST) kubeConfig.loadFromCluster();
   else kubeConfig.loadFromDefault();
-  if (options.kubeContext) kubeConfig.setCurrentContext(options.kubeContext);
+  if (options.kubeContext) {
+    if (!kubeConfig.getContextObject(options.kubeContext)) throw new Error(`kubeconfig has no context "${options.kubeContext}"`);
+    kubeConfig.setCurrentContext(options.kubeContext);
+  }
   return kubeConfig;
 }

@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { WebSocketServer } from 'ws';
 import { runAgentk, type Agentk } from '../../agent/agentk';
 import { createLogger, type Logger } from '../../agent/internal/log';
-import { createCertificateAuthority, issueServerCertificate, LOOPBACK_HOSTS, type CertificateAuthority } from '../../agent/internal/tls';
+import { issueServerCertificate, LOOPBACK_HOSTS, type CertificateAuthority } from '../../agent/internal/tls';
 import { createKubernetesApiProxy, type ProxyAuthorization, type ProxyCredential } from '../../agent/modules/kubernetes_api';
 import { reverseTunnelService, startAgentServer, TunnelRegistry, type AgentServer, type PoolSettings } from '../../agent/modules/reverse_tunnel';
 
@@ -19,7 +19,10 @@ export const AGENT_ID = '42';
 export const USER_TOKEN = 'user-token-for-tests';
 export const UPSTREAM_TOKEN = 'upstream-sa-token';
 
-export const quietLogger: Logger = createLogger({}, { level: (process.env.TEST_LOG_LEVEL as 'debug' | undefined) ?? 'error' });
+/** Silent unless TEST_LOG_LEVEL is set (the failures these tests provoke log errors on purpose). */
+export const quietLogger: Logger = process.env.TEST_LOG_LEVEL
+  ? createLogger({}, { level: process.env.TEST_LOG_LEVEL as 'debug' })
+  : createLogger({}, { write: () => undefined });
 
 export interface Upstream {
   url: string;
