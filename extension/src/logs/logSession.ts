@@ -4,6 +4,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { LogTarget, LogViewState } from '../../../webviews/logview/messages';
 import { KasClientError, userMessage } from '../kasClient/errors';
+import { abortableSleep } from '../cache/sleep';
 import type { KubeClient } from '../kasClient/kubeClient';
 import type { Pod } from '../kasClient/kubeTypes';
 
@@ -129,11 +130,9 @@ export class LogSession {
   }
 
   private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      this.abort.signal.addEventListener('abort', () => { clearTimeout(timer); resolve(); }, { once: true });
-    });
+    return abortableSleep(ms, this.abort.signal);
   }
+
 }
 
 function containerStarted(pod: Pod, container: string): boolean {

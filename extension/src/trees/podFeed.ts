@@ -4,6 +4,7 @@
 // redraws the tree once. A watch that ends is resumed from the last resourceVersion; a 410
 // Gone relists; failures retry with a capped backoff.
 import { KasClientError } from '../kasClient/errors';
+import { abortableSleep } from '../cache/sleep';
 import type { KubeClient } from '../kasClient/kubeClient';
 import type { Pod, WatchEvent } from '../kasClient/kubeTypes';
 
@@ -129,14 +130,9 @@ export class PodFeed {
   }
 
   private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      this.abort.signal.addEventListener('abort', () => {
-        clearTimeout(timer);
-        resolve();
-      }, { once: true });
-    });
+    return abortableSleep(ms, this.abort.signal);
   }
+
 }
 
 function compareNames(a: string, b: string): number {

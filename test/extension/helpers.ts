@@ -1,0 +1,59 @@
+// Shared test plumbing for the extension's model tests: small real HTTP servers, a quiet dev
+// cluster, and waiting for a condition.
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { startDevCluster, type DevCluster } from '../../agent/devcluster/index';
+import { createLogger } from '../../agent/internal/log';
+import { KubeClient } from '../../extension/src/kasClient/kubeClient';
+
+export interface TestServer {
+  url: string;
+  hits: string[];
+  close(): Promise<void>;
+}
+
+export async function serve(handler: http.RequestListener): Promise<TestServer> {
+  const hits: string[] = [];
+  const server = http.createServer((req, res) => {
+    hits.push(`${req.method} ${req.url}`);
+    handler(req, res);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/`,
+    hits,
+    close: () => new Promise((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    }),
+  };
+}
+
+export function startQuietDevCluster(): Promise<DevCluster> {
+  return startDevCluster({ logger: createLogger({}, { level: 'error', write: () => undefined }) });
+}
+
+/** The dev cluster's API as the extension's client sees a k8s proxy (admin credentials). */
+export function adminClient(cluster: DevCluster): KubeClient {
+  return new KubeClient({ baseUrl: cluster.url, authorization: `Bearer ${cluster.adminToken}`, caPem: cluster.caPem });
+}
+
+export async function waitFor<T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+export function simulatedPod(name: string, env: Record<string, string> = {}, labels: Record<string, string> = {}): Record<string, unknown> {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, labels },
+    spec: { containers: [{ name: 'main', image: 'sim', env: Object.entries(env).map(([n, value]) => ({ name: n, value })) }] },
+  };
+}

@@ -1,0 +1,199 @@
+// The vscode-free model: connection store, stale-while-revalidate cache, tree nodes and their
+// presentation, and the Agents tree against a real dev cluster (pods live through watch).
+import { strict as assert } from 'node:assert';
+import type { DevCluster } from '../../agent/devcluster/index';
+import { SwrCache } from '../../extension/src/cache/swrCache';
+import { ConnectionRecord, ConnectionStore, KeyValueState, SecretVault } from '../../extension/src/connections/connectionStore';
+import type { Session } from '../../extension/src/connections/sessions';
+import { KasApi } from '../../extension/src/kasClient/kasApi';
+import type { Pod } from '../../extension/src/kasClient/kubeTypes';
+import { AgentsModel } from '../../extension/src/trees/agentsModel';
+import { formatAge, podStatusText } from '../../extension/src/trees/format';
+import { appStateFromPod, managedApps } from '../../extension/src/trees/managedApps';
+import { AgentsNode, present } from '../../extension/src/trees/nodes';
+import { adminClient, serve, simulatedPod, startQuietDevCluster, TestServer, waitFor } from './helpers';
+
+/** Map-backed stand-ins for VS Code's Memento and SecretStorage (same contract, in memory). */
+function memoryStorage(): { state: KeyValueState & { dump(): string }; vault: SecretVault & { keys(): string[] } } {
+  const values = new Map<string, unknown>();
+  const secrets = new Map<string, string>();
+  return {
+    state: { get: <T>(k: string) => values.get(k) as T | undefined, update: async (k, v) => void values.set(k, v), dump: () => JSON.stringify([...values]) },
+    vault: { get: async (k) => secrets.get(k), store: async (k, v) => void secrets.set(k, v), delete: async (k) => void secrets.delete(k), keys: () => [...secrets.keys()] },
+  };
+}
+
+describe('extension model', () => {
+  describe('ConnectionStore', () => {
+    it('keeps tokens only in the secret vault, holds several connections, removes one', async () => {
+      const { state, vault } = memoryStorage();
+      const store = new ConnectionStore(state, vault);
+      let changes = 0;
+      store.onDidChange(() => changes++);
+      const a = await store.add({ label: 'a', apiUrl: 'https://a/', k8sProxyUrl: 'https://a/k8s-proxy/', origin: 'user' }, 'secret-token-a');
+      const b = await store.add({ label: 'b', apiUrl: 'https://b/', k8sProxyUrl: 'https://b/k8s-proxy/', origin: 'user' }, 'secret-token-b');
+      assert.deepEqual(store.list().map((c) => c.label), ['a', 'b']);
+      assert.ok(!state.dump().includes('secret-token'), 'the persisted list must not contain tokens');
+      assert.equal(await store.token(a.id), 'secret-token-a');
+      await store.remove(a.id);
+      assert.deepEqual(store.list().map((c) => c.id), [b.id]);
+      assert.equal(await store.token(a.id), undefined);
+      assert.equal(changes, 3);
+    });
+
+    it('rejects bad URLs and tokens with spaces', async () => {
+      const { state, vault } = memoryStorage();
+      const store = new ConnectionStore(state, vault);
+      await assert.rejects(store.add({ label: 'x', apiUrl: 'ftp://x/', k8sProxyUrl: 'https://x/', origin: 'user' }, 't'), /BAD_URL/);
+      await assert.rejects(store.add({ label: 'x', apiUrl: 'https://x/', k8sProxyUrl: 'https://x/', origin: 'user' }, 'a b'), /token/);
+      assert.deepEqual(store.list(), []);
+      assert.deepEqual(vault.keys(), []);
+    });
+  });
+
+  describe('SwrCache', () => {
+    it('answers from cache at once and refreshes stale entries in the background', async () => {
+      let now = 0;
+      const changed: string[] = [];
+      const cache = new SwrCache<number>((k) => changed.push(k), 1000, () => now);
+      let loads = 0;
+      const loader = async () => ++loads;
+      assert.equal(cache.read('k', loader).value, undefined); // nothing yet; a load started
+      await waitFor('first load', () => cache.peek('k')?.value === 1);
+      now = 500;
+      assert.equal(cache.read('k', loader).value, 1);
+      assert.equal(loads, 1, 'fresh entries are not reloaded');
+      now = 2000;
+      assert.equal(cache.read('k', loader).value, 1, 'stale value is served while revalidating');
+      await waitFor('revalidation', () => cache.peek('k')?.value === 2);
+      assert.deepEqual(changed, ['k', 'k']);
+    });
+
+    it('keeps the last value when a refresh fails, and joins concurrent refreshes', async () => {
+      const cache = new SwrCache<string>(() => undefined, 0);
+      await cache.refresh('k', async () => 'good');
+      let calls = 0;
+      const failing = async () => {
+        calls++;
+        throw new Error('boom');
+      };
+      await Promise.all([cache.refresh('k', failing), cache.refresh('k', failing)]);
+      assert.equal(calls, 1);
+      assert.equal(cache.peek('k')?.value, 'good');
+      assert.ok(cache.peek('k')?.error);
+    });
+  });
+
+  describe('presentation', () => {
+    const pod = (phase: string, extra: Partial<Pod> = {}): Pod => ({
+      metadata: { name: 'web-1', namespace: 'default', creationTimestamp: new Date(Date.now() - 3 * 3600_000).toISOString() },
+      spec: { containers: [{ name: 'app' }, { name: 'sidecar' }] },
+      status: { phase, containerStatuses: [{ name: 'app', ready: true, restartCount: 2 }, { name: 'sidecar', ready: false, restartCount: 1 }] },
+      ...extra,
+    });
+
+    it('shows phase, restarts and age, with a contextValue per phase', () => {
+      const shown = present({ kind: 'pod', connectionId: 'c', agentId: '1', namespace: 'default', pod: pod('Running') }, Date.now());
+      assert.equal(shown.contextValue, 'pod.running');
+      assert.equal(shown.description, 'Running · 3 restarts · 3h');
+      assert.match(shown.tooltip ?? '', /Ready: 1\/2/);
+      assert.equal(present({ kind: 'pod', connectionId: 'c', agentId: '1', namespace: 'd', pod: pod('Failed') }, Date.now()).contextValue, 'pod.failed');
+    });
+
+    it('prefers Terminating and waiting reasons over the phase, like kubectl', () => {
+      assert.equal(podStatusText(pod('Running', { metadata: { name: 'x', deletionTimestamp: 'now' } })), 'Terminating');
+      assert.equal(podStatusText({ metadata: { name: 'x' }, status: { phase: 'Running', containerStatuses: [{ name: 'a', state: { waiting: { reason: 'CrashLoopBackOff' } } }] } }), 'CrashLoopBackOff');
+    });
+
+    it('formats ages in kubectl units', () => {
+      const now = Date.parse('2026-01-02T00:00:00Z');
+      assert.equal(formatAge('2026-01-01T23:59:15Z', now), '45s');
+      assert.equal(formatAge('2026-01-01T23:48:00Z', now), '12m');
+      assert.equal(formatAge('2025-12-28T00:00:00Z', now), '5d');
+    });
+
+    it('marks agents by connected replicas and config validity', () => {
+      const agent = { id: '1', name: 'dev', configProject: 'g/p', config: { commit: null, valid: true, errors: [] }, connections: [] };
+      const offline = present({ kind: 'agent', connectionId: 'c', agent }, 0);
+      assert.equal(offline.contextValue, 'agent.disconnected');
+      assert.equal(offline.icon?.id, 'debug-disconnect');
+      const connection = { podName: 'p', podNamespace: 'n', version: 'v', connectedSince: '' };
+      const invalid = present({ kind: 'agent', connectionId: 'c', agent: { ...agent, config: { commit: null, valid: false, errors: [{ message: 'm', line: 1, column: 1 }] }, connections: [connection, connection] } }, 0);
+      assert.equal(invalid.contextValue, 'agent.connected');
+      assert.equal(invalid.description, '2 connected · config invalid (1 error)');
+      assert.equal(invalid.icon?.id, 'warning');
+    });
+
+    it('derives managed app states from the newest install or uninstall pod', () => {
+      const appPod = (name: string, app: string, phase: string, created: string): Pod => ({ metadata: { name, creationTimestamp: created, labels: { 'gitlab.org/application': app } }, status: { phase } });
+      assert.equal(appStateFromPod(appPod('install-helm', 'helm', 'Running', '')), 'installing');
+      assert.equal(appStateFromPod(appPod('install-helm', 'helm', 'Failed', '')), 'errored');
+      const apps = managedApps([
+        appPod('install-runner', 'runner', 'Succeeded', '2026-01-01T00:00:00Z'),
+        appPod('uninstall-runner', 'runner', 'Running', '2026-01-02T00:00:00Z'),
+        appPod('install-cert-manager', 'cert_manager', 'Pending', '2026-01-01T00:00:00Z'),
+      ]);
+      assert.deepEqual(apps.map((a) => `${a.name}:${a.state}`), ['cert_manager:scheduled', 'runner:uninstalling']);
+    });
+  });
+
+  describe('Agents tree against a dev cluster', () => {
+    let cluster: DevCluster;
+    let kas: TestServer;
+    let model: AgentsModel | undefined;
+    let changes = 0;
+    const record: ConnectionRecord = { id: 'conn-1', label: 'test', apiUrl: '', k8sProxyUrl: '', origin: 'user' };
+
+    before(async () => {
+      cluster = await startQuietDevCluster();
+      // kas's REST API answers the agents list (the contract the extension codes against).
+      kas = await serve((_req, res) => res.end(JSON.stringify({ agents: [{ id: '1', name: 'dev', configProject: 'g/p', config: { commit: 'abc', valid: true, errors: [] }, connections: [{ podName: 'agentk-0', podNamespace: 'gitlab-agent', version: 'v0', connectedSince: new Date().toISOString() }] }] })));
+      record.apiUrl = kas.url;
+      record.k8sProxyUrl = cluster.url;
+      const client = adminClient(cluster);
+      await client.create('api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'tree-test' } });
+      await client.create('api/v1/namespaces/tree-test/pods', simulatedPod('first'));
+    });
+    after(async () => {
+      await model?.dispose();
+      await kas?.close();
+      await cluster?.stop();
+    });
+
+    const session = async (): Promise<Session> => ({
+      record,
+      kas: new KasApi({ baseUrl: kas.url, authorization: 'Bearer user' }),
+      kube: () => adminClient(cluster),
+      kubeconfigParts: () => ({ server: cluster.url, token: cluster.adminToken }),
+    });
+
+    async function expand(node: AgentsNode | undefined, label: string): Promise<AgentsNode> {
+      return waitFor(`${label} under ${node ? present(node, 0).label : 'root'}`, () => model!.children(node).find((n) => present(n, Date.now()).label === label));
+    }
+
+    it('reaches pods from connection → agent → namespace, answering from cache first', async () => {
+      model = new AgentsModel({ connections: () => [record], session, onChange: () => changes++ });
+      const connection = await expand(undefined, 'test');
+      const first = model.children(connection);
+      assert.equal(first[0]?.kind, 'message', 'the first answer is immediate: a loading placeholder');
+      const agent = await expand(connection, 'dev');
+      assert.equal(present(agent, 0).contextValue, 'agent.connected');
+      const namespace = await expand(agent, 'tree-test');
+      const pod = await expand(namespace, 'first');
+      assert.equal(pod.kind, 'pod');
+      assert.deepEqual(model.children(pod).map((n) => present(n, 0).label), ['main']);
+    });
+
+    it('updates the pod list through watch events (added, deleted)', async () => {
+      const connection = await expand(undefined, 'test');
+      const namespace = await expand(await expand(connection, 'dev'), 'tree-test');
+      await expand(namespace, 'first');
+      const before = changes;
+      await adminClient(cluster).create('api/v1/namespaces/tree-test/pods', simulatedPod('second'));
+      await expand(namespace, 'second');
+      await waitFor('a (debounced) change signal', () => changes > before);
+      await adminClient(cluster).deletePod('tree-test', 'first');
+      await waitFor('first to disappear', () => !model!.children(namespace).some((n) => n.kind === 'pod' && n.pod.metadata.name === 'first'));
+    });
+  });
+});
