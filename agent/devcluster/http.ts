@@ -38,6 +38,9 @@ function tooLarge(limit: number): ApiError {
 
 /** Parses a request body as JSON, or YAML when the content type says so; 400 on malformed input. */
 export function decodeBody(body: Buffer, contentType: string | undefined): unknown {
+  if (/protobuf/i.test(contentType ?? '')) {
+    throw new ApiError(415, 'UnsupportedMediaType', `the dev cluster accepts JSON and YAML bodies, not ${contentType ?? ''}`);
+  }
   const text = body.toString('utf8');
   if (text.trim() === '') throw badRequest('the request body is empty');
   const isYaml = /yaml/i.test(contentType ?? '');

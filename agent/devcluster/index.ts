@@ -92,7 +92,7 @@ export async function startDevCluster(options: DevClusterOptions = {}): Promise<
   if (options.dataDir) await fs.mkdir(options.dataDir, { recursive: true, mode: 0o700 });
   const hosts = LOOPBACK_HOSTS.includes(host) ? LOOPBACK_HOSTS : [host, ...LOOPBACK_HOSTS];
   const [tls, { tokens, adminToken }, store] = [await loadOrCreateTls(options.dataDir, hosts), await loadOrCreateTokens(options.dataDir), await loadStore(options, logger)];
-  const plugins = createClusterPlugins(store);
+  const plugins = createClusterPlugins(store, logger);
   const parts: ServerParts = { store, tokens, authorize: plugins.authorize, logger, runtime: plugins.runtime, openStreams: new Set() };
   const writer = options.dataDir ? new DebouncedStateWriter(path.join(options.dataDir, STATE_FILE), () => store.snapshot(), (err) => logger.error('saving state failed', { error: err })) : undefined;
   const stopSaving = writer ? store.onChange(() => writer.schedule()) : () => undefined;

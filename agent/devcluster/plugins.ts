@@ -1,9 +1,11 @@
 // The parts that plug into the API server: the simulated kubelet (pod phases and logs), exec
-// and attach, and the RBAC authorizer. Until those land, pods stay as created, exec answers
-// 400 and every authenticated request is allowed.
+// over WebSocket, and the RBAC authorizer with its default roles and bindings.
+import type { Logger } from '../internal/log';
 import type { PodRuntime } from './context';
-import type { MemoryObjectStore } from './store';
-import type { Authorizer } from './types';
+import { handlePodExecUpgrade } from './exec';
+import { SimulatedKubelet } from './kubelet';
+import { createRbacAuthorizer, ensureDefaultRbac } from './rbac';
+import type { ObjectStore, Authorizer } from './types';
 
 export interface ClusterPlugins {
   runtime: PodRuntime;
@@ -12,8 +14,13 @@ export interface ClusterPlugins {
   stop(): void;
 }
 
-const allowAll: Authorizer = () => ({ allowed: true, reason: 'the dev cluster has no authorizer yet' });
-
-export function createClusterPlugins(_store: MemoryObjectStore): ClusterPlugins {
-  return { runtime: {}, authorize: allowAll, start: () => undefined, stop: () => undefined };
+export function createClusterPlugins(store: ObjectStore, logger?: Logger): ClusterPlugins {
+  ensureDefaultRbac(store);
+  const kubelet = new SimulatedKubelet(store, { logger: logger?.child({ part: 'kubelet' }) });
+  return {
+    runtime: { logs: kubelet.logs, handleExecUpgrade: handlePodExecUpgrade },
+    authorize: createRbacAuthorizer(store),
+    start: () => kubelet.start(),
+    stop: () => kubelet.stop(),
+  };
 }

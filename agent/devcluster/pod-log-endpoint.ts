@@ -26,11 +26,17 @@ function chooseContainer(pod: KubeObject, requested: string | null): string {
   throw badRequest(`a container name must be specified for pod ${podName}, choose one of: [${names.join(' ')}]`);
 }
 
-/** Why a container has no log yet, in Kubernetes' words ("is waiting to start: ..."). */
-function waitingError(pod: KubeObject, container: string): Error {
+/**
+ * What a container without a log answers: 400 "is waiting to start" (Kubernetes' words) when it
+ * has not started; no lines when it ran (e.g. before a restart of the dev cluster, whose logs
+ * live in memory).
+ */
+function linesWithoutLog(pod: KubeObject, container: string): LogLine[] {
   const statuses = ((pod.status ?? {}) as { containerStatuses?: ContainerState[] }).containerStatuses ?? [];
-  const reason = statuses.find((s) => s.name === container)?.state?.waiting?.reason ?? 'ContainerCreating';
-  return badRequest(`container "${container}" in pod "${pod.metadata.name ?? ''}" is waiting to start: ${reason}`);
+  const state = statuses.find((s) => s.name === container)?.state;
+  if (state && !state.waiting) return [];
+  const reason = state?.waiting?.reason ?? 'ContainerCreating';
+  throw badRequest(`container "${container}" in pod "${pod.metadata.name ?? ''}" is waiting to start: ${reason}`);
 }
 
 function nonNegativeInteger(query: URLSearchParams, name: string): number | undefined {
@@ -63,8 +69,7 @@ export function handlePodLog(ctx: RequestContext): void {
   const pod = parts.store.get(resourceTypeOf(route.definition), route.namespace, route.name ?? '');
   if (!pod) throw notFound('pods', route.name ?? '');
   const query = logQuery(ctx, pod);
-  const lines = parts.runtime.logs?.read(query);
-  if (!lines) throw waitingError(pod, query.container);
+  const lines = parts.runtime.logs?.read(query) ?? linesWithoutLog(pod, query.container);
   const follow = ctx.query.get('follow') === 'true';
   ctx.res.writeHead(200, { 'Content-Type': 'text/plain', 'Cache-Control': 'no-cache, private', 'Transfer-Encoding': 'chunked' });
   ctx.res.write(lines.map((line) => formatLine(line, query.timestamps)).join(''));
