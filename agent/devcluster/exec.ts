@@ -7,7 +7,16 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
-import { containerEnvironment, podFiles, runCommand, type ContainerSpec, type OutputStream, type ProgramRun } from './pod-program';
+import {
+  containerEnvironment,
+  isInteractiveShell,
+  podFiles,
+  runCommand,
+  ShellSession,
+  type ContainerSpec,
+  type OutputStream,
+  type ProgramRun,
+} from './pod-program';
 import type { KubeObject } from './types';
 
 const CHANNEL = { stdin: 0, stdout: 1, stderr: 2, error: 3, resize: 4, close: 255 } as const;
@@ -68,7 +77,11 @@ export function handlePodExecUpgrade(req: IncomingMessage, socket: Duplex, head:
     const env = containerEnvironment(container ?? { name: options.container });
     const name = pod.metadata.name ?? '';
     const context = { hostname: name, env, files: podFiles({ name, namespace: pod.metadata.namespace ?? 'default' }) };
-    new ExecSession(ws, options, runCommand(options.command, context, { stdin: options.stdin })).start();
+    const program: ExecProgram =
+      options.stdin && isInteractiveShell(options.command)
+        ? { kind: 'shell', shell: new ShellSession(context) }
+        : { kind: 'command', run: runCommand(options.command, context, { stdin: options.stdin }) };
+    new ExecSession(ws, options, program).start();
   });
 }
 
@@ -142,6 +155,13 @@ export function exitStatusMessage(protocol: string, command: string[], exitCode:
   return Buffer.from(JSON.stringify(status));
 }
 
+/** What an exec runs: one command, or an interactive shell fed line by line from stdin. */
+type ExecProgram = { kind: 'command'; run: ProgramRun } | { kind: 'shell'; shell: ShellSession };
+
+/** End of input typed at a terminal (Ctrl-D on an empty line). */
+const END_OF_INPUT = Symbol('end of input');
+const PROMPT = '/ # ';
+
 /** One exec: drives the simulated program, moves bytes between it and the WebSocket. */
 class ExecSession {
   private readonly stdinChunks: Buffer[] = [];
@@ -151,11 +171,17 @@ class ExecSession {
   private stdinReader: (() => void) | undefined;
   private timer: NodeJS.Timeout | undefined;
   private finished = false;
+  /** The program running now; in a shell, the current line's. */
+  private run: ProgramRun | undefined;
+  /** Interactive shell input: the line being typed and complete lines not yet run. */
+  private typedLine = '';
+  private lastWasCarriageReturn = false;
+  private readonly pendingLines: Array<string | typeof END_OF_INPUT> = [];
 
   constructor(
     private readonly ws: WebSocket,
     private readonly options: ExecOptions,
-    private readonly run: ProgramRun,
+    private readonly program: ExecProgram,
   ) {
     this.stdinEnded = !options.stdin;
   }
@@ -164,13 +190,19 @@ class ExecSession {
     this.ws.on('message', (data: RawData, isBinary: boolean) => this.receive(toBuffer(data), isBinary));
     this.ws.on('close', () => this.abandon());
     this.ws.on('error', () => this.abandon());
-    this.pump();
+    if (this.program.kind === 'command') {
+      this.run = this.program.run;
+      this.pump();
+    } else {
+      this.prompt();
+    }
   }
 
   private receive(data: Buffer, isBinary: boolean): void {
-    if (!isBinary || data.length === 0) return;
+    if (!isBinary || data.length === 0 || this.finished) return;
     const channel = data[0];
     if (channel === CHANNEL.stdin && !this.stdinEnded) {
+      if (this.program.kind === 'shell') return this.typed(data.subarray(1).toString('utf8'));
       this.stdinBytes += data.length - 1;
       if (this.stdinBytes > MAX_BUFFERED_STDIN && !this.stdinReader) {
         this.ws.close(1009, 'too much stdin buffered');
@@ -180,6 +212,7 @@ class ExecSession {
       this.stdinReader?.();
     } else if (channel === CHANNEL.close && data[1] === CHANNEL.stdin) {
       this.stdinEnded = true;
+      if (this.program.kind === 'shell') return this.endOfShellInput();
       this.stdinReader?.();
     }
     // Resize (4) needs nothing: the simulated programs do not draw on a terminal.
@@ -188,9 +221,10 @@ class ExecSession {
   /** Runs the program until it sleeps, reads stdin, exits, or has used this turn's share. */
   private pump(): void {
     this.timer = undefined;
-    for (let steps = 0; steps < STEPS_PER_TURN && !this.finished; steps++) {
-      const next = this.run.next();
-      if (next.done) return this.finish(next.value);
+    const run = this.run;
+    for (let steps = 0; run && steps < STEPS_PER_TURN && !this.finished; steps++) {
+      const next = run.next();
+      if (next.done) return this.programEnded(next.value);
       const action = next.value;
       if (action.kind === 'write') this.send(action.stream, action.text);
       else if (action.kind === 'stdin') return this.copyStdin();
@@ -200,7 +234,15 @@ class ExecSession {
         return;
       }
     }
-    if (!this.finished) this.timer = setTimeout(() => this.pump(), BUSY_LOOP_PAUSE_MS);
+    if (run && !this.finished) this.timer = setTimeout(() => this.pump(), BUSY_LOOP_PAUSE_MS);
+  }
+
+  private programEnded(exitCode: number): void {
+    this.run = undefined;
+    if (this.program.kind === 'command') return this.finish(exitCode);
+    if (this.program.shell.exitCode !== undefined) return this.finish(this.program.shell.exitCode);
+    this.prompt();
+    this.runNextLine();
   }
 
   private copyStdin(): void {
@@ -217,15 +259,75 @@ class ExecSession {
     drain();
   }
 
+  // --- interactive shell: a minimal line discipline (echo, backspace, Ctrl-C, Ctrl-D) ----------
+
+  private typed(text: string): void {
+    const tty = this.options.tty;
+    for (const ch of text) {
+      const afterCarriageReturn = this.lastWasCarriageReturn;
+      this.lastWasCarriageReturn = ch === '\r';
+      if (ch === '\n' && afterCarriageReturn) continue;
+      if (ch === '\r' || ch === '\n') {
+        this.echo('\r\n');
+        this.pendingLines.push(this.typedLine);
+        this.typedLine = '';
+      } else if (tty && (ch === '\x7f' || ch === '\b')) {
+        if (this.typedLine === '') continue;
+        this.typedLine = this.typedLine.slice(0, -1);
+        this.echo('\b \b');
+      } else if (tty && ch === '\x03') {
+        this.typedLine = '';
+        this.echo('^C\r\n');
+        if (!this.run) this.prompt();
+      } else if (tty && ch === '\x04') {
+        if (this.typedLine === '') this.pendingLines.push(END_OF_INPUT);
+      } else {
+        this.typedLine += ch;
+        this.echo(ch);
+      }
+    }
+    this.runNextLine();
+  }
+
+  private endOfShellInput(): void {
+    if (this.typedLine !== '') this.pendingLines.push(this.typedLine);
+    this.typedLine = '';
+    this.pendingLines.push(END_OF_INPUT);
+    this.runNextLine();
+  }
+
+  private runNextLine(): void {
+    if (this.run || this.finished || this.program.kind !== 'shell') return;
+    const line = this.pendingLines.shift();
+    if (line === undefined) return;
+    if (line === END_OF_INPUT) return this.finish(this.program.shell.status);
+    this.run = this.program.shell.run(line);
+    this.pump();
+  }
+
+  private prompt(): void {
+    if (this.options.tty) this.sendRaw('stdout', PROMPT);
+  }
+
+  /** A terminal echoes what is typed; without a terminal nothing is echoed. */
+  private echo(text: string): void {
+    if (this.options.tty) this.sendRaw('stdout', text);
+  }
+
   private send(stream: OutputStream, text: string): void {
+    this.sendRaw(stream, this.options.tty ? text.replace(/\r?\n/g, '\r\n') : text);
+  }
+
+  private sendRaw(stream: OutputStream, text: string): void {
     const target: OutputStream = this.options.tty ? 'stdout' : stream;
     if (!this.options[target] || this.ws.readyState !== this.ws.OPEN) return;
-    const payload = this.options.tty ? text.replace(/\r?\n/g, '\r\n') : text;
-    this.ws.send(Buffer.concat([Buffer.from([CHANNEL[target]]), Buffer.from(payload, 'utf8')]));
+    this.ws.send(Buffer.concat([Buffer.from([CHANNEL[target]]), Buffer.from(text, 'utf8')]));
   }
 
   private finish(exitCode: number): void {
+    if (this.finished) return;
     this.finished = true;
+    if (this.timer) clearTimeout(this.timer);
     const status = exitStatusMessage(this.ws.protocol || 'channel.k8s.io', this.options.command, exitCode);
     if (this.ws.readyState !== this.ws.OPEN) return;
     if (status) this.ws.send(Buffer.concat([Buffer.from([CHANNEL.error]), status]));
@@ -239,7 +341,9 @@ class ExecSession {
     this.timer = undefined;
     this.stdinReader = undefined;
     this.stdinChunks.length = 0;
-    this.run.return(0);
+    this.pendingLines.length = 0;
+    this.run?.return(0);
+    this.run = undefined;
   }
 }
 

@@ -170,6 +170,8 @@ interface ShellState {
 
 type Redirect = { stdout: OutputStream | 'null'; stderr: OutputStream | 'null' };
 
+const SHELLS = new Set(['sh', 'bash', 'ash', 'dash']);
+
 const KNOWN_COMMANDS = new Set([
   'sh', 'bash', 'ash', 'dash', 'echo', 'printf', 'sleep', 'exit', 'true', 'false', ':', 'cat', 'hostname',
   'env', 'printenv', 'seq', 'date', 'whoami', 'pwd', 'uname', 'tail', 'id', 'test', '[',
@@ -227,6 +229,49 @@ function* runScriptIn(script: string, state: ShellState): ProgramRun {
   } catch (signal) {
     if (signal instanceof ExitSignal) return signal.code;
     throw signal;
+  }
+}
+
+/** True for `sh`, `bash`, … without -c: a shell that reads its commands from stdin. */
+export function isInteractiveShell(argv: string[]): boolean {
+  return SHELLS.has(baseName(argv[0] ?? '')) && !argv.slice(1).some((arg) => /^-[a-z]*c[a-z]*$/.test(arg));
+}
+
+/**
+ * A shell that runs one line at a time, keeping its variables and last status between lines:
+ * what `kubectl exec -it pod -- sh` talks to.
+ */
+export class ShellSession {
+  private readonly state: ShellState;
+  /** Set once a line ran `exit`. */
+  exitCode: number | undefined;
+
+  constructor(context: ProgramContext) {
+    this.state = { context, variables: { ...context.env }, positional: [], status: 0, stdin: false };
+  }
+
+  get status(): number {
+    return this.state.status;
+  }
+
+  *run(line: string): ProgramRun {
+    let program: ListNode;
+    try {
+      program = parseScript(line);
+    } catch (err) {
+      if (!(err instanceof ShellSyntaxError)) throw err;
+      yield { kind: 'write', stream: 'stderr', text: `sh: 1: Syntax error: ${err.message}\n` };
+      this.state.status = 2;
+      return 2;
+    }
+    try {
+      yield* execList(program, this.state, { stdout: 'stdout', stderr: 'stderr' });
+    } catch (signal) {
+      if (!(signal instanceof ExitSignal)) throw signal;
+      this.exitCode = signal.code;
+      this.state.status = signal.code;
+    }
+    return this.state.status;
   }
 }
 

@@ -164,6 +164,33 @@ describe('devcluster/exec', () => {
     await sleeperClosed;
   });
 
+  it('runs an interactive shell on a terminal: prompt, echo, variables kept between lines, exit code', async () => {
+    const ws = new WebSocket(`${baseUrl.replace('http', 'ws')}/api/v1/namespaces/demo/pods/web/exec?command=sh&stdin=true&stdout=true&tty=true`, ['v5.channel.k8s.io']);
+    let screen = '';
+    let status = '';
+    ws.on('message', (data: Buffer) => {
+      if (data[0] === 1) screen += data.subarray(1).toString();
+      if (data[0] === 3) status = data.subarray(1).toString();
+    });
+    const closed = new Promise((resolve) => ws.on('close', resolve));
+    await new Promise((resolve) => ws.once('open', resolve));
+    const type = (text: string) => ws.send(Buffer.concat([Buffer.from([0]), Buffer.from(text)]));
+    type('NAME=dev\r');
+    type('echo "hi $NAME"\r');
+    type('echo typo\x7f\x7f\x7f\x7fok\r');
+    type('exit 4\r');
+    await closed;
+    assert.ok(screen.startsWith('/ # NAME=dev\r\n/ # echo "hi $NAME"\r\nhi dev\r\n/ # '), JSON.stringify(screen));
+    assert.match(screen, /\r\nok\r\n\/ # exit 4\r\n$/);
+    assert.deepEqual(JSON.parse(status).details.causes, [{ reason: 'ExitCode', message: '4' }]);
+  });
+
+  it('runs a shell without a terminal line by line from stdin until it ends', async () => {
+    const result = await clientExec('web', ['sh'], Readable.from([Buffer.from('echo one\nfalse\necho $?\n')]));
+    assert.equal(result.stdout, 'one\n1\n');
+    assert.equal(result.status?.status, 'Success', 'the last command (echo) succeeded');
+  });
+
   async function fetchUpgrade(path: string, upgrade: string): Promise<{ statusCode: number; body: string }> {
     return new Promise((resolve, reject) => {
       const req = http.request(`${baseUrl}${path}`, {
