@@ -27,15 +27,17 @@ const urlProblem = (value: string) => {
 };
 
 async function ask(args: AddConnectionArgs): Promise<{ connection: NewConnection; token: string } | undefined> {
-  const apiUrl = args.apiUrl ?? (await vscode.window.showInputBox({ title: 'Add Connection (1/3)', prompt: 'kas API URL', placeHolder: 'https://kas.example.com/', ignoreFocusOut: true, validateInput: urlProblem }));
+  const apiUrl = args.apiUrl ?? (await vscode.window.showInputBox({ title: 'Add Connection (1/4)', prompt: 'kas API URL', placeHolder: 'https://kas.example.com/', ignoreFocusOut: true, validateInput: urlProblem }));
   if (!apiUrl) return undefined;
   const suggestedProxy = new URL('k8s-proxy/', parseHttpUrl(apiUrl.trim())).toString();
-  const k8sProxyUrl = args.k8sProxyUrl ?? (await vscode.window.showInputBox({ title: 'Add Connection (2/3)', prompt: 'kas Kubernetes API proxy URL', value: suggestedProxy, ignoreFocusOut: true, validateInput: urlProblem }));
+  const k8sProxyUrl = args.k8sProxyUrl ?? (await vscode.window.showInputBox({ title: 'Add Connection (2/4)', prompt: 'kas Kubernetes API proxy URL', value: suggestedProxy, ignoreFocusOut: true, validateInput: urlProblem }));
   if (!k8sProxyUrl) return undefined;
-  const token = args.token ?? (await vscode.window.showInputBox({ title: 'Add Connection (3/3)', prompt: 'Personal access token (kept in secret storage)', password: true, ignoreFocusOut: true }));
+  const token = args.token ?? (await vscode.window.showInputBox({ title: 'Add Connection (3/4)', prompt: 'Personal access token (kept in secret storage)', password: true, ignoreFocusOut: true }));
   if (!token) return undefined;
+  const caFile = args.caFile ?? (await vscode.window.showInputBox({ title: 'Add Connection (4/4)', prompt: 'CA certificate file (PEM) for kas; leave empty when its certificate is publicly trusted', ignoreFocusOut: true }));
+  if (caFile === undefined) return undefined;
   const label = args.label ?? new URL(apiUrl.trim()).host;
-  return { connection: { label, apiUrl: apiUrl.trim(), k8sProxyUrl: k8sProxyUrl.trim(), caFile: args.caFile, origin: 'user' }, token: token.trim() };
+  return { connection: { label, apiUrl: apiUrl.trim(), k8sProxyUrl: k8sProxyUrl.trim(), caFile: caFile.trim() || undefined, origin: 'user' }, token: token.trim() };
 }
 
 export async function addConnection(services: Services, args: AddConnectionArgs = {}): Promise<boolean> {

@@ -1,0 +1,68 @@
+// The extension inside a real VS Code (code-server + chromium), installed from the .vsix that
+// `npm run package` builds. Screenshots go to .test-output/ui/.
+import { strict as assert } from 'node:assert';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { DevCluster } from '../../agent/devcluster/index';
+import { startDevCluster } from '../../agent/devcluster/index';
+import { createLogger } from '../../agent/internal/log';
+import { answerInput, CodeServer, openAgentsContainer, prepareArtifacts, startCodeServer } from './codeServer';
+
+describe('extension UI in code-server', function () {
+  this.timeout(120_000);
+  let vscode: CodeServer | undefined;
+  let cluster: DevCluster | undefined;
+  let dir = '';
+
+  before(async function () {
+    this.timeout(600_000); // a fresh machine installs code-server here (about a minute)
+    dir = await mkdtemp(join(tmpdir(), 'ui-test-'));
+    const entry = await prepareArtifacts();
+    cluster = await startDevCluster({ logger: createLogger({}, { level: 'error', write: () => undefined }) });
+    vscode = await startCodeServer(entry);
+  });
+
+  afterEach(async function () {
+    if (this.currentTest?.state === 'failed' && vscode) {
+      await vscode.screenshot(`failed-${this.currentTest.title.replace(/\W+/g, '-')}`).catch(() => undefined);
+    }
+  });
+
+  after(async () => {
+    await vscode?.stop();
+    await cluster?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('shows the Kubernetes Agents container with its welcome view when there is no connection', async () => {
+    const page = vscode!.page;
+    await openAgentsContainer(page);
+    const welcome = page.locator('.welcome-view-content', { hasText: 'No connection to kas yet' });
+    await welcome.waitFor({ timeout: 60_000 });
+    await welcome.getByRole('button', { name: 'Add Connection' }).waitFor();
+    await welcome.getByRole('button', { name: 'Start Local Pair' }).waitFor();
+    await page.locator('.pane-header', { hasText: 'Managed Apps' }).waitFor();
+    await vscode!.screenshot('welcome-view');
+  });
+
+  it('Add Connection with a bad token shows a clear error notification and saves nothing', async () => {
+    const page = vscode!.page;
+    const caFile = join(dir, 'ca.pem');
+    await writeFile(caFile, cluster!.caPem);
+    await page.locator('.welcome-view-content').getByRole('button', { name: 'Add Connection' }).click();
+    await answerInput(page, '(1/4)', `${cluster!.url}/`);
+    await answerInput(page, '(2/4)', `${cluster!.url}/`);
+    await answerInput(page, '(3/4)', 'not-a-valid-token');
+    await answerInput(page, '(4/4)', caFile);
+    const toast = page.locator('.notification-toast', { hasText: 'Could not connect' });
+    await toast.waitFor({ timeout: 60_000 });
+    const text = await toast.innerText();
+    assert.match(text, /UNAUTHORIZED/);
+    assert.ok(!text.includes('not-a-valid-token'), 'the token must not appear in the notification');
+    await page.waitForTimeout(600); // let the toast finish sliding in, for a readable screenshot
+    await vscode!.screenshot('bad-token-error');
+    // Nothing was saved: the welcome view is still there.
+    await page.locator('.welcome-view-content', { hasText: 'No connection to kas yet' }).waitFor();
+  });
+});
