@@ -1,7 +1,6 @@
 // RBAC for the dev cluster, with Kubernetes' semantics: a request is allowed when a
 // ClusterRoleBinding, or a RoleBinding in the request's namespace, binds a subject matching the
 // caller to a role with a rule that covers the request. Everything else is denied.
-// Objects are read from the store on every decision, so a new binding applies at once.
 import type { Authorizer, AuthorizationDecision, KubeObject, ObjectStore, RequestAttributes, ResourceType, UserInfo } from './types';
 
 const RBAC_GROUP = 'rbac.authorization.k8s.io';
@@ -42,27 +41,83 @@ interface BindingView {
   subjects: Subject[];
 }
 
+/**
+ * The authorizer reads RBAC objects through an index that store watches keep current (the
+ * store notifies watchers synchronously, so a new binding applies to the very next request);
+ * a decision then costs no copying of objects.
+ */
 export function createRbacAuthorizer(store: ObjectStore): Authorizer {
-  return (user, request) => authorize(store, user, request);
+  const index = new RbacIndex(store);
+  return (user, request) => authorize(index, user, request);
 }
 
-function authorize(store: ObjectStore, user: UserInfo, request: RequestAttributes): AuthorizationDecision {
+function authorize(index: RbacIndex, user: UserInfo, request: RequestAttributes): AuthorizationDecision {
   if (user.groups.includes(SUPERUSER_GROUP)) return { allowed: true, reason: '' };
-  for (const binding of bindingsFor(store, request)) {
+  for (const binding of index.bindingsFor(request)) {
     const subject = binding.subjects.find((candidate) => subjectMatches(candidate, user, binding.namespace));
     if (!subject) continue;
-    const rules = rulesOf(store, binding);
+    const rules = index.rulesOf(binding);
     if (!rules?.some((rule) => ruleAllows(rule, request))) continue;
     return { allowed: true, reason: allowedReason(binding, subject) };
   }
   return { allowed: false, reason: '' };
 }
 
-/** Cluster-wide bindings always apply; namespaced ones only to requests in their namespace. */
-function* bindingsFor(store: ObjectStore, request: RequestAttributes): Generator<BindingView> {
-  for (const object of store.list(CLUSTER_ROLE_BINDINGS).items) yield bindingView(object, 'ClusterRoleBinding');
-  if (!request.namespace || request.resource === '') return;
-  for (const object of store.list(ROLE_BINDINGS, { namespace: request.namespace }).items) yield bindingView(object, 'RoleBinding');
+/** Bindings and role rules by name, kept in step with the store by watches. */
+class RbacIndex {
+  private readonly clusterRoleBindings = new Map<string, BindingView>();
+  private readonly roleBindings = new Map<string, Map<string, BindingView>>();
+  private readonly clusterRoles = new Map<string, PolicyRule[]>();
+  private readonly roles = new Map<string, PolicyRule[]>();
+
+  constructor(store: ObjectStore) {
+    store.watch(CLUSTER_ROLE_BINDINGS, {}, (event) => {
+      const name = event.object.metadata.name ?? '';
+      if (event.type === 'DELETED') this.clusterRoleBindings.delete(name);
+      else this.clusterRoleBindings.set(name, bindingView(event.object, 'ClusterRoleBinding'));
+    });
+    store.watch(ROLE_BINDINGS, {}, (event) => {
+      const namespace = event.object.metadata.namespace ?? '';
+      const name = event.object.metadata.name ?? '';
+      let bindings = this.roleBindings.get(namespace);
+      if (!bindings) this.roleBindings.set(namespace, (bindings = new Map()));
+      if (event.type === 'DELETED') bindings.delete(name);
+      else bindings.set(name, bindingView(event.object, 'RoleBinding'));
+    });
+    store.watch(CLUSTER_ROLES, {}, (event) => updateRules(this.clusterRoles, event.object.metadata.name ?? '', event.type === 'DELETED' ? undefined : event.object));
+    store.watch(ROLES, {}, (event) => {
+      const key = `${event.object.metadata.namespace ?? ''}/${event.object.metadata.name ?? ''}`;
+      updateRules(this.roles, key, event.type === 'DELETED' ? undefined : event.object);
+    });
+  }
+
+  /** Cluster-wide bindings always apply; namespaced ones only to requests in their namespace. */
+  *bindingsFor(request: RequestAttributes): Generator<BindingView> {
+    yield* this.clusterRoleBindings.values();
+    if (!request.namespace || request.resource === '') return;
+    yield* this.roleBindings.get(request.namespace)?.values() ?? [];
+  }
+
+  /** The rules of the bound role; undefined when it does not exist (the binding grants nothing). */
+  rulesOf(binding: BindingView): PolicyRule[] | undefined {
+    const { kind, name } = binding.roleRef;
+    if (!name) return undefined;
+    if (kind === 'ClusterRole') {
+      const rules = this.clusterRoles.get(name);
+      // A ClusterRole's non-resource rules only mean something cluster-wide.
+      return binding.kind === 'RoleBinding' ? rules?.filter((rule) => !rule.nonResourceURLs?.length) : rules;
+    }
+    if (kind === 'Role' && binding.kind === 'RoleBinding') return this.roles.get(`${binding.namespace ?? ''}/${name}`);
+    return undefined;
+  }
+}
+
+function updateRules(rules: Map<string, PolicyRule[]>, key: string, role: KubeObject | undefined): void {
+  if (!role) {
+    rules.delete(key);
+    return;
+  }
+  rules.set(key, Array.isArray(role.rules) ? ((role.rules as unknown[]).filter(isRecord) as PolicyRule[]) : []);
 }
 
 function bindingView(object: KubeObject, kind: BindingView['kind']): BindingView {
@@ -73,19 +128,6 @@ function bindingView(object: KubeObject, kind: BindingView['kind']): BindingView
     roleRef: isRecord(object.roleRef) ? (object.roleRef as RoleRef) : {},
     subjects: Array.isArray(object.subjects) ? (object.subjects.filter(isRecord) as Subject[]) : [],
   };
-}
-
-/** The rules of the bound role; undefined when it does not exist (the binding grants nothing). */
-function rulesOf(store: ObjectStore, binding: BindingView): PolicyRule[] | undefined {
-  const { kind, name } = binding.roleRef;
-  if (!name) return undefined;
-  let role: KubeObject | undefined;
-  if (kind === 'ClusterRole') role = store.get(CLUSTER_ROLES, undefined, name);
-  else if (kind === 'Role' && binding.kind === 'RoleBinding') role = store.get(ROLES, binding.namespace, name);
-  if (!role || !Array.isArray(role.rules)) return undefined;
-  const rules = (role.rules as unknown[]).filter(isRecord) as PolicyRule[];
-  // A ClusterRole's non-resource rules only mean something cluster-wide.
-  return binding.kind === 'RoleBinding' ? rules.filter((rule) => !rule.nonResourceURLs?.length) : rules;
 }
 
 function subjectMatches(subject: Subject, user: UserInfo, bindingNamespace: string | undefined): boolean {

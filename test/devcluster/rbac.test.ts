@@ -86,6 +86,20 @@ describe('devcluster/rbac', () => {
     assert.equal(authorize(bob, listPods('any')).allowed, true);
   });
 
+  it('follows changes at once: an edited role, a removed binding, a role created after its binding', () => {
+    roleBinding(store, 'demo', 'early', { kind: 'Role', name: 'late' }, [{ kind: 'User', name: 'alice' }]);
+    assert.equal(authorize(alice, listPods('demo')).allowed, false);
+    role(store, 'demo', 'late', [{ apiGroups: [''], resources: ['pods'], verbs: ['list'] }]);
+    assert.equal(authorize(alice, listPods('demo')).allowed, true, 'the role now exists');
+    const stored = store.get(ROLES, 'demo', 'late');
+    assert.ok(stored);
+    store.update(ROLES, { ...stored, rules: [{ apiGroups: [''], resources: ['pods'], verbs: ['get'] }] });
+    assert.equal(authorize(alice, listPods('demo')).allowed, false, 'list was removed from the role');
+    assert.equal(authorize(alice, { ...listPods('demo'), verb: 'get' }).allowed, true);
+    store.delete(ROLE_BINDINGS, 'demo', 'early');
+    assert.equal(authorize(alice, { ...listPods('demo'), verb: 'get' }).allowed, false, 'the binding is gone');
+  });
+
   it('grants nothing through a binding whose role does not exist', () => {
     roleBinding(store, 'demo', 'dangling', { kind: 'Role', name: 'missing' }, [{ kind: 'User', name: 'alice' }]);
     assert.equal(authorize(alice, listPods('demo')).allowed, false);
