@@ -3,7 +3,7 @@
 import type { RequestContext } from './context';
 import { decodeBody, readBody, sendJson } from './http';
 import { applyPatch, patchTypeOf } from './patch';
-import { decodeSelfSubjectAccessReview } from './protobuf';
+import { decodeProtobufObject } from './protobuf';
 import { apiVersionOf, resourceTypeOf, RESOURCES, type ResourceDefinition } from './resources';
 import { ApiError, badRequest, notFound, successStatus } from './status';
 import { includeObjectOf, toTable, wantsTable } from './table';
@@ -58,8 +58,7 @@ export function handleList(ctx: RequestContext): void {
 async function readObject(ctx: RequestContext): Promise<KubeObject> {
   const body = await readBody(ctx.req);
   const contentType = ctx.req.headers['content-type'];
-  const isReviewProtobuf = ctx.route.definition.plural === 'selfsubjectaccessreviews' && /protobuf/i.test(contentType ?? '');
-  const decoded = isReviewProtobuf ? decodeSelfSubjectAccessReview(body) : decodeBody(body, contentType);
+  const decoded = /protobuf/i.test(contentType ?? '') ? decodeProtobufObject(body) : decodeBody(body, contentType);
   if (typeof decoded !== 'object' || decoded === null || Array.isArray(decoded)) throw badRequest('the request body must be a single object');
   const object = decoded as KubeObject;
   if (object.metadata !== undefined && (typeof object.metadata !== 'object' || object.metadata === null)) throw badRequest('metadata must be an object');

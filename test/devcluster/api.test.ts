@@ -1,0 +1,218 @@
+// The dev cluster's HTTP API as any client sees it: Status errors, concurrency, watches,
+// selectors, patches, tables, auth. Raw HTTPS requests, so each check is about the wire.
+import assert from 'node:assert/strict';
+import https from 'node:https';
+import type { MemoryObjectStore } from '../../agent/devcluster/store';
+import { request, startTestCluster, type TestCluster } from '../support/devcluster';
+
+interface Status {
+  kind: string;
+  code: number;
+  reason: string;
+  message: string;
+  details?: { causes?: Array<{ field?: string }> };
+}
+
+const podManifest = (name: string, labels: Record<string, string> = {}) =>
+  JSON.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name, labels }, spec: { containers: [{ name: 'main', image: 'busybox', env: [{ name: 'SIM_RUN_SECONDS', value: '600' }] }] } });
+
+function assertStatus(response: { status: number; json(): unknown }, code: number, reason: string): Status {
+  assert.equal(response.status, code);
+  const status = response.json() as Status;
+  assert.equal(status.kind, 'Status');
+  assert.equal(status.code, code);
+  assert.equal(status.reason, reason);
+  return status;
+}
+
+/** Opens a watch and collects its events until closed; resolves `opened` with the response. */
+function openWatch(t: TestCluster, pathname: string, headers: Record<string, string> = {}) {
+  const events: Array<{ type: string; object: Record<string, unknown> }> = [];
+  let ended = false;
+  let buffer = '';
+  const req = https.request(new URL(pathname, t.cluster.url), { headers: { Authorization: `Bearer ${t.cluster.adminToken}`, ...headers }, ca: t.cluster.caPem, agent: false });
+  const opened = new Promise<void>((resolve, reject) => {
+    req.on('response', (res) => {
+      res.on('data', (chunk: Buffer) => {
+        buffer += chunk.toString();
+        const lines = buffer.split('\n');
+        buffer = lines.pop() ?? '';
+        for (const line of lines) if (line.trim()) events.push(JSON.parse(line) as (typeof events)[number]);
+      });
+      res.on('end', () => (ended = true));
+      res.on('close', () => (ended = true));
+      res.on('error', () => (ended = true));
+      resolve();
+    });
+    req.on('error', reject);
+  });
+  req.end();
+  return { events, opened, isEnded: () => ended, abort: () => req.destroy() };
+}
+
+async function eventually(check: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe('devcluster API: statuses, concurrency, watches, selectors, patches', function () {
+  let t: TestCluster;
+
+  before(async () => {
+    t = await startTestCluster();
+  });
+  after(async () => {
+    await t?.stop();
+  });
+
+  it('serves discovery and health without auth for /version and /healthz, and 401 elsewhere without a token', async () => {
+    assert.equal((await request(t.cluster, 'GET', '/healthz', { token: null })).body, 'ok');
+    assert.equal(((await request(t.cluster, 'GET', '/version', { token: null })).json() as { major: string }).major, '1');
+    assertStatus(await request(t.cluster, 'GET', '/api/v1/pods', { token: null }), 401, 'Unauthorized');
+    assertStatus(await request(t.cluster, 'GET', '/api/v1/pods', { token: 'wrong' }), 401, 'Unauthorized');
+    const core = (await request(t.cluster, 'GET', '/api/v1')).json() as { resources: Array<{ name: string; shortNames?: string[] }> };
+    assert.deepEqual(core.resources.find((r) => r.name === 'pods')?.shortNames, ['po']);
+    assert.ok(core.resources.some((r) => r.name === 'pods/log'));
+    const groups = (await request(t.cluster, 'GET', '/apis')).json() as { groups: Array<{ name: string }> };
+    assert.deepEqual(groups.groups.map((g) => g.name).sort(), ['authorization.k8s.io', 'coordination.k8s.io', 'rbac.authorization.k8s.io']);
+  });
+
+  it('answers 404 NotFound for unknown resources and missing objects', async () => {
+    assertStatus(await request(t.cluster, 'GET', '/api/v1/namespaces/default/widgets'), 404, 'NotFound');
+    assertStatus(await request(t.cluster, 'GET', '/apis/example.com/v1/things'), 404, 'NotFound');
+    const missing = assertStatus(await request(t.cluster, 'GET', '/api/v1/namespaces/default/pods/nope'), 404, 'NotFound');
+    assert.equal(missing.message, 'pods "nope" not found');
+  });
+
+  it('answers 400 for malformed JSON and a kind that does not match the endpoint, and keeps serving', async () => {
+    assertStatus(await request(t.cluster, 'POST', '/api/v1/namespaces/default/configmaps', { body: '{"apiVersion": "v1", kind' }), 400, 'BadRequest');
+    const wrongKind = JSON.stringify({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'x' } });
+    assertStatus(await request(t.cluster, 'POST', '/api/v1/namespaces/default/configmaps', { body: wrongKind }), 400, 'BadRequest');
+    assert.equal((await request(t.cluster, 'GET', '/healthz')).status, 200);
+  });
+
+  it('answers 422 Invalid with causes for names that are not DNS-1123', async () => {
+    const body = JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'Not_Valid' } });
+    const status = assertStatus(await request(t.cluster, 'POST', '/api/v1/namespaces/default/configmaps', { body }), 422, 'Invalid');
+    assert.match(status.message, /RFC 1123/);
+    assert.equal(status.details?.causes?.[0]?.field, 'metadata.name');
+  });
+
+  it('answers 413 for a body over 3 MiB and 404 for a create in a missing namespace', async () => {
+    const big = JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'big' }, data: { x: 'a'.repeat(3 * 1024 * 1024 + 10) } });
+    assertStatus(await request(t.cluster, 'POST', '/api/v1/namespaces/default/configmaps', { body: big }), 413, 'RequestEntityTooLarge');
+    const cm = JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'c' } });
+    assertStatus(await request(t.cluster, 'POST', '/api/v1/namespaces/ghost/configmaps', { body: cm }), 404, 'NotFound');
+    assert.equal((await request(t.cluster, 'GET', '/api/v1/namespaces/default/configmaps')).status, 200);
+  });
+
+  it('answers 409 Conflict for an update with a stale resourceVersion and AlreadyExists for a duplicate', async () => {
+    const body = JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'occ' }, data: { v: '1' } });
+    const created = (await request(t.cluster, 'POST', '/api/v1/namespaces/default/configmaps', { body })).json() as { metadata: { resourceVersion: string } };
+    assertStatus(await request(t.cluster, 'POST', '/api/v1/namespaces/default/configmaps', { body }), 409, 'AlreadyExists');
+    const update = (v: string) => JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'occ', resourceVersion: created.metadata.resourceVersion }, data: { v } });
+    assert.equal((await request(t.cluster, 'PUT', '/api/v1/namespaces/default/configmaps/occ', { body: update('2') })).status, 200);
+    assertStatus(await request(t.cluster, 'PUT', '/api/v1/namespaces/default/configmaps/occ', { body: update('3') }), 409, 'Conflict');
+  });
+
+  it('filters lists by label and field selectors', async () => {
+    for (const [name, tier] of [['sel-a', 'front'], ['sel-b', 'back'], ['sel-c', 'front']]) {
+      await request(t.cluster, 'POST', '/api/v1/namespaces/default/pods', { body: podManifest(name!, { suite: 'selectors', tier: tier! }) });
+    }
+    const names = async (query: string) =>
+      ((await request(t.cluster, 'GET', `/api/v1/namespaces/default/pods?${query}`)).json() as { items: Array<{ metadata: { name: string } }> }).items.map((p) => p.metadata.name);
+    assert.deepEqual(await names('labelSelector=suite%3Dselectors,tier%3Dfront'), ['sel-a', 'sel-c']);
+    assert.deepEqual(await names('labelSelector=suite%3Dselectors,tier%20notin%20(front)'), ['sel-b']);
+    assert.deepEqual(await names('labelSelector=suite,tier!%3Dfront'), ['sel-b']);
+    assert.deepEqual(await names('fieldSelector=metadata.name%3Dsel-c'), ['sel-c']);
+    assertStatus(await request(t.cluster, 'GET', '/api/v1/pods?labelSelector=a%3D(b'), 400, 'BadRequest');
+  });
+
+  it('patches with merge, JSON and strategic merge patches (containers merged by name)', async () => {
+    await request(t.cluster, 'POST', '/api/v1/namespaces/default/pods', { body: podManifest('patched') });
+    const path = '/api/v1/namespaces/default/pods/patched';
+    const patch = (type: string, body: unknown) => request(t.cluster, 'PATCH', path, { body: JSON.stringify(body), headers: { 'Content-Type': type } });
+    assert.equal((await patch('application/merge-patch+json', { metadata: { labels: { a: '1' } } })).status, 200);
+    assert.equal((await patch('application/json-patch+json', [{ op: 'add', path: '/metadata/labels/b', value: '2' }])).status, 200);
+    const smp = await patch('application/strategic-merge-patch+json', { spec: { containers: [{ name: 'main', image: 'busybox:2' }] } });
+    const pod = smp.json() as { metadata: { labels: Record<string, string> }; spec: { containers: Array<{ name: string; image: string; env?: unknown[] }> } };
+    assert.deepEqual(pod.metadata.labels, { a: '1', b: '2' });
+    assert.equal(pod.spec.containers.length, 1);
+    assert.equal(pod.spec.containers[0]!.image, 'busybox:2');
+    assert.ok(pod.spec.containers[0]!.env, 'the strategic merge kept the container fields it did not name');
+    assertStatus(await patch('application/json-patch+json', [{ op: 'remove', path: '/spec/nothing' }]), 400, 'BadRequest');
+    assertStatus(await patch('text/plain', {}), 415, 'UnsupportedMediaType');
+  });
+
+  it('creates and then updates through server-side apply (application/apply-patch+yaml)', async () => {
+    const path = '/api/v1/namespaces/default/configmaps/ssa?fieldManager=test';
+    const apply = (value: string) => request(t.cluster, 'PATCH', path, { body: `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ssa\ndata:\n  k: "${value}"\n`, headers: { 'Content-Type': 'application/apply-patch+yaml' } });
+    assert.equal((await apply('1')).status, 201);
+    const second = await apply('2');
+    assert.equal(second.status, 200);
+    assert.equal((second.json() as { data: { k: string } }).data.k, '2');
+  });
+
+  it('answers a Table when asked (kubectl get), with pod columns', async () => {
+    const response = await request(t.cluster, 'GET', '/api/v1/namespaces/default/pods', { headers: { Accept: 'application/json;as=Table;v=v1;g=meta.k8s.io,application/json' } });
+    const table = response.json() as { kind: string; columnDefinitions: Array<{ name: string }>; rows: Array<{ cells: unknown[] }> };
+    assert.equal(table.kind, 'Table');
+    assert.deepEqual(table.columnDefinitions.map((c) => c.name), ['Name', 'Ready', 'Status', 'Restarts', 'Age']);
+    assert.ok(table.rows.length > 0);
+  });
+
+  it('streams watch events from a resourceVersion and reports a too-old one as 410 Expired', async () => {
+    const list = (await request(t.cluster, 'GET', '/api/v1/namespaces/default/configmaps')).json() as { metadata: { resourceVersion: string } };
+    const watch = openWatch(t, `/api/v1/namespaces/default/configmaps?watch=true&resourceVersion=${list.metadata.resourceVersion}`);
+    await watch.opened;
+    await request(t.cluster, 'POST', '/api/v1/namespaces/default/configmaps', { body: JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'watched' } }) });
+    await request(t.cluster, 'DELETE', '/api/v1/namespaces/default/configmaps/watched');
+    await eventually(() => watch.events.length >= 2, 'two watch events');
+    assert.deepEqual(watch.events.map((e) => `${e.type} ${(e.object.metadata as { name: string }).name}`), ['ADDED watched', 'DELETED watched']);
+    watch.abort();
+
+    const store = t.cluster.store as MemoryObjectStore;
+    const old = store.resourceVersion;
+    for (let i = 0; i < 5001; i++) store.create({ group: '', version: 'v1', resource: 'events' }, { apiVersion: 'v1', kind: 'Event', metadata: { name: `churn-${i}`, namespace: 'kube-system' } });
+    const expired = openWatch(t, `/api/v1/namespaces/default/configmaps?watch=true&resourceVersion=${old}`);
+    await expired.opened;
+    await eventually(() => expired.isEnded(), 'the expired watch to end');
+    const error = expired.events[0]!;
+    assert.equal(error.type, 'ERROR');
+    assert.equal(error.object.code, 410);
+    assert.equal(error.object.reason, 'Expired');
+  });
+
+  it('ends a watch after timeoutSeconds', async () => {
+    const watch = openWatch(t, '/api/v1/namespaces/default/configmaps?watch=true&timeoutSeconds=1');
+    await watch.opened;
+    await eventually(() => watch.isEnded(), 'the watch to time out');
+  });
+
+  it('frees a watch when the client disconnects mid-stream, and keeps serving', async () => {
+    const store = t.cluster.store as MemoryObjectStore;
+    const before = store.watcherCount;
+    const watch = openWatch(t, '/api/v1/pods?watch=1');
+    await watch.opened;
+    await eventually(() => store.watcherCount === before + 1, 'the watch to be registered');
+    watch.abort();
+    await eventually(() => store.watcherCount === before, 'the watch to be removed');
+    assert.equal((await request(t.cluster, 'GET', '/api/v1/pods')).status, 200);
+  });
+
+  it('answers 403 Forbidden for a user without bindings, and honours impersonation only when allowed', async () => {
+    await t.cluster.addToken('alice-token', { username: 'alice', groups: [] });
+    const denied = assertStatus(await request(t.cluster, 'GET', '/api/v1/namespaces/default/pods', { token: 'alice-token' }), 403, 'Forbidden');
+    assert.equal(denied.message, 'pods is forbidden: User "alice" cannot list resource "pods" in API group "" in the namespace "default"');
+    assertStatus(await request(t.cluster, 'GET', '/api/v1/pods', { token: 'alice-token', headers: { 'Impersonate-User': 'admin', 'Impersonate-Group': 'system:masters' } }), 403, 'Forbidden');
+    assertStatus(await request(t.cluster, 'GET', '/api/v1/namespaces/default/pods', { headers: { 'Impersonate-User': 'alice' } }), 403, 'Forbidden');
+    const review = JSON.stringify({ apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectAccessReview', spec: { resourceAttributes: { verb: 'list', resource: 'pods', namespace: 'default' } } });
+    const asAdmin = (await request(t.cluster, 'POST', '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews', { body: review })).json() as { status: { allowed: boolean } };
+    const asAlice = (await request(t.cluster, 'POST', '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews', { body: review, headers: { 'Impersonate-User': 'alice' } })).json() as { status: { allowed: boolean } };
+    assert.equal(asAdmin.status.allowed, true);
+    assert.equal(asAlice.status.allowed, false);
+  });
+});
