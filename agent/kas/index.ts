@@ -86,7 +86,6 @@ async function assemble(config: KasConfig, logger: Logger, stack: ShutdownStack)
     address: config.agent.listen.address,
     tls: await readTls(config.agent.listen.tls),
     maxConnectionAgeMs: config.agent.listen.maxConnectionAgeMs,
-    maxConnectionAgeGraceMs: config.agent.listen.listenGracePeriodMs,
     services: [
       reverseTunnelService({ registry: tunnels, authenticateAgent: rateLimitedAuthentication(agentTokens, limiter), logger: logger.child({ module: 'reverse_tunnel' }) }),
       configurationService({
@@ -134,7 +133,9 @@ async function assemble(config: KasConfig, logger: Logger, stack: ShutdownStack)
     authenticateAgent: (token) => agentTokens.authenticate(token),
     authorizeUser,
     stop: async () => {
+      // Readiness goes first so load balancers stop sending new work, then the listeners close.
       ready = false;
+      if (config.agent.listen.listenGracePeriodMs > 0) await new Promise((resolve) => setTimeout(resolve, config.agent.listen.listenGracePeriodMs));
       await stack.unwind();
       logger.info('kas stopped');
     },

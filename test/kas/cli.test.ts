@@ -30,7 +30,7 @@ describe('kas command line', function () {
     writeFileSync(
       kascfg,
       stringify({
-        agent: { listen: { address: '127.0.0.1:0' }, kubernetes_api: { listen: { address: '127.0.0.1:0' } } },
+        agent: { listen: { address: '127.0.0.1:0', listen_grace_period: '100ms' }, kubernetes_api: { listen: { address: '127.0.0.1:0' } } },
         observability: { listen: { address: '127.0.0.1:0' } },
         api: { listen: { address: '127.0.0.1:0' } },
         registry: { config_repository: 'config-repo', data_dir: 'data' },

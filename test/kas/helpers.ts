@@ -47,7 +47,7 @@ export function makeTempDir(prefix = 'kas-test-'): { dir: string; remove(): void
 /** A kascfg for tests: every listener on a free loopback port; `overrides` are merged in. */
 export function testKasConfig(repositoryDir: string, dataDir: string, overrides: Record<string, unknown> = {}): KasConfig {
   const base = {
-    agent: { listen: { address: '127.0.0.1:0' }, kubernetes_api: { listen: { address: '127.0.0.1:0' } } },
+    agent: { listen: { address: '127.0.0.1:0', listen_grace_period: '0s' }, kubernetes_api: { listen: { address: '127.0.0.1:0' } } },
     observability: { listen: { address: '127.0.0.1:0' } },
     api: { listen: { address: '127.0.0.1:0' } },
     registry: { config_repository: repositoryDir, data_dir: dataDir, project_id: 'team/agents' },

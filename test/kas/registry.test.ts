@@ -8,7 +8,8 @@ import { createAuthorizer } from '../../agent/modules/agent_registry/authorize';
 import { GitConfigRepository } from '../../agent/modules/agent_registry/git_repository';
 import { UserTokenStore } from '../../agent/modules/agent_registry/user_tokens';
 import type { AgentConfig } from '../../agent/modules/agent_configuration/parse_config';
-import { TestRepository, git, makeTempDir } from './helpers';
+import { AgentConfigWatcher } from '../../agent/modules/agent_configuration/config_watcher';
+import { TestRepository, git, makeTempDir, testLogger } from './helpers';
 
 function readAllFiles(dir: string): string {
   return readdirSync(dir)
@@ -162,5 +163,53 @@ describe('agent registry: user access to the Kubernetes API proxy', () => {
     assert.deepEqual(await authorize()({ kind: 'ci', agentId: '2', token: job.token }), { allowed: true, accessAs: { ci_job: {} } });
     assert.equal((await authorize()({ kind: 'ci', agentId: '2', token: user.token })).allowed, false);
     assert.equal((await authorize()({ kind: 'pat', agentId: '1', token: job.token })).allowed, false);
+  });
+});
+
+describe('agent configuration watcher', () => {
+  let temp: ReturnType<typeof makeTempDir>;
+  let repo: TestRepository;
+  let watcher: AgentConfigWatcher | undefined;
+
+  beforeEach(() => {
+    temp = makeTempDir();
+    repo = new TestRepository(temp.dir);
+  });
+  afterEach(() => {
+    watcher?.stop();
+    watcher = undefined;
+    temp.remove();
+  });
+
+  function startWatcher(options: { pollPeriodMs: number; watchRefFiles: boolean }): Promise<void> {
+    watcher = new AgentConfigWatcher({ repository: new GitConfigRepository(repo.dir), agentIds: new AgentIdStore(path.join(temp.dir, 'data')), logger: testLogger(), ...options });
+    return watcher.start();
+  }
+
+  it('notices a commit by the fallback poll alone when fs.watch is off', async () => {
+    repo.commit({ '.gitlab/agents/dev/config.yaml': '{}\n' });
+    await startWatcher({ pollPeriodMs: 100, watchRefFiles: false });
+    const changed = new Promise<string | null>((resolve) => watcher!.subscribe('dev', (state) => resolve(state.commit)));
+    const commit = repo.commit({ '.gitlab/agents/dev/config.yaml': 'observability:\n  logging:\n    level: debug\n' });
+    assert.equal(await changed, commit);
+  });
+
+  it('ignores folders whose name is not a DNS label, and forgets removed agents', async () => {
+    repo.commit({ '.gitlab/agents/Bad_Name/config.yaml': '{}\n', '.gitlab/agents/good/config.yaml': '{}\n', '.gitlab/agents/gone/config.yaml': '{}\n' });
+    await startWatcher({ pollPeriodMs: 60_000, watchRefFiles: false });
+    assert.deepEqual(watcher!.agents().map((a) => a.name).sort(), ['gone', 'good']);
+    repo.commit({ '.gitlab/agents/gone/config.yaml': null });
+    await watcher!.refresh();
+    assert.deepEqual(watcher!.agents().map((a) => a.name), ['good']);
+  });
+
+  it('refuses a config file above 128 KiB with file and line', async () => {
+    repo.commit({ '.gitlab/agents/big/config.yaml': '# ' + 'x'.repeat(130 * 1024) + '\n' });
+    await startWatcher({ pollPeriodMs: 60_000, watchRefFiles: false });
+    const big = watcher!.agentByName('big')!;
+    assert.equal(big.valid, false);
+    assert.equal(big.commit, null);
+    assert.equal(big.errors[0]!.file, '.gitlab/agents/big/config.yaml');
+    assert.match(big.errors[0]!.message, /131\d+ bytes|at most/);
   });
 });

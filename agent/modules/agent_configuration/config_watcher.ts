@@ -8,8 +8,7 @@ import path from 'node:path';
 import type { Logger } from '../../internal/log';
 import type { AgentIdStore } from '../agent_registry/agent_ids';
 import { AGENTS_FOLDER, MAX_CONFIG_FILE_BYTES, type AgentFolder, type GitConfigRepository } from '../agent_registry/git_repository';
-import { validateAgentName } from './schema/agentName';
-import { parseAgentConfig, type AgentConfig } from './parse_config';
+import { parseAgentConfig, validateAgentName, type AgentConfig } from './parse_config';
 
 export interface ConfigError {
   /** Path inside the repository, e.g. .gitlab/agents/dev/config.yaml. */
@@ -45,6 +44,8 @@ export interface AgentConfigWatcherOptions {
   agentIds: AgentIdStore;
   /** The fallback poll; fs.watch usually notices a commit sooner. */
   pollPeriodMs: number;
+  /** Watch the git ref files (default true); off, only the poll notices commits. */
+  watchRefFiles?: boolean;
   logger: Logger;
 }
 
@@ -67,7 +68,7 @@ export class AgentConfigWatcher {
   async start(): Promise<void> {
     const gitDir = await this.options.repository.gitDirectory();
     await this.refresh();
-    this.watchRefFiles(gitDir);
+    if (this.options.watchRefFiles !== false) this.watchRefFiles(gitDir);
     this.pollTimer = setInterval(() => this.requestRefresh(), this.options.pollPeriodMs);
     this.pollTimer.unref();
   }
