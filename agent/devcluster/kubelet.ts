@@ -79,7 +79,8 @@ export class SimulatedKubelet {
   private readonly logger: Logger | undefined;
   private readonly pods = new Map<string, PodSimulation>();
   private readonly pending: WatchEvent[] = [];
-  private readonly backOffEvents = new Map<string, string>();
+  /** Event names by pod uid, container, reason and message, to count repeats. */
+  private readonly recordedEvents = new Map<string, string>();
   private drainHandle: NodeJS.Immediate | undefined;
   private unwatch: (() => void) | undefined;
   private nextPodIP = 2;
@@ -275,7 +276,7 @@ export class SimulatedKubelet {
     this.halt(simulation);
     this.logs.deletePod(simulation.namespace, simulation.name);
     this.pods.delete(`${simulation.namespace}/${simulation.name}`);
-    for (const key of this.backOffEvents.keys()) if (key.startsWith(`${simulation.uid}/`)) this.backOffEvents.delete(key);
+    for (const key of this.recordedEvents.keys()) if (key.startsWith(`${simulation.uid}/`)) this.recordedEvents.delete(key);
   }
 
   private killContainers(simulation: PodSimulation): void {
@@ -372,9 +373,10 @@ export class SimulatedKubelet {
 
   private recordEvent(simulation: PodSimulation, container: ContainerRun | undefined, type: 'Normal' | 'Warning', reason: string, message: string, component = 'kubelet'): void {
     const now = nowSeconds();
-    const repeatKey = `${simulation.uid}/${container?.spec.name ?? ''}/${reason}`;
+    // Like the kubelet's event recorder, a repeat of the same event counts on the first one.
+    const repeatKey = `${simulation.uid}/${container?.spec.name ?? ''}/${reason}/${message}`;
     try {
-      if (reason === 'BackOff' && this.bumpRepeatedEvent(simulation.namespace, repeatKey, now)) return;
+      if (this.bumpRepeatedEvent(simulation.namespace, repeatKey, now)) return;
       const created = this.store.create(EVENTS, {
         apiVersion: 'v1',
         kind: 'Event',
@@ -397,7 +399,7 @@ export class SimulatedKubelet {
         lastTimestamp: now,
         count: 1,
       });
-      if (reason === 'BackOff') this.backOffEvents.set(repeatKey, created.metadata.name ?? '');
+      this.recordedEvents.set(repeatKey, created.metadata.name ?? '');
     } catch (err) {
       this.logger?.warn('kubelet: could not record an event', { err, reason, pod: `${simulation.namespace}/${simulation.name}` });
     }
@@ -405,7 +407,7 @@ export class SimulatedKubelet {
 
   /** A repeated event is counted on the existing object, as the kubelet's event recorder does. */
   private bumpRepeatedEvent(namespace: string, repeatKey: string, now: string): boolean {
-    const name = this.backOffEvents.get(repeatKey);
+    const name = this.recordedEvents.get(repeatKey);
     const existing = name ? this.store.get(EVENTS, namespace, name) : undefined;
     if (!existing) return false;
     existing.count = (typeof existing.count === 'number' ? existing.count : 1) + 1;

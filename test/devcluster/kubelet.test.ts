@@ -290,6 +290,9 @@ describe('devcluster/kubelet', () => {
     const backOffs = store.list(EVENTS, { namespace: 'demo' }).items.filter((e) => e.reason === 'BackOff');
     assert.equal(backOffs.length, 1, 'repeated back-offs count on one event');
     assert.ok((backOffs[0]?.count as number) >= 2);
+    const started = store.list(EVENTS, { namespace: 'demo' }).items.filter((e) => e.reason === 'Started');
+    assert.equal(started.length, 1, 'each restart counts on the one Started event');
+    assert.ok((started[0]?.count as number) >= 3);
   });
 
   it('does not restart a successful container with restartPolicy OnFailure, but restarts a failed one', async () => {
