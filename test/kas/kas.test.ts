@@ -179,6 +179,18 @@ describe('kas: configuration delivery, REST API and probes', function () {
     assert.match(metrics, /kas_tunnels_idle/);
     assert.equal((await fetch(`${base}/nope`)).status, 404);
   });
+
+  it('turns not-ready first on stop and closes the listeners after listen_grace_period', async () => {
+    const { kas: started } = await startWithAgent({ listen_grace_period: '1s' });
+    const base = `http://${started.observabilityAddress}`;
+    assert.equal((await fetch(`${base}/readiness`)).status, 200);
+    const stopping = started.stop();
+    kas = undefined;
+    assert.equal((await fetch(`${base}/readiness`)).status, 503);
+    assert.equal((await fetch(`${base}/liveness`)).status, 200, 'still alive while draining');
+    await stopping;
+    await assert.rejects(fetch(`${base}/liveness`), 'the listener is closed after the grace period');
+  });
 });
 
 /** Opens one GetConfiguration stream and resolves with the status it ends with (or OK once data arrives). */
