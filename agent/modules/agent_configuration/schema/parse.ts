@@ -2,8 +2,9 @@
 // hangs on hostile input: size is checked before parsing, and alias expansion is bounded.
 import { isMap, isScalar, parseAllDocuments, visit, type Document, type Node, type YAMLError } from 'yaml';
 import { firstLineRange, fixedFor } from './diagnosticBuilders';
-import { schemaDiagnostics } from './schemaErrors';
-import { agentNameDiagnostics, duplicateEntryDiagnostics, removedKeyDiagnostics } from './semanticChecks';
+import { satisfiesSchema, schemaDiagnostics } from './schemaErrors';
+import { parseSimpleYaml } from './simpleYaml';
+import { agentNameDiagnostics, duplicateEntryDiagnostics, findDuplicateEntries, removedKeyDiagnostics } from './semanticChecks';
 import { DiagnosticCodes, type AgentConfig, type ConfigDiagnostic, type ParseResult } from './types';
 import { newLineCounter, YamlSource } from './yamlSource';
 
@@ -25,6 +26,9 @@ export function parseAgentConfig(text: string, options: ParseOptions = {}): Pars
   const oversize = sizeDiagnostic(text);
   if (oversize !== undefined) return { diagnostics: [...diagnostics, oversize] };
 
+  const clean = cleanConfigFastPath(text);
+  if (clean !== undefined) return finish(clean, diagnostics);
+
   const source = new YamlSource(text, newLineCounter());
   const documents = parseAllDocuments(text, { lineCounter: source.lineCounter, uniqueKeys: true, prettyErrors: false });
   if (documents.length === 0) return finish({}, diagnostics); // empty file or only comments
@@ -40,6 +44,17 @@ export function parseAgentConfig(text: string, options: ParseOptions = {}): Pars
     ...duplicateEntryDiagnostics(source, doc, data),
   );
   return finish(data, diagnostics);
+}
+
+/**
+ * Most configs are plain block YAML without mistakes: read them with the fast reader and the
+ * schema, and only when that finds anything to say take the full path, which re-reads the file
+ * with the yaml package to give every diagnostic its exact position.
+ */
+function cleanConfigFastPath(text: string): Record<string, unknown> | undefined {
+  const data = parseSimpleYaml(text);
+  if (data === undefined || 'gitops' in data || !satisfiesSchema(data)) return undefined;
+  return findDuplicateEntries(data).length === 0 ? data : undefined;
 }
 
 function finish(data: Record<string, unknown>, diagnostics: ConfigDiagnostic[]): ParseResult {

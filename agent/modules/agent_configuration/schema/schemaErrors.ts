@@ -28,6 +28,11 @@ export interface SchemaCheckContext {
   data: unknown;
 }
 
+/** Whether plain data satisfies the schema (no diagnostics are built). */
+export function satisfiesSchema(data: unknown): boolean {
+  return schemaValidator()(data);
+}
+
 export function schemaDiagnostics(context: SchemaCheckContext): ConfigDiagnostic[] {
   const validate = schemaValidator();
   if (validate(context.data)) return [];

@@ -32,29 +32,38 @@ const ID_LISTS: readonly (readonly string[])[] = [
   ['user_access', 'groups'],
 ];
 
-/** A project or group listed twice: only one entry can take effect, which one is a surprise. */
-export function duplicateEntryDiagnostics(source: YamlSource, doc: Document, data: Record<string, unknown>): ConfigDiagnostic[] {
+export interface DuplicateEntry {
+  listPath: readonly string[];
+  index: number;
+  firstIndex: number;
+  id: string;
+}
+
+/** Projects or groups listed twice in one list (found on plain data, without positions). */
+export function findDuplicateEntries(data: Record<string, unknown>): DuplicateEntry[] {
   return ID_LISTS.flatMap((listPath) => {
     const list = listPath.reduce<unknown>((current, key) => (current as Record<string, unknown> | undefined)?.[key], data);
     if (!Array.isArray(list)) return [];
     const firstIndexById = new Map<string, number>();
-    return list.flatMap((entry: unknown, index) => {
+    return list.flatMap((entry: unknown, index): DuplicateEntry[] => {
       const id = (entry as { id?: unknown } | null)?.id;
       if (typeof id !== 'string') return [];
-      const first = firstIndexById.get(id);
-      if (first === undefined) {
-        firstIndexById.set(id, index);
-        return [];
-      }
-      const path = [...listPath, index, 'id'];
-      return [
-        fixedFor(source, valueAnchor(locate(doc, path)), {
-          severity: 'warning',
-          code: DiagnosticCodes.duplicateEntry,
-          message: `"${id}" is listed twice in ${formatPath(listPath)} (first at ${formatPath([...listPath, first])}); only one entry takes effect`,
-          path,
-        }),
-      ];
+      const firstIndex = firstIndexById.get(id);
+      if (firstIndex === undefined) firstIndexById.set(id, index);
+      return firstIndex === undefined ? [] : [{ listPath, index, firstIndex, id }];
+    });
+  });
+}
+
+/** A project or group listed twice: only one entry can take effect, which one is a surprise. */
+export function duplicateEntryDiagnostics(source: YamlSource, doc: Document, data: Record<string, unknown>): ConfigDiagnostic[] {
+  return findDuplicateEntries(data).map(({ listPath, index, firstIndex, id }) => {
+    const path = [...listPath, index, 'id'];
+    return fixedFor(source, valueAnchor(locate(doc, path)), {
+      severity: 'warning',
+      code: DiagnosticCodes.duplicateEntry,
+      message: `"${id}" is listed twice in ${formatPath(listPath)} (first at ${formatPath([...listPath, firstIndex])}); only one entry takes effect`,
+      path,
     });
   });
 }
