@@ -48,41 +48,73 @@ export interface ExecOptions {
   tty: boolean;
 }
 
-let sharedServer: WebSocketServer | undefined;
+/** Exec for one API server: it can end every session it started when the server stops. */
+export interface ExecHandler {
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, pod: KubeObject, query: URLSearchParams): void;
+  /** Ends every open exec session (an upgraded socket outlives the HTTP server's own close). */
+  closeAll(): void;
+  readonly sessionCount: number;
+}
 
-function webSocketServer(): WebSocketServer {
-  sharedServer ??= new WebSocketServer({
+export function createExecHandler(): ExecHandler {
+  const server = new WebSocketServer({
     noServer: true,
     perMessageDeflate: false,
     // No offered protocol means the original channel.k8s.io; an unknown set gets no protocol.
     handleProtocols: (offered) => EXEC_PROTOCOLS.find((protocol) => offered.has(protocol)) ?? false,
   });
-  return sharedServer;
+  const sessions = new Set<WebSocket>();
+  return {
+    handleUpgrade(req, socket, head, pod, query) {
+      const options = validateExecRequest(req, socket, pod, query);
+      if (!options) return;
+      server.handleUpgrade(req, socket, head, (ws) => {
+        sessions.add(ws);
+        ws.on('close', () => sessions.delete(ws));
+        new ExecSession(ws, options, execProgram(pod, options)).start();
+      });
+    },
+    closeAll() {
+      for (const ws of sessions) ws.terminate();
+      sessions.clear();
+    },
+    get sessionCount() {
+      return sessions.size;
+    },
+  };
 }
 
+let defaultHandler: ExecHandler | undefined;
+
+/** Exec with a handler shared by the whole process; createExecHandler gives one per server. */
 export function handlePodExecUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, pod: KubeObject, query: URLSearchParams): void {
-  let options: ExecOptions;
+  defaultHandler ??= createExecHandler();
+  defaultHandler.handleUpgrade(req, socket, head, pod, query);
+}
+
+/** The exec options, or undefined after answering the upgrade with a 400 Status. */
+function validateExecRequest(req: IncomingMessage, socket: Duplex, pod: KubeObject, query: URLSearchParams): ExecOptions | undefined {
   try {
     if (/\/attach(\?|$)/.test(req.url ?? '')) throw new ExecRequestError(400, 'attach is not supported by the dev cluster; use exec');
-    options = parseExecOptions(pod, query);
+    const options = parseExecOptions(pod, query);
     checkPodAcceptsExec(pod, options.container);
     checkWebSocketUpgrade(req);
+    return options;
   } catch (err) {
     if (!(err instanceof ExecRequestError)) throw err;
     rejectUpgrade(socket, err.code, err.message);
-    return;
+    return undefined;
   }
-  webSocketServer().handleUpgrade(req, socket, head, (ws) => {
-    const container = containerOf(pod, options.container);
-    const env = containerEnvironment(container ?? { name: options.container });
-    const name = pod.metadata.name ?? '';
-    const context = { hostname: name, env, files: podFiles({ name, namespace: pod.metadata.namespace ?? 'default' }) };
-    const program: ExecProgram =
-      options.stdin && isInteractiveShell(options.command)
-        ? { kind: 'shell', shell: new ShellSession(context) }
-        : { kind: 'command', run: runCommand(options.command, context, { stdin: options.stdin }) };
-    new ExecSession(ws, options, program).start();
-  });
+}
+
+function execProgram(pod: KubeObject, options: ExecOptions): ExecProgram {
+  const container = containerOf(pod, options.container);
+  const env = containerEnvironment(container ?? { name: options.container });
+  const name = pod.metadata.name ?? '';
+  const context = { hostname: name, env, files: podFiles({ name, namespace: pod.metadata.namespace ?? 'default' }) };
+  return options.stdin && isInteractiveShell(options.command)
+    ? { kind: 'shell', shell: new ShellSession(context) }
+    : { kind: 'command', run: runCommand(options.command, context, { stdin: options.stdin }) };
 }
 
 /** Reads the exec query (command=…&command=…&container=…&stdin=true…) the way kubectl sends it. */

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { PassThrough, Readable } from 'node:stream';
 import type { KubeConfig, V1Status } from '@kubernetes/client-node' with { 'resolution-mode': 'import' };
 import WebSocket from 'ws';
-import { handlePodExecUpgrade } from '../../agent/devcluster/exec';
+import { createExecHandler, handlePodExecUpgrade, type ExecHandler } from '../../agent/devcluster/exec';
 import type { KubeObject } from '../../agent/devcluster/types';
 
 /** Pods the test server knows, by name; status decides whether exec is accepted. */
@@ -28,19 +28,23 @@ interface ExecResult {
 
 describe('devcluster/exec', () => {
   let server: http.Server;
+  let exec: ExecHandler;
   let baseUrl: string;
   let kubeConfig: KubeConfig;
   let k8s: typeof import('@kubernetes/client-node', { with: { 'resolution-mode': 'import' } });
 
   before(async () => {
     // A minimal API server front: the routing A1's server does, then the exec handler.
+    exec = createExecHandler();
     server = http.createServer((_req, res) => res.writeHead(404).end());
     server.on('upgrade', (req: http.IncomingMessage, socket, head: Buffer) => {
       const url = new URL(req.url ?? '/', 'http://devcluster.invalid');
       const name = /^\/api\/v1\/namespaces\/demo\/pods\/([^/]+)\/(exec|attach)$/.exec(url.pathname)?.[1] ?? '';
       const pod = pods.get(name);
       if (!pod) return socket.end('HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n');
-      handlePodExecUpgrade(req, socket, head, pod, url.searchParams);
+      // One pod goes through the process-wide handler, the rest through this server's own.
+      if (name === 'shared') handlePodExecUpgrade(req, socket, head, pod, url.searchParams);
+      else exec.handleUpgrade(req, socket, head, pod, url.searchParams);
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -54,11 +58,13 @@ describe('devcluster/exec', () => {
       currentContext: 'test',
     });
     pods.set('web', runningPod('web', { GREETING: 'hello from env' }));
+    pods.set('shared', runningPod('shared'));
     pods.set('done', { ...runningPod('done'), status: { phase: 'Succeeded', containerStatuses: [] } });
     pods.set('starting', { ...runningPod('starting'), status: { phase: 'Pending', containerStatuses: [{ name: 'app', state: { waiting: { reason: 'ContainerCreating' } } }] } });
   });
 
   after(async () => {
+    exec.closeAll();
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
   });
@@ -159,9 +165,24 @@ describe('devcluster/exec', () => {
 
     const sleeper = new WebSocket(`${baseUrl.replace('http', 'ws')}/api/v1/namespaces/demo/pods/web/exec?command=sleep&command=infinity&stdout=true`, ['v5.channel.k8s.io']);
     await new Promise((resolve) => sleeper.once('open', resolve));
+    assert.equal(exec.sessionCount, 1);
     const sleeperClosed = new Promise((resolve) => sleeper.on('close', resolve));
     sleeper.close();
     await sleeperClosed;
+    await waitUntil(() => exec.sessionCount === 0);
+  });
+
+  it('ends every open session on closeAll, as a stopping server needs', async () => {
+    const sleeper = new WebSocket(`${baseUrl.replace('http', 'ws')}/api/v1/namespaces/demo/pods/web/exec?command=sleep&command=infinity&stdout=true`, ['v5.channel.k8s.io']);
+    await new Promise((resolve) => sleeper.once('open', resolve));
+    const closed = new Promise<number>((resolve) => sleeper.on('close', (code) => resolve(code)));
+    exec.closeAll();
+    assert.equal(await closed, 1006, 'the connection was cut');
+    assert.equal(exec.sessionCount, 0);
+  });
+
+  it('serves exec through the process-wide handlePodExecUpgrade too', async () => {
+    assert.equal((await clientExec('shared', ['hostname'])).stdout, 'shared\n');
   });
 
   it('runs an interactive shell on a terminal: prompt, echo, variables kept between lines, exit code', async () => {
@@ -190,6 +211,10 @@ describe('devcluster/exec', () => {
     assert.equal(result.stdout, 'one\n1\n');
     assert.equal(result.status?.status, 'Success', 'the last command (echo) succeeded');
   });
+
+  async function waitUntil(condition: () => boolean): Promise<void> {
+    while (!condition()) await new Promise((resolve) => setTimeout(resolve, 10));
+  }
 
   async function fetchUpgrade(path: string, upgrade: string): Promise<{ statusCode: number; body: string }> {
     return new Promise((resolve, reject) => {
