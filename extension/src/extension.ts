@@ -16,7 +16,8 @@ let model: AgentsModel | undefined;
 
 export function activate(context: vscode.ExtensionContext): void {
   const started = performance.now();
-  const output = vscode.window.createOutputChannel('Kubernetes Agents');
+  // A log channel: also written to the extension host's log folder, where tests can read it.
+  const output = vscode.window.createOutputChannel('Kubernetes Agents', { log: true });
   const store = new ConnectionStore(context.globalState, context.secrets);
   const sessions = new SessionRegistry(store);
   const refreshViews = debounce(() => {
@@ -45,7 +46,7 @@ export function activate(context: vscode.ExtensionContext): void {
     }),
     ...registerCommands(services, localPair),
   );
-  output.appendLine(`activated in ${(performance.now() - started).toFixed(1)} ms`);
+  output.info(`activated in ${(performance.now() - started).toFixed(1)} ms`);
 }
 
 export async function deactivate(): Promise<void> {

@@ -9,7 +9,7 @@ export interface Services {
   store: ConnectionStore;
   sessions: SessionRegistry;
   model: AgentsModel;
-  output: vscode.OutputChannel;
+  output: vscode.LogOutputChannel;
   refreshViews(): void;
 }
 

@@ -2,7 +2,7 @@
 // user-data and extensions directory, the packaged .vsix installed, driven through headless
 // Debian chromium by playwright-core. Everything started here is stopped by stop().
 import { ChildProcess, execFile, spawn } from 'node:child_process';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -18,6 +18,7 @@ const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-
 export interface CodeServer {
   page: Page;
   workspace: string;
+  userData: string;
   /** Everything the code-server process printed (for failure messages). */
   log(): string;
   screenshot(name: string): Promise<void>;
@@ -107,6 +108,7 @@ export async function startCodeServer(entry: string, workspaceFiles: Record<stri
     return {
       page,
       workspace,
+      userData,
       log: () => output,
       screenshot: async (name) => void (await page.screenshot({ path: join(OUTPUT_DIR, `${name}.png`) })),
       stop,
@@ -129,4 +131,11 @@ export async function answerInput(page: Page, title: string, text: string): Prom
   const input = page.locator('.quick-input-widget input.input');
   await input.fill(text);
   await input.press('Enter');
+}
+
+/** Every file under `dir` whose path contains `fragment`, with its text. */
+export async function readFilesMatching(dir: string, fragment: string): Promise<{ path: string; text: string }[]> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  const files = entries.filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name)).filter((p) => p.includes(fragment));
+  return Promise.all(files.map(async (path) => ({ path, text: await readFile(path, 'utf8') })));
 }

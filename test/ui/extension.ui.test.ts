@@ -1,13 +1,13 @@
 // The extension inside a real VS Code (code-server + chromium), installed from the .vsix that
 // `npm run package` builds. Screenshots go to .test-output/ui/.
 import { strict as assert } from 'node:assert';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DevCluster } from '../../agent/devcluster/index';
 import { startDevCluster } from '../../agent/devcluster/index';
 import { createLogger } from '../../agent/internal/log';
-import { answerInput, CodeServer, openAgentsContainer, prepareArtifacts, startCodeServer } from './codeServer';
+import { answerInput, CodeServer, openAgentsContainer, OUTPUT_DIR, prepareArtifacts, readFilesMatching, startCodeServer } from './codeServer';
 
 describe('extension UI in code-server', function () {
   this.timeout(120_000);
@@ -35,6 +35,20 @@ describe('extension UI in code-server', function () {
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
+  /** Waits for a line of the extension's log channel (a file in the extension host's logs). */
+  async function waitForLog(pattern: RegExp): Promise<RegExpExecArray> {
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const files = await readFilesMatching(join(vscode!.userData, 'logs'), 'Kubernetes Agents.log');
+      for (const file of files) {
+        const match = pattern.exec(file.text);
+        if (match) return match;
+      }
+      if (Date.now() > deadline) throw new Error(`no log line matching ${pattern} (log files: ${files.map((f) => f.path).join(', ') || 'none'})`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+
   it('shows the Kubernetes Agents container with its welcome view when there is no connection', async () => {
     const page = vscode!.page;
     await openAgentsContainer(page);
@@ -44,6 +58,14 @@ describe('extension UI in code-server', function () {
     await welcome.getByRole('button', { name: 'Start Local Pair' }).waitFor();
     await page.locator('.pane-header', { hasText: 'Managed Apps' }).waitFor();
     await vscode!.screenshot('welcome-view');
+  });
+
+  it('activates from the view and logs its activation time to the extension log', async () => {
+    const line = await waitForLog(/activated in ([\d.]+) ms/);
+    const activationMs = Number(line[1]);
+    assert.ok(activationMs > 0);
+    await mkdir(OUTPUT_DIR, { recursive: true });
+    await writeFile(join(OUTPUT_DIR, 'activation.json'), JSON.stringify({ activationMs, measuredAt: new Date().toISOString() }));
   });
 
   it('Add Connection with a bad token shows a clear error notification and saves nothing', async () => {
@@ -64,5 +86,8 @@ describe('extension UI in code-server', function () {
     await vscode!.screenshot('bad-token-error');
     // Nothing was saved: the welcome view is still there.
     await page.locator('.welcome-view-content', { hasText: 'No connection to kas yet' }).waitFor();
+    await waitForLog(/add connection to .* failed: CLUSTER_UNAUTHORIZED/);
+    const logs = await readFilesMatching(vscode!.userData, '');
+    assert.ok(!logs.some((f) => f.text.includes('not-a-valid-token')), 'no log or state file may contain the token');
   });
 });

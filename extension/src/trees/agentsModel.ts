@@ -127,19 +127,23 @@ export class AgentsModel {
   }
 
   private podNodes(node: NamespaceNode): AgentsNode[] {
-    const feed = this.feed(node.connectionId, node.agentId, node.namespace);
-    const pods = feed.snapshot();
-    if (pods.length === 0) {
-      if (feed.state === 'loading') return [message(nodeId(node), 'Loading…', 'loading')];
-      if (feed.state === 'error') return [message(nodeId(node), userMessage(feed.error), 'error')];
-      return [message(nodeId(node), 'No pods', 'info')];
-    }
-    const nodes = new Array<AgentsNode>(pods.length);
-    for (let i = 0; i < pods.length; i++) {
-      nodes[i] = { kind: 'pod', connectionId: node.connectionId, agentId: node.agentId, namespace: node.namespace, pod: pods[i]! } satisfies PodNode;
-    }
-    return nodes;
+    return podNodesOf(this.feed(node.connectionId, node.agentId, node.namespace), node);
   }
+}
+
+/** A namespace's children from its pod feed: pods in name order, or one message node. */
+export function podNodesOf(feed: PodFeed, node: NamespaceNode): AgentsNode[] {
+  const pods = feed.snapshot();
+  if (pods.length === 0) {
+    if (feed.state === 'loading') return [message(nodeId(node), 'Loading…', 'loading')];
+    if (feed.state === 'error') return [message(nodeId(node), userMessage(feed.error), 'error')];
+    return [message(nodeId(node), 'No pods', 'info')];
+  }
+  const nodes = new Array<AgentsNode>(pods.length);
+  for (let i = 0; i < pods.length; i++) {
+    nodes[i] = { kind: 'pod', connectionId: node.connectionId, agentId: node.agentId, namespace: node.namespace, pod: pods[i]! } satisfies PodNode;
+  }
+  return nodes;
 }
 
 function toConnectionNode(record: ConnectionRecord): ConnectionNode {
