@@ -7,7 +7,7 @@ import * as https from 'node:https';
 import type { Logger } from '../internal/log';
 import type { AgentConfigState, AgentConfigWatcher } from '../modules/agent_configuration/config_watcher';
 import type { UserTokenStore } from '../modules/agent_registry/user_tokens';
-import { listen } from '../modules/observability/server';
+import { listen, reachableAddress } from '../modules/observability/server';
 import type { AgentConnection } from './connections';
 
 export interface ApiServerOptions {
@@ -62,7 +62,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   };
   const server = options.tls ? https.createServer({ cert: options.tls.certPem, key: options.tls.keyPem }, handler) : http.createServer(handler);
   const address = await listen(server, options.address);
-  const url = `${options.tls ? 'https' : 'http'}://${address.startsWith('0.0.0.0:') || address.startsWith('[::]:') ? '127.0.0.1:' + address.split(':').pop() : address}`;
+  const url = `${options.tls ? 'https' : 'http'}://${reachableAddress(address)}/`;
   options.logger.info('REST API listener started', { address });
   return {
     address,

@@ -20,7 +20,7 @@ import { startAgentServer } from '../modules/reverse_tunnel/server/agent_server'
 import { agentConnectionsRefused } from '../modules/reverse_tunnel/server/metrics';
 import { TunnelRegistry } from '../modules/reverse_tunnel/server/registry';
 import { reverseTunnelService } from '../modules/reverse_tunnel/server/service';
-import { listen } from '../modules/observability/server';
+import { listen, reachableAddress } from '../modules/observability/server';
 import { startApiServer } from './api';
 import { loadKasConfig, type KasConfig, type TlsFiles } from './config';
 import { AgentConnectionTracker, type AgentConnection } from './connections';
@@ -33,7 +33,7 @@ export interface Kas {
   agentAddress: string;
   /** Base URL of the Kubernetes API proxy including its path prefix, e.g. https://127.0.0.1:8154/k8s-proxy/. */
   k8sProxyUrl: string;
-  /** Base URL of the REST API, e.g. http://127.0.0.1:8153. */
+  /** Base URL of the REST API with a trailing slash, e.g. http://127.0.0.1:8153/. */
   apiUrl: string;
   observabilityAddress: string;
   config: KasConfig;
@@ -203,12 +203,6 @@ async function startKubernetesApiProxy(
         server.closeAllConnections();
       }),
   };
-}
-
-/** A listener bound to every interface is reached on loopback. */
-export function reachableAddress(address: string): string {
-  const port = address.slice(address.lastIndexOf(':') + 1);
-  return address.startsWith('0.0.0.0:') || address.startsWith('[::]:') || address.startsWith(':') ? `127.0.0.1:${port}` : address;
 }
 
 /** One entry per agentk replica: its tunnel streams and its configuration stream, by pod. */

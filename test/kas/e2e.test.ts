@@ -131,7 +131,7 @@ describe('kas end to end: kubectl through kas and agentk to the dev cluster', fu
 
   it('shows the connected agentk in the REST API', async () => {
     const userToken = (await kas!.registry.userTokens.create({ kind: 'user', username: 'bob', groups: [], projects: [] })).token;
-    const response = await fetch(`${kas!.apiUrl}/api/v1/agents/${agentId}`, { headers: { authorization: `Bearer ${userToken}` } });
+    const response = await fetch(`${kas!.apiUrl}api/v1/agents/${agentId}`, { headers: { authorization: `Bearer ${userToken}` } });
     const agent = (await response.json()) as { name: string; connections: Array<{ podName: string; podNamespace: string; version: string }> };
     assert.equal(agent.name, 'dev');
     assert.deepEqual(agent.connections.map((c) => [c.podNamespace, c.podName]), [['agents', 'agentk-e2e']]);

@@ -110,7 +110,7 @@ describe('kas: configuration delivery, REST API and probes', function () {
     repo.commit({ [CONFIG_PATH]: 'user_access:\n  access_as:\n    agent: {}\n  groupz: []\n' }, 'typo');
     await kas.registry.watcher.refresh();
 
-    const { body } = await getJson(`${kas.apiUrl}/api/v1/agents`, userToken);
+    const { body } = await getJson(`${kas.apiUrl}api/v1/agents`, userToken);
     const dev = body.agents.find((a: { name: string }) => a.name === 'dev');
     assert.equal(dev.config.valid, false);
     assert.equal(dev.config.commit, good.commit, 'the commit in force is still the good one');
@@ -128,8 +128,8 @@ describe('kas: configuration delivery, REST API and probes', function () {
     watch(kas, agentToken, inbox);
     await inbox.waitFor(() => true);
 
-    assert.deepEqual((await getJson(`${kas.apiUrl}/api/v1/version`, userToken)).body, { version: require('../../package.json').version });
-    const { status, body } = await getJson(`${kas.apiUrl}/api/v1/agents`, userToken);
+    assert.deepEqual((await getJson(`${kas.apiUrl}api/v1/version`, userToken)).body, { version: require('../../package.json').version });
+    const { status, body } = await getJson(`${kas.apiUrl}api/v1/agents`, userToken);
     assert.equal(status, 200);
     const dev = body.agents[0];
     assert.equal(dev.name, 'dev');
@@ -140,13 +140,13 @@ describe('kas: configuration delivery, REST API and probes', function () {
     assert.equal(dev.connections[0].podName, 'agentk-0');
     assert.equal(dev.connections[0].podNamespace, 'agents');
     assert.ok(!Number.isNaN(Date.parse(dev.connections[0].connectedSince)));
-    assert.deepEqual((await getJson(`${kas.apiUrl}/api/v1/agents/${dev.id}`, `pat:${dev.id}:${userToken}`)).body, dev);
-    assert.equal((await getJson(`${kas.apiUrl}/api/v1/agents/999`, userToken)).status, 404);
+    assert.deepEqual((await getJson(`${kas.apiUrl}api/v1/agents/${dev.id}`, `pat:${dev.id}:${userToken}`)).body, dev);
+    assert.equal((await getJson(`${kas.apiUrl}api/v1/agents/999`, userToken)).status, 404);
 
-    const anonymous = await getJson(`${kas.apiUrl}/api/v1/agents`);
+    const anonymous = await getJson(`${kas.apiUrl}api/v1/agents`);
     assert.equal(anonymous.status, 401);
     assert.equal(anonymous.body.error.code, 'unauthorized');
-    assert.equal((await getJson(`${kas.apiUrl}/api/v1/agents`, agentToken)).status, 401, 'an agent token is not a user token');
+    assert.equal((await getJson(`${kas.apiUrl}api/v1/agents`, agentToken)).status, 401, 'an agent token is not a user token');
   });
 
   it('refuses an unknown agent token with UNAUTHENTICATED', async () => {

@@ -75,3 +75,9 @@ export function listen(server: http.Server, address: string): Promise<string> {
     });
   });
 }
+
+/** How a client on this host reaches a listener: one bound to every interface is reached on loopback. */
+export function reachableAddress(address: string): string {
+  const port = address.slice(address.lastIndexOf(':') + 1);
+  return address.startsWith('0.0.0.0:') || address.startsWith('[::]:') || address.startsWith(':') ? `127.0.0.1:${port}` : address;
+}
