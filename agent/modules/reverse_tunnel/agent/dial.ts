@@ -124,6 +124,7 @@ async function proxyAgentFor(url: URL, caPem: string | undefined): Promise<http.
 async function startWebSocketBridge(url: URL, options: KasDialOptions, agent: http.Agent | undefined): Promise<WebSocketBridge> {
   const sockets = new Set<net.Socket>();
   const server = net.createServer((local) => {
+    local.setNoDelay(true); // see agent_server.ts: no Nagle on tunnel sockets
     sockets.add(local);
     local.on('close', () => sockets.delete(local));
     bridgeToWebSocket(local, url, options, agent);

@@ -122,6 +122,8 @@ function createPlainListener(route: (socket: Duplex, isHttp2: boolean) => void):
 function trackSockets(listener: net.Server): Set<net.Socket> {
   const sockets = new Set<net.Socket>();
   listener.on(listener instanceof tls.Server ? 'secureConnection' : 'connection', (socket: net.Socket) => {
+    // Tunnel frames are small and latency-bound: Nagle + delayed ACK would add ~40 ms per exchange.
+    socket.setNoDelay(true);
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
     socket.on('error', () => socket.destroy());

@@ -1,0 +1,257 @@
+// Benchmark: the Kubernetes API path through kas and agentk against its peers.
+// Upstream: a local node:http server answering GET /api/v1/pods with a fixed ~50-pod PodList
+// (not the dev cluster, so that the path is what is measured), and /logs streaming bytes as
+// `logs -f` would. Paths: (a) direct, (b) `kubectl proxy` (real kubectl, a kubeconfig pointing at
+// the upstream), (c) kas + agentk over grpc:// and (c') over ws:// (the loopback WebSocket bridge).
+// Every server is its own process (this file, spawned with a role), as in a deployment; the load
+// generator (autocannon) runs in this process. The proxy listener is plain HTTP on loopback.
+// Run alone: npx tsx bench/tunnel.bench.ts
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as readline from 'node:readline';
+import { runAgentk } from '../agent/agentk';
+import { createLogger } from '../agent/internal/log';
+import { createKubernetesApiProxy } from '../agent/modules/kubernetes_api';
+import { reverseTunnelService, startAgentServer, TunnelRegistry } from '../agent/modules/reverse_tunnel';
+
+interface AutocannonResult {
+  requests: { average: number };
+  latency: { p50: number; p99: number };
+  errors: number;
+  non2xx: number;
+}
+// autocannon ships no types; this is the slice of its API the bench uses.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const autocannon = require('autocannon') as (options: { url: string; connections: number; duration: number; headers: Record<string, string> }) => Promise<AutocannonResult>;
+
+const ROLE_ENV = 'TUNNEL_BENCH_ROLE';
+const AGENT_TOKEN = 'bench-agent-token';
+const AGENT_ID = '1';
+const USER_HEADER = { authorization: `Bearer pat:${AGENT_ID}:bench-user-token` };
+const DURATION_S = 3;
+const LOG_MB = 100;
+
+interface Children {
+  processes: ChildProcess[];
+}
+
+// ---------------------------------------------------------------- roles (child processes)
+
+function podList(count: number): string {
+  const items = Array.from({ length: count }, (_, i) => ({
+    metadata: { name: `web-${i}-7d4b9c8f5-x${i}q2z`, namespace: 'default', uid: `0b6f${i}-uid`, resourceVersion: String(1000 + i), labels: { app: 'web', 'pod-template-hash': '7d4b9c8f5' }, creationTimestamp: '2026-01-01T00:00:00Z' },
+    spec: { nodeName: 'node-1', containers: [{ name: 'web', image: 'nginx:1.27', ports: [{ containerPort: 80, protocol: 'TCP' }], resources: { requests: { cpu: '100m', memory: '64Mi' } } }] },
+    status: { phase: 'Running', podIP: `10.0.0.${i}`, hostIP: '192.168.1.10', startTime: '2026-01-01T00:00:01Z', conditions: [{ type: 'Ready', status: 'True' }], containerStatuses: [{ name: 'web', ready: true, restartCount: 0, image: 'nginx:1.27' }] },
+  }));
+  return JSON.stringify({ kind: 'PodList', apiVersion: 'v1', metadata: { resourceVersion: '2000' }, items });
+}
+
+async function runUpstreamRole(): Promise<void> {
+  const body = Buffer.from(podList(50));
+  const chunk = Buffer.alloc(16 * 1024, 'log line of a busy container\n');
+  const server = http.createServer((req, res) => {
+    if (req.url?.startsWith('/logs')) {
+      const total = Number(new URL(req.url, 'http://x').searchParams.get('mb') ?? '10') * 1024 * 1024;
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      let sent = 0;
+      const pump = () => {
+        while (sent < total) {
+          sent += chunk.length;
+          if (!res.write(chunk)) return void res.once('drain', pump);
+        }
+        res.end();
+      };
+      pump();
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': body.length });
+    res.end(body);
+  });
+  server.keepAliveTimeout = 60_000;
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  report({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, podListBytes: body.length });
+}
+
+async function runKasRole(): Promise<void> {
+  const logger = createLogger({}, { level: 'error' });
+  const registry = new TunnelRegistry();
+  const agentServer = await startAgentServer({
+    address: '127.0.0.1:0',
+    services: [reverseTunnelService({ registry, logger, authenticateAgent: async (t) => (t === AGENT_TOKEN ? { agentId: AGENT_ID, agentName: 'bench' } : undefined) })],
+    logger,
+  });
+  const proxy = createKubernetesApiProxy({ registry, serverName: 'kas-bench', logger, authorizeUser: async () => ({ allowed: true, accessAs: { agent: {} } }) });
+  const server = http.createServer(proxy);
+  server.keepAliveTimeout = 60_000;
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  const waitForAgent = async () => {
+    while ((registry.counts()[0]?.idle ?? 0) < 2) await new Promise((r) => setTimeout(r, 20));
+  };
+  process.on('message', (message) => {
+    if (message === 'wait-agent') void waitForAgent().then(() => process.send?.('agent-ready'));
+  });
+  report({ agentAddress: agentServer.address, proxyUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}/k8s-proxy` });
+}
+
+async function runAgentkRole(): Promise<void> {
+  await runAgentk({ kasAddress: process.env.KAS_ADDRESS!, token: AGENT_TOKEN, kubeconfig: process.env.BENCH_KUBECONFIG!, observabilityAddress: null, logger: createLogger({}, { level: 'error' }) });
+  report({ started: true });
+}
+
+function report(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value)}\n`);
+}
+
+// ---------------------------------------------------------------- orchestration
+
+function spawnRole<T>(children: Children, role: string, env: Record<string, string> = {}): Promise<{ child: ChildProcess; info: T }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', __filename], { env: { ...process.env, ...env, [ROLE_ENV]: role }, stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
+  children.processes.push(child);
+  return firstLine(child, role).then((line) => ({ child, info: JSON.parse(line) as T }));
+}
+
+function firstLine(child: ChildProcess, what: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const lines = readline.createInterface({ input: child.stdout! });
+    lines.once('line', (line) => resolve(line));
+    child.once('exit', (code) => reject(new Error(`${what} exited early (${code})`)));
+  });
+}
+
+async function startKubectlProxy(children: Children, kubeconfig: string): Promise<string> {
+  const child = spawn('kubectl', ['proxy', '--port=0', '--kubeconfig', kubeconfig], { stdio: ['ignore', 'pipe', 'inherit'] });
+  children.processes.push(child);
+  const line = await firstLine(child, 'kubectl proxy');
+  const match = /127\.0\.0\.1:(\d+)/.exec(line);
+  if (!match) throw new Error(`unexpected kubectl proxy output: ${line}`);
+  return `http://127.0.0.1:${match[1]}`;
+}
+
+interface LoadResult {
+  rps: number;
+  p50: number;
+  p99: number;
+  errors: number;
+}
+
+async function load(url: string, connections: number, headers: Record<string, string> = {}): Promise<LoadResult> {
+  await autocannon({ url, connections, duration: 1, headers }); // warm-up: pools, JIT
+  const result = await autocannon({ url, connections, duration: DURATION_S, headers });
+  return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, errors: result.errors + result.non2xx };
+}
+
+function measureStream(url: string, headers: Record<string, string> = {}): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const started = process.hrtime.bigint();
+    let bytes = 0;
+    http.get(url, { headers, agent: false }, (res) => {
+      res.on('data', (c: Buffer) => (bytes += c.length));
+      res.on('end', () => resolve(bytes / (1024 * 1024) / (Number(process.hrtime.bigint() - started) / 1e9)));
+      res.on('error', reject);
+    }).on('error', reject);
+  });
+}
+
+function writeKubeconfig(dir: string, server: string): string {
+  const file = path.join(dir, 'kubeconfig.json');
+  fs.writeFileSync(file, JSON.stringify({
+    apiVersion: 'v1', kind: 'Config', 'current-context': 'bench',
+    clusters: [{ name: 'bench', cluster: { server, 'insecure-skip-tls-verify': true } }],
+    users: [{ name: 'bench', user: { token: 'upstream-token' } }],
+    contexts: [{ name: 'bench', context: { cluster: 'bench', user: 'bench' } }],
+  }));
+  return file;
+}
+
+async function startTunnel(children: Children, kubeconfig: string, scheme: 'grpc' | 'ws'): Promise<string> {
+  const kas = await spawnRole<{ agentAddress: string; proxyUrl: string }>(children, 'kas');
+  const kasAddress = scheme === 'grpc' ? `grpc://${kas.info.agentAddress}` : `ws://${kas.info.agentAddress}/agentk-ws`;
+  await spawnRole(children, 'agentk', { KAS_ADDRESS: kasAddress, BENCH_KUBECONFIG: kubeconfig });
+  await new Promise<void>((resolve) => {
+    kas.child.once('message', () => resolve());
+    kas.child.send('wait-agent');
+  });
+  return kas.info.proxyUrl;
+}
+
+const fmt = (n: number, digits = 0) => n.toFixed(digits);
+
+export default async function run(): Promise<string> {
+  const children: Children = { processes: [] };
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tunnel-bench-'));
+  try {
+    const upstream = await spawnRole<{ url: string; podListBytes: number }>(children, 'upstream');
+    const kubeconfig = writeKubeconfig(dir, upstream.info.url);
+    const paths: Array<{ name: string; url: string; headers?: Record<string, string> }> = [
+      { name: '(a) direct', url: upstream.info.url },
+      { name: '(b) kubectl proxy', url: await startKubectlProxy(children, kubeconfig) },
+      { name: '(c) kas + agentk, grpc://', url: await startTunnel(children, kubeconfig, 'grpc'), headers: USER_HEADER },
+      { name: "(c') kas + agentk, ws://", url: await startTunnel(children, kubeconfig, 'ws'), headers: USER_HEADER },
+    ];
+    const rows: Array<{ name: string; c1: LoadResult; c50: LoadResult }> = [];
+    for (const p of paths) {
+      process.stderr.write(`tunnel bench: ${p.name}\n`);
+      rows.push({ name: p.name, c1: await load(`${p.url}/api/v1/pods`, 1, p.headers), c50: await load(`${p.url}/api/v1/pods`, 50, p.headers) });
+    }
+    const stream = {
+      direct: await measureStream(`${paths[0]!.url}/logs?mb=${LOG_MB}`),
+      tunnel: await measureStream(`${paths[2]!.url}/logs?mb=${LOG_MB}`, USER_HEADER),
+      ws: await measureStream(`${paths[3]!.url}/logs?mb=${LOG_MB}`, USER_HEADER),
+    };
+    return formatSection(rows, stream, upstream.info.podListBytes);
+  } finally {
+    for (const child of children.processes) child.kill('SIGTERM');
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function formatSection(rows: Array<{ name: string; c1: LoadResult; c50: LoadResult }>, stream: { direct: number; tunnel: number; ws: number }, bytes: number): string {
+  const [direct, kubectl, tunnel] = rows;
+  const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}×`;
+  const lines = [
+    '## Kubernetes API through the tunnel (kas + agentk) vs direct and kubectl proxy',
+    '',
+    `Upstream: a local node:http server answering GET /api/v1/pods with a fixed 50-pod PodList (${(bytes / 1024).toFixed(1)} KiB), not the dev cluster, so the path is measured. ` +
+      `Each server runs in its own process; autocannon runs ${DURATION_S} s per cell after a 1 s warm-up. Proxy listener: plain HTTP on loopback.`,
+    '',
+    '| path | req/s @1 | p50 @1 | p99 @1 | req/s @50 | p50 @50 | p99 @50 | errors |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    ...rows.map((r) => `| ${r.name} | ${fmt(r.c1.rps)} | ${r.c1.p50} ms | ${r.c1.p99} ms | ${fmt(r.c50.rps)} | ${r.c50.p50} ms | ${r.c50.p99} ms | ${r.c1.errors + r.c50.errors} |`),
+    '',
+  ];
+  if (direct && kubectl && tunnel) {
+    lines.push(
+      `Ratios (requests/s): (c)/(a) ${ratio(tunnel.c1.rps, direct.c1.rps)} at 1 connection, ${ratio(tunnel.c50.rps, direct.c50.rps)} at 50; ` +
+        `(c)/(b) ${ratio(tunnel.c1.rps, kubectl.c1.rps)} at 1, ${ratio(tunnel.c50.rps, kubectl.c50.rps)} at 50. ` +
+        `p50 added by the tunnel at 1 connection: ${(tunnel.c1.p50 - direct.c1.p50).toFixed(2)} ms.`,
+      '',
+    );
+  }
+  lines.push(
+    `logs -f style streaming, one ${LOG_MB} MiB response: direct ${fmt(stream.direct)} MB/s, through the tunnel (grpc://) ${fmt(stream.tunnel)} MB/s (${ratio(stream.tunnel, stream.direct)}), over ws:// ${fmt(stream.ws)} MB/s.`,
+  );
+  return lines.join('\n');
+}
+
+// ---------------------------------------------------------------- entry
+
+const role = process.env[ROLE_ENV];
+if (role) {
+  const roles: Record<string, () => Promise<void>> = { upstream: runUpstreamRole, kas: runKasRole, agentk: runAgentkRole };
+  roles[role]!().catch((err: unknown) => {
+    process.stderr.write(`tunnel bench ${role} failed: ${(err as Error).stack ?? String(err)}\n`);
+    process.exit(1);
+  });
+} else if (require.main === module) {
+  run().then(
+    (text) => process.stdout.write(`${text}\n`),
+    (err: unknown) => {
+      process.stderr.write(`tunnel bench failed: ${(err as Error).stack ?? String(err)}\n`);
+      process.exit(1);
+    },
+  );
+}
