@@ -8,7 +8,7 @@ import type { RequestContext, ServerParts } from './context';
 import { coreVersions, groupDocument, groupList, resourceList, versionInfo } from './discovery';
 import { handleCreate, handleDelete, handleDeleteCollection, handleGet, handleList, handlePatch, handleUpdate } from './handlers';
 import { sendError, sendJson, sendStatus } from './http';
-import { OPENAPI_V2_PROTOBUF, openApiV2Json, openApiV2Protobuf, openApiV3Document, openApiV3Index, parseOpenApiV3Path } from './openapi';
+import { openApiV2Json, openApiV2Protobuf, openApiV3Document, openApiV3Index, parseOpenApiV3Path } from './openapi';
 import { handlePodLog } from './pod-log-endpoint';
 import { parseResourcePath, verbOf, type ResourceRoute } from './routes';
 import { ApiError, failureStatus, toStatus } from './status';
@@ -149,7 +149,8 @@ function serveNonResource(req: IncomingMessage, res: ServerResponse, url: URL): 
     return sendStatus(res, failureStatus(404, 'NotFound', `the server could not find the requested resource (${url.pathname})`));
   }
   if (Buffer.isBuffer(document)) {
-    res.writeHead(200, { 'Content-Type': OPENAPI_V2_PROTOBUF, 'Content-Length': document.length });
+    // As kube-openapi does: Go's mime parser rejects the '@' of the protobuf media type.
+    res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': document.length });
     res.end(document);
     return;
   }
