@@ -1,7 +1,8 @@
-// pods/exec over WebSocket, as the Kubernetes API server speaks it (channel.k8s.io protocols):
-// every binary message starts with a channel byte — 0 stdin, 1 stdout, 2 stderr, 3 error
-// (the final Status), 4 terminal resize, and in v5 255 "close this channel". The command runs
-// as a simulated program (pod-program.ts); nothing is executed on this machine.
+// pods/exec and pods/attach over WebSocket, as the Kubernetes API server speaks them
+// (channel.k8s.io protocols): every binary message starts with a channel byte — 0 stdin,
+// 1 stdout, 2 stderr, 3 error (the final Status), 4 terminal resize, and in v5 255 "close this
+// channel". An exec'd command runs as a simulated program (pod-program.ts); attach streams what
+// the simulated container writes. Nothing is executed on this machine.
 // SPDY, the older upgrade kubectl falls back to, is not implemented: it is answered with a
 // Status that says so (kubectl before 1.30 can therefore not exec into dev cluster pods).
 import type { IncomingMessage } from 'node:http';
@@ -17,7 +18,7 @@ import {
   type OutputStream,
   type ProgramRun,
 } from './pod-program';
-import type { KubeObject } from './types';
+import type { KubeObject, PodLogSource } from './types';
 
 const CHANNEL = { stdin: 0, stdout: 1, stderr: 2, error: 3, resize: 4, close: 255 } as const;
 
@@ -56,7 +57,12 @@ export interface ExecHandler {
   readonly sessionCount: number;
 }
 
-export function createExecHandler(): ExecHandler {
+export interface ExecHandlerOptions {
+  /** Where attach reads a container's output; without it attach is refused. */
+  logs?: PodLogSource;
+}
+
+export function createExecHandler(handlerOptions: ExecHandlerOptions = {}): ExecHandler {
   const server = new WebSocketServer({
     noServer: true,
     perMessageDeflate: false,
@@ -66,12 +72,14 @@ export function createExecHandler(): ExecHandler {
   const sessions = new Set<WebSocket>();
   return {
     handleUpgrade(req, socket, head, pod, query) {
-      const options = validateExecRequest(req, socket, pod, query);
+      const attach = /\/attach$/.test(new URL(req.url ?? '/', 'http://devcluster.invalid').pathname);
+      const options = validateRequest(req, socket, pod, query, attach ? 'attach' : 'exec', handlerOptions.logs !== undefined);
       if (!options) return;
       server.handleUpgrade(req, socket, head, (ws) => {
         sessions.add(ws);
         ws.on('close', () => sessions.delete(ws));
-        new ExecSession(ws, options, execProgram(pod, options)).start();
+        if (attach && handlerOptions.logs) attachToOutput(ws, handlerOptions.logs, pod, options);
+        else new ExecSession(ws, options, execProgram(pod, options)).start();
       });
     },
     closeAll() {
@@ -86,17 +94,17 @@ export function createExecHandler(): ExecHandler {
 
 let defaultHandler: ExecHandler | undefined;
 
-/** Exec with a handler shared by the whole process; createExecHandler gives one per server. */
+/** Exec (no attach) with a handler shared by the whole process; createExecHandler gives one per server. */
 export function handlePodExecUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, pod: KubeObject, query: URLSearchParams): void {
   defaultHandler ??= createExecHandler();
   defaultHandler.handleUpgrade(req, socket, head, pod, query);
 }
 
-/** The exec options, or undefined after answering the upgrade with a 400 Status. */
-function validateExecRequest(req: IncomingMessage, socket: Duplex, pod: KubeObject, query: URLSearchParams): ExecOptions | undefined {
+/** The exec or attach options, or undefined after answering the upgrade with a 400 Status. */
+function validateRequest(req: IncomingMessage, socket: Duplex, pod: KubeObject, query: URLSearchParams, mode: 'exec' | 'attach', canAttach: boolean): ExecOptions | undefined {
   try {
-    if (/\/attach(\?|$)/.test(req.url ?? '')) throw new ExecRequestError(400, 'attach is not supported by the dev cluster; use exec');
-    const options = parseExecOptions(pod, query);
+    if (mode === 'attach' && !canAttach) throw new ExecRequestError(400, 'attach is not available: this dev cluster has no container output to attach to');
+    const options = mode === 'attach' ? parseAttachOptions(pod, query) : parseExecOptions(pod, query);
     checkPodAcceptsExec(pod, options.container);
     checkWebSocketUpgrade(req);
     return options;
@@ -121,6 +129,15 @@ function execProgram(pod: KubeObject, options: ExecOptions): ExecProgram {
 export function parseExecOptions(pod: KubeObject, query: URLSearchParams): ExecOptions {
   const command = query.getAll('command');
   if (command.length === 0) throw new ExecRequestError(400, 'you must specify at least 1 command');
+  return parseStreamOptions(pod, query, command);
+}
+
+/** Attach takes the same query as exec, without a command. */
+export function parseAttachOptions(pod: KubeObject, query: URLSearchParams): ExecOptions {
+  return parseStreamOptions(pod, query, []);
+}
+
+function parseStreamOptions(pod: KubeObject, query: URLSearchParams, command: string[]): ExecOptions {
   const flag = (name: string) => ['true', '1'].includes((query.get(name) ?? '').toLowerCase());
   const options = { command, container: query.get('container') || defaultContainer(pod), stdin: flag('stdin'), stdout: flag('stdout'), stderr: flag('stderr'), tty: flag('tty') };
   if (!options.stdin && !options.stdout && !options.stderr) throw new ExecRequestError(400, 'you must specify at least one of stdin, stdout, stderr');
@@ -377,6 +394,30 @@ class ExecSession {
     this.run?.return(0);
     this.run = undefined;
   }
+}
+
+/**
+ * Attach: what the container writes from now on arrives on stdout, until the container stops.
+ * The simulated containers read no stdin, so input is ignored.
+ */
+function attachToOutput(ws: WebSocket, logs: PodLogSource, pod: KubeObject, options: ExecOptions): void {
+  const query = { namespace: pod.metadata.namespace ?? 'default', pod: pod.metadata.name ?? '', container: options.container };
+  const send = (channel: number, payload: string) => {
+    if (ws.readyState === ws.OPEN) ws.send(Buffer.concat([Buffer.from([channel]), Buffer.from(payload, 'utf8')]));
+  };
+  const stopFollowing = logs.follow(
+    query,
+    (line) => {
+      if (options.stdout) send(CHANNEL.stdout, options.tty ? `${line.text}\r\n` : `${line.text}\n`);
+    },
+    () => {
+      const status = exitStatusMessage(ws.protocol || 'channel.k8s.io', [], 0);
+      if (status) send(CHANNEL.error, status.toString('utf8'));
+      if (ws.readyState === ws.OPEN) ws.close(1000);
+    },
+  );
+  ws.on('close', stopFollowing);
+  ws.on('error', stopFollowing);
 }
 
 function toBuffer(data: RawData): Buffer {

@@ -5,6 +5,7 @@ import { PassThrough, Readable } from 'node:stream';
 import type { KubeConfig, V1Status } from '@kubernetes/client-node' with { 'resolution-mode': 'import' };
 import WebSocket from 'ws';
 import { createExecHandler, handlePodExecUpgrade, type ExecHandler } from '../../agent/devcluster/exec';
+import { PodLogStore } from '../../agent/devcluster/logs';
 import type { KubeObject } from '../../agent/devcluster/types';
 
 /** Pods the test server knows, by name; status decides whether exec is accepted. */
@@ -29,13 +30,14 @@ interface ExecResult {
 describe('devcluster/exec', () => {
   let server: http.Server;
   let exec: ExecHandler;
+  const logs = new PodLogStore();
   let baseUrl: string;
   let kubeConfig: KubeConfig;
   let k8s: typeof import('@kubernetes/client-node', { with: { 'resolution-mode': 'import' } });
 
   before(async () => {
     // A minimal API server front: the routing A1's server does, then the exec handler.
-    exec = createExecHandler();
+    exec = createExecHandler({ logs });
     server = http.createServer((_req, res) => res.writeHead(404).end());
     server.on('upgrade', (req: http.IncomingMessage, socket, head: Buffer) => {
       const url = new URL(req.url ?? '/', 'http://devcluster.invalid');
@@ -210,6 +212,26 @@ describe('devcluster/exec', () => {
     const result = await clientExec('web', ['sh'], Readable.from([Buffer.from('echo one\nfalse\necho $?\n')]));
     assert.equal(result.stdout, 'one\n1\n');
     assert.equal(result.status?.status, 'Success', 'the last command (echo) succeeded');
+  });
+
+  it('attaches to what the container writes from now on, until it stops', async () => {
+    logs.startAttempt('demo', 'web', 'app');
+    logs.append('demo', 'web', 'app', 'before attach\n');
+    const ws = new WebSocket(`${baseUrl.replace('http', 'ws')}/api/v1/namespaces/demo/pods/web/attach?container=app&stdout=true`, ['v5.channel.k8s.io']);
+    const received: string[] = [];
+    ws.on('message', (data: Buffer) => received.push(`${data[0]}:${data.subarray(1).toString()}`));
+    const closed = new Promise<number>((resolve) => ws.on('close', (code) => resolve(code)));
+    await new Promise((resolve) => ws.once('open', resolve));
+    logs.append('demo', 'web', 'app', 'after attach\n');
+    logs.endAttempt('demo', 'web', 'app');
+    assert.equal(await closed, 1000);
+    assert.deepEqual(received, ['1:after attach\n', '3:{"metadata":{},"status":"Success"}']);
+  });
+
+  it('refuses attach where no container output is available', async () => {
+    const response = await fetchUpgrade('/api/v1/namespaces/demo/pods/shared/attach?stdout=true', 'websocket');
+    assert.equal(response.statusCode, 400);
+    assert.match(JSON.parse(response.body).message, /attach is not available/);
   });
 
   async function waitUntil(condition: () => boolean): Promise<void> {
