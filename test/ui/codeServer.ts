@@ -95,6 +95,7 @@ export async function startCodeServer(entry: string, workspaceFiles: Record<stri
       await exited;
       clearTimeout(timer);
     }
+    await killLeftovers(root);
     await rm(root, { recursive: true, force: true });
   };
   try {
@@ -138,4 +139,32 @@ export async function readFilesMatching(dir: string, fragment: string): Promise<
   const entries = await readdir(dir, { recursive: true, withFileTypes: true });
   const files = entries.filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name)).filter((p) => p.includes(fragment));
   return Promise.all(files.map(async (path) => ({ path, text: await readFile(path, 'utf8') })));
+}
+
+/**
+ * Processes the extension started under this code-server (the local pair, whose arguments name
+ * a folder under `root`) that outlived it: ended by pid. Only ours match, as `root` is unique.
+ */
+async function killLeftovers(root: string): Promise<void> {
+  for (const pid of await readdir('/proc').catch(() => [] as string[])) {
+    if (!/^\d+$/.test(pid) || Number(pid) === process.pid) continue;
+    const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+    if (cmdline.includes(root)) {
+      try {
+        process.kill(Number(pid), 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  }
+}
+
+/** Runs a command from the command palette by its full title ("Category: Title"). */
+export async function runCommand(page: Page, title: string): Promise<void> {
+  await page.keyboard.press('F1');
+  const input = page.locator('.quick-input-widget input.input');
+  await input.waitFor({ state: 'visible', timeout: 30_000 });
+  await input.fill(`>${title}`);
+  await page.locator('.quick-input-widget .monaco-list-row', { hasText: title }).first().waitFor({ timeout: 30_000 });
+  await input.press('Enter');
 }

@@ -23,7 +23,10 @@ export class LocalPairController implements vscode.Disposable {
     await this.removePairConnections(); // left over from a session that ended abruptly
     const script = vscode.Uri.joinPath(this.services.context.extensionUri, 'dist', 'local-pair.js').fsPath;
     this.channel.show(true);
-    const pair = new LocalPairProcess(script, (line) => this.channel.appendLine(line));
+    // State (dev cluster objects, tokens, the kubeconfig) lives in the extension's storage, and
+    // free ports avoid clashing with a pair started by hand on the reference ports.
+    const dataDir = vscode.Uri.joinPath(this.services.context.globalStorageUri, 'local-pair').fsPath;
+    const pair = new LocalPairProcess(script, (line) => this.channel.appendLine(line), ['--json', '--free-ports', '--data-dir', dataDir]);
     this.pair = pair;
     void pair.exited.then(() => this.onExit(pair));
     await this.setRunningContext(true);
