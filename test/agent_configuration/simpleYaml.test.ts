@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseDocument } from 'yaml';
+import { diagnoseWithSimpleReader, diagnoseWithYamlPackage } from '../../agent/modules/agent_configuration/schema/parse';
 import { parseSimpleYaml } from '../../agent/modules/agent_configuration/schema/simpleYaml';
 import { generateConfig } from '../../bench/agent_config.bench';
 
@@ -93,5 +94,45 @@ describe('simple YAML fast reader', () => {
       'a: [x, ]\n',
     ];
     for (const text of outside) assert.equal(parseSimpleYaml(text), undefined, `should give up on:\n${text}`);
+  });
+
+  describe('diagnostics from the fast reader\'s AST equal those from the yaml package', () => {
+    /** One-line mutations of a config: typos in keys, bad values, deleted and re-indented lines. */
+    function mutations(text: string): string[] {
+      const lines = text.split('\n');
+      return lines.flatMap((line, index) => {
+        const replace = (replacement: string | undefined): string =>
+          [...lines.slice(0, index), ...(replacement === undefined ? [] : [replacement]), ...lines.slice(index + 1)].join('\n');
+        return [
+          replace(undefined),
+          replace(line.replace(/([a-z])([a-z_]*):/, '$1x$2:')),
+          replace(line.replace(/: .*$/, ': BAD value')),
+          replace(line.replace(/: .*$/, ': [a, b]')),
+          replace(line.replace(/: .*$/, ': {}')),
+          replace(`  ${line}`),
+        ];
+      });
+    }
+
+    function assertSamePaths(text: string): boolean {
+      const fast = diagnoseWithSimpleReader(text);
+      if (fast === undefined) return false;
+      assert.deepEqual(fast, diagnoseWithYamlPackage(text), `paths disagree on:\n${text}`);
+      return true;
+    }
+
+    for (const name of ['full.yaml', 'minimal-user-access.yaml']) {
+      it(`on one-line mutations of ${name}`, () => {
+        const variants = mutations(readFileSync(join(FIXTURES, 'valid', name), 'utf8'));
+        const compared = variants.filter(assertSamePaths).length;
+        assert.ok(compared > variants.length / 2, `only ${compared} of ${variants.length} variants took the fast path`);
+      });
+    }
+
+    it('on the invalid fixtures the fast reader can read', () => {
+      const names = readdirSync(join(FIXTURES, 'invalid')).filter((file) => file.endsWith('.yaml'));
+      const compared = names.filter((name) => assertSamePaths(readFileSync(join(FIXTURES, 'invalid', name), 'utf8'))).length;
+      assert.ok(compared >= 6, `only ${compared} invalid fixtures took the fast path`);
+    });
   });
 });

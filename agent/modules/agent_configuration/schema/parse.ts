@@ -3,7 +3,7 @@
 import { isMap, isScalar, parseAllDocuments, visit, type Document, type Node, type YAMLError } from 'yaml';
 import { firstLineRange, fixedFor } from './diagnosticBuilders';
 import { satisfiesSchema, schemaDiagnostics } from './schemaErrors';
-import { parseSimpleYaml } from './simpleYaml';
+import { readSimpleYaml } from './simpleYaml';
 import { agentNameDiagnostics, duplicateEntryDiagnostics, findDuplicateEntries, removedKeyDiagnostics } from './semanticChecks';
 import { DiagnosticCodes, type AgentConfig, type ConfigDiagnostic, type ParseResult } from './types';
 import { newLineCounter, YamlSource } from './yamlSource';
@@ -22,45 +22,49 @@ export interface ParseOptions {
 }
 
 export function parseAgentConfig(text: string, options: ParseOptions = {}): ParseResult {
-  const diagnostics = agentNameDiagnostics({ text }, options.fileName);
+  const nameProblems = agentNameDiagnostics({ text }, options.fileName);
   const oversize = sizeDiagnostic(text);
-  if (oversize !== undefined) return { diagnostics: [...diagnostics, oversize] };
+  if (oversize !== undefined) return { diagnostics: [...nameProblems, oversize] };
+  const content = diagnoseWithSimpleReader(text) ?? diagnoseWithYamlPackage(text);
+  const diagnostics = sortByPosition([...nameProblems, ...content.diagnostics]);
+  const hasError = diagnostics.some((diagnostic) => diagnostic.severity === 'error');
+  return hasError || content.data === undefined ? { diagnostics } : { config: content.data as AgentConfig, diagnostics };
+}
 
-  const clean = cleanConfigFastPath(text);
-  if (clean !== undefined) return finish(clean, diagnostics);
-
-  const source = new YamlSource(text, newLineCounter());
-  const documents = parseAllDocuments(text, { lineCounter: source.lineCounter, uniqueKeys: true, prettyErrors: false });
-  if (documents.length === 0) return finish({}, diagnostics); // empty file or only comments
-  const doc = documents[0]!;
-  diagnostics.push(...yamlProblems(source, doc), ...extraDocumentDiagnostics(source, documents.slice(1)));
-  if (doc.errors.some((error) => error.code !== 'DUPLICATE_KEY')) return { diagnostics: sortByPosition(diagnostics) };
-
-  const data = toPlainData(source, doc, diagnostics);
-  if (data === undefined) return { diagnostics: sortByPosition(diagnostics) };
-  diagnostics.push(
-    ...removedKeyDiagnostics(source, doc, data),
-    ...schemaDiagnostics({ source, doc, data }),
-    ...duplicateEntryDiagnostics(source, doc, data),
-  );
-  return finish(data, diagnostics);
+/** What one reading path found: the data (when it could be read) and the content diagnostics. */
+export interface ContentCheck {
+  data?: Record<string, unknown>;
+  diagnostics: ConfigDiagnostic[];
 }
 
 /**
- * Most configs are plain block YAML without mistakes: read them with the fast reader and the
- * schema, and only when that finds anything to say take the full path, which re-reads the file
- * with the yaml package to give every diagnostic its exact position.
+ * The fast path for the plain block YAML configs are written in (see simpleYaml.ts); undefined
+ * when the text uses anything else. A clean config costs one fast read and one schema check;
+ * positions for diagnostics come from the reader's own AST.
  */
-function cleanConfigFastPath(text: string): Record<string, unknown> | undefined {
-  const data = parseSimpleYaml(text);
-  if (data === undefined || 'gitops' in data || !satisfiesSchema(data)) return undefined;
-  return findDuplicateEntries(data).length === 0 ? data : undefined;
+export function diagnoseWithSimpleReader(text: string): ContentCheck | undefined {
+  const simple = readSimpleYaml(text);
+  if (simple === undefined) return undefined;
+  const { data } = simple;
+  if (!('gitops' in data) && satisfiesSchema(data) && findDuplicateEntries(data).length === 0) return { data, diagnostics: [] };
+  return { data, diagnostics: contentDiagnostics(new YamlSource(text, simple.lineCounter), simple.doc, data) };
 }
 
-function finish(data: Record<string, unknown>, diagnostics: ConfigDiagnostic[]): ParseResult {
-  const sorted = sortByPosition(diagnostics);
-  const hasError = sorted.some((diagnostic) => diagnostic.severity === 'error');
-  return hasError ? { diagnostics: sorted } : { config: data as AgentConfig, diagnostics: sorted };
+/** The full path: the yaml package, for any YAML at all, with its syntax errors placed exactly. */
+export function diagnoseWithYamlPackage(text: string): ContentCheck {
+  const source = new YamlSource(text, newLineCounter());
+  const documents = parseAllDocuments(text, { lineCounter: source.lineCounter, uniqueKeys: true, prettyErrors: false });
+  if (documents.length === 0) return { data: {}, diagnostics: [] }; // empty file or only comments
+  const doc = documents[0]!;
+  const diagnostics = [...yamlProblems(source, doc), ...extraDocumentDiagnostics(source, documents.slice(1))];
+  if (doc.errors.some((error) => error.code !== 'DUPLICATE_KEY')) return { diagnostics };
+  const data = toPlainData(source, doc, diagnostics);
+  if (data === undefined) return { diagnostics };
+  return { data, diagnostics: [...diagnostics, ...contentDiagnostics(source, doc, data)] };
+}
+
+function contentDiagnostics(source: YamlSource, doc: Document, data: Record<string, unknown>): ConfigDiagnostic[] {
+  return [...removedKeyDiagnostics(source, doc, data), ...schemaDiagnostics({ source, doc, data }), ...duplicateEntryDiagnostics(source, doc, data)];
 }
 
 function sizeDiagnostic(text: string): ConfigDiagnostic | undefined {

@@ -1,19 +1,35 @@
 // A fast reader for the plain block-style YAML that agent configs are written in: mappings,
 // lists, plain and quoted one-line scalars, and one-line flow lists/mappings of scalars.
-// The yaml package needs ~20 ms for a 2,000-line file on this machine; this reader needs a few.
-// It only ever answers "this is the data" or "not sure" (undefined): anything outside the
-// subset (anchors, tags, block scalars, multi-line scalars, duplicate keys, odd indentation)
-// makes it give up, and the caller falls back to the yaml package, which also produces every
-// diagnostic with its position. Its output must equal yaml's `toJS` (a differential test checks).
+// The yaml package needs ~20 ms for a 2,000-line file on this machine; this reader a few.
+// It answers with the data and a yaml-package AST (nodes with the same source ranges, so the
+// diagnostics code works on either), or "not sure" (undefined): anything outside the subset
+// (anchors, tags, block scalars, multi-line scalars, duplicate keys, odd indentation) makes it
+// give up, and the caller falls back to the yaml package. Differential tests hold it to yaml.
+import { Document, LineCounter, Pair, Scalar, YAMLMap, YAMLSeq } from 'yaml';
 
 type PlainData = Record<string, unknown> | unknown[];
+type Collection = YAMLMap<Scalar, unknown> | YAMLSeq<unknown>;
+
+export interface SimpleYamlResult {
+  data: Record<string, unknown>;
+  /** The same content as yaml AST nodes with source ranges (contents null when empty). */
+  doc: Document;
+  lineCounter: LineCounter;
+}
 
 interface Frame {
   /** Column of this container's keys or dashes. */
   indent: number;
   container: PlainData;
-  /** The key whose value is given on the following lines (a `key:` line), if any. */
-  pendingKey?: string;
+  node: Collection;
+  /** The pair whose value is given on the following lines (a `key:` line), if any. */
+  pending?: { key: string; pair: Pair<Scalar, unknown> };
+}
+
+/** A read value: plain data and its node. */
+interface Read {
+  value: unknown;
+  node: Scalar | Collection;
 }
 
 class GiveUp extends Error {}
@@ -37,97 +53,146 @@ const INDICATOR_START = /^[-?:,[\]{}#&*!|>'"%@`]/;
 
 /** Plain data for simple YAML, or undefined when the text needs the full YAML parser. */
 export function parseSimpleYaml(text: string): Record<string, unknown> | undefined {
+  return readSimpleYaml(text)?.data;
+}
+
+/** Data, AST and line index for simple YAML, or undefined when the text needs the yaml package. */
+export function readSimpleYaml(text: string): SimpleYamlResult | undefined {
   if (/[\t\uFEFF]/.test(text)) return undefined;
   try {
-    return readDocument(text.split('\n'));
+    return new SimpleReader(text).read();
   } catch (error) {
     if (error instanceof GiveUp) return undefined;
     throw error;
   }
 }
 
-function readDocument(lines: string[]): Record<string, unknown> {
-  const root: Record<string, unknown> = {};
-  const stack: Frame[] = [{ indent: 0, container: root }];
-  let sawContent = false;
-  for (const raw of lines) {
-    const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
-    const content = line.trimStart();
-    if (content === '' || content.startsWith('#')) continue;
-    if (!sawContent && /^(?:---|\.\.\.|%)/.test(content)) giveUp();
-    sawContent = true;
-    readLine(stack, line.length - content.length, content);
+class SimpleReader {
+  private readonly root: Record<string, unknown> = {};
+  private readonly rootNode = new YAMLMap<Scalar, unknown>();
+  private readonly stack: Frame[] = [{ indent: 0, container: this.root, node: this.rootNode }];
+  private readonly lineCounter = new LineCounter();
+  /** End offset of the last line with content (comments included, as yaml's ranges do). */
+  private lastContentEnd = 0;
+
+  constructor(private readonly text: string) {}
+
+  read(): SimpleYamlResult {
+    let sawContent = false;
+    for (let lineStart = 0; lineStart <= this.text.length; ) {
+      const newline = this.text.indexOf('\n', lineStart);
+      const lineEnd = newline === -1 ? this.text.length : newline;
+      this.lineCounter.addNewLine(lineStart);
+      const line = this.text.slice(lineStart, this.text[lineEnd - 1] === '\r' ? lineEnd - 1 : lineEnd);
+      const content = line.trim();
+      if (content !== '' && !content.startsWith('#')) {
+        if (!sawContent && /^(?:---|\.\.\.|%)/.test(content)) giveUp();
+        sawContent = true;
+        const indent = line.length - line.trimStart().length;
+        this.readLine(indent, lineStart + indent, content);
+        this.lastContentEnd = lineStart + indent + content.length;
+      }
+      if (newline === -1) break;
+      lineStart = newline + 1;
+    }
+    while (this.stack.length > 0) this.closeFrame();
+    const doc = new Document();
+    doc.contents = sawContent ? this.rootNode : null;
+    return { data: this.root, doc, lineCounter: this.lineCounter };
   }
-  return root;
+
+  private readLine(indent: number, offset: number, content: string): void {
+    const isItem = content === '-' || content.startsWith('- ');
+    const frame = this.frameFor(indent, offset, isItem);
+    if (isItem) {
+      this.readItem(frame, indent, offset, content);
+    } else {
+      if (Array.isArray(frame.container) || frame.indent !== indent) giveUp();
+      this.readKeyValue(frame, offset, content);
+    }
+  }
+
+  /** The frame a line at `indent` belongs to, opening a nested container for a pending key. */
+  private frameFor(indent: number, offset: number, isItem: boolean): Frame {
+    while (this.stack.length > 1 && this.top().indent > indent) this.closeFrame();
+    // A key line after a list written at its parent's column (`key:\n- a\nnext: b`) ends the list.
+    if (!isItem && Array.isArray(this.top().container) && this.top().indent === indent && this.stack.length > 1) this.closeFrame();
+    const top = this.top();
+    const pending = top.pending;
+    if (pending === undefined) return top;
+    top.pending = undefined;
+    const opensBlock = indent > top.indent || (isItem && indent === top.indent && !Array.isArray(top.container));
+    if (!opensBlock) return top;
+    const frame: Frame = isItem
+      ? { indent, container: [], node: new YAMLSeq<unknown>() }
+      : { indent, container: {}, node: new YAMLMap<Scalar, unknown>() };
+    frame.node.range = [offset, offset, offset];
+    (top.container as Record<string, unknown>)[pending.key] = frame.container;
+    pending.pair.value = frame.node;
+    this.stack.push(frame);
+    return frame;
+  }
+
+  private top(): Frame {
+    return this.stack[this.stack.length - 1]!;
+  }
+
+  private closeFrame(): void {
+    const frame = this.stack.pop()!;
+    const start = frame.node.range?.[0] ?? 0;
+    frame.node.range = [start, this.lastContentEnd, this.lastContentEnd];
+  }
+
+  private readItem(frame: Frame, indent: number, offset: number, content: string): void {
+    if (!Array.isArray(frame.container) || frame.indent !== indent) giveUp();
+    if (frame.node.items.length === 0) frame.node.range = [offset, offset, offset];
+    const rest = content.slice(1).trimStart();
+    if (rest === '' || rest.startsWith('- ')) giveUp(); // nested block under a bare dash: leave to yaml
+    const restOffset = offset + content.length - rest.length;
+    const items = frame.container as unknown[];
+    const seq = frame.node as YAMLSeq<unknown>;
+    if (KEY_LINE.test(rest)) {
+      const item: Record<string, unknown> = {};
+      const itemNode = new YAMLMap<Scalar, unknown>();
+      itemNode.range = [restOffset, restOffset, restOffset];
+      items.push(item);
+      seq.items.push(itemNode);
+      const itemFrame: Frame = { indent: indent + content.length - rest.length, container: item, node: itemNode };
+      this.stack.push(itemFrame);
+      this.readKeyValue(itemFrame, restOffset, rest);
+    } else {
+      const read = readScalarOrFlow(rest, restOffset);
+      items.push(read.value);
+      seq.items.push(read.node);
+    }
+  }
+
+  private readKeyValue(frame: Frame, offset: number, content: string): void {
+    const match = KEY_LINE.exec(content) ?? giveUp();
+    const map = frame.container as Record<string, unknown>;
+    const key = checkedKey(match[1]!, map);
+    if (frame.node.items.length === 0) frame.node.range = [offset, offset, offset];
+    const keyNode = scalarNode(key, offset, offset + key.length);
+    const valueText = stripComment(match[2] ?? '');
+    let pair: Pair<Scalar, unknown>;
+    if (valueText === '') {
+      map[key] = null; // replaced if a nested block follows
+      const afterColon = offset + key.length + 1;
+      pair = new Pair(keyNode, scalarNode(null, afterColon, afterColon));
+      frame.pending = { key, pair };
+    } else {
+      const read = readScalarOrFlow(valueText, offset + content.length - (match[2] ?? '').length);
+      map[key] = read.value;
+      pair = new Pair(keyNode, read.node);
+    }
+    (frame.node as YAMLMap<Scalar, unknown>).items.push(pair);
+  }
 }
 
-function readLine(stack: Frame[], indent: number, content: string): void {
-  const isItem = content === '-' || content.startsWith('- ');
-  const frame = frameFor(stack, indent, isItem);
-  if (isItem) {
-    readItem(stack, frame, indent, content);
-  } else {
-    if (Array.isArray(frame.container) || frame.indent !== indent) giveUp();
-    readKeyValue(frame as Frame & { container: Record<string, unknown> }, content);
-  }
-}
-
-/** The frame a line at `indent` belongs to, opening a nested container for a pending key. */
-function frameFor(stack: Frame[], indent: number, isItem: boolean): Frame {
-  while (stack.length > 1 && stack[stack.length - 1]!.indent > indent) closeFrame(stack);
-  let top = stack[stack.length - 1]!;
-  // A key line after a list written at its parent's column (`key:\n- a\nnext: b`) ends the list.
-  if (!isItem && Array.isArray(top.container) && top.indent === indent && stack.length > 1) {
-    closeFrame(stack);
-    top = stack[stack.length - 1]!;
-  }
-  const key = top.pendingKey;
-  if (key === undefined) return top;
-  const opensBlock = indent > top.indent || (isItem && indent === top.indent && !Array.isArray(top.container));
-  if (!opensBlock) {
-    top.pendingKey = undefined;
-    return top;
-  }
-  const container: PlainData = isItem ? [] : {};
-  (top.container as Record<string, unknown>)[key] = container;
-  top.pendingKey = undefined;
-  const frame: Frame = { indent, container };
-  stack.push(frame);
-  return frame;
-}
-
-function closeFrame(stack: Frame[]): void {
-  const frame = stack.pop()!;
-  frame.pendingKey = undefined;
-}
-
-function readItem(stack: Frame[], frame: Frame, indent: number, content: string): void {
-  if (!Array.isArray(frame.container) || frame.indent !== indent) giveUp();
-  const rest = content.slice(1).trimStart();
-  if (rest === '' || rest.startsWith('- ')) giveUp(); // nested block under a bare dash: leave to yaml
-  const items = frame.container as unknown[];
-  const column = indent + content.length - rest.length;
-  if (KEY_LINE.test(rest)) {
-    const item: Record<string, unknown> = {};
-    items.push(item);
-    const itemFrame: Frame = { indent: column, container: item };
-    stack.push(itemFrame);
-    readKeyValue(itemFrame as Frame & { container: Record<string, unknown> }, rest);
-  } else {
-    items.push(readScalarOrFlow(rest));
-  }
-}
-
-function readKeyValue(frame: Frame & { container: Record<string, unknown> }, content: string): void {
-  const match = KEY_LINE.exec(content) ?? giveUp();
-  const key = checkedKey(match[1]!, frame.container);
-  const valueText = stripComment(match[2] ?? '');
-  if (valueText === '') {
-    frame.container[key] = null; // replaced if a nested block follows
-    frame.pendingKey = key;
-  } else {
-    frame.container[key] = readScalarOrFlow(valueText);
-  }
+function scalarNode(value: unknown, start: number, end: number): Scalar {
+  const node = new Scalar(value);
+  node.range = [start, end, end];
+  return node;
 }
 
 /** Keys that YAML would read as null or a boolean, duplicates and `__proto__` go to yaml. */
@@ -145,11 +210,12 @@ function stripComment(text: string): string {
   return (hash === -1 ? text : text.slice(0, hash)).trimEnd();
 }
 
-function readScalarOrFlow(text: string): unknown {
+function readScalarOrFlow(text: string, offset: number): Read {
   const value = stripComment(text);
-  if (value.startsWith('[')) return readFlowList(value);
-  if (value.startsWith('{')) return readFlowMap(value);
-  return readScalar(value);
+  if (value.startsWith('[')) return readFlowList(value, offset);
+  if (value.startsWith('{')) return readFlowMap(value, offset);
+  const scalar = readScalar(value);
+  return { value: scalar, node: scalarNode(scalar, offset, offset + value.length) };
 }
 
 function readScalar(text: string): unknown {
@@ -190,12 +256,23 @@ function readPlain(text: string): unknown {
   return text;
 }
 
-/** Splits the inside of a one-line flow collection at commas outside quotes. */
-function splitFlowItems(inner: string): string[] {
+interface FlowItem {
+  text: string;
+  offset: number;
+}
+
+/** Splits the inside of a one-line flow collection at commas outside quotes, with offsets. */
+function splitFlowItems(inner: string, innerOffset: number): FlowItem[] {
   if (inner.trim() === '') return [];
-  const items: string[] = [];
+  const items: FlowItem[] = [];
   let quote: string | undefined;
   let start = 0;
+  const push = (end: number): void => {
+    const raw = inner.slice(start, end);
+    const text = raw.trim();
+    if (text === '') giveUp();
+    items.push({ text, offset: innerOffset + start + (raw.length - raw.trimStart().length) });
+  };
   for (let index = 0; index < inner.length; index++) {
     const char = inner[index]!;
     if (quote !== undefined) {
@@ -206,31 +283,49 @@ function splitFlowItems(inner: string): string[] {
     } else if ('[]{}'.includes(char)) {
       giveUp(); // nested flow collections
     } else if (char === ',') {
-      items.push(inner.slice(start, index).trim());
+      push(index);
       start = index + 1;
     }
   }
-  items.push(inner.slice(start).trim());
-  if (quote !== undefined || items.some((item) => item === '')) giveUp();
+  if (quote !== undefined) giveUp();
+  push(inner.length);
   return items;
 }
 
-function readFlowList(text: string): unknown[] {
+function flowNode<T extends Collection>(node: T, text: string, offset: number): T {
+  node.flow = true;
+  node.range = [offset, offset + text.length, offset + text.length];
+  return node;
+}
+
+function readFlowList(text: string, offset: number): Read {
   if (!text.endsWith(']')) giveUp();
-  return splitFlowItems(text.slice(1, -1)).map(readFlowScalar);
+  const node = flowNode(new YAMLSeq<unknown>(), text, offset);
+  const value = splitFlowItems(text.slice(1, -1), offset + 1).map((item) => {
+    const read = readFlowScalar(item.text, item.offset);
+    node.items.push(read.node);
+    return read.value;
+  });
+  return { value, node };
 }
 
-function readFlowMap(text: string): Record<string, unknown> {
+function readFlowMap(text: string, offset: number): Read {
   if (!text.endsWith('}')) giveUp();
-  const map: Record<string, unknown> = {};
-  for (const item of splitFlowItems(text.slice(1, -1))) {
-    const match = KEY_LINE.exec(item) ?? giveUp();
-    map[checkedKey(match[1]!, map)] = readFlowScalar(match[2] ?? giveUp());
+  const node = flowNode(new YAMLMap<Scalar, unknown>(), text, offset);
+  const value: Record<string, unknown> = {};
+  for (const item of splitFlowItems(text.slice(1, -1), offset + 1)) {
+    const match = KEY_LINE.exec(item.text) ?? giveUp();
+    const key = checkedKey(match[1]!, value);
+    const valueText = match[2] ?? giveUp();
+    const read = readFlowScalar(valueText, item.offset + item.text.length - valueText.length);
+    value[key] = read.value;
+    node.items.push(new Pair(scalarNode(key, item.offset, item.offset + key.length), read.node));
   }
-  return map;
+  return { value, node };
 }
 
-function readFlowScalar(text: string): unknown {
+function readFlowScalar(text: string, offset: number): Read {
   if (text.includes(':') && !text.startsWith('"') && !text.startsWith("'")) giveUp();
-  return readScalar(text.trim());
+  const value = readScalar(text);
+  return { value, node: scalarNode(value, offset, offset + text.length) };
 }
