@@ -1,7 +1,6 @@
 // Connected agentk replicas as kas sees them through their configuration streams: each agentk
 // keeps exactly one open, so an open stream is a connected replica. Feeds the REST API and the
-// connected-agents metrics.
-import { agentkConnectionsGauge, connectedAgentsGauge } from './metrics';
+// connected-agents metrics (merged with the reverse tunnel's replicas in index.ts).
 
 export interface AgentConnection {
   podName: string;
@@ -17,21 +16,16 @@ export class AgentConnectionTracker {
   add(agentId: number, connection: Omit<AgentConnection, 'connectedSince'>): () => void {
     const entry: AgentConnection = { ...connection, connectedSince: new Date().toISOString() };
     const set = this.byAgent.get(agentId) ?? new Set();
-    if (set.size === 0) connectedAgentsGauge.inc();
     set.add(entry);
     this.byAgent.set(agentId, set);
-    agentkConnectionsGauge.inc();
-    let removed = false;
     return () => {
-      if (removed) return;
-      removed = true;
       set.delete(entry);
-      agentkConnectionsGauge.dec();
-      if (set.size === 0) {
-        this.byAgent.delete(agentId);
-        connectedAgentsGauge.dec();
-      }
+      if (set.size === 0 && this.byAgent.get(agentId) === set) this.byAgent.delete(agentId);
     };
+  }
+
+  agentIds(): number[] {
+    return [...this.byAgent.keys()];
   }
 
   connectionsOf(agentId: number): AgentConnection[] {

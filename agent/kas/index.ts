@@ -24,7 +24,7 @@ import { listen, reachableAddress } from '../modules/observability/server';
 import { startApiServer } from './api';
 import { loadKasConfig, type KasConfig, type TlsFiles } from './config';
 import { AgentConnectionTracker, type AgentConnection } from './connections';
-import { configDeliveriesCounter } from './metrics';
+import { addConnectionCountSource, configDeliveriesCounter } from './metrics';
 import { ConnectionRateLimiter } from './rate_limit';
 import { KAS_VERSION } from './version';
 
@@ -76,6 +76,9 @@ async function assemble(config: KasConfig, logger: Logger, stack: ShutdownStack)
   const admitAgent = createAgentAdmission(agentTokens, limiter);
   const tunnels = new TunnelRegistry();
   stack.push(async () => tunnels.close());
+  const connectionsOf = (agentId: number) => mergeConnections(connections.connectionsOf(agentId), tunnels, agentId);
+  const removeCountSource = addConnectionCountSource(() => countConnections(connections, tunnels, connectionsOf));
+  stack.push(async () => removeCountSource());
   const authorizeUser = createAuthorizer({
     userTokens,
     configOf: (id) => watcher.agentById(id)?.config,
@@ -110,7 +113,7 @@ async function assemble(config: KasConfig, logger: Logger, stack: ShutdownStack)
     version: KAS_VERSION,
     configProjectId: config.registry.projectId,
     watcher,
-    connectionsOf: (id) => mergeConnections(connections.connectionsOf(id), tunnels, id),
+    connectionsOf,
     userTokens,
     logger: logger.child({ module: 'api' }),
   });
@@ -203,6 +206,13 @@ async function startKubernetesApiProxy(
         server.closeAllConnections();
       }),
   };
+}
+
+function countConnections(connections: AgentConnectionTracker, tunnels: TunnelRegistry, connectionsOf: (agentId: number) => AgentConnection[]): { agents: number; replicas: number } {
+  const agentIds = new Set([...connections.agentIds(), ...tunnels.connectedAgents().map((a) => Number(a.agentId))]);
+  let replicas = 0;
+  for (const id of agentIds) replicas += connectionsOf(id).length;
+  return { agents: agentIds.size, replicas };
 }
 
 /** One entry per agentk replica: its tunnel streams and its configuration stream, by pod. */

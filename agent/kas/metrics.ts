@@ -1,23 +1,60 @@
 // kas's own Prometheus metrics, on prom-client's default register (served by the observability
-// module). Created once per process: several kas instances in one test process share them.
+// module). Created once per process; the connection gauges are computed when scraped from every
+// running kas (tests run several in one process), so nothing keeps them in step by hand.
 // Refused connections are counted in the reverse tunnel's kas_agent_connections_refused_total.
-import { Counter, Gauge, register } from 'prom-client';
+import { Counter, Gauge, register, type Metric } from 'prom-client';
 
-function singleton<T>(name: string, create: () => T): T {
+/** What one running kas reports at scrape time. */
+export interface ConnectionCounts {
+  /** Agents with at least one connected agentk replica. */
+  agents: number;
+  /** Connected agentk replicas. */
+  replicas: number;
+}
+
+const sources = new Set<() => ConnectionCounts>();
+
+function singleton<T extends Metric>(name: string, create: () => T): T {
   return (register.getSingleMetric(name) as T | undefined) ?? create();
 }
 
-export const connectedAgentsGauge = singleton(
+function total(pick: (counts: ConnectionCounts) => number): number {
+  let sum = 0;
+  for (const source of sources) sum += pick(source());
+  return sum;
+}
+
+singleton(
   'kas_connected_agents',
-  () => new Gauge({ name: 'kas_connected_agents', help: 'Agents with at least one connected agentk replica' }),
+  () =>
+    new Gauge({
+      name: 'kas_connected_agents',
+      help: 'Agents with at least one connected agentk replica (tunnel or configuration stream)',
+      collect() {
+        this.set(total((c) => c.agents));
+      },
+    }),
 );
 
-export const agentkConnectionsGauge = singleton(
+singleton(
   'kas_agentk_connections',
-  () => new Gauge({ name: 'kas_agentk_connections', help: 'Connected agentk replicas (open configuration streams)' }),
+  () =>
+    new Gauge({
+      name: 'kas_agentk_connections',
+      help: 'Connected agentk replicas',
+      collect() {
+        this.set(total((c) => c.replicas));
+      },
+    }),
 );
 
 export const configDeliveriesCounter = singleton(
   'kas_config_deliveries_total',
   () => new Counter({ name: 'kas_config_deliveries_total', help: 'Agent configurations sent to agentk' }),
 );
+
+/** Adds a kas's connection counts to the gauges; returns the function that removes them. */
+export function addConnectionCountSource(source: () => ConnectionCounts): () => void {
+  sources.add(source);
+  return () => sources.delete(source);
+}
