@@ -171,6 +171,16 @@ describe('devcluster pods through kubectl and client-node', function () {
     assert.deepEqual([script.stdout, script.code], ['n is 7\n', 2]);
   });
 
+  it('kubectl attach streams what the container writes until it stops', async function () {
+    if ((await kubectlMinorVersion(kubeconfig)) < 30) this.skip();
+    await apply(podManifest('talker', { env: simEnv({ SIM_LINES: 8, SIM_LINE_INTERVAL_MS: 300, SIM_MESSAGE: 'said {n}' }) }));
+    await waitFor('talker running', () => phaseOf('talker') === 'Running');
+    const attached = spawnKubectl(['attach', 'talker'], { kubeconfig });
+    await attached.waitForLine(/^said \d$/);
+    await attached.waitForExit(20_000);
+    assert.ok(attached.lines.includes('said 8'), attached.lines.join('\n') + attached.stderr);
+  });
+
   describe('with @kubernetes/client-node', () => {
     let k8s: typeof import('@kubernetes/client-node', { with: { 'resolution-mode': 'import' } });
     let config: KubeConfig;
