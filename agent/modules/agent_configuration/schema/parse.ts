@@ -25,10 +25,20 @@ export function parseAgentConfig(text: string, options: ParseOptions = {}): Pars
   const nameProblems = agentNameDiagnostics({ text }, options.fileName);
   const oversize = sizeDiagnostic(text);
   if (oversize !== undefined) return { diagnostics: [...nameProblems, oversize] };
-  const content = diagnoseWithSimpleReader(text) ?? diagnoseWithYamlPackage(text);
+  const content = diagnoseSafely(text);
   const diagnostics = sortByPosition([...nameProblems, ...content.diagnostics]);
   const hasError = diagnostics.some((diagnostic) => diagnostic.severity === 'error');
   return hasError || content.data === undefined ? { diagnostics } : { config: content.data as AgentConfig, diagnostics };
+}
+
+/** Both paths are written not to throw; should one still do so, the caller gets a diagnostic. */
+function diagnoseSafely(text: string): ContentCheck {
+  try {
+    return diagnoseWithSimpleReader(text) ?? diagnoseWithYamlPackage(text);
+  } catch (error) {
+    const message = `the config could not be checked (internal error: ${error instanceof Error ? error.message : String(error)})`;
+    return { diagnostics: [{ severity: 'error', code: DiagnosticCodes.internalError, message, path: [], range: firstLineRange({ text }) }] };
+  }
 }
 
 /** What one reading path found: the data (when it could be read) and the content diagnostics. */

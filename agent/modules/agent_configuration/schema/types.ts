@@ -144,4 +144,5 @@ export const DiagnosticCodes = {
   tooMany: 'too-many-items',
   duplicateEntry: 'duplicate-entry',
   agentName: 'invalid-agent-name',
+  internalError: 'internal-error',
 } as const;
