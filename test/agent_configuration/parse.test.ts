@@ -94,6 +94,14 @@ describe('parseAgentConfig', () => {
     assert.equal(applyEdits(text, diagnostic!.fix!.edits), 'flux:\n  webhook_receiver_url: https://x.example/hook\n');
   });
 
+  it('places diagnostics the same way in CRLF and LF files', () => {
+    const lf = 'observability:\n  logging:\n    levl: info\n';
+    const crlf = lf.replace(/\n/g, '\r\n');
+    const ranges = (text: string) => parseAgentConfig(text).diagnostics.map((diagnostic) => [diagnostic.code, diagnostic.range]);
+    assert.deepEqual(ranges(crlf), ranges(lf));
+    assert.deepEqual(ranges(lf), [['unknown-key', { start: { line: 2, character: 4 }, end: { line: 2, character: 8 } }]]);
+  });
+
   it('explains bad values with the rule they break', () => {
     const text = 'container_scanning:\n  cadence: "every day"\nflux:\n  webhook_receiver_url: ftp://x\n';
     const messages = parseAgentConfig(text).diagnostics.map((diagnostic) => diagnostic.message);
