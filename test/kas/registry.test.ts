@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
+import { realpath as realpathAsync } from 'node:fs/promises';
 import path from 'node:path';
 import { AgentIdStore } from '../../agent/modules/agent_registry/agent_ids';
 import { AgentTokenStore, TokenLimitError } from '../../agent/modules/agent_registry/agent_tokens';
@@ -51,6 +52,7 @@ describe('agent registry: the git config repository', () => {
     const bare = path.join(temp.dir, 'bare.git');
     execFileSync('git', ['clone', '-q', '--bare', repo.dir, bare]);
     const repository = new GitConfigRepository(bare);
+    assert.equal(await repository.gitDirectory(), await realpathAsync(bare));
     const folders = await repository.listAgentFolders((await repository.defaultBranchCommit())!);
     assert.deepEqual(folders.map((f) => f.name), ['main-agent']);
   });
@@ -211,5 +213,19 @@ describe('agent configuration watcher', () => {
     assert.equal(big.commit, null);
     assert.equal(big.errors[0]!.file, '.gitlab/agents/big/config.yaml');
     assert.match(big.errors[0]!.message, /131\d+ bytes|at most/);
+  });
+});
+
+describe('agent registry: repository path checks', () => {
+  let temp: ReturnType<typeof makeTempDir>;
+  beforeEach(() => (temp = makeTempDir()));
+  afterEach(() => temp.remove());
+
+  it('refuses a folder inside another repository and a missing path, with a clear error', async () => {
+    const repo = new TestRepository(temp.dir);
+    repo.commit({ 'sub/file': 'x' });
+    await assert.rejects(new GitConfigRepository(path.join(repo.dir, 'sub')).gitDirectory(), /is not a git repository \(it lies inside/);
+    await assert.rejects(new GitConfigRepository(path.join(temp.dir, 'missing')).gitDirectory(), /is not a git repository/);
+    assert.equal(await new GitConfigRepository(repo.dir).gitDirectory(), path.join(await realpathAsync(repo.dir), '.git'));
   });
 });

@@ -1,6 +1,7 @@
 // Reads the agent configuration repository with the real git binary: the default branch is
 // whatever HEAD names (bare or non-bare repository), agents are `.gitlab/agents/<name>/`.
 import { execFile } from 'node:child_process';
+import { realpath } from 'node:fs/promises';
 import path from 'node:path';
 
 export const AGENTS_FOLDER = '.gitlab/agents';
@@ -16,6 +17,10 @@ export class GitCommandError extends Error {
   ) {
     super(`git ${args.join(' ')} failed (exit ${String(exitCode)}): ${stderr.trim().split('\n')[0] || 'no output'}`);
   }
+}
+
+export class NotARepositoryError extends Error {
+  override name = 'NotARepositoryError';
 }
 
 export interface AgentFolder {
@@ -37,10 +42,24 @@ export class GitConfigRepository {
     });
   }
 
-  /** The absolute git directory (the repository itself when bare), whose ref files we watch. */
+  /**
+   * The absolute git directory (the repository itself when bare), whose ref files we watch.
+   * Fails when the path is not itself a repository: git would otherwise happily use an
+   * enclosing repository (a plain folder inside some checkout).
+   */
   async gitDirectory(): Promise<string> {
-    const dir = (await this.git(['rev-parse', '--absolute-git-dir'])).trim();
-    return path.resolve(dir);
+    const notARepository = (why: string) => new NotARepositoryError(`${this.repositoryPath} is not a git repository (${why})`);
+    let output: string;
+    try {
+      output = await this.git(['rev-parse', '--absolute-git-dir', '--is-bare-repository']);
+    } catch (err) {
+      throw notARepository(err instanceof GitCommandError ? err.stderr.trim().replace(/^fatal: /, '') : String(err));
+    }
+    const [gitDir = '', bare] = output.trim().split('\n');
+    // --show-toplevel fails in a bare repository, so ask only a non-bare one.
+    const root = bare === 'true' ? gitDir : (await this.git(['rev-parse', '--show-toplevel'])).trim();
+    if ((await realpath(root)) !== (await realpath(this.repositoryPath))) throw notARepository(`it lies inside ${root}`);
+    return path.resolve(gitDir);
   }
 
   /** The commit the default branch (HEAD) points at; undefined for a repository without commits. */
