@@ -4,6 +4,7 @@ import type { RequestContext } from './context';
 import { decodeBody, readBody, sendJson } from './http';
 import { applyPatch, patchTypeOf } from './patch';
 import { decodeProtobufObject } from './protobuf';
+import { ensureDefaultServiceAccount, withDefaults } from './defaults';
 import { apiVersionOf, resourceTypeOf, RESOURCES, type ResourceDefinition } from './resources';
 import { ApiError, badRequest, notFound, successStatus } from './status';
 import { includeObjectOf, toTable, wantsTable } from './table';
@@ -88,27 +89,13 @@ function requireNamespace(ctx: RequestContext, namespace: string | undefined): v
   if (namespace && !ctx.parts.store.get(NAMESPACES, undefined, namespace)) throw notFound('namespaces', namespace);
 }
 
-/** Defaults the API server fills in, so the objects look as kubectl expects. */
-export function withDefaults(object: KubeObject): KubeObject {
-  if (object.kind === 'Namespace') {
-    object.metadata.labels = { ...(object.metadata.labels ?? {}), 'kubernetes.io/metadata.name': object.metadata.name ?? '' };
-    object.spec = { finalizers: ['kubernetes'], ...((object.spec as object | undefined) ?? {}) };
-    object.status = { phase: 'Active' };
-  }
-  if (object.kind === 'Pod') {
-    const spec = (object.spec ?? {}) as Record<string, unknown>;
-    object.spec = { restartPolicy: 'Always', terminationGracePeriodSeconds: 30, dnsPolicy: 'ClusterFirst', schedulerName: 'default-scheduler', serviceAccountName: 'default', ...spec };
-    object.status = { phase: 'Pending', qosClass: 'BestEffort', ...((object.status as object | undefined) ?? {}) };
-  }
-  return object;
-}
-
 export async function handleCreate(ctx: RequestContext): Promise<void> {
   if (ctx.route.definition.plural === 'selfsubjectaccessreviews') return handleSelfSubjectAccessReview(ctx);
   if (ctx.route.name !== undefined) throw new ApiError(405, 'MethodNotAllowed', 'POST is not allowed on a named object');
   const object = prepareForWrite(ctx, await readObject(ctx));
   requireNamespace(ctx, object.metadata.namespace);
   const created = createObject(ctx, object);
+  if (created.kind === 'Namespace' && !isDryRun(ctx)) ensureDefaultServiceAccount(ctx.parts.store, created.metadata.name ?? '');
   respondObjects(ctx, 201, [created], true);
 }
 

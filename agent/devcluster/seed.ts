@@ -2,7 +2,7 @@
 // objects of a --seed file (multi-document YAML of namespaces, pods, config maps, ...).
 import { promises as fs } from 'node:fs';
 import { parseAllDocuments } from 'yaml';
-import { withDefaults } from './handlers';
+import { ensureDefaultServiceAccount, withDefaults } from './defaults';
 import { findByKind, resourceTypeOf, VIRTUAL_RESOURCES } from './resources';
 import type { MemoryObjectStore } from './store';
 import type { KubeObject } from './types';
@@ -19,6 +19,7 @@ const NAMESPACES = { group: '', version: 'v1', resource: 'namespaces' };
 export function ensureDefaultNamespaces(store: MemoryObjectStore): void {
   for (const name of DEFAULT_NAMESPACES) {
     if (!store.get(NAMESPACES, undefined, name)) store.create(NAMESPACES, withDefaults({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } }));
+    ensureDefaultServiceAccount(store, name);
   }
 }
 
@@ -50,9 +51,11 @@ export async function loadSeedFile(store: MemoryObjectStore, file: string): Prom
     const namespace = object.metadata.namespace;
     if (namespace && !store.get(NAMESPACES, undefined, namespace)) {
       store.create(NAMESPACES, withDefaults({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } }));
+      ensureDefaultServiceAccount(store, namespace);
     }
     if (store.get(resourceTypeOf(definition), namespace, object.metadata.name ?? '')) continue;
-    store.create(resourceTypeOf(definition), withDefaults(object));
+    const stored = store.create(resourceTypeOf(definition), withDefaults(object));
+    if (stored.kind === 'Namespace') ensureDefaultServiceAccount(store, stored.metadata.name ?? '');
     created++;
   }
   return created;

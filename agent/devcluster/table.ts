@@ -84,7 +84,71 @@ const NAMESPACE_PRINTER: Printer = {
   cells: (ns, now) => [ns.metadata.name, ((ns.status ?? {}) as { phase?: string }).phase ?? 'Active', age(ns, now)],
 };
 
-const PRINTERS: Record<string, Printer> = { Pod: POD_PRINTER, Namespace: NAMESPACE_PRINTER };
+function countOf(value: unknown): number {
+  return value && typeof value === 'object' ? Object.keys(value).length : 0;
+}
+
+function field(object: KubeObject, key: string): Record<string, unknown> {
+  const value = object[key];
+  return value && typeof value === 'object' ? (value as Record<string, unknown>) : {};
+}
+
+const CREATED_AT: Printer = {
+  columns: [NAME, column('Created At', 'date', 'The time the object was created.')],
+  cells: (o) => [o.metadata.name, o.metadata.creationTimestamp],
+};
+
+const BINDING: Printer = {
+  columns: [NAME, column('Role', 'string', 'The role this binding refers to.'), AGE],
+  cells: (o, now) => [o.metadata.name, `${String(field(o, 'roleRef').kind ?? '')}/${String(field(o, 'roleRef').name ?? '')}`, age(o, now)],
+};
+
+/** The last time an event was seen, as kubectl's LAST SEEN column shows it. */
+function lastSeen(event: KubeObject, now: number): string {
+  const stamp = (event.lastTimestamp ?? event.eventTime ?? event.firstTimestamp ?? event.metadata.creationTimestamp) as string | undefined;
+  const time = Date.parse(stamp ?? '');
+  return Number.isNaN(time) ? '<unknown>' : humanDuration((now - time) / 1000);
+}
+
+const EVENT_PRINTER: Printer = {
+  columns: [
+    column('Last Seen', 'string', 'The last time the event was seen.'),
+    column('Type', 'string', 'The type of this event (Normal, Warning).'),
+    column('Reason', 'string', 'Why the event was sent.'),
+    column('Object', 'string', 'The object this event is about.'),
+    column('Message', 'string', 'A human-readable description of the event.'),
+  ],
+  cells: (e, now) => {
+    const involved = field(e, 'involvedObject');
+    return [lastSeen(e, now), e.type ?? '', e.reason ?? '', `${String(involved.kind ?? '').toLowerCase()}/${String(involved.name ?? '')}`, e.message ?? ''];
+  },
+};
+
+const PRINTERS: Record<string, Printer> = {
+  Pod: POD_PRINTER,
+  Namespace: NAMESPACE_PRINTER,
+  ConfigMap: {
+    columns: [NAME, column('Data', 'integer', 'The number of entries in data and binaryData.'), AGE],
+    cells: (o, now) => [o.metadata.name, countOf(o.data) + countOf(o.binaryData), age(o, now)],
+  },
+  Secret: {
+    columns: [NAME, column('Type', 'string', 'The type of the secret.'), column('Data', 'integer', 'The number of entries in data.'), AGE],
+    cells: (o, now) => [o.metadata.name, o.type ?? 'Opaque', countOf(o.data), age(o, now)],
+  },
+  ServiceAccount: {
+    columns: [NAME, column('Secrets', 'integer', 'The number of secrets of this service account.'), AGE],
+    cells: (o, now) => [o.metadata.name, Array.isArray(o.secrets) ? o.secrets.length : 0, age(o, now)],
+  },
+  Lease: {
+    columns: [NAME, column('Holder', 'string', 'The holder of the lease.'), AGE],
+    cells: (o, now) => [o.metadata.name, field(o, 'spec').holderIdentity ?? '', age(o, now)],
+  },
+  Event: EVENT_PRINTER,
+  Role: CREATED_AT,
+  ClusterRole: CREATED_AT,
+  RoleBinding: BINDING,
+  ClusterRoleBinding: BINDING,
+};
 
 /** The AGE column in kubectl's short human form (e.g. 45s, 3m12s, 5h, 2d). */
 export function humanDuration(seconds: number): string {

@@ -79,7 +79,7 @@ describe('devcluster with real kubectl: get, describe, apply, delete, get -w, au
     const body = JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'from-elsewhere' } });
     const created = await request(t.cluster, 'POST', '/api/v1/namespaces/default/configmaps', { body });
     assert.equal(created.status, 201);
-    await watch.waitForLine(/^from-elsewhere\s+\d+s/);
+    await watch.waitForLine(/^from-elsewhere\s+0\s+\d+s/);
     assert.equal(watch.lines.filter((l) => l.startsWith('NAME')).length, 1, 'the header is printed once');
   });
 
