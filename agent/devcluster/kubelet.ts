@@ -43,6 +43,8 @@ type ContainerState =
 /** One container of a simulated pod, across its restarts. */
 interface ContainerRun {
   spec: ContainerSpec;
+  /** An init container: runs to completion, in order, before the app containers start. */
+  init: boolean;
   program: ContainerProgram | ProgramConfigError;
   restartCount: number;
   state: ContainerState;
@@ -60,6 +62,7 @@ interface PodSimulation {
   name: string;
   uid: string;
   restartPolicy: 'Always' | 'OnFailure' | 'Never';
+  initContainers: ContainerRun[];
   containers: ContainerRun[];
   timers: Set<NodeJS.Timeout>;
   podIP: string;
@@ -150,24 +153,38 @@ export class SimulatedKubelet {
   // --- pod lifecycle -------------------------------------------------------------------------
 
   private admit(pod: KubeObject): void {
-    const spec = (pod.spec ?? {}) as { containers?: ContainerSpec[]; restartPolicy?: string; nodeName?: string };
+    const spec = (pod.spec ?? {}) as { containers?: ContainerSpec[]; initContainers?: ContainerSpec[]; restartPolicy?: string; nodeName?: string };
     const previousStatuses = readContainerStatuses(pod);
+    const initSpecs = spec.initContainers ?? [];
+    const firstWait = initSpecs.length > 0 ? 'PodInitializing' : 'ContainerCreating';
     const simulation: PodSimulation = {
       namespace: pod.metadata.namespace ?? 'default',
       name: pod.metadata.name ?? '',
       uid: pod.metadata.uid ?? '',
       restartPolicy: spec.restartPolicy === 'Never' || spec.restartPolicy === 'OnFailure' ? spec.restartPolicy : 'Always',
-      containers: (spec.containers ?? []).map((container) => newContainerRun(container, previousStatuses.get(container.name) ?? 0)),
+      initContainers: initSpecs.map((container) => newContainerRun(container, 0, true, 'ContainerCreating')),
+      containers: (spec.containers ?? []).map((container) => newContainerRun(container, previousStatuses.get(container.name) ?? 0, false, firstWait)),
       timers: new Set(),
       podIP: this.allocatePodIP(),
       startTime: nowSeconds(),
-      qosClass: qosClassOf(spec.containers ?? []),
+      qosClass: qosClassOf([...initSpecs, ...(spec.containers ?? [])]),
       stopped: false,
     };
     this.pods.set(podKey(pod), simulation);
     if (!spec.nodeName) this.bind(simulation);
     this.writeStatus(simulation);
-    for (const container of simulation.containers) this.prepare(simulation, container);
+    this.startNextStage(simulation);
+  }
+
+  /** The next init container that has not completed, or, once all have, every app container. */
+  private startNextStage(simulation: PodSimulation): void {
+    const nextInit = simulation.initContainers.find((c) => !c.finished);
+    if (nextInit) return this.prepare(simulation, nextInit);
+    for (const container of simulation.containers) {
+      container.state = container.program instanceof ProgramConfigError ? container.state : { waiting: { reason: 'ContainerCreating' } };
+      this.prepare(simulation, container);
+    }
+    if (simulation.initContainers.length > 0) this.writeStatus(simulation);
   }
 
   /** The scheduler's part: put the pod on the node. */
@@ -232,11 +249,17 @@ export class SimulatedKubelet {
     const startedAt = 'running' in container.state ? container.state.running.startedAt : nowSeconds();
     const terminated = { exitCode, reason: exitCode === 0 ? 'Completed' : 'Error', startedAt, finishedAt: nowSeconds(), containerID: container.containerID ?? '' };
     container.state = { terminated };
-    const restart = simulation.restartPolicy === 'Always' || (simulation.restartPolicy === 'OnFailure' && exitCode !== 0);
+    // An init container that succeeded is done whatever the policy; a failed one restarts
+    // unless the policy is Never.
+    const restart = container.init
+      ? exitCode !== 0 && simulation.restartPolicy !== 'Never'
+      : simulation.restartPolicy === 'Always' || (simulation.restartPolicy === 'OnFailure' && exitCode !== 0);
     if (!restart) {
       container.finished = true;
       this.writeStatus(simulation);
-      if (this.podPhase(simulation) === 'Succeeded' || this.podPhase(simulation) === 'Failed') this.halt(simulation);
+      const phase = this.podPhase(simulation);
+      if (phase === 'Succeeded' || phase === 'Failed') this.halt(simulation);
+      else if (container.init) this.startNextStage(simulation);
       return;
     }
     this.writeStatus(simulation);
@@ -280,7 +303,7 @@ export class SimulatedKubelet {
   }
 
   private killContainers(simulation: PodSimulation): void {
-    for (const container of simulation.containers) {
+    for (const container of [...simulation.initContainers, ...simulation.containers]) {
       if (!('running' in container.state)) continue;
       this.recordEvent(simulation, container, 'Normal', 'Killing', `Stopping container ${container.spec.name}`);
       this.logs.endAttempt(simulation.namespace, simulation.name, container.spec.name);
@@ -292,7 +315,7 @@ export class SimulatedKubelet {
     simulation.stopped = true;
     for (const timer of simulation.timers) clearTimeout(timer);
     simulation.timers.clear();
-    for (const container of simulation.containers) container.run = undefined;
+    for (const container of [...simulation.initContainers, ...simulation.containers]) container.run = undefined;
   }
 
   private schedule(simulation: PodSimulation, delayMs: number, action: () => void): void {
@@ -312,6 +335,8 @@ export class SimulatedKubelet {
   // --- status --------------------------------------------------------------------------------
 
   private podPhase(simulation: PodSimulation): 'Pending' | 'Running' | 'Succeeded' | 'Failed' {
+    if (simulation.initContainers.some((c) => c.finished && exitCodeOf(c) !== 0)) return 'Failed';
+    if (!initialized(simulation)) return 'Pending';
     const containers = simulation.containers;
     if (containers.length > 0 && containers.every((c) => c.finished)) {
       return containers.every((c) => 'terminated' in c.state && c.state.terminated.exitCode === 0) ? 'Succeeded' : 'Failed';
@@ -333,7 +358,7 @@ export class SimulatedKubelet {
     const readiness = terminal ? { reason: 'PodCompleted' } : ready ? {} : { reason: 'ContainersNotReady', message: `containers with unready status: [${unready.join(' ')}]` };
     const conditions = [
       condition(previous, 'PodReadyToStartContainers', !terminal),
-      condition(previous, 'Initialized', true),
+      condition(previous, 'Initialized', initialized(simulation), initializedDetail(simulation)),
       condition(previous, 'Ready', ready, readiness),
       condition(previous, 'ContainersReady', ready, readiness),
       condition(previous, 'PodScheduled', true),
@@ -346,6 +371,7 @@ export class SimulatedKubelet {
       podIP: simulation.podIP,
       podIPs: [{ ip: simulation.podIP }],
       startTime: simulation.startTime,
+      ...(simulation.initContainers.length > 0 ? { initContainerStatuses: simulation.initContainers.map((c) => containerStatus(c)) } : {}),
       containerStatuses: simulation.containers.map((c) => containerStatus(c)),
       qosClass: simulation.qosClass,
     };
@@ -387,7 +413,7 @@ export class SimulatedKubelet {
           namespace: simulation.namespace,
           name: simulation.name,
           uid: simulation.uid,
-          ...(container ? { fieldPath: `spec.containers{${container.spec.name}}` } : {}),
+          ...(container ? { fieldPath: `spec.${container.init ? 'initContainers' : 'containers'}{${container.spec.name}}` } : {}),
         },
         reason,
         message,
@@ -451,7 +477,20 @@ function condition(previous: PodStatus, type: string, value: boolean, detail: { 
   return { type, status, lastProbeTime: null, lastTransitionTime, ...detail };
 }
 
-function newContainerRun(spec: ContainerSpec, restartCount: number): ContainerRun {
+function initialized(simulation: PodSimulation): boolean {
+  return simulation.initContainers.every((c) => c.finished && exitCodeOf(c) === 0);
+}
+
+function initializedDetail(simulation: PodSimulation): { reason?: string; message?: string } {
+  const incomplete = simulation.initContainers.filter((c) => !(c.finished && exitCodeOf(c) === 0)).map((c) => c.spec.name);
+  return incomplete.length === 0 ? {} : { reason: 'ContainersNotInitialized', message: `containers with incomplete status: [${incomplete.join(' ')}]` };
+}
+
+function exitCodeOf(container: ContainerRun): number | undefined {
+  return 'terminated' in container.state ? container.state.terminated.exitCode : undefined;
+}
+
+function newContainerRun(spec: ContainerSpec, restartCount: number, init: boolean, waitingReason: string): ContainerRun {
   let program: ContainerProgram | ProgramConfigError;
   try {
     program = describeContainerProgram(spec);
@@ -460,8 +499,8 @@ function newContainerRun(spec: ContainerSpec, restartCount: number): ContainerRu
     program = err;
   }
   const state: ContainerState =
-    program instanceof ProgramConfigError ? { waiting: { reason: 'CreateContainerConfigError', message: program.message } } : { waiting: { reason: 'ContainerCreating' } };
-  return { spec, program, restartCount, state, lastState: undefined, containerID: undefined, everStarted: false, finished: false, run: undefined };
+    program instanceof ProgramConfigError ? { waiting: { reason: 'CreateContainerConfigError', message: program.message } } : { waiting: { reason: waitingReason } };
+  return { spec, init, program, restartCount, state, lastState: undefined, containerID: undefined, everStarted: false, finished: false, run: undefined };
 }
 
 function containerStatus(container: ContainerRun): Record<string, unknown> {

@@ -336,6 +336,37 @@ describe('devcluster/kubelet', () => {
     await waitFor('Failed event', () => eventReasons('bad').includes('Failed'));
   });
 
+  it('runs init containers in order before the app containers, Pending and not Initialized meanwhile', async () => {
+    const withInit = podObject('inits', { env: simEnv({ SIM_LINES: 1, SIM_MESSAGE: 'app ran' }) });
+    (withInit.spec as Record<string, unknown>).initContainers = [
+      { name: 'first', image: 'busybox', command: ['sh', '-c', 'echo first; sleep 0.2'] },
+      { name: 'second', image: 'busybox', command: ['echo', 'second'] },
+    ];
+    store.create(PODS, withInit);
+    const initializing = await waitFor('first init running', () => {
+      const statuses = pod('inits')?.status as { initContainerStatuses?: Array<{ state: { running?: unknown } }> } | undefined;
+      return statuses?.initContainerStatuses?.[0]?.state.running ? pod('inits') : undefined;
+    });
+    assert.equal(initializing.status?.phase, 'Pending');
+    assert.equal(initializing.status?.conditions?.find((c) => c.type === 'Initialized')?.status, 'False');
+    assert.equal(initializing.status?.containerStatuses?.[0]?.state.waiting?.reason, 'PodInitializing');
+    const done = await waitFor('Succeeded', phaseIs('inits', 'Succeeded'));
+    assert.equal(done.status?.conditions?.find((c) => c.type === 'Initialized')?.status, 'True');
+    const read = (container: string) => kubelet.logs.read({ namespace: 'demo', pod: 'inits', container })?.map((l) => l.text);
+    assert.deepEqual([read('first'), read('second'), read('main')], [['first'], ['second'], ['app ran']]);
+    const starts = store.list(EVENTS, { namespace: 'demo' }).items.filter((e) => e.reason === 'Started').map((e) => (e.involvedObject as { fieldPath?: string }).fieldPath);
+    assert.deepEqual(starts, ['spec.initContainers{first}', 'spec.initContainers{second}', 'spec.containers{main}']);
+  });
+
+  it('fails a pod whose init container fails with restartPolicy Never, without starting its app containers', async () => {
+    const failing = podObject('bad-init', { image: 'nginx' });
+    (failing.spec as Record<string, unknown>).initContainers = [{ name: 'migrate', image: 'busybox', command: ['sh', '-c', 'echo migration failed >&2; exit 9'] }];
+    store.create(PODS, failing);
+    await waitFor('Failed', phaseIs('bad-init', 'Failed'));
+    assert.equal(logTexts('bad-init'), undefined, 'the app container never started');
+    assert.deepEqual(kubelet.logs.read({ namespace: 'demo', pod: 'bad-init', container: 'migrate' })?.map((l) => l.text), ['migration failed']);
+  });
+
   it('computes the QoS class from resources', async () => {
     const resources = { limits: { cpu: '100m', memory: '64Mi' } };
     store.create(PODS, podObject('guaranteed', { image: 'nginx', resources }));
