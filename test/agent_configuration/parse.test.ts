@@ -102,6 +102,11 @@ describe('parseAgentConfig', () => {
     assert.deepEqual(ranges(lf), [['unknown-key', { start: { line: 2, character: 4 }, end: { line: 2, character: 8 } }]]);
   });
 
+  it('reports one problem per value even when it breaks two rules', () => {
+    const result = parseAgentConfig('ci_access:\n  projects:\n    - id: a/b\n      default_namespace: ""\n');
+    assert.deepEqual(result.diagnostics.map((diagnostic) => diagnostic.message), ['ci_access.projects[0].default_namespace must not be empty']);
+  });
+
   it('explains bad values with the rule they break', () => {
     const text = 'container_scanning:\n  cadence: "every day"\nflux:\n  webhook_receiver_url: ftp://x\n';
     const messages = parseAgentConfig(text).diagnostics.map((diagnostic) => diagnostic.message);

@@ -6,7 +6,7 @@ import type { YamlSource } from './yamlSource';
 const DOCUMENT_START: ConfigRange = { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } };
 
 /** An error (unless `severity` says otherwise) on the node's text, or on the document start. */
-export function fixedFor(
+export function diagnosticAt(
   source: YamlSource,
   node: Node | undefined,
   fields: Omit<ConfigDiagnostic, 'range' | 'severity'> & { severity?: ConfigSeverity },

@@ -1,7 +1,7 @@
 // parseAgentConfig: YAML text in, a typed config and diagnostics out. Never throws and never
 // hangs on hostile input: size is checked before parsing, and alias expansion is bounded.
 import { isMap, isScalar, parseAllDocuments, visit, type Document, type Node, type YAMLError } from 'yaml';
-import { firstLineRange, fixedFor } from './diagnosticBuilders';
+import { firstLineRange, diagnosticAt } from './diagnosticBuilders';
 import { satisfiesSchema, schemaDiagnostics } from './schemaErrors';
 import { readSimpleYaml } from './simpleYaml';
 import { agentNameDiagnostics, duplicateEntryDiagnostics, findDuplicateEntries, removedKeyDiagnostics } from './semanticChecks';
@@ -139,7 +139,7 @@ function toPlainData(source: YamlSource, doc: Document, diagnostics: ConfigDiagn
   if (doc.contents === null) return {};
   if (!isMap(doc.contents)) {
     diagnostics.push(
-      fixedFor(source, doc.contents, { code: DiagnosticCodes.notMapping, message: 'the config must be a mapping of keys (such as ci_access:) or empty', path: [] }),
+      diagnosticAt(source, doc.contents, { code: DiagnosticCodes.notMapping, message: 'the config must be a mapping of keys (such as ci_access:) or empty', path: [] }),
     );
     return undefined;
   }
@@ -162,7 +162,7 @@ function complexKeyDiagnostics(source: YamlSource, doc: Document): ConfigDiagnos
   visit(doc, {
     Pair(_, pair) {
       if (pair.key === null || isScalar(pair.key)) return;
-      found.push(fixedFor(source, pair.key as Node, { code: DiagnosticCodes.badType, message: 'keys must be plain words such as ci_access, not lists, mappings or aliases', path: [] }));
+      found.push(diagnosticAt(source, pair.key as Node, { code: DiagnosticCodes.badType, message: 'keys must be plain words such as ci_access, not lists, mappings or aliases', path: [] }));
     },
   });
   return found;

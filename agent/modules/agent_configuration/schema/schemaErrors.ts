@@ -2,7 +2,7 @@
 // friendly messages, exact YAML ranges and quick fixes.
 import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
 import type { Document } from 'yaml';
-import { fixedFor } from './diagnosticBuilders';
+import { diagnosticAt } from './diagnosticBuilders';
 import { insertKeyFix, keepFirstKeyFix, replaceNodeFix } from './fixes';
 import { AGENT_CONFIG_SCHEMA, allowedKeys, formatPath, schemaAtPath, schemaTypeName } from './schemaNav';
 import { closestMatch } from './suggest';
@@ -36,9 +36,14 @@ export function satisfiesSchema(data: unknown): boolean {
 export function schemaDiagnostics(context: SchemaCheckContext): ConfigDiagnostic[] {
   const validate = schemaValidator();
   if (validate(context.data)) return [];
+  // One message per place and kind: an empty namespace breaks both minLength and pattern.
+  const seen = new Set<string>();
   return (validate.errors ?? []).flatMap((error) => {
     const diagnostic = diagnosticFromAjvError(context, error);
-    return diagnostic === undefined ? [] : [diagnostic];
+    const identity = diagnostic === undefined ? '' : `${diagnostic.code} ${JSON.stringify(diagnostic.path)}`;
+    if (diagnostic === undefined || seen.has(identity)) return [];
+    seen.add(identity);
+    return [diagnostic];
   });
 }
 
@@ -72,7 +77,7 @@ function diagnosticFromAjvError(context: SchemaCheckContext, error: ErrorObject)
   const located = locate(context.doc, path);
   const where = formatPath(path);
   const at = (anchor: 'key' | 'value', fields: Omit<ConfigDiagnostic, 'range' | 'severity'>): ConfigDiagnostic =>
-    fixedFor(context.source, anchor === 'key' ? keyAnchor(located) : valueAnchor(located), fields);
+    diagnosticAt(context.source, anchor === 'key' ? keyAnchor(located) : valueAnchor(located), fields);
   switch (error.keyword) {
     case 'additionalProperties':
       return unknownKeyDiagnostic(context, path, String(error.params.additionalProperty));
@@ -122,7 +127,7 @@ function unknownKeyDiagnostic(context: SchemaCheckContext, parentPath: (string |
   const keyNode = keyAnchor(located);
   const hint = suggestion !== undefined ? ` Did you mean "${suggestion}"?` : allowed.length > 0 ? ` Allowed keys: ${allowed.join(', ')}.` : ` ${formatPath(parentPath)} takes no keys: write {}.`;
   const fix = suggestion !== undefined && keyNode !== undefined ? replaceNodeFix(context.source, keyNode, suggestion, `Change to "${suggestion}"`) : undefined;
-  return fixedFor(context.source, keyNode, {
+  return diagnosticAt(context.source, keyNode, {
     code: DiagnosticCodes.unknownKey,
     message: `Unknown key "${key}" in ${formatPath(parentPath)}.${hint}`,
     path,
@@ -134,7 +139,7 @@ function missingKeyDiagnostic(context: SchemaCheckContext, located: LocatedNode,
   const fix = insertKeyFix(context.source, located.value, path, key);
   const description = schemaAtPath([...path, key])?.description;
   const why = description === undefined ? '' : ` (${firstSentence(description)})`;
-  return fixedFor(context.source, keyAnchor(located), {
+  return diagnosticAt(context.source, keyAnchor(located), {
     code: DiagnosticCodes.missingKey,
     message: `${formatPath(path)} is missing the required key "${key}"${why}`,
     path: [...path, key],
@@ -154,7 +159,7 @@ function badEnumDiagnostic(context: SchemaCheckContext, located: LocatedNode, pa
   const node = valueAnchor(located);
   const fix = suggestion !== undefined && node !== undefined ? replaceNodeFix(context.source, node, suggestion, `Change to "${suggestion}"`) : undefined;
   const hint = suggestion === undefined ? '' : ` Did you mean "${suggestion}"?`;
-  return fixedFor(context.source, node, {
+  return diagnosticAt(context.source, node, {
     code: DiagnosticCodes.badValue,
     message: `${formatPath(path)}: ${JSON.stringify(value)} is not one of ${choices.join(', ')}.${hint}`,
     path,
@@ -167,7 +172,7 @@ function accessAsDiagnostic(context: SchemaCheckContext, located: LocatedNode, p
   const present = Object.keys((valueAt(context.data, path) as Record<string, unknown> | null) ?? {});
   const found = present.length === 0 ? 'none is set' : `found ${present.join(' and ')}`;
   const fix = present.length > 1 ? keepFirstKeyFix(context.source, located.value) : insertKeyFix(context.source, located.value, path, choices[0]!);
-  return fixedFor(context.source, keyAnchor(located), {
+  return diagnosticAt(context.source, keyAnchor(located), {
     code: DiagnosticCodes.accessAsOneOf,
     message: `${formatPath(path)} must set exactly one of ${choices.join(', ')}; ${found}`,
     path,

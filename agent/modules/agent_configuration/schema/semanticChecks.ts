@@ -2,7 +2,7 @@
 // the same project or group listed twice, and the agent name taken from the file's folder.
 import type { Document } from 'yaml';
 import { agentNameFromPath, validateAgentName } from './agentName';
-import { firstLineRange, fixedFor } from './diagnosticBuilders';
+import { firstLineRange, diagnosticAt } from './diagnosticBuilders';
 import { removePairFix, replacePairFix } from './fixes';
 import { formatPath } from './schemaNav';
 import { DiagnosticCodes, type ConfigDiagnostic } from './types';
@@ -16,7 +16,7 @@ export function removedKeyDiagnostics(source: YamlSource, doc: Document, data: R
       ? removePairFix(source, located, 'Remove the gitops section (flux is already configured)')
       : replacePairFix(source, located, 'flux: {}', 'Replace the gitops section with flux: {}');
   return [
-    fixedFor(source, keyAnchor(located), {
+    diagnosticAt(source, keyAnchor(located), {
       code: DiagnosticCodes.removedKey,
       message: 'gitops was removed: the agent no longer syncs manifest projects itself; use Flux (the flux key) instead',
       path: ['gitops'],
@@ -59,7 +59,7 @@ export function findDuplicateEntries(data: Record<string, unknown>): DuplicateEn
 export function duplicateEntryDiagnostics(source: YamlSource, doc: Document, data: Record<string, unknown>): ConfigDiagnostic[] {
   return findDuplicateEntries(data).map(({ listPath, index, firstIndex, id }) => {
     const path = [...listPath, index, 'id'];
-    return fixedFor(source, valueAnchor(locate(doc, path)), {
+    return diagnosticAt(source, valueAnchor(locate(doc, path)), {
       severity: 'warning',
       code: DiagnosticCodes.duplicateEntry,
       message: `"${id}" is listed twice in ${formatPath(listPath)} (first at ${formatPath([...listPath, firstIndex])}); only one entry takes effect`,
