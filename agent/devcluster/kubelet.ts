@@ -153,9 +153,10 @@ export class SimulatedKubelet {
   // --- pod lifecycle -------------------------------------------------------------------------
 
   private admit(pod: KubeObject): void {
-    const spec = (pod.spec ?? {}) as { containers?: ContainerSpec[]; initContainers?: ContainerSpec[]; restartPolicy?: string; nodeName?: string };
+    const spec = (pod.spec ?? {}) as { containers?: unknown; initContainers?: unknown; restartPolicy?: string; nodeName?: string };
+    const appSpecs = containerList(spec.containers);
     const previousStatuses = readContainerStatuses(pod);
-    const initSpecs = spec.initContainers ?? [];
+    const initSpecs = containerList(spec.initContainers);
     const firstWait = initSpecs.length > 0 ? 'PodInitializing' : 'ContainerCreating';
     const simulation: PodSimulation = {
       namespace: pod.metadata.namespace ?? 'default',
@@ -163,11 +164,11 @@ export class SimulatedKubelet {
       uid: pod.metadata.uid ?? '',
       restartPolicy: spec.restartPolicy === 'Never' || spec.restartPolicy === 'OnFailure' ? spec.restartPolicy : 'Always',
       initContainers: initSpecs.map((container) => newContainerRun(container, 0, true, 'ContainerCreating')),
-      containers: (spec.containers ?? []).map((container) => newContainerRun(container, previousStatuses.get(container.name) ?? 0, false, firstWait)),
+      containers: appSpecs.map((container) => newContainerRun(container, previousStatuses.get(container.name) ?? 0, false, firstWait)),
       timers: new Set(),
       podIP: this.allocatePodIP(),
       startTime: nowSeconds(),
-      qosClass: qosClassOf([...initSpecs, ...(spec.containers ?? [])]),
+      qosClass: qosClassOf([...initSpecs, ...appSpecs]),
       stopped: false,
     };
     this.pods.set(podKey(pod), simulation);
@@ -475,6 +476,12 @@ function condition(previous: PodStatus, type: string, value: boolean, detail: { 
   const before = previous.conditions?.find((c) => c.type === type);
   const lastTransitionTime = before && before.status === status ? before.lastTransitionTime : nowSeconds();
   return { type, status, lastProbeTime: null, lastTransitionTime, ...detail };
+}
+
+/** The containers of a spec list; entries without a name cannot run and are left out. */
+function containerList(value: unknown): ContainerSpec[] {
+  if (!Array.isArray(value)) return [];
+  return value.filter((item): item is ContainerSpec => typeof item === 'object' && item !== null && typeof (item as { name?: unknown }).name === 'string');
 }
 
 function initialized(simulation: PodSimulation): boolean {

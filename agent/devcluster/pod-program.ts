@@ -66,6 +66,7 @@ const SIMULATION_VARIABLES = ['SIM_LINES', 'SIM_MESSAGE', 'SIM_LINE_INTERVAL_MS'
 
 /** Reads a container spec into a program; throws ProgramConfigError for bad SIM_* values. */
 export function describeContainerProgram(container: ContainerSpec): ContainerProgram {
+  checkContainerShape(container);
   const env = containerEnvironment(container);
   const startDelayMs = optionalNumber(env, 'SIM_START_DELAY_MS', 0, Number.MAX_SAFE_INTEGER);
   if (SIMULATION_VARIABLES.some((name) => name in env)) {
@@ -76,11 +77,21 @@ export function describeContainerProgram(container: ContainerSpec): ContainerPro
   return { startDelayMs, env, form: { kind: 'daemon', image: container.image ?? '', argv } };
 }
 
+/** Objects reach the kubelet as the client sent them: check the fields a program reads. */
+function checkContainerShape(container: ContainerSpec): void {
+  const isStringList = (value: unknown) => value === undefined || (Array.isArray(value) && value.every((item) => typeof item === 'string'));
+  if (!isStringList(container.command)) throw new ProgramConfigError('command must be a list of strings');
+  if (!isStringList(container.args)) throw new ProgramConfigError('args must be a list of strings');
+  const env: unknown = container.env;
+  const validEnv = env === undefined || (Array.isArray(env) && env.every((item: unknown) => typeof item === 'object' && item !== null && typeof (item as { name?: unknown }).name === 'string'));
+  if (!validEnv) throw new ProgramConfigError('env must be a list of {name, value} entries');
+}
+
 /** The container's env as name → value; valueFrom references read as empty strings. */
 export function containerEnvironment(container: ContainerSpec): Record<string, string> {
   const env: Record<string, string> = {};
   for (const variable of container.env ?? []) {
-    env[variable.name] = expandKubernetesReferences(variable.value ?? '', env);
+    env[variable.name] = expandKubernetesReferences(typeof variable.value === 'string' ? variable.value : '', env);
   }
   return env;
 }

@@ -367,6 +367,19 @@ describe('devcluster/kubelet', () => {
     assert.deepEqual(kubelet.logs.read({ namespace: 'demo', pod: 'bad-init', container: 'migrate' })?.map((l) => l.text), ['migration failed']);
   });
 
+  it('reports malformed container fields as config errors and keeps running other pods', async () => {
+    store.create(PODS, podObject('odd-env', { env: { SIM_LINES: '3' } as unknown as ContainerSpec['env'] }));
+    store.create(PODS, podObject('odd-command', { command: 'echo hi' as unknown as string[] }));
+    store.create(PODS, { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'no-containers', namespace: 'demo' }, spec: { containers: 'nope' } });
+    store.create(PODS, podObject('fine', { command: ['true'] }));
+    await waitFor('the valid pod to finish', phaseIs('fine', 'Succeeded'));
+    const waitingReason = (name: string) => pod(name)?.status?.containerStatuses?.[0]?.state.waiting;
+    await waitFor('config errors', () => waitingReason('odd-env') && waitingReason('odd-command'));
+    assert.match(waitingReason('odd-env')?.message ?? '', /env must be a list/);
+    assert.match(waitingReason('odd-command')?.message ?? '', /command must be a list of strings/);
+    assert.equal(pod('no-containers')?.status?.phase, 'Pending');
+  });
+
   it('computes the QoS class from resources', async () => {
     const resources = { limits: { cpu: '100m', memory: '64Mi' } };
     store.create(PODS, podObject('guaranteed', { image: 'nginx', resources }));
