@@ -79,6 +79,19 @@ describe('parseAgentConfig', () => {
     assert.deepEqual(parseAgentConfig(applyEdits(text, diagnostic.fix.edits)).diagnostics, []);
   });
 
+  it('offers to remove an unknown key that resembles no allowed key, with its nested lines', () => {
+    const text = 'observability:\n  tracing:\n    sampler: always\n  logging:\n    level: info\n';
+    const [diagnostic] = parseAgentConfig(text).diagnostics;
+    assert.equal(diagnostic?.fix?.title, 'Remove the unknown key "tracing"');
+    assert.equal(applyEdits(text, diagnostic.fix.edits), 'observability:\n  logging:\n    level: info\n');
+  });
+
+  it('offers no removal for a key that also starts a list item', () => {
+    const [diagnostic] = parseAgentConfig('ci_access:\n  projects:\n    - zzzzzz: 1\n      id: a/b\n').diagnostics;
+    assert.equal(diagnostic?.code, 'unknown-key');
+    assert.equal(diagnostic.fix, undefined);
+  });
+
   it('inserts a missing key into a flow mapping', () => {
     const text = 'user_access: {projects: [{id: a/b}]}\n';
     const [diagnostic] = parseAgentConfig(text).diagnostics;

@@ -13,6 +13,8 @@ export function replaceNodeFix(source: YamlSource, node: Node, newText: string, 
 export function removePairFix(source: YamlSource, located: LocatedNode, title: string): ConfigFix | undefined {
   if (located.key?.range == null) return undefined;
   const start = source.lineStart(located.key.range[0]);
+  // Only a key that starts its line: after `- ` the line also starts a list item, in flow style it has neighbours.
+  if (source.text.slice(start, located.key.range[0]).trim() !== '') return undefined;
   const valueEnd = located.value?.range?.[1] ?? located.key.range[1];
   const end = source.nextLineStart(source.trimEnd(valueEnd));
   return { title, edits: [{ range: source.rangeOf(start, end), newText: '' }] };

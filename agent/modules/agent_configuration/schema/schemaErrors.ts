@@ -3,7 +3,7 @@
 import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
 import type { Document } from 'yaml';
 import { diagnosticAt } from './diagnosticBuilders';
-import { insertKeyFix, keepFirstKeyFix, replaceNodeFix } from './fixes';
+import { insertKeyFix, keepFirstKeyFix, removePairFix, replaceNodeFix } from './fixes';
 import { AGENT_CONFIG_SCHEMA, allowedKeys, formatPath, schemaAtPath, schemaTypeName } from './schemaNav';
 import { closestMatch } from './suggest';
 import { DiagnosticCodes, type ConfigDiagnostic } from './types';
@@ -126,7 +126,10 @@ function unknownKeyDiagnostic(context: SchemaCheckContext, parentPath: (string |
   const suggestion = closestMatch(key, allowed);
   const keyNode = keyAnchor(located);
   const hint = suggestion !== undefined ? ` Did you mean "${suggestion}"?` : allowed.length > 0 ? ` Allowed keys: ${allowed.join(', ')}.` : ` ${formatPath(parentPath)} takes no keys: write {}.`;
-  const fix = suggestion !== undefined && keyNode !== undefined ? replaceNodeFix(context.source, keyNode, suggestion, `Change to "${suggestion}"`) : undefined;
+  const fix =
+    suggestion !== undefined && keyNode !== undefined
+      ? replaceNodeFix(context.source, keyNode, suggestion, `Change to "${suggestion}"`)
+      : removePairFix(context.source, located, `Remove the unknown key "${key}"`);
   return diagnosticAt(context.source, keyNode, {
     code: DiagnosticCodes.unknownKey,
     message: `Unknown key "${key}" in ${formatPath(parentPath)}.${hint}`,
