@@ -12,6 +12,8 @@ import type { KubeObject, ResourceType } from './types';
 import { checkKindAndVersion, validateObject } from './validation';
 
 const NAMESPACES: ResourceType = { group: '', version: 'v1', resource: 'namespaces' };
+/** Namespaces Kubernetes refuses to delete. */
+const PROTECTED_NAMESPACES = new Set(['default', 'kube-system', 'kube-public']);
 
 /** Sets kind and apiVersion, which the store does not keep per object. */
 export function withTypeMeta(definition: ResourceDefinition, object: KubeObject): KubeObject {
@@ -170,6 +172,9 @@ async function applyCreate(ctx: RequestContext, patch: unknown): Promise<void> {
 export function handleDelete(ctx: RequestContext): void {
   const { definition, namespace, name } = ctx.route;
   if (ctx.route.subresource !== undefined) throw new ApiError(405, 'MethodNotAllowed', `delete is not allowed on ${definition.plural}/${ctx.route.subresource}`);
+  if (definition.plural === 'namespaces' && PROTECTED_NAMESPACES.has(name ?? '')) {
+    throw new ApiError(403, 'Forbidden', `namespaces "${name}" is forbidden: this namespace may not be deleted`, { name, kind: 'namespaces' });
+  }
   if (isDryRun(ctx)) return respondObjects(ctx, 200, [getExisting(ctx)], true);
   const deleted = withTypeMeta(definition, ctx.parts.store.delete(resourceTypeOf(definition), namespace, name ?? ''));
   if (definition.plural === 'namespaces') deleteNamespaceContents(ctx, name ?? '');

@@ -52,12 +52,17 @@ function isObject(value: Json | undefined): value is JsonObject {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-export function applyMergePatch(target: Json | undefined, patch: Json): Json {
+/** RFC 7386: objects merge, null removes a key, anything else (lists too) replaces. */
+export function applyMergePatch(target: unknown, patch: unknown): unknown {
+  return mergePatch(target as Json | undefined, patch as Json);
+}
+
+function mergePatch(target: Json | undefined, patch: Json): Json {
   if (!isObject(patch)) return patch;
   const result: JsonObject = isObject(target) ? { ...target } : {};
   for (const [key, value] of Object.entries(patch)) {
     if (value === null) delete result[key];
-    else result[key] = applyMergePatch(result[key], value);
+    else result[key] = mergePatch(result[key], value);
   }
   return result;
 }
@@ -67,7 +72,12 @@ export function applyMergePatch(target: Json | undefined, patch: Json): Json {
 const SET_ELEMENT_ORDER = '$setElementOrder/';
 const DELETE_FROM_PRIMITIVE_LIST = '$deleteFromPrimitiveList/';
 
-export function applyStrategicMergePatch(target: Json | undefined, patch: Json): Json {
+/** Strategic merge patch: like a merge patch, but lists with a merge key merge item by item. */
+export function applyStrategicMergePatch(target: unknown, patch: unknown): unknown {
+  return strategicMerge(target as Json | undefined, patch as Json);
+}
+
+function strategicMerge(target: Json | undefined, patch: Json): Json {
   if (!isObject(patch)) return patch;
   if (patch.$patch === 'replace') return withoutDirectives(patch);
   if (patch.$patch === 'delete') return null;
@@ -82,7 +92,7 @@ export function applyStrategicMergePatch(target: Json | undefined, patch: Json):
     }
     if (value === null) delete result[key];
     else if (Array.isArray(value)) result[key] = mergeList(key, result[key], value);
-    else result[key] = applyStrategicMergePatch(result[key], value);
+    else result[key] = strategicMerge(result[key], value);
   }
   return result;
 }
@@ -98,7 +108,7 @@ function mergeList(field: string, current: Json | undefined, patch: Json[]): Jso
     if (item.$patch === 'delete') {
       if (index >= 0) merged.splice(index, 1);
     } else if (index >= 0) {
-      merged[index] = applyStrategicMergePatch(merged[index], item);
+      merged[index] = strategicMerge(merged[index], item);
     } else {
       merged.push(withoutDirectives(item));
     }
@@ -183,10 +193,11 @@ function addAt(document: Json, pointer: string, value: Json, replace: boolean): 
   parent[last] = value;
 }
 
-export function applyJsonPatch(target: Json, operations: Json): Json {
+/** RFC 6902 on a copy of the target. */
+export function applyJsonPatch(target: unknown, operations: unknown): unknown {
   if (!Array.isArray(operations)) throw badRequest('a JSON patch must be an array of operations');
-  const document = structuredClone(target);
-  for (const raw of operations) {
+  const document = structuredClone(target) as Json;
+  for (const raw of operations as Json[]) {
     if (!isObject(raw) || typeof raw.op !== 'string' || typeof raw.path !== 'string') throw badRequest('a JSON patch operation needs "op" and "path"');
     const operation = raw as unknown as JsonPatchOperation;
     applyOperation(document, operation);
@@ -218,14 +229,14 @@ function applyOperation(document: Json, operation: JsonPatchOperation): void {
 
 /** Applies a patch of the given type to a current object (a copy is returned). */
 export function applyPatch(type: PatchType, current: unknown, patch: unknown): unknown {
-  const target = structuredClone(current) as Json;
+  const target = structuredClone(current);
   switch (type) {
     case 'merge':
-      return applyMergePatch(target, patch as Json);
+      return applyMergePatch(target, patch);
     case 'json':
-      return applyJsonPatch(target, patch as Json);
+      return applyJsonPatch(target, patch);
     case 'strategic':
     case 'apply':
-      return applyStrategicMergePatch(target, patch as Json);
+      return applyStrategicMergePatch(target, patch);
   }
 }

@@ -156,6 +156,16 @@ describe('devcluster API: statuses, concurrency, watches, selectors, patches', f
     assert.equal((second.json() as { data: { k: string } }).data.k, '2');
   });
 
+  it('refuses to delete the default namespace, and deleting another namespace deletes its contents', async () => {
+    assertStatus(await request(t.cluster, 'DELETE', '/api/v1/namespaces/default'), 403, 'Forbidden');
+    await request(t.cluster, 'POST', '/api/v1/namespaces', { body: JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'doomed' } }) });
+    const sa = (await request(t.cluster, 'GET', '/api/v1/namespaces/doomed/serviceaccounts/default')).status;
+    assert.equal(sa, 200, 'a new namespace gets its default service account');
+    await request(t.cluster, 'POST', '/api/v1/namespaces/doomed/configmaps', { body: JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'inside' } }) });
+    assert.equal((await request(t.cluster, 'DELETE', '/api/v1/namespaces/doomed')).status, 200);
+    assertStatus(await request(t.cluster, 'GET', '/api/v1/namespaces/doomed/configmaps/inside'), 404, 'NotFound');
+  });
+
   it('answers a Table when asked (kubectl get), with pod columns', async () => {
     const response = await request(t.cluster, 'GET', '/api/v1/namespaces/default/pods', { headers: { Accept: 'application/json;as=Table;v=v1;g=meta.k8s.io,application/json' } });
     const table = response.json() as { kind: string; columnDefinitions: Array<{ name: string }>; rows: Array<{ cells: unknown[] }> };
