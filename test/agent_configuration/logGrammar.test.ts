@@ -74,6 +74,13 @@ describe('log grammar (TextMate)', () => {
       assertScope(line, '"reverse_tunnel"', 'string.quoted.double.log');
     });
 
+    it('reads a JSON line behind the time Kubernetes adds with --timestamps', () => {
+      const stamped = '2026-11-21T09:25:01.123456789Z {"time":"2026-11-21T09:25:01Z","level":"warn","msg":"slow"}';
+      assertScope(stamped, '2026-11-21T09:25:01.123456789Z', 'constant.numeric.date.log');
+      assertScope(stamped, 'warn"', 'markup.changed.log.level.warn');
+      assertScope(stamped, '"slow"', 'string.quoted.double.log.message');
+    });
+
     it('does not take a message that mentions "error" for an error level', () => {
       const info = '{"time":"2026-11-21T09:25:01Z","level":"info","msg":"recovered from error"}';
       assertNoScope(info, 'error"}', 'markup.deleted');
