@@ -76,7 +76,8 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
 }
 
 async function route(req: http.IncomingMessage, options: ApiServerOptions): Promise<unknown> {
-  const path = new URL(req.url ?? '/', 'http://kas').pathname;
+  // Clients join paths onto the base URL either way (with or without its trailing slash): accept "//".
+  const path = new URL((req.url ?? '/').replace(/^\/{2,}/, '/'), 'http://kas').pathname.replace(/\/{2,}/g, '/');
   if (req.method !== 'GET') throw new ApiError(405, 'method_not_allowed', 'only GET is supported');
   if (!path.startsWith('/api/v1/')) throw new ApiError(404, 'not_found', `no such endpoint: ${path}`);
   await authenticate(req, options);

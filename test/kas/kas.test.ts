@@ -142,6 +142,7 @@ describe('kas: configuration delivery, REST API and probes', function () {
     assert.ok(!Number.isNaN(Date.parse(dev.connections[0].connectedSince)));
     assert.deepEqual((await getJson(`${kas.apiUrl}api/v1/agents/${dev.id}`, `pat:${dev.id}:${userToken}`)).body, dev);
     assert.equal((await getJson(`${kas.apiUrl}api/v1/agents/999`, userToken)).status, 404);
+    assert.equal((await getJson(`${kas.apiUrl}/api/v1/agents`, userToken)).status, 200, 'a doubled slash after the base URL is accepted');
 
     const anonymous = await getJson(`${kas.apiUrl}api/v1/agents`);
     assert.equal(anonymous.status, 401);
