@@ -27,6 +27,8 @@ export interface TlsMaterial {
 export function createApiServer(parts: ServerParts, tls: TlsMaterial): https.Server {
   const server = https.createServer({ cert: tls.certPem, key: tls.keyPem });
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    // Path only: query strings never carry tokens here, but headers do, so they are not logged.
+    res.on('finish', () => parts.logger.debug('request', { method: req.method, path: (req.url ?? '').split('?')[0], status: res.statusCode }));
     handleRequest(parts, req, res).catch((err: unknown) => answerFailure(parts, res, err));
   });
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {

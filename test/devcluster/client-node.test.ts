@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
 import type { KubeConfig } from '@kubernetes/client-node' with { 'resolution-mode': 'import' };
 import type { MemoryObjectStore } from '../../agent/devcluster/store';
-import { startTestCluster, type TestCluster } from '../support/devcluster';
+import { useTestCluster, type TestCluster } from '../support/devcluster';
 
 type ClientNode = typeof import('@kubernetes/client-node', { with: { 'resolution-mode': 'import' } });
 
@@ -16,13 +16,14 @@ async function eventually(check: () => boolean, what: string, timeoutMs = 15_000
 }
 
 describe('devcluster with @kubernetes/client-node: list, create, delete, watch, log', function () {
+  const testCluster = useTestCluster();
   let t: TestCluster;
   let k8s: ClientNode;
   let kubeConfig: KubeConfig;
   const cleanups: Array<() => void> = [];
 
   before(async () => {
-    t = await startTestCluster();
+    t = testCluster();
     // client-node is an ES module; this test file is CommonJS.
     k8s = await import('@kubernetes/client-node');
     kubeConfig = new k8s.KubeConfig();
@@ -30,9 +31,6 @@ describe('devcluster with @kubernetes/client-node: list, create, delete, watch, 
   });
   afterEach(() => {
     for (const cleanup of cleanups.splice(0)) cleanup();
-  });
-  after(async () => {
-    await t?.stop();
   });
 
   it('lists namespaces, creates, reads and deletes a config map with CoreV1Api', async () => {

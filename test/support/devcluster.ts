@@ -43,6 +43,25 @@ export async function startTestCluster(options: Partial<DevClusterOptions> & { d
   };
 }
 
+/**
+ * Registers before/after hooks in the current mocha suite that start and stop a dev cluster;
+ * call the returned function inside tests to get it.
+ */
+export function useTestCluster(options: Partial<DevClusterOptions> = {}): () => TestCluster {
+  let running: TestCluster | undefined;
+  before(async () => {
+    running = await startTestCluster(options);
+  });
+  after(async () => {
+    await running?.stop();
+    running = undefined;
+  });
+  return () => {
+    if (!running) throw new Error('the dev cluster is not running (use it inside tests of the suite that called useTestCluster)');
+    return running;
+  };
+}
+
 export interface RawResponse {
   status: number;
   headers: Record<string, string | string[] | undefined>;
