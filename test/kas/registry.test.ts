@@ -110,10 +110,12 @@ describe('agent registry: agent tokens', () => {
     assert.ok(!onDisk.includes(token.slice(4, 24)), 'part of the token is on disk');
   });
 
-  it('sees a revocation made by another process (another store on the same data dir)', async () => {
+  it('sees a revocation made by another process (another store on the same data dir) within a second', async () => {
     const { token, info } = await tokens.create('alpha');
     assert.ok(await tokens.authenticate(token), 'cached as valid');
     await new AgentTokenStore(temp.dir, new AgentIdStore(temp.dir)).revoke('alpha', info.id);
+    // The other process's change is noticed within a second (the file is checked once a second).
+    await new Promise((resolve) => setTimeout(resolve, 1100));
     assert.equal(await tokens.authenticate(token), undefined);
   });
 

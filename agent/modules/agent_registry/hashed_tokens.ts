@@ -68,18 +68,22 @@ interface CacheEntry<V> {
 
 /**
  * Caches token lookups by hash: answers for 5 minutes, failed lookups (I/O errors) for 1 minute.
- * The whole cache is dropped when the token file changes on disk (create or revoke, by this
- * process or by the kas CLI), so a revoked token stops working at once.
+ * The whole cache is dropped when the token file changes on disk (create or revoke by the kas
+ * CLI in another process), checked at most once a second: a stat per proxied request would cost
+ * ~60 µs. A revocation through this process's store takes effect at once, another process's
+ * within a second.
  */
 export class TokenLookupCache<V> {
   private readonly entries = new Map<string, CacheEntry<{ ok: true; value: V } | { ok: false; error: Error }>>();
   private seenVersion: string | undefined;
+  private versionCheck: { at: number; done: Promise<void> } | undefined;
 
   constructor(
     private readonly tokens: { version(): Promise<string> },
     private readonly lookup: (sha256: string) => Promise<V>,
     private readonly ttlMs = 5 * 60_000,
     private readonly errorTtlMs = 60_000,
+    private readonly versionCheckIntervalMs = 1000,
   ) {}
 
   async get(token: string): Promise<V> {
@@ -103,9 +107,19 @@ export class TokenLookupCache<V> {
 
   invalidate(): void {
     this.entries.clear();
+    this.versionCheck = undefined;
   }
 
-  private async dropIfFileChanged(): Promise<void> {
+  /** Concurrent and recent callers share one check. */
+  private dropIfFileChanged(): Promise<void> {
+    const now = Date.now();
+    if (!this.versionCheck || now - this.versionCheck.at >= this.versionCheckIntervalMs) {
+      this.versionCheck = { at: now, done: this.compareFileVersion() };
+    }
+    return this.versionCheck.done;
+  }
+
+  private async compareFileVersion(): Promise<void> {
     let version: string;
     try {
       version = await this.tokens.version();
