@@ -3,7 +3,8 @@
 import type { RequestContext } from './context';
 import { withTypeMeta } from './handlers';
 import { resourceTypeOf } from './resources';
-import { failureStatus, toStatus } from './status';
+import { parseFieldSelector, parseLabelSelector } from './selectors';
+import { badRequest, failureStatus, toStatus } from './status';
 import { includeObjectOf, toTable, wantsTable } from './table';
 import { StoreError, type WatchEvent } from './types';
 
@@ -24,8 +25,18 @@ function fieldSelectorOf(ctx: RequestContext): string | undefined {
   return selector ? `${selector},${byName}` : byName;
 }
 
+/** Selectors and resourceVersion are checked before the stream opens, so they fail as HTTP 400. */
+function checkWatchQuery(ctx: RequestContext, fieldSelector: string | undefined): void {
+  parseLabelSelector(ctx.query.get('labelSelector') ?? undefined);
+  parseFieldSelector(fieldSelector);
+  const resourceVersion = ctx.query.get('resourceVersion');
+  if (resourceVersion && !/^\d+$/.test(resourceVersion)) throw badRequest(`invalid resourceVersion "${resourceVersion}": must be a non-negative integer`);
+}
+
 export function handleWatch(ctx: RequestContext): void {
   const { res, route } = ctx;
+  const fieldSelector = fieldSelectorOf(ctx);
+  checkWatchQuery(ctx, fieldSelector);
   const asTable = wantsTable(ctx.req.headers.accept);
   const includeObject = includeObjectOf(ctx.query.get('includeObject'));
   let sentColumns = false;
@@ -58,7 +69,7 @@ export function handleWatch(ctx: RequestContext): void {
   ctx.parts.openStreams.add(stop);
   res.on('close', stop);
   try {
-    const options = { namespace: route.namespace, labelSelector: ctx.query.get('labelSelector') ?? undefined, fieldSelector: fieldSelectorOf(ctx) };
+    const options = { namespace: route.namespace, labelSelector: ctx.query.get('labelSelector') ?? undefined, fieldSelector };
     unsubscribe = ctx.parts.store.watch(resourceTypeOf(route.definition), { ...options, fromResourceVersion: ctx.query.get('resourceVersion') ?? undefined }, (event) => write(encode(event)));
   } catch (err) {
     // As kube-apiserver does: the stream opens, then an ERROR event carries the Status (410 Expired).

@@ -196,6 +196,11 @@ describe('devcluster API: statuses, concurrency, watches, selectors, patches', f
     assert.equal(error.object.reason, 'Expired');
   });
 
+  it('answers 400 before streaming for a watch with a malformed selector or resourceVersion', async () => {
+    assertStatus(await request(t.cluster, 'GET', '/api/v1/pods?watch=true&labelSelector=a%3D(b'), 400, 'BadRequest');
+    assertStatus(await request(t.cluster, 'GET', '/api/v1/pods?watch=true&resourceVersion=abc'), 400, 'BadRequest');
+  });
+
   it('ends a watch after timeoutSeconds', async () => {
     const watch = openWatch(t, '/api/v1/namespaces/default/configmaps?watch=true&timeoutSeconds=1');
     await watch.opened;
