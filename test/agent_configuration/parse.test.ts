@@ -4,6 +4,7 @@ import {
   agentNameFromPath,
   applyEdits,
   MAX_CONFIG_BYTES,
+  MAX_DIAGNOSTICS,
   parseAgentConfig,
   validateAgentName,
 } from '../../agent/modules/agent_configuration/schema';
@@ -55,6 +56,24 @@ describe('parseAgentConfig', () => {
       levels.push(`${String.fromCharCode(97 + level)}: &${String.fromCharCode(97 + level)} [${Array(10).fill(`*${previous}`).join(', ')}]`);
     }
     assert.deepEqual(codes(levels.join('\n')), ['alias-limit']);
+  });
+
+  it('caps the diagnostics of a file with thousands of problems and says how many are hidden', () => {
+    const text = Array.from({ length: 3000 }, (_, index) => `key${index}: 1`).join('\n');
+    const result = parseAgentConfig(text);
+    assert.equal(result.diagnostics.length, MAX_DIAGNOSTICS + 1);
+    assert.deepEqual(result.diagnostics[MAX_DIAGNOSTICS], {
+      ...result.diagnostics[MAX_DIAGNOSTICS]!,
+      severity: 'information',
+      code: 'too-many-diagnostics',
+      message: `${3000 - MAX_DIAGNOSTICS} more problems are not shown`,
+    });
+  });
+
+  it('turns runaway nesting into diagnostics, not a crash', () => {
+    const result = parseAgentConfig(`a: ${'['.repeat(20000)}${']'.repeat(20000)}`);
+    assert.ok(result.diagnostics.length > 0 && result.diagnostics.length <= MAX_DIAGNOSTICS + 1);
+    assert.equal(result.config, undefined);
   });
 
   it('never throws on hostile or odd input', () => {

@@ -23,7 +23,7 @@ export type {
 } from './types';
 export { DiagnosticCodes } from './types';
 export { agentNameFromPath, validateAgentName, MAX_AGENT_NAME_LENGTH } from './agentName';
-export { parseAgentConfig, MAX_CONFIG_BYTES, MAX_ALIAS_COUNT, type ParseOptions } from './parse';
+export { parseAgentConfig, MAX_CONFIG_BYTES, MAX_ALIAS_COUNT, MAX_DIAGNOSTICS, type ParseOptions } from './parse';
 export { validateConfigFiles, EXIT_CLEAN, EXIT_INVALID, EXIT_UNREADABLE } from './validateFiles';
 export { AGENT_CONFIG_SCHEMA, allowedKeys, formatPath, resolveSchema, schemaAtPath, type JsonSchema } from './schemaNav';
 export { applyEdits } from './applyEdits';

@@ -15,6 +15,8 @@ export const MAX_CONFIG_BYTES = 128 * 1024;
  * file needs exponentially many and is refused as soon as the budget runs out.
  */
 export const MAX_ALIAS_COUNT = 100;
+/** Diagnostics reported per file; the rest are summed up in one more. */
+export const MAX_DIAGNOSTICS = 100;
 
 export interface ParseOptions {
   /** Path of the file; when it is .gitlab/agents/<name>/config.yaml the name is checked too. */
@@ -26,9 +28,18 @@ export function parseAgentConfig(text: string, options: ParseOptions = {}): Pars
   const oversize = sizeDiagnostic(text);
   if (oversize !== undefined) return { diagnostics: [...nameProblems, oversize] };
   const content = diagnoseSafely(text);
-  const diagnostics = sortByPosition([...nameProblems, ...content.diagnostics]);
+  const diagnostics = capped(sortByPosition([...nameProblems, ...content.diagnostics]), content.unmapped ?? 0);
   const hasError = diagnostics.some((diagnostic) => diagnostic.severity === 'error');
   return hasError || content.data === undefined ? { diagnostics } : { config: content.data as AgentConfig, diagnostics };
+}
+
+/** Nobody reads thousands of diagnostics, and an editor slows down showing them. */
+function capped(diagnostics: ConfigDiagnostic[], unmapped: number): ConfigDiagnostic[] {
+  if (diagnostics.length <= MAX_DIAGNOSTICS && unmapped === 0) return diagnostics;
+  const shown = diagnostics.slice(0, MAX_DIAGNOSTICS);
+  const more = diagnostics.length - shown.length + unmapped;
+  const range = shown[shown.length - 1]?.range ?? { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } };
+  return [...shown, { severity: 'information', code: DiagnosticCodes.tooManyDiagnostics, message: `${more} more problems are not shown`, path: [], range }];
 }
 
 /** Both paths are written not to throw; should one still do so, the caller gets a diagnostic. */
@@ -45,6 +56,8 @@ function diagnoseSafely(text: string): ContentCheck {
 export interface ContentCheck {
   data?: Record<string, unknown>;
   diagnostics: ConfigDiagnostic[];
+  /** Problems found but not described (see MAX_SCHEMA_ERRORS). */
+  unmapped?: number;
 }
 
 /**
@@ -57,7 +70,7 @@ export function diagnoseWithSimpleReader(text: string): ContentCheck | undefined
   if (simple === undefined) return undefined;
   const { data } = simple;
   if (!('gitops' in data) && satisfiesSchema(data) && findDuplicateEntries(data).length === 0) return { data, diagnostics: [] };
-  return { data, diagnostics: contentDiagnostics(new YamlSource(text, simple.lineCounter), simple.doc, data) };
+  return { data, ...contentDiagnostics(new YamlSource(text, simple.lineCounter), simple.doc, data) };
 }
 
 /** The full path: the yaml package, for any YAML at all, with its syntax errors placed exactly. */
@@ -70,11 +83,16 @@ export function diagnoseWithYamlPackage(text: string): ContentCheck {
   if (doc.errors.some((error) => error.code !== 'DUPLICATE_KEY')) return { diagnostics };
   const data = toPlainData(source, doc, diagnostics);
   if (data === undefined) return { diagnostics };
-  return { data, diagnostics: [...diagnostics, ...contentDiagnostics(source, doc, data)] };
+  const content = contentDiagnostics(source, doc, data);
+  return { data, diagnostics: [...diagnostics, ...content.diagnostics], unmapped: content.unmapped };
 }
 
-function contentDiagnostics(source: YamlSource, doc: Document, data: Record<string, unknown>): ConfigDiagnostic[] {
-  return [...removedKeyDiagnostics(source, doc, data), ...schemaDiagnostics({ source, doc, data }), ...duplicateEntryDiagnostics(source, doc, data)];
+function contentDiagnostics(source: YamlSource, doc: Document, data: Record<string, unknown>): { diagnostics: ConfigDiagnostic[]; unmapped: number } {
+  const schema = schemaDiagnostics({ source, doc, data });
+  return {
+    diagnostics: [...removedKeyDiagnostics(source, doc, data), ...schema.diagnostics, ...duplicateEntryDiagnostics(source, doc, data)],
+    unmapped: schema.unmapped,
+  };
 }
 
 function sizeDiagnostic(text: string): ConfigDiagnostic | undefined {

@@ -11,6 +11,8 @@ import { keyAnchor, locate, valueAnchor, type LocatedNode, type YamlSource } fro
 
 let compiled: ValidateFunction | undefined;
 
+const MAX_SCHEMA_ERRORS = 500;
+
 /** Compiled once, lazily: compiling costs far more than validating. */
 function schemaValidator(): ValidateFunction {
   if (compiled === undefined) {
@@ -33,18 +35,27 @@ export function satisfiesSchema(data: unknown): boolean {
   return schemaValidator()(data);
 }
 
-export function schemaDiagnostics(context: SchemaCheckContext): ConfigDiagnostic[] {
+export interface SchemaFindings {
+  diagnostics: ConfigDiagnostic[];
+  /** Errors beyond MAX_SCHEMA_ERRORS, counted but not turned into diagnostics. */
+  unmapped: number;
+}
+
+export function schemaDiagnostics(context: SchemaCheckContext): SchemaFindings {
   const validate = schemaValidator();
-  if (validate(context.data)) return [];
+  if (validate(context.data)) return { diagnostics: [], unmapped: 0 };
+  const errors = validate.errors ?? [];
   // One message per place and kind: an empty namespace breaks both minLength and pattern.
   const seen = new Set<string>();
-  return (validate.errors ?? []).flatMap((error) => {
+  // Mapping an error costs far more than finding it; beyond this many, no one reads them.
+  const diagnostics = errors.slice(0, MAX_SCHEMA_ERRORS).flatMap((error) => {
     const diagnostic = diagnosticFromAjvError(context, error);
     const identity = diagnostic === undefined ? '' : `${diagnostic.code} ${JSON.stringify(diagnostic.path)}`;
     if (diagnostic === undefined || seen.has(identity)) return [];
     seen.add(identity);
     return [diagnostic];
   });
+  return { diagnostics, unmapped: Math.max(0, errors.length - MAX_SCHEMA_ERRORS) };
 }
 
 /** JSON pointer segments to config path segments: indexes into lists become numbers. */

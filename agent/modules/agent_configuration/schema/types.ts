@@ -145,4 +145,5 @@ export const DiagnosticCodes = {
   duplicateEntry: 'duplicate-entry',
   agentName: 'invalid-agent-name',
   internalError: 'internal-error',
+  tooManyDiagnostics: 'too-many-diagnostics',
 } as const;
