@@ -4,6 +4,8 @@ import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { KubeConfig } from '@kubernetes/client-node' with { 'resolution-mode': 'import' };
 import type { Logger } from '../internal/log';
+import { watchAgentConfiguration } from '../modules/agent_configuration/agentk';
+import type { AgentConfig } from '../modules/agent_configuration/parse_config';
 import { KubernetesApiUpstream, createKubernetesApiForwarder } from '../modules/kubernetes_api';
 import { dialKas, TunnelPool, type KasConnection, type PoolSettings, type PoolStats } from '../modules/reverse_tunnel';
 import { KUBERNETES_API_MAKE_REQUEST, KUBERNETES_API_SERVICE } from '../modules/reverse_tunnel/protocol';
@@ -27,6 +29,8 @@ export interface AgentkOptions {
   podName?: string;
   podNamespace?: string;
   poolSettings?: Partial<PoolSettings>;
+  /** Called with every configuration kas pushes (after agentk applied what it uses). */
+  onConfig?: (config: AgentConfig, commit: string) => void;
   logger: Logger;
 }
 
@@ -37,6 +41,8 @@ export interface Agentk {
   /** The kas connection (its grpc client serves other agent RPCs, e.g. the configuration stream). */
   kas: KasConnection;
   stats(): PoolStats;
+  /** The latest configuration kas sent, and its commit. */
+  currentConfig(): { config: AgentConfig; commit: string } | undefined;
   stop(): Promise<void>;
 }
 
@@ -68,19 +74,40 @@ export async function runAgentk(options: AgentkOptions): Promise<Agentk> {
     throw err;
   }
   pool.start();
+  let current: { config: AgentConfig; commit: string } | undefined;
+  const configWatch = watchAgentConfiguration({
+    client: kas.client,
+    token: options.token,
+    agentMeta: { version: AGENTK_VERSION, podName: options.podName ?? process.env.POD_NAME ?? '', podNamespace: options.podNamespace ?? process.env.POD_NAMESPACE ?? '' },
+    onConfig: (config, commit) => {
+      current = { config, commit };
+      applyConfig(config, logger);
+      options.onConfig?.(config, commit);
+    },
+    logger: logger.child({ module: 'agent_configuration' }),
+  });
   logger.info('agentk started', { kasAddress: options.kasAddress, kubernetesApi: upstream.server });
   return {
     observabilityAddress: probes?.address,
     kubernetesApiServer: upstream.server,
     kas,
     stats: () => pool.stats(),
+    currentConfig: () => current,
     stop: async () => {
+      configWatch.stop();
       pool.stop();
       await kas.close();
       await probes?.stop();
       upstream.close();
     },
   };
+}
+
+/** What agentk itself takes from its config; access_as arrives with each request from kas. */
+function applyConfig(config: AgentConfig, logger: Logger): void {
+  const level = config.observability?.logging?.level;
+  if (level) logger.setLevel(level);
+  logger.info('agent configuration applied', { logLevel: level ?? 'unchanged' });
 }
 
 async function loadKubeConfig(options: AgentkOptions): Promise<KubeConfig> {

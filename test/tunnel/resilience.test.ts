@@ -69,6 +69,20 @@ describe('tunnel: pool, failures and recovery', function () {
     await eventually(() => (kas.registry.counts()[0]?.idle ?? 0) === 2, 'surplus idle streams to close down to 2');
   });
 
+  it('loses no request while agentk keeps closing surplus idle streams (kas replays onto a fresh tunnel)', async () => {
+    const { kas } = await kasWithAgentk({ idleTimeoutMs: 20 });
+    for (let round = 0; round < 15; round++) {
+      const results = await Promise.all(
+        Array.from({ length: 12 }, (_, i) => request(`${kas.proxyUrl}/api/v1/configmaps`, { method: 'POST', headers: userAuth(), body: `body-${round}-${i}` })),
+      );
+      results.forEach((r, i) => {
+        assert.equal(r.status, 200, r.body);
+        assert.equal((JSON.parse(r.body) as { body: string }).body, `body-${round}-${i}`);
+      });
+      await new Promise((r) => setTimeout(r, 15 + (round % 4) * 5));
+    }
+  });
+
   it('refuses a bad agent token: the stream ends UNAUTHENTICATED and no tunnel registers', async () => {
     const kas = await startKas({ agentWaitTimeoutMs: 200 });
     cleanups.push(() => kas.stop());
@@ -115,7 +129,7 @@ describe('tunnel: pool, failures and recovery', function () {
   });
 
   it('serves again after an agentk process is killed and started anew; the registry shows the replica', async () => {
-    const kas = await startKas();
+    const kas = await startKas({ agentWaitTimeoutMs: 40_000 }); // long enough for a new agentk process to start on a loaded machine
     cleanups.push(() => kas.stop());
     const tokenFile = path.join(dir, 'token');
     await fs.writeFile(tokenFile, AGENT_TOKEN);

@@ -8,7 +8,7 @@
 import type * as http from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from '../../../internal/log';
-import { KUBERNETES_API_MAKE_REQUEST, headersToValues, valuesToHeaders, type ConnectRequest, type HeaderFrame } from '../../reverse_tunnel/protocol';
+import { KUBERNETES_API_MAKE_REQUEST, headersToValues, valuesToHeaders, type ConnectRequest, type ConnectResponse, type HeaderFrame } from '../../reverse_tunnel/protocol';
 import { proxyRequestDuration } from '../../reverse_tunnel/server/metrics';
 import { TunnelNotFoundError, type Tunnel, type TunnelRegistry } from '../../reverse_tunnel/server/registry';
 import { isImpersonationHeader, type AccessAs } from '../access_as';
@@ -48,8 +48,12 @@ const CREDENTIAL_HEADERS = new Set(['authorization', 'cookie']);
 
 interface PreparedRequest {
   tunnel: Tunnel;
-  requestFrame: ConnectRequest | { requestInfo: NonNullable<import('../../reverse_tunnel/protocol').ConnectResponse['requestInfo']> };
+  requestFrame: ConnectResponse;
   startedAt: bigint;
+  /** For finding a replacement tunnel. */
+  agentId: string;
+  waitMs: number;
+  signal: AbortSignal;
 }
 
 class ProxyRefusal extends Error {
@@ -145,7 +149,7 @@ async function prepare(
     http: { method: req.method ?? 'GET', path: '/' + url.slice(settings.prefix.length), headers: forwardedHeaders(req, isUpgrade, options.serverName), upgrade: isUpgrade },
     caller: { kind: credential.kind, accessAsJson: JSON.stringify(authorization.accessAs), username: authorization.user?.username ?? '', groups: authorization.user?.groups ?? [] },
   };
-  return { tunnel, requestFrame: { requestInfo }, startedAt };
+  return { tunnel, requestFrame: { requestInfo }, startedAt, agentId: credential.agentId, waitMs: settings.waitMs, signal };
 }
 
 async function authorize(credential: ProxyCredential, options: KubernetesApiProxyOptions): Promise<Extract<ProxyAuthorization, { allowed: true }>> {
@@ -181,102 +185,200 @@ function responseHeaders(header: HeaderFrame): Record<string, string[]> {
   return out;
 }
 
-function runHttpExchange(prepared: PreparedRequest, req: http.IncomingMessage, res: http.ServerResponse, options: KubernetesApiProxyOptions): void {
-  const { tunnel, startedAt } = prepared;
-  const { stream } = tunnel;
-  let answered = false;
-  const fail = (message: string) => {
-    if (answered) return;
-    answered = true;
-    observe(startedAt, 502);
-    sendStatus(res, options.serverName, { status: 502, message });
-    tunnel.done();
-  };
-  stream.write(prepared.requestFrame);
-  pumpClientBody(req, tunnel);
-  stream.on('data', (frame: ConnectRequest) => {
-    if (frame.header) {
-      observe(startedAt, frame.header.status ?? 0);
-      res.writeHead(frame.header.status ?? 502, frame.header.reason || undefined, responseHeaders(frame.header));
-      res.flushHeaders();
-    } else if (frame.message) {
-      if (!res.write(frame.message.data ?? Buffer.alloc(0))) {
-        stream.pause();
-        res.once('drain', () => stream.resume());
-      }
-    } else if (frame.trailer) {
-      answered = true;
-      res.end();
-      tunnel.done();
-    } else if (frame.error) {
-      options.logger.warn('agent could not serve a proxied request', { agentId: tunnel.agentId, code: frame.error.code, message: frame.error.message });
-      fail(`the agent could not reach the Kubernetes API: ${frame.error.message ?? 'unknown error'}`);
+/**
+ * Client bytes (request body, or an upgraded connection's bytes) → message frames on the current
+ * tunnel, with backpressure. Until agentk answers, it keeps a copy (up to 1 MiB), so that the
+ * request can be replayed on a fresh tunnel if agentk closed the stream before it saw the request.
+ */
+class ClientBodyRelay {
+  private tunnel: Tunnel | undefined;
+  private replay: Buffer[] | undefined = [];
+  private replayBytes = 0;
+  private ended = false;
+
+  constructor(private readonly source: http.IncomingMessage | Duplex) {
+    source.on('data', (chunk: Buffer) => this.forward(chunk));
+    source.on('end', () => {
+      this.ended = true;
+      this.sendCloseSend();
+    });
+  }
+
+  get canReplay(): boolean {
+    return this.replay !== undefined;
+  }
+
+  attach(tunnel: Tunnel): void {
+    this.tunnel = tunnel;
+    for (const chunk of this.replay ?? []) tunnel.stream.write({ message: { data: chunk } });
+    if (this.ended) this.sendCloseSend();
+    this.source.resume();
+  }
+
+  /** agentk answered: it has the request, a replay can no longer happen. */
+  acknowledge(): void {
+    this.replay = undefined;
+  }
+
+  private forward(chunk: Buffer): void {
+    if (this.replay) {
+      this.replayBytes += chunk.length;
+      if (this.replayBytes <= MAX_REPLAY_BYTES) this.replay.push(chunk);
+      else this.replay = undefined;
     }
-  });
-  stream.on('error', () => fail('the tunnel to the agent broke'));
-  stream.on('end', () => fail('the tunnel to the agent closed early'));
-  res.once('close', () => {
-    if (!answered) tunnel.done(); // the client went away: end the stream so agentk stops the upstream request
-    answered = true;
-  });
+    const stream = this.tunnel?.stream;
+    if (!stream?.writable) return;
+    if (!stream.write({ message: { data: chunk } })) {
+      this.source.pause();
+      stream.once('drain', () => this.source.resume());
+    }
+  }
+
+  private sendCloseSend(): void {
+    const stream = this.tunnel?.stream;
+    if (stream?.writable) stream.write({ closeSend: {} });
+  }
 }
 
-/** Client body → message frames with backpressure, then close-send. */
-function pumpClientBody(source: http.IncomingMessage | Duplex, tunnel: Tunnel): void {
-  const { stream } = tunnel;
-  source.on('data', (chunk: Buffer) => {
-    if (!stream.writable) return;
-    if (!stream.write({ message: { data: chunk } })) {
-      source.pause();
-      stream.once('drain', () => source.resume());
-    }
-  });
-  source.on('end', () => {
-    if (stream.writable) stream.write({ closeSend: {} });
+const MAX_REPLAY_BYTES = 1024 * 1024;
+const MAX_TUNNEL_ATTEMPTS = 5;
+
+interface TunnelExchangeHandlers {
+  onFrame(frame: ConnectRequest, tunnel: Tunnel): void;
+  /** The tunnel failed after agentk saw the request (or no retry was possible). */
+  onBroken(message: string, tunnel: Tunnel): void;
+  /** No replacement tunnel within the wait. */
+  onRetryFailed(err: unknown): void;
+}
+
+/**
+ * Sends the request on the prepared tunnel and routes agentk's frames to the handlers. agentk
+ * closes surplus idle streams cleanly (half-close); when kas claimed such a stream in the same
+ * instant, the stream ends before any answer, and the request moves to a fresh tunnel.
+ */
+function driveTunnel(prepared: PreparedRequest, relay: ClientBodyRelay, handlers: TunnelExchangeHandlers, options: KubernetesApiProxyOptions): void {
+  let current: Tunnel;
+  let attempts = 1;
+  const start = (tunnel: Tunnel) => {
+    current = tunnel;
+    let answered = false;
+    tunnel.stream.write(prepared.requestFrame);
+    relay.attach(tunnel);
+    tunnel.stream.on('data', (frame: ConnectRequest) => {
+      if (current !== tunnel) return;
+      if (!answered) relay.acknowledge();
+      answered = true;
+      handlers.onFrame(frame, tunnel);
+    });
+    tunnel.stream.on('end', () => {
+      if (current !== tunnel) return;
+      if (!answered && relay.canReplay && attempts < MAX_TUNNEL_ATTEMPTS) {
+        attempts++;
+        tunnel.done();
+        options.registry.findTunnel(prepared.agentId, prepared.waitMs, prepared.signal).then(start, handlers.onRetryFailed);
+        return;
+      }
+      handlers.onBroken('the tunnel to the agent closed early', tunnel);
+    });
+    tunnel.stream.on('error', () => {
+      if (current === tunnel) handlers.onBroken('the tunnel to the agent broke', tunnel);
+    });
+  };
+  start(prepared.tunnel);
+}
+
+function runHttpExchange(prepared: PreparedRequest, req: http.IncomingMessage, res: http.ServerResponse, options: KubernetesApiProxyOptions): void {
+  const { startedAt } = prepared;
+  let current = prepared.tunnel;
+  let answered = false;
+  const finish = (tunnel: Tunnel) => {
+    answered = true;
+    tunnel.done();
+  };
+  const fail = (message: string, tunnel: Tunnel) => {
+    if (answered) return;
+    observe(startedAt, 502);
+    sendStatus(res, options.serverName, { status: 502, message });
+    finish(tunnel);
+  };
+  driveTunnel(prepared, new ClientBodyRelay(req), {
+    onFrame: (frame, tunnel) => {
+      current = tunnel;
+      const { stream } = tunnel;
+      if (frame.header) {
+        observe(startedAt, frame.header.status ?? 0);
+        res.writeHead(frame.header.status ?? 502, frame.header.reason || undefined, responseHeaders(frame.header));
+        res.flushHeaders();
+      } else if (frame.message) {
+        if (!res.write(frame.message.data ?? Buffer.alloc(0))) {
+          stream.pause();
+          res.once('drain', () => stream.resume());
+        }
+      } else if (frame.trailer) {
+        res.end();
+        finish(tunnel);
+      } else if (frame.error) {
+        options.logger.warn('agent could not serve a proxied request', { agentId: tunnel.agentId, code: frame.error.code, message: frame.error.message });
+        fail(`the agent could not reach the Kubernetes API: ${frame.error.message ?? 'unknown error'}`, tunnel);
+      }
+    },
+    onBroken: fail,
+    onRetryFailed: (err) => {
+      answered = true;
+      answerFailure(err, options, (e) => sendStatus(res, options.serverName, e), startedAt);
+    },
+  }, options);
+  res.once('close', () => {
+    // The client went away: ending the stream makes agentk stop the upstream request.
+    if (!answered) finish(current);
   });
 }
 
 function runUpgradeExchange(prepared: PreparedRequest, socket: Duplex, head: Buffer, options: KubernetesApiProxyOptions): void {
-  const { tunnel, startedAt } = prepared;
-  const { stream } = tunnel;
+  const { startedAt } = prepared;
+  let current = prepared.tunnel;
   let headerSeen = false;
   let done = false;
-  const finish = () => {
-    if (done) return;
+  const finish = (tunnel: Tunnel) => {
     done = true;
     tunnel.done();
   };
-  stream.write(prepared.requestFrame);
-  if (head.length > 0) stream.write({ message: { data: head } });
-  pumpClientBody(socket, tunnel);
-  stream.on('data', (frame: ConnectRequest) => {
-    if (frame.header) {
-      headerSeen = true;
-      observe(startedAt, frame.header.status ?? 0);
-      socket.write(rawResponseHead(frame.header));
-    } else if (frame.message) {
-      if (!socket.write(frame.message.data ?? Buffer.alloc(0))) {
-        stream.pause();
-        socket.once('drain', () => stream.resume());
-      }
-    } else if (frame.trailer) {
-      socket.end();
-      finish();
-    } else if (frame.error) {
-      if (!headerSeen) sendStatusOnSocket(socket, options.serverName, { status: 502, message: `the agent could not reach the Kubernetes API: ${frame.error.message ?? 'unknown error'}` });
-      else socket.destroy();
-      finish();
-    }
-  });
-  const broken = () => {
+  const broken = (message: string, tunnel: Tunnel) => {
     if (done) return;
-    if (!headerSeen) sendStatusOnSocket(socket, options.serverName, { status: 502, message: 'the tunnel to the agent broke' });
+    if (!headerSeen) sendStatusOnSocket(socket, options.serverName, { status: 502, message });
     else socket.destroy();
-    finish();
+    finish(tunnel);
   };
-  stream.on('error', broken);
-  stream.on('end', broken);
-  socket.once('close', finish);
+  if (head.length > 0) socket.unshift(head);
+  driveTunnel(prepared, new ClientBodyRelay(socket), {
+    onFrame: (frame, tunnel) => {
+      current = tunnel;
+      const { stream } = tunnel;
+      if (frame.header) {
+        headerSeen = true;
+        observe(startedAt, frame.header.status ?? 0);
+        socket.write(rawResponseHead(frame.header));
+      } else if (frame.message) {
+        if (!socket.write(frame.message.data ?? Buffer.alloc(0))) {
+          stream.pause();
+          socket.once('drain', () => stream.resume());
+        }
+      } else if (frame.trailer) {
+        socket.end();
+        finish(tunnel);
+      } else if (frame.error) {
+        broken(`the agent could not reach the Kubernetes API: ${frame.error.message ?? 'unknown error'}`, tunnel);
+      }
+    },
+    onBroken: broken,
+    onRetryFailed: (err) => {
+      done = true;
+      answerFailure(err, options, (e) => sendStatusOnSocket(socket, options.serverName, e), startedAt);
+    },
+  }, options);
+  socket.once('close', () => {
+    if (!done) finish(current);
+  });
 }
 
 function rawResponseHead(header: HeaderFrame): string {

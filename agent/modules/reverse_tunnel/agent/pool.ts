@@ -40,7 +40,8 @@ export interface PoolStats {
   connected: boolean;
 }
 
-type StreamState = 'opening' | 'idle' | 'busy';
+/** closing: agentk half-closed a surplus idle stream and waits for kas to end it. */
+type StreamState = 'opening' | 'idle' | 'busy' | 'closing';
 
 interface PooledStream {
   stream: TunnelClientStream;
@@ -136,15 +137,17 @@ export class TunnelPool {
   private closeIfSurplus(pooled: PooledStream): void {
     if (pooled.state !== 'idle' || this.stopped) return;
     if (this.stats().idle > this.settings.minIdle) {
-      this.streams.delete(pooled);
-      pooled.stream.cancel();
+      // A half-close, not a cancel: kas may have claimed this stream in the same instant; a
+      // clean end tells it that agentk never saw the request, so kas replays it elsewhere.
+      pooled.state = 'closing';
+      pooled.stream.end();
     } else {
       pooled.idleTimer = setTimeout(() => this.closeIfSurplus(pooled), this.settings.idleTimeoutMs);
     }
   }
 
   private onRequest(pooled: PooledStream, request: RequestInfo | undefined): void {
-    if (this.stopped) return;
+    if (this.stopped || pooled.state === 'closing') return;
     clearTimeout(pooled.idleTimer);
     if (pooled.state === 'opening') this.onAccepted(pooled);
     clearTimeout(pooled.idleTimer);

@@ -94,13 +94,17 @@ export class TunnelRegistry {
     stream.once('close', drop);
     stream.once('cancelled', drop);
     stream.once('error', drop);
-    stream.once('end', drop);
+    // agentk half-closes a surplus idle stream: forget it and end kas's side too.
+    stream.once('end', () => {
+      if (this.dropIdle(entry, idle) && !stream.writableEnded) stream.end();
+    });
   }
 
   /** An idle tunnel to the agent, waiting up to timeoutMs for one to register. */
   findTunnel(agentId: string, timeoutMs: number, signal?: AbortSignal): Promise<Tunnel> {
     const entry = this.agents.get(agentId);
-    const idle = entry?.idle.shift();
+    // Newest first: old idle streams are the ones agentk is about to close as surplus.
+    const idle = entry?.idle.pop();
     if (entry && idle) {
       idle.replica.idle--;
       return Promise.resolve(this.claim(entry, idle));
@@ -183,12 +187,14 @@ export class TunnelRegistry {
     return { agentId: entry.identity.agentId, descriptor: idle.descriptor, stream: idle.stream, done };
   }
 
-  private dropIdle(entry: AgentEntry, idle: IdleStream): void {
+  /** Whether the stream was still idle (not claimed). */
+  private dropIdle(entry: AgentEntry, idle: IdleStream): boolean {
     const index = entry.idle.indexOf(idle);
-    if (index < 0) return; // already claimed
+    if (index < 0) return false; // already claimed or dropped
     entry.idle.splice(index, 1);
     idle.replica.idle--;
     this.forgetReplicaIfEmpty(entry, idle.replica);
+    return true;
   }
 
   private forgetReplicaIfEmpty(entry: AgentEntry, replica: ReplicaState): void {
