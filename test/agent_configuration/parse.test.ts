@@ -70,6 +70,13 @@ describe('parseAgentConfig', () => {
     });
   });
 
+  it('refuses the config for an error that comes after the cap', () => {
+    const duplicates = Array.from({ length: MAX_DIAGNOSTICS + 5 }, () => '    - id: same/project').join('\n');
+    const result = parseAgentConfig(`user_access:\n  access_as:\n    agent: {}\n  projects:\n${duplicates}\nzzz_unknown: 1\n`);
+    assert.ok(result.diagnostics.slice(0, MAX_DIAGNOSTICS).every((diagnostic) => diagnostic.severity === 'warning'));
+    assert.equal(result.config, undefined);
+  });
+
   it('turns runaway nesting into diagnostics, not a crash', () => {
     const result = parseAgentConfig(`a: ${'['.repeat(20000)}${']'.repeat(20000)}`);
     assert.ok(result.diagnostics.length > 0 && result.diagnostics.length <= MAX_DIAGNOSTICS + 1);

@@ -28,8 +28,10 @@ export function parseAgentConfig(text: string, options: ParseOptions = {}): Pars
   const oversize = sizeDiagnostic(text);
   if (oversize !== undefined) return { diagnostics: [...nameProblems, oversize] };
   const content = diagnoseSafely(text);
-  const diagnostics = capped(sortByPosition([...nameProblems, ...content.diagnostics]), content.unmapped ?? 0);
-  const hasError = diagnostics.some((diagnostic) => diagnostic.severity === 'error');
+  const all = [...nameProblems, ...content.diagnostics];
+  // Decided before capping: an error beyond the cap still refuses the config.
+  const hasError = (content.unmapped ?? 0) > 0 || all.some((diagnostic) => diagnostic.severity === 'error');
+  const diagnostics = capped(sortByPosition(all), content.unmapped ?? 0);
   return hasError || content.data === undefined ? { diagnostics } : { config: content.data as AgentConfig, diagnostics };
 }
 
