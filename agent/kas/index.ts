@@ -46,7 +46,6 @@ export interface Kas {
   stop(): Promise<void>;
 }
 
-
 export async function startKas(configOrPath: KasConfig | string, logger: Logger = createLogger({ component: 'kas' })): Promise<Kas> {
   const config = typeof configOrPath === 'string' ? await loadKasConfig(configOrPath) : configOrPath;
   const stack = new ShutdownStack(logger);
@@ -58,22 +57,12 @@ export async function startKas(configOrPath: KasConfig | string, logger: Logger 
   }
 }
 
-async function assemble(config: KasConfig, logger: Logger, stack: ShutdownStack): Promise<Kas> {
-  const agentIds = new AgentIdStore(config.registry.dataDir);
-  const agentTokens = new AgentTokenStore(config.registry.dataDir, agentIds);
-  const userTokens = new UserTokenStore(config.registry.dataDir);
-  const watcher = new AgentConfigWatcher({
-    repository: new GitConfigRepository(config.registry.configRepository),
-    agentIds,
-    pollPeriodMs: config.agent.configuration.pollPeriodMs,
-    logger: logger.child({ module: 'agent_configuration' }),
-  });
-  await watcher.start();
-  stack.push(async () => watcher.stop());
+type Registry = Kas['registry'];
 
+async function assemble(config: KasConfig, logger: Logger, stack: ShutdownStack): Promise<Kas> {
+  const registry = await openRegistry(config, logger, stack);
+  const { agentTokens, userTokens, watcher } = registry;
   const connections = new AgentConnectionTracker();
-  const limiter = new ConnectionRateLimiter(config.agent.listen.connectionsPerTokenPerMinute);
-  const admitAgent = createAgentAdmission(agentTokens, limiter);
   const tunnels = new TunnelRegistry();
   stack.push(async () => tunnels.close());
   const connectionsOf = (agentId: number) => mergeConnections(connections.connectionsOf(agentId), tunnels, agentId);
@@ -85,23 +74,7 @@ async function assemble(config: KasConfig, logger: Logger, stack: ShutdownStack)
     configProjectId: config.registry.projectId,
   });
 
-  const agentServer = await startAgentServer({
-    address: config.agent.listen.address,
-    tls: await readTls(config.agent.listen.tls),
-    maxConnectionAgeMs: config.agent.listen.maxConnectionAgeMs,
-    services: [
-      reverseTunnelService({ registry: tunnels, authenticateAgent: rateLimitedAuthentication(agentTokens, limiter), logger: logger.child({ module: 'reverse_tunnel' }) }),
-      configurationService({
-        watcher,
-        admitAgent,
-        projectId: config.registry.projectId,
-        trackConnection: (agentId, meta) => connections.add(agentId, meta),
-        onDelivered: () => configDeliveriesCounter.inc(),
-        logger: logger.child({ module: 'agent_configuration' }),
-      }),
-    ],
-    logger: logger.child({ module: 'agent_listener' }),
-  });
+  const agentServer = await startAgentListener(config, registry, tunnels, connections, logger);
   stack.push(() => agentServer.stop());
 
   const k8sProxy = await startKubernetesApiProxy(config, tunnels, authorizeUser, logger.child({ module: 'kubernetes_api' }));
@@ -131,7 +104,7 @@ async function assemble(config: KasConfig, logger: Logger, stack: ShutdownStack)
     apiUrl: api.url,
     observabilityAddress: observability.address,
     config,
-    registry: { agentIds, agentTokens, userTokens, watcher },
+    registry,
     tunnels,
     authenticateAgent: (token) => agentTokens.authenticate(token),
     authorizeUser,
@@ -143,6 +116,42 @@ async function assemble(config: KasConfig, logger: Logger, stack: ShutdownStack)
       logger.info('kas stopped');
     },
   };
+}
+
+/** The embedded agent registry: the config repository (followed from now on) and the token stores. */
+async function openRegistry(config: KasConfig, logger: Logger, stack: ShutdownStack): Promise<Registry> {
+  const agentIds = new AgentIdStore(config.registry.dataDir);
+  const watcher = new AgentConfigWatcher({
+    repository: new GitConfigRepository(config.registry.configRepository),
+    agentIds,
+    pollPeriodMs: config.agent.configuration.pollPeriodMs,
+    logger: logger.child({ module: 'agent_configuration' }),
+  });
+  await watcher.start();
+  stack.push(async () => watcher.stop());
+  return { agentIds, agentTokens: new AgentTokenStore(config.registry.dataDir, agentIds), userTokens: new UserTokenStore(config.registry.dataDir), watcher };
+}
+
+/** The listener agentk dials: the reverse tunnel and the configuration stream, one rate limit for both. */
+async function startAgentListener(config: KasConfig, registry: Registry, tunnels: TunnelRegistry, connections: AgentConnectionTracker, logger: Logger) {
+  const limiter = new ConnectionRateLimiter(config.agent.listen.connectionsPerTokenPerMinute);
+  return startAgentServer({
+    address: config.agent.listen.address,
+    tls: await readTls(config.agent.listen.tls),
+    maxConnectionAgeMs: config.agent.listen.maxConnectionAgeMs,
+    services: [
+      reverseTunnelService({ registry: tunnels, authenticateAgent: rateLimitedAuthentication(registry.agentTokens, limiter), logger: logger.child({ module: 'reverse_tunnel' }) }),
+      configurationService({
+        watcher: registry.watcher,
+        admitAgent: createAgentAdmission(registry.agentTokens, limiter),
+        projectId: config.registry.projectId,
+        trackConnection: (agentId, meta) => connections.add(agentId, meta),
+        onDelivered: () => configDeliveriesCounter.inc(),
+        logger: logger.child({ module: 'agent_configuration' }),
+      }),
+    ],
+    logger: logger.child({ module: 'agent_listener' }),
+  });
 }
 
 /** Rate limit first (cheap, and it also bounds token lookups), then the token itself. */
