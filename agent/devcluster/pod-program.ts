@@ -177,6 +177,8 @@ interface ShellState {
   positional: string[];
   status: number;
   stdin: boolean;
+  /** What a pipe feeds the current command; undefined when nothing is piped in. */
+  input?: string;
 }
 
 type Redirect = { stdout: OutputStream | 'null'; stderr: OutputStream | 'null' };
@@ -186,6 +188,7 @@ const SHELLS = new Set(['sh', 'bash', 'ash', 'dash']);
 const KNOWN_COMMANDS = new Set([
   'sh', 'bash', 'ash', 'dash', 'echo', 'printf', 'sleep', 'exit', 'true', 'false', ':', 'cat', 'hostname',
   'env', 'printenv', 'seq', 'date', 'whoami', 'pwd', 'uname', 'tail', 'id', 'test', '[',
+  'head', 'grep', 'wc', 'sort', 'uniq',
 ]);
 
 export function isKnownCommand(command: string): boolean {
@@ -333,9 +336,13 @@ interface IfNode {
   otherwise: ListNode | undefined;
 }
 type CommandNode = SimpleCommandNode | ForNode | WhileNode | IfNode;
+/** cmd1 | cmd2 | …: each command's stdout is the next one's input. */
+interface PipelineNode {
+  commands: CommandNode[];
+}
 interface AndOrNode {
-  first: CommandNode;
-  rest: Array<{ op: '&&' | '||'; command: CommandNode }>;
+  first: PipelineNode;
+  rest: Array<{ op: '&&' | '||'; command: PipelineNode }>;
 }
 interface ListNode {
   items: AndOrNode[];
@@ -520,23 +527,33 @@ class Parser {
   }
 
   private parseAndOr(): AndOrNode {
-    const first = this.parseCommand();
+    const first = this.parsePipeline();
     const rest: AndOrNode['rest'] = [];
     for (;;) {
       const next = this.tokens[this.position];
       if (!next || !(isOperator(next, '&&') || isOperator(next, '||'))) break;
       this.position++;
       while (isOperator(this.tokens[this.position], '\n')) this.position++;
-      rest.push({ op: (next as { op: '&&' | '||' }).op, command: this.parseCommand() });
+      rest.push({ op: (next as { op: '&&' | '||' }).op, command: this.parsePipeline() });
     }
     return { first, rest };
+  }
+
+  private parsePipeline(): PipelineNode {
+    const commands = [this.parseCommand()];
+    while (isOperator(this.tokens[this.position], '|')) {
+      this.position++;
+      while (isOperator(this.tokens[this.position], '\n')) this.position++;
+      commands.push(this.parseCommand());
+    }
+    return { commands };
   }
 
   private parseCommand(): CommandNode {
     const next = this.tokens[this.position];
     if (!next) throw new ShellSyntaxError('end of file unexpected');
     if (next.kind === 'operator') {
-      const unsupported = next.op === '|' || next.op === '&' || next.op === '(';
+      const unsupported = next.op === '&' || next.op === '(';
       throw new ShellSyntaxError(unsupported ? `"${next.op}" is not supported by the dev cluster's shell` : `"${describeToken(next)}" unexpected`);
     }
     if (next.kind === 'word') {
@@ -656,11 +673,59 @@ export function parseScript(script: string): ListNode {
 
 function* execList(list: ListNode, state: ShellState, redirect: Redirect): Generator<ProgramAction, void, void> {
   for (const item of list.items) {
-    yield* execCommand(item.first, state, redirect);
+    yield* execPipeline(item.first, state, redirect);
     for (const { op, command } of item.rest) {
-      if ((op === '&&') === (state.status === 0)) yield* execCommand(command, state, redirect);
+      if ((op === '&&') === (state.status === 0)) yield* execPipeline(command, state, redirect);
     }
   }
+}
+
+/** More output than a Linux pipe holds (64 KiB) stops that side of the pipe. */
+const MAX_PIPE_BYTES = 64 * 1024;
+/** Inside a pipe, only every n-th loop tick reaches the runner, so `yes | head` ends quickly. */
+const PIPE_TICK_EVERY = 100;
+const SIGPIPE_STATUS = 141;
+
+/**
+ * Runs the commands of a pipeline one after another, each reading the previous one's output.
+ * Real shells run them side by side; for the short programs of the dev cluster the output is
+ * the same, and a left side that never stops is cut off at MAX_PIPE_BYTES.
+ */
+function* execPipeline(pipeline: PipelineNode, state: ShellState, redirect: Redirect): Generator<ProgramAction, void, void> {
+  const outerInput = state.input;
+  let input = outerInput;
+  const last = pipeline.commands.length - 1;
+  try {
+    for (const [index, command] of pipeline.commands.entries()) {
+      state.input = input;
+      if (index === last) return yield* execCommand(command, state, redirect);
+      input = yield* captureStdout(execCommand(command, state, { ...redirect, stdout: 'stdout' }), state);
+    }
+  } finally {
+    state.input = outerInput;
+  }
+}
+
+/** Runs a part of a script, keeping what it writes to stdout; other actions pass through. */
+function* captureStdout(run: Generator<ProgramAction, void, void>, state: ShellState): Generator<ProgramAction, string, void> {
+  let captured = '';
+  let ticks = 0;
+  for (let step = run.next(); !step.done; step = run.next()) {
+    const action = step.value;
+    if (action.kind === 'tick') {
+      if (++ticks % PIPE_TICK_EVERY === 0) yield action;
+    } else if (action.kind === 'write' && action.stream === 'stdout') {
+      captured += action.text;
+      if (captured.length > MAX_PIPE_BYTES) {
+        run.return();
+        state.status = SIGPIPE_STATUS;
+        return captured.slice(0, MAX_PIPE_BYTES);
+      }
+    } else if (action.kind !== 'stdin') {
+      yield action;
+    }
+  }
+  return captured;
 }
 
 function* execCommand(node: CommandNode, state: ShellState, redirect: Redirect): Generator<ProgramAction, void, void> {
@@ -787,7 +852,7 @@ function lookup(name: string, state: ShellState): string | undefined {
 
 /** $(...): runs the script and captures its stdout; sleeps inside still take their time. */
 function* substitute(script: string, state: ShellState): Generator<ProgramAction, string, void> {
-  const inner: ShellState = { ...state, variables: { ...state.variables }, stdin: false };
+  const inner: ShellState = { ...state, variables: { ...state.variables }, stdin: false, input: undefined };
   const run = runScriptIn(script, inner);
   let captured = '';
   for (let step = run.next(); ; step = run.next()) {
@@ -824,16 +889,15 @@ function* builtin(argv: string[], state: ShellState, redirect: Redirect): Genera
     case 'sleep':
       return yield* sleep(args, redirect);
     case 'tail':
-      if (args.includes('-f')) {
+      if (args.includes('-f') || args.includes('-F')) {
         yield { kind: 'sleep', ms: Infinity };
         return 0;
       }
-      yield* fail('tail: only "tail -f" is simulated\n').actions;
-      return 1;
+      break;
     case 'cat':
       return yield* cat(args, state, redirect);
   }
-  const result = simpleBuiltin(name, args, state, out, fail);
+  const result = textFilter(name, args, state, out, fail) ?? simpleBuiltin(name, args, state, out, fail);
   if (!result) {
     yield* write(redirect, 'stderr', `sh: 1: ${path}: not found\n`);
     return 127;
@@ -919,6 +983,83 @@ function evaluateTest(args: string[], state: ShellState): boolean | undefined {
   return compare ? compare(Number(a), Number(b)) : undefined;
 }
 
+/** head, tail, grep, wc, sort, uniq: read a file argument or the piped input. */
+function textFilter(
+  name: string,
+  args: string[],
+  state: ShellState,
+  out: (text: string) => ProgramAction[],
+  fail: (text: string, code?: number) => Outcome,
+): Outcome | undefined {
+  if (!['head', 'tail', 'grep', 'wc', 'sort', 'uniq'].includes(name)) return undefined;
+  const { flags, operands: positional, count } = parseFilterArguments(args, name === 'head' || name === 'tail');
+  const pattern = name === 'grep' ? positional.shift() : undefined;
+  if (name === 'grep' && pattern === undefined) return fail('Usage: grep [OPTION]... PATTERNS [FILE]...\n', 2);
+  const file = positional[0];
+  const text = file === undefined || file === '-' ? (state.input ?? '') : state.context.files[file];
+  if (text === undefined) return fail(`${name}: ${file ?? ''}: No such file or directory\n`, name === 'grep' ? 2 : 1);
+  const lines = text === '' ? [] : text.replace(/\n$/, '').split('\n');
+  const emit = (selected: string[]): Outcome => ({ actions: out(selected.map((line) => `${line}\n`).join('')), code: 0 });
+  switch (name) {
+    case 'head':
+      return emit(lines.slice(0, count));
+    case 'tail':
+      return emit(count === 0 ? [] : lines.slice(-count));
+    case 'sort': {
+      const sorted = hasFlag(flags, 'n') ? [...lines].sort((a, b) => Number.parseFloat(a) - Number.parseFloat(b)) : [...lines].sort();
+      return emit(hasFlag(flags, 'r') ? sorted.reverse() : sorted);
+    }
+    case 'uniq':
+      return emit(lines.filter((line, i) => i === 0 || line !== lines[i - 1]));
+    case 'wc':
+      return wordCount(text, lines, flags, out);
+    default:
+      return grep(pattern ?? '', lines, flags, out);
+  }
+}
+
+/** Flags, operands and, for head and tail, the line count of -n N or -N (default 10). */
+function parseFilterArguments(args: string[], takesCount: boolean): { flags: string[]; operands: string[]; count: number } {
+  const flags: string[] = [];
+  const operands: string[] = [];
+  let count = 10;
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i] ?? '';
+    if (takesCount && arg === '-n') count = Number(args[++i]);
+    else if (takesCount && /^-\d+$/.test(arg)) count = Number(arg.slice(1));
+    else if (/^-./.test(arg)) flags.push(arg);
+    else operands.push(arg);
+  }
+  return { flags, operands, count: Number.isFinite(count) && count >= 0 ? count : 10 };
+}
+
+/** A one-letter flag, alone (-v) or combined (-iv). */
+function hasFlag(flags: string[], letter: string): boolean {
+  return flags.some((flag) => /^-[a-zA-Z]+$/.test(flag) && flag.includes(letter));
+}
+
+function grep(pattern: string, lines: string[], flags: string[], out: (text: string) => ProgramAction[]): Outcome {
+  const has = (letter: string) => hasFlag(flags, letter);
+  let matcher: RegExp;
+  try {
+    matcher = new RegExp(has('F') ? pattern.replace(/[.*+?^${}()|[\]\\]/g, '\\$&') : pattern, has('i') ? 'i' : '');
+  } catch {
+    return { actions: [{ kind: 'write', stream: 'stderr', text: `grep: invalid pattern: ${pattern}\n` }], code: 2 };
+  }
+  const selected = lines.filter((line) => matcher.test(line) !== has('v'));
+  const code = selected.length > 0 ? 0 : 1;
+  if (has('q')) return { actions: [], code };
+  if (has('c')) return { actions: out(`${selected.length}\n`), code };
+  return { actions: out(selected.map((line) => `${line}\n`).join('')), code };
+}
+
+function wordCount(text: string, lines: string[], flags: string[], out: (text: string) => ProgramAction[]): Outcome {
+  const counts = { l: text === '' ? 0 : (text.match(/\n/g) ?? []).length || lines.length, w: text.split(/\s+/).filter(Boolean).length, c: Buffer.byteLength(text) };
+  const wanted = (['l', 'w', 'c'] as const).filter((key) => flags.some((f) => f.includes(key)));
+  const shown = (wanted.length > 0 ? wanted : (['l', 'w', 'c'] as const)).map((key) => counts[key]);
+  return { actions: out(`${shown.join(' ')}\n`), code: 0 };
+}
+
 function exportedEnvironment(state: ShellState): Record<string, string> {
   return { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', HOSTNAME: state.context.hostname, HOME: '/root', ...state.context.env };
 }
@@ -972,7 +1113,8 @@ function* sleep(args: string[], redirect: Redirect): Generator<ProgramAction, nu
 
 function* cat(args: string[], state: ShellState, redirect: Redirect): Generator<ProgramAction, number, void> {
   if (args.length === 0 || (args.length === 1 && args[0] === '-')) {
-    if (state.stdin && redirect.stdout === 'stdout') yield { kind: 'stdin' };
+    if (state.input !== undefined) yield* write(redirect, 'stdout', state.input);
+    else if (state.stdin && redirect.stdout === 'stdout') yield { kind: 'stdin' };
     return 0;
   }
   let code = 0;

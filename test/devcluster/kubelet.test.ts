@@ -142,6 +142,23 @@ describe('devcluster/pod-program: the shell subset', () => {
     assert.equal(script('i=0; while [ $i -lt 3 ]; do echo $i; i=$((i+1)); done').exitCode, 2, 'arithmetic is not supported');
   });
 
+  it('pipes each command\'s output into the next: grep, head, tail, sort, uniq, wc', () => {
+    assert.equal(script('env | grep GREETING').stdout, 'GREETING=hello\n');
+    assert.equal(script('cat /etc/os-release | grep -c NAME').stdout, '2\n');
+    assert.equal(script('seq 1 20 | tail -n 3 | head -1').stdout, '18\n');
+    assert.equal(script('seq 5 | sort -rn | head -2').stdout, '5\n4\n');
+    assert.equal(script('printf "b\\na\\nb\\n" | sort | uniq').stdout, 'a\nb\n');
+    assert.equal(script('echo one two three | wc -w').stdout, '3\n');
+    assert.equal(script('echo x | grep -q y || echo no match').stdout, 'no match\n');
+    assert.equal(script('echo x | grep y').exitCode, 1, 'a pipeline has the status of its last command');
+  });
+
+  it('cuts off an endless left side of a pipe once the pipe is full', () => {
+    const result = script('while true; do echo yes; done | head -2');
+    assert.equal(result.stdout, 'yes\nyes\n');
+    assert.equal(result.exitCode, 0);
+  });
+
   it('reads the container env, hostname and fake files', () => {
     assert.equal(script('echo $GREETING from $(hostname)').stdout, 'hello from web-1\n');
     assert.equal(script('cat /etc/hostname').stdout, 'web-1\n');
@@ -158,7 +175,7 @@ describe('devcluster/pod-program: the shell subset', () => {
   });
 
   it('reports syntax errors and unsupported constructs with exit code 2', () => {
-    for (const bad of ['echo "unterminated', 'for i in 1 2; do echo $i', 'echo a | grep a', 'done']) {
+    for (const bad of ['echo "unterminated', 'for i in 1 2; do echo $i', 'sleep 1 &', '(echo sub)', 'done', 'echo a |']) {
       const result = script(bad);
       assert.equal(result.exitCode, 2, bad);
       assert.match(result.stderr, /^sh: 1: Syntax error: /, bad);
