@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
+import * as https from 'node:https';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import { runAgentk, type Agentk } from '../../agent/agentk/index';
@@ -40,6 +41,18 @@ function writeUserKubeconfig(file: string, server: string, caPem: string, token:
   );
 }
 
+function httpsGet(url: string, ca: string, token: string): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = https.get(url, { ca, headers: { authorization: `Bearer ${token}` } }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+    });
+    req.on('error', reject);
+  });
+}
+
 describe('kas end to end: kubectl through kas and agentk to the dev cluster', function () {
   this.timeout(120_000);
   let temp: ReturnType<typeof makeTempDir>;
@@ -50,6 +63,7 @@ describe('kas end to end: kubectl through kas and agentk to the dev cluster', fu
   let configWatch: ConfigurationWatch | undefined;
   let kubeconfig: string;
   let agentId: number;
+  let caPem: string;
   const received: Array<{ config: AgentConfig; commit: string }> = [];
 
   before(async () => {
@@ -64,6 +78,7 @@ describe('kas end to end: kubectl through kas and agentk to the dev cluster', fu
     cluster = await startDevCluster({ kubeconfigOut: clusterKubeconfig, logger: testLogger() });
 
     const ca = createCertificateAuthority();
+    caPem = ca.certPem;
     const serving = issueServerCertificate(ca, LOOPBACK_HOSTS);
     writeFileSync(path.join(temp.dir, 'kas.crt'), serving.certPem);
     writeFileSync(path.join(temp.dir, 'kas.key'), serving.keyPem);
@@ -109,6 +124,10 @@ describe('kas end to end: kubectl through kas and agentk to the dev cluster', fu
     assert.notEqual(result.code, 0);
     assert.match(result.stderr, /401/);
     assert.match(result.stderr, /kas: /, 'the error message names kas');
+    const direct = await httpsGet(`${kas!.k8sProxyUrl}api/v1/namespaces`, caPem, `pat:${agentId}:kut_wrong`);
+    assert.equal(direct.status, 401);
+    assert.equal(direct.headers['x-kas-auth-error'], 'true', "kas's marker header tells its 401 from the cluster's");
+    assert.equal(JSON.parse(direct.body).kind, 'Status');
   });
 
   it('answers 403 through an agent without user_access', async () => {
