@@ -67,3 +67,50 @@ export function groupDocument(name: string): Record<string, unknown> | undefined
   if (!name || !versions) return undefined;
   return { kind: 'APIGroup', apiVersion: 'v1', ...apiGroup(name, versions) };
 }
+
+// ---- aggregated discovery (apidiscovery.k8s.io/v2): all resources in one answer ------------
+
+export const AGGREGATED_DISCOVERY_CONTENT_TYPE = 'application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList';
+
+/** Whether an Accept header offers the v2 aggregated discovery form (kubectl 1.30+ does). */
+export function acceptsAggregatedDiscovery(accept: string | undefined): boolean {
+  return (accept ?? '').split(',').some((mediaType) => {
+    const params = new Set(mediaType.split(';').map((p) => p.trim()));
+    return params.has('g=apidiscovery.k8s.io') && params.has('v=v2') && params.has('as=APIGroupDiscoveryList');
+  });
+}
+
+function subresourceDiscovery(definition: ResourceDefinition): Array<Record<string, unknown>> {
+  return Object.entries(definition.subresources).map(([subresource, verbs]) => {
+    const kind = subresource === 'exec' ? 'PodExecOptions' : subresource === 'attach' ? 'PodAttachOptions' : definition.kind;
+    return { subresource, responseKind: { group: definition.group, version: definition.version, kind }, verbs };
+  });
+}
+
+function resourceDiscovery(definition: ResourceDefinition): Record<string, unknown> {
+  const entry: Record<string, unknown> = {
+    resource: definition.plural,
+    responseKind: { group: definition.group, version: definition.version, kind: definition.kind },
+    scope: definition.namespaced ? 'Namespaced' : 'Cluster',
+    singularResource: definition.singular,
+    verbs: definition.verbs,
+  };
+  if (definition.shortNames.length > 0) entry.shortNames = definition.shortNames;
+  if (definition.categories) entry.categories = definition.categories;
+  const subresources = subresourceDiscovery(definition);
+  if (subresources.length > 0) entry.subresources = subresources;
+  return entry;
+}
+
+function groupDiscovery(name: string, versions: string[]): Record<string, unknown> {
+  return {
+    metadata: name ? { name } : {},
+    versions: versions.map((version) => ({ version, resources: resourcesIn(name, version).map(resourceDiscovery), freshness: 'Current' })),
+  };
+}
+
+/** The aggregated document of /api (core group only) or /apis (every named group). */
+export function aggregatedDiscovery(core: boolean): Record<string, unknown> {
+  const groups = [...groupVersions()].filter(([name]) => (name === '') === core);
+  return { kind: 'APIGroupDiscoveryList', apiVersion: 'apidiscovery.k8s.io/v2', metadata: {}, items: groups.map(([name, versions]) => groupDiscovery(name, versions)) };
+}

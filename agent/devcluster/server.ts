@@ -5,7 +5,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { resolveImpersonation } from './auth';
 import type { RequestContext, ServerParts } from './context';
-import { coreVersions, groupDocument, groupList, resourceList, versionInfo } from './discovery';
+import { acceptsAggregatedDiscovery, AGGREGATED_DISCOVERY_CONTENT_TYPE, aggregatedDiscovery, coreVersions, groupDocument, groupList, resourceList, versionInfo } from './discovery';
 import { handleCreate, handleDelete, handleDeleteCollection, handleGet, handleList, handlePatch, handleUpdate } from './handlers';
 import { sendError, sendJson, sendStatus } from './http';
 import { openApiV2Json, openApiV2Protobuf, openApiV3Document, openApiV3Index, parseOpenApiV3Path } from './openapi';
@@ -146,6 +146,13 @@ function servePublic(res: ServerResponse, pathname: string): void {
 }
 
 function serveNonResource(req: IncomingMessage, res: ServerResponse, url: URL): void {
+  const path = url.pathname.replace(/\/+$/, '');
+  if ((path === '/api' || path === '/apis') && acceptsAggregatedDiscovery(req.headers.accept)) {
+    const body = JSON.stringify(aggregatedDiscovery(path === '/api'));
+    res.writeHead(200, { 'Content-Type': AGGREGATED_DISCOVERY_CONTENT_TYPE, 'Content-Length': Buffer.byteLength(body) });
+    res.end(body);
+    return;
+  }
   const document = nonResourceDocument(req, url);
   if (document === undefined) {
     return sendStatus(res, failureStatus(404, 'NotFound', `the server could not find the requested resource (${url.pathname})`));

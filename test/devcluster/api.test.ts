@@ -80,6 +80,18 @@ describe('devcluster API: statuses, concurrency, watches, selectors, patches', f
     assert.deepEqual(groups.groups.map((g) => g.name).sort(), ['authorization.k8s.io', 'coordination.k8s.io', 'rbac.authorization.k8s.io']);
   });
 
+  it('serves aggregated discovery (apidiscovery.k8s.io/v2) when the client asks for it', async () => {
+    const accept = 'application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json';
+    const response = await request(t.cluster, 'GET', '/apis', { headers: { Accept: accept } });
+    assert.match(String(response.headers['content-type']), /as=APIGroupDiscoveryList/);
+    const list = response.json() as { kind: string; items: Array<{ metadata: { name: string }; versions: Array<{ resources: Array<{ resource: string; scope: string }> }> }> };
+    assert.equal(list.kind, 'APIGroupDiscoveryList');
+    const rbac = list.items.find((g) => g.metadata.name === 'rbac.authorization.k8s.io');
+    assert.deepEqual(rbac?.versions[0]?.resources.map((r) => `${r.resource}:${r.scope}`).sort(), ['clusterrolebindings:Cluster', 'clusterroles:Cluster', 'rolebindings:Namespaced', 'roles:Namespaced']);
+    const legacy = (await request(t.cluster, 'GET', '/api')).json() as { kind: string };
+    assert.equal(legacy.kind, 'APIVersions');
+  });
+
   it('answers 404 NotFound for unknown resources and missing objects', async () => {
     assertStatus(await request(t.cluster, 'GET', '/api/v1/namespaces/default/widgets'), 404, 'NotFound');
     assertStatus(await request(t.cluster, 'GET', '/apis/example.com/v1/things'), 404, 'NotFound');
