@@ -270,6 +270,7 @@ describe('devcluster/kubelet', () => {
   });
 
   const pod = (name: string) => store.get(PODS, 'demo', name) as (KubeObject & PodView) | undefined;
+  const phaseOf = (name: string) => pod(name)?.status?.phase;
   const phaseIs = (name: string, phase: string) => () => (pod(name)?.status?.phase === phase ? pod(name) : undefined);
   const logTexts = (name: string, previous = false) => kubelet.logs.read({ namespace: 'demo', pod: name, container: 'main', previous })?.map((l) => l.text);
   const eventReasons = (name: string) =>
@@ -415,6 +416,22 @@ describe('devcluster/kubelet', () => {
     await new Promise((resolve) => setTimeout(resolve, 150));
     assert.equal(pod('busy')?.metadata.resourceVersion, version);
     assert.equal(logTexts('busy')?.length, lines);
+  });
+
+  it('picks pods up again after a restart from saved state: running ones run, finished ones stay', async () => {
+    store.create(PODS, podObject('server', { image: 'nginx' }));
+    store.create(PODS, podObject('batch', { command: ['true'] }));
+    await waitFor('both settled', () => phaseOf('server') === 'Running' && phaseOf('batch') === 'Succeeded');
+    kubelet.stop();
+    const snapshot = store.snapshot();
+    store = new MemoryObjectStore();
+    store.restore(snapshot);
+    kubelet = new SimulatedKubelet(store, { defaultStartDelayMs: 0 });
+    kubelet.start();
+    await waitFor('server logs again', () => (logTexts('server')?.length ?? 0) === 2);
+    assert.equal(phaseOf('server'), 'Running');
+    assert.equal(phaseOf('batch'), 'Succeeded');
+    assert.equal(logTexts('batch'), undefined, 'logs live in memory only');
   });
 
   it('retries a status update that hits a 409 Conflict', async () => {
