@@ -116,7 +116,13 @@ export class SimulatedKubelet {
     if (this.drainHandle) clearImmediate(this.drainHandle);
     this.drainHandle = undefined;
     this.pending.length = 0;
-    for (const simulation of this.pods.values()) this.halt(simulation);
+    for (const simulation of this.pods.values()) {
+      this.halt(simulation);
+      // Followers of a container that will write no more are released.
+      for (const container of [...simulation.initContainers, ...simulation.containers]) {
+        if ('running' in container.state) this.logs.endAttempt(simulation.namespace, simulation.name, container.spec.name);
+      }
+    }
     this.pods.clear();
   }
 

@@ -410,7 +410,10 @@ describe('devcluster/kubelet', () => {
   it('stops every simulation on stop(): nothing changes afterwards', async () => {
     store.create(PODS, podObject('busy', { command: ['sh', '-c', 'while true; do echo tick; sleep 0.02; done'] }));
     await waitFor('a few lines', () => (logTexts('busy')?.length ?? 0) >= 3);
+    let followerEnded = false;
+    kubelet.logs.follow({ namespace: 'demo', pod: 'busy', container: 'main' }, () => undefined, () => (followerEnded = true));
     kubelet.stop();
+    assert.equal(followerEnded, true, 'log followers are released');
     const version = pod('busy')?.metadata.resourceVersion;
     const lines = logTexts('busy')?.length;
     await new Promise((resolve) => setTimeout(resolve, 150));
