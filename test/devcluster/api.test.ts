@@ -178,6 +178,22 @@ describe('devcluster API: statuses, concurrency, watches, selectors, patches', f
     assertStatus(await request(t.cluster, 'GET', '/api/v1/namespaces/doomed/configmaps/inside'), 404, 'NotFound');
   });
 
+  it('answers pods/log with 400 when the container is ambiguous or unknown, and 405 for verbs a resource lacks', async () => {
+    const twoContainers = JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'pair' },
+      spec: { containers: [{ name: 'one', image: 'busybox' }, { name: 'two', image: 'busybox' }] },
+    });
+    assert.equal((await request(t.cluster, 'POST', '/api/v1/namespaces/default/pods', { body: twoContainers })).status, 201);
+    const ambiguous = assertStatus(await request(t.cluster, 'GET', '/api/v1/namespaces/default/pods/pair/log'), 400, 'BadRequest');
+    assert.equal(ambiguous.message, 'a container name must be specified for pod pair, choose one of: [one two]');
+    const unknown = assertStatus(await request(t.cluster, 'GET', '/api/v1/namespaces/default/pods/pair/log?container=three'), 400, 'BadRequest');
+    assert.equal(unknown.message, 'container three is not valid for pod pair');
+    assertStatus(await request(t.cluster, 'GET', '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews'), 405, 'MethodNotAllowed');
+    assertStatus(await request(t.cluster, 'DELETE', '/api/v1/namespaces/default/pods/pair/log'), 405, 'MethodNotAllowed');
+  });
+
   it('answers a Table when asked (kubectl get), with pod columns', async () => {
     const response = await request(t.cluster, 'GET', '/api/v1/namespaces/default/pods', { headers: { Accept: 'application/json;as=Table;v=v1;g=meta.k8s.io,application/json' } });
     const table = response.json() as { kind: string; columnDefinitions: Array<{ name: string }>; rows: Array<{ cells: unknown[] }> };
