@@ -231,3 +231,22 @@ describe('agent registry: repository path checks', () => {
     assert.equal(await new GitConfigRepository(repo.dir).gitDirectory(), path.join(await realpathAsync(repo.dir), '.git'));
   });
 });
+
+describe('agent registry: several processes on one data dir', () => {
+  let temp: ReturnType<typeof makeTempDir>;
+  beforeEach(() => (temp = makeTempDir()));
+  afterEach(() => temp.remove());
+
+  it('never loses an id or a token when stores write concurrently (file lock)', async () => {
+    // Separate store objects share nothing in memory, like kas and the kas CLI.
+    const names = Array.from({ length: 12 }, (_, i) => `agent-${i}`);
+    const assigned = await Promise.all(names.map((name) => new AgentIdStore(temp.dir).idFor(name)));
+    assert.equal(new Set(assigned).size, names.length, 'two agents got the same id');
+    const final = await new AgentIdStore(temp.dir).idsFor(names);
+    assert.deepEqual(names.map((n) => final.get(n)), assigned, 'an assignment was lost');
+
+    await Promise.all(names.map((name) => new AgentTokenStore(temp.dir, new AgentIdStore(temp.dir)).create(name)));
+    assert.equal((await new AgentTokenStore(temp.dir, new AgentIdStore(temp.dir)).list()).length, names.length);
+    assert.ok(!readdirSync(temp.dir).some((f) => f.endsWith('.lock')), 'a lock file was left behind');
+  });
+});

@@ -2,7 +2,7 @@
 // keeps it across restarts (data_dir/agents.json). Ids are never reused, even after an agent's
 // folder is removed, so an old `pat:<id>:...` credential can never reach a different agent.
 import path from 'node:path';
-import { readJsonFile, writeJsonFile } from './json_file';
+import { readJsonFile, withFileLock, writeJsonFile } from './json_file';
 
 interface AgentIdsFile {
   nextId: number;
@@ -19,7 +19,7 @@ export class AgentIdStore {
 
   /** Ids for `names`, assigning new ones as needed. Calls are serialised within this process. */
   async idsFor(names: string[]): Promise<Map<string, number>> {
-    const run = this.pending.then(() => this.assign(names));
+    const run = this.pending.then(() => withFileLock(this.file, () => this.assign(names)));
     this.pending = run.catch(() => undefined);
     return run;
   }
@@ -35,7 +35,7 @@ export class AgentIdStore {
   }
 
   private async assign(names: string[]): Promise<Map<string, number>> {
-    // Re-read every time: the kas CLI may have assigned ids in another process.
+    // Re-read every time (under the file lock): the kas CLI may have assigned ids in another process.
     const data = await readJsonFile<AgentIdsFile>(this.file, { nextId: 1, agents: {} });
     let changed = false;
     for (const name of names) {

@@ -3,7 +3,7 @@
 // nobody can guess or brute-force a preimage, unlike a password, so a slow KDF buys nothing and
 // the hash can serve directly as the lookup key.
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { fileVersion, readJsonFile, writeJsonFile } from './json_file';
+import { fileVersion, readJsonFile, withFileLock, writeJsonFile } from './json_file';
 
 export interface StoredToken {
   id: string;
@@ -44,14 +44,16 @@ export class TokenFile<T extends StoredToken> {
     return (await this.all()).find((t) => t.sha256 === sha256 && !t.revokedAt);
   }
 
-  /** Serialised read-modify-write of the token list. */
+  /** Read-modify-write of the token list, serialised in this process and locked against others. */
   async update<R>(change: (tokens: T[]) => R): Promise<R> {
-    const run = this.pending.then(async () => {
-      const tokens = await this.all();
-      const result = change(tokens);
-      await writeJsonFile(this.file, { tokens });
-      return result;
-    });
+    const run = this.pending.then(() =>
+      withFileLock(this.file, async () => {
+        const tokens = await this.all();
+        const result = change(tokens);
+        await writeJsonFile(this.file, { tokens });
+        return result;
+      }),
+    );
     this.pending = run.catch(() => undefined);
     return run;
   }
