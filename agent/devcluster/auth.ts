@@ -2,6 +2,7 @@
 // token,user,uid,"group1,group2") and impersonation through Impersonate-* headers.
 import { timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
+import { serviceAccountGroups } from './rbac';
 import { ApiError } from './status';
 import type { Authorizer, UserInfo } from './types';
 
@@ -96,6 +97,12 @@ export function resolveImpersonation(caller: UserInfo, headers: IncomingHttpHead
     const decision = authorize(caller, { verb: 'impersonate', ...check });
     if (!decision.allowed) throw forbidImpersonation(caller, check.subresource ? `userextras/${check.subresource}` : check.resource, check.name, decision.reason);
   }
-  const impersonatedGroups = groups.includes('system:authenticated') ? groups : [...groups, 'system:authenticated'];
-  return { username, uid, groups: impersonatedGroups, extra };
+  return { username, uid, groups: impersonatedGroupsOf(username, groups), extra };
+}
+
+/** As Kubernetes does: a service account impersonated without groups gets its usual groups. */
+function impersonatedGroupsOf(username: string, groups: string[]): string[] {
+  const serviceAccount = /^system:serviceaccount:([^:]+):[^:]+$/.exec(username);
+  if (serviceAccount && groups.length === 0) return serviceAccountGroups(serviceAccount[1]!);
+  return groups.includes('system:authenticated') ? groups : [...groups, 'system:authenticated'];
 }

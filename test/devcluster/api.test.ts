@@ -258,4 +258,18 @@ describe('devcluster API: statuses, concurrency, watches, selectors, patches', f
     assert.equal(asAdmin.status.allowed, true);
     assert.equal(asAlice.status.allowed, false);
   });
+
+  it('gives an impersonated service account its groups, so bindings to system:serviceaccounts apply', async () => {
+    const binding = {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'RoleBinding',
+      metadata: { name: 'all-sa-view', namespace: 'default' },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'view' },
+      subjects: [{ kind: 'Group', apiGroup: 'rbac.authorization.k8s.io', name: 'system:serviceaccounts:default' }],
+    };
+    assert.equal((await request(t.cluster, 'POST', '/apis/rbac.authorization.k8s.io/v1/namespaces/default/rolebindings', { body: JSON.stringify(binding) })).status, 201);
+    const asServiceAccount = { 'Impersonate-User': 'system:serviceaccount:default:builder' };
+    assert.equal((await request(t.cluster, 'GET', '/api/v1/namespaces/default/configmaps', { headers: asServiceAccount })).status, 200);
+    assertStatus(await request(t.cluster, 'GET', '/api/v1/namespaces/kube-system/configmaps', { headers: asServiceAccount }), 403, 'Forbidden');
+  });
 });
