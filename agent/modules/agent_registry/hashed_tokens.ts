@@ -75,8 +75,13 @@ interface CacheEntry<V> {
  * ~60 µs. A revocation through this process's store takes effect at once, another process's
  * within a second.
  */
+/** Bounds memory when clients send many different (bogus) tokens. */
+const MAX_CACHED_TOKENS = 10_000;
+
 export class TokenLookupCache<V> {
   private readonly entries = new Map<string, CacheEntry<{ ok: true; value: V } | { ok: false; error: Error }>>();
+  /** Bumped on every invalidation, so a lookup that started before it cannot cache a stale answer. */
+  private generation = 0;
   private seenVersion: string | undefined;
   private versionCheck: { at: number; done: Promise<void> } | undefined;
 
@@ -97,19 +102,27 @@ export class TokenLookupCache<V> {
       if (cached.value.ok) return cached.value.value;
       throw cached.value.error;
     }
+    const generation = this.generation;
     try {
       const value = await this.lookup(key);
-      this.entries.set(key, { value: { ok: true, value }, expiresAt: now + this.ttlMs });
+      this.remember(generation, key, { value: { ok: true, value }, expiresAt: now + this.ttlMs });
       return value;
     } catch (err) {
-      this.entries.set(key, { value: { ok: false, error: err as Error }, expiresAt: now + this.errorTtlMs });
+      this.remember(generation, key, { value: { ok: false, error: err as Error }, expiresAt: now + this.errorTtlMs });
       throw err;
     }
   }
 
   invalidate(): void {
+    this.generation++;
     this.entries.clear();
     this.versionCheck = undefined;
+  }
+
+  private remember(generation: number, key: string, entry: CacheEntry<{ ok: true; value: V } | { ok: false; error: Error }>): void {
+    if (generation !== this.generation) return;
+    if (this.entries.size >= MAX_CACHED_TOKENS) this.entries.delete(this.entries.keys().next().value!);
+    this.entries.set(key, entry);
   }
 
   /** Concurrent and recent callers share one check. */
@@ -130,6 +143,7 @@ export class TokenLookupCache<V> {
     }
     if (version !== this.seenVersion) {
       this.seenVersion = version;
+      this.generation++;
       this.entries.clear();
     }
   }
