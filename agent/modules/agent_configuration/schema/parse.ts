@@ -6,7 +6,7 @@ import { satisfiesSchema, schemaDiagnostics } from './schemaErrors';
 import { readSimpleYaml } from './simpleYaml';
 import { agentNameDiagnostics, duplicateEntryDiagnostics, findDuplicateEntries, removedKeyDiagnostics } from './semanticChecks';
 import { DiagnosticCodes, type AgentConfig, type ConfigDiagnostic, type ParseResult } from './types';
-import { newLineCounter, YamlSource } from './yamlSource';
+import { lineCounterFor, YamlSource } from './yamlSource';
 
 /** The reference refuses config files above 128 KiB. */
 export const MAX_CONFIG_BYTES = 128 * 1024;
@@ -77,8 +77,8 @@ export function diagnoseWithSimpleReader(text: string): ContentCheck | undefined
 
 /** The full path: the yaml package, for any YAML at all, with its syntax errors placed exactly. */
 export function diagnoseWithYamlPackage(text: string): ContentCheck {
-  const source = new YamlSource(text, newLineCounter());
-  const documents = parseAllDocuments(text, { lineCounter: source.lineCounter, uniqueKeys: true, prettyErrors: false });
+  const source = new YamlSource(text, lineCounterFor(text));
+  const documents = parseAllDocuments(text, { uniqueKeys: true, prettyErrors: false });
   if (documents.length === 0) return { data: {}, diagnostics: [] }; // empty file or only comments
   const doc = documents[0]!;
   const diagnostics = [...yamlProblems(source, doc), ...extraDocumentDiagnostics(source, documents.slice(1))];

@@ -100,6 +100,13 @@ export function keyAnchor(located: LocatedNode): Node | undefined {
   return located.key ?? located.value;
 }
 
-export function newLineCounter(): LineCounter {
-  return new LineCounter();
+/**
+ * Line starts of the whole text. Built here rather than by the yaml parser, which skips
+ * newlines inside some malformed tokens and would then misplace later positions.
+ */
+export function lineCounterFor(text: string): LineCounter {
+  const lineCounter = new LineCounter();
+  lineCounter.addNewLine(0);
+  for (let index = text.indexOf('\n'); index !== -1; index = text.indexOf('\n', index + 1)) lineCounter.addNewLine(index + 1);
+  return lineCounter;
 }
