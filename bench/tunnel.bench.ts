@@ -181,6 +181,7 @@ async function startTunnel(children: Children, kubeconfig: string, scheme: 'grpc
 const fmt = (n: number, digits = 0) => n.toFixed(digits);
 
 export default async function run(): Promise<string> {
+  const loadAtStart = os.loadavg();
   const children: Children = { processes: [] };
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tunnel-bench-'));
   try {
@@ -202,21 +203,22 @@ export default async function run(): Promise<string> {
       tunnel: await measureStream(`${paths[2]!.url}/logs?mb=${LOG_MB}`, USER_HEADER),
       ws: await measureStream(`${paths[3]!.url}/logs?mb=${LOG_MB}`, USER_HEADER),
     };
-    return formatSection(rows, stream, upstream.info.podListBytes);
+    return formatSection(rows, stream, upstream.info.podListBytes, loadAtStart);
   } finally {
     for (const child of children.processes) child.kill('SIGTERM');
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }
 
-function formatSection(rows: Array<{ name: string; c1: LoadResult; c50: LoadResult }>, stream: { direct: number; tunnel: number; ws: number }, bytes: number): string {
+function formatSection(rows: Array<{ name: string; c1: LoadResult; c50: LoadResult }>, stream: { direct: number; tunnel: number; ws: number }, bytes: number, load: number[]): string {
   const [direct, kubectl, tunnel] = rows;
   const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}×`;
   const lines = [
     '## Kubernetes API through the tunnel (kas + agentk) vs direct and kubectl proxy',
     '',
     `Upstream: a local node:http server answering GET /api/v1/pods with a fixed 50-pod PodList (${(bytes / 1024).toFixed(1)} KiB), not the dev cluster, so the path is measured. ` +
-      `Each server runs in its own process; autocannon runs ${DURATION_S} s per cell after a 1 s warm-up. Proxy listener: plain HTTP on loopback.`,
+      `Each server runs in its own process; autocannon runs ${DURATION_S} s per cell after a 1 s warm-up. Proxy listener: plain HTTP on loopback. ` +
+      `Load average at the start: ${load.map((l) => l.toFixed(1)).join(' / ')} (other work on the machine skews every figure alike).`,
     '',
     '| path | req/s @1 | p50 @1 | p99 @1 | req/s @50 | p50 @50 | p99 @50 | errors |',
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',

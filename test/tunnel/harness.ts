@@ -124,6 +124,8 @@ export interface KasOptions {
   authorizeUser?: AuthorizeUser;
   agentWaitTimeoutMs?: number;
   agentAddress?: string;
+  maxConnectionAgeMs?: number;
+  maxConnectionAgeGraceMs?: number;
 }
 
 export async function startKas(options: KasOptions = {}): Promise<Kas> {
@@ -132,6 +134,8 @@ export async function startKas(options: KasOptions = {}): Promise<Kas> {
   const agentServer = await startAgentServer({
     address: options.agentAddress ?? '127.0.0.1:0',
     tls: certificate,
+    maxConnectionAgeMs: options.maxConnectionAgeMs,
+    maxConnectionAgeGraceMs: options.maxConnectionAgeGraceMs,
     services: [reverseTunnelService({ registry, authenticateAgent: async (token) => (token === AGENT_TOKEN ? { agentId: AGENT_ID, agentName: 'dev' } : undefined), logger: quietLogger })],
     logger: quietLogger,
   });

@@ -83,6 +83,28 @@ describe('tunnel: pool, failures and recovery', function () {
     }
   });
 
+  it('recycles agent connections at max connection age without failing requests in flight', async () => {
+    const kas = await startKas({ maxConnectionAgeMs: 1000, maxConnectionAgeGraceMs: 20_000 });
+    cleanups.push(() => kas.stop());
+    const agentk = await startAgentk({ kasAddress: kas.grpcAddress, kubeconfig, poolSettings: { backoff: FAST_BACKOFF } });
+    cleanups.push(() => agentk.stop());
+    await waitForIdleTunnels(kas.registry, 2);
+    const statuses: number[] = [];
+    const deadline = Date.now() + 3500;
+    const longStream = request(`${kas.proxyUrl}/stream`, { headers: userAuth() }); // spans an age boundary
+    while (Date.now() < deadline) {
+      const res = await request(`${kas.proxyUrl}/api/v1/pods`, { headers: userAuth() });
+      statuses.push(res.status);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const streamed = await longStream;
+    assert.equal(streamed.status, 200);
+    assert.equal(streamed.body.split('\n').filter(Boolean).length, 10, 'the long response finished across the recycle');
+    assert.deepEqual([...new Set(statuses)], [200], `statuses seen: ${statuses.join(',')}`);
+    assert.ok(statuses.length > 10);
+    assert.ok(kas.agentServer.connectionStats().accepted >= 3, `agentk should have reconnected after each recycle (accepted ${kas.agentServer.connectionStats().accepted})`);
+  });
+
   it('refuses a bad agent token: the stream ends UNAUTHENTICATED and no tunnel registers', async () => {
     const kas = await startKas({ agentWaitTimeoutMs: 200 });
     cleanups.push(() => kas.stop());

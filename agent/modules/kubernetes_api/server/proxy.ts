@@ -54,6 +54,8 @@ interface PreparedRequest {
   agentId: string;
   waitMs: number;
   signal: AbortSignal;
+  /** GET/HEAD/OPTIONS without upgrade: safe to resend after a tunnel broke before any answer. */
+  idempotent: boolean;
 }
 
 class ProxyRefusal extends Error {
@@ -149,7 +151,8 @@ async function prepare(
     http: { method: req.method ?? 'GET', path: '/' + url.slice(settings.prefix.length), headers: forwardedHeaders(req, isUpgrade, options.serverName), upgrade: isUpgrade },
     caller: { kind: credential.kind, accessAsJson: JSON.stringify(authorization.accessAs), username: authorization.user?.username ?? '', groups: authorization.user?.groups ?? [] },
   };
-  return { tunnel, requestFrame: { requestInfo }, startedAt, agentId: credential.agentId, waitMs: settings.waitMs, signal };
+  const idempotent = !isUpgrade && ['GET', 'HEAD', 'OPTIONS'].includes(req.method ?? 'GET');
+  return { tunnel, requestFrame: { requestInfo }, startedAt, agentId: credential.agentId, waitMs: settings.waitMs, signal, idempotent };
 }
 
 async function authorize(credential: ProxyCredential, options: KubernetesApiProxyOptions): Promise<Extract<ProxyAuthorization, { allowed: true }>> {
@@ -259,6 +262,11 @@ interface TunnelExchangeHandlers {
 function driveTunnel(prepared: PreparedRequest, relay: ClientBodyRelay, handlers: TunnelExchangeHandlers, options: KubernetesApiProxyOptions): void {
   let current: Tunnel;
   let attempts = 1;
+  const retry = (tunnel: Tunnel) => {
+    attempts++;
+    tunnel.done();
+    options.registry.findTunnel(prepared.agentId, prepared.waitMs, prepared.signal).then(start, handlers.onRetryFailed);
+  };
   const start = (tunnel: Tunnel) => {
     current = tunnel;
     let answered = false;
@@ -272,16 +280,15 @@ function driveTunnel(prepared: PreparedRequest, relay: ClientBodyRelay, handlers
     });
     tunnel.stream.on('end', () => {
       if (current !== tunnel) return;
-      if (!answered && relay.canReplay && attempts < MAX_TUNNEL_ATTEMPTS) {
-        attempts++;
-        tunnel.done();
-        options.registry.findTunnel(prepared.agentId, prepared.waitMs, prepared.signal).then(start, handlers.onRetryFailed);
-        return;
-      }
+      if (!answered && relay.canReplay && attempts < MAX_TUNNEL_ATTEMPTS) return retry(tunnel);
       handlers.onBroken('the tunnel to the agent closed early', tunnel);
     });
     tunnel.stream.on('error', () => {
-      if (current === tunnel) handlers.onBroken('the tunnel to the agent broke', tunnel);
+      if (current !== tunnel) return;
+      // A broken connection (agentk gone, connection recycled): agentk may have started the
+      // request, so only requests that are safe to repeat move to another tunnel.
+      if (!answered && prepared.idempotent && attempts < MAX_TUNNEL_ATTEMPTS) return retry(tunnel);
+      handlers.onBroken('the tunnel to the agent broke', tunnel);
     });
   };
   start(prepared.tunnel);

@@ -28,6 +28,8 @@ export interface AgentServerOptions {
 export interface AgentServer {
   /** The actual host:port it listens on. */
   address: string;
+  /** Agent connections accepted since start, and open now (TCP or TLS, before gRPC/WebSocket). */
+  connectionStats(): { accepted: number; open: number };
   stop(): Promise<void>;
 }
 
@@ -45,11 +47,12 @@ export async function startAgentServer(options: AgentServerOptions): Promise<Age
     else webSocketEntry.emit('connection', socket);
   };
   const listener = options.tls ? createTlsListener(options.tls, route) : createPlainListener(route);
-  const sockets = trackSockets(listener);
+  const { sockets, accepted } = trackSockets(listener);
   const address = await listen(listener, options.address);
   options.logger.info('agent listener started', { address, tls: Boolean(options.tls) });
   return {
     address,
+    connectionStats: () => ({ accepted: accepted(), open: sockets.size }),
     stop: async () => {
       const closed = new Promise<void>((resolve) => listener.close(() => resolve()));
       injector.destroy();
@@ -119,16 +122,18 @@ function createPlainListener(route: (socket: Duplex, isHttp2: boolean) => void):
   });
 }
 
-function trackSockets(listener: net.Server): Set<net.Socket> {
+function trackSockets(listener: net.Server): { sockets: Set<net.Socket>; accepted: () => number } {
   const sockets = new Set<net.Socket>();
+  let accepted = 0;
   listener.on(listener instanceof tls.Server ? 'secureConnection' : 'connection', (socket: net.Socket) => {
     // Tunnel frames are small and latency-bound: Nagle + delayed ACK would add ~40 ms per exchange.
     socket.setNoDelay(true);
+    accepted++;
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
     socket.on('error', () => socket.destroy());
   });
-  return sockets;
+  return { sockets, accepted: () => accepted };
 }
 
 function listen(listener: net.Server, address: string): Promise<string> {
