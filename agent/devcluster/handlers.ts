@@ -131,10 +131,11 @@ function checkSubresourceWritable(ctx: RequestContext): void {
 
 export async function handleUpdate(ctx: RequestContext): Promise<void> {
   checkSubresourceWritable(ctx);
-  const object = prepareForWrite(ctx, await readObject(ctx));
-  if (object.metadata.name !== ctx.route.name) throw badRequest(`the name of the object (${object.metadata.name}) does not match the name on the URL (${ctx.route.name})`);
+  const incoming = await readObject(ctx);
+  checkKindAndVersion(ctx.route.definition, incoming);
+  if (incoming.metadata.name !== ctx.route.name) throw badRequest(`the name of the object (${String(incoming.metadata.name)}) does not match the name on the URL (${ctx.route.name})`);
   const current = getExisting(ctx);
-  const updated = storeUpdate(ctx, mergeForSubresource(ctx, current, object));
+  const updated = storeUpdate(ctx, prepareForWrite(ctx, mergeForSubresource(ctx, current, incoming)));
   respondObjects(ctx, 200, [updated], true);
 }
 
@@ -153,8 +154,7 @@ export async function handlePatch(ctx: RequestContext): Promise<void> {
   const patched = applyPatch(type, current, patch) as KubeObject;
   if (typeof patched !== 'object' || patched === null || typeof patched.metadata !== 'object' || patched.metadata === null) throw badRequest('the patch must leave an object with metadata');
   patched.metadata = { ...patched.metadata, name: current.metadata.name, namespace: current.metadata.namespace, uid: current.metadata.uid };
-  const prepared = prepareForWrite(ctx, patched);
-  respondObjects(ctx, 200, [storeUpdate(ctx, mergeForSubresource(ctx, current, prepared))], true);
+  respondObjects(ctx, 200, [storeUpdate(ctx, prepareForWrite(ctx, mergeForSubresource(ctx, current, patched)))], true);
 }
 
 /** Server-side apply of an object that does not exist yet: a create. */

@@ -48,12 +48,18 @@ interface ContainerStatus {
   state?: { waiting?: { reason?: string }; terminated?: { reason?: string; exitCode?: number } };
 }
 
+/** Container statuses as a list of objects, whatever a client wrote into .status. */
+function containerStatusesOf(pod: KubeObject): ContainerStatus[] {
+  const statuses = (pod.status as { containerStatuses?: unknown } | undefined)?.containerStatuses;
+  return Array.isArray(statuses) ? statuses.filter((s): s is ContainerStatus => typeof s === 'object' && s !== null) : [];
+}
+
 /** The STATUS column as kubectl shows it: a container's reason wins over the pod phase. */
 function podStatusText(pod: KubeObject): string {
-  const status = (pod.status ?? {}) as { phase?: string; reason?: string; containerStatuses?: ContainerStatus[] };
+  const status = (pod.status ?? {}) as { phase?: string; reason?: string };
   if (pod.metadata.deletionTimestamp) return 'Terminating';
   let reason = status.reason ?? status.phase ?? 'Pending';
-  for (const container of status.containerStatuses ?? []) {
+  for (const container of containerStatusesOf(pod)) {
     const waiting = container.state?.waiting?.reason;
     const terminated = container.state?.terminated;
     if (waiting) reason = waiting;
@@ -72,10 +78,10 @@ const POD_PRINTER: Printer = {
   ],
   cells: (pod, now) => {
     const spec = (pod.spec ?? {}) as { containers?: unknown[] };
-    const statuses = ((pod.status ?? {}) as { containerStatuses?: ContainerStatus[] }).containerStatuses ?? [];
+    const statuses = containerStatusesOf(pod);
     const ready = statuses.filter((s) => s.ready).length;
     const restarts = statuses.reduce((sum, s) => sum + (s.restartCount ?? 0), 0);
-    return [pod.metadata.name, `${ready}/${spec.containers?.length ?? 0}`, podStatusText(pod), String(restarts), age(pod, now)];
+    return [pod.metadata.name, `${ready}/${Array.isArray(spec.containers) ? spec.containers.length : 0}`, podStatusText(pod), String(restarts), age(pod, now)];
   },
 };
 

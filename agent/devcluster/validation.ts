@@ -66,8 +66,34 @@ function podCauses(object: KubeObject): StatusCause[] {
   return causes;
 }
 
+const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
+
+function isStringMap(value: unknown): value is Record<string, string> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && Object.values(value).every((v) => typeof v === 'string');
+}
+
+/** Labels and annotations must be string maps (selectors read them), labels in label syntax. */
+function metadataCauses(meta: KubeObject['metadata']): StatusCause[] {
+  const causes: StatusCause[] = [];
+  for (const key of ['name', 'generateName', 'namespace', 'resourceVersion'] as const) {
+    if (meta[key] !== undefined && typeof meta[key] !== 'string') causes.push({ reason: 'FieldValueInvalid', message: 'Invalid value: must be a string', field: `metadata.${key}` });
+  }
+  for (const key of ['labels', 'annotations'] as const) {
+    if (meta[key] !== undefined && !isStringMap(meta[key])) causes.push({ reason: 'FieldValueInvalid', message: 'Invalid value: must be a map of strings', field: `metadata.${key}` });
+  }
+  if (isStringMap(meta.labels)) {
+    for (const [key, value] of Object.entries(meta.labels)) {
+      if (value.length > 63 || !LABEL_VALUE.test(value)) causes.push({ reason: 'FieldValueInvalid', message: `Invalid value: ${JSON.stringify(value)}: a valid label must be 63 characters or less, alphanumeric, '-', '_' or '.', starting and ending with an alphanumeric character`, field: `metadata.labels` });
+      if (!/^([a-z0-9]([-a-z0-9.]*[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/.test(key)) causes.push({ reason: 'FieldValueInvalid', message: `Invalid value: ${JSON.stringify(key)}: not a valid label key`, field: 'metadata.labels' });
+    }
+  }
+  return causes;
+}
+
 /** Everything that makes the object invalid for storage; throws 422 Invalid with causes. */
 export function validateObject(definition: ResourceDefinition, object: KubeObject): void {
+  const metaCauses = metadataCauses(object.metadata);
+  if (metaCauses.length > 0) throw invalid(definition, String(object.metadata.name ?? ''), metaCauses);
   const name = object.metadata.name ?? object.metadata.generateName ?? '';
   const causes: StatusCause[] = [];
   if (object.metadata.name !== undefined) {

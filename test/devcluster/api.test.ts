@@ -111,6 +111,11 @@ describe('devcluster API: statuses, concurrency, watches, selectors, patches', f
     const status = assertStatus(await request(t.cluster, 'POST', '/api/v1/namespaces/default/configmaps', { body }), 422, 'Invalid');
     assert.match(status.message, /RFC 1123/);
     assert.equal(status.details?.causes?.[0]?.field, 'metadata.name');
+    const badLabels = JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'labels', labels: 'not-a-map' } });
+    assertStatus(await request(t.cluster, 'POST', '/api/v1/namespaces/default/configmaps', { body: badLabels }), 422, 'Invalid');
+    const numericName = JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 42 } });
+    assertStatus(await request(t.cluster, 'POST', '/api/v1/namespaces/default/configmaps', { body: numericName }), 422, 'Invalid');
+    assert.equal((await request(t.cluster, 'GET', '/api/v1/configmaps?labelSelector=x')).status, 200, 'lists still work');
   });
 
   it('answers 413 for a body over 3 MiB and 404 for a create in a missing namespace', async () => {
@@ -200,6 +205,12 @@ describe('devcluster API: statuses, concurrency, watches, selectors, patches', f
     assert.equal(table.kind, 'Table');
     assert.deepEqual(table.columnDefinitions.map((c) => c.name), ['Name', 'Ready', 'Status', 'Restarts', 'Age']);
     assert.ok(table.rows.length > 0);
+    const odd = await request(t.cluster, 'PUT', '/api/v1/namespaces/default/pods/patched/status', {
+      body: JSON.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'patched' }, spec: {}, status: { phase: 'Running', containerStatuses: 5 } }),
+    });
+    assert.equal(odd.status, 200, odd.body);
+    const still = await request(t.cluster, 'GET', '/api/v1/namespaces/default/pods', { headers: { Accept: 'application/json;as=Table;v=v1;g=meta.k8s.io' } });
+    assert.equal(still.status, 200, 'a strange status written by a client does not break printing');
   });
 
   it('streams watch events from a resourceVersion and reports a too-old one as 410 Expired', async () => {
