@@ -44,11 +44,31 @@ export function decodeBody(body: Buffer, contentType: string | undefined): unkno
   const text = body.toString('utf8');
   if (text.trim() === '') throw badRequest('the request body is empty');
   const isYaml = /yaml/i.test(contentType ?? '');
+  let decoded: unknown;
   try {
-    return isYaml ? parseYaml(text) : JSON.parse(text);
+    decoded = isYaml ? parseYaml(text) : JSON.parse(text);
   } catch (err) {
     throw badRequest(`the request body is not valid ${isYaml ? 'YAML' : 'JSON'}: ${(err as Error).message.split('\n')[0]}`);
   }
+  if (nestingDepth(decoded) > MAX_NESTING_DEPTH) throw badRequest(`the request body is nested more than ${MAX_NESTING_DEPTH} levels deep`);
+  return decoded;
+}
+
+/** Deeper than any Kubernetes object; keeps recursive patching and copying off the stack limit. */
+export const MAX_NESTING_DEPTH = 100;
+
+/** How deeply objects and arrays nest, counted without recursion (bounded by the limit + 1). */
+function nestingDepth(value: unknown): number {
+  let deepest = 0;
+  const pending: Array<[unknown, number]> = [[value, 1]];
+  while (pending.length > 0) {
+    const [current, depth] = pending.pop()!;
+    if (typeof current !== 'object' || current === null) continue;
+    deepest = Math.max(deepest, depth);
+    if (deepest > MAX_NESTING_DEPTH) return deepest;
+    for (const child of Object.values(current)) pending.push([child, depth + 1]);
+  }
+  return deepest;
 }
 
 export function sendJson(res: ServerResponse, code: number, body: unknown): void {
