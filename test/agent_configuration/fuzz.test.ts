@@ -12,7 +12,7 @@ const FIXTURES = join(__dirname, '..', 'fixtures', 'agent-configs');
 // Deeper runs: AGENT_CONFIG_FUZZ_ROUNDS=20000 AGENT_CONFIG_FUZZ_SEED=7 npx mocha test/agent_configuration/fuzz.test.ts
 const ROUNDS = Number(process.env.AGENT_CONFIG_FUZZ_ROUNDS ?? 400);
 const SEED = Number(process.env.AGENT_CONFIG_FUZZ_SEED ?? 20261121);
-const ALPHABET = [' ', '  ', ':', '-', '- ', '[', ']', '{', '}', '"', "'", '#', '&a', '*a', '!', '|', '>', '\n', '\t', 'x', 'id', 'agent: {}', '0', ',', '~', '---\n'];
+const ALPHABET = [' ', '  ', ':', '-', '- ', '[', ']', '{', '}', '"', "'", '#', '  # c', '&a', '*a', '!', '|', '>', '\n', '\r', '\r\n', '\t', 'x', 'é', '\\', 'id', 'agent: {}', '0', ',', '~', '---\n'];
 
 /** Small deterministic PRNG (mulberry32). */
 function random(seed: number): () => number {
@@ -38,7 +38,7 @@ function mutate(text: string, next: () => number): string {
 }
 
 function assertInside(text: string, diagnostic: ConfigDiagnostic): void {
-  const lines = text.split('\n');
+  const lines = text.split(/\r\n|\r|\n/);
   for (const position of [diagnostic.range.start, diagnostic.range.end]) {
     assert.ok(position.line >= 0 && position.line < lines.length, `line ${position.line} outside the text: ${diagnostic.message}`);
     assert.ok(position.character >= 0 && position.character <= lines[position.line]!.length, `character outside line: ${diagnostic.message} ${JSON.stringify(diagnostic.range)} ${JSON.stringify(lines.slice(Math.max(0, position.line - 1), position.line + 2))}`);
@@ -48,7 +48,7 @@ function assertInside(text: string, diagnostic: ConfigDiagnostic): void {
 const comparable = (check: ContentCheck) => ({ data: check.data, diagnostics: check.diagnostics, unmapped: check.unmapped ?? 0 });
 
 function randomPosition(text: string, next: () => number): { line: number; character: number } {
-  const lines = text.split('\n');
+  const lines = text.split(/\r\n|\r|\n/);
   const line = Math.floor(next() * lines.length);
   return { line, character: Math.floor(next() * (lines[line]!.length + 1)) };
 }

@@ -92,6 +92,8 @@ describe('simple YAML fast reader', () => {
       'a:\n  - - x\n',
       'a: "\\x41"\n',
       'a: [x, ]\n',
+      'a: 1\rb: 2\n',
+      'a: 1\u2028b: 2\n',
     ];
     for (const text of outside) assert.equal(parseSimpleYaml(text), undefined, `should give up on:\n${text}`);
   });
@@ -130,6 +132,15 @@ describe('simple YAML fast reader', () => {
         assert.ok(compared > variants.length / 2, `only ${compared} of ${variants.length} variants took the fast path`);
       });
     }
+
+    it('steps aside for diagnostics when comment lines end a section, still reading clean configs', () => {
+      for (const body of ['    # deeper\n', '  # same column as the keys\n', '# top level\n', '# top\n    # deeper after top\n']) {
+        const broken = `gitops:\n  manifest_projects:\n    - id: a/b\n${body}observability: {}\n`;
+        assert.equal(diagnoseWithSimpleReader(broken), undefined, `yaml should place the diagnostics of:\n${broken}`);
+        const clean = `flux:\n  webhook_receiver_url: https://x.example/hook\n${body}observability: {}\n`;
+        assert.deepEqual(diagnoseWithSimpleReader(clean)?.diagnostics, [], `the fast path should accept:\n${clean}`);
+      }
+    });
 
     it('on the invalid fixtures the fast reader can read', () => {
       const names = readdirSync(join(FIXTURES, 'invalid')).filter((file) => file.endsWith('.yaml'));

@@ -1,17 +1,28 @@
 // Hover documentation for the key (or value) under the cursor, from a tolerant YAML parse.
-import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Node } from 'yaml';
+import { isMap, isPair, isScalar, isSeq, parseDocument, type Node } from 'yaml';
 import { keyDocumentation } from './schemaDocs';
 
 type ConfigPath = (string | number)[];
 
 /** Markdown for the key or value at a 0-based position, or undefined outside known keys. */
 export function hoverAt(text: string, line: number, character: number): string | undefined {
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, uniqueKeys: false });
-  const lineStart = lineCounter.lineStarts[line];
-  if (lineStart === undefined) return undefined;
-  const path = pathAtOffset(doc.contents as Node | null, lineStart + character, []);
+  const offset = offsetAt(text, line, character);
+  if (offset === undefined) return undefined;
+  const doc = parseDocument(text, { uniqueKeys: false });
+  const path = pathAtOffset(doc.contents as Node | null, offset, []);
   return path === undefined ? undefined : keyDocumentation(path);
+}
+
+/** Offset of a 0-based position, counting CRLF, CR and LF line ends as editors do. */
+function offsetAt(text: string, line: number, character: number): number | undefined {
+  const lineBreak = /\r\n|\r|\n/g;
+  let lineStart = 0;
+  for (let index = 0; index < line; index++) {
+    const found = lineBreak.exec(text);
+    if (found === null) return undefined;
+    lineStart = found.index + found[0].length;
+  }
+  return lineStart + character;
 }
 
 function contains(node: unknown, offset: number): boolean {

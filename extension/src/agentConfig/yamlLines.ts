@@ -15,7 +15,7 @@ export interface YamlLine {
   blank: boolean;
 }
 
-const LINE = /^(\s*)(-\s+)?(?:(["']?)([A-Za-z0-9_.\-/]+)\3\s*:(?=\s|$))?(.*)$/;
+const LINE = /^(\s*)(-\s+)?(?:(["']?)([A-Za-z0-9_.\-/]+)\3\s*:(?=\s|$))?(.*)$/s;
 
 export function readLine(text: string): YamlLine {
   const match = LINE.exec(text)!;
@@ -35,7 +35,7 @@ export function readLine(text: string): YamlLine {
 }
 
 export function splitLines(text: string): string[] {
-  return text.split(/\r?\n/);
+  return text.split(/\r\n|\r|\n/);
 }
 
 /**

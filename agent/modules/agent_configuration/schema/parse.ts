@@ -65,13 +65,15 @@ export interface ContentCheck {
 /**
  * The fast path for the plain block YAML configs are written in (see simpleYaml.ts); undefined
  * when the text uses anything else. A clean config costs one fast read and one schema check;
- * positions for diagnostics come from the reader's own AST.
+ * positions for diagnostics come from the reader's own AST, unless comment lines make its
+ * collection ends uncertain.
  */
 export function diagnoseWithSimpleReader(text: string): ContentCheck | undefined {
   const simple = readSimpleYaml(text);
   if (simple === undefined) return undefined;
   const { data } = simple;
   if (!('gitops' in data) && satisfiesSchema(data) && findDuplicateEntries(data).length === 0) return { data, diagnostics: [] };
+  if (simple.rangesUncertain) return undefined; // the yaml package places these diagnostics
   return { data, ...contentDiagnostics(new YamlSource(text, simple.lineCounter), simple.doc, data) };
 }
 
@@ -136,7 +138,7 @@ function keyTokenRange(text: string, start: number): [number, number] {
 /** Editors hide zero-width ranges: cover the character at (or just before) the position. */
 function widenEmptyRange(text: string, [start, end]: [number, number]): [number, number] {
   if (end > start) return [start, end];
-  if (start < text.length && text[start] !== '\n') return [start, start + 1];
+  if (start < text.length && text[start] !== '\n' && text[start] !== '\r') return [start, start + 1];
   return start > 0 ? [start - 1, start] : [start, end];
 }
 

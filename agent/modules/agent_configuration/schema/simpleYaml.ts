@@ -12,6 +12,12 @@ type Collection = YAMLMap<Scalar, unknown> | YAMLSeq<unknown>;
 
 export interface SimpleYamlResult {
   data: Record<string, unknown>;
+  /**
+   * True when a collection ended with comment lines after its last content. Where yaml ends
+   * such a collection follows rules of its own, so its range here may differ from yaml's:
+   * fine for reading data, not for placing diagnostics and fixes.
+   */
+  rangesUncertain: boolean;
   /** The same content as yaml AST nodes with source ranges (contents null when empty). */
   doc: Document;
   lineCounter: LineCounter;
@@ -58,7 +64,8 @@ export function parseSimpleYaml(text: string): Record<string, unknown> | undefin
 
 /** Data, AST and line index for simple YAML, or undefined when the text needs the yaml package. */
 export function readSimpleYaml(text: string): SimpleYamlResult | undefined {
-  if (/[\t\uFEFF]/.test(text)) return undefined;
+  // Tabs, a byte-order mark and line breaks other than LF and CRLF are left to the yaml package.
+  if (/[\t\uFEFF\u0085\u2028\u2029]|\r(?!\n)/.test(text)) return undefined;
   try {
     return new SimpleReader(text).read();
   } catch (error) {
@@ -72,8 +79,11 @@ class SimpleReader {
   private readonly rootNode = new YAMLMap<Scalar, unknown>();
   private readonly stack: Frame[] = [{ indent: 0, container: this.root, node: this.rootNode }];
   private readonly lineCounter = new LineCounter();
-  /** End offset of the last line with content (comments included, as yaml's ranges do). */
+  /** End offset of the last line with content (a trailing comment on it included, as in yaml). */
   private lastContentEnd = 0;
+  /** Comment lines since the last content line: a collection closed now may own some of them. */
+  private commentsSinceContent: { indent: number; end: number }[] = [];
+  private rangesUncertain = false;
 
   constructor(private readonly text: string) {}
 
@@ -85,12 +95,15 @@ class SimpleReader {
       this.lineCounter.addNewLine(lineStart);
       const line = this.text.slice(lineStart, this.text[lineEnd - 1] === '\r' ? lineEnd - 1 : lineEnd);
       const content = line.trim();
-      if (content !== '' && !content.startsWith('#')) {
+      const indent = line.length - line.trimStart().length;
+      if (content.startsWith('#')) {
+        this.commentsSinceContent.push({ indent, end: lineStart + indent + content.length });
+      } else if (content !== '') {
         if (!sawContent && /^(?:---|\.\.\.|%)/.test(content)) giveUp();
         sawContent = true;
-        const indent = line.length - line.trimStart().length;
         this.readLine(indent, lineStart + indent, content);
         this.lastContentEnd = lineStart + indent + content.length;
+        this.commentsSinceContent = [];
       }
       if (newline === -1) break;
       lineStart = newline + 1;
@@ -98,7 +111,7 @@ class SimpleReader {
     while (this.stack.length > 0) this.closeFrame();
     const doc = new Document();
     doc.contents = sawContent ? this.rootNode : null;
-    return { data: this.root, doc, lineCounter: this.lineCounter };
+    return { data: this.root, doc, lineCounter: this.lineCounter, rangesUncertain: this.rangesUncertain };
   }
 
   private readLine(indent: number, offset: number, content: string): void {
@@ -137,10 +150,11 @@ class SimpleReader {
     return this.stack[this.stack.length - 1]!;
   }
 
+  /** Ends the innermost collection at its last content. */
   private closeFrame(): void {
     const frame = this.stack.pop()!;
-    const start = frame.node.range?.[0] ?? 0;
-    frame.node.range = [start, this.lastContentEnd, this.lastContentEnd];
+    if (this.commentsSinceContent.length > 0) this.rangesUncertain = true;
+    frame.node.range = [frame.node.range?.[0] ?? 0, this.lastContentEnd, this.lastContentEnd];
   }
 
   private readItem(frame: Frame, indent: number, offset: number, content: string): void {

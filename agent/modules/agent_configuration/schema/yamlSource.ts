@@ -10,7 +10,10 @@ export class YamlSource {
   ) {}
 
   positionAt(offset: number): ConfigPosition {
-    const { line, col } = this.lineCounter.linePos(Math.max(0, Math.min(offset, this.text.length)));
+    let clamped = Math.max(0, Math.min(offset, this.text.length));
+    // Between the CR and LF of a CRLF is no position an editor knows: use the line's end.
+    if (this.text[clamped - 1] === '\r' && this.text[clamped] === '\n') clamped--;
+    const { line, col } = this.lineCounter.linePos(clamped);
     return { line: line - 1, character: col - 1 };
   }
 
@@ -107,6 +110,11 @@ export function keyAnchor(located: LocatedNode): Node | undefined {
 export function lineCounterFor(text: string): LineCounter {
   const lineCounter = new LineCounter();
   lineCounter.addNewLine(0);
+  if (/\r(?!\n)/.test(text)) {
+    // A lone CR ends a line for YAML and for VS Code alike.
+    for (const match of text.matchAll(/\r\n|\r|\n/g)) lineCounter.addNewLine(match.index + match[0].length);
+    return lineCounter;
+  }
   for (let index = text.indexOf('\n'); index !== -1; index = text.indexOf('\n', index + 1)) lineCounter.addNewLine(index + 1);
   return lineCounter;
 }
