@@ -210,7 +210,8 @@ function writeKasConfig(dataDir: string, repository: string, tls: KasTls, freePo
   const port = (name: keyof typeof DEFAULT_PORTS) => `127.0.0.1:${freePorts ? 0 : DEFAULT_PORTS[name]}`;
   const kascfg = {
     agent: {
-      listen: { address: port('agent'), websocket: true },
+      // Nothing balances load in front of the local pair: no need to wait before closing listeners.
+      listen: { address: port('agent'), websocket: true, listen_grace_period: '0s' },
       kubernetes_api: { listen: { address: port('k8sProxy'), certificate_file: tls.certFile, key_file: tls.keyFile }, url_path_prefix: '/k8s-proxy/' },
     },
     api: { listen: { address: port('api') } },
