@@ -109,7 +109,9 @@ function report(value: unknown): void {
 // ---------------------------------------------------------------- orchestration
 
 function spawnRole<T>(children: Children, role: string, env: Record<string, string> = {}): Promise<{ child: ChildProcess; info: T }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', __filename], { env: { ...process.env, ...env, [ROLE_ENV]: role }, stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
+  // BENCH_CPU_PROF_DIR=<dir>: each server process writes a CPU profile there when it stops.
+  const profile = process.env.BENCH_CPU_PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF_DIR}`] : [];
+  const child = spawn(process.execPath, [...profile, '--import', 'tsx', __filename], { env: { ...process.env, ...env, [ROLE_ENV]: role }, stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
   children.processes.push(child);
   return firstLine(child, role).then((line) => ({ child, info: JSON.parse(line) as T }));
 }
@@ -243,6 +245,7 @@ function formatSection(rows: Array<{ name: string; c1: LoadResult; c50: LoadResu
 
 const role = process.env[ROLE_ENV];
 if (role) {
+  process.once('SIGTERM', () => process.exit(0)); // a clean exit (lets --cpu-prof write its profile)
   const roles: Record<string, () => Promise<void>> = { upstream: runUpstreamRole, kas: runKasRole, agentk: runAgentkRole };
   roles[role]!().catch((err: unknown) => {
     process.stderr.write(`tunnel bench ${role} failed: ${(err as Error).stack ?? String(err)}\n`);

@@ -58,6 +58,8 @@ export async function dialKas(options: KasDialOptions): Promise<KasConnection> {
     // Tunnel streams are long-lived and bidirectional: no message size surprises.
     'grpc.max_receive_message_length': -1,
     'grpc.max_send_message_length': -1,
+    // Request bodies and exec stdin flow kas → agentk: a wide window as on kas's side.
+    'grpc-node.flow_control_window': 8 * 1024 * 1024,
   };
   let bridge: WebSocketBridge | undefined;
   let target: string;

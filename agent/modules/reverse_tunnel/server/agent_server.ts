@@ -4,6 +4,7 @@
 // connection injector, so keepalive, max connection age and the registered services apply alike.
 import * as grpc from '@grpc/grpc-js';
 import * as http from 'node:http';
+import type * as http2 from 'node:http2';
 import * as net from 'node:net';
 import * as tls from 'node:tls';
 import type { Duplex } from 'node:stream';
@@ -41,6 +42,7 @@ const DEFAULT_KEEPALIVE_MS = 55_000;
 export async function startAgentServer(options: AgentServerOptions): Promise<AgentServer> {
   const grpcServer = createGrpcServer(options);
   const injector = grpcServer.createConnectionInjector(grpc.ServerCredentials.createInsecure());
+  widenFlowControlWindows(grpcServer);
   const webSocketEntry = createWebSocketEntry((stream) => injector.injectConnection(stream), options.logger);
   const route = (socket: Duplex, isHttp2: boolean) => {
     if (isHttp2) injector.injectConnection(socket);
@@ -75,6 +77,35 @@ function createGrpcServer(options: AgentServerOptions): grpc.Server {
   });
   for (const register of options.services) register(server);
   return server;
+}
+
+/** HTTP/2 receive window for responses agentk streams to kas (per stream and per connection). */
+export const TUNNEL_FLOW_CONTROL_WINDOW = 8 * 1024 * 1024;
+
+interface GrpcServerInternals {
+  commonServerOptions?: http2.ServerOptions;
+  http2Servers?: Map<http2.Http2Server, unknown>;
+}
+
+/**
+ * Node's HTTP/2 default window is 64 KiB per stream and per connection: with many responses in
+ * flight on one agent connection, agentk stalls waiting for WINDOW_UPDATEs and throughput drops
+ * to a fraction of the loopback's. grpc-js has no server option for it, so this reaches into the
+ * server it created for the injector; if a grpc-js release renames those fields, the defaults
+ * stay (slower, still correct).
+ */
+function widenFlowControlWindows(server: grpc.Server): void {
+  const internals = server as unknown as GrpcServerInternals;
+  for (const http2Server of internals.http2Servers?.keys() ?? []) {
+    http2Server.on('session', (session: http2.ServerHttp2Session) => {
+      try {
+        session.settings({ initialWindowSize: TUNNEL_FLOW_CONTROL_WINDOW });
+        session.setLocalWindowSize(TUNNEL_FLOW_CONTROL_WINDOW);
+      } catch {
+        // session already closing: nothing to tune
+      }
+    });
+  }
 }
 
 /** An HTTP/1.1 server that is never bound: it only upgrades sockets handed to it into WebSockets. */
