@@ -60,6 +60,16 @@ describe('devcluster persistence, seed file and kas-devcluster command', functio
     assert.equal(event.object.code, 410);
   });
 
+  it('refuses to start on a corrupt state file or token file, naming the file', async () => {
+    const dataDir = path.join(dir, 'data');
+    await fs.mkdir(dataDir, { recursive: true });
+    await fs.writeFile(path.join(dataDir, 'state.json'), '{ not json');
+    await assert.rejects(startTestCluster({ dir }), /state\.json is not valid JSON/);
+    await fs.rm(path.join(dataDir, 'state.json'));
+    await fs.writeFile(path.join(dataDir, 'tokens.csv'), 'only-a-token\n');
+    await assert.rejects(startTestCluster({ dir }), /token file line 1/);
+  });
+
   it('loads a multi-document seed file on first start only', async () => {
     const seed = path.join(dir, 'seed.yaml');
     await fs.writeFile(
