@@ -4,6 +4,7 @@ import * as vscode from 'vscode';
 import { ConnectionStore } from './connections/connectionStore';
 import { SessionRegistry } from './connections/sessions';
 import { registerCommands } from './commands/register';
+import { ConfigEditorSupport } from './configEditor/configEditor';
 import { LocalPairController } from './localPair/localPairController';
 import type { Services } from './services';
 import { AgentsModel } from './trees/agentsModel';
@@ -30,6 +31,7 @@ export function activate(context: vscode.ExtensionContext): void {
   const agents = new ModelTreeProvider<AgentsNode>({ children: (node) => agentsModel.children(node), present });
   const apps = new ModelTreeProvider<ManagedAppsNode>({ children: (node) => managedAppsChildren(agentsModel, () => store.list(), node), present: presentManagedApp });
   localPair = new LocalPairController(services);
+  const configEditor = new ConfigEditorSupport();
 
   const updateConnectionContext = () => void vscode.commands.executeCommand('setContext', 'kubernetesAgents.connectionCount', store.list().length);
   updateConnectionContext();
@@ -38,13 +40,14 @@ export function activate(context: vscode.ExtensionContext): void {
     agents,
     apps,
     localPair,
+    configEditor,
     vscode.window.createTreeView('kubernetesAgents.agents', { treeDataProvider: agents, showCollapseAll: true }),
     vscode.window.createTreeView('kubernetesAgents.managedApps', { treeDataProvider: apps }),
     store.onDidChange(() => {
       updateConnectionContext();
       refreshViews();
     }),
-    ...registerCommands(services, localPair),
+    ...registerCommands(services, localPair, configEditor),
   );
   output.info(`activated in ${(performance.now() - started).toFixed(1)} ms`);
 }

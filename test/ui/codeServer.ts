@@ -73,6 +73,9 @@ export async function startCodeServer(entry: string, workspaceFiles: Record<stri
     'workbench.tips.enabled': false,
     'extensions.autoCheckUpdates': false,
     'telemetry.telemetryLevel': 'off',
+    // Tooltips that pop up under the pointer would swallow the test's clicks on tree rows.
+    'workbench.hover.delay': 600_000,
+    'editor.hover.delay': 600_000,
   }));
   const common = ['--user-data-dir', userData, '--extensions-dir', extensions];
   await run(process.execPath, [entry, ...common, '--install-extension', VSIX], { maxBuffer: 16 * 1024 * 1024 });
@@ -120,10 +123,12 @@ export async function startCodeServer(entry: string, workspaceFiles: Record<stri
   }
 }
 
-/** Opens the Kubernetes Agents container in the activity bar. */
+/** Opens the Kubernetes Agents container in the activity bar (clicking again would hide it). */
 export async function openAgentsContainer(page: Page): Promise<void> {
+  const header = page.locator('.pane-header[aria-label^="Agents"], .pane-header:has-text("Agents")').first();
+  if (await header.isVisible()) return;
   await page.locator('.activitybar .action-item a[aria-label^="Kubernetes Agents"], .activitybar .action-item[aria-label^="Kubernetes Agents"]').first().click({ timeout: 60_000 });
-  await page.locator('.pane-header[aria-label^="Agents"], .pane-header:has-text("Agents")').first().waitFor({ timeout: 30_000 });
+  await header.waitFor({ timeout: 30_000 });
 }
 
 /** Waits for the quick input titled `title` (steps reuse one widget), types and confirms. */
@@ -146,15 +151,11 @@ export async function readFilesMatching(dir: string, fragment: string): Promise<
  * a folder under `root`) that outlived it: ended by pid. Only ours match, as `root` is unique.
  */
 async function killLeftovers(root: string): Promise<void> {
-  for (const pid of await readdir('/proc').catch(() => [] as string[])) {
-    if (!/^\d+$/.test(pid) || Number(pid) === process.pid) continue;
-    const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
-    if (cmdline.includes(root)) {
-      try {
-        process.kill(Number(pid), 'SIGKILL');
-      } catch {
-        // already gone
-      }
+  for (const pid of await processesMentioning(root)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
     }
   }
 }
@@ -167,4 +168,25 @@ export async function runCommand(page: Page, title: string): Promise<void> {
   await input.fill(`>${title}`);
   await page.locator('.quick-input-widget .monaco-list-row', { hasText: title }).first().waitFor({ timeout: 30_000 });
   await input.press('Enter');
+}
+
+/** Opens a workspace file by name through Quick Open. */
+export async function openFile(page: Page, name: string): Promise<void> {
+  await page.keyboard.press('F1');
+  const input = page.locator('.quick-input-widget input.input');
+  await input.waitFor({ state: 'visible', timeout: 30_000 });
+  await input.fill(name);
+  await page.locator('.quick-input-widget .monaco-list-row', { hasText: name }).first().waitFor({ timeout: 30_000 });
+  await input.press('Enter');
+}
+
+/** Pids of live processes whose command line contains `text`. */
+export async function processesMentioning(text: string): Promise<number[]> {
+  const pids: number[] = [];
+  for (const pid of await readdir('/proc').catch(() => [] as string[])) {
+    if (!/^\d+$/.test(pid) || Number(pid) === process.pid) continue;
+    const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+    if (cmdline.includes(text)) pids.push(Number(pid));
+  }
+  return pids;
 }

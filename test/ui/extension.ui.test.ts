@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import type { DevCluster } from '../../agent/devcluster/index';
 import { startDevCluster } from '../../agent/devcluster/index';
 import { createLogger } from '../../agent/internal/log';
-import { answerInput, CodeServer, openAgentsContainer, OUTPUT_DIR, prepareArtifacts, readFilesMatching, REPO, runCommand, startCodeServer } from './codeServer';
+import { answerInput, CodeServer, openAgentsContainer, OUTPUT_DIR, prepareArtifacts, openFile, processesMentioning, readFilesMatching, REPO, runCommand, startCodeServer } from './codeServer';
 
 const run = promisify(execFile);
 /** The local pair exists once its entry point is more than the placeholder. */
@@ -27,7 +27,7 @@ describe('extension UI in code-server', function () {
     dir = await mkdtemp(join(tmpdir(), 'ui-test-'));
     const entry = await prepareArtifacts();
     cluster = await startDevCluster({ logger: createLogger({}, { level: 'error', write: () => undefined }) });
-    vscode = await startCodeServer(entry);
+    vscode = await startCodeServer(entry, { '.gitlab/agents/dev/config.yaml': 'user_acess:\n  access_as:\n    agent: {}\n' });
   });
 
   afterEach(async function () {
@@ -98,6 +98,23 @@ describe('extension UI in code-server', function () {
     assert.ok(!logs.some((f) => f.text.includes('not-a-valid-token')), 'no log or state file may contain the token');
   });
 
+  it('flags a mistake in an agent config as you open it, and its quick fix repairs it', async () => {
+    const page = vscode!.page;
+    await openFile(page, 'config.yaml');
+    const editor = page.locator('.monaco-editor[data-uri$="config.yaml"]');
+    await editor.locator('.squiggly-error').first().waitFor({ timeout: 60_000 });
+    await page.locator('#status\\.problems').click();
+    await page.locator('.markers-panel', { hasText: 'Unknown key "user_acess"' }).waitFor({ timeout: 30_000 });
+    await vscode!.screenshot('agent-config-problem');
+    await editor.locator('.view-line').first().click();
+    // The fix is marked preferred, so Auto Fix applies it directly.
+    await runCommand(page, 'Auto Fix...');
+    await editor.locator('.view-line', { hasText: 'user_access:' }).waitFor({ timeout: 30_000 });
+    await editor.locator('.squiggly-error').first().waitFor({ state: 'detached', timeout: 30_000 });
+    await runCommand(page, 'View: Close All Editors');
+    await openAgentsContainer(page);
+  });
+
   describe('with the local pair', () => {
     const row = (text: string) => vscode!.page.locator('.monaco-list-row', { hasText: text }).first();
     const kubeconfig = () => join(vscode!.userData, 'User', 'globalStorage', 'agent-workbench.kubernetes-agent-workbench', 'local-pair', 'kubeconfig');
@@ -156,6 +173,12 @@ describe('extension UI in code-server', function () {
       await runCommand(page, 'Kubernetes Agents: Stop Local Pair');
       await page.locator('.welcome-view-content', { hasText: 'No connection to kas yet' }).waitFor({ timeout: 60_000 });
       assert.ok(existsSync(kubeconfig()), 'the pair kept its state in the extension storage');
+      const dataDir = join(kubeconfig(), '..');
+      const deadline = Date.now() + 20_000;
+      while ((await processesMentioning(dataDir)).length > 0) {
+        assert.ok(Date.now() < deadline, 'the local pair process exited');
+        await new Promise((r) => setTimeout(r, 200));
+      }
     });
   });
 });

@@ -6,6 +6,7 @@ import { openLogPanel } from '../logs/logPanel';
 import type { Services } from '../services';
 import { containerNames } from '../trees/format';
 import type { AgentNode, ContainerNode, NamespaceNode, PodNode } from '../trees/nodes';
+import { ConfigEditorSupport, isAgentConfigDocument } from '../configEditor/configEditor';
 import { buildKubeconfig } from './kubeconfig';
 import { restrictedNamespaceObjects, validateNamespaceName } from './restrictedNamespace';
 
@@ -86,9 +87,13 @@ export async function openAgentConfig(node?: AgentNode): Promise<void> {
   await vscode.window.showTextDocument(uri);
 }
 
-/** Shows the configuration errors kas reported for an agent as problems on its config file. */
-export async function validateAgentConfig(services: Services, diagnostics: vscode.DiagnosticCollection, node?: AgentNode): Promise<void> {
-  if (!node) return pickHint('Validate Agent Config');
+/**
+ * Validate Agent Config. On an agent: the errors kas reported for its config, as problems on the
+ * config file when the workspace has it. From the palette: the local validator (the one kas
+ * runs) on the open config file, or on every agent config of the workspace.
+ */
+export async function validateAgentConfig(services: Services, diagnostics: vscode.DiagnosticCollection, editor: ConfigEditorSupport, node?: AgentNode): Promise<void> {
+  if (!node) return validateLocally(editor);
   const agents = await services.model.loadAgents(node.connectionId);
   const agent = agents.find((a) => a.id === node.agent.id) ?? node.agent;
   const uri = await findAgentConfig(agent.name);
@@ -100,4 +105,21 @@ export async function validateAgentConfig(services: Services, diagnostics: vscod
   }
   const summary = agent.config.valid ? 'valid' : `invalid (${agent.config.errors.length} error${agent.config.errors.length === 1 ? '' : 's'})`;
   void vscode.window.showInformationMessage(`Agent ${agent.name}: configuration ${summary} according to kas.`);
+}
+
+async function validateLocally(editor: ConfigEditorSupport): Promise<void> {
+  const active = vscode.window.activeTextEditor?.document;
+  const documents = active && isAgentConfigDocument(active)
+    ? [active]
+    : await Promise.all((await vscode.workspace.findFiles('**/.gitlab/agents/*/config.{yaml,yml}', '**/node_modules/**', 200)).map((uri) => vscode.workspace.openTextDocument(uri)));
+  if (documents.length === 0) {
+    void vscode.window.showInformationMessage('No agent config (.gitlab/agents/<name>/config.yaml) is open or in this workspace.');
+    return;
+  }
+  const problems = documents.map((d) => editor.validate(d).filter((f) => f.severity === 'error').length);
+  const total = problems.reduce((a, b) => a + b, 0);
+  const message = total === 0
+    ? `Agent config valid (${documents.length} file${documents.length === 1 ? '' : 's'} checked).`
+    : `Agent config: ${total} error${total === 1 ? '' : 's'} in ${problems.filter((p) => p > 0).length} of ${documents.length} file${documents.length === 1 ? '' : 's'}; see Problems.`;
+  void (total === 0 ? vscode.window.showInformationMessage(message) : vscode.window.showWarningMessage(message));
 }

@@ -1,6 +1,7 @@
 // Every command of the extension, bound to its handler. Command ids are listed in package.json
 // (contributes.commands) with their menus.
 import * as vscode from 'vscode';
+import type { ConfigEditorSupport } from '../configEditor/configEditor';
 import type { LocalPairController } from '../localPair/localPairController';
 import { COMMAND_PREFIX, Services } from '../services';
 import { addConnection, removeConnection } from './connectionCommands';
@@ -8,7 +9,7 @@ import {
   copyKubeconfig, createRestrictedNamespace, deletePod, openAgentConfig, reportFailure, showPodLogs, validateAgentConfig,
 } from './clusterCommands';
 
-export function registerCommands(services: Services, localPair: LocalPairController): vscode.Disposable[] {
+export function registerCommands(services: Services, localPair: LocalPairController, configEditor: ConfigEditorSupport): vscode.Disposable[] {
   const diagnostics = vscode.languages.createDiagnosticCollection('kubernetesAgents.agentConfig');
   const handlers: Record<string, (...args: any[]) => Promise<unknown>> = {
     addConnection: (args) => addConnection(services, isPlainObject(args) ? args : {}),
@@ -19,7 +20,7 @@ export function registerCommands(services: Services, localPair: LocalPairControl
     copyKubeconfig: (node) => reportFailure(services, 'Copy Kubeconfig', () => copyKubeconfig(services, node)),
     createRestrictedNamespace: (node) => reportFailure(services, 'Create Restricted Namespace', () => createRestrictedNamespace(services, node)),
     openAgentConfig: (node) => reportFailure(services, 'Open Agent Config', () => openAgentConfig(node)),
-    validateAgentConfig: (node) => reportFailure(services, 'Validate Agent Config', () => validateAgentConfig(services, diagnostics, node)),
+    validateAgentConfig: (node) => reportFailure(services, 'Validate Agent Config', () => validateAgentConfig(services, diagnostics, configEditor, node)),
     startLocalPair: () => reportFailure(services, 'Start Local Pair', () => localPair.start()),
     stopLocalPair: () => reportFailure(services, 'Stop Local Pair', () => localPair.stop()),
   };
