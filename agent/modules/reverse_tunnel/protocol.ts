@@ -161,16 +161,14 @@ const root = protobuf.parse(PROTO_TEXT).root;
 const connectRequestType = root.lookupType('workbench.reverse_tunnel.ConnectRequest');
 const connectResponseType = root.lookupType('workbench.reverse_tunnel.ConnectResponse');
 
-// Decoded messages are normalised to plain objects with defaults, so readers never meet
-// protobufjs's "field absent" vs "empty" distinction for scalars and maps.
-const TO_OBJECT_OPTIONS: protobuf.IConversionOptions = { defaults: false, arrays: true, objects: true, bytes: Buffer as unknown as StringConstructor };
-
 function serializer<T>(type: protobuf.Type): (value: T) => Buffer {
   return (value) => Buffer.from(type.encode(value as unknown as Record<string, unknown>).finish());
 }
 
+// Decoded messages are used as protobufjs returns them (no toObject copy per frame): unset
+// message fields read as null, unset scalars as their proto3 defaults — readers test truthiness.
 function deserializer<T>(type: protobuf.Type): (bytes: Buffer) => T {
-  return (bytes) => type.toObject(type.decode(bytes), TO_OBJECT_OPTIONS) as T;
+  return (bytes) => type.decode(bytes) as unknown as T;
 }
 
 export const serializeConnectRequest = serializer<ConnectRequest>(connectRequestType);
