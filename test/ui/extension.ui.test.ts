@@ -42,6 +42,14 @@ describe('extension UI in code-server', function () {
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
+  async function waitForCount(count: () => Promise<number>, atLeast: number): Promise<void> {
+    const deadline = Date.now() + 30_000;
+    while ((await count()) < atLeast) {
+      if (Date.now() > deadline) throw new Error(`fewer than ${atLeast} lines after 30 s`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+
   /** Waits for a line of the extension's log channel (a file in the extension host's logs). */
   async function waitForLog(pattern: RegExp): Promise<RegExpExecArray> {
     const deadline = Date.now() + 30_000;
@@ -166,6 +174,38 @@ describe('extension UI in code-server', function () {
       assert.match(await view.locator('#state').innerText(), /Streaming/);
       assert.equal(await view.locator('#log .line span.level-info').first().innerText(), 'INFO');
       await vscode!.screenshot('pod-logs');
+    });
+
+    it('the log view filters, pauses and resumes, and says so when the pod is deleted', async () => {
+      const view = vscode!.page.frameLocator('iframe.webview.ready').frameLocator('iframe#active-frame');
+      await view.locator('#filter').fill('hello from ui 2');
+      await view.locator('#log .line', { hasText: 'hello from ui 3' }).waitFor({ state: 'detached' });
+      assert.ok((await view.locator('#log .line').count()) >= 1, 'the matching line stays');
+      await view.locator('#filter').fill('');
+      await view.locator('#pause').click();
+      const paused = await view.locator('#log .line').count();
+      await new Promise((r) => setTimeout(r, 1000)); // lines keep arriving every 200 ms meanwhile
+      assert.equal(await view.locator('#log .line').count(), paused, 'nothing is appended while paused');
+      await view.locator('#pause').click();
+      await waitForCount(() => view.locator('#log .line').count(), paused + 3);
+      await run('kubectl', ['--kubeconfig', kubeconfig(), 'delete', 'pod', 'ui-logger', '--wait=false']);
+      await view.locator('#state', { hasText: 'Pod deleted' }).waitFor({ timeout: 60_000 });
+      await vscode!.screenshot('pod-logs-deleted');
+    });
+
+    it('the Managed Apps view shows an app installing, from its install pod', async () => {
+      const page = vscode!.page;
+      const manifest = join(dir, 'managed.json');
+      await writeFile(manifest, JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [
+        { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'gitlab-managed-apps' } },
+        { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'install-helm', namespace: 'gitlab-managed-apps', labels: { 'gitlab.org/action': 'install', 'gitlab.org/application': 'helm' } },
+          spec: { restartPolicy: 'Never', containers: [{ name: 'helm', image: 'sim', env: [{ name: 'SIM_DURATION_SECONDS', value: 'forever' }] }] } },
+      ] }));
+      await run('kubectl', ['--kubeconfig', kubeconfig(), 'create', '-f', manifest]);
+      const appsPane = page.locator('.pane', { has: page.locator('.pane-header', { hasText: 'Managed Apps' }) });
+      await appsPane.locator('.monaco-list-row', { hasText: 'dev' }).first().click();
+      await appsPane.locator('.monaco-list-row', { hasText: 'helm' }).filter({ hasText: 'installing' }).waitFor({ timeout: 60_000 });
+      await vscode!.screenshot('managed-apps');
     });
 
     it('Stop Local Pair removes its connection and stops the processes', async () => {
