@@ -2,6 +2,7 @@
 // and (with a data dir) state that survives restarts.
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
+import type { Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { createLogger, type Logger } from '../internal/log';
@@ -86,25 +87,56 @@ function urlOf(host: string, port: number): string {
   return `https://${host.includes(':') ? `[${host}]` : host}:${port}`;
 }
 
+function listen(server: Server, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}
+
+/** Saves the store to the data dir shortly after each change; a no-op without a data dir. */
+function persistStore(store: MemoryObjectStore, dataDir: string | undefined, logger: Logger): { flush(): Promise<void>; stop(): Promise<void> } {
+  if (!dataDir) return { flush: async () => undefined, stop: async () => undefined };
+  const writer = new DebouncedStateWriter(path.join(dataDir, STATE_FILE), () => store.snapshot(), (err) => logger.error('saving state failed', { error: err }));
+  const unsubscribe = store.onChange(() => writer.schedule());
+  return {
+    flush: () => writer.flush(),
+    stop: async () => {
+      unsubscribe();
+      await writer.flush();
+    },
+  };
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+}
+
 export async function startDevCluster(options: DevClusterOptions = {}): Promise<DevCluster> {
   const logger = options.logger ?? createLogger({ component: 'devcluster' });
   const host = options.host ?? '127.0.0.1';
   if (options.dataDir) await fs.mkdir(options.dataDir, { recursive: true, mode: 0o700 });
-  const hosts = LOOPBACK_HOSTS.includes(host) ? LOOPBACK_HOSTS : [host, ...LOOPBACK_HOSTS];
-  const [tls, { tokens, adminToken }, store] = [await loadOrCreateTls(options.dataDir, hosts), await loadOrCreateTokens(options.dataDir), await loadStore(options, logger)];
+  const tls = await loadOrCreateTls(options.dataDir, LOOPBACK_HOSTS.includes(host) ? LOOPBACK_HOSTS : [host, ...LOOPBACK_HOSTS]);
+  const { tokens, adminToken } = await loadOrCreateTokens(options.dataDir);
+  const store = await loadStore(options, logger);
   const plugins = createClusterPlugins(store, logger);
-  const parts: ServerParts = { store, tokens, authorize: plugins.authorize, logger, runtime: plugins.runtime, openStreams: new Set() };
-  const writer = options.dataDir ? new DebouncedStateWriter(path.join(options.dataDir, STATE_FILE), () => store.snapshot(), (err) => logger.error('saving state failed', { error: err })) : undefined;
-  const stopSaving = writer ? store.onChange(() => writer.schedule()) : () => undefined;
-  await writer?.flush();
+  const persistence = persistStore(store, options.dataDir, logger);
+  await persistence.flush();
 
+  const parts: ServerParts = { store, tokens, authorize: plugins.authorize, logger, runtime: plugins.runtime, openStreams: new Set() };
   const server = createApiServer(parts, { certPem: tls.certPem, keyPem: tls.keyPem });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, host, () => resolve());
+  const port = await listen(server, options.port ?? 0, host).catch(async (err: unknown) => {
+    await persistence.stop();
+    throw err;
   });
+  const url = urlOf(host, port);
   plugins.start();
-  const url = urlOf(host, (server.address() as AddressInfo).port);
   if (options.kubeconfigOut) await writeKubeconfig(options.kubeconfigOut, url, tls.caCertPem, adminToken);
   logger.info('dev cluster listening', { url, kubeconfig: options.kubeconfigOut, dataDir: options.dataDir });
 
@@ -112,12 +144,8 @@ export async function startDevCluster(options: DevClusterOptions = {}): Promise<
   const stop = async () => {
     plugins.stop();
     for (const end of [...parts.openStreams]) end();
-    await new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    });
-    stopSaving();
-    await writer?.flush();
+    await closeServer(server);
+    await persistence.stop();
   };
   return {
     url,
