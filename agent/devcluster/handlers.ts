@@ -28,17 +28,25 @@ function listOptions(ctx: RequestContext) {
   };
 }
 
-function respondObjects(ctx: RequestContext, code: number, objects: KubeObject[], single: boolean, resourceVersion?: string): void {
+interface ListPage {
+  resourceVersion?: string;
+  continue?: string;
+  remainingItemCount?: number;
+}
+
+function respondObjects(ctx: RequestContext, code: number, objects: KubeObject[], single: boolean, page: ListPage = {}): void {
   const { definition } = ctx.route;
   if (wantsTable(ctx.req.headers.accept)) {
-    sendJson(ctx.res, code, toTable(definition.kind, objects, { resourceVersion, includeObject: includeObjectOf(ctx.query.get('includeObject')) }));
+    const table = toTable(definition.kind, objects, { resourceVersion: page.resourceVersion, includeObject: includeObjectOf(ctx.query.get('includeObject')) });
+    if (page.continue) table.metadata.continue = page.continue;
+    sendJson(ctx.res, code, table);
     return;
   }
   if (single) {
     sendJson(ctx.res, code, objects[0]);
     return;
   }
-  sendJson(ctx.res, code, { kind: `${definition.kind}List`, apiVersion: apiVersionOf(definition), metadata: { resourceVersion }, items: objects });
+  sendJson(ctx.res, code, { kind: `${definition.kind}List`, apiVersion: apiVersionOf(definition), metadata: page, items: objects });
 }
 
 function getExisting(ctx: RequestContext): KubeObject {
@@ -55,7 +63,40 @@ export function handleGet(ctx: RequestContext): void {
 export function handleList(ctx: RequestContext): void {
   const { definition } = ctx.route;
   const result = ctx.parts.store.list(resourceTypeOf(definition), listOptions(ctx));
-  respondObjects(ctx, 200, result.items.map((o) => withTypeMeta(definition, o)), false, result.resourceVersion);
+  const { items, page } = paginate(ctx, result.items);
+  respondObjects(ctx, 200, items.map((o) => withTypeMeta(definition, o)), false, { resourceVersion: result.resourceVersion, ...page });
+}
+
+/**
+ * limit/continue: a page of the (namespace/name ordered) list after the continue token's key.
+ * Pages come from the current state, not a snapshot: the dev cluster keeps no old versions.
+ */
+function paginate(ctx: RequestContext, all: KubeObject[]): { items: KubeObject[]; page: ListPage } {
+  const limit = Number(ctx.query.get('limit') ?? '');
+  const token = ctx.query.get('continue');
+  let items = all;
+  if (token) {
+    const after = decodeContinueToken(token);
+    items = items.filter((o) => objectSortKey(o) > after);
+  }
+  if (!Number.isInteger(limit) || limit <= 0 || items.length <= limit) return { items, page: {} };
+  const pageItems = items.slice(0, limit);
+  const last = objectSortKey(pageItems[pageItems.length - 1]!);
+  return { items: pageItems, page: { continue: Buffer.from(JSON.stringify({ after: last })).toString('base64url'), remainingItemCount: items.length - limit } };
+}
+
+function objectSortKey(object: KubeObject): string {
+  return `${object.metadata.namespace ?? ''}\u0000${object.metadata.name ?? ''}`;
+}
+
+function decodeContinueToken(token: string): string {
+  try {
+    const decoded = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as { after?: unknown };
+    if (typeof decoded.after === 'string') return decoded.after;
+  } catch {
+    // fall through to the error below
+  }
+  throw badRequest('the continue token is not valid');
 }
 
 async function readObject(ctx: RequestContext): Promise<KubeObject> {
@@ -195,7 +236,7 @@ export function handleDeleteCollection(ctx: RequestContext): void {
   const type = resourceTypeOf(definition);
   const matching = ctx.parts.store.list(type, listOptions(ctx)).items;
   const deleted = isDryRun(ctx) ? matching : matching.map((o) => ctx.parts.store.delete(type, o.metadata.namespace, o.metadata.name ?? ''));
-  respondObjects(ctx, 200, deleted.map((o) => withTypeMeta(definition, o)), false, ctx.parts.store.resourceVersion);
+  respondObjects(ctx, 200, deleted.map((o) => withTypeMeta(definition, o)), false, { resourceVersion: ctx.parts.store.resourceVersion });
 }
 
 interface AccessReviewSpec {

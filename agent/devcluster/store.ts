@@ -268,7 +268,9 @@ function eventFor(watcher: Watcher, change: Change): WatchEvent | undefined {
   return undefined;
 }
 
+/** Namespace, then name, by code units (not locale): list order is what continue tokens rely on. */
 function compareByNamespaceAndName(a: KubeObject, b: KubeObject): number {
-  const byNamespace = (a.metadata.namespace ?? '').localeCompare(b.metadata.namespace ?? '');
-  return byNamespace !== 0 ? byNamespace : (a.metadata.name ?? '').localeCompare(b.metadata.name ?? '');
+  const keyA = `${a.metadata.namespace ?? ''}\u0000${a.metadata.name ?? ''}`;
+  const keyB = `${b.metadata.namespace ?? ''}\u0000${b.metadata.name ?? ''}`;
+  return keyA < keyB ? -1 : keyA > keyB ? 1 : 0;
 }

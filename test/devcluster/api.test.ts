@@ -169,6 +169,24 @@ describe('devcluster API: statuses, concurrency, watches, selectors, patches', f
     assertStatus(await request(t.cluster, 'GET', '/api/v1/pods?labelSelector=a%3D(b'), 400, 'BadRequest');
   });
 
+  it('pages lists with limit and continue, each object exactly once', async () => {
+    for (const name of ['page-a', 'page-b', 'page-c', 'page-d', 'page-e']) {
+      await request(t.cluster, 'POST', '/api/v1/namespaces/default/configmaps', { body: JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, labels: { paged: 'yes' } } }) });
+    }
+    const seen: string[] = [];
+    let token = '';
+    for (let pages = 0; pages < 10; pages++) {
+      const query = `labelSelector=paged&limit=2${token ? `&continue=${token}` : ''}`;
+      const list = (await request(t.cluster, 'GET', `/api/v1/namespaces/default/configmaps?${query}`)).json() as { metadata: { continue?: string }; items: Array<{ metadata: { name: string } }> };
+      assert.ok(list.items.length <= 2);
+      seen.push(...list.items.map((i) => i.metadata.name));
+      if (!list.metadata.continue) break;
+      token = list.metadata.continue;
+    }
+    assert.deepEqual(seen, ['page-a', 'page-b', 'page-c', 'page-d', 'page-e']);
+    assertStatus(await request(t.cluster, 'GET', '/api/v1/namespaces/default/configmaps?limit=2&continue=garbage'), 400, 'BadRequest');
+  });
+
   it('patches with merge, JSON and strategic merge patches (containers merged by name)', async () => {
     await request(t.cluster, 'POST', '/api/v1/namespaces/default/pods', { body: podManifest('patched') });
     const path = '/api/v1/namespaces/default/pods/patched';
