@@ -1,5 +1,5 @@
 // The parts that plug into the API server: the simulated kubelet (pod phases and logs), exec
-// over WebSocket, and the RBAC authorizer with its default roles and bindings.
+// over WebSocket, the RBAC authorizer with its default roles and bindings, and event expiry.
 import type { Logger } from '../internal/log';
 import type { PodRuntime } from './context';
 import { createExecHandler } from './exec';

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { deleteExpiredEvents } from '../../agent/devcluster/event-ttl';
 import { MemoryObjectStore } from '../../agent/devcluster/store';
 import { StoreError, type KubeObject, type WatchEvent } from '../../agent/devcluster/types';
 
@@ -145,5 +146,18 @@ describe('devcluster/store', () => {
     assert.equal(copy.get(PODS, 'default', 'a')?.metadata.uid, store.get(PODS, 'default', 'a')?.metadata.uid);
     const next = copy.create(PODS, pod('b'));
     assert.ok(Number(next.metadata.resourceVersion) > Number(store.resourceVersion));
+  });
+});
+
+describe('devcluster/event-ttl', () => {
+  it('deletes events last seen longer ago than the TTL and keeps recent ones', () => {
+    const store = new MemoryObjectStore();
+    const EVENTS = { group: '', version: 'v1', resource: 'events' };
+    const now = Date.parse('2030-01-01T12:00:00Z');
+    const event = (name: string, lastTimestamp: string): KubeObject => ({ apiVersion: 'v1', kind: 'Event', metadata: { name, namespace: 'default' }, lastTimestamp });
+    store.create(EVENTS, event('old', '2030-01-01T10:00:00Z'));
+    store.create(EVENTS, event('recent', '2030-01-01T11:30:00Z'));
+    assert.equal(deleteExpiredEvents(store, 60 * 60 * 1000, now), 1);
+    assert.deepEqual(store.list(EVENTS).items.map((e) => e.metadata.name), ['recent']);
   });
 });
