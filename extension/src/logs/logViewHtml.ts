@@ -1,0 +1,44 @@
+// The log view's page: static markup, a Content Security Policy that allows only our script and
+// style (each carrying the panel's nonce), and colours from VS Code's theme variables.
+
+export function logViewHtml(cspSource: string, nonce: string, scriptUri: string): string {
+  const csp = `default-src 'none'; img-src ${cspSource}; style-src 'nonce-${nonce}'; script-src 'nonce-${nonce}';`;
+  return `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="UTF-8">
+<meta http-equiv="Content-Security-Policy" content="${csp}">
+<meta name="viewport" content="width=device-width, initial-scale=1.0">
+<style nonce="${nonce}">
+  body { margin: 0; padding: 0; color: var(--vscode-editor-foreground); background: var(--vscode-editor-background); font-family: var(--vscode-font-family); display: flex; flex-direction: column; height: 100vh; }
+  header { display: flex; gap: 8px; align-items: center; padding: 4px 8px; border-bottom: 1px solid var(--vscode-panel-border); flex-wrap: wrap; }
+  #title { font-weight: 600; margin-right: auto; }
+  button { color: var(--vscode-button-foreground); background: var(--vscode-button-background); border: none; padding: 2px 10px; cursor: pointer; }
+  button:hover { background: var(--vscode-button-hoverBackground); }
+  input[type=text] { color: var(--vscode-input-foreground); background: var(--vscode-input-background); border: 1px solid var(--vscode-input-border, transparent); padding: 2px 4px; }
+  #state { padding: 4px 8px; color: var(--vscode-descriptionForeground); }
+  body[data-state=podFailed] #state, body[data-state=error] #state { color: var(--vscode-errorForeground); }
+  body[data-state=podDeleted] #state, body[data-state=waiting] #state { color: var(--vscode-editorWarning-foreground); }
+  #log { flex: 1; overflow: auto; font-family: var(--vscode-editor-font-family); font-size: var(--vscode-editor-font-size); white-space: pre-wrap; padding: 0 8px; }
+  .timestamp { color: var(--vscode-descriptionForeground); }
+  span.level-error { color: var(--vscode-errorForeground); font-weight: 600; }
+  span.level-warn { color: var(--vscode-editorWarning-foreground); font-weight: 600; }
+  span.level-info { color: var(--vscode-editorInfo-foreground); }
+  span.level-debug { color: var(--vscode-descriptionForeground); }
+</style>
+<title>Pod logs</title>
+</head>
+<body>
+<header>
+  <span id="title"></span>
+  <label><input type="checkbox" id="follow" checked> Follow</label>
+  <button id="pause">Pause</button>
+  <input type="text" id="filter" placeholder="Filter" aria-label="Filter lines">
+  <button id="download">Download</button>
+</header>
+<div id="state" role="status"></div>
+<div id="log" role="log"></div>
+<script nonce="${nonce}" src="${scriptUri}"></script>
+</body>
+</html>`;
+}
