@@ -39,8 +39,9 @@ function expand(feed: PodFeed, node: NamespaceNode, now: number): number {
 function activationSection(): string[] {
   const file = join(__dirname, '..', '.test-output', 'ui', 'activation.json');
   if (!existsSync(file)) return ['- Activation: not measured in this run (the UI tests write it to .test-output/ui/activation.json).'];
-  const { activationMs, measuredAt } = JSON.parse(readFileSync(file, 'utf8')) as { activationMs: number; measuredAt: string };
-  return [`- Activation (inside activate(), code-server extension host, from the UI test run at ${measuredAt}): **${formatMs(activationMs)}** (target < 100 ms).`];
+  const { activationMs, withModuleMs, measuredAt } = JSON.parse(readFileSync(file, 'utf8')) as { activationMs: number; withModuleMs?: number; measuredAt: string };
+  const withModule = withModuleMs === undefined ? '' : `; ${formatMs(withModuleMs)} including the bundle's module initialisation`;
+  return [`- Activation in code-server's extension host (UI test run at ${measuredAt}): activate() **${formatMs(activationMs)}**${withModule} (target < 100 ms).`];
 }
 
 export default async function run(): Promise<string> {

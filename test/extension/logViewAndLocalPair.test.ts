@@ -1,7 +1,10 @@
 // The log view page's security policy, and the local pair run as the extension runs it.
 import { strict as assert } from 'node:assert';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
+import { buildKubeconfig } from '../../extension/src/commands/kubeconfig';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { LocalPairProcess } from '../../extension/src/localPair/localPairProcess';
@@ -38,7 +41,7 @@ describe('extension local pair process', function () {
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
-  it('starts, reports kas URLs and a token that kas accepts, never prints the token, and stops', async function () {
+  it('starts, reports kas URLs and a token that kas and kubectl (copied kubeconfig) accept, never prints the token, and stops', async function () {
     this.timeout(90_000);
     pair = new LocalPairProcess(script, (line) => output.push(line), ['--json', '--free-ports', '--data-dir', dir]);
     const ready = await pair.ready;
@@ -48,6 +51,11 @@ describe('extension local pair process', function () {
     assert.ok(agents.some((a) => a.name === 'dev'));
     const namespaces = await new KubeClient({ baseUrl: ready.k8sProxyUrl, authorization: proxyAuthorization(ready.agentId, ready.userToken), caPem }).listNamespaces();
     assert.ok(namespaces.items.some((n) => n.metadata.name === 'default'));
+    // Copy Kubeconfig's output works with real kubectl through kas.
+    const kubeconfig = join(dir, 'copied-kubeconfig');
+    await writeFile(kubeconfig, buildKubeconfig({ contextName: 'local-dev', server: ready.k8sProxyUrl, caPem, token: `pat:${ready.agentId}:${ready.userToken}` }));
+    const { stdout } = await promisify(execFile)('kubectl', ['--kubeconfig', kubeconfig, 'get', 'namespaces', '-o', 'name']);
+    assert.match(stdout, /namespace\/default/);
     await pair.stop();
     assert.equal(pair.running, false);
     assert.ok(output.length > 0);

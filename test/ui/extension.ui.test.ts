@@ -76,11 +76,11 @@ describe('extension UI in code-server', function () {
   });
 
   it('activates from the view and logs its activation time to the extension log', async () => {
-    const line = await waitForLog(/activated in ([\d.]+) ms/);
-    const activationMs = Number(line[1]);
-    assert.ok(activationMs > 0);
+    const line = await waitForLog(/activated in ([\d.]+) ms \(([\d.]+) ms with module initialisation\)/);
+    const [activationMs, withModuleMs] = [Number(line[1]), Number(line[2])];
+    assert.ok(activationMs > 0 && withModuleMs >= activationMs);
     await mkdir(OUTPUT_DIR, { recursive: true });
-    await writeFile(join(OUTPUT_DIR, 'activation.json'), JSON.stringify({ activationMs, measuredAt: new Date().toISOString() }));
+    await writeFile(join(OUTPUT_DIR, 'activation.json'), JSON.stringify({ activationMs, withModuleMs, measuredAt: new Date().toISOString() }));
   });
 
   it('Add Connection with a bad token shows a clear error notification and saves nothing', async () => {

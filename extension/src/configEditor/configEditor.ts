@@ -3,7 +3,20 @@
 // ../agentConfig; this file only adapts it to VS Code's provider interfaces.
 import * as vscode from 'vscode';
 import type { ConfigDiagnostic, ConfigRange } from '../../../agent/modules/agent_configuration/schema';
-import { completionsAt, diagnosticsFor, hoverAt, isAgentConfigPath } from '../agentConfig';
+import { agentNameFromPath } from '../../../agent/modules/agent_configuration/schema/agentName';
+
+type AgentConfigModel = typeof import('../agentConfig');
+let model: AgentConfigModel | undefined;
+/**
+ * The validator (YAML parser, JSON Schema checks) is loaded on first use, not at activation:
+ * most sessions never open an agent config, and its module initialisation dominates start-up.
+ * esbuild keeps a require()d module lazy inside the single bundle.
+ */
+function configModel(): AgentConfigModel {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  model ??= require('../agentConfig') as AgentConfigModel;
+  return model;
+}
 
 const SELECTOR: vscode.DocumentSelector = [
   { language: 'yaml', pattern: '**/.gitlab/agents/*/config.{yaml,yml}' },
@@ -27,7 +40,7 @@ function toVsDiagnostic(found: ConfigDiagnostic): vscode.Diagnostic {
 }
 
 export function isAgentConfigDocument(document: vscode.TextDocument): boolean {
-  return document.uri.scheme !== 'output' && isAgentConfigPath(document.uri.path);
+  return document.uri.scheme !== 'output' && agentNameFromPath(document.uri.path) !== undefined;
 }
 
 export class ConfigEditorSupport implements vscode.Disposable {
@@ -56,7 +69,7 @@ export class ConfigEditorSupport implements vscode.Disposable {
   /** Validates now; returns the diagnostics (empty for files that are not agent configs). */
   validate(document: vscode.TextDocument): ConfigDiagnostic[] {
     if (!isAgentConfigDocument(document)) return [];
-    const found = diagnosticsFor(document.getText(), document.uri.path);
+    const found = configModel().diagnosticsFor(document.getText(), document.uri.path);
     this.lastFound.set(document.uri.toString(), found);
     this.diagnostics.set(document.uri, found.map(toVsDiagnostic));
     return found;
@@ -79,7 +92,7 @@ export class ConfigEditorSupport implements vscode.Disposable {
 }
 
 function completions(document: vscode.TextDocument, position: vscode.Position): vscode.CompletionItem[] {
-  return completionsAt(document.getText(), position.line, position.character).map((c) => {
+  return configModel().completionsAt(document.getText(), position.line, position.character).map((c) => {
     const item = new vscode.CompletionItem(c.label, c.kind === 'key' ? vscode.CompletionItemKind.Property : vscode.CompletionItemKind.Value);
     item.detail = c.detail;
     item.documentation = new vscode.MarkdownString(c.documentation);
@@ -91,7 +104,7 @@ function completions(document: vscode.TextDocument, position: vscode.Position): 
 }
 
 function hover(document: vscode.TextDocument, position: vscode.Position): vscode.Hover | undefined {
-  const text = hoverAt(document.getText(), position.line, position.character);
+  const text = configModel().hoverAt(document.getText(), position.line, position.character);
   return text ? new vscode.Hover(new vscode.MarkdownString(text)) : undefined;
 }
 
