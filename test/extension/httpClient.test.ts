@@ -57,6 +57,14 @@ describe('extension HTTP client', () => {
     await expectCode(requestJson({ baseUrl: server.url, authorization: 'Bearer t', timeoutMs: 200 }, 'slow'), 'TIMEOUT');
   });
 
+  it('times out when the body stalls after the headers', async () => {
+    server = await serve((_req, res) => {
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      res.write('{"agents":['); // and nothing more
+    });
+    await expectCode(requestJson({ baseUrl: server.url, authorization: 'Bearer t', timeoutMs: 300 }, 'stall'), 'TIMEOUT');
+  });
+
   it('rejects non-http URLs and credentials in URLs', async () => {
     await expectCode(requestJson({ baseUrl: 'file:///etc/passwd', authorization: 'x' }, 'a'), 'BAD_URL');
     await expectCode(requestJson({ baseUrl: 'https://user:pw@example.invalid/', authorization: 'x' }, 'a'), 'BAD_URL');

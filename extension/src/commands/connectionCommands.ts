@@ -57,8 +57,8 @@ export async function addConnection(services: Services, args: AddConnectionArgs 
     services.output.appendLine(`connection added: ${input.connection.apiUrl}`);
     return true;
   } catch (error) {
-    const text = error instanceof ConnectionInputError ? `INVALID_INPUT: ${error.message}` : userMessage(error);
-    services.output.appendLine(`add connection to ${input.connection.apiUrl} failed: ${error instanceof KasClientError ? error.code : text}`);
+    const text = userMessage(error);
+    services.output.appendLine(`add connection to ${input.connection.apiUrl} failed: ${error instanceof KasClientError || error instanceof ConnectionInputError ? error.code : text}`);
     void vscode.window.showErrorMessage(`Could not connect to ${input.connection.apiUrl}: ${text}`);
     return false;
   }

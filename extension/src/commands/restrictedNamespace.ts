@@ -2,10 +2,15 @@
 // guidelines describe it — the namespace, a service account, and a RoleBinding of that account
 // (and nobody else) to the built-in `edit` ClusterRole inside that namespace only.
 
+import { UserFacingError } from '../kasClient/errors';
+
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
-export class NamespaceNameError extends Error {
+export class NamespaceNameError extends UserFacingError {
   override name = 'NamespaceNameError';
+  constructor(explanation: string) {
+    super('INVALID_NAMESPACE', explanation);
+  }
 }
 
 export function validateNamespaceName(name: string): string | undefined {

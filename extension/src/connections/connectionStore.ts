@@ -2,6 +2,7 @@
 // global state; each token lives only in SecretStorage under a key derived from the connection
 // id. Written against two tiny interfaces so it runs (and is tested) without VS Code.
 import { randomUUID } from 'node:crypto';
+import { UserFacingError } from '../kasClient/errors';
 import { parseHttpUrl } from '../kasClient/http';
 
 export interface ConnectionRecord {
@@ -83,8 +84,11 @@ export class ConnectionStore {
   }
 }
 
-export class ConnectionInputError extends Error {
+export class ConnectionInputError extends UserFacingError {
   override name = 'ConnectionInputError';
+  constructor(explanation: string) {
+    super('INVALID_INPUT', explanation);
+  }
 }
 
 function validateConnection(connection: NewConnection, token: string): void {

@@ -56,9 +56,20 @@ export function explain(code: KasErrorCode): string {
   return EXPLANATIONS[code];
 }
 
+/**
+ * An error whose message this extension wrote itself (bad input, a local process that failed),
+ * so it may be shown as is. Upstream text never goes into one.
+ */
+export class UserFacingError extends Error {
+  override name = 'UserFacingError';
+  constructor(readonly code: string, explanation: string) {
+    super(`${code}: ${explanation}`);
+  }
+}
+
 /** The text shown to users for any error; unknown errors never leak their message. */
 export function userMessage(error: unknown): string {
-  if (error instanceof KasClientError) return error.message;
+  if (error instanceof KasClientError || error instanceof UserFacingError) return error.message;
   return 'INTERNAL_ERROR: something unexpected went wrong (see the output channel)';
 }
 

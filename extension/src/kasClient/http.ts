@@ -110,11 +110,15 @@ export async function readBody(response: http.IncomingMessage): Promise<Buffer> 
 /** A request whose 2xx answer is JSON (or empty). */
 export async function requestJson<T>(target: HttpTarget, path: string, options: RequestOptions = {}): Promise<T> {
   const response = await openResponse(target, path, options);
+  // A server that sends headers and then stalls the body must not hang the caller either.
+  const timer = setTimeout(() => response.destroy(new KasClientError('TIMEOUT')), target.timeoutMs ?? DEFAULT_TIMEOUT_MS);
   let body: Buffer;
   try {
     body = await readBody(response);
   } catch (error) {
     throw error instanceof KasClientError ? error : new KasClientError('UNREACHABLE');
+  } finally {
+    clearTimeout(timer);
   }
   if (body.length === 0) return undefined as T;
   try {

@@ -3,10 +3,14 @@
 // ready line resolves `ready`. stop() sends SIGTERM, then SIGKILL if it lingers.
 import { ChildProcess, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { UserFacingError } from '../kasClient/errors';
 import { LocalPairReady, displayLine, parseReadyLine } from './readyLine';
 
-export class LocalPairError extends Error {
+export class LocalPairError extends UserFacingError {
   override name = 'LocalPairError';
+  constructor(explanation: string) {
+    super('LOCAL_PAIR_FAILED', explanation);
+  }
 }
 
 const STOP_GRACE_MS = 5000;
