@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { WATCHDOG_SOURCE } from './watchdog';
 
 const run = promisify(execFile);
 export const REPO = resolve(__dirname, '..', '..');
@@ -82,7 +83,8 @@ export async function startCodeServer(entry: string, workspaceFiles: Record<stri
 
   const port = await freePort();
   let output = '';
-  const child = spawn(process.execPath, [entry, '--bind-addr', `127.0.0.1:${port}`, '--auth', 'none', '--disable-telemetry', '--disable-update-check', '--disable-workspace-trust', ...common, workspace], {
+  // Through a watchdog, so that code-server (and what it started) ends even if mocha crashes.
+  const child = spawn(process.execPath, ['-e', WATCHDOG_SOURCE, String(process.pid), root, process.execPath, entry, '--bind-addr', `127.0.0.1:${port}`, '--auth', 'none', '--disable-telemetry', '--disable-update-check', '--disable-workspace-trust', ...common, workspace], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ELECTRON_RUN_AS_NODE: undefined },
   });
