@@ -7,6 +7,7 @@ import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import { runAgentk, type Agentk } from '../../agent/agentk';
 import { createLogger, type Logger } from '../../agent/internal/log';
@@ -47,7 +48,19 @@ export async function startUpstream(): Promise<Upstream> {
       res.end(JSON.stringify({ method: req.method, url: req.url, headers: req.headers, body: Buffer.concat(chunks).toString() }));
     });
   });
-  const webSockets = new WebSocketServer({ server });
+  const webSockets = new WebSocketServer({ noServer: true });
+  server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+    if ((req.headers.upgrade ?? '').toLowerCase() === 'websocket') {
+      webSockets.handleUpgrade(req, socket, head, (ws) => webSockets.emit('connection', ws, req));
+      return;
+    }
+    // Any other protocol (SPDY/3.1 as older kubectl uses for exec and port-forward): a raw byte echo.
+    socket.write(`HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: ${req.headers.upgrade ?? ''}\r\n\r\n`);
+    if (head.length) socket.write(head);
+    socket.on('data', (chunk: Buffer) => socket.write(chunk));
+    socket.on('end', () => socket.end());
+    socket.on('error', () => socket.destroy());
+  });
   webSockets.on('connection', (ws, req) => {
     ws.send(`hello ${req.headers['impersonate-user'] ?? 'agent'}`);
     ws.on('message', (data, isBinary) => ws.send(isBinary ? data : `echo: ${data.toString()}`, { binary: isBinary }));

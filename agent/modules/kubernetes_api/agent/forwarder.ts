@@ -201,8 +201,9 @@ class Exchange {
   private abort(): void {
     if (this.finished) return;
     this.finished = true;
-    this.upstreamRequest.destroy();
-    this.upgraded?.destroy();
+    // After an upgrade the request object no longer owns the socket: destroy the socket itself.
+    if (this.upgraded) this.upgraded.destroy();
+    else this.upstreamRequest.destroy();
   }
 }
 

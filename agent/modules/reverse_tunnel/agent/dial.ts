@@ -116,7 +116,8 @@ interface WebSocketBridge {
 
 /** An agent that tunnels through HTTPS_PROXY/HTTP_PROXY when they apply to the URL (NO_PROXY honoured). */
 async function proxyAgentFor(url: URL, caPem: string | undefined): Promise<http.Agent | undefined> {
-  const proxy = getProxyForUrl(url.href);
+  // proxy-from-env reads ws_proxy/wss_proxy for ws URLs; agentk honours HTTP(S)_PROXY as for http(s).
+  const proxy = getProxyForUrl(url.href.replace(/^ws/, 'http'));
   if (!proxy) return undefined;
   // https-proxy-agent is an ES module: loaded only when a proxy is configured.
   const { HttpsProxyAgent } = await import('https-proxy-agent');

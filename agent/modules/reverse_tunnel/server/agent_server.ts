@@ -57,7 +57,9 @@ export async function startAgentServer(options: AgentServerOptions): Promise<Age
     connectionStats: () => ({ accepted: accepted(), open: sockets.size }),
     stop: async () => {
       const closed = new Promise<void>((resolve) => listener.close(() => resolve()));
-      injector.destroy();
+      // forceShutdown also closes the injector's HTTP/2 server and sessions. Calling
+      // injector.destroy() first closed the same sessions twice, which (with an agent
+      // disconnecting at that moment) corrupted the native heap on Node 20.
       grpcServer.forceShutdown();
       for (const socket of sockets) socket.destroy();
       webSocketEntry.close();
