@@ -52,6 +52,14 @@ describe('extension HTTP client', () => {
     assert.ok(!clusterError.message.includes('evil'));
   });
 
+  it('treats any 401 from the kas REST API as kas refusing the token', async () => {
+    server = await serve((_req, res) => {
+      res.writeHead(401, { 'WWW-Authenticate': 'Bearer realm="kas"' });
+      res.end();
+    });
+    await expectCode(new KasApi({ baseUrl: server.url, authorization: 'Bearer bad', unauthorizedMeansKas: true }).agents(), 'KAS_UNAUTHORIZED');
+  });
+
   it('times out when headers do not arrive', async () => {
     server = await serve(() => undefined); // never answers
     await expectCode(requestJson({ baseUrl: server.url, authorization: 'Bearer t', timeoutMs: 200 }, 'slow'), 'TIMEOUT');

@@ -101,7 +101,7 @@ describe('extension UI in code-server', function () {
     await vscode!.screenshot('bad-token-error');
     // Nothing was saved: the welcome view is still there.
     await page.locator('.welcome-view-content', { hasText: 'No connection to kas yet' }).waitFor();
-    await waitForLog(/add connection to .* failed: CLUSTER_UNAUTHORIZED/);
+    await waitForLog(/add connection to .* failed: KAS_UNAUTHORIZED/);
     const logs = await readFilesMatching(vscode!.userData, '');
     assert.ok(!logs.some((f) => f.text.includes('not-a-valid-token')), 'no log or state file may contain the token');
   });
@@ -143,6 +143,22 @@ describe('extension UI in code-server', function () {
       await agent.waitFor({ timeout: 60_000 });
       await page.locator('.monaco-list-row', { hasText: '1 connected' }).first().waitFor({ timeout: 60_000 });
       await vscode!.screenshot('local-pair-agent-connected');
+    });
+
+    it('Add Connection to the pair\'s kas with a bad token says the token was refused', async () => {
+      const page = vscode!.page;
+      const [, apiUrl, proxyUrl] = await waitForLog(/local pair ready: kas API (\S+) k8s proxy (\S+)/);
+      await runCommand(page, 'Kubernetes Agents: Connect: Add Connection…');
+      await answerInput(page, '(1/4)', apiUrl!);
+      await answerInput(page, '(2/4)', proxyUrl!);
+      await answerInput(page, '(3/4)', 'wrong-token');
+      await answerInput(page, '(4/4)', join(kubeconfig(), '..', 'kas-tls', 'ca.crt'));
+      const toast = page.locator('.notification-toast', { hasText: 'KAS_UNAUTHORIZED' });
+      await toast.waitFor({ timeout: 60_000 });
+      assert.match(await toast.innerText(), /the token was refused/);
+      await page.waitForTimeout(600); // let the toast finish sliding in, for a readable screenshot
+      await vscode!.screenshot('local-pair-bad-token');
+      await runCommand(page, 'Notifications: Clear All Notifications');
     });
 
     it('expanding the agent reaches a pod created through kas, shown live through watch', async () => {

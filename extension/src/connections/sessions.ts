@@ -15,7 +15,7 @@ export interface Session {
 }
 
 export function createSession(record: ConnectionRecord, token: string, caPem: string | undefined): Session {
-  const api: HttpTarget = { baseUrl: record.apiUrl, authorization: `Bearer ${token}`, caPem };
+  const api: HttpTarget = { baseUrl: record.apiUrl, authorization: `Bearer ${token}`, caPem, unauthorizedMeansKas: true };
   return {
     record,
     kas: new KasApi(api),

@@ -15,6 +15,11 @@ export interface HttpTarget {
   caPem?: string;
   /** Time allowed until response headers arrive. */
   timeoutMs?: number;
+  /**
+   * True for kas's own REST API: nothing stands behind it, so every 401 is kas refusing the
+   * token. Behind the k8s proxy, only a 401 with kas's marker header is.
+   */
+  unauthorizedMeansKas?: boolean;
 }
 
 export interface RequestOptions {
@@ -83,7 +88,8 @@ export function openResponse(target: HttpTarget, path: string, options: RequestO
       const status = response.statusCode ?? 0;
       if (status >= 200 && status < 300) return resolve(response);
       response.resume();
-      reject(new KasClientError(codeForStatus(status, response.headers['x-kas-auth-error'] === 'true'), status));
+      const fromKas = target.unauthorizedMeansKas === true || response.headers['x-kas-auth-error'] === 'true';
+      reject(new KasClientError(codeForStatus(status, fromKas), status));
     });
     request.on('error', (error: NodeJS.ErrnoException) => {
       clearTimeout(timer);

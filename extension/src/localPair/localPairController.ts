@@ -38,7 +38,9 @@ export class LocalPairController implements vscode.Disposable {
       { label: `local pair (${ready.agentName})`, apiUrl: ready.apiUrl, k8sProxyUrl: ready.k8sProxyUrl, caFile: ready.caFile, origin: 'localPair' },
       ready.userToken,
     );
-    this.channel.appendLine(`local pair ready: kas API ${ready.apiUrl}, k8s proxy ${ready.k8sProxyUrl}, agent ${ready.agentName} (id ${ready.agentId})`);
+    const summary = `local pair ready: kas API ${ready.apiUrl} k8s proxy ${ready.k8sProxyUrl} agent ${ready.agentName} (id ${ready.agentId})`;
+    this.channel.appendLine(summary);
+    this.services.output.info(summary);
   }
 
   async stop(): Promise<void> {
