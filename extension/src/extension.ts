@@ -24,7 +24,7 @@ export function activate(context: vscode.ExtensionContext): void {
   const output = vscode.window.createOutputChannel('Kubernetes Agents', { log: true });
   const store = new ConnectionStore(context.globalState, context.secrets);
   const sessions = new SessionRegistry(store);
-  const refreshViews = debounce(() => {
+  const refreshViews = coalesce(() => {
     agents.refresh();
     apps.refresh();
   }, 100);
@@ -62,7 +62,8 @@ export async function deactivate(): Promise<void> {
   await model?.dispose();
 }
 
-function debounce(action: () => void, ms: number): () => void {
+/** Runs `action` once, `ms` after the first of a burst of calls (watch events come in bursts). */
+function coalesce(action: () => void, ms: number): () => void {
   let timer: NodeJS.Timeout | undefined;
   return () => {
     if (timer) return;

@@ -92,7 +92,7 @@ describe('extension UI in code-server', function () {
     await answerInput(page, '(2/4)', `${cluster!.url}/`);
     await answerInput(page, '(3/4)', 'not-a-valid-token');
     await answerInput(page, '(4/4)', caFile);
-    const toast = page.locator('.notification-toast', { hasText: 'Could not connect' });
+    const toast = page.locator('.notification-toast', { hasText: 'Could not connect' }).first();
     await toast.waitFor({ timeout: 60_000 });
     const text = await toast.innerText();
     assert.match(text, /UNAUTHORIZED/);
@@ -102,6 +102,7 @@ describe('extension UI in code-server', function () {
     // Nothing was saved: the welcome view is still there.
     await page.locator('.welcome-view-content', { hasText: 'No connection to kas yet' }).waitFor();
     await waitForLog(/add connection to .* failed: KAS_UNAUTHORIZED/);
+    await runCommand(page, 'Notifications: Clear All Notifications');
     const logs = await readFilesMatching(vscode!.userData, '');
     assert.ok(!logs.some((f) => f.text.includes('not-a-valid-token')), 'no log or state file may contain the token');
   });
@@ -153,7 +154,7 @@ describe('extension UI in code-server', function () {
       await answerInput(page, '(2/4)', proxyUrl!);
       await answerInput(page, '(3/4)', 'wrong-token');
       await answerInput(page, '(4/4)', join(kubeconfig(), '..', 'kas-tls', 'ca.crt'));
-      const toast = page.locator('.notification-toast', { hasText: 'KAS_UNAUTHORIZED' });
+      const toast = page.locator('.notification-toast', { hasText: `Could not connect to ${apiUrl}` }).first();
       await toast.waitFor({ timeout: 60_000 });
       assert.match(await toast.innerText(), /the token was refused/);
       await page.waitForTimeout(600); // let the toast finish sliding in, for a readable screenshot

@@ -34,6 +34,7 @@ export class LocalPairController implements vscode.Disposable {
       { location: vscode.ProgressLocation.Notification, title: 'Starting the local pair (dev cluster, kas, agentk)…' },
       () => pair.ready,
     );
+    if (this.pair !== pair) return; // stopped while starting
     await this.services.store.add(
       { label: `local pair (${ready.agentName})`, apiUrl: ready.apiUrl, k8sProxyUrl: ready.k8sProxyUrl, caFile: ready.caFile, origin: 'localPair' },
       ready.userToken,
