@@ -43,6 +43,9 @@ export type KubernetesApiProxy = ((req: http.IncomingMessage, res: http.ServerRe
 /** Headers of kas's own, never forwarded (besides credentials). */
 export const KAS_HEADER_PREFIX = 'x-kas-';
 
+// One shared abort reason: abort() without one builds a DOMException (and its stack) per request.
+const CLIENT_GONE = new Error('the client closed the connection');
+
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host']);
 const CREDENTIAL_HEADERS = new Set(['authorization', 'cookie']);
 
@@ -72,7 +75,7 @@ export function createKubernetesApiProxy(options: KubernetesApiProxyOptions): Ku
   };
   const proxy = (req: http.IncomingMessage, res: http.ServerResponse) => {
     const abort = new AbortController();
-    res.once('close', () => abort.abort());
+    res.once('close', () => abort.abort(CLIENT_GONE));
     disableIdleTimeouts(req);
     prepare(req, false, abort.signal, options, settings)
       .then((prepared) => runHttpExchange(prepared, req, res, options))
@@ -80,7 +83,7 @@ export function createKubernetesApiProxy(options: KubernetesApiProxyOptions): Ku
   };
   proxy.handleUpgrade = (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
     const abort = new AbortController();
-    socket.once('close', () => abort.abort());
+    socket.once('close', () => abort.abort(CLIENT_GONE));
     socket.on('error', () => socket.destroy());
     disableIdleTimeouts(req);
     prepare(req, true, abort.signal, options, settings)

@@ -63,6 +63,7 @@ export class TunnelPool {
   private readonly streams = new Set<PooledStream>();
   private readonly backoff: Backoff;
   private backoffTimer: NodeJS.Timeout | undefined;
+  private scheduledOpens = 0;
   private connected = false;
   private stopped = false;
   private readonly statsSource = () => this.stats();
@@ -79,6 +80,7 @@ export class TunnelPool {
 
   stop(): void {
     this.stopped = true;
+    this.scheduledOpens = 0;
     poolSources.delete(this.statsSource);
     clearTimeout(this.backoffTimer);
     for (const pooled of this.streams) {
@@ -96,12 +98,25 @@ export class TunnelPool {
   private ensureCapacity(): void {
     if (this.stopped || this.backoffTimer) return;
     const { opening, idle, busy } = this.stats();
-    const available = opening + idle;
+    const available = opening + idle + this.scheduledOpens;
     if (available >= this.settings.minIdle) return;
     // Quiet agents keep just minIdle streams; under load, grow in steps.
     const wanted = busy === 0 ? this.settings.minIdle - available : this.settings.scaleUpStep;
-    const room = this.settings.maxStreams - this.streams.size;
-    for (let i = 0; i < Math.min(wanted, room); i++) this.openOne();
+    const room = this.settings.maxStreams - this.streams.size - this.scheduledOpens;
+    this.openSpread(Math.min(wanted, room));
+  }
+
+  /** Opens streams one per event-loop turn, so a batch never holds up requests in flight. */
+  private openSpread(count: number): void {
+    this.scheduledOpens += count;
+    let left = count;
+    const next = () => {
+      if (left-- <= 0 || this.stopped) return;
+      this.scheduledOpens--;
+      this.openOne();
+      setImmediate(next);
+    };
+    next();
   }
 
   private openOne(): void {
