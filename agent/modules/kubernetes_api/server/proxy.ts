@@ -318,7 +318,14 @@ function runHttpExchange(prepared: PreparedRequest, req: http.IncomingMessage, r
       if (frame.header) {
         observe(startedAt, frame.header.status ?? 0);
         res.writeHead(frame.header.status ?? 502, frame.header.reason || undefined, responseHeaders(frame.header));
-        res.flushHeaders();
+        // Headers go out at the end of this event-loop turn, together with whatever body frames
+        // arrived in the same turn (one write instead of several for small responses); a quiet
+        // watch still gets its headers right away.
+        res.cork();
+        setImmediate(() => {
+          res.uncork();
+          if (!res.writableEnded) res.flushHeaders();
+        });
       } else if (frame.message) {
         if (!res.write(frame.message.data ?? Buffer.alloc(0))) {
           stream.pause();
