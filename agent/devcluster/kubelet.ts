@@ -3,6 +3,7 @@
 // core/v1 Events the way a real kubelet does, so kubectl get/describe/logs look familiar.
 import { createHash, randomBytes } from 'node:crypto';
 import type { Logger } from '../internal/log';
+import { configMapVolumeFiles } from './helm-sim';
 import { PodLogStore } from './logs';
 import {
   describeContainerProgram,
@@ -17,6 +18,7 @@ import { StoreError, type KubeObject, type ObjectStore, type ResourceType, type 
 
 export const PODS: ResourceType = { group: '', version: 'v1', resource: 'pods' };
 export const EVENTS: ResourceType = { group: '', version: 'v1', resource: 'events' };
+const CONFIG_MAPS: ResourceType = { group: '', version: 'v1', resource: 'configmaps' };
 
 export interface SimulatedKubeletOptions {
   nodeName?: string;
@@ -224,11 +226,18 @@ export class SimulatedKubelet {
     container.run = runContainerProgram(program, {
       hostname: simulation.name,
       env: program.env,
-      files: podFiles({ name: simulation.name, namespace: simulation.namespace }),
+      files: { ...podFiles({ name: simulation.name, namespace: simulation.namespace }), ...this.mountedConfigMapFiles(simulation, container) },
     });
     this.recordEvent(simulation, container, 'Normal', 'Started', `Started container ${container.spec.name}`);
     this.writeStatus(simulation);
     this.step(simulation, container);
+  }
+
+  /** ConfigMap volumes, read when the container starts (a real kubelet also syncs later edits). */
+  private mountedConfigMapFiles(simulation: PodSimulation, container: ContainerRun): Record<string, string> {
+    const pod = this.store.get(PODS, simulation.namespace, simulation.name);
+    const readConfigMap = (name: string) => this.store.get(CONFIG_MAPS, simulation.namespace, name)?.data as Record<string, string> | undefined;
+    return configMapVolumeFiles(pod?.spec as Parameters<typeof configMapVolumeFiles>[0], container.spec.name, readConfigMap);
   }
 
   /** Runs the program until it sleeps, exits, or has used its share of this turn. */

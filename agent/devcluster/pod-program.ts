@@ -2,6 +2,7 @@
 // (command, args, env) is read as a small program, and running it yields actions (write text,
 // sleep, read stdin) that the kubelet or exec turns into log lines, timers and WebSocket frames.
 // The accepted forms are documented in docs/devcluster-pods.md.
+import { runHelm } from './helm-sim';
 
 /** The parts of a core/v1 Container this module reads. */
 export interface ContainerSpec {
@@ -188,7 +189,7 @@ const SHELLS = new Set(['sh', 'bash', 'ash', 'dash']);
 const KNOWN_COMMANDS = new Set([
   'sh', 'bash', 'ash', 'dash', 'echo', 'printf', 'sleep', 'exit', 'true', 'false', ':', 'cat', 'hostname',
   'env', 'printenv', 'seq', 'date', 'whoami', 'pwd', 'uname', 'tail', 'id', 'test', '[',
-  'head', 'grep', 'wc', 'sort', 'uniq',
+  'head', 'grep', 'wc', 'sort', 'uniq', 'helm',
 ]);
 
 export function isKnownCommand(command: string): boolean {
@@ -896,6 +897,8 @@ function* builtin(argv: string[], state: ShellState, redirect: Redirect): Genera
       break;
     case 'cat':
       return yield* cat(args, state, redirect);
+    case 'helm':
+      return yield* runHelm(args, { env: state.variables, files: state.context.files }, (stream, text) => write(redirect, stream, text));
   }
   const result = textFilter(name, args, state, out, fail) ?? simpleBuiltin(name, args, state, out, fail);
   if (!result) {
