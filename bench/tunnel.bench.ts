@@ -246,6 +246,9 @@ function formatSection(rows: Array<{ name: string; c1: LoadResult; c50: LoadResu
 const role = process.env[ROLE_ENV];
 if (role) {
   process.once('SIGTERM', () => process.exit(0)); // a clean exit (lets --cpu-prof write its profile)
+  // tsx turns on source-mapped stack traces, which grpc-js pays for on every call (it records the
+  // caller's stack); the shipped bundles run without them, so the servers here do too.
+  process.setSourceMapsEnabled(false);
   const roles: Record<string, () => Promise<void>> = { upstream: runUpstreamRole, kas: runKasRole, agentk: runAgentkRole };
   roles[role]!().catch((err: unknown) => {
     process.stderr.write(`tunnel bench ${role} failed: ${(err as Error).stack ?? String(err)}\n`);
