@@ -9,6 +9,7 @@ import { createLogger } from '../../agent/internal/log';
 import { startLocalPair, type LocalPair } from '../../agent/localpair/index';
 import { KubeClient, proxyAuthorization } from '../../extension/src/kasClient/kubeClient';
 import { LogSession } from '../../extension/src/logs/logSession';
+import { parseCatalog } from '../../extension/src/managedApps/catalog';
 import { ManagedAppsError } from '../../extension/src/managedApps/errors';
 import { kubeConfigForProxy, type KubeConfig } from '../../extension/src/managedApps/kube';
 import { ManagedAppsModel } from '../../extension/src/managedApps/model';
@@ -214,6 +215,29 @@ describe('managed apps against the local pair', function () {
     await waitForState(model, 'ingress', 'updated');
     assert.deepEqual(states, ['installed', 'updating', 'updated']);
     assert.match(model.currentValues('ingress'), /replicaCount: 2/);
+  });
+
+  it('marks an install errored when its pod outlives the timeout (here 1.5 s instead of 20 min), without waiting for a poll', async () => {
+    const catalog = parseCatalog({ apps: { slow_demo: { title: 'Slow demo', description: 'd', chart: 'demo/slow', repository: { name: 'demo', url: 'https://charts.example.com' }, version: '1.0.0', values: '' } } });
+    const model = await ManagedAppsModel.create(kubeConfig, { catalog, timeoutMs: 1500 });
+    models.push(model);
+    await model.start();
+    await model.install('slow_demo');
+    await waitForState(model, 'slow_demo', 'errored', 10_000);
+    const phase = await kubectl('get', 'pod', '-n', NS, 'install-slow-demo', '-o', 'jsonpath={.status.phase}');
+    assert.notEqual(phase.stdout, 'Succeeded', 'errored by the timeout, not by the pod');
+    // A timed-out pod no longer blocks a new install.
+    await model.install('slow_demo');
+    await waitForState(model, 'slow_demo', 'installed', 30_000);
+  });
+
+  it('shows pods of a release that no helm pod of ours installed as externally_installed', async () => {
+    const model = await newModel();
+    const made = await kubectl('run', 'external-cert-manager', '-n', NS, '--image=quay.io/jetstack/cert-manager-controller', '--labels=app.kubernetes.io/instance=cert-manager');
+    assert.equal(made.code, 0, made.stderr);
+    await waitForState(model, 'cert_manager', 'externally_installed', 10_000);
+    assert.equal((await kubectl('delete', 'pod', '-n', NS, 'external-cert-manager', '--wait=false')).code, 0);
+    await waitForState(model, 'cert_manager', 'installable', 10_000);
   });
 
   it('refuses invalid values before touching the cluster', async () => {

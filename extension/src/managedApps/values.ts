@@ -7,7 +7,7 @@ export type HelmValues = Record<string, unknown>;
 
 /** Parses values text; throws VALUES_INVALID naming the line of a syntax error. */
 export function parseHelmValues(text: string, what = 'values'): HelmValues {
-  const document = parseDocument(text, { prettyErrors: false });
+  const document = parseDocument(text);
   const firstError = document.errors[0];
   if (firstError) {
     const line = firstError.linePos?.[0]?.line;
