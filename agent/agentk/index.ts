@@ -9,7 +9,7 @@ import type { AgentConfig } from '../modules/agent_configuration/parse_config';
 import { KubernetesApiUpstream, createKubernetesApiForwarder } from '../modules/kubernetes_api';
 import { dialKas, TunnelPool, type KasConnection, type PoolSettings, type PoolStats } from '../modules/reverse_tunnel';
 import { KUBERNETES_API_MAKE_REQUEST, KUBERNETES_API_SERVICE } from '../modules/reverse_tunnel/protocol';
-import { startProbeServer, type ProbeServer } from './observability';
+import { startObservabilityServer, type ObservabilityServer } from '../modules/observability/server';
 
 export const AGENTK_VERSION = '0.1.0';
 
@@ -65,10 +65,11 @@ export async function runAgentk(options: AgentkOptions): Promise<Agentk> {
     settings: options.poolSettings,
     logger,
   });
-  let probes: ProbeServer | undefined;
+  let probes: ObservabilityServer | undefined;
   try {
     const probeAddress = options.observabilityAddress === undefined ? ':8080' : options.observabilityAddress;
-    if (probeAddress !== null) probes = await startProbeServer(probeAddress, () => pool.stats().connected, logger);
+    // /readiness: ready once kas accepted a tunnel stream since the last connection failure.
+    if (probeAddress !== null) probes = await startObservabilityServer({ address: probeAddress, isReady: () => pool.stats().connected, logger });
   } catch (err) {
     await kas.close();
     throw err;
