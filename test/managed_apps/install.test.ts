@@ -13,6 +13,7 @@ import { parseCatalog } from '../../extension/src/managedApps/catalog';
 import { ManagedAppsError } from '../../extension/src/managedApps/errors';
 import { kubeConfigForProxy, type KubeConfig } from '../../extension/src/managedApps/kube';
 import { ManagedAppsModel } from '../../extension/src/managedApps/model';
+import { ManagedAppsRegistry } from '../../extension/src/managedApps/registry';
 import type { AppState } from '../../extension/src/managedApps/state';
 import { runKubectl, type KubectlResult } from '../support/kubectl';
 
@@ -238,6 +239,29 @@ describe('managed apps against the local pair', function () {
     await waitForState(model, 'cert_manager', 'externally_installed', 10_000);
     assert.equal((await kubectl('delete', 'pod', '-n', NS, 'external-cert-manager', '--wait=false')).code, 0);
     await waitForState(model, 'cert_manager', 'installable', 10_000);
+  });
+
+  it('registry: the view answers at once (loading), then from the started model; a refused token shows as an error', async () => {
+    let changes = 0;
+    const registry = new ManagedAppsRegistry({
+      kubeConfigFor: (_connection, agentId) => kubeConfigForProxy({
+        k8sProxyUrl: pair.k8sProxyUrl, agentId, token: agentId === 'bad' ? 'wrong-token' : pair.userToken, caPem: readFileSync(pair.caFile, 'utf8'),
+      }),
+      onChange: () => changes++,
+    });
+    try {
+      assert.deepEqual(registry.view('c1', String(pair.agentId)), { state: 'loading' });
+      const model = await registry.model('c1', String(pair.agentId));
+      const view = registry.view('c1', String(pair.agentId));
+      assert.equal(view.state, 'ready');
+      assert.equal(view.state === 'ready' && view.apps.find((a) => a.app === 'ingress')?.state, 'updated');
+      assert.equal(model, await registry.model('c1', String(pair.agentId)), 'one model per connection and agent');
+      assert.ok(changes > 0);
+      await assert.rejects(registry.model('c1', 'bad'), /CLUSTER_ERROR: listing gitlab-managed-apps: the cluster answered HTTP 401/);
+      assert.equal(registry.view('c1', 'bad').state, 'error');
+    } finally {
+      await registry.dispose();
+    }
   });
 
   it('refuses invalid values before touching the cluster', async () => {

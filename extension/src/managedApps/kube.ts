@@ -21,13 +21,18 @@ export function loadClientNode(): Promise<ClientNode> {
   return import('@kubernetes/client-node');
 }
 
-export async function kubeConfigForProxy(target: ProxyTarget): Promise<KubeConfig> {
+export function kubeConfigForProxy(target: ProxyTarget): Promise<KubeConfig> {
+  const credential = proxyAuthorization(target.agentId, target.token).replace(/^Bearer /, '');
+  return kubeConfigFromParts({ server: target.k8sProxyUrl, caPem: target.caPem, token: credential });
+}
+
+/** From a session's kubeconfigParts(agentId): the token there is already `pat:<agent>:<token>`. */
+export async function kubeConfigFromParts(parts: { server: string; caPem?: string; token: string }): Promise<KubeConfig> {
   const { KubeConfig } = await loadClientNode();
   const kubeConfig = new KubeConfig();
-  const bearer = proxyAuthorization(target.agentId, target.token).replace(/^Bearer /, '');
   kubeConfig.loadFromOptions({
-    clusters: [{ name: 'kas', server: target.k8sProxyUrl.replace(/\/$/, ''), ...(target.caPem ? { caData: Buffer.from(target.caPem).toString('base64') } : {}) }],
-    users: [{ name: 'agent-user', token: bearer }],
+    clusters: [{ name: 'kas', server: parts.server.replace(/\/$/, ''), ...(parts.caPem ? { caData: Buffer.from(parts.caPem).toString('base64') } : {}) }],
+    users: [{ name: 'agent-user', token: parts.token }],
     contexts: [{ name: 'kas', cluster: 'kas', user: 'agent-user' }],
     currentContext: 'kas',
   });

@@ -86,13 +86,18 @@ export class ManagedAppsModel {
 
   /** Starts both watches; resolves once the first lists are in (the state is then known). */
   async start(): Promise<void> {
-    this.pods = this.startInformer<V1Pod>(`/api/v1/namespaces/${NS}/pods`, () => this.core.listNamespacedPod({ namespace: NS }), undefined, (pod) => this.onPod(pod));
-    this.configMaps = this.startInformer<V1ConfigMap>(`/api/v1/namespaces/${NS}/configmaps`, () => this.core.listNamespacedConfigMap({ namespace: NS, labelSelector: APP_LABEL }), APP_LABEL, () => undefined);
+    const podsPath = `/api/v1/namespaces/${NS}/pods`;
+    const mapsPath = `/api/v1/namespaces/${NS}/configmaps`;
+    this.pods = this.startInformer<V1Pod>(podsPath, () => this.core.listNamespacedPod({ namespace: NS }), undefined, (pod) => this.onPod(pod));
+    this.configMaps = this.startInformer<V1ConfigMap>(mapsPath, () => this.core.listNamespacedConfigMap({ namespace: NS, labelSelector: APP_LABEL }), APP_LABEL, () => undefined);
     try {
-      await Promise.all([this.pods.start(), this.configMaps.start()]);
+      await Promise.all([startOrThrow(this.pods), startOrThrow(this.configMaps)]);
     } catch (error) {
+      await this.stop();
       throw clusterError(`listing ${NS}`, error);
     }
+    this.keepWatching(this.pods, podsPath);
+    this.keepWatching(this.configMaps, mapsPath);
     this.changed();
   }
 
@@ -115,8 +120,11 @@ export class ManagedAppsModel {
     informer.on('delete', () => {
       this.changed();
     });
-    informer.on('error', (error: unknown) => this.restartLater(informer, path, error));
     return informer;
+  }
+
+  private keepWatching<T extends KubernetesObject>(informer: Informer<T>, path: string): void {
+    informer.on('error', (error: unknown) => this.restartLater(informer, path, error));
   }
 
   /** client-node's informer stops on errors (not on the server ending a watch): start again. */
@@ -410,6 +418,21 @@ export class ManagedAppsModel {
   private reportBackground(error: ManagedAppsError): void {
     this.options.onBackgroundError?.(error);
   }
+}
+
+/** client-node's informer reports a failed first list as an event, not a rejection. */
+async function startOrThrow<T extends KubernetesObject>(informer: Informer<T>): Promise<void> {
+  let failure: unknown;
+  const onError = (error: unknown) => {
+    failure ??= error ?? new Error('watch failed');
+  };
+  informer.on('error', onError);
+  try {
+    await informer.start();
+  } finally {
+    informer.off('error', onError);
+  }
+  if (failure !== undefined) throw failure;
 }
 
 function createdAt(pod: V1Pod): number {
