@@ -9,7 +9,9 @@ import { createLogger } from '../../agent/internal/log';
 import { startLocalPair, type LocalPair } from '../../agent/localpair/index';
 import { KubeClient, proxyAuthorization } from '../../extension/src/kasClient/kubeClient';
 import { LogSession } from '../../extension/src/logs/logSession';
-import { parseCatalog } from '../../extension/src/managedApps/catalog';
+import { bundledCatalog, parseCatalog } from '../../extension/src/managedApps/catalog';
+import { ManagedAppsActions, type ManagedAppsUi } from '../../extension/src/managedApps/actions';
+import type { LogTarget } from '../../webviews/logview/messages';
 import { ManagedAppsError } from '../../extension/src/managedApps/errors';
 import { kubeConfigForProxy, type KubeConfig } from '../../extension/src/managedApps/kube';
 import { ManagedAppsModel } from '../../extension/src/managedApps/model';
@@ -270,5 +272,68 @@ describe('managed apps against the local pair', function () {
     await assert.rejects(model.install('cert_manager', '- a\n- b\n'), /VALUES_INVALID: values must be a YAML mapping/);
     await assert.rejects(model.install('nope'), /UNKNOWN_APP: "nope" is not in the app catalog/);
     assert.equal(await podExists('install-cert-manager'), false);
+  });
+
+  it('commands (UI behind an interface): values re-edited until valid, live log opened, failure offers the logs', async () => {
+    const model = await newModel();
+    const edits: Array<{ text: string; problem?: string }> = [];
+    const answers = ['- not\n- a mapping\n', 'installCRDs: true\nsimulate:\n  fail: true\n'];
+    const liveLogs: LogTarget[] = [];
+    let offered: { message: string; actions?: string[] } | undefined;
+    let installing: Promise<LogTarget | undefined> | undefined;
+    const shownLogs = new Promise<void>((resolve) => {
+      const ui: ManagedAppsUi = {
+        pickApp: async () => 'cert_manager',
+        editValues: async (_app, text, problem) => {
+          edits.push({ text, problem });
+          return answers.shift();
+        },
+        confirm: async () => true,
+        info: () => undefined,
+        error: async (message, actions) => {
+          offered = { message, actions };
+          return actions?.[0];
+        },
+        openLiveLog: (target) => {
+          liveLogs.push(target);
+          if (liveLogs.length === 2) resolve();
+        },
+        openSavedLog: async () => undefined,
+      };
+      installing = new ManagedAppsActions(model, bundledCatalog(), ui).install();
+    });
+    assert.equal((await installing)?.pod, 'install-cert-manager');
+    await shownLogs;
+    assert.match(edits[0]?.text ?? '', /installCRDs: true/, 'editing starts from the catalog defaults');
+    assert.match(edits[1]?.problem ?? '', /VALUES_INVALID: values must be a YAML mapping/);
+    assert.equal(edits[1]?.text, '- not\n- a mapping\n', 'the refused text is offered again for fixing');
+    assert.match(offered?.message ?? '', /cert_manager: errored\. The helm pod is kept for its logs\./);
+    assert.deepEqual(offered?.actions, ['Show Logs']);
+    assert.deepEqual(liveLogs, [
+      { namespace: NS, pod: 'install-cert-manager', container: 'helm' },
+      { namespace: NS, pod: 'install-cert-manager', container: 'helm' },
+    ]);
+  });
+
+  it('commands: a cancelled values edit installs nothing; uninstall of an installable app is not offered', async () => {
+    const model = await newModel();
+    let picked: string[] = [];
+    const ui: ManagedAppsUi = {
+      pickApp: async (apps) => {
+        picked = apps.map((a) => a.app);
+        return undefined;
+      },
+      editValues: async () => undefined,
+      confirm: async () => true,
+      info: () => undefined,
+      error: async () => undefined,
+      openLiveLog: () => assert.fail('nothing was started'),
+      openSavedLog: async () => undefined,
+    };
+    const actions = new ManagedAppsActions(model, bundledCatalog(), ui);
+    assert.equal(await actions.install('prometheus'), undefined);
+    assert.equal(await actions.uninstall(), undefined);
+    assert.ok(!picked.includes('crossplane'), `uninstall offered: ${picked.join(', ')}`);
+    assert.ok(picked.includes('prometheus'));
   });
 });
