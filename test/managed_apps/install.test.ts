@@ -266,6 +266,21 @@ describe('managed apps against the local pair', function () {
     }
   });
 
+  it('shows an app outside the catalog from its helm pod (state and logs), but will not change it', async () => {
+    const model = await newModel();
+    const made = await kubectl('run', 'install-helm', '-n', NS, '--image=busybox', '--restart=Never', '--labels=gitlab.org/action=install,gitlab.org/application=helm',
+      '--env=SIM_LINES=1', '--env=SIM_MESSAGE=tiller installing', '--env=SIM_DURATION_SECONDS=600');
+    assert.equal(made.code, 0, made.stderr);
+    try {
+      await waitForState(model, 'helm', 'installing', 10_000);
+      assert.deepEqual(model.apps().find((a) => a.app === 'helm'), { app: 'helm', title: 'helm', state: 'installing', podName: 'install-helm', installedVersion: undefined });
+      assert.equal(model.logTarget('helm')?.pod, 'install-helm');
+      await assert.rejects(model.install('helm'), /UNKNOWN_APP/);
+    } finally {
+      await kubectl('delete', 'pod', '-n', NS, 'install-helm', '--wait=false');
+    }
+  });
+
   it('refuses invalid values before touching the cluster', async () => {
     const model = await newModel();
     await assert.rejects(model.install('cert_manager', 'a: [1, 2'), (error: unknown) => error instanceof ManagedAppsError && error.code === 'VALUES_INVALID');

@@ -63,7 +63,7 @@ export class ManagedAppsActions {
     if (live) return this.ui.openLiveLog(live);
     const saved = await this.model.readLog(name);
     if (!saved) {
-      this.ui.info(`${catalogApp(this.catalog, name).title} has no helm log yet.`);
+      this.ui.info(`${name} has no helm log yet.`);
       return;
     }
     await this.ui.openSavedLog(`${name} ${saved.action ?? 'helm'} log`, saved.text);

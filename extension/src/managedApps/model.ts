@@ -157,8 +157,8 @@ export class ManagedAppsModel {
   private scheduleTimeoutCheck(): void {
     clearTimeout(this.timeoutTimer);
     const now = this.now();
-    const deadlines = [...this.catalog.keys()]
-      .map((app) => this.helmPodFacts(app))
+    const deadlines = this.apps()
+      .map((status) => this.helmPodFacts(status.app))
       .filter((pod): pod is HelmPodFacts => pod !== undefined && isHelmPodActive(pod, now, this.timeoutMs))
       .map((pod) => pod.createdAt + this.timeoutMs);
     if (deadlines.length === 0) return;
@@ -167,21 +167,38 @@ export class ManagedAppsModel {
 
   // --- state -----------------------------------------------------------------------------------
 
+  /**
+   * The catalog's apps, then any other app a helm pod here is labelled with (installed by
+   * another tool or version): shown with its state, though only catalog apps can be changed.
+   */
   apps(): AppStatus[] {
-    return [...this.catalog.values()].map((app) => this.status(app));
+    const others = new Set<string>();
+    for (const pod of this.pods?.list() ?? []) {
+      const app = pod.metadata?.labels?.[APP_LABEL];
+      if (app && !this.catalog.has(app) && pod.metadata?.name === podName(app, podFacts(pod).action)) others.add(app);
+    }
+    return [
+      ...[...this.catalog.values()].map((app) => this.status(app.name, app.title)),
+      ...[...others].sort().map((app) => this.status(app, app)),
+    ];
   }
 
+  /** Throws UNKNOWN_APP for an app neither in the catalog nor on a helm pod here. */
   state(appName: string): AppState {
-    return this.status(catalogApp(this.catalog, appName)).state;
+    return this.shownApp(appName).state;
   }
 
-  private status(app: CatalogApp): AppStatus {
-    const pod = this.helmPod(app.name);
-    const values = this.valuesConfigMap(app.name);
+  private shownApp(appName: string): AppStatus {
+    return this.apps().find((a) => a.app === appName) ?? this.status(catalogApp(this.catalog, appName).name, '');
+  }
+
+  private status(app: string, title: string): AppStatus {
+    const pod = this.helmPod(app);
+    const values = this.valuesConfigMap(app);
     return {
-      app: app.name,
-      title: app.title,
-      state: deriveAppState(this.facts(app.name), this.now(), this.timeoutMs),
+      app,
+      title,
+      state: deriveAppState(this.facts(app), this.now(), this.timeoutMs),
       podName: pod?.metadata?.name,
       installedVersion: values?.metadata?.annotations?.[RELEASE_VERSION_ANNOTATION],
     };
@@ -385,13 +402,13 @@ export class ManagedAppsModel {
 
   /** Where to stream the live log from (the log view's LogSession takes this), while the pod exists. */
   logTarget(appName: string): LogTarget | undefined {
-    const pod = this.helmPod(catalogApp(this.catalog, appName).name);
+    const pod = this.helmPod(this.shownApp(appName).app);
     return pod?.metadata?.name ? { namespace: NS, pod: pod.metadata.name, container: HELM_CONTAINER } : undefined;
   }
 
   /** The helm log: from the pod while it exists, else the copy saved when it ended. */
   async readLog(appName: string): Promise<AppLog | undefined> {
-    const app = catalogApp(this.catalog, appName).name;
+    const app = this.shownApp(appName).app;
     const pod = this.helmPod(app);
     if (pod?.metadata?.name) {
       const name = pod.metadata.name;
