@@ -9,7 +9,10 @@ import { ConfigEditorSupport } from './configEditor/configEditor';
 import { LocalPairController } from './localPair/localPairController';
 import type { Services } from './services';
 import { AgentsModel } from './trees/agentsModel';
-import { ManagedAppsNode, managedAppsChildren, presentManagedApp } from './trees/managedApps';
+import { registerManagedAppsCommands } from './commands/managedAppsCommands';
+import { kubeConfigFromParts } from './managedApps/kube';
+import { ManagedAppsRegistry } from './managedApps/registry';
+import { AppsTreeNode, appsTreeChildren, presentAppsTreeNode } from './managedApps/tree';
 import { AgentsNode, present } from './trees/nodes';
 import { ModelTreeProvider } from './trees/treeProvider';
 
@@ -17,6 +20,7 @@ import { ModelTreeProvider } from './trees/treeProvider';
 const moduleEvaluatedAt = performance.now();
 let localPair: LocalPairController | undefined;
 let model: AgentsModel | undefined;
+let managedApps: ManagedAppsRegistry | undefined;
 
 export function activate(context: vscode.ExtensionContext): void {
   const started = performance.now();
@@ -32,7 +36,14 @@ export function activate(context: vscode.ExtensionContext): void {
   const services: Services = { context, store, sessions, model, output, refreshViews };
   const agentsModel = model;
   const agents = new ModelTreeProvider<AgentsNode>({ children: (node) => agentsModel.children(node), present });
-  const apps = new ModelTreeProvider<ManagedAppsNode>({ children: (node) => managedAppsChildren(agentsModel, () => store.list(), node), present: presentManagedApp });
+  // One managed-apps model per agent, watching gitlab-managed-apps in the background.
+  const appsRegistry = new ManagedAppsRegistry({
+    kubeConfigFor: async (connectionId, agentId) => kubeConfigFromParts((await sessions.get(connectionId)).kubeconfigParts(agentId)),
+    onChange: () => refreshViews(),
+    onBackgroundError: (error) => output.warn(`managed apps: ${error.message}`),
+  });
+  managedApps = appsRegistry;
+  const apps = new ModelTreeProvider<AppsTreeNode>({ children: (node) => appsTreeChildren(appsRegistry, agentsModel, () => store.list(), node), present: presentAppsTreeNode });
   localPair = new LocalPairController(services);
   const configEditor = new ConfigEditorSupport();
 
@@ -51,6 +62,7 @@ export function activate(context: vscode.ExtensionContext): void {
       refreshViews();
     }),
     ...registerCommands(services, localPair, configEditor),
+    ...registerManagedAppsCommands(services, appsRegistry),
   );
   const activateMs = performance.now() - started;
   const moduleMs = moduleEvaluatedAt - moduleStartedAt;
@@ -60,6 +72,7 @@ export function activate(context: vscode.ExtensionContext): void {
 export async function deactivate(): Promise<void> {
   await localPair?.stop();
   await model?.dispose();
+  await managedApps?.dispose();
 }
 
 /** Runs `action` once, `ms` after the first of a burst of calls (watch events come in bursts). */

@@ -1,6 +1,6 @@
 // The catalog of installable apps: a data file (catalog.json), validated when loaded so a broken
 // entry is reported with its path instead of failing later inside an install pod.
-import Ajv, { type ErrorObject } from 'ajv';
+import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
 import catalogData from './catalog.json';
 import { ManagedAppsError } from './errors';
 import { parseHelmValues } from './values';
@@ -53,11 +53,19 @@ const CATALOG_SCHEMA = {
   },
 } as const;
 
-const validateShape = new Ajv({ allErrors: true, strict: true }).compile(CATALOG_SCHEMA);
+let compiled: ValidateFunction | undefined;
+
+/** Compiled on first use: schema compilation would otherwise cost every activation. */
+function validateShape(data: unknown): { valid: boolean; errors: ErrorObject[] } {
+  compiled ??= new Ajv({ allErrors: true, strict: true }).compile(CATALOG_SCHEMA);
+  const valid = compiled(data);
+  return { valid, errors: compiled.errors ?? [] };
+}
 
 /** Validates catalog data (the parsed JSON); throws CATALOG_INVALID listing every problem. */
 export function parseCatalog(data: unknown): Catalog {
-  if (!validateShape(data)) throw new ManagedAppsError('CATALOG_INVALID', `the app catalog is invalid: ${describeErrors(validateShape.errors ?? [])}`);
+  const shape = validateShape(data);
+  if (!shape.valid) throw new ManagedAppsError('CATALOG_INVALID', `the app catalog is invalid: ${describeErrors(shape.errors)}`);
   const apps = (data as { apps: Record<string, Omit<CatalogApp, 'name'>> }).apps;
   const catalog = new Map<string, CatalogApp>();
   const problems: string[] = [];
