@@ -137,6 +137,36 @@ describe('extension model', () => {
     });
   });
 
+  describe('agent status', () => {
+    let kas: TestServer | undefined;
+    let model: AgentsModel | undefined;
+    after(async () => {
+      await model?.dispose();
+      await kas?.close();
+    });
+
+    it('picks up an agent that connects later without anyone refreshing, and signals only real changes', async () => {
+      let replicas: unknown[] = [];
+      kas = await serve((_req, res) => res.end(JSON.stringify({ agents: [{ id: '1', name: 'dev', config: { commit: null, valid: true, errors: [] }, connections: replicas }] })));
+      const record: ConnectionRecord = { id: 'c', label: 'c', apiUrl: kas.url, k8sProxyUrl: kas.url, origin: 'user' };
+      let changes = 0;
+      model = new AgentsModel({
+        connections: () => [record],
+        session: async () => ({ record, kas: new KasApi({ baseUrl: kas!.url, authorization: 'Bearer t', unauthorizedMeansKas: true }), kube: () => { throw new Error('unused'); }, kubeconfigParts: () => ({ server: '', token: '' }) }),
+        onChange: () => changes++,
+        agentPollMs: { allConnected: 60_000, someOffline: 50 },
+      });
+      const connection = model.children()[0]!;
+      const contextOf = () => model!.children(connection).map((n) => present(n, 0).contextValue);
+      await waitFor('the agent, offline', () => contextOf()[0] === 'agent.disconnected');
+      const settled = changes;
+      await new Promise((r) => setTimeout(r, 300)); // several polls with the same answer
+      assert.equal(changes, settled, 'unchanged answers signal nothing');
+      replicas = [{ podName: 'agentk-0', podNamespace: 'gitlab-agent', version: 'v1', connectedSince: new Date().toISOString() }];
+      await waitFor('the agent, connected', () => changes > settled && contextOf()[0] === 'agent.connected');
+    });
+  });
+
   describe('Agents tree against a dev cluster', () => {
     let cluster: DevCluster;
     let kas: TestServer;

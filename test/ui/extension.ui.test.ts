@@ -146,6 +146,18 @@ describe('extension UI in code-server', function () {
       await vscode!.screenshot('local-pair-agent-connected');
     });
 
+    it('Open Agent Config from the agent\'s context menu opens its config.yaml (the workspace copy comes first)', async () => {
+      const page = vscode!.page;
+      await page.locator('.monaco-list-row', { hasText: '1 connected' }).first().click({ button: 'right' });
+      // The web context menu acts on keyboard confirmation of the item under the pointer.
+      await page.locator('.monaco-menu .action-label', { hasText: 'Open Agent Config' }).first().hover({ timeout: 30_000 });
+      await page.keyboard.press('Enter');
+      await page.locator('.tab', { hasText: 'config.yaml' }).first().waitFor({ timeout: 30_000 });
+      await page.locator('.monaco-editor[data-uri$=".gitlab/agents/dev/config.yaml"]').waitFor({ timeout: 30_000 });
+      await vscode!.screenshot('open-agent-config');
+      await runCommand(page, 'View: Close All Editors');
+    });
+
     it('Add Connection to the pair\'s kas with a bad token says the token was refused', async () => {
       const page = vscode!.page;
       const [, apiUrl, proxyUrl] = await waitForLog(/local pair ready: kas API (\S+) k8s proxy (\S+)/);

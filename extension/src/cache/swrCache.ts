@@ -21,6 +21,8 @@ export class SwrCache<V> {
     private readonly onChange: (key: string) => void,
     private readonly maxAgeMs = 30_000,
     private readonly now: () => number = Date.now,
+    /** When given, a refresh that lands an equal value (and no error change) signals nothing. */
+    private readonly equals?: (a: V, b: V) => boolean,
   ) {}
 
   /** Returns the entry at once and starts a refresh when it is missing or stale. */
@@ -65,7 +67,14 @@ export class SwrCache<V> {
 
   private land(key: string, entry: CacheEntry<V>): void {
     this.inflight.delete(key);
+    const previous = this.entries.get(key);
     this.entries.set(key, entry);
+    if (this.unchanged(previous, entry)) return;
     this.onChange(key);
+  }
+
+  private unchanged(previous: CacheEntry<V> | undefined, next: CacheEntry<V>): boolean {
+    if (!this.equals || previous?.value === undefined || next.value === undefined) return false;
+    return Boolean(previous.error) === Boolean(next.error) && this.equals(previous.value, next.value);
   }
 }

@@ -76,15 +76,27 @@ async function findAgentConfig(agentName: string): Promise<vscode.Uri | undefine
   return found[0];
 }
 
-export async function openAgentConfig(node?: AgentNode): Promise<void> {
+export async function openAgentConfig(services: Services, node?: AgentNode): Promise<void> {
   const name = node?.agent.name ?? (await vscode.window.showInputBox({ title: 'Open Agent Config', prompt: 'Agent name' }));
   if (!name) return;
-  const uri = await findAgentConfig(name);
+  const uri = (await findAgentConfig(name)) ?? (node ? await localPairConfig(services, node) : undefined);
   if (!uri) {
     void vscode.window.showInformationMessage(`No .gitlab/agents/${name}/config.yaml in this workspace. Open the agent's configuration project${node?.agent.configProject ? ` (${node.agent.configProject})` : ''} to edit it.`);
     return;
   }
   await vscode.window.showTextDocument(uri);
+}
+
+/** The local pair keeps its configuration repository in the extension's storage. */
+async function localPairConfig(services: Services, node: AgentNode): Promise<vscode.Uri | undefined> {
+  if (services.store.get(node.connectionId)?.origin !== 'localPair') return undefined;
+  const uri = vscode.Uri.joinPath(services.context.globalStorageUri, 'local-pair', 'config-repo', '.gitlab', 'agents', node.agent.name, 'config.yaml');
+  try {
+    await vscode.workspace.fs.stat(uri);
+    return uri;
+  } catch {
+    return undefined;
+  }
 }
 
 /**

@@ -19,7 +19,7 @@ export function registerCommands(services: Services, localPair: LocalPairControl
     deletePod: (node) => reportFailure(services, 'Delete Pod', () => deletePod(services, node)),
     copyKubeconfig: (node) => reportFailure(services, 'Copy Kubeconfig', () => copyKubeconfig(services, node)),
     createRestrictedNamespace: (node) => reportFailure(services, 'Create Restricted Namespace', () => createRestrictedNamespace(services, node)),
-    openAgentConfig: (node) => reportFailure(services, 'Open Agent Config', () => openAgentConfig(node)),
+    openAgentConfig: (node) => reportFailure(services, 'Open Agent Config', () => openAgentConfig(services, node)),
     validateAgentConfig: (node) => reportFailure(services, 'Validate Agent Config', () => validateAgentConfig(services, diagnostics, configEditor, node)),
     startLocalPair: () => reportFailure(services, 'Start Local Pair', () => localPair.start()),
     stopLocalPair: () => reportFailure(services, 'Stop Local Pair', () => localPair.stop()),

@@ -18,15 +18,21 @@ export interface AgentsModelDeps {
   onChange: () => void;
   /** How long cached agent and namespace lists stay fresh. */
   maxAgeMs?: number;
+  /** Agent status has no watch API in kas: how often it is re-read (faster while any agent is offline). */
+  agentPollMs?: { allConnected: number; someOffline: number };
 }
+
+const DEFAULT_AGENT_POLL = { allConnected: 15_000, someOffline: 3_000 };
+const sameJson = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 
 export class AgentsModel {
   private readonly agents: SwrCache<AgentInfo[]>;
   private readonly namespaces: SwrCache<string[]>;
   private readonly feeds = new Map<string, PodFeed>();
+  private readonly agentPolls = new Map<string, NodeJS.Timeout>();
 
   constructor(private readonly deps: AgentsModelDeps) {
-    this.agents = new SwrCache(() => deps.onChange(), deps.maxAgeMs);
+    this.agents = new SwrCache<AgentInfo[]>(() => deps.onChange(), deps.maxAgeMs, Date.now, sameJson);
     this.namespaces = new SwrCache(() => deps.onChange(), deps.maxAgeMs);
   }
 
@@ -85,12 +91,19 @@ export class AgentsModel {
     const gone = (key: string) => !ids.has(key.split('/')[0] ?? '');
     this.agents.deleteWhere(gone);
     this.namespaces.deleteWhere(gone);
+    for (const [id, timer] of [...this.agentPolls]) {
+      if (!gone(id)) continue;
+      clearTimeout(timer);
+      this.agentPolls.delete(id);
+    }
     const stale = [...this.feeds.entries()].filter(([key]) => gone(key));
     for (const [key] of stale) this.feeds.delete(key);
     await Promise.all(stale.map(([, feed]) => feed.stop()));
   }
 
   async dispose(): Promise<void> {
+    for (const timer of this.agentPolls.values()) clearTimeout(timer);
+    this.agentPolls.clear();
     await this.stopFeeds();
   }
 
@@ -108,7 +121,24 @@ export class AgentsModel {
     return (await this.deps.session(connectionId)).kas.agents();
   }
 
+  /** Keeps re-reading a shown connection's agents so that replicas connecting show up by themselves. */
+  private pollAgents(connectionId: string): void {
+    if (this.agentPolls.has(connectionId)) return;
+    const poll = this.deps.agentPollMs ?? DEFAULT_AGENT_POLL;
+    const next = () => {
+      const agents = this.agents.peek(connectionId)?.value;
+      const offline = !agents || agents.some((a) => a.connections.length === 0);
+      this.agentPolls.set(connectionId, setTimeout(() => {
+        this.agents.refresh(connectionId, () => this.fetchAgents(connectionId)).then(() => {
+          if (this.agentPolls.has(connectionId)) next();
+        }, () => undefined);
+      }, offline ? poll.someOffline : poll.allConnected));
+    };
+    next();
+  }
+
   private agentNodes(node: ConnectionNode): AgentsNode[] {
+    this.pollAgents(node.connectionId);
     const entry = this.agents.read(node.connectionId, () => this.fetchAgents(node.connectionId));
     if (entry.value === undefined) return [pendingOrError(nodeId(node), entry.error)];
     if (entry.value.length === 0) return [message(nodeId(node), 'No agents registered', 'info')];
