@@ -82,14 +82,5 @@ async function editValues(app: CatalogApp, text: string, problem?: string): Prom
     ? `${app.title}: ${problem}. Fix the values, then choose Install.`
     : `${app.title} ${app.version} (${app.chart}): edit the values, then choose Install.`;
   const choice = await vscode.window.showInformationMessage(prompt, 'Install', 'Cancel');
-  const text = choice === 'Install' ? document.getText() : undefined;
-  await closeWithoutSaving(document);
-  return text;
-}
-
-/** The untitled values editor has served its purpose: close it without a save prompt. */
-async function closeWithoutSaving(document: vscode.TextDocument): Promise<void> {
-  if (document.isClosed) return;
-  await vscode.window.showTextDocument(document, { preview: false });
-  await vscode.commands.executeCommand('workbench.action.revertAndCloseActiveEditor');
+  return choice === 'Install' ? document.getText() : undefined;
 }
