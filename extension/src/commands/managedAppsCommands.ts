@@ -82,5 +82,14 @@ async function editValues(app: CatalogApp, text: string, problem?: string): Prom
     ? `${app.title}: ${problem}. Fix the values, then choose Install.`
     : `${app.title} ${app.version} (${app.chart}): edit the values, then choose Install.`;
   const choice = await vscode.window.showInformationMessage(prompt, 'Install', 'Cancel');
-  return choice === 'Install' ? document.getText() : undefined;
+  const edited = choice === 'Install' ? document.getText() : undefined;
+  await closeWithoutSaving(document);
+  return edited;
+}
+
+/** The untitled values editor has served its purpose: close it without a save prompt. */
+async function closeWithoutSaving(document: vscode.TextDocument): Promise<void> {
+  if (document.isClosed) return;
+  await vscode.window.showTextDocument(document, { preview: false });
+  await vscode.commands.executeCommand('workbench.action.revertAndCloseActiveEditor');
 }
