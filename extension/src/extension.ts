@@ -60,6 +60,7 @@ export function activate(context: vscode.ExtensionContext): void {
     store.onDidChange(() => {
       updateConnectionContext();
       refreshViews();
+      appsRegistry.retainConnections(new Set(store.list().map((c) => c.id))).catch((error: unknown) => output.warn(`managed apps: ${String(error)}`));
     }),
     ...registerCommands(services, localPair, configEditor),
     ...registerManagedAppsCommands(services, appsRegistry),

@@ -256,11 +256,15 @@ describe('managed apps against the local pair', function () {
       const model = await registry.model('c1', String(pair.agentId));
       const view = registry.view('c1', String(pair.agentId));
       assert.equal(view.state, 'ready');
-      assert.equal(view.state === 'ready' && view.apps.find((a) => a.app === 'ingress')?.state, 'updated');
+      assert.deepEqual(view.state === 'ready' && view.apps.map((a) => [a.app, a.state]), model.apps().map((a) => [a.app, a.state]));
+      assert.ok(view.state === 'ready' && view.apps.some((a) => a.app === 'fluentd'));
       assert.equal(model, await registry.model('c1', String(pair.agentId)), 'one model per connection and agent');
       assert.ok(changes > 0);
       await assert.rejects(registry.model('c1', 'bad'), /CLUSTER_ERROR: listing gitlab-managed-apps: the cluster answered HTTP 401/);
       assert.equal(registry.view('c1', 'bad').state, 'error');
+      await registry.retainConnections(new Set(['c2']));
+      assert.deepEqual(registry.view('c1', String(pair.agentId)), { state: 'loading' }, 'a removed connection\'s model is stopped and forgotten');
+      await registry.model('c1', String(pair.agentId));
     } finally {
       await registry.dispose();
     }

@@ -43,7 +43,14 @@ export class ManagedAppsRegistry {
     return this.entry(connectionId, agentId).ready;
   }
 
-  /** Stops and forgets every model (connections changed, or the extension deactivates). */
+  /** Stops the models of connections that are gone (removed in the Agents view). */
+  async retainConnections(connectionIds: ReadonlySet<string>): Promise<void> {
+    const gone = [...this.entries.entries()].filter(([key]) => !connectionIds.has(key.split('\u0000')[0] ?? ''));
+    for (const [key] of gone) this.entries.delete(key);
+    await Promise.all(gone.map(([, entry]) => entry.model?.stop()));
+  }
+
+  /** Stops and forgets every model (the extension deactivates). */
   async dispose(): Promise<void> {
     const entries = [...this.entries.values()];
     this.entries.clear();
