@@ -25,6 +25,9 @@ export interface RedisConfig {
   keyPrefix: string;
   poolSize: number;
   database: number;
+  /** How often a replica rewrites its tunnel tracker records, and how long they live without that. */
+  trackerRefreshMs: number;
+  trackerTtlMs: number;
   dialTimeoutMs: number;
   readTimeoutMs: number;
   writeTimeoutMs: number;
@@ -46,7 +49,8 @@ export interface KasConfig {
   };
   observability: { listen: { address: string } };
   api: { listen: { address: string; tls?: TlsFiles } };
-  privateApi: { listen: { address: string } };
+  /** kas-to-kas listener; used only with redis (several replicas). */
+  privateApi: { listen: { address: string }; advertiseUrl?: string; authenticationSecretFile?: string };
   redis?: RedisConfig;
   registry: { configRepository: string; dataDir: string; projectId: string };
   kas: { agentWaitTimeoutMs: number };
@@ -139,7 +143,11 @@ const SCHEMA: FieldSpec = section({
   }),
   observability: section({ listen: section({ address: address(':8151') }) }),
   api: section({ listen: section({ address: address('127.0.0.1:8153'), ...tlsFiles() }) }),
-  private_api: section({ listen: section({ address: address(':8155') }) }),
+  private_api: section({
+    listen: section({ address: address(':8155') }),
+    advertise_url: { kind: 'string', check: checkNonEmpty },
+    authentication_secret_file: { kind: 'string', check: checkNonEmpty },
+  }),
   redis: section(
     {
       network: { kind: 'string', default: 'tcp', oneOf: ['tcp', 'unix'] },
@@ -152,6 +160,8 @@ const SCHEMA: FieldSpec = section({
       dial_timeout: { kind: 'duration', default: '5s' },
       read_timeout: { kind: 'duration', default: '1s' },
       write_timeout: { kind: 'duration', default: '3s' },
+      tracker_refresh_period: { kind: 'duration', default: '4m' },
+      tracker_ttl: { kind: 'duration', default: '5m' },
     },
     true,
   ),
@@ -346,7 +356,11 @@ function buildConfig(state: WalkState, baseDir: string): KasConfig | undefined {
     },
     observability: { listen: { address: str('observability.listen.address') } },
     api: { listen: { address: str('api.listen.address'), tls: tls('api.listen') } },
-    privateApi: { listen: { address: str('private_api.listen.address') } },
+    privateApi: {
+      listen: { address: str('private_api.listen.address') },
+      advertiseUrl: optStr('private_api.advertise_url'),
+      authenticationSecretFile: optStr('private_api.authentication_secret_file') === undefined ? undefined : resolvePath(str('private_api.authentication_secret_file')),
+    },
     redis: state.present.has('redis') ? buildRedis(state) : undefined,
     registry: {
       configRepository: resolvePath(optStr('registry.config_repository') ?? '.'),
@@ -355,6 +369,9 @@ function buildConfig(state: WalkState, baseDir: string): KasConfig | undefined {
     },
     kas: { agentWaitTimeoutMs: num('kas.agent_wait_timeout') },
   };
+  if (config.redis && config.redis.trackerRefreshMs >= config.redis.trackerTtlMs) {
+    state.issues.push({ keyPath: 'redis.tracker_refresh_period', message: 'must be shorter than redis.tracker_ttl' });
+  }
   if (config.agent.configuration.pollPeriodMs <= 0) state.issues.push({ keyPath: 'agent.configuration.poll_period', message: 'must be greater than 0' });
   return state.issues.length === 0 ? config : undefined;
 }
@@ -383,5 +400,7 @@ function buildRedis(state: WalkState): RedisConfig | undefined {
     dialTimeoutMs: v.get('redis.dial_timeout') as number,
     readTimeoutMs: v.get('redis.read_timeout') as number,
     writeTimeoutMs: v.get('redis.write_timeout') as number,
+    trackerRefreshMs: v.get('redis.tracker_refresh_period') as number,
+    trackerTtlMs: v.get('redis.tracker_ttl') as number,
   };
 }

@@ -15,6 +15,7 @@ import { createAuthorizer, type AuthorizeRequest, type AuthorizationResult } fro
 import { GitConfigRepository } from '../modules/agent_registry/git_repository';
 import { UserTokenStore } from '../modules/agent_registry/user_tokens';
 import { startObservabilityServer } from '../modules/observability/server';
+import { joinReplicaCluster, RoutingTunnelRegistry, type ReplicaCluster } from '../modules/kas_private_api';
 import { createKubernetesApiProxy } from '../modules/kubernetes_api/server/proxy';
 import { startAgentServer } from '../modules/reverse_tunnel/server/agent_server';
 import { agentConnectionsRefused } from '../modules/reverse_tunnel/server/metrics';
@@ -25,7 +26,7 @@ import { startApiServer } from './api';
 import { loadKasConfig, type KasConfig, type TlsFiles } from './config';
 import { AgentConnectionTracker, type AgentConnection } from './connections';
 import { addConnectionCountSource, configDeliveriesCounter } from './metrics';
-import { ConnectionRateLimiter } from './rate_limit';
+import { ConnectionRateLimiter, type ConnectionAdmissionLimiter } from './rate_limit';
 import { KAS_VERSION } from './version';
 
 export interface Kas {
@@ -36,6 +37,8 @@ export interface Kas {
   /** Base URL of the REST API with a trailing slash, e.g. http://127.0.0.1:8153/. */
   apiUrl: string;
   observabilityAddress: string;
+  /** This replica's private API URL (only with redis: several replicas). */
+  privateApiUrl?: string;
   config: KasConfig;
   registry: { agentIds: AgentIdStore; agentTokens: AgentTokenStore; userTokens: UserTokenStore; watcher: AgentConfigWatcher };
   tunnels: TunnelRegistry;
@@ -63,9 +66,11 @@ async function assemble(config: KasConfig, logger: Logger, stack: ShutdownStack)
   const registry = await openRegistry(config, logger, stack);
   const { agentTokens, userTokens, watcher } = registry;
   const connections = new AgentConnectionTracker();
-  const tunnels = new TunnelRegistry();
+  const tunnels = config.redis ? new RoutingTunnelRegistry() : new TunnelRegistry();
   stack.push(async () => tunnels.close());
-  const connectionsOf = (agentId: number) => mergeConnections(connections.connectionsOf(agentId), tunnels, agentId);
+  const localConnectionsOf = (agentId: number) => mergeConnections(connections.connectionsOf(agentId), tunnels, agentId);
+  const cluster = await joinClusterIfConfigured(config, tunnels, connections, localConnectionsOf, logger, stack);
+  const connectionsOf = (agentId: number) => (cluster ? dedupeByPod([...localConnectionsOf(agentId), ...cluster.remoteConnections(String(agentId))]) : localConnectionsOf(agentId));
   const removeCountSource = addConnectionCountSource(() => countConnections(connections, tunnels, connectionsOf));
   stack.push(async () => removeCountSource());
   const authorizeUser = createAuthorizer({
@@ -74,7 +79,16 @@ async function assemble(config: KasConfig, logger: Logger, stack: ShutdownStack)
     configProjectId: config.registry.projectId,
   });
 
-  const agentServer = await startAgentListener(config, registry, tunnels, connections, logger);
+  const limiter = cluster?.limiter ?? new ConnectionRateLimiter(config.agent.listen.connectionsPerTokenPerMinute);
+  const trackConnection = (agentId: number, meta: Omit<AgentConnection, 'connectedSince'>) => {
+    const remove = connections.add(agentId, meta);
+    cluster?.markChanged(String(agentId));
+    return () => {
+      remove();
+      cluster?.markChanged(String(agentId));
+    };
+  };
+  const agentServer = await startAgentListener(config, registry, tunnels, trackConnection, limiter, logger);
   stack.push(() => agentServer.stop());
 
   const k8sProxy = await startKubernetesApiProxy(config, tunnels, authorizeUser, logger.child({ module: 'kubernetes_api' }));
@@ -93,7 +107,7 @@ async function assemble(config: KasConfig, logger: Logger, stack: ShutdownStack)
   stack.push(() => api.stop());
 
   let ready = false;
-  const observability = await startObservabilityServer({ address: config.observability.listen.address, isReady: () => ready, logger: logger.child({ module: 'observability' }) });
+  const observability = await startObservabilityServer({ address: config.observability.listen.address, isReady: () => ready && (cluster?.healthy() ?? true), logger: logger.child({ module: 'observability' }) });
   stack.push(() => observability.stop());
   ready = true;
   logger.info('kas started', { version: KAS_VERSION, agentAddress: agentServer.address, k8sProxy: k8sProxy.url, api: api.url, observability: observability.address });
@@ -103,6 +117,7 @@ async function assemble(config: KasConfig, logger: Logger, stack: ShutdownStack)
     k8sProxyUrl: k8sProxy.url,
     apiUrl: api.url,
     observabilityAddress: observability.address,
+    privateApiUrl: cluster?.ownUrl,
     config,
     registry,
     tunnels,
@@ -133,8 +148,14 @@ async function openRegistry(config: KasConfig, logger: Logger, stack: ShutdownSt
 }
 
 /** The listener agentk dials: the reverse tunnel and the configuration stream, one rate limit for both. */
-async function startAgentListener(config: KasConfig, registry: Registry, tunnels: TunnelRegistry, connections: AgentConnectionTracker, logger: Logger) {
-  const limiter = new ConnectionRateLimiter(config.agent.listen.connectionsPerTokenPerMinute);
+async function startAgentListener(
+  config: KasConfig,
+  registry: Registry,
+  tunnels: TunnelRegistry,
+  trackConnection: (agentId: number, meta: Omit<AgentConnection, 'connectedSince'>) => () => void,
+  limiter: ConnectionAdmissionLimiter,
+  logger: Logger,
+) {
   return startAgentServer({
     address: config.agent.listen.address,
     tls: await readTls(config.agent.listen.tls),
@@ -145,7 +166,7 @@ async function startAgentListener(config: KasConfig, registry: Registry, tunnels
         watcher: registry.watcher,
         admitAgent: createAgentAdmission(registry.agentTokens, limiter),
         projectId: config.registry.projectId,
-        trackConnection: (agentId, meta) => connections.add(agentId, meta),
+        trackConnection,
         onDelivered: () => configDeliveriesCounter.inc(),
         logger: logger.child({ module: 'agent_configuration' }),
       }),
@@ -155,13 +176,13 @@ async function startAgentListener(config: KasConfig, registry: Registry, tunnels
 }
 
 /** Rate limit first (cheap, and it also bounds token lookups), then the token itself. */
-function createAgentAdmission(tokens: AgentTokenStore, limiter: ConnectionRateLimiter): (token: string | undefined) => Promise<AgentAdmission> {
+function createAgentAdmission(tokens: AgentTokenStore, limiter: ConnectionAdmissionLimiter): (token: string | undefined) => Promise<AgentAdmission> {
   return async (token) => {
     if (!token) {
       agentConnectionsRefused.inc();
       return { ok: false, code: grpc.status.UNAUTHENTICATED, message: 'missing agent token (authorization: Bearer <token>)' };
     }
-    if (!limiter.allow(token)) {
+    if (!(await limiter.allow(token))) {
       return { ok: false, code: grpc.status.RESOURCE_EXHAUSTED, message: 'too many new connections for this agent token; retry later' };
     }
     const agent = await tokens.authenticate(token);
@@ -179,11 +200,40 @@ export class AgentRateLimitedError extends Error {
 }
 
 /** The reverse tunnel's authenticateAgent: the same per-token limit as the configuration stream. */
-function rateLimitedAuthentication(tokens: AgentTokenStore, limiter: ConnectionRateLimiter): (token: string) => Promise<AuthenticatedAgent | undefined> {
+function rateLimitedAuthentication(tokens: AgentTokenStore, limiter: ConnectionAdmissionLimiter): (token: string) => Promise<AuthenticatedAgent | undefined> {
   return async (token) => {
-    if (!limiter.allow(token)) throw new AgentRateLimitedError('too many new connections for this agent token; retry later');
+    if (!(await limiter.allow(token))) throw new AgentRateLimitedError('too many new connections for this agent token; retry later');
     return tokens.authenticate(token);
   };
+}
+
+/** With a redis section: this replica joins the others (tracker, private API, routing). */
+async function joinClusterIfConfigured(
+  config: KasConfig,
+  tunnels: TunnelRegistry,
+  connections: AgentConnectionTracker,
+  localConnectionsOf: (agentId: number) => AgentConnection[],
+  logger: Logger,
+  stack: ShutdownStack,
+): Promise<ReplicaCluster | undefined> {
+  if (!config.redis || !(tunnels instanceof RoutingTunnelRegistry)) return undefined;
+  const cluster = await joinReplicaCluster({
+    redis: config.redis,
+    privateApi: config.privateApi,
+    connectionsPerTokenPerMinute: config.agent.listen.connectionsPerTokenPerMinute,
+    tunnels,
+    localConnections: (agentId) => localConnectionsOf(Number(agentId)),
+    localConfigStreamAgents: () => connections.agentIds().map(String),
+    logger,
+  });
+  stack.push(() => cluster.stop());
+  return cluster;
+}
+
+function dedupeByPod(list: AgentConnection[]): AgentConnection[] {
+  const byPod = new Map<string, AgentConnection>();
+  for (const c of list) if (!byPod.has(`${c.podNamespace}/${c.podName}`)) byPod.set(`${c.podNamespace}/${c.podName}`, c);
+  return [...byPod.values()];
 }
 
 async function startKubernetesApiProxy(

@@ -6,6 +6,11 @@ import { agentConnectionsRefused } from '../modules/reverse_tunnel/server/metric
 
 const WINDOW_MS = 60_000;
 
+/** What admission needs: this class in memory, or the Redis-backed one shared by replicas. */
+export interface ConnectionAdmissionLimiter {
+  allow(token: string): boolean | Promise<boolean>;
+}
+
 export class ConnectionRateLimiter {
   private readonly windows = new Map<string, { startedAt: number; count: number }>();
   private lastSweep = Date.now();

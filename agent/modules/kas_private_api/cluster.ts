@@ -1,0 +1,120 @@
+// A kas replica joining the others (kascfg has a redis section): Redis connections, the tunnel
+// tracker fed by this replica's tunnels and configuration streams, the private API listener,
+// and routing of proxied requests to whichever replica holds an idle tunnel.
+import { readFile } from 'node:fs/promises';
+import type { Logger } from '../../internal/log';
+import type { KasConfig, RedisConfig } from '../../kas/config';
+import type { AgentConnection } from '../../kas/connections';
+import { reachableAddress } from '../observability/server';
+import { connectRedis, SharedConnectionRateLimiter, TunnelTracker } from '../tunnel_tracker';
+import { claimRemoteTunnel } from './client';
+import type { RoutingTunnelRegistry } from './routing_registry';
+import { startPrivateApiServer } from './server';
+
+export interface ReplicaClusterOptions {
+  redis: RedisConfig;
+  privateApi: KasConfig['privateApi'];
+  connectionsPerTokenPerMinute: number;
+  tunnels: RoutingTunnelRegistry;
+  /** agentk replicas connected to this kas replica (tunnels and configuration streams merged). */
+  localConnections(agentId: string): AgentConnection[];
+  /** Agents with a configuration stream open here (tunnels are known from the registry). */
+  localConfigStreamAgents(): string[];
+  logger: Logger;
+}
+
+export interface ReplicaCluster {
+  /** This replica's private API URL as the others reach it. */
+  ownUrl: string;
+  privateApiAddress: string;
+  /** Redis reachable: routing to other replicas, the agents list and the rate limit are complete. */
+  healthy(): boolean;
+  /** What this replica cannot do while unhealthy; for logs and operators. */
+  unhealthyReason(): string | undefined;
+  remoteConnections(agentId: string): AgentConnection[];
+  limiter: SharedConnectionRateLimiter;
+  /** Something about the agent changed on this replica (e.g. a configuration stream opened or closed). */
+  markChanged(agentId: string): void;
+  stop(): Promise<void>;
+}
+
+export class PrivateApiConfigError extends Error {
+  override name = 'PrivateApiConfigError';
+}
+
+export async function joinReplicaCluster(options: ReplicaClusterOptions): Promise<ReplicaCluster> {
+  const logger = options.logger;
+  const secret = await readSecret(options.privateApi.authenticationSecretFile);
+  const { tunnels } = options;
+  const server = await startPrivateApiServer({
+    address: options.privateApi.listen.address,
+    secret,
+    claimLocalTunnel: (agentId) => tunnels.claimLocalTunnel(agentId),
+    logger: logger.child({ module: 'kas_private_api' }),
+  });
+  const ownUrl = process.env.OWN_PRIVATE_API_URL || options.privateApi.advertiseUrl || `http://${reachableAddress(server.address)}`;
+  const redis = connectRedis(options.redis, 'commands');
+  const subscriber = connectRedis(options.redis, 'notifications');
+  const tracker = new TunnelTracker({
+    redis,
+    subscriber,
+    keyPrefix: options.redis.keyPrefix,
+    ownUrl,
+    refreshMs: options.redis.trackerRefreshMs,
+    ttlMs: options.redis.trackerTtlMs,
+    localState: (agentId) => {
+      const counts = tunnels.localTunnels(agentId);
+      return { tunnels: counts.idle + counts.busy, idleTunnels: counts.idle, connections: options.localConnections(agentId) };
+    },
+    localAgentIds: () => [...new Set([...tunnels.connectedAgents().map((a) => a.agentId), ...options.localConfigStreamAgents()])],
+    logger: logger.child({ module: 'tunnel_tracker' }),
+  });
+  const stopFollowingTunnels = tunnels.onLocalChange((agentId) => tracker.markChanged(agentId));
+  reportHealthChanges(redis, logger);
+  await tracker.start();
+  tunnels.setRouter({
+    replicasWithTunnels: (agentId) => tracker.replicasWithTunnels(agentId),
+    claimRemoteTunnel: (url, agentId) => claimRemoteTunnel(url, agentId, secret),
+    onIdleTunnelElsewhere: (agentId, listener) => tracker.onIdleTunnelElsewhere(agentId, listener),
+  });
+  logger.info('joined the kas replicas', { ownUrl, privateApi: server.address });
+  const unhealthyReason = () => (tracker.healthy ? undefined : UNHEALTHY_REASON);
+  return {
+    ownUrl,
+    privateApiAddress: server.address,
+    healthy: () => tracker.healthy,
+    unhealthyReason,
+    remoteConnections: (agentId) => tracker.remoteConnections(agentId),
+    limiter: new SharedConnectionRateLimiter(redis, options.redis.keyPrefix, options.connectionsPerTokenPerMinute, logger.child({ module: 'rate_limit' })),
+    markChanged: (agentId) => tracker.markChanged(agentId),
+    stop: async () => {
+      tunnels.setRouter(undefined);
+      stopFollowingTunnels();
+      await tracker.stop();
+      await server.stop();
+    },
+  };
+}
+
+const UNHEALTHY_REASON =
+  'Redis is unreachable: requests for agents connected to other replicas may not find them, the agents list shows only what this replica knows, ' +
+  'and the connection rate limit counts per replica; agents connected to this replica are still served';
+
+function reportHealthChanges(redis: ReturnType<typeof connectRedis>, logger: Logger): void {
+  let wasReady = false;
+  redis.on('ready', () => {
+    if (!wasReady) logger.info('Redis reachable: routing between replicas is complete again');
+    wasReady = true;
+  });
+  redis.on('close', () => {
+    if (wasReady) logger.warn(`not ready: ${UNHEALTHY_REASON}`);
+    wasReady = false;
+  });
+}
+
+async function readSecret(file: string | undefined): Promise<Buffer> {
+  if (!file) throw new PrivateApiConfigError('private_api.authentication_secret_file is required with redis');
+  const secret = Buffer.from((await readFile(file, 'utf8')).trim());
+  if (secret.length < 32) throw new PrivateApiConfigError(`private_api.authentication_secret_file must hold at least 32 bytes (${file})`);
+  return secret;
+}

@@ -1,0 +1,5 @@
+export { joinReplicaCluster, PrivateApiConfigError, type ReplicaCluster, type ReplicaClusterOptions } from './cluster';
+export { RoutingTunnelRegistry, type RemoteRouter } from './routing_registry';
+export { claimRemoteTunnel } from './client';
+export { startPrivateApiServer, type PrivateApiServer, type PrivateApiServerOptions } from './server';
+export { signPrivateApiToken, verifyPrivateApiToken, PrivateApiTokenError } from './token';

@@ -1,0 +1,107 @@
+// The tunnel registry of a replica among several: its own tunnels first (no Redis, no network:
+// the steady-state path), then the replicas the tracker names, asked one after another through
+// their private API; the first with an idle tunnel wins. A request that finds none waits for a
+// tunnel registering here or for a notification that another replica got an idle one.
+import type { AgentDescriptor } from '../reverse_tunnel/protocol';
+import { TunnelRegistry, type AgentIdentity, type Tunnel, type TunnelStream } from '../reverse_tunnel/server/registry';
+
+export interface RemoteRouter {
+  /** Replicas (private API URLs) the tracker says hold tunnels to the agent, from memory. */
+  replicasWithTunnels(agentId: string): string[];
+  claimRemoteTunnel(replicaUrl: string, agentId: string): Promise<Tunnel | undefined>;
+  onIdleTunnelElsewhere(agentId: string, listener: () => void): () => void;
+}
+
+export class RoutingTunnelRegistry extends TunnelRegistry {
+  private router: RemoteRouter | undefined;
+  private readonly changeListeners = new Set<(agentId: string) => void>();
+
+  /** Routing starts once the replica knows its peers; until then only local tunnels are used. */
+  setRouter(router: RemoteRouter | undefined): void {
+    this.router = router;
+  }
+
+  /** Called with the agent id whenever a tunnel of that agent registers or closes here. */
+  onLocalChange(listener: (agentId: string) => void): () => void {
+    this.changeListeners.add(listener);
+    return () => this.changeListeners.delete(listener);
+  }
+
+  override register(identity: AgentIdentity, descriptor: AgentDescriptor, stream: TunnelStream): void {
+    super.register(identity, descriptor, stream);
+    const changed = () => {
+      for (const listener of this.changeListeners) listener(identity.agentId);
+    };
+    stream.once('close', changed);
+    stream.once('end', changed);
+    changed();
+  }
+
+  /** Tunnels (idle, busy) this replica holds for the agent. */
+  localTunnels(agentId: string): { idle: number; busy: number } {
+    const counts = this.counts().find((c) => c.agentId === agentId);
+    return { idle: counts?.idle ?? 0, busy: counts?.busy ?? 0 };
+  }
+
+  /** An idle tunnel of this replica's own, right now, or undefined; for the private API. */
+  async claimLocalTunnel(agentId: string): Promise<Tunnel | undefined> {
+    if (this.localTunnels(agentId).idle === 0) return undefined;
+    return super.findTunnel(agentId, 1_000);
+  }
+
+  override findTunnel(agentId: string, timeoutMs: number, signal?: AbortSignal): Promise<Tunnel> {
+    const router = this.router;
+    if (!router || this.localTunnels(agentId).idle > 0) return super.findTunnel(agentId, timeoutMs, signal);
+    return this.routeOrWait(router, agentId, timeoutMs, signal);
+  }
+
+  private async routeOrWait(router: RemoteRouter, agentId: string, timeoutMs: number, signal?: AbortSignal): Promise<Tunnel> {
+    const remote = await tryReplicas(router, agentId);
+    if (remote) return remote;
+    return new Promise<Tunnel>((resolve, reject) => {
+      const localWait = new AbortController();
+      const onOuterAbort = () => localWait.abort(signal?.reason);
+      signal?.addEventListener('abort', onOuterAbort, { once: true });
+      let settled = false;
+      let asking = false;
+      const settle = () => {
+        settled = true;
+        stopListening();
+        signal?.removeEventListener('abort', onOuterAbort);
+      };
+      // A notification wakes this request; it asks the replicas once (not again while asking).
+      const stopListening = router.onIdleTunnelElsewhere(agentId, () => {
+        if (settled || asking) return;
+        asking = true;
+        void tryReplicas(router, agentId).then((tunnel) => {
+          asking = false;
+          if (!tunnel) return;
+          if (settled) return tunnel.done();
+          settle();
+          localWait.abort();
+          resolve(tunnel);
+        });
+      });
+      super.findTunnel(agentId, timeoutMs, localWait.signal).then(
+        (tunnel) => {
+          if (settled) return tunnel.done();
+          settle();
+          resolve(tunnel);
+        },
+        (err: unknown) => {
+          if (settled) return;
+          settle();
+          reject(err);
+        },
+      );
+    });
+  }
+}
+
+async function tryReplicas(router: RemoteRouter, agentId: string): Promise<Tunnel | undefined> {
+  for (const url of router.replicasWithTunnels(agentId)) {
+    const tunnel = await router.claimRemoteTunnel(url, agentId);
+    if (tunnel) return tunnel;
+  }
+  return undefined;
+}

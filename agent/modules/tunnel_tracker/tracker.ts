@@ -1,0 +1,219 @@
+// Which replicas hold which agents: per agent a Redis hash, field = a replica's private API URL,
+// value = that replica's record (does it hold tunnels, has it an idle one, the agentk replicas
+// connected to it), with an expiry inside the value so a replica that died without cleaning up
+// is ignored after the TTL. Every replica keeps the whole view in memory, loaded by SCAN at start
+// and on every reconnect/refresh, and kept current by PUBLISH notifications: routing a request
+// reads memory only, so steady state costs Redis nothing per request, and a waiting request is
+// woken by a notification instead of polling.
+import { EventEmitter } from 'node:events';
+import type { Redis } from 'ioredis';
+import type { Logger } from '../../internal/log';
+import type { AgentConnection } from '../../kas/connections';
+
+export interface LocalAgentState {
+  tunnels: number;
+  idleTunnels: number;
+  connections: AgentConnection[];
+}
+
+export interface ReplicaRecord {
+  hasTunnels: boolean;
+  hasIdleTunnel: boolean;
+  connections: AgentConnection[];
+  expiresAt: number;
+}
+
+interface Notification {
+  agentId: string;
+  url: string;
+  record: ReplicaRecord | null;
+}
+
+export interface TunnelTrackerOptions {
+  /** Commands. */
+  redis: Redis;
+  /** A second connection: a subscribed connection can run no other commands. */
+  subscriber: Redis;
+  keyPrefix: string;
+  /** This replica's private API URL, the name other replicas route to. */
+  ownUrl: string;
+  refreshMs: number;
+  ttlMs: number;
+  localState(agentId: string): LocalAgentState;
+  localAgentIds(): string[];
+  logger: Logger;
+}
+
+export class TunnelTracker {
+  private readonly view = new Map<string, Map<string, ReplicaRecord>>();
+  /** What this replica last wrote per agent (JSON without expiry), to write only on change. */
+  private readonly published = new Map<string, string>();
+  private readonly pending = new Set<string>();
+  private readonly events = new EventEmitter();
+  private flushScheduled = false;
+  private refreshTimer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  private readonly channel: string;
+
+  constructor(private readonly options: TunnelTrackerOptions) {
+    this.channel = `${options.keyPrefix}:agent_replicas`;
+    this.events.setMaxListeners(0);
+  }
+
+  /** Connects (or keeps retrying in the background when Redis is not there yet). */
+  async start(): Promise<void> {
+    const { redis, subscriber } = this.options;
+    subscriber.on('message', (channel: string, message: string) => this.onNotification(channel, message));
+    // 'ready' also fires after every reconnect: re-register what this replica holds, reload the view.
+    redis.on('ready', () => void this.resynchronise('Redis connection ready'));
+    subscriber.on('ready', () => {
+      // Subscribing twice is harmless; ioredis also resubscribes by itself after a reconnect.
+      subscriber.subscribe(this.channel).then(() => this.resynchronise('Redis subscription ready'), () => undefined);
+    });
+    for (const connection of [redis, subscriber]) connection.on('error', (err: Error) => this.options.logger.debug('Redis connection error', { err: err.message }));
+    // A failed first connect is retried in the background (retryStrategy): kas starts without Redis.
+    await Promise.all([redis.connect().catch(() => undefined), subscriber.connect().catch(() => undefined)]);
+    this.refreshTimer = setInterval(() => void this.resynchronise(), this.options.refreshMs);
+    this.refreshTimer.unref();
+  }
+
+  /** Both connections usable: routing and the shared agent list are complete. */
+  get healthy(): boolean {
+    return this.options.redis.status === 'ready' && this.options.subscriber.status === 'ready';
+  }
+
+  /** Something about the agent changed here; its record is rewritten if its content differs. */
+  markChanged(agentId: string): void {
+    this.pending.add(agentId);
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => {
+      this.flushScheduled = false;
+      const agentIds = [...this.pending];
+      this.pending.clear();
+      for (const id of agentIds) void this.publishIfChanged(id);
+    });
+  }
+
+  /** Other replicas that hold tunnels to the agent (memory only). */
+  replicasWithTunnels(agentId: string): string[] {
+    return this.liveRecords(agentId)
+      .filter(([, r]) => r.hasTunnels)
+      .map(([url]) => url);
+  }
+
+  /** agentk replicas connected to other replicas (memory only). */
+  remoteConnections(agentId: string): AgentConnection[] {
+    return this.liveRecords(agentId).flatMap(([, r]) => r.connections);
+  }
+
+  /** Calls `listener` whenever another replica says it has an idle tunnel to the agent. */
+  onIdleTunnelElsewhere(agentId: string, listener: () => void): () => void {
+    this.events.on(agentId, listener);
+    return () => this.events.off(agentId, listener);
+  }
+
+  /** Removes this replica's records (a clean stop; a crash is covered by the expiry). */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.refreshTimer);
+    const { redis, subscriber } = this.options;
+    if (redis.status === 'ready') {
+      const multi = redis.multi();
+      for (const agentId of this.published.keys()) {
+        multi.hdel(this.key(agentId), this.options.ownUrl);
+        multi.publish(this.channel, JSON.stringify({ agentId, url: this.options.ownUrl, record: null } satisfies Notification));
+      }
+      await multi.exec().catch(() => undefined);
+    }
+    subscriber.disconnect();
+    redis.disconnect();
+  }
+
+  private liveRecords(agentId: string): Array<[string, ReplicaRecord]> {
+    const now = Date.now();
+    return [...(this.view.get(agentId) ?? [])].filter(([url, r]) => url !== this.options.ownUrl && r.expiresAt > now);
+  }
+
+  private key(agentId: string): string {
+    return `${this.options.keyPrefix}:agent_replicas:${agentId}`;
+  }
+
+  private recordBody(agentId: string): Omit<ReplicaRecord, 'expiresAt'> | null {
+    const state = this.options.localState(agentId);
+    if (state.tunnels === 0 && state.connections.length === 0) return null;
+    return { hasTunnels: state.tunnels > 0, hasIdleTunnel: state.idleTunnels > 0, connections: state.connections };
+  }
+
+  private async publishIfChanged(agentId: string): Promise<void> {
+    const body = this.recordBody(agentId);
+    const text = JSON.stringify(body);
+    if ((this.published.get(agentId) ?? 'null') === text) return;
+    await this.write(agentId, body);
+  }
+
+  /** HSET/HDEL the record, keep the key alive, tell the other replicas. */
+  private async write(agentId: string, body: Omit<ReplicaRecord, 'expiresAt'> | null): Promise<void> {
+    if (this.stopped) return;
+    const { redis, ownUrl, ttlMs } = this.options;
+    const record = body ? { ...body, expiresAt: Date.now() + ttlMs } : null;
+    const multi = redis.multi();
+    if (record) multi.hset(this.key(agentId), ownUrl, JSON.stringify(record)).pexpire(this.key(agentId), ttlMs);
+    else multi.hdel(this.key(agentId), ownUrl);
+    multi.publish(this.channel, JSON.stringify({ agentId, url: ownUrl, record } satisfies Notification));
+    try {
+      await multi.exec();
+      if (body) this.published.set(agentId, JSON.stringify(body));
+      else this.published.delete(agentId);
+    } catch (err) {
+      // Written again on reconnect (resynchronise), from the state at that time.
+      this.options.logger.debug('could not write a tunnel tracker record', { agentId, err: String(err) });
+    }
+  }
+
+  /** Rewrites every record of this replica (refreshing expiry) and reloads the whole view. */
+  private async resynchronise(reason?: string): Promise<void> {
+    if (this.stopped || this.options.redis.status !== 'ready') return;
+    if (reason) this.options.logger.info('tunnel tracker resynchronising', { reason });
+    const agentIds = new Set([...this.options.localAgentIds(), ...this.published.keys()]);
+    for (const agentId of agentIds) await this.write(agentId, this.recordBody(agentId));
+    await this.loadView().catch((err: unknown) => this.options.logger.debug('could not load the tunnel tracker view', { err: String(err) }));
+  }
+
+  private async loadView(): Promise<void> {
+    const { redis, keyPrefix } = this.options;
+    const prefix = `${keyPrefix}:agent_replicas:`;
+    const fresh = new Map<string, Map<string, ReplicaRecord>>();
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
+      cursor = next;
+      for (const key of keys) {
+        const fields = await redis.hgetall(key);
+        const records = new Map<string, ReplicaRecord>();
+        for (const [url, json] of Object.entries(fields)) records.set(url, JSON.parse(json) as ReplicaRecord);
+        fresh.set(key.slice(prefix.length), records);
+      }
+    } while (cursor !== '0');
+    this.view.clear();
+    for (const [agentId, records] of fresh) {
+      this.view.set(agentId, records);
+      if ([...records].some(([url, r]) => url !== this.options.ownUrl && r.hasIdleTunnel)) this.events.emit(agentId);
+    }
+  }
+
+  private onNotification(channel: string, message: string): void {
+    if (channel !== this.channel) return;
+    let notification: Notification;
+    try {
+      notification = JSON.parse(message) as Notification;
+    } catch {
+      return;
+    }
+    const records = this.view.get(notification.agentId) ?? new Map<string, ReplicaRecord>();
+    if (notification.record) records.set(notification.url, notification.record);
+    else records.delete(notification.url);
+    this.view.set(notification.agentId, records);
+    if (notification.url !== this.options.ownUrl && notification.record?.hasIdleTunnel) this.events.emit(notification.agentId);
+  }
+}
