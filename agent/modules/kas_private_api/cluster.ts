@@ -79,17 +79,20 @@ export async function joinReplicaCluster(options: ReplicaClusterOptions): Promis
   });
   logger.info('joined the kas replicas', { ownUrl, privateApi: server.address });
   const unhealthyReason = () => (tracker.healthy ? undefined : UNHEALTHY_REASON);
+  const limiter = new SharedConnectionRateLimiter(redis, options.redis.keyPrefix, options.connectionsPerTokenPerMinute, logger.child({ module: 'rate_limit' }));
   return {
     ownUrl,
     privateApiAddress: server.address,
     healthy: () => tracker.healthy,
     unhealthyReason,
     remoteConnections: (agentId) => tracker.remoteConnections(agentId),
-    limiter: new SharedConnectionRateLimiter(redis, options.redis.keyPrefix, options.connectionsPerTokenPerMinute, logger.child({ module: 'rate_limit' })),
+    limiter,
     markChanged: (agentId) => tracker.markChanged(agentId),
     stop: async () => {
       tunnels.setRouter(undefined);
       stopFollowingTunnels();
+      await limiter.flush();
+      limiter.stop();
       await tracker.stop();
       await server.stop();
     },

@@ -1,0 +1,141 @@
+// Several kas replicas sharing a real Redis: 3 replicas in-process, 2 agentk replicas of agent
+// alpha (behind a TCP load balancer) and 1 of agent beta (straight to the third replica), the
+// Kubernetes API stood in for by the tunnel tests' echo upstream.
+import assert from 'node:assert/strict';
+import { Redis } from 'ioredis';
+import { runAgentk, type Agentk } from '../../agent/agentk/index';
+import type { Kas } from '../../agent/kas/index';
+import { SharedConnectionRateLimiter } from '../../agent/modules/tunnel_tracker';
+import { testLogger } from '../kas/helpers';
+import { startUpstream, writeKubeconfig, type Upstream } from '../tunnel/harness';
+import { AGENT_CONFIG, RedisServer, TcpBalancer, get, prepareFleet, waitFor, type Fleet } from './harness';
+
+describe('kas replicas sharing Redis', function () {
+  this.timeout(90_000);
+  let redis: RedisServer;
+  let fleet: Fleet;
+  let upstream: Upstream;
+  let balancer: TcpBalancer;
+  const agentks: Agentk[] = [];
+  let userToken: string;
+  const ids: Record<'alpha' | 'beta' | 'gamma', number> = { alpha: 0, beta: 0, gamma: 0 };
+
+  const proxyGet = (kas: Kas, agent: keyof typeof ids, path = 'api/v1/namespaces') => get(`${kas.k8sProxyUrl}${path}`, `pat:${ids[agent]}:${userToken}`);
+  const connectedPods = async (kas: Kas, agent: keyof typeof ids) => {
+    const answer = await get(`${kas.apiUrl}api/v1/agents/${ids[agent]}`, userToken);
+    return (JSON.parse(answer.body) as { connections: Array<{ podName: string }> }).connections.map((c) => c.podName).sort();
+  };
+
+  before(async () => {
+    redis = await RedisServer.start();
+    fleet = prepareFleet(redis, { waitTimeout: '3s' });
+    fleet.repo.commit({ '.gitlab/agents/gamma/config.yaml': AGENT_CONFIG });
+    for (let i = 0; i < 3; i++) await fleet.startReplica();
+    const [first] = fleet.replicas;
+    await waitFor('agent gamma in the registry', () => first!.registry.watcher.agentByName('gamma'));
+    for (const name of ['alpha', 'beta', 'gamma'] as const) ids[name] = first!.registry.watcher.agentByName(name)!.id;
+    userToken = (await first!.registry.userTokens.create({ kind: 'user', username: 'ada', groups: ['platform'], projects: [] })).token;
+    upstream = await startUpstream();
+    const kubeconfig = await writeKubeconfig(fleet.dir, upstream.url);
+    // alpha's agentk replicas reach the first kas replica only, until the balancer learns the others.
+    balancer = new TcpBalancer([first!.agentAddress]);
+    await balancer.start();
+    const alphaToken = (await first!.registry.agentTokens.create('alpha')).token;
+    const betaToken = (await first!.registry.agentTokens.create('beta')).token;
+    const start = (address: string, token: string, podName: string) =>
+      runAgentk({ kasAddress: `grpc://${address}`, token, kubeconfig, observabilityAddress: null, podName, podNamespace: 'agents', logger: testLogger() });
+    agentks.push(await start(balancer.address, alphaToken, 'alpha-1'), await start(balancer.address, alphaToken, 'alpha-2'));
+    agentks.push(await start(fleet.replicas[2]!.agentAddress, betaToken, 'beta-1'));
+  });
+
+  after(async () => {
+    for (const agentk of agentks) await agentk.stop();
+    await balancer?.stop();
+    for (const kas of fleet?.replicas ?? []) await kas.stop();
+    await upstream?.stop();
+    await redis?.kill();
+    fleet?.remove();
+  });
+
+  it('the agents API gives the same complete answer on every replica', async () => {
+    for (const kas of fleet.replicas) {
+      await waitFor(`alpha's two replicas on ${kas.apiUrl}`, async () => (await connectedPods(kas, 'alpha')).join() === 'alpha-1,alpha-2' || undefined);
+      await waitFor(`beta's replica on ${kas.apiUrl}`, async () => (await connectedPods(kas, 'beta')).join() === 'beta-1' || undefined);
+      assert.deepEqual(await connectedPods(kas, 'gamma'), []);
+    }
+  });
+
+  it('serves requests for both agents from every replica (its own tunnels or another replica’s)', async () => {
+    for (const kas of fleet.replicas) {
+      for (const agent of ['alpha', 'beta'] as const) {
+        const answer = await proxyGet(kas, agent, 'api/v1/namespaces?replica=x');
+        assert.equal(answer.status, 200, `${agent} via ${kas.k8sProxyUrl}: ${answer.body}`);
+        assert.equal((JSON.parse(answer.body) as { url: string }).url, '/api/v1/namespaces?replica=x');
+      }
+    }
+  });
+
+  it('streams a response through another replica as it is written', async () => {
+    const answer = await proxyGet(fleet.replicas[1]!, 'beta', 'stream');
+    assert.equal(answer.status, 200);
+    assert.equal(answer.body.trim().split('\n').length, 10);
+  });
+
+  it('a request for an agent that is not connected costs Redis nothing while it waits, then gets 504', async () => {
+    const before = await redis.commandCalls();
+    const answer = await proxyGet(fleet.replicas[1]!, 'gamma');
+    const after = await redis.commandCalls();
+    assert.equal(answer.status, 504, answer.body);
+    assert.match(answer.body, /not connected/);
+    assert.equal(after - before, 0, 'Redis commands while the request waited');
+  });
+
+  it('the connection rate limit holds across replicas', async () => {
+    const clients = [new Redis({ port: redis.port, lazyConnect: true }), new Redis({ port: redis.port, lazyConnect: true })];
+    try {
+      await Promise.all(clients.map((c) => c.connect()));
+      const [a, b] = clients.map((c) => new SharedConnectionRateLimiter(c, 'rate-test', 5, testLogger(), 60_000));
+      const verdictsOnA: boolean[] = [];
+      for (let i = 0; i < 4; i++) verdictsOnA.push(await a!.allow('token-1'));
+      await a!.flush();
+      assert.deepEqual(verdictsOnA, [true, true, true, true]);
+      assert.equal(await b!.allow('token-1'), true, 'the fifth connection, on another replica');
+      assert.equal(await a!.allow('token-1'), false, 'the sixth, back on the first replica');
+      assert.equal(await b!.allow('token-1'), false);
+      assert.equal(await b!.allow('token-2'), true, 'another token has its own budget');
+      a!.stop();
+      b!.stop();
+    } finally {
+      for (const c of clients) c.disconnect();
+    }
+  });
+
+  it('stopping the replica holding alpha’s tunnels: agentk reconnects to another and requests resume', async () => {
+    const [first, second, third] = fleet.replicas;
+    balancer.backends = [first!.agentAddress, second!.agentAddress, third!.agentAddress];
+    const stoppedAt = Date.now();
+    await first!.stop();
+    fleet.replicas.splice(0, 1);
+    balancer.backends = [second!.agentAddress, third!.agentAddress];
+    await waitFor('alpha served again through the second replica', async () => ((await proxyGet(second!, 'alpha')).status === 200 ? true : undefined), 30_000);
+    const gapMs = Date.now() - stoppedAt;
+    console.log(`      alpha unavailable for ${gapMs} ms after its replica stopped`);
+    assert.equal((await proxyGet(third!, 'alpha')).status, 200);
+    await waitFor('alpha listed on both remaining replicas', async () => {
+      const lists = await Promise.all([second!, third!].map((kas) => connectedPods(kas, 'alpha')));
+      return lists.every((l) => l.join() === 'alpha-1,alpha-2') || undefined;
+    });
+  });
+
+  it('Redis restarts: agents connected to a replica are still served, readiness says not ready, routing recovers', async () => {
+    const [second, third] = fleet.replicas;
+    const readiness = async (kas: Kas) => (await get(`http://${kas.observabilityAddress}/readiness`, '')).status;
+    await redis.kill();
+    await waitFor('not ready without Redis', async () => ((await readiness(third!)) === 503 ? true : undefined));
+    assert.equal((await proxyGet(third!, 'beta')).status, 200, 'beta is connected to this replica');
+    await redis.launch();
+    await waitFor('ready again', async () => ((await readiness(third!)) === 200 && (await readiness(second!)) === 200 ? true : undefined), 20_000);
+    await waitFor('beta routed through the second replica again', async () => ((await proxyGet(second!, 'beta')).status === 200 ? true : undefined), 20_000);
+    await waitFor('the agents API complete again', async () => (await connectedPods(second!, 'beta')).join() === 'beta-1' || undefined);
+  });
+});
