@@ -7,7 +7,8 @@ import { LocalPairProcess } from './localPairProcess';
 
 export class LocalPairController implements vscode.Disposable {
   private pair: LocalPairProcess | undefined;
-  private readonly channel = vscode.window.createOutputChannel('Kubernetes Agents: Local Pair');
+  // kas, agentk and dev cluster lines, coloured by the log grammar (syntaxes/).
+  private readonly channel = vscode.window.createOutputChannel('Kubernetes Agents: Local Pair', 'agent-workbench-log');
 
   constructor(private readonly services: Services) {}
 
