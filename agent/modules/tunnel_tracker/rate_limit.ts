@@ -2,7 +2,8 @@
 // one-minute window in Redis, expiring with the window. agentk opens a tunnel stream for every
 // proxied request, so counting each one in Redis would cost a command per request: a replica
 // asks Redis (INCR) the first time it sees a token in a window, then counts locally and adds its
-// count to Redis (INCRBY) at most once per flush period, learning the shared total each time.
+// count to Redis (INCRBY) once per flush period (or sooner, when half the exact margin below
+// has piled up here), learning the shared total each time.
 // Close to the limit (the last tenth, at least 10 connections) every connection goes to Redis
 // before it is admitted, so replicas together never admit more than the limit.
 // While Redis is unreachable, each replica keeps counting alone: agents can still connect.
@@ -12,7 +13,7 @@ import { hashToken } from '../agent_registry/hashed_tokens';
 import { agentConnectionsRefused } from '../reverse_tunnel/server/metrics';
 
 const WINDOW_MS = 60_000;
-const DEFAULT_FLUSH_MS = 1_000;
+const DEFAULT_FLUSH_MS = 10_000;
 
 interface TokenWindow {
   window: number;
@@ -49,7 +50,9 @@ export class SharedConnectionRateLimiter {
     if (!this.verdict(entry.sharedTotal + entry.unflushed)) return false;
     if (this.perMinute - (entry.sharedTotal + entry.unflushed) <= this.exactMargin()) return this.allowExactly(hash, entry);
     entry.unflushed++;
-    this.scheduleFlush();
+    // Bounds what replicas can admit together on stale totals before the exact zone starts.
+    if (entry.unflushed >= this.exactMargin() / 2) void this.flush();
+    else this.scheduleFlush();
     return true;
   }
 
