@@ -63,8 +63,8 @@ async function forward(stream: TunnelClientStream, request: RequestInfo, options
     auth: target.auth,
     agent: target.agent,
   });
-  const exchange = new Exchange(stream, upstreamRequest, options.logger);
-  exchange.start(Boolean(httpRequest.upgrade));
+  const exchange = new Exchange(stream, upstreamRequest, Boolean(httpRequest.upgrade), options.logger);
+  exchange.start(Boolean(httpRequest.noBody));
 }
 
 function upstreamHeaders(values: ValuesMap | undefined, request: RequestInfo, isUpgrade: boolean): Record<string, string[]> {
@@ -101,10 +101,11 @@ class Exchange {
   constructor(
     private readonly stream: TunnelClientStream,
     private readonly upstreamRequest: http.ClientRequest,
+    private readonly isUpgrade: boolean,
     private readonly logger: Logger,
   ) {}
 
-  start(isUpgrade: boolean): void {
+  start(noBody: boolean): void {
     const { stream, upstreamRequest } = this;
     upstreamRequest.on('response', (res) => this.onResponse(res));
     upstreamRequest.on('upgrade', (res, socket, head) => this.onUpgrade(res, socket, head));
@@ -113,25 +114,27 @@ class Exchange {
     stream.on('end', () => this.abort());
     stream.on('error', () => this.abort());
     stream.on('data', (frame: ConnectResponse) => this.onFrame(frame));
-    if (isUpgrade) upstreamRequest.end(); // an upgrade request has no body; bytes flow after the 101
+    // An upgrade request has no body (bytes flow after the 101). A request kas saw without a body
+    // goes out now: waiting for close_send cost a frame round through both event loops.
+    if (this.isUpgrade || noBody) upstreamRequest.end();
     stream.resume();
   }
 
   private onFrame(frame: ConnectResponse): void {
     if (frame.message) {
-      const data = Buffer.from(frame.message.data ?? new Uint8Array());
+      const data = asBuffer(frame.message.data);
       if (this.upgraded) this.writeWithBackpressure(this.upgraded, data);
       else if (this.isUpgradePending()) this.pendingBeforeUpgrade.push(data);
-      else this.writeWithBackpressure(this.upstreamRequest, data);
+      else if (!this.upstreamRequest.writableEnded) this.writeWithBackpressure(this.upstreamRequest, data);
     } else if (frame.closeSend) {
       if (this.upgraded) this.upgraded.end();
       else if (this.isUpgradePending()) this.pendingBeforeUpgrade.push('close');
-      else this.upstreamRequest.end();
+      else if (!this.upstreamRequest.writableEnded) this.upstreamRequest.end();
     }
   }
 
   private isUpgradePending(): boolean {
-    return this.upstreamRequest.writableEnded && !this.headerSent;
+    return this.isUpgrade && !this.headerSent;
   }
 
   private writeWithBackpressure(target: Writable, data: Buffer): void {
@@ -205,6 +208,12 @@ class Exchange {
     if (this.upgraded) this.upgraded.destroy();
     else this.upstreamRequest.destroy();
   }
+}
+
+/** Decoded bytes fields are already Buffers on Node (views into the received frame): no copy. */
+function asBuffer(data: Uint8Array | undefined | null): Buffer {
+  if (!data) return Buffer.alloc(0);
+  return Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
 }
 
 function rawHeadersToValues(raw: string[]): ValuesMap {
