@@ -3,6 +3,7 @@
 // Kubernetes API stood in for by the tunnel tests' echo upstream.
 import assert from 'node:assert/strict';
 import { Redis } from 'ioredis';
+import WebSocket from 'ws';
 import { runAgentk, type Agentk } from '../../agent/agentk/index';
 import type { Kas } from '../../agent/kas/index';
 import { SharedConnectionRateLimiter } from '../../agent/modules/tunnel_tracker';
@@ -79,6 +80,26 @@ describe('kas replicas sharing Redis', function () {
     const answer = await proxyGet(fleet.replicas[1]!, 'beta', 'stream');
     assert.equal(answer.status, 200);
     assert.equal(answer.body.trim().split('\n').length, 10);
+  });
+
+  it('passes a WebSocket upgrade through another replica, both ways', async () => {
+    const kas = fleet.replicas[0]!;
+    const url = `${kas.k8sProxyUrl.replace(/^http/, 'ws')}echo`;
+    const ws = new WebSocket(url, { headers: { authorization: `Bearer pat:${ids.beta}:${userToken}` } });
+    const messages: string[] = [];
+    try {
+      await new Promise<void>((resolve, reject) => {
+        ws.on('message', (data) => {
+          messages.push(String(data));
+          if (messages.length === 1) ws.send('ping');
+          if (messages.length === 2) resolve();
+        });
+        ws.on('error', reject);
+      });
+    } finally {
+      ws.terminate();
+    }
+    assert.deepEqual(messages, ['hello agent', 'echo: ping']);
   });
 
   it('a request for an agent that is not connected costs Redis nothing while it waits, then gets 504', async () => {
