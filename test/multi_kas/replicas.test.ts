@@ -158,5 +158,9 @@ describe('kas replicas sharing Redis', function () {
     await waitFor('ready again', async () => ((await readiness(third!)) === 200 && (await readiness(second!)) === 200 ? true : undefined), 20_000);
     await waitFor('beta routed through the second replica again', async () => ((await proxyGet(second!, 'beta')).status === 200 ? true : undefined), 20_000);
     await waitFor('the agents API complete again', async () => (await connectedPods(second!, 'beta')).join() === 'beta-1' || undefined);
+    // The new Redis started empty: a replica started now knows beta only if the others wrote their records again.
+    const late = await fleet.startReplica();
+    await waitFor('a replica started after the restart routes beta', async () => ((await proxyGet(late, 'beta')).status === 200 ? true : undefined), 20_000);
+    assert.deepEqual(await connectedPods(late, 'alpha'), ['alpha-1', 'alpha-2']);
   });
 });
