@@ -82,6 +82,13 @@ describe('kas replicas sharing Redis', function () {
     assert.equal(answer.body.trim().split('\n').length, 10);
   });
 
+  it('a burst bigger than the agent’s idle tunnels, sent to a replica without them: every request is served', async () => {
+    // beta's only agentk keeps 2 idle tunnels on the third replica; the rest of the burst waits
+    // on the first replica until agentk opens more there, and must be woken by notification.
+    const answers = await Promise.all(Array.from({ length: 12 }, () => proxyGet(fleet.replicas[0]!, 'beta', 'stream')));
+    assert.deepEqual(answers.map((a) => a.status), Array(12).fill(200));
+  });
+
   it('passes a WebSocket upgrade through another replica, both ways', async () => {
     const kas = fleet.replicas[0]!;
     const url = `${kas.k8sProxyUrl.replace(/^http/, 'ws')}echo`;

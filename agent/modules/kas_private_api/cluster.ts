@@ -69,7 +69,7 @@ export async function joinReplicaCluster(options: ReplicaClusterOptions): Promis
     localAgentIds: () => [...new Set([...tunnels.connectedAgents().map((a) => a.agentId), ...options.localConfigStreamAgents()])],
     logger: logger.child({ module: 'tunnel_tracker' }),
   });
-  const stopFollowingTunnels = tunnels.onLocalChange((agentId) => tracker.markChanged(agentId));
+  const stopFollowingTunnels = tunnels.onLocalChange((agentId, announce) => tracker.markChanged(agentId, announce));
   reportHealthChanges(redis, logger);
   await tracker.start();
   tunnels.setRouter({

@@ -14,27 +14,45 @@ export interface RemoteRouter {
 
 export class RoutingTunnelRegistry extends TunnelRegistry {
   private router: RemoteRouter | undefined;
-  private readonly changeListeners = new Set<(agentId: string) => void>();
+  private readonly changeListeners = new Set<(agentId: string, announce: boolean) => void>();
+  /** Agents another replica asked for while this one had no idle tunnel: announce the next one. */
+  private readonly wantedElsewhere = new Set<string>();
 
   /** Routing starts once the replica knows its peers; until then only local tunnels are used. */
   setRouter(router: RemoteRouter | undefined): void {
     this.router = router;
   }
 
-  /** Called with the agent id whenever a tunnel of that agent registers or closes here. */
-  onLocalChange(listener: (agentId: string) => void): () => void {
+  /**
+   * Called with the agent id whenever a tunnel of that agent registers, is claimed or closes here;
+   * `announce` when another replica is waiting for one (tell it even if nothing seems to change).
+   */
+  onLocalChange(listener: (agentId: string, announce: boolean) => void): () => void {
     this.changeListeners.add(listener);
     return () => this.changeListeners.delete(listener);
   }
 
   override register(identity: AgentIdentity, descriptor: AgentDescriptor, stream: TunnelStream): void {
     super.register(identity, descriptor, stream);
-    const changed = () => {
-      for (const listener of this.changeListeners) listener(identity.agentId);
-    };
+    const changed = () => this.notifyChange(identity.agentId, false);
     stream.once('close', changed);
     stream.once('end', changed);
-    changed();
+    // Handed straight to a waiter here, the stream is no news for the replica that asked.
+    const announce = this.wantedElsewhere.has(identity.agentId) && this.localTunnels(identity.agentId).idle > 0;
+    if (announce) this.wantedElsewhere.delete(identity.agentId);
+    this.notifyChange(identity.agentId, announce);
+  }
+
+  private notifyChange(agentId: string, announce: boolean): void {
+    for (const listener of this.changeListeners) listener(agentId, announce);
+  }
+
+  /** A local claim may take the last idle tunnel: the tracker decides whether that is news. */
+  private claimedLocally(agentId: string, claim: Promise<Tunnel>): Promise<Tunnel> {
+    return claim.then((tunnel) => {
+      this.notifyChange(agentId, false);
+      return tunnel;
+    });
   }
 
   /** Tunnels (idle, busy) this replica holds for the agent. */
@@ -45,13 +63,17 @@ export class RoutingTunnelRegistry extends TunnelRegistry {
 
   /** An idle tunnel of this replica's own, right now, or undefined; for the private API. */
   async claimLocalTunnel(agentId: string): Promise<Tunnel | undefined> {
-    if (this.localTunnels(agentId).idle === 0) return undefined;
-    return super.findTunnel(agentId, 1_000);
+    if (this.localTunnels(agentId).idle === 0) {
+      this.wantedElsewhere.add(agentId);
+      return undefined;
+    }
+    return this.claimedLocally(agentId, super.findTunnel(agentId, 1_000));
   }
 
   override findTunnel(agentId: string, timeoutMs: number, signal?: AbortSignal): Promise<Tunnel> {
     const router = this.router;
-    if (!router || this.localTunnels(agentId).idle > 0) return super.findTunnel(agentId, timeoutMs, signal);
+    if (!router) return super.findTunnel(agentId, timeoutMs, signal);
+    if (this.localTunnels(agentId).idle > 0) return this.claimedLocally(agentId, super.findTunnel(agentId, timeoutMs, signal));
     return this.routeOrWait(router, agentId, timeoutMs, signal);
   }
 

@@ -49,6 +49,7 @@ export class TunnelTracker {
   /** What this replica last wrote per agent (JSON without expiry), to write only on change. */
   private readonly published = new Map<string, string>();
   private readonly pending = new Set<string>();
+  private readonly mustAnnounce = new Set<string>();
   private readonly events = new EventEmitter();
   private flushScheduled = false;
   private refreshTimer: NodeJS.Timeout | undefined;
@@ -82,16 +83,20 @@ export class TunnelTracker {
     return this.options.redis.status === 'ready' && this.options.subscriber.status === 'ready';
   }
 
-  /** Something about the agent changed here; its record is rewritten if its content differs. */
-  markChanged(agentId: string): void {
+  /**
+   * Something about the agent changed here; its record is rewritten if its content differs, or
+   * anyway with `announce` (another replica is waiting for a tunnel of this agent).
+   */
+  markChanged(agentId: string, announce = false): void {
     this.pending.add(agentId);
+    if (announce) this.mustAnnounce.add(agentId);
     if (this.flushScheduled) return;
     this.flushScheduled = true;
     setImmediate(() => {
       this.flushScheduled = false;
       const agentIds = [...this.pending];
       this.pending.clear();
-      for (const id of agentIds) void this.publishIfChanged(id);
+      for (const id of agentIds) void this.publishIfChanged(id, this.mustAnnounce.delete(id));
     });
   }
 
@@ -145,10 +150,10 @@ export class TunnelTracker {
     return { hasTunnels: state.tunnels > 0, hasIdleTunnel: state.idleTunnels > 0, connections: state.connections };
   }
 
-  private async publishIfChanged(agentId: string): Promise<void> {
+  private async publishIfChanged(agentId: string, announce: boolean): Promise<void> {
     const body = this.recordBody(agentId);
     const text = JSON.stringify(body);
-    if ((this.published.get(agentId) ?? 'null') === text) return;
+    if ((this.published.get(agentId) ?? 'null') === text && !(announce && body?.hasIdleTunnel)) return;
     await this.write(agentId, body);
   }
 
