@@ -118,6 +118,22 @@ describe('kas replicas sharing Redis', function () {
     assert.equal(after - before, 0, 'Redis commands while the request waited');
   });
 
+  it('a replica that crashed (its records still in Redis) does not stop routing to the others', async () => {
+    const client = new Redis({ port: redis.port, lazyConnect: true });
+    await client.connect();
+    try {
+      const record = JSON.stringify({ hasTunnels: true, hasIdleTunnel: true, connections: [], expiresAt: Date.now() + 60_000 });
+      const deadUrl = 'http://127.0.0.1:1';
+      await client.hset(`kas-test:agent_replicas:${ids.beta}`, deadUrl, record);
+      await client.publish('kas-test:agent_replicas', JSON.stringify({ agentId: String(ids.beta), url: deadUrl, record: JSON.parse(record) }));
+      for (let i = 0; i < 5; i++) assert.equal((await proxyGet(fleet.replicas[1]!, 'beta')).status, 200);
+      await client.hdel(`kas-test:agent_replicas:${ids.beta}`, deadUrl);
+      await client.publish('kas-test:agent_replicas', JSON.stringify({ agentId: String(ids.beta), url: deadUrl, record: null }));
+    } finally {
+      client.disconnect();
+    }
+  });
+
   it('the connection rate limit holds across replicas', async () => {
     const clients = [new Redis({ port: redis.port, lazyConnect: true }), new Redis({ port: redis.port, lazyConnect: true })];
     try {

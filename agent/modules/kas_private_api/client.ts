@@ -46,27 +46,31 @@ class RemoteTunnelStream extends Duplex {
   }
 }
 
-/** An idle tunnel of the replica at `replicaUrl`, or undefined when it has none or cannot be reached. */
-export function claimRemoteTunnel(replicaUrl: string, agentId: string, secret: Buffer): Promise<Tunnel | undefined> {
+/**
+ * An idle tunnel of the replica at `replicaUrl`, or undefined when it has none or cannot be
+ * reached (then `onUnreachable` is called: the caller can stop asking it for a while).
+ */
+export function claimRemoteTunnel(replicaUrl: string, agentId: string, secret: Buffer, onUnreachable?: () => void): Promise<Tunnel | undefined> {
   const url = `${replicaUrl.replace(/^http/, 'ws').replace(/\/$/, '')}/tunnel/${agentId}`;
   return new Promise((resolve) => {
     const ws = new WebSocket(url, { headers: { authorization: `Bearer ${signPrivateApiToken(secret)}` }, handshakeTimeout: HANDSHAKE_TIMEOUT_MS, perMessageDeflate: false });
-    const giveUp = () => {
+    const giveUp = (unreachable: boolean) => {
+      if (unreachable) onUnreachable?.();
       ws.removeAllListeners();
       ws.on('error', () => undefined);
       ws.terminate();
       resolve(undefined);
     };
-    ws.once('unexpected-response', giveUp);
-    ws.once('error', giveUp);
-    ws.once('close', giveUp);
+    ws.once('unexpected-response', () => giveUp(false));
+    ws.once('error', () => giveUp(true));
+    ws.once('close', () => giveUp(false));
     ws.once('message', (data) => {
       ws.removeAllListeners();
       let descriptor: AgentDescriptor;
       try {
         descriptor = (JSON.parse(String(data)) as { ready: AgentDescriptor }).ready;
       } catch {
-        return giveUp();
+        return giveUp(false);
       }
       resolve(remoteTunnel(ws, agentId, descriptor));
     });

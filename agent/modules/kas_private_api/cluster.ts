@@ -72,9 +72,14 @@ export async function joinReplicaCluster(options: ReplicaClusterOptions): Promis
   const stopFollowingTunnels = tunnels.onLocalChange((agentId, announce) => tracker.markChanged(agentId, announce));
   reportHealthChanges(redis, logger);
   await tracker.start();
+  const unreachableUntil = new Map<string, number>();
   tunnels.setRouter({
     replicasWithTunnels: (agentId) => tracker.replicasWithTunnels(agentId),
-    claimRemoteTunnel: (url, agentId) => claimRemoteTunnel(url, agentId, secret),
+    claimRemoteTunnel: (url, agentId) => {
+      // A replica that crashed stays in Redis until its records expire: don't ask it on every request.
+      if ((unreachableUntil.get(url) ?? 0) > Date.now()) return Promise.resolve(undefined);
+      return claimRemoteTunnel(url, agentId, secret, () => unreachableUntil.set(url, Date.now() + UNREACHABLE_BACKOFF_MS));
+    },
     onIdleTunnelElsewhere: (agentId, listener) => tracker.onIdleTunnelElsewhere(agentId, listener),
   });
   logger.info('joined the kas replicas', { ownUrl, privateApi: server.address });
@@ -98,6 +103,9 @@ export async function joinReplicaCluster(options: ReplicaClusterOptions): Promis
     },
   };
 }
+
+/** How long a replica that could not be reached is skipped by routing. */
+const UNREACHABLE_BACKOFF_MS = 5_000;
 
 const UNHEALTHY_REASON =
   'Redis is unreachable: requests for agents connected to other replicas may not find them, the agents list shows only what this replica knows, ' +
