@@ -122,7 +122,8 @@ export class RoutingTunnelRegistry extends TunnelRegistry {
 
 async function tryReplicas(router: RemoteRouter, agentId: string): Promise<Tunnel | undefined> {
   for (const url of router.replicasWithTunnels(agentId)) {
-    const tunnel = await router.claimRemoteTunnel(url, agentId);
+    // A malformed URL in Redis (another replica's bad advertise_url) must not fail the request.
+    const tunnel = await router.claimRemoteTunnel(url, agentId).catch(() => undefined);
     if (tunnel) return tunnel;
   }
   return undefined;
