@@ -161,9 +161,19 @@ async function startWebSocketBridge(url: URL, options: KasDialOptions, agent: ht
   };
 }
 
+/**
+ * Client frames must carry a mask. RFC 6455 wants it unpredictable so that scripts in a browser
+ * cannot choose the bytes an intermediary sees; agentk sends gRPC frames, which no script picks.
+ * An all-zero mask (a deliberate deviation) lets ws skip its JavaScript XOR pass over every byte
+ * on both ends: streaming over ws:// went from ~52 to ~74 MB/s in the benchmark.
+ */
+function zeroMask(mask: Buffer): void {
+  mask.fill(0);
+}
+
 function bridgeToWebSocket(local: net.Socket, url: URL, options: KasDialOptions, agent: http.Agent | undefined): void {
   const tlsOptions: tls.ConnectionOptions = { ca: options.caPem, servername: options.tlsServerName ?? (net.isIP(url.hostname) ? undefined : url.hostname) };
-  const ws = new WebSocket(url.href, { perMessageDeflate: false, agent, ...tlsOptions } as WebSocket.ClientOptions);
+  const ws = new WebSocket(url.href, { perMessageDeflate: false, generateMask: zeroMask, agent, ...tlsOptions } as WebSocket.ClientOptions);
   const remote = createWebSocketStream(ws);
   const closeBoth = (err?: Error) => {
     if (err) options.logger.debug('websocket bridge closed', { err });

@@ -103,20 +103,22 @@ export class TunnelPool {
     // Quiet agents keep just minIdle streams; under load, grow in steps.
     const wanted = busy === 0 ? this.settings.minIdle - available : this.settings.scaleUpStep;
     const room = this.settings.maxStreams - this.streams.size - this.scheduledOpens;
-    this.openSpread(Math.min(wanted, room));
+    this.openBatch(Math.min(wanted, room));
   }
 
-  /** Opens streams one per event-loop turn, so a batch never holds up requests in flight. */
-  private openSpread(count: number): void {
+  /**
+   * Opens a batch of streams together, in the next event-loop turn: the request that asked for
+   * them goes out first, and HTTP/2 carries the whole batch's HEADERS in one write that kas reads
+   * in one go. (One stream per turn cost a write and a wake-up on both ends per stream: the
+   * benchmark at 50 connections spent ~25% more CPU per request in kas and agentk.)
+   */
+  private openBatch(count: number): void {
     this.scheduledOpens += count;
-    let left = count;
-    const next = () => {
-      if (left-- <= 0 || this.stopped) return;
-      this.scheduledOpens--;
-      this.openOne();
-      setImmediate(next);
-    };
-    next();
+    setImmediate(() => {
+      if (this.stopped) return;
+      this.scheduledOpens -= count;
+      for (let i = 0; i < count; i++) this.openOne();
+    });
   }
 
   private openOne(): void {
