@@ -53,6 +53,7 @@ export class TunnelTracker {
   private readonly events = new EventEmitter();
   private flushScheduled = false;
   private refreshTimer: NodeJS.Timeout | undefined;
+  private readonly followUps = new Set<NodeJS.Timeout>();
   private stopped = false;
   private readonly channel: string;
 
@@ -66,10 +67,10 @@ export class TunnelTracker {
     const { redis, subscriber } = this.options;
     subscriber.on('message', (channel: string, message: string) => this.onNotification(channel, message));
     // 'ready' also fires after every reconnect: re-register what this replica holds, reload the view.
-    redis.on('ready', () => void this.resynchronise('Redis connection ready'));
+    redis.on('ready', () => this.resynchroniseAfterReconnect('Redis connection ready'));
     subscriber.on('ready', () => {
       // Subscribing twice is harmless; ioredis also resubscribes by itself after a reconnect.
-      subscriber.subscribe(this.channel).then(() => this.resynchronise('Redis subscription ready'), () => undefined);
+      subscriber.subscribe(this.channel).then(() => this.resynchroniseAfterReconnect('Redis subscription ready'), () => undefined);
     });
     for (const connection of [redis, subscriber]) connection.on('error', (err: Error) => this.options.logger.debug('Redis connection error', { err: err.message }));
     // A failed first connect is retried in the background (retryStrategy): kas starts without Redis.
@@ -122,6 +123,7 @@ export class TunnelTracker {
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.refreshTimer);
+    for (const timer of this.followUps) clearTimeout(timer);
     const { redis, subscriber } = this.options;
     if (redis.status === 'ready') {
       const multi = redis.multi();
@@ -173,6 +175,23 @@ export class TunnelTracker {
     } catch (err) {
       // Written again on reconnect (resynchronise), from the state at that time.
       this.options.logger.debug('could not write a tunnel tracker record', { agentId, err: String(err) });
+    }
+  }
+
+  /**
+   * After a reconnect the replicas come back in any order: one may reload its view before another
+   * has written its records again, or write them before the first has resubscribed. Once more a
+   * second later and after five closes that window without waiting for the refresh period.
+   */
+  private resynchroniseAfterReconnect(reason: string): void {
+    void this.resynchronise(reason);
+    for (const delayMs of [1_000, 5_000]) {
+      const timer = setTimeout(() => {
+        this.followUps.delete(timer);
+        void this.resynchronise();
+      }, delayMs);
+      timer.unref();
+      this.followUps.add(timer);
     }
   }
 
