@@ -55,6 +55,22 @@ export class RedisServer {
     await exited;
   }
 
+  /** Records every command Redis runs (MONITOR) until stop() returns them. */
+  async recordCommands(): Promise<{ stop(): Promise<string[][]> }> {
+    const client = new Redis({ port: this.port, host: '127.0.0.1', lazyConnect: true });
+    await client.connect();
+    const monitor = await client.monitor();
+    const seen: string[][] = [];
+    monitor.on('monitor', (_time: string, args: string[]) => seen.push(args));
+    return {
+      stop: async () => {
+        monitor.disconnect();
+        client.disconnect();
+        return seen;
+      },
+    };
+  }
+
   /** Total calls of every command except INFO and CLIENT (the measurement's own). */
   async commandCalls(): Promise<number> {
     const client = new Redis({ port: this.port, host: '127.0.0.1', lazyConnect: true });
