@@ -161,20 +161,11 @@ async function startWebSocketBridge(url: URL, options: KasDialOptions, agent: ht
   };
 }
 
-/**
- * Client frames must carry a mask. RFC 6455 wants it unpredictable so that scripts in a browser
- * cannot choose the bytes an intermediary sees; agentk sends gRPC frames, which no script picks.
- * An all-zero mask (a deliberate deviation) lets ws skip its JavaScript XOR pass over every byte
- * on both ends (in a profile of the ws:// benchmark, masking was ~3% of agentk's CPU and
- * unmasking ~1% of kas's).
- */
-function zeroMask(mask: Buffer): void {
-  mask.fill(0);
-}
-
 function bridgeToWebSocket(local: net.Socket, url: URL, options: KasDialOptions, agent: http.Agent | undefined): void {
   const tlsOptions: tls.ConnectionOptions = { ca: options.caPem, servername: options.tlsServerName ?? (net.isIP(url.hostname) ? undefined : url.hostname) };
-  const ws = new WebSocket(url.href, { perMessageDeflate: false, generateMask: zeroMask, agent, ...tlsOptions } as WebSocket.ClientOptions);
+  // Masks stay random (RFC 6455): the frames carry cluster responses, whose bytes users can
+  // choose (a ConfigMap's data), so a predictable mask would let them shape what proxies see.
+  const ws = new WebSocket(url.href, { perMessageDeflate: false, agent, ...tlsOptions } as WebSocket.ClientOptions);
   const remote = createWebSocketStream(ws);
   const closeBoth = (err?: Error) => {
     if (err) options.logger.debug('websocket bridge closed', { err });
