@@ -9,7 +9,6 @@ import { KasApi } from '../../extension/src/kasClient/kasApi';
 import type { Pod } from '../../extension/src/kasClient/kubeTypes';
 import { AgentsModel } from '../../extension/src/trees/agentsModel';
 import { formatAge, podStatusText } from '../../extension/src/trees/format';
-import { appStateFromPod, managedApps } from '../../extension/src/trees/managedApps';
 import { AgentsNode, present } from '../../extension/src/trees/nodes';
 import { adminClient, serve, simulatedPod, startQuietDevCluster, TestServer, waitFor } from './helpers';
 
@@ -122,18 +121,6 @@ describe('extension model', () => {
       assert.equal(invalid.contextValue, 'agent.connected');
       assert.equal(invalid.description, '2 connected · config invalid (1 error)');
       assert.equal(invalid.icon?.id, 'warning');
-    });
-
-    it('derives managed app states from the newest install or uninstall pod', () => {
-      const appPod = (name: string, app: string, phase: string, created: string): Pod => ({ metadata: { name, creationTimestamp: created, labels: { 'gitlab.org/application': app } }, status: { phase } });
-      assert.equal(appStateFromPod(appPod('install-helm', 'helm', 'Running', '')), 'installing');
-      assert.equal(appStateFromPod(appPod('install-helm', 'helm', 'Failed', '')), 'errored');
-      const apps = managedApps([
-        appPod('install-runner', 'runner', 'Succeeded', '2026-01-01T00:00:00Z'),
-        appPod('uninstall-runner', 'runner', 'Running', '2026-01-02T00:00:00Z'),
-        appPod('install-cert-manager', 'cert_manager', 'Pending', '2026-01-01T00:00:00Z'),
-      ]);
-      assert.deepEqual(apps.map((a) => `${a.name}:${a.state}`), ['cert_manager:scheduled', 'runner:uninstalling']);
     });
   });
 

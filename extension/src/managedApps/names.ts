@@ -1,8 +1,8 @@
 // Names and labels of the objects an app's install uses, derived from the catalog key. Keys
 // may hold `_` (cert_manager), which object names and helm release names cannot: those use `-`.
-import { ACTION_LABEL, APP_LABEL, MANAGED_APPS_NAMESPACE } from '../trees/managedApps';
-
-export { ACTION_LABEL, APP_LABEL, MANAGED_APPS_NAMESPACE };
+export const MANAGED_APPS_NAMESPACE = 'gitlab-managed-apps';
+export const APP_LABEL = 'gitlab.org/application';
+export const ACTION_LABEL = 'gitlab.org/action';
 
 export type AppAction = 'install' | 'update' | 'uninstall';
 
