@@ -96,6 +96,33 @@ export async function makeTempDir(): Promise<string> {
   return fs.mkdtemp(path.join(os.tmpdir(), 'tunnel-test-'));
 }
 
+export interface UpstreamFixture {
+  upstream: Upstream;
+  dir: string;
+  /** A kubeconfig pointing at the upstream, for agentk. */
+  kubeconfig: string;
+  /** Run (last first) after each test: stop what the test started. */
+  cleanups: Array<() => Promise<void>>;
+}
+
+/** Mocha hooks for a suite against one upstream: a temp dir, a kubeconfig, per-test cleanups. */
+export function useUpstreamFixture(): UpstreamFixture {
+  const fixture = { cleanups: [] } as unknown as UpstreamFixture;
+  before(async () => {
+    fixture.upstream = await startUpstream();
+    fixture.dir = await makeTempDir();
+    fixture.kubeconfig = await writeKubeconfig(fixture.dir, fixture.upstream.url);
+  });
+  afterEach(async () => {
+    while (fixture.cleanups.length) await fixture.cleanups.pop()!();
+  });
+  after(async () => {
+    await fixture.upstream?.stop();
+    if (fixture.dir) await fs.rm(fixture.dir, { recursive: true, force: true });
+  });
+  return fixture;
+}
+
 export async function writeKubeconfig(dir: string, server: string, options: { caPem?: string; token?: string } = {}): Promise<string> {
   const file = path.join(dir, 'kubeconfig.yaml');
   const cluster: Record<string, string | boolean> = { server };

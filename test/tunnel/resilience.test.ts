@@ -8,7 +8,7 @@ import * as grpc from '@grpc/grpc-js';
 import { register } from 'prom-client';
 import type { Agentk } from '../../agent/agentk';
 import { dialKas } from '../../agent/modules/reverse_tunnel';
-import { AGENT_ID, AGENT_TOKEN, quietLogger, makeTempDir, request, startAgentk, startKas, startUpstream, userAuth, waitForIdleTunnels, writeKubeconfig, type Kas, type Upstream } from './harness';
+import { AGENT_ID, AGENT_TOKEN, quietLogger, request, startAgentk, startKas, useUpstreamFixture, userAuth, waitForIdleTunnels, type Kas } from './harness';
 
 const FAST_BACKOFF = { initialMs: 100, maxMs: 400, factor: 1.6, jitter: 0.2, resetAfterMs: 25_000 };
 
@@ -23,28 +23,13 @@ async function eventually(check: () => boolean | Promise<boolean>, what: string,
 
 describe('tunnel: pool, failures and recovery', function () {
   this.timeout(60_000);
-  let upstream: Upstream;
-  let dir: string;
-  let kubeconfig: string;
-  const cleanups: Array<() => Promise<void>> = [];
-
-  before(async () => {
-    upstream = await startUpstream();
-    dir = await makeTempDir();
-    kubeconfig = await writeKubeconfig(dir, upstream.url);
-  });
-  afterEach(async () => {
-    while (cleanups.length) await cleanups.pop()!();
-  });
-  after(async () => {
-    await upstream.stop();
-    await fs.rm(dir, { recursive: true, force: true });
-  });
+  const fixture = useUpstreamFixture();
+  const { cleanups } = fixture;
 
   async function kasWithAgentk(poolSettings = {}): Promise<{ kas: Kas; agentk: Agentk }> {
     const kas = await startKas();
     cleanups.push(() => kas.stop());
-    const agentk = await startAgentk({ kasAddress: kas.grpcAddress, kubeconfig, poolSettings: { backoff: FAST_BACKOFF, ...poolSettings } });
+    const agentk = await startAgentk({ kasAddress: kas.grpcAddress, kubeconfig: fixture.kubeconfig, poolSettings: { backoff: FAST_BACKOFF, ...poolSettings } });
     cleanups.push(() => agentk.stop());
     await waitForIdleTunnels(kas.registry, 2);
     return { kas, agentk };
@@ -86,7 +71,7 @@ describe('tunnel: pool, failures and recovery', function () {
   it('recycles agent connections at max connection age without failing requests in flight', async () => {
     const kas = await startKas({ maxConnectionAgeMs: 1000, maxConnectionAgeGraceMs: 20_000 });
     cleanups.push(() => kas.stop());
-    const agentk = await startAgentk({ kasAddress: kas.grpcAddress, kubeconfig, poolSettings: { backoff: FAST_BACKOFF } });
+    const agentk = await startAgentk({ kasAddress: kas.grpcAddress, kubeconfig: fixture.kubeconfig, poolSettings: { backoff: FAST_BACKOFF } });
     cleanups.push(() => agentk.stop());
     await waitForIdleTunnels(kas.registry, 2);
     const statuses: number[] = [];
@@ -125,7 +110,7 @@ describe('tunnel: pool, failures and recovery', function () {
   it('keeps agentk with a bad token unready and out of the registry', async () => {
     const kas = await startKas({ agentWaitTimeoutMs: 200 });
     cleanups.push(() => kas.stop());
-    const agentk = await startAgentk({ kasAddress: kas.grpcAddress, kubeconfig, token: 'wrong', poolSettings: { backoff: FAST_BACKOFF } });
+    const agentk = await startAgentk({ kasAddress: kas.grpcAddress, kubeconfig: fixture.kubeconfig, token: 'wrong', poolSettings: { backoff: FAST_BACKOFF } });
     cleanups.push(() => agentk.stop());
     await new Promise((r) => setTimeout(r, 500));
     assert.equal(agentk.stats().connected, false);
@@ -137,7 +122,7 @@ describe('tunnel: pool, failures and recovery', function () {
   it('reconnects with backoff after kas restarts, and requests succeed again', async () => {
     const first = await startKas();
     const address = first.agentServer.address;
-    const agentk = await startAgentk({ kasAddress: first.grpcAddress, kubeconfig, poolSettings: { backoff: FAST_BACKOFF } });
+    const agentk = await startAgentk({ kasAddress: first.grpcAddress, kubeconfig: fixture.kubeconfig, poolSettings: { backoff: FAST_BACKOFF } });
     cleanups.push(() => agentk.stop());
     await waitForIdleTunnels(first.registry, 2);
     await first.stop();
@@ -153,9 +138,9 @@ describe('tunnel: pool, failures and recovery', function () {
   it('serves again after an agentk process is killed and started anew; the registry shows the replica', async () => {
     const kas = await startKas({ agentWaitTimeoutMs: 40_000 }); // long enough for a new agentk process to start on a loaded machine
     cleanups.push(() => kas.stop());
-    const tokenFile = path.join(dir, 'token');
+    const tokenFile = path.join(fixture.dir, 'token');
     await fs.writeFile(tokenFile, AGENT_TOKEN);
-    const startProcess = () => spawnAgentk(['--kas-address', kas.grpcAddress, '--token-file', tokenFile, '--kubeconfig', kubeconfig, '--observability-listen-address', '127.0.0.1:0', '--log-level', 'error']);
+    const startProcess = () => spawnAgentk(['--kas-address', kas.grpcAddress, '--token-file', tokenFile, '--kubeconfig', fixture.kubeconfig, '--observability-listen-address', '127.0.0.1:0', '--log-level', 'error']);
     const firstProcess = startProcess();
     cleanups.push(() => stopProcess(firstProcess));
     await waitForIdleTunnels(kas.registry, 2, 30_000);

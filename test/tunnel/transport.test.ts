@@ -1,12 +1,11 @@
 // Transport details: agentk through an HTTP CONNECT proxy (HTTPS_PROXY), and a non-WebSocket
 // upgrade (SPDY/3.1, as kubectl before 1.30 uses for exec and port-forward) as raw bytes.
 import { strict as assert } from 'node:assert';
-import * as fs from 'node:fs/promises';
 import * as http from 'node:http';
 import * as net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import type { Agentk } from '../../agent/agentk';
-import { AGENT_ID, USER_TOKEN, makeTempDir, request, startAgentk, startKas, startUpstream, userAuth, waitForIdleTunnels, writeKubeconfig, type Kas, type Upstream } from './harness';
+import { AGENT_ID, USER_TOKEN, request, startAgentk, startKas, useUpstreamFixture, userAuth, waitForIdleTunnels, type Kas } from './harness';
 
 const PROXY_VARIABLES = ['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy', 'NO_PROXY', 'no_proxy', 'grpc_proxy', 'no_grpc_proxy'];
 
@@ -52,23 +51,8 @@ async function startConnectProxy(): Promise<ConnectProxy> {
 }
 
 describe('tunnel: proxies and raw upgrades', function () {
-  let upstream: Upstream;
-  let dir: string;
-  let kubeconfig: string;
-  const cleanups: Array<() => Promise<void>> = [];
-
-  before(async () => {
-    upstream = await startUpstream();
-    dir = await makeTempDir();
-    kubeconfig = await writeKubeconfig(dir, upstream.url);
-  });
-  afterEach(async () => {
-    while (cleanups.length) await cleanups.pop()!();
-  });
-  after(async () => {
-    await upstream.stop();
-    await fs.rm(dir, { recursive: true, force: true });
-  });
+  const fixture = useUpstreamFixture();
+  const { cleanups } = fixture;
 
   for (const scheme of ['grpc', 'ws'] as const) {
     it(`agentk dials kas through HTTPS_PROXY over ${scheme}://`, async () => {
@@ -85,7 +69,7 @@ describe('tunnel: proxies and raw upgrades', function () {
       for (const name of ['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy']) process.env[name] = proxy.url;
       const kas = await startKas();
       cleanups.push(() => kas.stop());
-      const agentk: Agentk = await startAgentk({ kasAddress: scheme === 'grpc' ? kas.grpcAddress : kas.wsAddress, kubeconfig });
+      const agentk: Agentk = await startAgentk({ kasAddress: scheme === 'grpc' ? kas.grpcAddress : kas.wsAddress, kubeconfig: fixture.kubeconfig });
       cleanups.push(() => agentk.stop());
       await waitForIdleTunnels(kas.registry);
       for (const name of PROXY_VARIABLES) delete process.env[name]; // the test's own requests go direct
@@ -98,7 +82,7 @@ describe('tunnel: proxies and raw upgrades', function () {
   it('passes a SPDY/3.1 upgrade through as raw bytes both ways', async () => {
     const kas: Kas = await startKas();
     cleanups.push(() => kas.stop());
-    const agentk = await startAgentk({ kasAddress: kas.grpcAddress, kubeconfig });
+    const agentk = await startAgentk({ kasAddress: kas.grpcAddress, kubeconfig: fixture.kubeconfig });
     cleanups.push(() => agentk.stop());
     await waitForIdleTunnels(kas.registry);
     const { port } = new URL(kas.proxyUrl);
