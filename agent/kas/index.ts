@@ -14,14 +14,13 @@ import { AgentTokenStore, type AuthenticatedAgent } from '../modules/agent_regis
 import { createAuthorizer, type AuthorizeRequest, type AuthorizationResult } from '../modules/agent_registry/authorize';
 import { GitConfigRepository } from '../modules/agent_registry/git_repository';
 import { UserTokenStore } from '../modules/agent_registry/user_tokens';
-import { startObservabilityServer } from '../modules/observability/server';
 import { joinReplicaCluster, RoutingTunnelRegistry, type ReplicaCluster } from '../modules/kas_private_api';
 import { createKubernetesApiProxy } from '../modules/kubernetes_api/server/proxy';
 import { startAgentServer } from '../modules/reverse_tunnel/server/agent_server';
 import { agentConnectionsRefused } from '../modules/reverse_tunnel/server/metrics';
 import { TunnelRegistry } from '../modules/reverse_tunnel/server/registry';
 import { reverseTunnelService } from '../modules/reverse_tunnel/server/service';
-import { listen, reachableAddress } from '../modules/observability/server';
+import { listen, reachableAddress, startObservabilityServer } from '../modules/observability/server';
 import { startApiServer } from './api';
 import { loadKasConfig, type KasConfig, type TlsFiles } from './config';
 import { AgentConnectionTracker, type AgentConnection } from './connections';
