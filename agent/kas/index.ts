@@ -26,6 +26,7 @@ import { loadKasConfig, type KasConfig, type TlsFiles } from './config';
 import { AgentConnectionTracker, type AgentConnection } from './connections';
 import { addConnectionCountSource, configDeliveriesCounter } from './metrics';
 import { ConnectionRateLimiter, type ConnectionAdmissionLimiter } from './rate_limit';
+import { kasReadinessChecks } from './readiness';
 import { KAS_VERSION } from './version';
 
 export interface Kas {
@@ -106,7 +107,18 @@ async function assemble(config: KasConfig, logger: Logger, stack: ShutdownStack)
   stack.push(() => api.stop());
 
   let ready = false;
-  const observability = await startObservabilityServer({ address: config.observability.listen.address, isReady: () => ready && (cluster?.healthy() ?? true), logger: logger.child({ module: 'observability' }) });
+  const checks = kasReadinessChecks({
+    serving: () => ready,
+    listeners: [
+      { name: 'agent_listener', address: agentServer.address },
+      { name: 'kubernetes_api_listener', address: new URL(k8sProxy.url).host },
+      { name: 'api_listener', address: api.address },
+      ...(cluster ? [{ name: 'private_api_listener', address: cluster.privateApiAddress }] : []),
+    ],
+    redis: cluster,
+    configRepository: config.registry.configRepository,
+  });
+  const observability = await startObservabilityServer({ address: config.observability.listen.address, checks, logger: logger.child({ module: 'observability' }) });
   stack.push(() => observability.stop());
   ready = true;
   logger.info('kas started', { version: KAS_VERSION, agentAddress: agentServer.address, k8sProxy: k8sProxy.url, api: api.url, observability: observability.address });

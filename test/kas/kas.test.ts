@@ -2,6 +2,7 @@
 // the REST API, the per-token rate limit, probes and metrics.
 import * as grpc from '@grpc/grpc-js';
 import assert from 'node:assert/strict';
+import { renameSync } from 'node:fs';
 import path from 'node:path';
 import { startKas, type Kas } from '../../agent/kas/index';
 import { watchAgentConfiguration, type ConfigurationWatch } from '../../agent/modules/agent_configuration/agentk';
@@ -181,13 +182,41 @@ describe('kas: configuration delivery, REST API and probes', function () {
     assert.equal((await fetch(`${base}/nope`)).status, 404);
   });
 
+  it('/readiness names each check; an unreadable config repository is reported without failing readiness', async () => {
+    const { kas: started } = await startWithAgent();
+    const readiness = async () => {
+      const res = await fetch(`http://${started.observabilityAddress}/readiness`);
+      return { status: res.status, body: (await res.json()) as { status: string; checks: Array<{ name: string; ok: boolean; required: boolean; reason: string }> } };
+    };
+    const before = await readiness();
+    assert.equal(before.status, 200);
+    assert.equal(before.body.status, 'ready');
+    assert.deepEqual(before.body.checks.map((c) => [c.name, c.ok]), [['kas', true], ['agent_listener', true], ['kubernetes_api_listener', true], ['api_listener', true], ['config_repository', true]]);
+    // The repository disappears: kas keeps the last good configs, so it stays ready but says why it is degraded.
+    const moved = `${repo.dir}-moved`;
+    renameSync(repo.dir, moved);
+    try {
+      await sleep(5_100); // the git check is cached for 5 s
+      const after = await readiness();
+      assert.equal(after.status, 200);
+      const repository = after.body.checks.find((c) => c.name === 'config_repository')!;
+      assert.equal(repository.ok, false);
+      assert.equal(repository.required, false);
+      assert.match(repository.reason, /cannot read .*last good configs stay in force/);
+    } finally {
+      renameSync(moved, repo.dir);
+    }
+  });
+
   it('turns not-ready first on stop and closes the listeners after listen_grace_period', async () => {
     const { kas: started } = await startWithAgent({ listen_grace_period: '1s' });
     const base = `http://${started.observabilityAddress}`;
     assert.equal((await fetch(`${base}/readiness`)).status, 200);
     const stopping = started.stop();
     kas = undefined;
-    assert.equal((await fetch(`${base}/readiness`)).status, 503);
+    const draining = await fetch(`${base}/readiness`);
+    assert.equal(draining.status, 503);
+    assert.deepEqual(((await draining.json()) as { checks: Array<{ name: string; ok: boolean }> }).checks.filter((c) => !c.ok).map((c) => c.name), ['kas']);
     assert.equal((await fetch(`${base}/liveness`)).status, 200, 'still alive while draining');
     await stopping;
     await assert.rejects(fetch(`${base}/liveness`), 'the listener is closed after the grace period');

@@ -11,6 +11,11 @@ import { testLogger } from '../kas/helpers';
 import { startUpstream, writeKubeconfig, type Upstream } from '../tunnel/harness';
 import { AGENT_CONFIG, RedisServer, TcpBalancer, get, prepareFleet, waitFor, type Fleet } from './harness';
 
+interface ReadinessBody {
+  status: string;
+  checks: Array<{ name: string; ok: boolean; required: boolean; reason: string }>;
+}
+
 describe('kas replicas sharing Redis', function () {
   this.timeout(90_000);
   let redis: RedisServer;
@@ -182,11 +187,22 @@ describe('kas replicas sharing Redis', function () {
   it('Redis restarts: agents connected to a replica are still served, readiness says not ready, routing recovers', async () => {
     const [second, third] = fleet.replicas;
     const readiness = async (kas: Kas) => (await get(`http://${kas.observabilityAddress}/readiness`, '')).status;
+    const failingChecks = async (kas: Kas) => {
+      const body = JSON.parse((await get(`http://${kas.observabilityAddress}/readiness`, '')).body) as ReadinessBody;
+      return body.checks.filter((c) => !c.ok);
+    };
+    const namesOfChecks = async (kas: Kas) => (JSON.parse((await get(`http://${kas.observabilityAddress}/readiness`, '')).body) as ReadinessBody).checks.map((c) => c.name);
+    assert.deepEqual(await failingChecks(third!), [], 'every check passes before the restart');
+    assert.deepEqual(await namesOfChecks(third!), ['kas', 'agent_listener', 'kubernetes_api_listener', 'api_listener', 'private_api_listener', 'redis', 'config_repository']);
     await redis.kill();
     await waitFor('not ready without Redis', async () => ((await readiness(third!)) === 503 ? true : undefined));
+    const failing = await failingChecks(third!);
+    assert.deepEqual(failing.map((c) => c.name), ['redis'], 'only Redis fails');
+    assert.match(failing[0]!.reason, /Redis is unreachable.*agents connected to this replica are still served/);
     assert.equal((await proxyGet(third!, 'beta')).status, 200, 'beta is connected to this replica');
     await redis.launch();
     await waitFor('ready again', async () => ((await readiness(third!)) === 200 && (await readiness(second!)) === 200 ? true : undefined), 20_000);
+    assert.deepEqual(await failingChecks(third!), [], 'every check passes again');
     await waitFor('beta routed through the second replica again', async () => ((await proxyGet(second!, 'beta')).status === 200 ? true : undefined), 20_000);
     await waitFor('the agents API complete again', async () => (await connectedPods(second!, 'beta')).join() === 'beta-1' || undefined);
     // The new Redis started empty: a replica started now knows beta only if the others wrote their records again.

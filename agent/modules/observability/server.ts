@@ -1,6 +1,7 @@
 // Probes and metrics on their own port, for kas (observability.listen.address) and agentk:
 //   GET /liveness  → 200 while the process serves requests at all
-//   GET /readiness → 200 when isReady() says so, else 503
+//   GET /readiness → 200 when isReady() says so, else 503; with `checks`, a JSON body naming each
+//                    check (ok or failing, and why), 200 only when every required check passes
 //   GET /metrics   → prom-client's default register, Prometheus text format
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -10,8 +11,33 @@ import type { Logger } from '../../internal/log';
 export interface ObservabilityServerOptions {
   /** host:port; port 0 picks a free one. */
   address: string;
-  isReady: () => boolean;
+  /** Overall gate (e.g. false while stopping); with `checks`, both must pass. */
+  isReady?: () => boolean;
+  /** Named checks shown in the /readiness body. */
+  checks?: () => Promise<ReadinessCheck[]> | ReadinessCheck[];
   logger: Logger;
+}
+
+export interface ReadinessCheck {
+  /** Stable machine name, e.g. "redis", "agent_listener". */
+  name: string;
+  ok: boolean;
+  /** A failing optional check is reported but does not make the server not ready. */
+  required: boolean;
+  /** Short human explanation (why it fails, or what was checked). */
+  reason: string;
+}
+
+export interface ReadinessReport {
+  ready: boolean;
+  checks: ReadinessCheck[];
+}
+
+/** Ready when the gate allows it and every required check passes. */
+export async function readinessReport(options: Pick<ObservabilityServerOptions, 'isReady' | 'checks'>): Promise<ReadinessReport> {
+  const checks = (await options.checks?.()) ?? [];
+  const gateOpen = options.isReady?.() ?? true;
+  return { ready: gateOpen && checks.every((c) => c.ok || !c.required), checks };
 }
 
 export interface ObservabilityServer {
@@ -52,12 +78,19 @@ async function answer(req: http.IncomingMessage, options: ObservabilityServerOpt
     case '/liveness':
       return { status: 200, type: 'text/plain', body: 'ok\n' };
     case '/readiness':
-      return options.isReady() ? { status: 200, type: 'text/plain', body: 'ready\n' } : { status: 503, type: 'text/plain', body: 'not ready\n' };
+      return await readinessAnswer(options);
     case '/metrics':
       return { status: 200, type: register.contentType, body: await register.metrics() };
     default:
       return { status: 404, type: 'text/plain', body: 'not found: use /liveness, /readiness or /metrics\n' };
   }
+}
+
+async function readinessAnswer(options: ObservabilityServerOptions): Promise<{ status: number; type: string; body: string }> {
+  const report = await readinessReport(options);
+  const status = report.ready ? 200 : 503;
+  if (!options.checks) return { status, type: 'text/plain', body: report.ready ? 'ready\n' : 'not ready\n' };
+  return { status, type: 'application/json; charset=utf-8', body: JSON.stringify({ status: report.ready ? 'ready' : 'not ready', checks: report.checks }) + '\n' };
 }
 
 /** Binds `host:port` (":port" = all interfaces) and resolves with the bound address. */
