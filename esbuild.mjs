@@ -1,4 +1,5 @@
-// Builds every bundle: the extension (CommonJS, `vscode` external), the agent-side command-line
+// Builds every bundle: the extension (CommonJS, `vscode` external; its Kubernetes layer a second
+// bundle loaded on first cluster use), the agent-side command-line
 // programs (kas, agentk, kas-devcluster, the local pair) and the webview scripts (browser IIFE).
 // Usage: node esbuild.mjs [--watch] [--production]
 import * as esbuild from 'esbuild';
@@ -25,16 +26,24 @@ const agentPrograms = {
   'local-pair': 'agent/cmd/local-pair.ts',
 };
 
-const builds = [
-  {
-    ...common,
-    entryPoints: { extension: 'extension/src/extension.ts' },
-    outdir,
-    platform: 'node',
-    format: 'cjs',
-    target: 'node20',
-    external: ['vscode'],
+/**
+ * The extension's Kubernetes layer (@kubernetes/client-node) is a bundle of its own,
+ * dist/extension-kube.js: kube/load.ts imports it on first cluster use, so activation neither
+ * parses nor initialises client-node. This maps that one import onto the bundle file.
+ */
+const kubeLayerAsSeparateBundle = {
+  name: 'kube-layer-as-separate-bundle',
+  setup(build) {
+    build.onResolve({ filter: /^\.\/layer$/ }, (args) =>
+      args.importer.replaceAll('\\', '/').endsWith('extension/src/kube/load.ts') ? { path: './extension-kube.js', external: true } : undefined);
   },
+};
+
+const extensionBundle = { ...common, outdir, platform: 'node', format: 'cjs', target: 'node20', external: ['vscode'] };
+
+const builds = [
+  { ...extensionBundle, entryPoints: { extension: 'extension/src/extension.ts' }, plugins: [kubeLayerAsSeparateBundle] },
+  { ...extensionBundle, entryPoints: { 'extension-kube': 'extension/src/kube/layer.ts' } },
   {
     ...common,
     entryPoints: agentPrograms,
@@ -71,7 +80,14 @@ function copyAssets() {
   walk('agent');
 }
 
+/** The log view's TextMate engine (webviews/logview/highlight.ts) fetches Oniguruma's WebAssembly next to its script. */
+function copyWebviewAssets() {
+  mkdirSync(join(outdir, 'webviews'), { recursive: true });
+  cpSync('node_modules/vscode-oniguruma/release/onig.wasm', join(outdir, 'webviews', 'onig.wasm'));
+}
+
 copyAssets();
+copyWebviewAssets();
 if (watch) {
   const contexts = await Promise.all(builds.map((b) => esbuild.context(b)));
   await Promise.all(contexts.map((c) => c.watch()));

@@ -3,36 +3,25 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import * as oniguruma from 'vscode-oniguruma';
 import * as textmate from 'vscode-textmate';
+import { createLogHighlighter, LOG_GRAMMAR_SCOPE as SCOPE, MAX_HIGHLIGHT_LENGTH, type LogHighlighter, type LogSpan } from '../../webviews/logview/highlight';
 
 const ROOT = join(__dirname, '..', '..');
-const SCOPE = 'text.log.agent-workbench';
 
-async function loadGrammar(): Promise<textmate.IGrammar> {
+/** Loads the highlighter as the log view does, from the files the build ships. */
+async function loadHighlighter(): Promise<LogHighlighter> {
   const wasm = await readFile(join(ROOT, 'node_modules', 'vscode-oniguruma', 'release', 'onig.wasm'));
-  await oniguruma.loadWASM(wasm.buffer.slice(wasm.byteOffset, wasm.byteOffset + wasm.byteLength));
-  const registry = new textmate.Registry({
-    onigLib: Promise.resolve({
-      createOnigScanner: (patterns) => new oniguruma.OnigScanner(patterns),
-      createOnigString: (text) => new oniguruma.OnigString(text),
-    }),
-    loadGrammar: async (scopeName) => {
-      if (scopeName !== SCOPE) return null;
-      const path = join(ROOT, 'syntaxes', 'workbench-log.tmLanguage.json');
-      return textmate.parseRawGrammar(await readFile(path, 'utf8'), path);
-    },
-  });
-  const grammar = await registry.loadGrammar(SCOPE);
-  if (grammar === null) throw new Error('grammar did not load');
-  return grammar;
+  const grammar: unknown = JSON.parse(await readFile(join(ROOT, 'syntaxes', 'workbench-log.tmLanguage.json'), 'utf8'));
+  return createLogHighlighter(wasm.buffer.slice(wasm.byteOffset, wasm.byteOffset + wasm.byteLength), grammar);
 }
 
 describe('log grammar (TextMate)', () => {
+  let highlighter: LogHighlighter;
   let grammar: textmate.IGrammar;
 
   before(async () => {
-    grammar = await loadGrammar();
+    highlighter = await loadHighlighter();
+    grammar = highlighter.grammar;
   });
 
   /** The scopes of the token where `fragment` starts on `line` (tokenized on its own). */
@@ -128,6 +117,82 @@ describe('log grammar (TextMate)', () => {
 
     it('leaves ordinary text unscoped beyond the grammar root', () => {
       assert.deepEqual(scopesOf('just some words', 'some'), [SCOPE]);
+    });
+  });
+  describe('log view classes (the spans webviews/logview/main.ts renders)', () => {
+    /** The class of the span holding `fragment` (which must lie within one span). */
+    function classOf(line: string, fragment: string): string | undefined {
+      const spans = highlighter.spans(line);
+      assert.equal(spans.map((span) => span.text).join(''), line, 'spans must cover the line exactly, in order');
+      let offset = 0;
+      const at = line.indexOf(fragment);
+      assert.notEqual(at, -1, `"${fragment}" is not in the line`);
+      for (const span of spans) {
+        if (at >= offset && at + fragment.length <= offset + span.text.length) return span.className;
+        offset += span.text.length;
+      }
+      assert.fail(`"${fragment}" spans more than one token: ${JSON.stringify(spans)}`);
+    }
+
+    it('colours a kas/agentk JSON line: level by severity, time, message, keys and values', () => {
+      const line = '{"time":"2026-11-21T09:25:01.123Z","level":"error","msg":"tunnel closed","agent_id":42,"retry":true,"mod":{"name":"reverse_tunnel"}}';
+      assert.equal(classOf(line, 'error'), 'level-error');
+      assert.equal(classOf(line.replace('"error"', '"warn"'), 'warn'), 'level-warn');
+      assert.equal(classOf(line.replace('"error"', '"info"'), 'info'), 'level-info');
+      assert.equal(classOf(line.replace('"error"', '"debug"'), 'debug'), 'level-debug');
+      assert.equal(classOf(line, '"2026-11-21T09:25:01.123Z"'), 'log-date');
+      assert.equal(classOf(line, '"tunnel closed"'), 'log-message');
+      assert.equal(classOf(line, '"agent_id"'), 'log-key');
+      assert.equal(classOf(line, '42'), 'log-number');
+      assert.equal(classOf(line, 'true'), 'log-constant');
+      assert.equal(classOf(line, '"reverse_tunnel"'), 'log-string');
+      assert.equal(classOf(line, '{'), undefined, 'punctuation stays plain');
+    });
+
+    it('colours an agentk line behind a Kubernetes --timestamps time, and plain level words', () => {
+      const stamped = '2026-11-21T09:25:01.123456789Z {"time":"2026-11-21T09:25:01Z","level":"warn","msg":"slow"}';
+      assert.equal(classOf(stamped, '2026-11-21T09:25:01.123456789Z'), 'log-date');
+      assert.equal(classOf(stamped, 'warn'), 'level-warn');
+      // What the sim pods in the UI tests print: the level word must be a span of its own.
+      assert.deepEqual(highlighter.spans('INFO hello from ui 3'), [{ text: 'INFO', className: 'level-info' }, { text: ' hello from ui 3' }]);
+    });
+
+    it('colours helm install output: release result, errors, status and fields', () => {
+      const release = 'Release "crossplane" has been upgraded. Happy Helming!';
+      assert.equal(classOf(release, 'Release'), 'log-keyword');
+      assert.equal(classOf(release, '"crossplane"'), 'log-string');
+      assert.equal(classOf(release, 'has been upgraded. Happy Helming!'), 'level-info');
+      assert.deepEqual(highlighter.spans('Error: UPGRADE FAILED: timed out waiting for the condition'), [
+        { text: 'Error: UPGRADE FAILED: timed out waiting for the condition', className: 'level-error' },
+      ], 'one span for the whole error line (same-class neighbours merged)');
+      assert.equal(classOf('STATUS: deployed', 'STATUS'), 'log-keyword');
+      assert.equal(classOf('STATUS: deployed', 'deployed'), 'level-info');
+      assert.equal(classOf('STATUS: failed', 'failed'), 'level-error');
+      assert.equal(classOf('STATUS: pending-install', 'pending-install'), 'level-warn');
+      assert.equal(classOf('LAST DEPLOYED: Sat Nov 21 09:25:01 2026', 'Sat Nov 21 09:25:01 2026'), 'log-date');
+    });
+
+    it('colours klog lines: level letter, time, thread and source', () => {
+      const line = 'W1121 09:15:03.123456   777 reflector.go:123] watch closed';
+      assert.equal(classOf(line, 'W'), 'level-warn');
+      assert.equal(classOf(line, '1121 09:15:03.123456'), 'log-date');
+      assert.equal(classOf(line, '777'), 'log-number');
+      assert.equal(classOf(line, 'reflector.go:123'), 'log-source');
+    });
+
+    it('leaves ordinary text, empty lines and very long lines plain', () => {
+      assert.deepEqual(highlighter.spans('just some words'), [{ text: 'just some words' }]);
+      assert.deepEqual(highlighter.spans(''), []);
+      const long = `ERROR ${'x'.repeat(MAX_HIGHLIGHT_LENGTH)}`;
+      assert.deepEqual(highlighter.spans(long), [{ text: long }]);
+    });
+
+    it('covers lines with multi-byte text exactly (UTF-16 offsets)', () => {
+      const line = '{"level":"info","msg":"déployé ✓ 🚀","n":1}';
+      const spans: LogSpan[] = highlighter.spans(line);
+      assert.equal(spans.map((span) => span.text).join(''), line);
+      assert.equal(classOf(line, '"déployé ✓ 🚀"'), 'log-message');
+      assert.equal(classOf(line, '1'), 'log-number');
     });
   });
 });

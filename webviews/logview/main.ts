@@ -1,6 +1,9 @@
 // The log view: receives lines from the extension and shows them with follow (auto-scroll),
 // pause/resume (lines are kept while paused and shown on resume), a text filter, highlighting
-// of log levels and timestamps, and download. Text is only ever inserted with textContent.
+// by the workbench's TextMate log grammar (highlight.ts), and download. Text is only ever
+// inserted with textContent.
+import rawLogGrammar from '../../syntaxes/workbench-log.tmLanguage.json';
+import { createLogHighlighter, type LogHighlighter } from './highlight';
 import type { ExtensionToWebview, LogViewState, WebviewToExtension } from './messages';
 
 interface VsCodeApi {
@@ -10,11 +13,25 @@ declare function acquireVsCodeApi(): VsCodeApi;
 
 /** Lines kept in the view; older ones are dropped so a chatty pod cannot exhaust memory. */
 const MAX_LINES = 50_000;
-const LEVEL = /\b(ERROR|ERR|FATAL|PANIC|WARN(?:ING)?|INFO|DEBUG|TRACE)\b/i;
-const TIMESTAMP = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})?/;
+/**
+ * Highlighting runs in slices of this many milliseconds between frames, so a burst of lines
+ * (a long --tail, a chatty pod) shows at once as plain text and is coloured just after,
+ * without freezing scrolling or the filter box.
+ */
+const HIGHLIGHT_SLICE_MS = 12;
+
+/** A line and its row; the row is kept (highlighted once) while the filter hides it. */
+interface Entry {
+  text: string;
+  row: HTMLDivElement;
+}
 
 const vscode = acquireVsCodeApi();
-const lines: string[] = [];
+const entries: Entry[] = [];
+/** Rows still to highlight; newest last, and highlighted first (what a following view shows). */
+let unhighlighted: Entry[] = [];
+let highlighter: LogHighlighter | undefined;
+let highlightTimer: ReturnType<typeof setTimeout> | undefined;
 let held: string[] = [];
 let paused = false;
 let filter = '';
@@ -27,38 +44,46 @@ const pauseButton = $<HTMLButtonElement>('pause');
 const filterInput = $<HTMLInputElement>('filter');
 const title = $<HTMLSpanElement>('title');
 
-function levelClass(level: string): string {
-  const upper = level.toUpperCase();
-  if (upper.startsWith('ERR') || upper === 'FATAL' || upper === 'PANIC') return 'level-error';
-  if (upper.startsWith('WARN')) return 'level-warn';
-  if (upper === 'INFO') return 'level-info';
-  return 'level-debug';
-}
-
-function renderLine(text: string): HTMLDivElement {
+function createEntry(text: string): Entry {
   const row = document.createElement('div');
   row.className = 'line';
-  let rest = text;
-  const stamp = TIMESTAMP.exec(rest);
-  if (stamp) {
+  row.textContent = text;
+  return { text, row };
+}
+
+function highlightRow(entry: Entry, using: LogHighlighter): void {
+  const spans = using.spans(entry.text).map(({ text, className }) => {
+    if (className === undefined) return document.createTextNode(text);
     const span = document.createElement('span');
-    span.className = 'timestamp';
-    span.textContent = stamp[0];
-    row.append(span);
-    rest = rest.slice(stamp[0].length);
-  }
-  const level = LEVEL.exec(rest);
-  if (level) {
-    row.append(document.createTextNode(rest.slice(0, level.index)));
-    const span = document.createElement('span');
-    span.className = levelClass(level[0]);
-    span.textContent = level[0];
-    row.append(span, document.createTextNode(rest.slice(level.index + level[0].length)));
-    row.classList.add(levelClass(level[0]));
-  } else {
-    row.append(document.createTextNode(rest));
-  }
-  return row;
+    span.className = className;
+    span.textContent = text;
+    return span;
+  });
+  entry.row.replaceChildren(...spans);
+}
+
+/** Highlights queued rows, newest first, for one time slice; schedules the next slice. */
+function highlightSlice(): void {
+  highlightTimer = undefined;
+  if (highlighter === undefined) return;
+  const deadline = performance.now() + HIGHLIGHT_SLICE_MS;
+  while (unhighlighted.length > 0 && performance.now() < deadline) highlightRow(unhighlighted.pop()!, highlighter);
+  scheduleHighlighting();
+}
+
+function scheduleHighlighting(): void {
+  if (highlighter === undefined || unhighlighted.length === 0 || highlightTimer !== undefined) return;
+  highlightTimer = setTimeout(highlightSlice, 0);
+}
+
+/** onig.wasm is served next to this script; its URL comes from the page (logViewHtml.ts). */
+async function loadHighlighter(): Promise<void> {
+  const wasmUrl = document.body.dataset.onigWasm;
+  if (!wasmUrl) return; // a page without the grammar runtime: lines stay plain
+  const response = await fetch(wasmUrl);
+  if (!response.ok) throw new Error(`onig.wasm: HTTP ${response.status}`);
+  highlighter = await createLogHighlighter(await response.arrayBuffer(), rawLogGrammar);
+  scheduleHighlighting();
 }
 
 function matches(text: string): boolean {
@@ -66,21 +91,28 @@ function matches(text: string): boolean {
 }
 
 function append(newLines: string[]): void {
-  lines.push(...newLines);
-  const overflow = lines.length - MAX_LINES;
-  if (overflow > 0) {
-    lines.splice(0, overflow);
-    rerender();
-    return;
+  const added = newLines.map(createEntry);
+  for (const entry of added) {
+    entries.push(entry);
+    unhighlighted.push(entry);
   }
+  dropOldest(entries.length - MAX_LINES);
   const fragment = document.createDocumentFragment();
-  for (const line of newLines) if (matches(line)) fragment.append(renderLine(line));
+  for (const entry of added) if (matches(entry.text)) fragment.append(entry.row);
   output.append(fragment);
   scrollIfFollowing();
+  scheduleHighlighting();
+}
+
+function dropOldest(count: number): void {
+  if (count <= 0) return;
+  for (const entry of entries.splice(0, count)) entry.row.remove();
+  // Rows queued but dropped before their turn are not worth highlighting.
+  if (unhighlighted.length > entries.length) unhighlighted = unhighlighted.slice(unhighlighted.length - entries.length);
 }
 
 function rerender(): void {
-  output.replaceChildren(...lines.filter(matches).map(renderLine));
+  output.replaceChildren(...entries.filter((entry) => matches(entry.text)).map((entry) => entry.row));
   scrollIfFollowing();
 }
 
@@ -135,7 +167,11 @@ filterInput.addEventListener('input', () => {
   rerender();
 });
 $<HTMLButtonElement>('download').addEventListener('click', () => {
-  vscode.postMessage({ type: 'download', text: lines.filter(matches).join('\n') + '\n' });
+  const shown = entries.filter((entry) => matches(entry.text)).map((entry) => entry.text);
+  vscode.postMessage({ type: 'download', text: shown.join('\n') + '\n' });
 });
 window.addEventListener('message', (event: MessageEvent<ExtensionToWebview>) => onMessage(event.data));
 vscode.postMessage({ type: 'ready' });
+// Lines show at once; colours follow when the grammar runtime has loaded. Should it fail to
+// load, the view keeps working with plain lines.
+loadHighlighter().catch((error: unknown) => console.warn('log highlighting is off:', error));

@@ -1,6 +1,7 @@
 // Show Pod Logs: a webview panel per container, fed by a LogSession. The page is static HTML
 // with a strict Content Security Policy (scripts and styles only with a per-panel nonce),
-// themed through VS Code's CSS variables.
+// themed through VS Code's CSS variables; the page highlights lines itself with the log grammar
+// (onig.wasm is one of its resources), so the extension host only forwards text.
 import * as vscode from 'vscode';
 import { randomBytes } from 'node:crypto';
 import type { ExtensionToWebview, LogTarget } from '../../../webviews/logview/messages';
@@ -18,8 +19,8 @@ export function openLogPanel(extensionUri: vscode.Uri, client: KubeClient, targe
     localResourceRoots: [vscode.Uri.joinPath(extensionUri, 'dist', 'webviews')],
   });
   const nonce = randomBytes(18).toString('base64');
-  const script = panel.webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, 'dist', 'webviews', 'logview.js'));
-  panel.webview.html = logViewHtml(panel.webview.cspSource, nonce, script.toString());
+  const resource = (name: string) => panel.webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, 'dist', 'webviews', name)).toString();
+  panel.webview.html = logViewHtml(panel.webview.cspSource, nonce, resource('logview.js'), resource('onig.wasm'));
 
   // Messages wait until the page says it is ready, so none is lost while it loads.
   const queue: ExtensionToWebview[] = [{ type: 'init', target, ...options }];
