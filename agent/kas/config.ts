@@ -50,7 +50,12 @@ export interface KasConfig {
   observability: { listen: { address: string } };
   api: { listen: { address: string; tls?: TlsFiles } };
   /** kas-to-kas listener; used only with redis (several replicas). */
-  privateApi: { listen: { address: string }; advertiseUrl?: string; authenticationSecretFile?: string };
+  privateApi: {
+    /** With tls the listener speaks HTTPS and the advertised URL defaults to https://. */
+    listen: { address: string; tls?: TlsFiles; caCertificateFile?: string };
+    advertiseUrl?: string;
+    authenticationSecretFile?: string;
+  };
   redis?: RedisConfig;
   registry: { configRepository: string; dataDir: string; projectId: string };
   kas: { agentWaitTimeoutMs: number };
@@ -144,7 +149,7 @@ const SCHEMA: FieldSpec = section({
   observability: section({ listen: section({ address: address(':8151') }) }),
   api: section({ listen: section({ address: address('127.0.0.1:8153'), ...tlsFiles() }) }),
   private_api: section({
-    listen: section({ address: address(':8155') }),
+    listen: section({ address: address(':8155'), ...tlsFiles(), ca_certificate_file: { kind: 'string', check: checkNonEmpty } }),
     advertise_url: { kind: 'string', check: checkNonEmpty },
     authentication_secret_file: { kind: 'string', check: checkNonEmpty },
   }),
@@ -357,7 +362,11 @@ function buildConfig(state: WalkState, baseDir: string): KasConfig | undefined {
     observability: { listen: { address: str('observability.listen.address') } },
     api: { listen: { address: str('api.listen.address'), tls: tls('api.listen') } },
     privateApi: {
-      listen: { address: str('private_api.listen.address') },
+      listen: {
+        address: str('private_api.listen.address'),
+        tls: tls('private_api.listen'),
+        caCertificateFile: optStr('private_api.listen.ca_certificate_file') === undefined ? undefined : resolvePath(str('private_api.listen.ca_certificate_file')),
+      },
       advertiseUrl: optStr('private_api.advertise_url'),
       authenticationSecretFile: optStr('private_api.authentication_secret_file') === undefined ? undefined : resolvePath(str('private_api.authentication_secret_file')),
     },

@@ -7,7 +7,7 @@ import type { KasConfig, RedisConfig } from '../../kas/config';
 import type { AgentConnection } from '../../kas/connections';
 import { reachableAddress } from '../observability/server';
 import { connectRedis, SharedConnectionRateLimiter, TunnelTracker } from '../tunnel_tracker';
-import { claimRemoteTunnel } from './client';
+import { PrivateApiClient } from './client';
 import type { RoutingTunnelRegistry } from './routing_registry';
 import { startPrivateApiServer } from './server';
 
@@ -46,13 +46,16 @@ export async function joinReplicaCluster(options: ReplicaClusterOptions): Promis
   const logger = options.logger;
   const secret = await readSecret(options.privateApi.authenticationSecretFile);
   const { tunnels } = options;
+  const { tls, caPem } = await readPrivateApiTls(options.privateApi.listen);
   const server = await startPrivateApiServer({
     address: options.privateApi.listen.address,
     secret,
+    tls,
     claimLocalTunnel: (agentId) => tunnels.claimLocalTunnel(agentId),
     logger: logger.child({ module: 'kas_private_api' }),
   });
-  const ownUrl = process.env.OWN_PRIVATE_API_URL || options.privateApi.advertiseUrl || `http://${reachableAddress(server.address)}`;
+  const ownUrl = process.env.OWN_PRIVATE_API_URL || options.privateApi.advertiseUrl || `${tls ? 'https' : 'http'}://${reachableAddress(server.address)}`;
+  const client = new PrivateApiClient({ secret, caPem, logger: logger.child({ module: 'kas_private_api' }) });
   const redis = connectRedis(options.redis, 'commands');
   const subscriber = connectRedis(options.redis, 'notifications');
   const tracker = new TunnelTracker({
@@ -78,7 +81,7 @@ export async function joinReplicaCluster(options: ReplicaClusterOptions): Promis
     claimRemoteTunnel: (url, agentId) => {
       // A replica that crashed stays in Redis until its records expire: don't ask it on every request.
       if ((unreachableUntil.get(url) ?? 0) > Date.now()) return Promise.resolve(undefined);
-      return claimRemoteTunnel(url, agentId, secret, () => unreachableUntil.set(url, Date.now() + UNREACHABLE_BACKOFF_MS));
+      return client.claimRemoteTunnel(url, agentId, () => unreachableUntil.set(url, Date.now() + UNREACHABLE_BACKOFF_MS));
     },
     onIdleTunnelElsewhere: (agentId, listener) => tracker.onIdleTunnelElsewhere(agentId, listener),
   });
@@ -95,6 +98,7 @@ export async function joinReplicaCluster(options: ReplicaClusterOptions): Promis
     markChanged: (agentId) => tracker.markChanged(agentId),
     stop: async () => {
       tunnels.setRouter(undefined);
+      client.close();
       stopFollowingTunnels();
       await limiter.flush();
       limiter.stop();
@@ -121,6 +125,20 @@ function reportHealthChanges(redis: ReturnType<typeof connectRedis>, logger: Log
     if (wasReady) logger.warn(`not ready: ${UNHEALTHY_REASON}`);
     wasReady = false;
   });
+}
+
+/** The listener's certificate and key, and the CA that signs the other replicas' certificates. */
+async function readPrivateApiTls(listen: KasConfig['privateApi']['listen']): Promise<{ tls?: { certPem: string; keyPem: string }; caPem?: string }> {
+  const read = (file: string, what: string) =>
+    readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
+      throw new PrivateApiConfigError(`cannot read the private API ${what} ${file}: ${err.code ?? err.message}`);
+    });
+  const [certPem, keyPem, caPem] = await Promise.all([
+    listen.tls ? read(listen.tls.certificateFile, 'certificate') : undefined,
+    listen.tls ? read(listen.tls.keyFile, 'key') : undefined,
+    listen.caCertificateFile ? read(listen.caCertificateFile, 'CA certificate') : undefined,
+  ]);
+  return { tls: certPem && keyPem ? { certPem, keyPem } : undefined, caPem };
 }
 
 async function readSecret(file: string | undefined): Promise<Buffer> {

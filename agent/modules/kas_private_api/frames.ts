@@ -1,9 +1,22 @@
-// Tunnel frames between replicas over one WebSocket per proxied request: body bytes
-// (message.data) travel as binary WebSocket messages, every other frame as JSON text.
-import type { ConnectRequest, ConnectResponse } from '../reverse_tunnel/protocol';
+// What travels on a WebSocket between two replicas. The connection stays open and carries one
+// proxied request after another (the routing replica keeps a pool of them per peer):
+//   routing → holder: {"kas":"claim","agentId","token"}   (a fresh signed token on every claim)
+//   holder → routing: {"kas":"ready","descriptor"} or {"kas":"none","reason"}
+//   then tunnel frames both ways until each side sends {"kas":"end"} (or the holder {"kas":"error"}),
+//   after which the connection is free for the next claim.
+// Tunnel frames: body bytes (message.data) travel as binary WebSocket messages, every other frame
+// as JSON text; control messages are JSON text with a "kas" key, which no tunnel frame has.
+import type { AgentDescriptor, ConnectRequest, ConnectResponse } from '../reverse_tunnel/protocol';
 import type WebSocket from 'ws';
 
 export type Frame = ConnectRequest | ConnectResponse;
+
+export type Control =
+  | { kas: 'claim'; agentId: string; token: string }
+  | { kas: 'ready'; descriptor: AgentDescriptor }
+  | { kas: 'none'; reason: string }
+  | { kas: 'end' }
+  | { kas: 'error'; reason: string };
 
 export function sendFrame(ws: WebSocket, frame: Frame, callback?: (err?: Error) => void): void {
   const data = 'message' in frame && frame.message ? frame.message.data : undefined;
@@ -11,8 +24,14 @@ export function sendFrame(ws: WebSocket, frame: Frame, callback?: (err?: Error) 
   else ws.send(JSON.stringify(frame), { binary: false }, callback);
 }
 
-export function decodeFrame<T extends Frame>(data: WebSocket.RawData, isBinary: boolean): T {
+export function sendControl(ws: WebSocket, control: Control): void {
+  ws.send(JSON.stringify(control), { binary: false });
+}
+
+/** A tunnel frame or a control message; throws on text that is not JSON. */
+export function decodeMessage<T extends Frame>(data: WebSocket.RawData, isBinary: boolean): { frame: T } | { control: Control } {
   const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
-  if (isBinary) return { message: { data: bytes } } as unknown as T;
-  return JSON.parse(bytes.toString('utf8')) as T;
+  if (isBinary) return { frame: { message: { data: bytes } } as unknown as T };
+  const parsed = JSON.parse(bytes.toString('utf8')) as T | Control;
+  return 'kas' in parsed ? { control: parsed } : { frame: parsed as T };
 }
