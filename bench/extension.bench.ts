@@ -5,7 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { KasClientError } from '../extension/src/kasClient/errors';
-import type { Pod } from '../extension/src/kasClient/kubeTypes';
+import type { Pod } from '../extension/src/kasClient/kubeClient';
 import { podNodesOf } from '../extension/src/trees/agentsModel';
 import { NamespaceNode, present } from '../extension/src/trees/nodes';
 import { PodFeed } from '../extension/src/trees/podFeed';
@@ -15,11 +15,12 @@ const POD_COUNT = 5000;
 const RUNS = 30;
 
 function makePods(count: number): Pod[] {
-  const created = new Date(Date.now() - 3600_000).toISOString();
+  // client-node's V1Pod, as a list answer delivers it (timestamps as Dates).
+  const created = new Date(Date.now() - 3600_000);
   return Array.from({ length: count }, (_, i) => ({
     metadata: { name: `web-${String(i).padStart(5, '0')}-${(i * 7919) % 10007}`, namespace: 'bench', uid: `uid-${i}`, resourceVersion: String(i + 1), creationTimestamp: created, labels: { app: 'web' } },
     spec: { containers: [{ name: 'app', image: 'nginx' }, { name: 'sidecar', image: 'envoy' }], nodeName: 'node-1' },
-    status: { phase: i % 50 === 0 ? 'Pending' : 'Running', podIP: `10.0.${i >> 8}.${i & 255}`, containerStatuses: [{ name: 'app', ready: true, restartCount: i % 3 }, { name: 'sidecar', ready: true, restartCount: 0 }] },
+    status: { phase: i % 50 === 0 ? 'Pending' : 'Running', podIP: `10.0.${i >> 8}.${i & 255}`, containerStatuses: [{ name: 'app', image: 'nginx', imageID: '', ready: true, restartCount: i % 3 }, { name: 'sidecar', image: 'envoy', imageID: '', ready: true, restartCount: 0 }] },
   }));
 }
 

@@ -4,7 +4,8 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { startDevCluster, type DevCluster } from '../../agent/devcluster/index';
 import { createLogger } from '../../agent/internal/log';
-import { KubeClient } from '../../extension/src/kasClient/kubeClient';
+import { kubeClientFor, type KubeClient } from '../../extension/src/kasClient/kubeClient';
+import { loadKubeLayer } from '../../extension/src/kube/load';
 
 export interface TestServer {
   url: string;
@@ -35,8 +36,16 @@ export function startQuietDevCluster(): Promise<DevCluster> {
 }
 
 /** The dev cluster's API as the extension's client sees a k8s proxy (admin credentials). */
-export function adminClient(cluster: DevCluster): KubeClient {
-  return new KubeClient({ baseUrl: cluster.url, authorization: `Bearer ${cluster.adminToken}`, caPem: cluster.caPem });
+export function adminClient(cluster: DevCluster): Promise<KubeClient> {
+  return kubeClientFor({ server: cluster.url, token: cluster.adminToken, caPem: cluster.caPem });
+}
+
+/** Test setup the extension never does (creating namespaces and pods), with client-node directly. */
+export async function createObjects(cluster: DevCluster, namespace: string, objects: { namespace?: boolean; pods?: Record<string, unknown>[] }): Promise<void> {
+  const layer = await loadKubeLayer();
+  const core = layer.createKubeConfig({ server: cluster.url, token: cluster.adminToken, caPem: cluster.caPem }).makeApiClient(layer.clientNode.CoreV1Api);
+  if (objects.namespace) await core.createNamespace({ body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } } });
+  for (const pod of objects.pods ?? []) await core.createNamespacedPod({ namespace, body: pod as never });
 }
 
 export async function waitFor<T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 15_000): Promise<T> {

@@ -10,7 +10,7 @@ import { join, resolve } from 'node:path';
 import { LocalPairProcess } from '../../extension/src/localPair/localPairProcess';
 import { KasApi } from '../../extension/src/kasClient/kasApi';
 import { readCaFile } from '../../extension/src/kasClient/http';
-import { KubeClient, proxyAuthorization } from '../../extension/src/kasClient/kubeClient';
+import { kubeClientFor, proxyCredential } from '../../extension/src/kasClient/kubeClient';
 import { logViewHtml } from '../../extension/src/logs/logViewHtml';
 
 describe('extension log view page', () => {
@@ -49,8 +49,8 @@ describe('extension local pair process', function () {
     const caPem = await readCaFile(ready.caFile);
     const agents = await new KasApi({ baseUrl: ready.apiUrl, authorization: `Bearer ${ready.userToken}`, caPem }).agents();
     assert.ok(agents.some((a) => a.name === 'dev'));
-    const namespaces = await new KubeClient({ baseUrl: ready.k8sProxyUrl, authorization: proxyAuthorization(ready.agentId, ready.userToken), caPem }).listNamespaces();
-    assert.ok(namespaces.items.some((n) => n.metadata.name === 'default'));
+    const namespaces = await (await kubeClientFor({ server: ready.k8sProxyUrl, token: proxyCredential(ready.agentId, ready.userToken), caPem })).listNamespaces();
+    assert.ok(namespaces.includes('default'));
     // Copy Kubeconfig's output works with real kubectl through kas.
     const kubeconfig = join(dir, 'copied-kubeconfig');
     await writeFile(kubeconfig, buildKubeconfig({ contextName: 'local-dev', server: ready.k8sProxyUrl, caPem, token: `pat:${ready.agentId}:${ready.userToken}` }));

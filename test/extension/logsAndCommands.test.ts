@@ -12,7 +12,7 @@ import { NamespaceNameError, restrictedNamespaceObjects } from '../../extension/
 import { displayLine, parseReadyLine } from '../../extension/src/localPair/readyLine';
 import { LogSession } from '../../extension/src/logs/logSession';
 import type { LogViewState } from '../../webviews/logview/messages';
-import { adminClient, simulatedPod, startQuietDevCluster, waitFor } from './helpers';
+import { adminClient, createObjects, simulatedPod, startQuietDevCluster, waitFor } from './helpers';
 
 const run = promisify(execFile);
 
@@ -32,10 +32,10 @@ describe('extension logs and commands', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  function watchSession(pod: string, follow = true) {
+  async function watchSession(pod: string, follow = true) {
     const lines: string[] = [];
     const states: LogViewState[] = [];
-    const session = new LogSession(adminClient(cluster), { namespace: 'default', pod, container: 'main' }, { follow, tailLines: 100, waitRetryMs: 100 }, {
+    const session = new LogSession(await adminClient(cluster), { namespace: 'default', pod, container: 'main' }, { follow, tailLines: 100, waitRetryMs: 100 }, {
       lines: (batch) => lines.push(...batch),
       state: (state) => states.push(state),
     });
@@ -46,26 +46,26 @@ describe('extension logs and commands', () => {
 
   describe('LogSession', () => {
     it('streams lines of a running container', async function () {
-      const client = adminClient(cluster);
-      await client.create('api/v1/namespaces/default/pods', simulatedPod('chatty', { SIM_LINES: '5', SIM_MESSAGE: 'hello {n}', SIM_LINE_INTERVAL_MS: '20', SIM_DURATION_SECONDS: 'forever' }));
+      const client = await adminClient(cluster);
+      await createObjects(cluster, 'default', { pods: [simulatedPod('chatty', { SIM_LINES: '5', SIM_MESSAGE: 'hello {n}', SIM_LINE_INTERVAL_MS: '20', SIM_DURATION_SECONDS: 'forever' })] });
       const running = await waitFor('the pod to run', async () => (await client.readPod('default', 'chatty')).status?.phase === 'Running', 8000).catch(() => false);
       // Until the dev cluster's simulated kubelet is plugged in, pods never start.
       if (!running) this.skip();
-      const { lines, states } = watchSession('chatty');
+      const { lines, states } = await watchSession('chatty');
       await waitFor('five lines', () => lines.length >= 5, 20_000);
       assert.equal(lines[0], 'hello 1');
       assert.ok(states.includes('streaming'));
     });
 
     it('says the pod was deleted, not a raw 404', async () => {
-      const { states } = watchSession('never-existed');
+      const { states } = await watchSession('never-existed');
       await waitFor('podDeleted', () => states.includes('podDeleted'));
       assert.ok(!states.includes('error'));
     });
 
     it('says "no logs yet" while the container has not started', async () => {
-      await adminClient(cluster).create('api/v1/namespaces/default/pods', simulatedPod('slow-start', { SIM_START_DELAY_MS: '60000' }));
-      const { states } = watchSession('slow-start');
+      await createObjects(cluster, 'default', { pods: [simulatedPod('slow-start', { SIM_START_DELAY_MS: '60000' })] });
+      const { states } = await watchSession('slow-start');
       await waitFor('waiting', () => states.includes('waiting'));
     });
   });
@@ -94,8 +94,7 @@ describe('extension logs and commands', () => {
 
   describe('Create Restricted Namespace', () => {
     it('creates the namespace, a service account and an edit RoleBinding for it', async () => {
-      const client = adminClient(cluster);
-      for (const request of restrictedNamespaceObjects('team-a', 'group/team-a')) await client.create(request.path, request.object);
+      await (await adminClient(cluster)).createRestrictedNamespace(restrictedNamespaceObjects('team-a', 'group/team-a'));
       const file = join(dir, 'admin-kubeconfig');
       await writeFile(file, buildKubeconfig({ contextName: 'admin', server: cluster.url, caPem: cluster.caPem, token: cluster.adminToken }));
       const { stdout } = await run('kubectl', ['--kubeconfig', file, '-n', 'team-a', 'get', 'rolebinding', 'team-a-edit', '-o', 'jsonpath={.roleRef.name} {.subjects[0].name}']);

@@ -6,11 +6,11 @@ import { SwrCache } from '../../extension/src/cache/swrCache';
 import { ConnectionRecord, ConnectionStore, KeyValueState, SecretVault } from '../../extension/src/connections/connectionStore';
 import type { Session } from '../../extension/src/connections/sessions';
 import { KasApi } from '../../extension/src/kasClient/kasApi';
-import type { Pod } from '../../extension/src/kasClient/kubeTypes';
+import type { Pod } from '../../extension/src/kasClient/kubeClient';
 import { AgentsModel } from '../../extension/src/trees/agentsModel';
 import { formatAge, podStatusText } from '../../extension/src/trees/format';
 import { AgentsNode, present } from '../../extension/src/trees/nodes';
-import { adminClient, serve, simulatedPod, startQuietDevCluster, TestServer, waitFor } from './helpers';
+import { adminClient, createObjects, serve, simulatedPod, startQuietDevCluster, TestServer, waitFor } from './helpers';
 
 /** Map-backed stand-ins for VS Code's Memento and SecretStorage (same contract, in memory). */
 function memoryStorage(): { state: KeyValueState & { dump(): string }; vault: SecretVault & { keys(): string[] } } {
@@ -85,9 +85,9 @@ describe('extension model', () => {
 
   describe('presentation', () => {
     const pod = (phase: string, extra: Partial<Pod> = {}): Pod => ({
-      metadata: { name: 'web-1', namespace: 'default', creationTimestamp: new Date(Date.now() - 3 * 3600_000).toISOString() },
+      metadata: { name: 'web-1', namespace: 'default', creationTimestamp: new Date(Date.now() - 3 * 3600_000) },
       spec: { containers: [{ name: 'app' }, { name: 'sidecar' }] },
-      status: { phase, containerStatuses: [{ name: 'app', ready: true, restartCount: 2 }, { name: 'sidecar', ready: false, restartCount: 1 }] },
+      status: { phase, containerStatuses: [{ name: 'app', image: 'app', imageID: '', ready: true, restartCount: 2 }, { name: 'sidecar', image: 'sidecar', imageID: '', ready: false, restartCount: 1 }] },
       ...extra,
     });
 
@@ -100,8 +100,8 @@ describe('extension model', () => {
     });
 
     it('prefers Terminating and waiting reasons over the phase, like kubectl', () => {
-      assert.equal(podStatusText(pod('Running', { metadata: { name: 'x', deletionTimestamp: 'now' } })), 'Terminating');
-      assert.equal(podStatusText({ metadata: { name: 'x' }, status: { phase: 'Running', containerStatuses: [{ name: 'a', state: { waiting: { reason: 'CrashLoopBackOff' } } }] } }), 'CrashLoopBackOff');
+      assert.equal(podStatusText(pod('Running', { metadata: { name: 'x', deletionTimestamp: new Date() } })), 'Terminating');
+      assert.equal(podStatusText({ metadata: { name: 'x' }, status: { phase: 'Running', containerStatuses: [{ name: 'a', image: 'a', imageID: '', ready: false, restartCount: 0, state: { waiting: { reason: 'CrashLoopBackOff' } } }] } }), 'CrashLoopBackOff');
     });
 
     it('formats ages in kubectl units', () => {
@@ -109,6 +109,7 @@ describe('extension model', () => {
       assert.equal(formatAge('2026-01-01T23:59:15Z', now), '45s');
       assert.equal(formatAge('2026-01-01T23:48:00Z', now), '12m');
       assert.equal(formatAge('2025-12-28T00:00:00Z', now), '5d');
+      assert.equal(formatAge(new Date('2026-01-01T21:00:00Z'), now), '3h', 'client-node lists carry Dates');
     });
 
     it('marks agents by connected replicas and config validity', () => {
@@ -139,7 +140,7 @@ describe('extension model', () => {
       let changes = 0;
       model = new AgentsModel({
         connections: () => [record],
-        session: async () => ({ record, kas: new KasApi({ baseUrl: kas!.url, authorization: 'Bearer t', unauthorizedMeansKas: true }), kube: () => { throw new Error('unused'); }, kubeconfigParts: () => ({ server: '', token: '' }) }),
+        session: async () => ({ record, kas: new KasApi({ baseUrl: kas!.url, authorization: 'Bearer t', unauthorizedMeansKas: true }), kube: () => Promise.reject(new Error('unused')), kubeconfigParts: () => ({ server: '', token: '' }) }),
         onChange: () => changes++,
         agentPollMs: { allConnected: 60_000, someOffline: 50 },
       });
@@ -167,9 +168,7 @@ describe('extension model', () => {
       kas = await serve((_req, res) => res.end(JSON.stringify({ agents: [{ id: '1', name: 'dev', configProject: 'g/p', config: { commit: 'abc', valid: true, errors: [] }, connections: [{ podName: 'agentk-0', podNamespace: 'gitlab-agent', version: 'v0', connectedSince: new Date().toISOString() }] }] })));
       record.apiUrl = kas.url;
       record.k8sProxyUrl = cluster.url;
-      const client = adminClient(cluster);
-      await client.create('api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'tree-test' } });
-      await client.create('api/v1/namespaces/tree-test/pods', simulatedPod('first'));
+      await createObjects(cluster, 'tree-test', { namespace: true, pods: [simulatedPod('first')] });
     });
     after(async () => {
       await model?.dispose();
@@ -206,11 +205,11 @@ describe('extension model', () => {
       const namespace = await expand(await expand(connection, 'dev'), 'tree-test');
       await expand(namespace, 'first');
       const before = changes;
-      await adminClient(cluster).create('api/v1/namespaces/tree-test/pods', simulatedPod('second'));
+      await createObjects(cluster, 'tree-test', { pods: [simulatedPod('second')] });
       await expand(namespace, 'second');
       await waitFor('a (debounced) change signal', () => changes > before);
-      await adminClient(cluster).deletePod('tree-test', 'first');
-      await waitFor('first to disappear', () => !model!.children(namespace).some((n) => n.kind === 'pod' && n.pod.metadata.name === 'first'));
+      await (await adminClient(cluster)).deletePod('tree-test', 'first');
+      await waitFor('first to disappear', () => !model!.children(namespace).some((n) => n.kind === 'pod' && n.pod.metadata?.name === 'first'));
     });
   });
 });

@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createLogger } from '../../agent/internal/log';
 import { startLocalPair, type LocalPair } from '../../agent/localpair/index';
-import { KubeClient, proxyAuthorization } from '../../extension/src/kasClient/kubeClient';
+import { kubeClientFor, proxyCredential } from '../../extension/src/kasClient/kubeClient';
 import { LogSession } from '../../extension/src/logs/logSession';
 import { bundledCatalog, parseCatalog } from '../../extension/src/managedApps/catalog';
 import { ManagedAppsActions, type ManagedAppsUi } from '../../extension/src/managedApps/actions';
@@ -130,7 +130,7 @@ describe('managed apps against the local pair', function () {
     const model = await newModel();
     const target = await model.install('prometheus');
     assert.deepEqual(target, { namespace: NS, pod: 'install-prometheus', container: 'helm' });
-    const client = new KubeClient({ baseUrl: pair.k8sProxyUrl, authorization: proxyAuthorization(String(pair.agentId), pair.userToken), caPem: readFileSync(pair.caFile, 'utf8') });
+    const client = await kubeClientFor({ server: pair.k8sProxyUrl, token: proxyCredential(String(pair.agentId), pair.userToken), caPem: readFileSync(pair.caFile, 'utf8') });
     const received: Array<{ line: string; state: AppState }> = [];
     let sessionEnded!: () => void;
     const ended = new Promise<void>((resolve) => (sessionEnded = resolve));

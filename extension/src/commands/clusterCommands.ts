@@ -2,6 +2,7 @@
 // Namespace, Open Agent Config, Validate Agent Config.
 import * as vscode from 'vscode';
 import { userMessage } from '../kasClient/errors';
+import { podName } from '../kasClient/kubeClient';
 import { openLogPanel } from '../logs/logPanel';
 import type { Services } from '../services';
 import { containerNames } from '../trees/format';
@@ -26,22 +27,22 @@ function pickHint(what: string): void {
 
 export async function showPodLogs(services: Services, node?: PodNode | ContainerNode): Promise<void> {
   if (!node) return pickHint('Show Pod Logs');
-  const podName = node.kind === 'pod' ? node.pod.metadata.name : node.podName;
+  const podLabel = node.kind === 'pod' ? podName(node.pod) : node.podName;
   let container = node.kind === 'container' ? node.container : undefined;
   if (!container && node.kind === 'pod') {
     const names = containerNames(node.pod);
-    container = names.length <= 1 ? names[0] : await vscode.window.showQuickPick(names, { title: `Container of ${podName}` });
+    container = names.length <= 1 ? names[0] : await vscode.window.showQuickPick(names, { title: `Container of ${podLabel}` });
   }
   if (!container) return;
   const settings = vscode.workspace.getConfiguration('kubernetesAgents.logs');
   const options = { follow: settings.get<boolean>('follow', true), tailLines: settings.get<number>('tailLines', 500) };
   const client = await services.model.kube(node.connectionId, node.agentId);
-  openLogPanel(services.context.extensionUri, client, { namespace: node.namespace, pod: podName, container }, options);
+  openLogPanel(services.context.extensionUri, client, { namespace: node.namespace, pod: podLabel, container }, options);
 }
 
 export async function deletePod(services: Services, node?: PodNode): Promise<void> {
   if (!node) return pickHint('Delete Pod');
-  const name = node.pod.metadata.name;
+  const name = podName(node.pod);
   const answer = await vscode.window.showWarningMessage(`Delete pod ${node.namespace}/${name}?`, { modal: true }, 'Delete');
   if (answer !== 'Delete') return;
   const client = await services.model.kube(node.connectionId, node.agentId);
@@ -66,7 +67,7 @@ export async function createRestrictedNamespace(services: Services, node?: Agent
   const namespace = await vscode.window.showInputBox({ title: 'Create Restricted Namespace (2/2)', prompt: 'Namespace name', value: suggested, validateInput: validateNamespaceName, ignoreFocusOut: true });
   if (!namespace) return;
   const client = await services.model.kube(node.connectionId, agentId);
-  for (const request of restrictedNamespaceObjects(namespace, project)) await client.create(request.path, request.object);
+  await client.createRestrictedNamespace(restrictedNamespaceObjects(namespace, project));
   await services.model.refresh();
   void vscode.window.showInformationMessage(`Namespace ${namespace} created for ${project}, with service account ${namespace}-service-account bound to "edit".`);
 }

@@ -3,6 +3,7 @@
 // (and nobody else) to the built-in `edit` ClusterRole inside that namespace only.
 
 import { UserFacingError } from '../kasClient/errors';
+import type { RestrictedNamespaceObjects } from '../kasClient/kubeClient';
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
@@ -20,29 +21,20 @@ export function validateNamespaceName(name: string): string | undefined {
   return undefined;
 }
 
-export interface RestrictedNamespaceRequest {
-  /** The API path to POST to, and the object. */
-  path: string;
-  object: Record<string, unknown>;
-}
-
-export function restrictedNamespaceObjects(namespace: string, project: string): RestrictedNamespaceRequest[] {
+export function restrictedNamespaceObjects(namespace: string, project: string): RestrictedNamespaceObjects {
   const problem = validateNamespaceName(namespace);
   if (problem) throw new NamespaceNameError(`invalid namespace name: ${problem}`);
   const labels = { 'app.kubernetes.io/managed-by': 'kubernetes-agent-workbench', 'gitlab.org/project': project.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 63) };
   const account = `${namespace}-service-account`;
-  return [
-    { path: 'api/v1/namespaces', object: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace, labels } } },
-    { path: `api/v1/namespaces/${namespace}/serviceaccounts`, object: { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: account, namespace, labels } } },
-    {
-      path: `apis/rbac.authorization.k8s.io/v1/namespaces/${namespace}/rolebindings`,
-      object: {
-        apiVersion: 'rbac.authorization.k8s.io/v1',
-        kind: 'RoleBinding',
-        metadata: { name: `${namespace}-edit`, namespace, labels },
-        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'edit' },
-        subjects: [{ kind: 'ServiceAccount', name: account, namespace }],
-      },
+  return {
+    namespace: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace, labels } },
+    serviceAccount: { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: account, namespace, labels } },
+    roleBinding: {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'RoleBinding',
+      metadata: { name: `${namespace}-edit`, namespace, labels },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'edit' },
+      subjects: [{ kind: 'ServiceAccount', name: account, namespace }],
     },
-  ];
+  };
 }

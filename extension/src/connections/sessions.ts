@@ -1,27 +1,34 @@
 // Turns a saved connection into ready clients: the kas REST API and, per agent, the Kubernetes
-// API through kas's proxy. The token and CA are read once per session and kept in memory only.
+// API through kas's proxy (client-node, loaded on first use; one client per agent, kept). The
+// token and CA are read once per session and kept in memory only.
 import { KasClientError } from '../kasClient/errors';
 import { HttpTarget, readCaFile } from '../kasClient/http';
 import { KasApi } from '../kasClient/kasApi';
-import { KubeClient, proxyAuthorization } from '../kasClient/kubeClient';
+import { kubeClientFor, proxyCredential, type ClusterParts, type KubeClient } from '../kasClient/kubeClient';
 import type { ConnectionRecord, ConnectionStore } from './connectionStore';
 
 export interface Session {
   record: ConnectionRecord;
   kas: KasApi;
-  kube(agentId: string): KubeClient;
+  kube(agentId: string): Promise<KubeClient>;
   /** Settings for building a kubeconfig: the proxy URL, CA and the credential for an agent. */
-  kubeconfigParts(agentId: string): { server: string; caPem?: string; token: string };
+  kubeconfigParts(agentId: string): ClusterParts;
 }
 
 export function createSession(record: ConnectionRecord, token: string, caPem: string | undefined): Session {
   const api: HttpTarget = { baseUrl: record.apiUrl, authorization: `Bearer ${token}`, caPem, unauthorizedMeansKas: true };
-  return {
-    record,
-    kas: new KasApi(api),
-    kube: (agentId) => new KubeClient({ baseUrl: record.k8sProxyUrl, authorization: proxyAuthorization(agentId, token), caPem }),
-    kubeconfigParts: (agentId) => ({ server: record.k8sProxyUrl, caPem, token: `pat:${agentId}:${token}` }),
+  const kubeconfigParts = (agentId: string): ClusterParts => ({ server: record.k8sProxyUrl, caPem, token: proxyCredential(agentId, token) });
+  const clients = new Map<string, Promise<KubeClient>>();
+  const kube = (agentId: string): Promise<KubeClient> => {
+    let client = clients.get(agentId);
+    if (!client) {
+      client = kubeClientFor(kubeconfigParts(agentId));
+      clients.set(agentId, client);
+      client.catch(() => clients.delete(agentId));
+    }
+    return client;
   };
+  return { record, kas: new KasApi(api), kube, kubeconfigParts };
 }
 
 export class SessionRegistry {

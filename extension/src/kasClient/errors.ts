@@ -41,8 +41,21 @@ const EXPLANATIONS: Record<KasErrorCode, string> = {
   CANCELLED: 'the request was cancelled',
 };
 
+/**
+ * The Kubernetes layer is a second bundle (dist/extension-kube.js, loaded on first cluster use)
+ * with its own copy of this module, so `instanceof` checks a brand from the global symbol
+ * registry rather than the class identity.
+ */
+const KAS_CLIENT_ERROR = Symbol.for('kubernetes-agent-workbench/KasClientError');
+
 export class KasClientError extends Error {
   override name = 'KasClientError';
+  readonly [KAS_CLIENT_ERROR] = true;
+
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[KAS_CLIENT_ERROR] === true;
+  }
+
   constructor(
     readonly code: KasErrorCode,
     /** The HTTP status when there was one; for logs and decisions, never shown as text. */

@@ -1,4 +1,4 @@
-// A small HTTP(S) client for kas and the Kubernetes API behind it. Deliberately minimal: no
+// A small HTTP(S) client for kas's REST API (the cluster is reached with client-node, kube/). No
 // redirects ever (a 3xx is an error, so a user-supplied URL cannot bounce us elsewhere), a
 // timeout on every request, an optional CA, and errors mapped to codes (errors.ts).
 import * as http from 'node:http';

@@ -1,10 +1,24 @@
-// The Kubernetes API as reached through kas's k8s proxy, with the `pat:<agent-id>:<token>`
-// credential. Only the calls the extension makes: list, watch (JSON lines), logs (a byte
-// stream), delete and create.
-import type { IncomingMessage } from 'node:http';
-import { KasClientError } from './errors';
-import { HttpTarget, openResponse, requestJson } from './http';
-import type { List, Namespace, Pod, WatchEvent } from './kubeTypes';
+// What the extension asks of a cluster, reached through kas's k8s proxy with the
+// `pat:<agent-id>:<token>` credential. Only the interface and the small pure helpers live here:
+// the implementation is @kubernetes/client-node in the lazily loaded Kubernetes layer (kube/),
+// so nothing here pulls client-node into the activation path.
+import type { Readable } from 'node:stream';
+import type { V1Pod } from '@kubernetes/client-node' with { 'resolution-mode': 'import' };
+import { loadKubeLayer } from '../kube/load';
+
+export type Pod = V1Pod;
+
+export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
+
+export interface WatchEvent<T> {
+  type: WatchEventType;
+  object: T;
+}
+
+export interface PodList {
+  items: Pod[];
+  resourceVersion: string;
+}
 
 export interface LogOptions {
   container?: string;
@@ -14,99 +28,64 @@ export interface LogOptions {
   signal?: AbortSignal;
 }
 
-export function proxyAuthorization(agentId: string, token: string): string {
-  return `Bearer pat:${agentId}:${token}`;
+/** The objects of Create Restricted Namespace (see commands/restrictedNamespace.ts). */
+export interface RestrictedNamespaceObjects {
+  namespace: Record<string, unknown>;
+  serviceAccount: Record<string, unknown>;
+  roleBinding: Record<string, unknown>;
 }
 
-const enc = encodeURIComponent;
-
-export class KubeClient {
-  constructor(private readonly target: HttpTarget) {}
-
-  listNamespaces(signal?: AbortSignal): Promise<List<Namespace>> {
-    return requestJson<List<Namespace>>(this.target, 'api/v1/namespaces', { signal });
-  }
-
-  listPods(namespace: string, labelSelector?: string, signal?: AbortSignal): Promise<List<Pod>> {
-    const query = labelSelector ? `?labelSelector=${enc(labelSelector)}` : '';
-    return requestJson<List<Pod>>(this.target, `api/v1/namespaces/${enc(namespace)}/pods${query}`, { signal });
-  }
-
-  readPod(namespace: string, name: string, signal?: AbortSignal): Promise<Pod> {
-    return requestJson<Pod>(this.target, `api/v1/namespaces/${enc(namespace)}/pods/${enc(name)}`, { signal });
-  }
-
-  async deletePod(namespace: string, name: string): Promise<void> {
-    await requestJson<unknown>(this.target, `api/v1/namespaces/${enc(namespace)}/pods/${enc(name)}`, { method: 'DELETE' });
-  }
-
-  async create(path: string, object: unknown): Promise<void> {
-    await requestJson<unknown>(this.target, path, { method: 'POST', body: object });
-  }
-
+/**
+ * Every failure rejects with a KasClientError (a code and our own explanation). Redirects are
+ * never followed: a 3xx rejects with REDIRECT_REFUSED before its target is contacted.
+ */
+export interface KubeClient {
+  listNamespaces(signal?: AbortSignal): Promise<string[]>;
+  listPods(namespace: string, labelSelector?: string, signal?: AbortSignal): Promise<PodList>;
+  readPod(namespace: string, name: string, signal?: AbortSignal): Promise<Pod>;
+  deletePod(namespace: string, name: string): Promise<void>;
+  /** Creates the namespace, then its service account, then the RoleBinding. */
+  createRestrictedNamespace(objects: RestrictedNamespaceObjects): Promise<void>;
   /**
    * Watches pods from `resourceVersion`; calls `onEvent` per event until the server ends the
    * stream or `signal` aborts. Resolves when the stream ends; rejects on errors (GONE on 410,
    * also when it arrives as an ERROR event inside the stream).
    */
-  async watchPods(
+  watchPods(
     namespace: string,
     options: { resourceVersion: string; labelSelector?: string },
     onEvent: (event: WatchEvent<Pod>) => void,
     signal: AbortSignal,
-  ): Promise<void> {
-    const selector = options.labelSelector ? `&labelSelector=${enc(options.labelSelector)}` : '';
-    const query = `?watch=true&allowWatchBookmarks=true&resourceVersion=${enc(options.resourceVersion)}${selector}`;
-    const response = await openResponse(this.target, `api/v1/namespaces/${enc(namespace)}/pods${query}`, { signal });
-    await readJsonLines(response, (line) => {
-      const event = parseWatchEvent(line);
-      if (event.type === 'ERROR') throw new KasClientError(statusCodeOf(event.object) === 410 ? 'GONE' : 'SERVER_ERROR');
-      onEvent(event);
-    });
-  }
-
+  ): Promise<void>;
   /** Opens the log stream of a container; the caller reads and destroys it. */
-  streamLogs(namespace: string, pod: string, options: LogOptions): Promise<IncomingMessage> {
-    const params = new URLSearchParams();
-    if (options.container) params.set('container', options.container);
-    if (options.follow) params.set('follow', 'true');
-    if (options.tailLines !== undefined) params.set('tailLines', String(options.tailLines));
-    if (options.timestamps) params.set('timestamps', 'true');
-    const path = `api/v1/namespaces/${enc(namespace)}/pods/${enc(pod)}/log?${params.toString()}`;
-    return openResponse(this.target, path, { signal: options.signal });
-  }
+  streamLogs(namespace: string, pod: string, options: LogOptions): Promise<Readable>;
 }
 
-function parseWatchEvent(line: string): WatchEvent<Pod> {
-  try {
-    const event = JSON.parse(line) as WatchEvent<Pod>;
-    if (typeof event?.type === 'string' && event.object) return event;
-  } catch {
-    // fall through: reported below as a typed error
-  }
-  throw new KasClientError('BAD_RESPONSE');
+/** Where and as whom a cluster is reached: one per (connection, agent). */
+export interface ClusterParts {
+  /** The k8s proxy URL, path prefix included (https://host:8154/k8s-proxy/). */
+  server: string;
+  /** The bearer token as sent, e.g. `pat:<agent-id>:<token>`; never logged. */
+  token: string;
+  caPem?: string;
+  /** Time allowed until response headers (and whole non-streaming answers) arrive. */
+  timeoutMs?: number;
 }
 
-function statusCodeOf(object: unknown): number | undefined {
-  return (object as { code?: number }).code;
+export function proxyCredential(agentId: string, token: string): string {
+  return `pat:${agentId}:${token}`;
 }
 
-/** Splits a byte stream into lines; the last partial line is delivered when the stream ends. */
-export async function readJsonLines(stream: AsyncIterable<Buffer | string>, onLine: (line: string) => void): Promise<void> {
-  let pending = '';
-  try {
-    for await (const chunk of stream) {
-      pending += chunk.toString();
-      let newline: number;
-      while ((newline = pending.indexOf('\n')) >= 0) {
-        const line = pending.slice(0, newline).trim();
-        pending = pending.slice(newline + 1);
-        if (line) onLine(line);
-      }
-    }
-  } catch (error) {
-    if (error instanceof KasClientError) throw error;
-    throw new KasClientError((error as { name?: string }).name === 'AbortError' ? 'CANCELLED' : 'UNREACHABLE');
-  }
-  if (pending.trim()) onLine(pending.trim());
+export function proxyAuthorization(agentId: string, token: string): string {
+  return `Bearer ${proxyCredential(agentId, token)}`;
+}
+
+/** A pod's name; client-node types every metadata field as optional. */
+export function podName(pod: Pod): string {
+  return pod.metadata?.name ?? '';
+}
+
+/** Loads the Kubernetes layer (client-node) on first use and builds a client. */
+export async function kubeClientFor(parts: ClusterParts): Promise<KubeClient> {
+  return (await loadKubeLayer()).createKubeClient(parts);
 }

@@ -1,12 +1,11 @@
 // One pod-log stream feeding the log view: opens the stream, splits it into lines, batches them
 // (one message per ~50 ms rather than per line), and works out the states users need to see:
 // no logs yet (container not started: retry), pod failed, pod deleted, stream ended, error.
-import type { IncomingMessage } from 'node:http';
+import type { Readable } from 'node:stream';
 import type { LogTarget, LogViewState } from '../../../webviews/logview/messages';
 import { KasClientError, userMessage } from '../kasClient/errors';
 import { abortableSleep } from '../cache/sleep';
-import type { KubeClient } from '../kasClient/kubeClient';
-import type { Pod } from '../kasClient/kubeTypes';
+import type { KubeClient, Pod } from '../kasClient/kubeClient';
 
 export interface LogSessionEvents {
   lines(lines: string[]): void;
@@ -102,7 +101,7 @@ export class LogSession {
     }
   }
 
-  private async consume(stream: IncomingMessage): Promise<void> {
+  private async consume(stream: Readable): Promise<void> {
     try {
       for await (const chunk of stream) this.push((chunk as Buffer).toString('utf8'));
     } catch {

@@ -1,12 +1,15 @@
 // @kubernetes/client-node, reached the way the extension reaches every cluster: through kas's
-// k8s proxy with the `pat:<agent-id>:<token>` credential (kasClient/kubeClient.ts's
-// proxyAuthorization) and the kas CA. client-node is an ES module; the extension bundle is CJS.
-import type { CoreV1Api, KubeConfig } from '@kubernetes/client-node' with { 'resolution-mode': 'import' };
-import { proxyAuthorization } from '../kasClient/kubeClient';
+// k8s proxy with the `pat:<agent-id>:<token>` credential and the kas CA, from the extension's
+// one KubeConfig factory (kube/kubeConfig.ts: no redirects, timeouts). client-node lives in
+// the lazily loaded Kubernetes layer (kube/load.ts), never in the activation path.
+import type { CoreV1Api } from '@kubernetes/client-node' with { 'resolution-mode': 'import' };
+import { proxyCredential, type ClusterParts } from '../kasClient/kubeClient';
+import { loadKubeLayer } from '../kube/load';
+import type { ClientNode, KasKubeConfig } from '../kube/kubeConfig';
 import { ManagedAppsError } from './errors';
 
-export type ClientNode = typeof import('@kubernetes/client-node', { with: { 'resolution-mode': 'import' } });
-export type { CoreV1Api, KubeConfig };
+export type KubeConfig = KasKubeConfig;
+export type { ClientNode, CoreV1Api };
 
 export interface ProxyTarget {
   /** kas's k8s proxy URL (https://…/k8s-proxy/ or http). */
@@ -17,26 +20,17 @@ export interface ProxyTarget {
   caPem?: string;
 }
 
-export function loadClientNode(): Promise<ClientNode> {
-  return import('@kubernetes/client-node');
+export async function loadClientNode(): Promise<ClientNode> {
+  return (await loadKubeLayer()).clientNode;
 }
 
 export function kubeConfigForProxy(target: ProxyTarget): Promise<KubeConfig> {
-  const credential = proxyAuthorization(target.agentId, target.token).replace(/^Bearer /, '');
-  return kubeConfigFromParts({ server: target.k8sProxyUrl, caPem: target.caPem, token: credential });
+  return kubeConfigFromParts({ server: target.k8sProxyUrl, caPem: target.caPem, token: proxyCredential(target.agentId, target.token) });
 }
 
 /** From a session's kubeconfigParts(agentId): the token there is already `pat:<agent>:<token>`. */
-export async function kubeConfigFromParts(parts: { server: string; caPem?: string; token: string }): Promise<KubeConfig> {
-  const { KubeConfig } = await loadClientNode();
-  const kubeConfig = new KubeConfig();
-  kubeConfig.loadFromOptions({
-    clusters: [{ name: 'kas', server: parts.server.replace(/\/$/, ''), ...(parts.caPem ? { caData: Buffer.from(parts.caPem).toString('base64') } : {}) }],
-    users: [{ name: 'agent-user', token: parts.token }],
-    contexts: [{ name: 'kas', cluster: 'kas', user: 'agent-user' }],
-    currentContext: 'kas',
-  });
-  return kubeConfig;
+export async function kubeConfigFromParts(parts: ClusterParts): Promise<KubeConfig> {
+  return (await loadKubeLayer()).createKubeConfig(parts);
 }
 
 /** The HTTP status of a client-node failure, or undefined when the request never got one. */

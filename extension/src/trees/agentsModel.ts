@@ -6,7 +6,7 @@ import type { Session } from '../connections/sessions';
 import { SwrCache } from '../cache/swrCache';
 import { userMessage } from '../kasClient/errors';
 import type { AgentInfo } from '../kasClient/kasApi';
-import type { KubeClient } from '../kasClient/kubeClient';
+import { podName, type KubeClient } from '../kasClient/kubeClient';
 import { containerNames } from './format';
 import type { AgentNode, AgentsNode, ConnectionNode, MessageNode, NamespaceNode, PodNode } from './nodes';
 import { nodeId } from './nodes';
@@ -42,7 +42,7 @@ export class AgentsModel {
       case 'connection': return this.agentNodes(node);
       case 'agent': return this.namespaceNodes(node);
       case 'namespace': return this.podNodes(node);
-      case 'pod': return containerNames(node.pod).map((container) => ({ kind: 'container', connectionId: node.connectionId, agentId: node.agentId, namespace: node.namespace, podName: node.pod.metadata.name, container }));
+      case 'pod': return containerNames(node.pod).map((container) => ({ kind: 'container', connectionId: node.connectionId, agentId: node.agentId, namespace: node.namespace, podName: podName(node.pod), container }));
       default: return [];
     }
   }
@@ -108,7 +108,7 @@ export class AgentsModel {
   }
 
   async kube(connectionId: string, agentId: string): Promise<KubeClient> {
-    return (await this.deps.session(connectionId)).kube(agentId);
+    return await (await this.deps.session(connectionId)).kube(agentId);
   }
 
   private async stopFeeds(): Promise<void> {
@@ -149,8 +149,8 @@ export class AgentsModel {
   private namespaceNodes(node: AgentNode): AgentsNode[] {
     const key = `${node.connectionId}/${node.agent.id}`;
     const entry = this.namespaces.read(key, async () => {
-      const list = await (await this.kube(node.connectionId, node.agent.id)).listNamespaces();
-      return list.items.map((n) => n.metadata.name).sort();
+      const names = await (await this.kube(node.connectionId, node.agent.id)).listNamespaces();
+      return names.sort();
     });
     if (entry.value === undefined) return [pendingOrError(nodeId(node), entry.error)];
     return entry.value.map((namespace): NamespaceNode => ({ kind: 'namespace', connectionId: node.connectionId, agentId: node.agent.id, namespace }));

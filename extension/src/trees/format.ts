@@ -1,10 +1,14 @@
 // Formatting of cluster objects for the tree: short, kubectl-like, pure functions.
-import type { Pod } from '../kasClient/kubeTypes';
+import type { Pod } from '../kasClient/kubeClient';
 
-/** Age like kubectl prints it: 45s, 12m, 3h, 5d. */
-export function formatAge(timestamp: string | undefined, now: number): string {
+/**
+ * Age like kubectl prints it: 45s, 12m, 3h, 5d. client-node's list answers carry Dates, while
+ * watch events carry the wire's RFC 3339 strings, so both are accepted.
+ */
+export function formatAge(timestamp: Date | string | undefined, now: number): string {
   if (!timestamp) return '';
-  const seconds = Math.max(0, Math.floor((now - Date.parse(timestamp)) / 1000));
+  const millis = typeof timestamp === 'string' ? Date.parse(timestamp) : timestamp.getTime();
+  const seconds = Math.max(0, Math.floor((now - millis) / 1000));
   if (Number.isNaN(seconds)) return '';
   if (seconds < 60) return `${seconds}s`;
   if (seconds < 3600) return `${Math.floor(seconds / 60)}m`;
@@ -25,7 +29,7 @@ export function podPhase(pod: Pod): PodPhase {
 
 /** What kubectl shows in STATUS: Terminating, a container's waiting reason, or the phase. */
 export function podStatusText(pod: Pod): string {
-  if (pod.metadata.deletionTimestamp) return 'Terminating';
+  if (pod.metadata?.deletionTimestamp) return 'Terminating';
   for (const status of pod.status?.containerStatuses ?? []) {
     const reason = status.state?.waiting?.reason ?? status.state?.terminated?.reason;
     if (reason && reason !== 'Completed') return reason;

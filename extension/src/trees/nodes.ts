@@ -3,7 +3,7 @@
 //   connection | agent.connected | agent.disconnected | namespace | pod.<phase> | container
 //   | managedApp.<state> | message
 import type { AgentInfo } from '../kasClient/kasApi';
-import type { Pod } from '../kasClient/kubeTypes';
+import { podName, type Pod } from '../kasClient/kubeClient';
 import { containerNames, formatAge, podPhase, podStatusText, readyText, restartCount } from './format';
 
 export interface ConnectionNode { kind: 'connection'; connectionId: string; label: string; url: string }
@@ -31,7 +31,7 @@ export function nodeId(node: AgentsNode): string {
     case 'connection': return `c/${node.connectionId}`;
     case 'agent': return `c/${node.connectionId}/a/${node.agent.id}`;
     case 'namespace': return `c/${node.connectionId}/a/${node.agentId}/n/${node.namespace}`;
-    case 'pod': return `c/${node.connectionId}/a/${node.agentId}/n/${node.namespace}/p/${node.pod.metadata.name}`;
+    case 'pod': return `c/${node.connectionId}/a/${node.agentId}/n/${node.namespace}/p/${podName(node.pod)}`;
     case 'container': return `c/${node.connectionId}/a/${node.agentId}/n/${node.namespace}/p/${node.podName}/k/${node.container}`;
     case 'message': return `${node.parentId}/msg`;
   }
@@ -93,11 +93,11 @@ function presentPod(node: PodNode, now: number): NodePresentation {
   const { pod } = node;
   const phase = podPhase(pod);
   const restarts = restartCount(pod);
-  const age = formatAge(pod.metadata.creationTimestamp, now);
+  const age = formatAge(pod.metadata?.creationTimestamp, now);
   const status = podStatusText(pod);
   return {
     id: nodeId(node),
-    label: pod.metadata.name,
+    label: podName(pod),
     description: `${status} · ${restarts} restart${restarts === 1 ? '' : 's'} · ${age}`,
     tooltip: podTooltip(pod, status, restarts, age),
     contextValue: `pod.${phase}`,
@@ -108,7 +108,7 @@ function presentPod(node: PodNode, now: number): NodePresentation {
 
 function podTooltip(pod: Pod, status: string, restarts: number, age: string): string {
   return [
-    `${pod.metadata.namespace ?? ''}/${pod.metadata.name}`,
+    `${pod.metadata?.namespace ?? ''}/${podName(pod)}`,
     `Status: ${status} (phase ${pod.status?.phase ?? 'Unknown'})`,
     `Ready: ${readyText(pod)}   Restarts: ${restarts}   Age: ${age}`,
     pod.spec?.nodeName ? `Node: ${pod.spec.nodeName}` : undefined,

@@ -5,8 +5,7 @@
 // Gone relists; failures retry with a capped backoff.
 import { KasClientError } from '../kasClient/errors';
 import { abortableSleep } from '../cache/sleep';
-import type { KubeClient } from '../kasClient/kubeClient';
-import type { Pod, WatchEvent } from '../kasClient/kubeTypes';
+import { podName, type KubeClient, type Pod, type WatchEvent } from '../kasClient/kubeClient';
 
 export type FeedState = 'loading' | 'live' | 'error' | 'stopped';
 
@@ -48,7 +47,7 @@ export class PodFeed {
 
   /** Pods sorted by name; the array is reused until the next change. */
   snapshot(): readonly Pod[] {
-    this.sorted ??= [...this.pods.values()].sort((a, b) => compareNames(a.metadata.name, b.metadata.name));
+    this.sorted ??= [...this.pods.values()].sort((a, b) => compareNames(podName(a), podName(b)));
     return this.sorted;
   }
 
@@ -59,7 +58,7 @@ export class PodFeed {
   /** Replaces the whole content (used by the list, and by benchmarks). */
   replaceAll(pods: Pod[], resourceVersion: string | undefined): void {
     this.pods.clear();
-    for (const pod of pods) this.pods.set(pod.metadata.name, pod);
+    for (const pod of pods) this.pods.set(podName(pod), pod);
     this.resourceVersion = resourceVersion;
     this.sorted = undefined;
   }
@@ -68,7 +67,7 @@ export class PodFeed {
     const version = event.object?.metadata?.resourceVersion;
     if (version) this.resourceVersion = version;
     if (event.type === 'BOOKMARK') return;
-    const name = event.object.metadata.name;
+    const name = podName(event.object);
     if (event.type === 'DELETED') this.pods.delete(name);
     else this.pods.set(name, event.object);
     this.sorted = undefined;
@@ -97,7 +96,7 @@ export class PodFeed {
   private async list(): Promise<void> {
     const client = await this.options.client();
     const list = await client.listPods(this.options.namespace, this.options.labelSelector, this.abort.signal);
-    this.replaceAll(list.items ?? [], list.metadata?.resourceVersion ?? '0');
+    this.replaceAll(list.items, list.resourceVersion);
     this.state = 'live';
     this.error = undefined;
     this.options.onChange();

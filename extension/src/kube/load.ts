@@ -1,0 +1,25 @@
+// Loads the Kubernetes layer (kube/layer.ts: @kubernetes/client-node and what the extension
+// builds on it) on first cluster use. In the packaged extension it is a second bundle,
+// dist/extension-kube.js (esbuild.mjs maps this import onto it), so activation neither parses
+// nor initialises client-node; under tsx (tests) it is the TypeScript module itself.
+import type { KubeLayer } from './layer';
+
+export type { KubeLayer };
+
+let loading: Promise<KubeLayer> | undefined;
+
+export function loadKubeLayer(): Promise<KubeLayer> {
+  if (!loading) {
+    // require, not import(): the bundle is CommonJS, and a plain require keeps VS Code's module
+    // loader (and tsx in tests) on the path they already use for the extension itself.
+    loading = Promise.resolve().then(() => (require('./layer') as typeof import('./layer')).initKubeLayer());
+    // A failed load (a missing bundle) is tried again on the next use.
+    loading.catch(() => (loading = undefined));
+  }
+  return loading;
+}
+
+/** True once the layer was requested (for tests of the activation path). */
+export function kubeLayerRequested(): boolean {
+  return loading !== undefined;
+}
