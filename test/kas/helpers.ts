@@ -55,7 +55,7 @@ export function testKasConfig(repositoryDir: string, dataDir: string, overrides:
   return parseKasConfig(stringify(deepMerge(base, overrides)), path.join(dataDir, 'kascfg.yaml'));
 }
 
-function deepMerge(base: Record<string, unknown>, extra: Record<string, unknown>): Record<string, unknown> {
+export function deepMerge(base: Record<string, unknown>, extra: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = { ...base };
   for (const [key, value] of Object.entries(extra)) {
     const current = out[key];

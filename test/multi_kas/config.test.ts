@@ -22,6 +22,25 @@ describe('kascfg for several replicas', () => {
     assert.equal(config.redis?.trackerTtlMs, 5 * 60_000, 'records live 5 minutes by default');
   });
 
+  it('reads the private API TLS files (resolved against the config file); plain stays the default', () => {
+    const config = parseKasConfig(
+      MINIMAL + REDIS + 'private_api:\n  listen:\n    address: 0.0.0.0:8155\n    certificate_file: tls/kas.crt\n    key_file: tls/kas.key\n    ca_certificate_file: tls/ca.crt\n  authentication_secret_file: secret\n',
+      '/etc/kas/kascfg.yaml',
+    );
+    assert.deepEqual(config.privateApi.listen.tls, { certificateFile: '/etc/kas/tls/kas.crt', keyFile: '/etc/kas/tls/kas.key' });
+    assert.equal(config.privateApi.listen.caCertificateFile, '/etc/kas/tls/ca.crt');
+    const plain = parseKasConfig(MINIMAL + REDIS, '/etc/kas/kascfg.yaml');
+    assert.equal(plain.privateApi.listen.tls, undefined);
+    assert.equal(plain.privateApi.listen.caCertificateFile, undefined);
+  });
+
+  it('refuses a private API certificate without its key', () => {
+    assert.throws(
+      () => parseKasConfig(MINIMAL + REDIS + 'private_api:\n  listen:\n    certificate_file: kas.crt\n'),
+      (err: unknown) => err instanceof KasConfigError && err.issues.some((i) => i.keyPath === 'private_api.listen' && /together/.test(i.message)),
+    );
+  });
+
   it('refuses a tracker refresh period that is not shorter than the TTL', () => {
     assert.throws(
       () => parseKasConfig(MINIMAL + REDIS + '  tracker_refresh_period: 5m\n  tracker_ttl: 5m\n'),

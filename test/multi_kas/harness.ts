@@ -9,7 +9,8 @@ import * as net from 'node:net';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import { startKas, type Kas } from '../../agent/kas/index';
-import { TestRepository, makeTempDir, testKasConfig, testLogger } from '../kas/helpers';
+import type { Logger } from '../../agent/internal/log';
+import { TestRepository, deepMerge, makeTempDir, testKasConfig, testLogger } from '../kas/helpers';
 
 export async function freePort(): Promise<number> {
   const server = net.createServer();
@@ -95,7 +96,8 @@ export interface Fleet {
   dir: string;
   repo: TestRepository;
   replicas: Kas[];
-  startReplica(): Promise<Kas>;
+  /** `overrides` are merged into the replica's kascfg (e.g. private_api TLS); `logger` replaces the quiet one. */
+  startReplica(overrides?: Record<string, unknown>, logger?: Logger): Promise<Kas>;
   remove(): void;
 }
 
@@ -111,14 +113,21 @@ export function prepareFleet(redis: RedisServer, options: { waitTimeout?: string
     dir: temp.dir,
     repo,
     replicas,
-    startReplica: async () => {
-      const config = testKasConfig(repo.dir, path.join(temp.dir, 'data'), {
-        redis: { server: { address: redis.address }, key_prefix: 'kas-test', tracker_refresh_period: '1m', tracker_ttl: '2m' },
-        private_api: { listen: { address: '127.0.0.1:0' }, authentication_secret_file: secretFile },
-        kas: { agent_wait_timeout: options.waitTimeout ?? '5s' },
-        agent: { listen: { connections_per_token_per_minute: options.connectionsPerMinute ?? 40_000 } },
-      });
-      const kas = await startKas(config, testLogger());
+    startReplica: async (overrides = {}, logger = testLogger()) => {
+      const config = testKasConfig(
+        repo.dir,
+        path.join(temp.dir, 'data'),
+        deepMerge(
+          {
+            redis: { server: { address: redis.address }, key_prefix: 'kas-test', tracker_refresh_period: '1m', tracker_ttl: '2m' },
+            private_api: { listen: { address: '127.0.0.1:0' }, authentication_secret_file: secretFile },
+            kas: { agent_wait_timeout: options.waitTimeout ?? '5s' },
+            agent: { listen: { connections_per_token_per_minute: options.connectionsPerMinute ?? 40_000 } },
+          },
+          overrides,
+        ),
+      );
+      const kas = await startKas(config, logger);
       replicas.push(kas);
       return kas;
     },
