@@ -31,7 +31,7 @@ const entries: Entry[] = [];
 /** Rows still to highlight; newest last, and highlighted first (what a following view shows). */
 let unhighlighted: Entry[] = [];
 let highlighter: LogHighlighter | undefined;
-let highlightTimer: ReturnType<typeof setTimeout> | undefined;
+let sliceScheduled = false;
 let held: string[] = [];
 let paused = false;
 let filter = '';
@@ -64,16 +64,24 @@ function highlightRow(entry: Entry, using: LogHighlighter): void {
 
 /** Highlights queued rows, newest first, for one time slice; schedules the next slice. */
 function highlightSlice(): void {
-  highlightTimer = undefined;
+  sliceScheduled = false;
   if (highlighter === undefined) return;
   const deadline = performance.now() + HIGHLIGHT_SLICE_MS;
   while (unhighlighted.length > 0 && performance.now() < deadline) highlightRow(unhighlighted.pop()!, highlighter);
   scheduleHighlighting();
 }
 
+/**
+ * The next slice runs as a new task: the page renders and handles input in between. A message
+ * to ourselves rather than setTimeout(0), which browsers stretch to 4 ms when it repeats.
+ */
+const sliceChannel = new MessageChannel();
+sliceChannel.port1.onmessage = highlightSlice;
+
 function scheduleHighlighting(): void {
-  if (highlighter === undefined || unhighlighted.length === 0 || highlightTimer !== undefined) return;
-  highlightTimer = setTimeout(highlightSlice, 0);
+  if (highlighter === undefined || unhighlighted.length === 0 || sliceScheduled) return;
+  sliceScheduled = true;
+  sliceChannel.port2.postMessage(undefined);
 }
 
 /** onig.wasm is served next to this script; its URL comes from the page (logViewHtml.ts). */
