@@ -89,7 +89,7 @@ describe('log view highlighting in a browser (TextMate grammar, real CSP)', func
     await post({ type: 'lines', lines: SAMPLE_LINES });
     await page.locator('#log .line span.level-error').first().waitFor({ timeout: 30_000 });
     const spansOf = (index: number) =>
-      page.locator('#log .line').nth(index).evaluate((row) => [...row.children].map((span) => [span.className, span.textContent]));
+      page.locator('#log .line').nth(index).evaluate((row) => Array.from(row.children).map((span) => [span.className, span.textContent]));
     assert.deepEqual((await spansOf(0)).filter(([name]) => name !== 'log-key'), [['log-date', '"2026-11-21T09:25:01.123Z"'], ['level-error', 'error'], ['log-message', '"tunnel closed"'], ['log-number', '42']]);
     assert.deepEqual(await spansOf(2), [['log-keyword', 'Release'], ['log-string', '"crossplane"'], ['level-info', 'has been upgraded. Happy Helming!']]);
     assert.deepEqual(await spansOf(3), [['log-keyword', 'STATUS'], ['level-info', 'deployed']]);
