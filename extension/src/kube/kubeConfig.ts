@@ -10,6 +10,7 @@
 // Watch (and our log stream) get the same through applyToFetchOptions.
 import fetch, { type RequestInit as FetchInit } from 'node-fetch';
 import type { ApiType, Configuration, HttpLibrary, KubeConfig, Observable, RequestContext, ResponseContext } from '@kubernetes/client-node' with { 'resolution-mode': 'import' };
+import { parseHttpUrl } from '../kasClient/http';
 import type { ClusterParts } from '../kasClient/kubeClient';
 
 export type ClientNode = typeof import('@kubernetes/client-node', { with: { 'resolution-mode': 'import' } });
@@ -72,8 +73,12 @@ export function kubeConfigFactory(k8s: ClientNode): (parts: ClusterParts) => Kas
   return (parts) => {
     const kubeConfig = new NoRedirectKubeConfig(parts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
     const ca = parts.caPem ? { caData: Buffer.from(parts.caPem).toString('base64') } : {};
+    const server = parts.server.replace(/\/+$/, '');
+    // client-node makes a plain-HTTP agent only with skipTLSVerify set; an http:// kas (local
+    // development) has no certificate to verify, and https:// URLs always verify.
+    const plainHttp = parseHttpUrl(server).protocol === 'http:';
     kubeConfig.loadFromOptions({
-      clusters: [{ name: 'kas', server: parts.server.replace(/\/+$/, ''), skipTLSVerify: false, ...ca }],
+      clusters: [{ name: 'kas', server, skipTLSVerify: plainHttp, ...ca }],
       users: [{ name: 'agent-user', token: parts.token }],
       contexts: [{ name: 'kas', cluster: 'kas', user: 'agent-user' }],
       currentContext: 'kas',
