@@ -20,7 +20,7 @@ export interface ConfigurationServiceOptions {
 }
 
 /** For startAgentServer's `services`: registers GetConfiguration on the agent listener. */
-export function configurationService(options: ConfigurationServiceOptions): (server: grpc.Server) => void {
+export function configurationService(options: ConfigurationServiceOptions): (server: Pick<grpc.Server, 'addService'>) => void {
   return (server) => {
     server.addService(agentConfigurationServiceDefinition, {
       GetConfiguration: (call: grpc.ServerWritableStream<ConfigurationRequest, ConfigurationResponse>) => {

@@ -1,17 +1,20 @@
-// agentk → kas: the gRPC channel the tunnel streams run on. agentk only ever dials out.
+// agentk → kas: the connections the tunnel streams and the configuration stream run on. agentk
+// only ever dials out.
 //   grpc://host:port   plain HTTP/2
 //   grpcs://host:port  HTTP/2 over TLS (custom CA, server-name override)
 //   ws:// and wss://   gRPC inside a WebSocket, for load balancers that pass only HTTP/1.1.
-// grpc-js clients cannot run on a custom transport, so for ws/wss agentk runs a loopback bridge:
-// grpc-js dials 127.0.0.1:<ephemeral>, and each bridged TCP connection becomes one WebSocket to
-// kas. The cost is one extra loopback hop per byte (measured in bench/tunnel.bench.ts); in
-// exchange the channel keeps grpc-js's reconnects, keepalive and flow control unchanged.
-// HTTPS_PROXY/NO_PROXY: grpc-js honours them itself for grpc(s)://; the WebSocket dial uses
-// proxy-from-env + https-proxy-agent.
+// Tunnel streams (one per proxied request) run on agentk's own node:http2 client
+// (grpc_client.ts); the long-lived configuration stream keeps a grpc-js client (`client`).
+// For ws/wss both dial a loopback bridge: 127.0.0.1:<ephemeral>, where each TCP connection becomes
+// one WebSocket to kas. HTTP/2 thus always runs on a native socket (Node 20's HTTP/2 on a JS
+// stream has crashed processes when connections were torn down abruptly).
+// HTTPS_PROXY/HTTP_PROXY/NO_PROXY: proxy-from-env decides; grpc(s) tunnels go through an HTTP
+// CONNECT, WebSockets through https-proxy-agent, and grpc-js honours them itself.
 import * as grpc from '@grpc/grpc-js';
+import * as http from 'node:http';
+import * as https from 'node:https';
 import * as net from 'node:net';
-import type * as http from 'node:http';
-import type * as tls from 'node:tls';
+import * as tls from 'node:tls';
 import { getProxyForUrl } from 'proxy-from-env';
 import WebSocket, { createWebSocketStream } from 'ws';
 import type { Logger } from '../../../internal/log';
@@ -22,6 +25,7 @@ import {
   type ConnectRequest,
   type ConnectResponse,
 } from '../protocol';
+import { NativeGrpcChannel, type ClientCall } from './grpc_client';
 
 export interface KasDialOptions {
   /** grpc://, grpcs://, ws:// or wss:// URL of kas's agent listener. */
@@ -35,7 +39,8 @@ export interface KasDialOptions {
   logger: Logger;
 }
 
-export type TunnelClientStream = grpc.ClientDuplexStream<ConnectRequest, ConnectResponse>;
+/** One Connect stream as agentk sees it (a grpc-js ClientDuplexStream look-alike, see grpc_client.ts). */
+export type TunnelClientStream = ClientCall<ConnectRequest, ConnectResponse>;
 
 export interface KasConnection {
   /** The channel to kas (for other agent RPCs, e.g. the configuration stream); closed by close(). */
@@ -49,23 +54,26 @@ export class KasAddressError extends Error {
   override name = 'KasAddressError';
 }
 
+const KEEPALIVE_TIMEOUT_MS = 20_000;
+const CONNECT_TIMEOUT_MS = 20_000;
+/** Request bodies and exec stdin flow kas → agentk: a wide window, as on kas's side. */
+const FLOW_CONTROL_WINDOW = 8 * 1024 * 1024;
+
 export async function dialKas(options: KasDialOptions): Promise<KasConnection> {
   const url = parseKasAddress(options.kasAddress);
+  const keepaliveTimeMs = options.keepaliveTimeMs ?? 55_000;
   const channelOptions: grpc.ChannelOptions = {
-    'grpc.keepalive_time_ms': options.keepaliveTimeMs ?? 55_000,
-    'grpc.keepalive_timeout_ms': 20_000,
+    'grpc.keepalive_time_ms': keepaliveTimeMs,
+    'grpc.keepalive_timeout_ms': KEEPALIVE_TIMEOUT_MS,
     'grpc.keepalive_permit_without_calls': 1,
-    // Tunnel streams are long-lived and bidirectional: no message size surprises.
     'grpc.max_receive_message_length': -1,
     'grpc.max_send_message_length': -1,
-    // Request bodies and exec stdin flow kas → agentk: a wide window as on kas's side.
-    'grpc-node.flow_control_window': 8 * 1024 * 1024,
   };
-  let bridge: WebSocketBridge | undefined;
+  const isWebSocket = url.protocol === 'ws:' || url.protocol === 'wss:';
+  const bridge = isWebSocket ? await startWebSocketBridge(url, options, await proxyAgentFor(url, options.caPem)) : undefined;
   let target: string;
   let credentials: grpc.ChannelCredentials;
-  if (url.protocol === 'ws:' || url.protocol === 'wss:') {
-    bridge = await startWebSocketBridge(url, options, await proxyAgentFor(url, options.caPem));
+  if (bridge) {
     target = `127.0.0.1:${bridge.port}`;
     credentials = grpc.credentials.createInsecure();
     channelOptions['grpc.default_authority'] = url.host;
@@ -79,33 +87,101 @@ export async function dialKas(options: KasDialOptions): Promise<KasConnection> {
     }
   }
   const client = new grpc.Client(target, credentials, channelOptions);
+  const tunnelChannel = new NativeGrpcChannel({
+    authority: bridge ? url.host : (options.tlsServerName ?? url.host),
+    scheme: url.protocol === 'grpcs:' ? 'https' : 'http',
+    connect: bridge ? () => connectTcp('127.0.0.1', bridge.port) : () => dialHttp2Socket(url, options),
+    keepaliveTimeMs,
+    keepaliveTimeoutMs: KEEPALIVE_TIMEOUT_MS,
+    flowControlWindow: FLOW_CONTROL_WINDOW,
+    logger: options.logger,
+  });
+  const authorization = { authorization: `Bearer ${options.token}` };
   return {
     client,
-    openTunnelStream: () => {
-      const metadata = new grpc.Metadata();
-      metadata.set('authorization', `Bearer ${options.token}`);
-      return withoutStackCapture(() => client.makeBidiStreamRequest(CONNECT_METHOD_PATH, serializeConnectRequest, deserializeConnectResponse, metadata));
-    },
+    openTunnelStream: () => tunnelChannel.openCall(CONNECT_METHOD_PATH, authorization, serializeConnectRequest, deserializeConnectResponse),
     close: async () => {
+      tunnelChannel.close();
       client.close();
       await bridge?.close();
     },
   };
 }
 
-/**
- * grpc-js records the caller's stack (new Error()) on every call, for its error messages. A
- * tunnel stream is opened by the pool, whose stack tells nothing, and agentk opens one per
- * request: the capture showed up in profiles (more so with source maps on), so skip it.
- */
-function withoutStackCapture<T>(open: () => T): T {
-  const limit = Error.stackTraceLimit;
-  Error.stackTraceLimit = 0;
-  try {
-    return open();
-  } finally {
-    Error.stackTraceLimit = limit;
-  }
+/** A socket to kas for HTTP/2: direct or through an HTTP CONNECT proxy, then TLS (ALPN h2) for grpcs. */
+async function dialHttp2Socket(url: URL, options: KasDialOptions): Promise<net.Socket> {
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  const port = Number(url.port);
+  const proxy = getProxyForUrl(url.href.replace(/^grpc/, 'http'));
+  const tunnelled = proxy ? await connectThroughProxy(proxy, url.host, options.caPem) : undefined;
+  if (url.protocol !== 'grpcs:') return tunnelled ?? connectTcp(host, port);
+  return startTls({
+    socket: tunnelled,
+    host,
+    port,
+    ca: options.caPem,
+    servername: options.tlsServerName ?? (net.isIP(host) ? undefined : host),
+    ALPNProtocols: ['h2'],
+  });
+}
+
+function connectTcp(host: string, port: number): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host, port, noDelay: true });
+    settleOnConnect(socket, 'connect', resolve, reject);
+  });
+}
+
+function startTls(connectOptions: tls.ConnectionOptions): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = tls.connect(connectOptions);
+    settleOnConnect(
+      socket,
+      'secureConnect',
+      () => {
+        if (socket.alpnProtocol === 'h2') resolve(socket);
+        else {
+          socket.destroy();
+          reject(new Error('kas did not negotiate HTTP/2 (ALPN h2)'));
+        }
+      },
+      reject,
+    );
+  });
+}
+
+function settleOnConnect(socket: net.Socket, event: string, resolve: (socket: net.Socket) => void, reject: (err: Error) => void): void {
+  socket.setTimeout(CONNECT_TIMEOUT_MS, () => socket.destroy(new Error(`no connection to kas within ${CONNECT_TIMEOUT_MS} ms`)));
+  socket.once('error', reject);
+  socket.once(event, () => {
+    socket.setTimeout(0);
+    socket.off('error', reject);
+    resolve(socket);
+  });
+}
+
+/** An HTTP CONNECT tunnel to target (host:port) through the proxy. */
+function connectThroughProxy(proxyUrl: string, target: string, caPem: string | undefined): Promise<net.Socket> {
+  const proxy = new URL(proxyUrl);
+  const headers: Record<string, string> = { host: target };
+  if (proxy.username) headers['proxy-authorization'] = `Basic ${Buffer.from(`${decodeURIComponent(proxy.username)}:${decodeURIComponent(proxy.password)}`).toString('base64')}`;
+  const requestModule = proxy.protocol === 'https:' ? https : http;
+  return new Promise((resolve, reject) => {
+    const req = requestModule.request({ host: proxy.hostname.replace(/^\[|\]$/g, ''), port: proxy.port || undefined, method: 'CONNECT', path: target, headers, agent: false, ca: caPem, timeout: CONNECT_TIMEOUT_MS });
+    req.once('connect', (res: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
+      if (res.statusCode !== 200) {
+        socket.destroy();
+        reject(new Error(`the proxy answered ${res.statusCode ?? '?'} to CONNECT ${target}`));
+        return;
+      }
+      socket.setNoDelay(true);
+      if (head.length > 0) socket.unshift(head);
+      resolve(socket);
+    });
+    req.once('timeout', () => req.destroy(new Error(`no answer from the proxy within ${CONNECT_TIMEOUT_MS} ms`)));
+    req.once('error', reject);
+    req.end();
+  });
 }
 
 export function parseKasAddress(address: string): URL {

@@ -1,22 +1,24 @@
 // kas's agent listener: one port that speaks gRPC (HTTP/2, plain or TLS) and gRPC inside a
 // WebSocket (an HTTP/1.1 upgrade on any path, e.g. /agentk-ws) for load balancers that pass only
-// HTTP/1.1. Every connection, however it arrived, is handed to one grpc-js server through its
-// connection injector, so keepalive, max connection age and the registered services apply alike.
-import * as grpc from '@grpc/grpc-js';
+// HTTP/1.1. Every connection, however it arrived, is served by one NativeGrpcServer (node:http2),
+// so keepalive, max connection age and the registered services apply alike.
+// A WebSocket's bytes reach HTTP/2 through a loopback TCP socket, never as a JS Duplex: Node 20's
+// HTTP/2 on a JS stream (JSStreamSocket) corrupted the heap when such connections were torn down
+// abruptly. The loopback hop costs a copy per chunk, only for ws:// and wss:// agents.
 import * as http from 'node:http';
-import type * as http2 from 'node:http2';
 import * as net from 'node:net';
 import * as tls from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import type { Logger } from '../../../internal/log';
+import { NativeGrpcServer, type GrpcServiceRegistrar } from './grpc_server';
 
 export interface AgentServerOptions {
   /** host:port; port 0 picks a free one. */
   address: string;
   tls?: { certPem: string; keyPem: string };
-  /** Each registers its services on the grpc server (the tunnel, B2's configuration stream...). */
-  services: Array<(server: grpc.Server) => void>;
+  /** Each registers its services (the tunnel, the configuration stream...). */
+  services: Array<(server: GrpcServiceRegistrar) => void>;
   /** Connections older than this are asked to go away (GOAWAY); default 2 h. */
   maxConnectionAgeMs?: number;
   /** How long requests in flight on a recycled connection may still run; default 10 min. */
@@ -39,103 +41,128 @@ const DEFAULT_MAX_CONNECTION_AGE_MS = 2 * 3600_000;
 const DEFAULT_GRACE_MS = 10 * 60_000;
 const DEFAULT_KEEPALIVE_MS = 55_000;
 
+/** HTTP/2 receive window for responses agentk streams to kas (per stream and per connection). */
+export const TUNNEL_FLOW_CONTROL_WINDOW = 8 * 1024 * 1024;
+
 export async function startAgentServer(options: AgentServerOptions): Promise<AgentServer> {
   const grpcServer = createGrpcServer(options);
-  const injector = grpcServer.createConnectionInjector(grpc.ServerCredentials.createInsecure());
-  widenFlowControlWindows(grpcServer);
-  const webSocketEntry = createWebSocketEntry((stream) => injector.injectConnection(stream), options.logger);
-  const route = (socket: Duplex, isHttp2: boolean) => {
-    if (isHttp2) injector.injectConnection(socket);
+  const bridge = await startLoopbackBridge((socket) => grpcServer.handleConnection(socket));
+  const webSocketEntry = createWebSocketEntry(bridge, options.logger);
+  const route = (socket: net.Socket, isHttp2: boolean) => {
+    if (isHttp2) grpcServer.handleConnection(socket);
     else webSocketEntry.emit('connection', socket);
   };
   const listener = options.tls ? createTlsListener(options.tls, route) : createPlainListener(route);
   const { sockets, accepted } = trackSockets(listener);
-  const address = await listen(listener, options.address);
+  let address: string;
+  try {
+    address = await listen(listener, options.address);
+  } catch (err) {
+    await bridge.close();
+    throw err;
+  }
   options.logger.info('agent listener started', { address, tls: Boolean(options.tls) });
   return {
     address,
     connectionStats: () => ({ accepted: accepted(), open: sockets.size }),
     stop: async () => {
       const closed = new Promise<void>((resolve) => listener.close(() => resolve()));
-      // forceShutdown also closes the injector's HTTP/2 server and sessions. Calling
-      // injector.destroy() first closed the same sessions twice, which (with an agent
-      // disconnecting at that moment) corrupted the native heap on Node 20.
-      grpcServer.forceShutdown();
+      grpcServer.close();
       for (const socket of sockets) socket.destroy();
       webSocketEntry.close();
+      await bridge.close();
       await closed;
     },
   };
 }
 
-function createGrpcServer(options: AgentServerOptions): grpc.Server {
-  const server = new grpc.Server({
-    'grpc.keepalive_time_ms': options.keepaliveTimeMs ?? DEFAULT_KEEPALIVE_MS,
-    'grpc.keepalive_timeout_ms': 20_000,
-    'grpc.max_connection_age_ms': options.maxConnectionAgeMs ?? DEFAULT_MAX_CONNECTION_AGE_MS,
-    'grpc.max_connection_age_grace_ms': options.maxConnectionAgeGraceMs ?? DEFAULT_GRACE_MS,
-    // Agents send their own keepalive pings between requests; allow them.
-    'grpc.keepalive_permit_without_calls': 1,
+function createGrpcServer(options: AgentServerOptions): NativeGrpcServer {
+  const server = new NativeGrpcServer({
+    keepaliveTimeMs: options.keepaliveTimeMs ?? DEFAULT_KEEPALIVE_MS,
+    keepaliveTimeoutMs: 20_000,
+    maxConnectionAgeMs: options.maxConnectionAgeMs ?? DEFAULT_MAX_CONNECTION_AGE_MS,
+    maxConnectionAgeGraceMs: options.maxConnectionAgeGraceMs ?? DEFAULT_GRACE_MS,
+    flowControlWindow: TUNNEL_FLOW_CONTROL_WINDOW,
+    logger: options.logger,
   });
   for (const register of options.services) register(server);
   return server;
 }
 
-/** HTTP/2 receive window for responses agentk streams to kas (per stream and per connection). */
-export const TUNNEL_FLOW_CONTROL_WINDOW = 8 * 1024 * 1024;
-
-interface GrpcServerInternals {
-  commonServerOptions?: http2.ServerOptions;
-  http2Servers?: Map<http2.Http2Server, unknown>;
+interface LoopbackBridge {
+  /** A native socket whose peer is served as an agent connection. */
+  connect(): net.Socket;
+  close(): Promise<void>;
 }
 
-/**
- * Node's HTTP/2 default window is 64 KiB per stream and per connection: with many responses in
- * flight on one agent connection, agentk stalls waiting for WINDOW_UPDATEs and throughput drops
- * to a fraction of the loopback's. grpc-js has no server option for it, so this reaches into the
- * server it created for the injector; if a grpc-js release renames those fields, the defaults
- * stay (slower, still correct).
- */
-function widenFlowControlWindows(server: grpc.Server): void {
-  const internals = server as unknown as GrpcServerInternals;
-  for (const http2Server of internals.http2Servers?.keys() ?? []) {
-    http2Server.on('session', (session: http2.ServerHttp2Session) => {
-      try {
-        session.settings({ initialWindowSize: TUNNEL_FLOW_CONTROL_WINDOW });
-        session.setLocalWindowSize(TUNNEL_FLOW_CONTROL_WINDOW);
-      } catch {
-        // session already closing: nothing to tune
-      }
-    });
-  }
+/** A listener on 127.0.0.1:<ephemeral> that only kas itself dials, to turn byte streams into native sockets. */
+async function startLoopbackBridge(serve: (socket: net.Socket) => void): Promise<LoopbackBridge> {
+  const sockets = new Set<net.Socket>();
+  const track = (socket: net.Socket) => {
+    socket.setNoDelay(true);
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => socket.destroy());
+  };
+  const server = net.createServer((socket) => {
+    track(socket);
+    serve(socket);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  const { port } = server.address() as net.AddressInfo;
+  return {
+    connect: () => {
+      const socket = net.connect(port, '127.0.0.1');
+      track(socket);
+      return socket;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
 }
 
 /** An HTTP/1.1 server that is never bound: it only upgrades sockets handed to it into WebSockets. */
-function createWebSocketEntry(inject: (stream: Duplex) => void, logger: Logger): http.Server {
+function createWebSocketEntry(bridge: LoopbackBridge, logger: Logger): http.Server {
   const webSockets = new WebSocketServer({ noServer: true, perMessageDeflate: false });
   const server = http.createServer((_req, res) => {
     res.writeHead(426, { 'content-type': 'text/plain', upgrade: 'websocket' });
     res.end('This is the kas agent endpoint: use gRPC (HTTP/2) or a WebSocket upgrade.\n');
   });
   server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
-    webSockets.handleUpgrade(req, socket, head, (ws) => {
-      const stream = createWebSocketStream(ws);
-      stream.on('error', (err) => logger.debug('agent websocket closed with error', { err }));
-      inject(stream);
-    });
+    webSockets.handleUpgrade(req, socket, head, (ws) => pipeWebSocketToLoopback(createWebSocketStream(ws), bridge.connect(), logger));
   });
   server.on('close', () => webSockets.close());
   return server;
 }
 
-function createTlsListener(material: { certPem: string; keyPem: string }, route: (socket: Duplex, isHttp2: boolean) => void): tls.Server {
+function pipeWebSocketToLoopback(webSocket: Duplex, loopback: net.Socket, logger: Logger): void {
+  const closeBoth = (err?: Error) => {
+    if (err) logger.debug('agent websocket closed with error', { err });
+    webSocket.destroy();
+    loopback.destroy();
+  };
+  webSocket.on('error', closeBoth);
+  loopback.on('error', closeBoth);
+  webSocket.on('close', () => loopback.destroy());
+  loopback.on('close', () => webSocket.destroy());
+  webSocket.pipe(loopback);
+  loopback.pipe(webSocket);
+}
+
+function createTlsListener(material: { certPem: string; keyPem: string }, route: (socket: net.Socket, isHttp2: boolean) => void): tls.Server {
   return tls.createServer({ cert: material.certPem, key: material.keyPem, ALPNProtocols: ['h2', 'http/1.1'] }, (socket) => {
     route(socket, socket.alpnProtocol === 'h2');
   });
 }
 
 /** Plain TCP: tells HTTP/2 (the connection preface starts with "PRI ") from HTTP/1.1 by its first bytes. */
-function createPlainListener(route: (socket: Duplex, isHttp2: boolean) => void): net.Server {
+function createPlainListener(route: (socket: net.Socket, isHttp2: boolean) => void): net.Server {
   return net.createServer((socket) => {
     socket.once('readable', function sniff() {
       const head = socket.read() as Buffer | null;

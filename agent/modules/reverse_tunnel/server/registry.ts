@@ -1,11 +1,16 @@
 // kas side: the idle tunnel streams each agent has opened, handed out one request at a time.
 // A request that finds no idle stream waits; a stream that registers wakes the oldest waiter
 // directly (no polling).
-import type * as grpc from '@grpc/grpc-js';
-import type { AgentDescriptor, ConnectRequest, ConnectResponse } from '../protocol';
+import type { Duplex } from 'node:stream';
+import type { AgentDescriptor } from '../protocol';
 import { addTunnelCountSource, routingTimeouts, type TunnelCounts } from './metrics';
 
-export type TunnelStream = grpc.ServerDuplexStream<ConnectRequest, ConnectResponse>;
+/**
+ * One Connect stream as kas sees it: an object-mode Duplex, ConnectRequest frames from agentk in,
+ * ConnectResponse frames out; end() finishes the call. (It was grpc-js's ServerDuplexStream; only
+ * the Duplex surface was ever used, and kas_private_api's remote tunnels offer just that.)
+ */
+export type TunnelStream = Duplex;
 
 export interface AgentIdentity {
   agentId: string;

@@ -1,78 +1,118 @@
-// kas side of the tunnel RPC: authenticates each Connect stream by its agent token, then
-// parks it in the TunnelRegistry once agentk has described itself.
+// kas side of the tunnel RPC: authenticates the agent token of each HTTP/2 connection (cached
+// for the connection, re-checked every minute), then parks each Connect stream in the
+// TunnelRegistry once agentk has described itself.
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from '../../../internal/log';
 import { reverseTunnelServiceDefinition, type ConnectRequest } from '../protocol';
+import type { ConnectionContext, GrpcServiceRegistrar, ServerCall } from './grpc_server';
 import { agentConnectionsRefused } from './metrics';
 import type { AgentIdentity, TunnelRegistry, TunnelStream } from './registry';
 
 export interface ReverseTunnelServiceOptions {
   registry: TunnelRegistry;
-  /** Resolves an agent token (B2's token store); undefined means the token is not valid. */
+  /**
+   * Resolves an agent token (the token store, behind kas's per-token connection rate limit);
+   * undefined means the token is not valid. Called once per agent connection and token, and
+   * again when the connection's answer is older than TOKEN_RECHECK_MS.
+   */
   authenticateAgent(token: string): Promise<AgentIdentity | undefined>;
   logger: Logger;
 }
 
+/**
+ * How long one connection reuses a successful token check. Well inside the reference's 5 min
+ * token cache, so a revoked token stops opening tunnel streams within a minute; checking on every
+ * stream (one per proxied request) cost a lookup and a rate-limit count per request.
+ */
+export const TOKEN_RECHECK_MS = 60_000;
+
 /** For startAgentServer's `services`. */
-export function reverseTunnelService(options: ReverseTunnelServiceOptions): (server: grpc.Server) => void {
+export function reverseTunnelService(options: ReverseTunnelServiceOptions): (server: GrpcServiceRegistrar) => void {
   return (server) => {
-    server.addService(reverseTunnelServiceDefinition, {
-      Connect: (stream: TunnelStream) => {
-        acceptStream(stream, options).catch((err: unknown) => {
-          options.logger.error('tunnel stream setup failed', { err });
-          failStream(stream, grpc.status.INTERNAL, 'tunnel setup failed');
-        });
-      },
-    });
+    const connect = (call: ServerCall) => {
+      acceptStream(call, options).catch((err: unknown) => {
+        options.logger.error('tunnel stream setup failed', { err });
+        failStream(call, grpc.status.INTERNAL, 'tunnel setup failed');
+      });
+    };
+    // The registrar is kas's NativeGrpcServer, whose calls are ServerCalls; the signature is grpc-js's.
+    server.addService(reverseTunnelServiceDefinition, { Connect: connect as unknown as grpc.UntypedHandleCall });
   };
 }
 
 /** The agent token from `authorization: Bearer <token>` metadata. */
 export function agentTokenFromMetadata(metadata: grpc.Metadata): string | undefined {
   const value = metadata.get('authorization')[0];
-  const match = typeof value === 'string' ? /^Bearer\s+(\S+)$/i.exec(value) : null;
+  return typeof value === 'string' ? bearerToken(value) : undefined;
+}
+
+function bearerToken(value: string | undefined): string | undefined {
+  const match = value === undefined ? null : /^Bearer\s+(\S+)$/i.exec(value);
   return match?.[1];
 }
 
-async function acceptStream(stream: TunnelStream, options: ReverseTunnelServiceOptions): Promise<void> {
-  const identity = await authenticate(stream, options);
-  if (!identity) return;
+async function acceptStream(call: ServerCall, options: ReverseTunnelServiceOptions): Promise<void> {
+  const identity = await authenticate(call, options);
+  if (!identity || call.cancelled) return;
   // Empty response headers tell agentk that the stream is up and its token accepted.
-  stream.sendMetadata(new grpc.Metadata());
-  stream.once('data', (first: ConnectRequest) => {
+  call.sendMetadata();
+  call.once('data', (first: ConnectRequest) => {
     if (!first.descriptor) {
-      failStream(stream, grpc.status.INVALID_ARGUMENT, 'the first message on a tunnel must be the agent descriptor');
+      failStream(call, grpc.status.INVALID_ARGUMENT, 'the first message on a tunnel must be the agent descriptor');
       return;
     }
-    options.registry.register(identity, first.descriptor, stream);
+    options.registry.register(identity, first.descriptor, call);
   });
-  stream.on('error', (err) => options.logger.debug('tunnel stream error', { agentId: identity.agentId, err }));
+  call.on('error', (err) => options.logger.debug('tunnel stream error', { agentId: identity.agentId, err }));
 }
 
-async function authenticate(stream: TunnelStream, options: ReverseTunnelServiceOptions): Promise<AgentIdentity | undefined> {
-  const token = agentTokenFromMetadata(stream.metadata);
+async function authenticate(call: ServerCall, options: ReverseTunnelServiceOptions): Promise<AgentIdentity | undefined> {
+  const token = bearerToken(call.header('authorization'));
   if (!token) {
     agentConnectionsRefused.inc();
-    failStream(stream, grpc.status.UNAUTHENTICATED, 'missing agent token (authorization: Bearer <token>)');
+    failStream(call, grpc.status.UNAUTHENTICATED, 'missing agent token (authorization: Bearer <token>)');
     return undefined;
   }
   let identity: AgentIdentity | undefined;
   try {
-    identity = await options.authenticateAgent(token);
+    identity = await checkTokenForConnection(call.connection, token, options);
   } catch (err) {
     options.logger.error('agent token check failed', { err });
-    failStream(stream, grpc.status.UNAVAILABLE, 'agent token check failed, retry later');
+    failStream(call, grpc.status.UNAVAILABLE, 'agent token check failed, retry later');
     return undefined;
   }
   if (!identity) {
     agentConnectionsRefused.inc();
-    failStream(stream, grpc.status.UNAUTHENTICATED, 'invalid agent token');
+    failStream(call, grpc.status.UNAUTHENTICATED, 'invalid agent token');
   }
   return identity;
 }
 
-/** Ends a server stream with a gRPC status (grpc-js turns an 'error' event into the status). */
-export function failStream(stream: TunnelStream, code: grpc.status, details: string): void {
+interface TokenCheck {
+  at: number;
+  identity: Promise<AgentIdentity | undefined>;
+}
+
+/**
+ * One check per connection and token (concurrent streams share it). Refusals and failures are
+ * not kept: the next stream asks again.
+ */
+function checkTokenForConnection(connection: ConnectionContext, token: string, options: ReverseTunnelServiceOptions): Promise<AgentIdentity | undefined> {
+  const key = `reverse_tunnel.token:${token}`;
+  const cached = connection.cache.get(key) as TokenCheck | undefined;
+  const now = Date.now();
+  if (cached && now - cached.at < TOKEN_RECHECK_MS) return cached.identity;
+  const check: TokenCheck = { at: now, identity: options.authenticateAgent(token) };
+  connection.cache.set(key, check);
+  const forget = () => {
+    if (connection.cache.get(key) === check) connection.cache.delete(key);
+  };
+  check.identity.then((identity) => identity ?? forget(), forget);
+  return check.identity;
+}
+
+/** Ends a server stream with a gRPC status. */
+export function failStream(stream: TunnelStream | ServerCall, code: grpc.status, details: string): void {
   const error: Partial<grpc.StatusObject> = { code, details };
   stream.emit('error', error);
 }

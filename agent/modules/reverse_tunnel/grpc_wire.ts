@@ -1,0 +1,116 @@
+// The gRPC-over-HTTP/2 wire format, as both ends of the agent connection speak it with node:http2
+// directly (no grpc-js call objects per stream: those dominated kas's and agentk's CPU profiles
+// at one tunnel stream per proxied request).
+//   - every message: 1 byte "compressed" flag (always 0 here), 4 bytes big-endian length, payload;
+//   - request headers: :method POST, :path /<service>/<method>, content-type application/grpc, te trailers;
+//   - response: :status 200 + content-type, messages, then trailers grpc-status / grpc-message;
+//     an early failure is a "trailers-only" response (grpc-status in the headers, stream ended).
+import * as grpc from '@grpc/grpc-js';
+
+export const GRPC_CONTENT_TYPE = 'application/grpc';
+const PREFIX_BYTES = 5;
+/** A peer announcing a bigger message than this is broken or hostile: the stream fails instead. */
+export const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
+
+export class GrpcWireError extends Error {
+  override name = 'GrpcWireError';
+  constructor(
+    readonly code: grpc.status,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Prefix + payload in one buffer (one HTTP/2 write per message). */
+export function frameMessage(payload: Uint8Array): Buffer {
+  const framed = Buffer.allocUnsafe(PREFIX_BYTES + payload.length);
+  framed[0] = 0;
+  framed.writeUInt32BE(payload.length, 1);
+  framed.set(payload, PREFIX_BYTES);
+  return framed;
+}
+
+/**
+ * Reassembles length-prefixed messages from DATA chunks, which split and join messages at any
+ * byte. A message inside one chunk is returned as a view of it (no copy).
+ */
+export class MessageDecoder {
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+
+  /** The complete messages this chunk finished, in order. */
+  push(chunk: Buffer): Buffer[] {
+    let data = chunk;
+    if (this.pendingBytes > 0) {
+      this.pending.push(chunk);
+      data = Buffer.concat(this.pending, this.pendingBytes + chunk.length);
+      this.pending = [];
+      this.pendingBytes = 0;
+    }
+    const messages: Buffer[] = [];
+    let offset = 0;
+    while (data.length - offset >= PREFIX_BYTES) {
+      if (data[offset] !== 0) throw new GrpcWireError(grpc.status.UNIMPLEMENTED, 'compressed gRPC messages are not supported');
+      const length = data.readUInt32BE(offset + 1);
+      if (length > MAX_MESSAGE_BYTES) throw new GrpcWireError(grpc.status.RESOURCE_EXHAUSTED, `gRPC message of ${length} bytes exceeds the limit`);
+      if (data.length - offset - PREFIX_BYTES < length) break;
+      messages.push(data.subarray(offset + PREFIX_BYTES, offset + PREFIX_BYTES + length));
+      offset += PREFIX_BYTES + length;
+    }
+    if (offset < data.length) {
+      const rest = data.subarray(offset);
+      this.pending.push(rest);
+      this.pendingBytes = rest.length;
+    }
+    return messages;
+  }
+
+  /** Bytes of an unfinished message (a stream that ends here was cut mid-message). */
+  get bufferedBytes(): number {
+    return this.pendingBytes;
+  }
+}
+
+/** grpc-message is percent-encoded (the spec: printable ASCII except %, as is). */
+export function encodeGrpcMessage(text: string): string {
+  return text.replace(/[^\x20-\x24\x26-\x7e]/gu, (ch) => encodeURIComponent(ch));
+}
+
+export function decodeGrpcMessage(value: string | string[] | undefined): string {
+  const text = Array.isArray(value) ? value.join(',') : (value ?? '');
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}
+
+/** A numeric grpc-status header value; UNKNOWN when missing or garbled. */
+export function parseGrpcStatus(value: string | string[] | undefined): grpc.status {
+  const code = Number(Array.isArray(value) ? value[0] : value);
+  return Number.isInteger(code) && code >= 0 && code <= 16 ? (code as grpc.status) : grpc.status.UNKNOWN;
+}
+
+/** Metadata from HTTP/2 headers, without pseudo-headers and the transport's own. */
+export function metadataFromHeaders(headers: Record<string, string | string[] | undefined>): grpc.Metadata {
+  const metadata = new grpc.Metadata();
+  for (const [name, value] of Object.entries(headers)) {
+    if (name.startsWith(':') || name === 'content-type' || name === 'te' || name.startsWith('grpc-') || value === undefined) continue;
+    for (const one of Array.isArray(value) ? value : [value]) {
+      if (name.endsWith('-bin')) metadata.add(name, Buffer.from(one, 'base64'));
+      else metadata.add(name, one);
+    }
+  }
+  return metadata;
+}
+
+/** Metadata → HTTP/2 headers (binary values base64). */
+export function headersFromMetadata(metadata: grpc.Metadata | undefined): Record<string, string[]> {
+  const headers: Record<string, string[]> = {};
+  for (const [name, values] of Object.entries(metadata?.toHttp2Headers() ?? {})) {
+    if (values === undefined) continue;
+    headers[name] = (Array.isArray(values) ? values : [values]).map(String);
+  }
+  return headers;
+}
