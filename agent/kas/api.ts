@@ -17,6 +17,11 @@ export interface ApiServerOptions {
   configProjectId: string;
   watcher: AgentConfigWatcher;
   connectionsOf: (agentId: number) => AgentConnection[];
+  /**
+   * With several replicas: a config project's agents connected to any replica, from the shared
+   * registry (Redis); rejects while Redis is away (the answer then comes from this replica's view).
+   */
+  connectedAgentsOfProject?: (configProject: string) => Promise<Array<{ agentId: string; agentName: string; connections: AgentConnection[] }>>;
   userTokens: UserTokenStore;
   logger: Logger;
 }
@@ -25,6 +30,13 @@ export interface ApiServer {
   address: string;
   url: string;
   stop(): Promise<void>;
+}
+
+export interface ConnectedAgentsView {
+  configProject: string;
+  /** false when the shared registry could not be read and only this replica's view is shown. */
+  complete: boolean;
+  agents: Array<{ id: number; name: string; configProject: string; connections: AgentConnection[] }>;
 }
 
 export interface AgentView {
@@ -77,12 +89,19 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
 
 async function route(req: http.IncomingMessage, options: ApiServerOptions): Promise<unknown> {
   // Clients join paths onto the base URL either way (with or without its trailing slash): accept "//".
-  const path = new URL((req.url ?? '/').replace(/^\/{2,}/, '/'), 'http://kas').pathname.replace(/\/{2,}/g, '/');
+  const url = new URL((req.url ?? '/').replace(/^\/{2,}/, '/'), 'http://kas');
+  const path = url.pathname.replace(/\/{2,}/g, '/');
+  const configProject = url.searchParams.get('config_project');
   if (req.method !== 'GET') throw new ApiError(405, 'method_not_allowed', 'only GET is supported');
   if (!path.startsWith('/api/v1/')) throw new ApiError(404, 'not_found', `no such endpoint: ${path}`);
   await authenticate(req, options);
   if (path === '/api/v1/version') return { version: options.version };
-  if (path === '/api/v1/agents') return { agents: options.watcher.agents().map((a) => agentView(a, options)) };
+  if (path === '/api/v1/agents') {
+    // Every agent of this kas comes from its one config repository: the filter keeps all or none.
+    const agents = configProject === null || configProject === options.configProjectId ? options.watcher.agents() : [];
+    return { agents: agents.map((a) => agentView(a, options)) };
+  }
+  if (path === '/api/v1/connected_agents') return connectedAgents(configProject ?? options.configProjectId, options);
   const match = /^\/api\/v1\/agents\/([^/]+)$/.exec(path);
   if (match) {
     const id = /^\d+$/.test(match[1]!) ? Number(match[1]) : NaN;
@@ -110,6 +129,25 @@ function agentView(agent: AgentConfigState, options: ApiServerOptions): AgentVie
     config: { commit: agent.commit, valid: agent.valid, errors: agent.errors.map((e) => ({ message: e.message, line: e.line, column: e.column, file: e.file })) },
     connections: options.connectionsOf(agent.id),
   };
+}
+
+/** The shared registry's answer, or this replica's own view (marked incomplete) when it cannot be read. */
+async function connectedAgents(configProject: string, options: ApiServerOptions): Promise<ConnectedAgentsView> {
+  if (options.connectedAgentsOfProject) {
+    try {
+      const agents = await options.connectedAgentsOfProject(configProject);
+      return {
+        configProject,
+        complete: true,
+        agents: agents.map((a) => ({ id: Number(a.agentId), name: a.agentName || (options.watcher.agentById(Number(a.agentId))?.name ?? ''), configProject, connections: a.connections })),
+      };
+    } catch (err) {
+      options.logger.warn('shared agent registry unreadable; answering from this replica', { err: String(err) });
+    }
+  }
+  const own = configProject === options.configProjectId ? options.watcher.agents() : [];
+  const agents = own.map((a) => ({ id: a.id, name: a.name, configProject, connections: options.connectionsOf(a.id) })).filter((a) => a.connections.length > 0);
+  return { configProject, complete: !options.connectedAgentsOfProject, agents };
 }
 
 function sendJson(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {

@@ -32,3 +32,23 @@ export class AgentConnectionTracker {
     return [...(this.byAgent.get(agentId) ?? [])].map((c) => ({ ...c }));
   }
 }
+
+/**
+ * One entry per agentk pod, whatever order the sources come in (this replica's own view first or
+ * another's): the earliest connectedSince and the first non-empty version win, sorted by
+ * namespace and name, so every replica gives the same answer for the same records.
+ */
+export function mergeByPod(connections: AgentConnection[]): AgentConnection[] {
+  const byPod = new Map<string, AgentConnection>();
+  for (const c of connections) {
+    const key = `${c.podNamespace}/${c.podName}`;
+    const known = byPod.get(key);
+    if (!known) {
+      byPod.set(key, { ...c });
+      continue;
+    }
+    if (c.connectedSince < known.connectedSince) known.connectedSince = c.connectedSince;
+    if (!known.version) known.version = c.version;
+  }
+  return [...byPod.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, c]) => c);
+}

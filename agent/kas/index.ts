@@ -23,7 +23,7 @@ import { reverseTunnelService } from '../modules/reverse_tunnel/server/service';
 import { listen, reachableAddress, startObservabilityServer } from '../modules/observability/server';
 import { startApiServer } from './api';
 import { loadKasConfig, type KasConfig, type TlsFiles } from './config';
-import { AgentConnectionTracker, type AgentConnection } from './connections';
+import { AgentConnectionTracker, mergeByPod, type AgentConnection } from './connections';
 import { addConnectionCountSource, configDeliveriesCounter } from './metrics';
 import { ConnectionRateLimiter, type ConnectionAdmissionLimiter } from './rate_limit';
 import { kasReadinessChecks } from './readiness';
@@ -69,8 +69,8 @@ async function assemble(config: KasConfig, logger: Logger, stack: ShutdownStack)
   const tunnels = config.redis ? new RoutingTunnelRegistry() : new TunnelRegistry();
   stack.push(async () => tunnels.close());
   const localConnectionsOf = (agentId: number) => mergeConnections(connections.connectionsOf(agentId), tunnels, agentId);
-  const cluster = await joinClusterIfConfigured(config, tunnels, connections, localConnectionsOf, logger, stack);
-  const connectionsOf = (agentId: number) => (cluster ? dedupeByPod([...localConnectionsOf(agentId), ...cluster.remoteConnections(String(agentId))]) : localConnectionsOf(agentId));
+  const cluster = await joinClusterIfConfigured(config, registry, tunnels, connections, localConnectionsOf, logger, stack);
+  const connectionsOf = (agentId: number) => mergeByPod([...localConnectionsOf(agentId), ...(cluster?.remoteConnections(String(agentId)) ?? [])]);
   const removeCountSource = addConnectionCountSource(() => countConnections(connections, tunnels, connectionsOf));
   stack.push(async () => removeCountSource());
   const authorizeUser = createAuthorizer({
@@ -101,6 +101,7 @@ async function assemble(config: KasConfig, logger: Logger, stack: ShutdownStack)
     configProjectId: config.registry.projectId,
     watcher,
     connectionsOf,
+    connectedAgentsOfProject: cluster && ((project: string) => cluster.connectedAgentsOfProject(project)),
     userTokens,
     logger: logger.child({ module: 'api' }),
   });
@@ -221,6 +222,7 @@ function rateLimitedAuthentication(tokens: AgentTokenStore, limiter: ConnectionA
 /** With a redis section: this replica joins the others (tracker, private API, routing). */
 async function joinClusterIfConfigured(
   config: KasConfig,
+  registry: Registry,
   tunnels: TunnelRegistry,
   connections: AgentConnectionTracker,
   localConnectionsOf: (agentId: number) => AgentConnection[],
@@ -235,16 +237,12 @@ async function joinClusterIfConfigured(
     tunnels,
     localConnections: (agentId) => localConnectionsOf(Number(agentId)),
     localConfigStreamAgents: () => connections.agentIds().map(String),
+    configProject: config.registry.projectId,
+    agentName: (agentId) => registry.watcher.agentById(Number(agentId))?.name ?? '',
     logger,
   });
   stack.push(() => cluster.stop());
   return cluster;
-}
-
-function dedupeByPod(list: AgentConnection[]): AgentConnection[] {
-  const byPod = new Map<string, AgentConnection>();
-  for (const c of list) if (!byPod.has(`${c.podNamespace}/${c.podName}`)) byPod.set(`${c.podNamespace}/${c.podName}`, c);
-  return [...byPod.values()];
 }
 
 async function startKubernetesApiProxy(

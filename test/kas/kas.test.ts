@@ -144,6 +144,11 @@ describe('kas: configuration delivery, REST API and probes', function () {
     assert.deepEqual((await getJson(`${kas.apiUrl}api/v1/agents/${dev.id}`, `pat:${dev.id}:${userToken}`)).body, dev);
     assert.equal((await getJson(`${kas.apiUrl}api/v1/agents/999`, userToken)).status, 404);
     assert.equal((await getJson(`${kas.apiUrl}/api/v1/agents`, userToken)).status, 200, 'a doubled slash after the base URL is accepted');
+    // One kas without Redis: the connected agents of its config project come from its own view, complete.
+    const connected = await getJson(`${kas.apiUrl}api/v1/connected_agents?config_project=team/agents`, userToken);
+    assert.deepEqual(connected.body, { configProject: 'team/agents', complete: true, agents: [{ id: dev.id, name: 'dev', configProject: 'team/agents', connections: dev.connections }] });
+    assert.deepEqual((await getJson(`${kas.apiUrl}api/v1/connected_agents`, userToken)).body.configProject, 'team/agents', 'defaults to this kas’s config project');
+    assert.deepEqual((await getJson(`${kas.apiUrl}api/v1/connected_agents?config_project=other/project`, userToken)).body.agents, []);
 
     const anonymous = await getJson(`${kas.apiUrl}api/v1/agents`);
     assert.equal(anonymous.status, 401);

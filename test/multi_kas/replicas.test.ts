@@ -11,6 +11,19 @@ import { testLogger } from '../kas/helpers';
 import { startUpstream, writeKubeconfig, type Upstream } from '../tunnel/harness';
 import { AGENT_CONFIG, RedisServer, TcpBalancer, get, prepareFleet, waitFor, type Fleet } from './harness';
 
+interface Connection {
+  podName: string;
+  podNamespace: string;
+  version: string;
+  connectedSince: string;
+}
+
+interface ConnectedAgents {
+  configProject: string;
+  complete: boolean;
+  agents: Array<{ id: number; name: string; configProject: string; connections: Connection[] }>;
+}
+
 interface ReadinessBody {
   status: string;
   checks: Array<{ name: string; ok: boolean; required: boolean; reason: string }>;
@@ -69,6 +82,51 @@ describe('kas replicas sharing Redis', function () {
       await waitFor(`beta's replica on ${kas.apiUrl}`, async () => (await connectedPods(kas, 'beta')).join() === 'beta-1' || undefined);
       assert.deepEqual(await connectedPods(kas, 'gamma'), []);
     }
+  });
+
+  it('lists an agent’s connected agentk replicas identically on every replica: pod, namespace, version, connected since', async () => {
+    const fullConnections = async (kas: Kas, agent: keyof typeof ids) => (JSON.parse((await get(`${kas.apiUrl}api/v1/agents/${ids[agent]}`, userToken)).body) as { connections: Connection[] }).connections;
+    for (const agent of ['alpha', 'beta'] as const) {
+      const answers = await Promise.all(fleet.replicas.map((kas) => fullConnections(kas, agent)));
+      for (const answer of answers.slice(1)) assert.deepEqual(answer, answers[0], `${agent}: every replica gives the same list`);
+      for (const c of answers[0]!) {
+        assert.equal(c.podNamespace, 'agents');
+        assert.ok(c.version, 'the agentk version is known');
+        assert.ok(!Number.isNaN(Date.parse(c.connectedSince)) && Date.parse(c.connectedSince) <= Date.now(), `connectedSince ${c.connectedSince}`);
+      }
+    }
+  });
+
+  it('lists a config project’s connected agents from the shared registry, the same on every replica', async () => {
+    const byProject = async (kas: Kas, project: string) => JSON.parse((await get(`${kas.apiUrl}api/v1/connected_agents?config_project=${encodeURIComponent(project)}`, userToken)).body) as ConnectedAgents;
+    const answers = await Promise.all(fleet.replicas.map((kas) => byProject(kas, 'team/agents')));
+    for (const answer of answers.slice(1)) assert.deepEqual(answer, answers[0]);
+    const [answer] = answers;
+    assert.equal(answer!.complete, true);
+    assert.deepEqual(
+      answer!.agents.map((a) => [a.id, a.name, a.configProject, a.connections.map((c) => c.podName).join()]),
+      [
+        [ids.alpha, 'alpha', 'team/agents', 'alpha-1,alpha-2'],
+        [ids.beta, 'beta', 'team/agents', 'beta-1'],
+      ],
+      'gamma has no agentk connected: not listed',
+    );
+    assert.deepEqual((await byProject(fleet.replicas[0]!, 'some/other-project')).agents, []);
+    // The index behind it: one field per agent and replica in Redis.
+    const client = new Redis({ port: redis.port, lazyConnect: true });
+    await client.connect();
+    try {
+      const fields = Object.keys(await client.hgetall('kas-test:config_project_agents:team/agents')).map((f) => f.split(' ')[0]);
+      assert.deepEqual([...new Set(fields)].sort(), [String(ids.alpha), String(ids.beta)].sort());
+    } finally {
+      client.disconnect();
+    }
+  });
+
+  it('filters the agents list by config project', async () => {
+    const list = async (project: string) => (JSON.parse((await get(`${fleet.replicas[1]!.apiUrl}api/v1/agents?config_project=${encodeURIComponent(project)}`, userToken)).body) as { agents: Array<{ name: string }> }).agents.map((a) => a.name);
+    assert.deepEqual(await list('team/agents'), ['alpha', 'beta', 'gamma']);
+    assert.deepEqual(await list('some/other-project'), []);
   });
 
   it('serves requests for both agents from every replica (its own tunnels or another replica’s)', async () => {
@@ -200,6 +258,9 @@ describe('kas replicas sharing Redis', function () {
     assert.deepEqual(failing.map((c) => c.name), ['redis'], 'only Redis fails');
     assert.match(failing[0]!.reason, /Redis is unreachable.*agents connected to this replica are still served/);
     assert.equal((await proxyGet(third!, 'beta')).status, 200, 'beta is connected to this replica');
+    const partial = JSON.parse((await get(`${third!.apiUrl}api/v1/connected_agents?config_project=team/agents`, userToken)).body) as ConnectedAgents;
+    assert.equal(partial.complete, false, 'without Redis the project listing says it shows only this replica’s view');
+    assert.ok(partial.agents.some((a) => a.name === 'beta'));
     await redis.launch();
     await waitFor('ready again', async () => ((await readiness(third!)) === 200 && (await readiness(second!)) === 200 ? true : undefined), 20_000);
     assert.deepEqual(await failingChecks(third!), [], 'every check passes again');

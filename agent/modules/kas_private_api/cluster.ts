@@ -4,9 +4,9 @@
 import { readFile } from 'node:fs/promises';
 import type { Logger } from '../../internal/log';
 import type { KasConfig, RedisConfig } from '../../kas/config';
-import type { AgentConnection } from '../../kas/connections';
+import { mergeByPod, type AgentConnection } from '../../kas/connections';
 import { reachableAddress } from '../observability/server';
-import { connectRedis, SharedConnectionRateLimiter, TunnelTracker } from '../tunnel_tracker';
+import { connectRedis, SharedConnectionRateLimiter, TunnelTracker, type RegisteredAgent } from '../tunnel_tracker';
 import { PrivateApiClient } from './client';
 import type { RoutingTunnelRegistry } from './routing_registry';
 import { startPrivateApiServer } from './server';
@@ -20,6 +20,10 @@ export interface ReplicaClusterOptions {
   localConnections(agentId: string): AgentConnection[];
   /** Agents with a configuration stream open here (tunnels are known from the registry). */
   localConfigStreamAgents(): string[];
+  /** registry.project_id: the config project this replica's agents come from. */
+  configProject: string;
+  /** The agent's name, '' when unknown here. */
+  agentName(agentId: string): string;
   logger: Logger;
 }
 
@@ -32,6 +36,8 @@ export interface ReplicaCluster {
   /** What this replica cannot do while unhealthy; for logs and operators. */
   unhealthyReason(): string | undefined;
   remoteConnections(agentId: string): AgentConnection[];
+  /** A config project's agents connected to any replica, from Redis (throws while Redis cannot answer). */
+  connectedAgentsOfProject(configProject: string): Promise<RegisteredAgent[]>;
   limiter: SharedConnectionRateLimiter;
   /** Something about the agent changed on this replica (e.g. a configuration stream opened or closed). */
   markChanged(agentId: string): void;
@@ -63,11 +69,12 @@ export async function joinReplicaCluster(options: ReplicaClusterOptions): Promis
     subscriber,
     keyPrefix: options.redis.keyPrefix,
     ownUrl,
+    configProject: options.configProject,
     refreshMs: options.redis.trackerRefreshMs,
     ttlMs: options.redis.trackerTtlMs,
     localState: (agentId) => {
       const counts = tunnels.localTunnels(agentId);
-      return { tunnels: counts.idle + counts.busy, idleTunnels: counts.idle, connections: options.localConnections(agentId) };
+      return { tunnels: counts.idle + counts.busy, idleTunnels: counts.idle, connections: options.localConnections(agentId), agentName: options.agentName(agentId) };
     },
     localAgentIds: () => [...new Set([...tunnels.connectedAgents().map((a) => a.agentId), ...options.localConfigStreamAgents()])],
     logger: logger.child({ module: 'tunnel_tracker' }),
@@ -94,6 +101,8 @@ export async function joinReplicaCluster(options: ReplicaClusterOptions): Promis
     healthy: () => tracker.healthy,
     unhealthyReason,
     remoteConnections: (agentId) => tracker.remoteConnections(agentId),
+    connectedAgentsOfProject: async (configProject) =>
+      (await tracker.connectedAgentsOfProject(configProject)).map((agent) => ({ ...agent, connections: mergeByPod(agent.connections) })),
     limiter,
     markChanged: (agentId) => tracker.markChanged(agentId),
     stop: async () => {

@@ -1,3 +1,3 @@
 export { connectRedis, RedisConfigError } from './redis_client';
 export { SharedConnectionRateLimiter } from './rate_limit';
-export { TunnelTracker, type TunnelTrackerOptions, type LocalAgentState, type ReplicaRecord } from './tracker';
+export { TunnelTracker, type TunnelTrackerOptions, type LocalAgentState, type ReplicaRecord, type RegisteredAgent } from './tracker';

@@ -1,7 +1,9 @@
 // Which replicas hold which agents: per agent a Redis hash, field = a replica's private API URL,
 // value = that replica's record (does it hold tunnels, has it an idle one, the agentk replicas
-// connected to it), with an expiry inside the value so a replica that died without cleaning up
-// is ignored after the TTL. Every replica keeps the whole view in memory, loaded by SCAN at start
+// connected to it, the agent's name and config project), with an expiry inside the value so a
+// replica that died without cleaning up is ignored after the TTL. Per config project a second
+// hash indexes the connected agents (field "<agent id> <replica URL>", value its expiry), written
+// in the same transaction, so a project's connected agents are found without a SCAN. Every replica keeps the whole view in memory, loaded by SCAN at start
 // and on every reconnect/refresh, and kept current by PUBLISH notifications: routing a request
 // reads memory only, so steady state costs Redis nothing per request, and a waiting request is
 // woken by a notification instead of polling.
@@ -14,13 +16,26 @@ export interface LocalAgentState {
   tunnels: number;
   idleTunnels: number;
   connections: AgentConnection[];
+  /** The agent's name here ('' when this replica does not know it). */
+  agentName: string;
 }
 
 export interface ReplicaRecord {
   hasTunnels: boolean;
   hasIdleTunnel: boolean;
   connections: AgentConnection[];
+  /** Absent in records written by older replicas. */
+  agentName?: string;
+  configProject?: string;
   expiresAt: number;
+}
+
+/** An agent connected to some replica, as the shared registry knows it. */
+export interface RegisteredAgent {
+  agentId: string;
+  agentName: string;
+  /** Each record's connections, per replica (merge by pod for one list). */
+  connections: AgentConnection[];
 }
 
 interface Notification {
@@ -37,6 +52,8 @@ export interface TunnelTrackerOptions {
   keyPrefix: string;
   /** This replica's private API URL, the name other replicas route to. */
   ownUrl: string;
+  /** The config project (registry.project_id) the agents of this replica come from. */
+  configProject: string;
   refreshMs: number;
   ttlMs: number;
   localState(agentId: string): LocalAgentState;
@@ -108,6 +125,33 @@ export class TunnelTracker {
       .map(([url]) => url);
   }
 
+  /**
+   * The agents of a config project connected to any replica, read from Redis (the project index,
+   * then each agent's records in one pipeline); throws when Redis cannot answer.
+   */
+  async connectedAgentsOfProject(configProject: string): Promise<RegisteredAgent[]> {
+    const { redis } = this.options;
+    const now = Date.now();
+    const index = await redis.hgetall(this.projectKey(configProject));
+    const expired = Object.entries(index).filter(([, expiresAt]) => Number(expiresAt) <= now).map(([field]) => field);
+    // Entries of replicas that died: the key itself lives on while others refresh it.
+    if (expired.length > 0) void redis.hdel(this.projectKey(configProject), ...expired).catch(() => undefined);
+    const agentIds = [...new Set(Object.entries(index).filter(([, expiresAt]) => Number(expiresAt) > now).map(([field]) => field.split(' ')[0]!))].sort((a, b) => Number(a) - Number(b));
+    if (agentIds.length === 0) return [];
+    const pipeline = redis.pipeline();
+    for (const agentId of agentIds) pipeline.hgetall(this.key(agentId));
+    const replies = (await pipeline.exec()) ?? [];
+    return agentIds.flatMap((agentId, i) => {
+      const [err, fields] = replies[i] ?? [new Error('no reply'), undefined];
+      if (err) throw err;
+      const records = Object.values(fields as Record<string, string>)
+        .map((json) => JSON.parse(json) as ReplicaRecord)
+        .filter((r) => r.expiresAt > now && r.configProject === configProject);
+      if (records.length === 0) return [];
+      return [{ agentId, agentName: records.find((r) => r.agentName)?.agentName ?? '', connections: records.flatMap((r) => r.connections) }];
+    });
+  }
+
   /** agentk replicas connected to other replicas (memory only). */
   remoteConnections(agentId: string): AgentConnection[] {
     return this.liveRecords(agentId).flatMap(([, r]) => r.connections);
@@ -129,6 +173,7 @@ export class TunnelTracker {
       const multi = redis.multi();
       for (const agentId of this.published.keys()) {
         multi.hdel(this.key(agentId), this.options.ownUrl);
+        multi.hdel(this.projectKey(this.options.configProject), this.projectField(agentId));
         multi.publish(this.channel, JSON.stringify({ agentId, url: this.options.ownUrl, record: null } satisfies Notification));
       }
       await multi.exec().catch(() => undefined);
@@ -146,10 +191,18 @@ export class TunnelTracker {
     return `${this.options.keyPrefix}:agent_replicas:${agentId}`;
   }
 
+  private projectKey(configProject: string): string {
+    return `${this.options.keyPrefix}:config_project_agents:${configProject}`;
+  }
+
+  private projectField(agentId: string): string {
+    return `${agentId} ${this.options.ownUrl}`;
+  }
+
   private recordBody(agentId: string): Omit<ReplicaRecord, 'expiresAt'> | null {
     const state = this.options.localState(agentId);
     if (state.tunnels === 0 && state.connections.length === 0) return null;
-    return { hasTunnels: state.tunnels > 0, hasIdleTunnel: state.idleTunnels > 0, connections: state.connections };
+    return { hasTunnels: state.tunnels > 0, hasIdleTunnel: state.idleTunnels > 0, connections: state.connections, agentName: state.agentName, configProject: this.options.configProject };
   }
 
   private async publishIfChanged(agentId: string, announce: boolean): Promise<void> {
@@ -159,14 +212,19 @@ export class TunnelTracker {
     await this.write(agentId, body);
   }
 
-  /** HSET/HDEL the record, keep the key alive, tell the other replicas. */
+  /** HSET/HDEL the record and its project index entry, keep the keys alive, tell the other replicas. */
   private async write(agentId: string, body: Omit<ReplicaRecord, 'expiresAt'> | null): Promise<void> {
     if (this.stopped) return;
     const { redis, ownUrl, ttlMs } = this.options;
     const record = body ? { ...body, expiresAt: Date.now() + ttlMs } : null;
     const multi = redis.multi();
-    if (record) multi.hset(this.key(agentId), ownUrl, JSON.stringify(record)).pexpire(this.key(agentId), ttlMs);
-    else multi.hdel(this.key(agentId), ownUrl);
+    const projectKey = this.projectKey(this.options.configProject);
+    if (record) {
+      multi.hset(this.key(agentId), ownUrl, JSON.stringify(record)).pexpire(this.key(agentId), ttlMs);
+      multi.hset(projectKey, this.projectField(agentId), String(record.expiresAt)).pexpire(projectKey, ttlMs);
+    } else {
+      multi.hdel(this.key(agentId), ownUrl).hdel(projectKey, this.projectField(agentId));
+    }
     multi.publish(this.channel, JSON.stringify({ agentId, url: ownUrl, record } satisfies Notification));
     try {
       await multi.exec();
