@@ -237,6 +237,50 @@ describe('extension UI in code-server', function () {
       await vscode!.screenshot('managed-apps');
     });
 
+    /** Runs an item's context-menu command (the web menu acts on Enter over the hovered item). */
+    async function contextCommand(item: ReturnType<typeof row>, command: string): Promise<void> {
+      await item.click({ button: 'right' });
+      await vscode!.page.locator('.monaco-menu .action-label', { hasText: command }).first().hover({ timeout: 30_000 });
+      await vscode!.page.keyboard.press('Enter');
+    }
+
+    it('Copy Kubeconfig on agent dev puts a kubeconfig on the clipboard that real kubectl uses through kas', async () => {
+      const page = vscode!.page;
+      await page.context().grantPermissions(['clipboard-read', 'clipboard-write'], { origin: new URL(page.url()).origin });
+      await page.evaluate(() => navigator.clipboard.writeText('nothing copied yet'));
+      await contextCommand(page.locator('.monaco-list-row', { hasText: '1 connected' }).first(), 'Copy Kubeconfig');
+      await page.locator('.notification-toast', { hasText: 'Kubeconfig for agent dev copied' }).first().waitFor({ timeout: 30_000 });
+      const copied = await page.evaluate(() => navigator.clipboard.readText());
+      assert.match(copied, /server: "https:\/\/127\.0\.0\.1:\d+\/k8s-proxy\/?"/, 'the server is the kas k8s proxy');
+      assert.match(copied, /token: "pat:\d+:/);
+      const file = join(dir, 'copied-kubeconfig');
+      await writeFile(file, copied, { mode: 0o600 });
+      const { stdout } = await run('kubectl', ['--kubeconfig', file, 'get', 'pods', '-A']);
+      assert.match(stdout, /gitlab-managed-apps\s+install-helm/, 'kubectl lists the cluster\'s pods through kas');
+      await page.waitForTimeout(600); // let the toast finish sliding in, for a readable screenshot
+      await vscode!.screenshot('copy-kubeconfig');
+      await runCommand(page, 'Notifications: Clear All Notifications');
+    });
+
+    it('Delete Pod asks first, then the pod vanishes from the tree (through watch)', async () => {
+      const page = vscode!.page;
+      const manifest = join(dir, 'doomed.json');
+      await writeFile(manifest, JSON.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'ui-doomed', namespace: 'default' }, spec: { containers: [{ name: 'main', image: 'sim', env: [{ name: 'SIM_DURATION_SECONDS', value: 'forever' }] }] } }));
+      await run('kubectl', ['--kubeconfig', kubeconfig(), 'create', '-f', manifest]);
+      const doomed = row('ui-doomed');
+      await doomed.waitFor({ timeout: 60_000 });
+      await contextCommand(doomed, 'Delete Pod');
+      const dialog = page.locator('.monaco-dialog-box', { hasText: 'Delete pod default/ui-doomed?' });
+      await dialog.waitFor({ timeout: 30_000 });
+      await vscode!.screenshot('delete-pod-confirm');
+      await dialog.getByRole('button', { name: 'Delete' }).click();
+      await page.locator('.notification-toast', { hasText: 'Pod default/ui-doomed deleted.' }).first().waitFor({ timeout: 30_000 });
+      await page.locator('.monaco-list-row[role="treeitem"]', { hasText: 'ui-doomed' }).waitFor({ state: 'detached', timeout: 60_000 });
+      const left = await run('kubectl', ['--kubeconfig', kubeconfig(), 'get', 'pods', '-n', 'default', '-o', 'name']);
+      assert.ok(!left.stdout.includes('ui-doomed'), 'the cluster no longer has the pod');
+      await vscode!.screenshot('delete-pod-gone');
+    });
+
     it('Stop Local Pair removes its connection and stops the processes', async () => {
       const page = vscode!.page;
       await runCommand(page, 'Kubernetes Agents: Stop Local Pair');
