@@ -39,6 +39,8 @@ export interface Kas {
   observabilityAddress: string;
   /** This replica's private API URL (only with redis: several replicas). */
   privateApiUrl?: string;
+  /** Connections other replicas opened to this one's private API (only with redis). */
+  privateApiConnectionsAccepted?: () => number;
   config: KasConfig;
   registry: { agentIds: AgentIdStore; agentTokens: AgentTokenStore; userTokens: UserTokenStore; watcher: AgentConfigWatcher };
   tunnels: TunnelRegistry;
@@ -130,6 +132,7 @@ async function assemble(config: KasConfig, logger: Logger, stack: ShutdownStack)
     apiUrl: api.url,
     observabilityAddress: observability.address,
     privateApiUrl: cluster?.ownUrl,
+    privateApiConnectionsAccepted: cluster && (() => cluster.privateApiConnectionsAccepted()),
     config,
     registry,
     tunnels,

@@ -139,6 +139,14 @@ describe('kas replicas sharing Redis', function () {
     }
   });
 
+  it('sequential cross-replica requests reuse the pooled private API connection', async () => {
+    const [router, , holder] = fleet.replicas;
+    assert.equal((await proxyGet(router!, 'beta')).status, 200); // a pooled connection exists from here on
+    const acceptedBefore = holder!.privateApiConnectionsAccepted!();
+    for (let i = 0; i < 20; i++) assert.equal((await proxyGet(router!, 'beta')).status, 200);
+    assert.equal(holder!.privateApiConnectionsAccepted!() - acceptedBefore, 0, 'no new connection for 20 requests');
+  });
+
   it('streams a response through another replica as it is written', async () => {
     const answer = await proxyGet(fleet.replicas[1]!, 'beta', 'stream');
     assert.equal(answer.status, 200);

@@ -31,6 +31,8 @@ export interface ReplicaCluster {
   /** This replica's private API URL as the others reach it. */
   ownUrl: string;
   privateApiAddress: string;
+  /** Connections other replicas opened to this one's private API (pooled: few, whatever the request count). */
+  privateApiConnectionsAccepted(): number;
   /** Redis reachable: routing to other replicas, the agents list and the rate limit are complete. */
   healthy(): boolean;
   /** What this replica cannot do while unhealthy; for logs and operators. */
@@ -98,6 +100,7 @@ export async function joinReplicaCluster(options: ReplicaClusterOptions): Promis
   return {
     ownUrl,
     privateApiAddress: server.address,
+    privateApiConnectionsAccepted: () => server.connectionsAccepted(),
     healthy: () => tracker.healthy,
     unhealthyReason,
     remoteConnections: (agentId) => tracker.remoteConnections(agentId),
