@@ -2,6 +2,7 @@
 // alpha (behind a TCP load balancer) and 1 of agent beta (straight to the third replica), the
 // Kubernetes API stood in for by the tunnel tests' echo upstream.
 import assert from 'node:assert/strict';
+import * as http from 'node:http';
 import { Redis } from 'ioredis';
 import WebSocket from 'ws';
 import { runAgentk, type Agentk } from '../../agent/agentk/index';
@@ -123,6 +124,32 @@ describe('kas replicas sharing Redis', function () {
     }
   });
 
+  it('the project listing reads Redis and ignores expired entries (a crashed replica’s), removing them', async () => {
+    const client = new Redis({ port: redis.port, lazyConnect: true });
+    await client.connect();
+    const projectKey = 'kas-test:config_project_agents:team/agents';
+    const gammaKey = `kas-test:agent_replicas:${ids.gamma}`;
+    const listedNames = async (kas: Kas) =>
+      (JSON.parse((await get(`${kas.apiUrl}api/v1/connected_agents?config_project=team/agents`, userToken)).body) as ConnectedAgents).agents.map((a) => a.name);
+    const record = (pod: string, expiresAt: number) =>
+      JSON.stringify({ hasTunnels: false, hasIdleTunnel: false, connections: [{ podName: pod, podNamespace: 'agents', version: 'v0', connectedSince: new Date().toISOString() }], agentName: 'gamma', configProject: 'team/agents', expiresAt });
+    try {
+      // Written straight into Redis, never published: only a replica reading Redis can know it.
+      const live = Date.now() + 60_000;
+      await client.hset(gammaKey, 'http://replica-elsewhere:8155', record('gamma-1', live));
+      await client.hset(projectKey, `${ids.gamma} http://replica-elsewhere:8155`, String(live));
+      for (const kas of fleet.replicas) assert.deepEqual(await listedNames(kas), ['alpha', 'beta', 'gamma']);
+      const expired = Date.now() - 1_000;
+      await client.hset(gammaKey, 'http://replica-elsewhere:8155', record('gamma-1', expired));
+      await client.hset(projectKey, `${ids.gamma} http://replica-elsewhere:8155`, String(expired));
+      for (const kas of fleet.replicas) assert.deepEqual(await listedNames(kas), ['alpha', 'beta']);
+      await waitFor('the expired index entry removed', async () => ((await client.hexists(projectKey, `${ids.gamma} http://replica-elsewhere:8155`)) === 0 ? true : undefined));
+    } finally {
+      await client.del(gammaKey);
+      client.disconnect();
+    }
+  });
+
   it('filters the agents list by config project', async () => {
     const list = async (project: string) => (JSON.parse((await get(`${fleet.replicas[1]!.apiUrl}api/v1/agents?config_project=${encodeURIComponent(project)}`, userToken)).body) as { agents: Array<{ name: string }> }).agents.map((a) => a.name);
     assert.deepEqual(await list('team/agents'), ['alpha', 'beta', 'gamma']);
@@ -145,6 +172,24 @@ describe('kas replicas sharing Redis', function () {
     const acceptedBefore = holder!.privateApiConnectionsAccepted!();
     for (let i = 0; i < 20; i++) assert.equal((await proxyGet(router!, 'beta')).status, 200);
     assert.equal(holder!.privateApiConnectionsAccepted!() - acceptedBefore, 0, 'no new connection for 20 requests');
+  });
+
+  it('a streaming request abandoned by its client mid-way leaves the pooled connections usable', async () => {
+    const [router, , holder] = fleet.replicas;
+    await new Promise<void>((resolve, reject) => {
+      const req = http.get(`${router!.k8sProxyUrl}stream`, { headers: { authorization: `Bearer pat:${ids.beta}:${userToken}` }, agent: false }, (res) => {
+        res.once('data', () => {
+          req.destroy(); // the user pressed Ctrl-C on kubectl logs -f
+          resolve();
+        });
+      });
+      req.on('error', (err: NodeJS.ErrnoException) => (err.code === 'ECONNRESET' ? undefined : reject(err)));
+    });
+    const acceptedBefore = holder!.privateApiConnectionsAccepted!();
+    const answers = await Promise.all(Array.from({ length: 3 }, () => proxyGet(router!, 'beta')));
+    assert.deepEqual(answers.map((a) => a.status), [200, 200, 200]);
+    for (let i = 0; i < 5; i++) assert.equal((await proxyGet(router!, 'beta')).status, 200);
+    assert.ok(holder!.privateApiConnectionsAccepted!() - acceptedBefore <= 3, 'at most one new connection per concurrent request');
   });
 
   it('streams a response through another replica as it is written', async () => {
