@@ -4,7 +4,7 @@
 // cannot report a connection that breaks mid-stream, which the log view must show).
 import type { Readable } from 'node:stream';
 import fetch from 'node-fetch';
-import type { ConfigurationOptions, CoreV1Api, ObservableMiddleware, RbacAuthorizationV1Api, V1Namespace, V1RoleBinding, V1ServiceAccount } from '@kubernetes/client-node' with { 'resolution-mode': 'import' };
+import type { ConfigurationOptions, CoreV1Api, ObservableMiddleware, RbacAuthorizationV1Api, V1Namespace, V1RoleBinding, V1ServiceAccount, Watch } from '@kubernetes/client-node' with { 'resolution-mode': 'import' };
 import { KasClientError } from '../kasClient/errors';
 import type { KubeClient, LogOptions, Pod, PodList, RestrictedNamespaceObjects, WatchEvent, WatchEventType } from '../kasClient/kubeClient';
 import type { ClientNode, KasKubeConfig } from './kubeConfig';
@@ -50,7 +50,7 @@ export class ClientNodeKubeClient implements KubeClient {
     await mapped(() => this.rbac.createNamespacedRoleBinding({ namespace: name, body: objects.roleBinding as unknown as V1RoleBinding }));
   }
 
-  async watchPods(
+  watchPods(
     namespace: string,
     options: { resourceVersion: string; labelSelector?: string },
     onEvent: (event: WatchEvent<Pod>) => void,
@@ -58,34 +58,7 @@ export class ClientNodeKubeClient implements KubeClient {
   ): Promise<void> {
     const query: Record<string, string | boolean> = { resourceVersion: options.resourceVersion, allowWatchBookmarks: true };
     if (options.labelSelector) query['labelSelector'] = options.labelSelector;
-    let failure: KasClientError | undefined;
-    await new Promise<void>((resolve, reject) => {
-      const done = (error: unknown) => {
-        signal.removeEventListener('abort', abort);
-        const reason = failure ?? (error ? toKasClientError(error, signal) : undefined);
-        if (reason) reject(reason);
-        else resolve();
-      };
-      let controller: AbortController | undefined;
-      const abort = () => controller?.abort();
-      const onWatchEvent = (type: string, object: unknown) => {
-        if (failure) return;
-        if (type === 'ERROR') {
-          failure = new KasClientError(statusCodeOf(object) === 410 ? 'GONE' : 'SERVER_ERROR', statusCodeOf(object));
-          controller?.abort();
-          return;
-        }
-        if (isPodEvent(type, object)) onEvent({ type, object: object as Pod });
-      };
-      signal.addEventListener('abort', abort);
-      new this.k8s.Watch(this.kubeConfig).watch(`/api/v1/namespaces/${enc(namespace)}/pods`, query, onWatchEvent, done).then(
-        (started) => {
-          controller = started;
-          if (signal.aborted) started.abort();
-        },
-        (error: unknown) => done(error ?? new KasClientError('UNREACHABLE')),
-      );
-    });
+    return runWatch(new this.k8s.Watch(this.kubeConfig), `/api/v1/namespaces/${enc(namespace)}/pods`, query, onEvent, signal);
   }
 
   async streamLogs(namespace: string, pod: string, options: LogOptions): Promise<Readable> {
@@ -118,6 +91,44 @@ export class ClientNodeKubeClient implements KubeClient {
     };
     return { middleware: [carrySignal], middlewareMergeStrategy: 'append' };
   }
+}
+
+/**
+ * client-node's callback-style Watch as a promise: resolves when the server ends the stream,
+ * rejects with a code otherwise. An ERROR event (410 Gone above all) ends the watch with that code.
+ */
+function runWatch(
+  watch: Watch,
+  path: string,
+  query: Record<string, string | boolean>,
+  onEvent: (event: WatchEvent<Pod>) => void,
+  signal: AbortSignal,
+): Promise<void> {
+  let controller: AbortController | undefined;
+  let failure: KasClientError | undefined;
+  const abort = () => controller?.abort();
+  return new Promise<void>((resolve, reject) => {
+    const done = (error: unknown) => {
+      signal.removeEventListener('abort', abort);
+      const reason = failure ?? (error ? toKasClientError(error, signal) : undefined);
+      if (reason) reject(reason);
+      else resolve();
+    };
+    const onWatchEvent = (type: string, object: unknown) => {
+      if (failure) return;
+      if (type === 'ERROR') {
+        failure = new KasClientError(statusCodeOf(object) === 410 ? 'GONE' : 'SERVER_ERROR', statusCodeOf(object));
+        abort();
+      } else if (isPodEvent(type, object)) {
+        onEvent({ type, object: object as Pod });
+      }
+    };
+    signal.addEventListener('abort', abort);
+    watch.watch(path, query, onWatchEvent, done).then((started) => {
+      controller = started;
+      if (signal.aborted) started.abort();
+    }, done);
+  });
 }
 
 function statusFailure(status: number, kasAuthHeader: string | null) {

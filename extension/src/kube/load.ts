@@ -18,8 +18,3 @@ export function loadKubeLayer(): Promise<KubeLayer> {
   }
   return loading;
 }
-
-/** True once the layer was requested (for tests of the activation path). */
-export function kubeLayerRequested(): boolean {
-  return loading !== undefined;
-}
