@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { createCertificateAuthority, issueServerCertificate, LOOPBACK_HOSTS } from '../../agent/internal/tls';
 import { KasClientError, userMessage } from '../../extension/src/kasClient/errors';
 import { kubeClientFor, type KubeClient } from '../../extension/src/kasClient/kubeClient';
+import { loadKubeLayer } from '../../extension/src/kube/load';
 import { serve, TestServer } from './helpers';
 
 const TOKEN = 'pat:7:very-secret-user-token';
@@ -60,6 +61,24 @@ describe('extension Kubernetes access (client-node)', () => {
     }
     assert.deepEqual(target.hits, [], 'the redirect target was never contacted');
     assert.equal(redirecting.hits.length, 6);
+  });
+
+  it('gives managed apps (client-node API clients and Watch from the shared KubeConfig factory) the same refusal', async () => {
+    const target = await track(serve((_req, res) => res.end('{}')));
+    const redirecting = await track(serve((_req, res) => {
+      res.writeHead(307, { Location: `${target.url}elsewhere` });
+      res.end();
+    }));
+    const layer = await loadKubeLayer();
+    const kubeConfig = layer.createKubeConfig({ server: redirecting.url, token: TOKEN });
+    const core = kubeConfig.makeApiClient(layer.clientNode.CoreV1Api);
+    const listed = await core.listNamespacedConfigMap({ namespace: 'gitlab-managed-apps' }).then(() => undefined, (e: unknown) => e);
+    assert.equal((listed as { code?: unknown }).code, 307);
+    const watched = await new Promise<unknown>((resolve) => {
+      void new layer.clientNode.Watch(kubeConfig).watch('/api/v1/namespaces/gitlab-managed-apps/pods', {}, () => undefined, resolve);
+    });
+    assert.equal((watched as { statusCode?: unknown }).statusCode, 307);
+    assert.deepEqual(target.hits, []);
   });
 
   it('sends the pat credential to the proxy URL with its path prefix kept', async () => {
