@@ -34,6 +34,8 @@ const AGENT_ID = '1';
 const USER_HEADER = { authorization: `Bearer pat:${AGENT_ID}:bench-user-token` };
 const DURATION_S = 3;
 const LOG_MB = 100;
+/** TUNNEL_BENCH_QUICK=1: direct, kubectl proxy and grpc:// only, no streaming (for profiling rounds). */
+const QUICK = process.env.TUNNEL_BENCH_QUICK === '1';
 
 interface Children {
   processes: ChildProcess[];
@@ -135,6 +137,7 @@ async function startKubectlProxy(children: Children, kubeconfig: string): Promis
 
 interface LoadResult {
   rps: number;
+  /** Milliseconds; autocannon's histogram has whole-millisecond resolution. */
   p50: number;
   p99: number;
   errors: number;
@@ -144,6 +147,41 @@ async function load(url: string, connections: number, headers: Record<string, st
   await autocannon({ url, connections, duration: 1, headers }); // warm-up: pools, JIT
   const result = await autocannon({ url, connections, duration: DURATION_S, headers });
   return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, errors: result.errors + result.non2xx };
+}
+
+interface LatencyResult {
+  p50: number;
+  p99: number;
+}
+
+const LATENCY_SAMPLES = 1000;
+
+/**
+ * Sub-millisecond latency at 1 connection: autocannon rounds to whole milliseconds, so its p50
+ * reads 0 ms for every path here. Sequential GETs on one keep-alive connection, each timed with
+ * hrtime from request to the end of the body.
+ */
+async function sequentialLatency(url: string, headers: Record<string, string> = {}): Promise<LatencyResult> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  const once = () =>
+    new Promise<number>((resolve, reject) => {
+      const started = process.hrtime.bigint();
+      http.get(url, { agent, headers }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(Number(process.hrtime.bigint() - started) / 1e6));
+        res.on('error', reject);
+      }).on('error', reject);
+    });
+  try {
+    for (let i = 0; i < 100; i++) await once(); // warm-up
+    const samples: number[] = [];
+    for (let i = 0; i < LATENCY_SAMPLES; i++) samples.push(await once());
+    samples.sort((a, b) => a - b);
+    const at = (q: number) => samples[Math.min(samples.length - 1, Math.floor(q * samples.length))]!;
+    return { p50: at(0.5), p99: at(0.99) };
+  } finally {
+    agent.destroy();
+  }
 }
 
 function measureStream(url: string, headers: Record<string, string> = {}): Promise<number> {
@@ -194,17 +232,20 @@ export default async function run(): Promise<string> {
       { name: '(b) kubectl proxy', url: await startKubectlProxy(children, kubeconfig) },
       { name: '(c) kas + agentk, grpc://', url: await startTunnel(children, kubeconfig, 'grpc'), headers: USER_HEADER },
       { name: "(c') kas + agentk, ws://", url: await startTunnel(children, kubeconfig, 'ws'), headers: USER_HEADER },
-    ];
-    const rows: Array<{ name: string; c1: LoadResult; c50: LoadResult }> = [];
+    ].slice(0, QUICK ? 3 : 4);
+    const rows: BenchRow[] = [];
     for (const p of paths) {
       process.stderr.write(`tunnel bench: ${p.name}\n`);
-      rows.push({ name: p.name, c1: await load(`${p.url}/api/v1/pods`, 1, p.headers), c50: await load(`${p.url}/api/v1/pods`, 50, p.headers) });
+      const url = `${p.url}/api/v1/pods`;
+      rows.push({ name: p.name, c1: await load(url, 1, p.headers), c50: await load(url, 50, p.headers), latency: await sequentialLatency(url, p.headers) });
     }
-    const stream = {
-      direct: await measureStream(`${paths[0]!.url}/logs?mb=${LOG_MB}`),
-      tunnel: await measureStream(`${paths[2]!.url}/logs?mb=${LOG_MB}`, USER_HEADER),
-      ws: await measureStream(`${paths[3]!.url}/logs?mb=${LOG_MB}`, USER_HEADER),
-    };
+    const stream = QUICK
+      ? { direct: NaN, tunnel: NaN, ws: NaN }
+      : {
+          direct: await measureStream(`${paths[0]!.url}/logs?mb=${LOG_MB}`),
+          tunnel: await measureStream(`${paths[2]!.url}/logs?mb=${LOG_MB}`, USER_HEADER),
+          ws: await measureStream(`${paths[3]!.url}/logs?mb=${LOG_MB}`, USER_HEADER),
+        };
     return formatSection(rows, stream, upstream.info.podListBytes, loadAtStart);
   } finally {
     for (const child of children.processes) child.kill('SIGTERM');
@@ -212,7 +253,14 @@ export default async function run(): Promise<string> {
   }
 }
 
-function formatSection(rows: Array<{ name: string; c1: LoadResult; c50: LoadResult }>, stream: { direct: number; tunnel: number; ws: number }, bytes: number, load: number[]): string {
+interface BenchRow {
+  name: string;
+  c1: LoadResult;
+  c50: LoadResult;
+  latency: LatencyResult;
+}
+
+function formatSection(rows: BenchRow[], stream: { direct: number; tunnel: number; ws: number }, bytes: number, load: number[]): string {
   const [direct, kubectl, tunnel] = rows;
   const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}×`;
   const lines = [
@@ -222,16 +270,19 @@ function formatSection(rows: Array<{ name: string; c1: LoadResult; c50: LoadResu
       `Each server runs in its own process; autocannon runs ${DURATION_S} s per cell after a 1 s warm-up. Proxy listener: plain HTTP on loopback. ` +
       `Load average at the start: ${load.map((l) => l.toFixed(1)).join(' / ')} (other work on the machine skews every figure alike).`,
     '',
+    `p50/p99 @1: ${LATENCY_SAMPLES} sequential requests on one keep-alive connection, timed with hrtime (sub-millisecond); @50: autocannon's histogram (whole milliseconds).`,
+    '',
     '| path | req/s @1 | p50 @1 | p99 @1 | req/s @50 | p50 @50 | p99 @50 | errors |',
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
-    ...rows.map((r) => `| ${r.name} | ${fmt(r.c1.rps)} | ${r.c1.p50} ms | ${r.c1.p99} ms | ${fmt(r.c50.rps)} | ${r.c50.p50} ms | ${r.c50.p99} ms | ${r.c1.errors + r.c50.errors} |`),
+    ...rows.map((r) => `| ${r.name} | ${fmt(r.c1.rps)} | ${fmt(r.latency.p50, 3)} ms | ${fmt(r.latency.p99, 3)} ms | ${fmt(r.c50.rps)} | ${r.c50.p50} ms | ${r.c50.p99} ms | ${r.c1.errors + r.c50.errors} |`),
     '',
   ];
   if (direct && kubectl && tunnel) {
     lines.push(
       `Ratios (requests/s): (c)/(a) ${ratio(tunnel.c1.rps, direct.c1.rps)} at 1 connection, ${ratio(tunnel.c50.rps, direct.c50.rps)} at 50; ` +
         `(c)/(b) ${ratio(tunnel.c1.rps, kubectl.c1.rps)} at 1, ${ratio(tunnel.c50.rps, kubectl.c50.rps)} at 50. ` +
-        `p50 added by the tunnel at 1 connection: ${(tunnel.c1.p50 - direct.c1.p50).toFixed(2)} ms.`,
+        `p50 added by the tunnel at 1 connection: ${(tunnel.latency.p50 - direct.latency.p50).toFixed(3)} ms over direct ` +
+        `(kubectl proxy adds ${(kubectl.latency.p50 - direct.latency.p50).toFixed(3)} ms).`,
       '',
     );
   }
