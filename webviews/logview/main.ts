@@ -105,11 +105,18 @@ function append(newLines: string[]): void {
     unhighlighted.push(entry);
   }
   dropOldest(entries.length - MAX_LINES);
-  const fragment = document.createDocumentFragment();
-  for (const entry of added) if (matches(entry.text)) fragment.append(entry.row);
-  output.append(fragment);
+  // A batch larger than the view keeps only its newest lines.
+  const kept = added.slice(Math.max(0, added.length - entries.length));
+  output.append(rowsOf(kept.filter((entry) => matches(entry.text))));
   scrollIfFollowing();
   scheduleHighlighting();
+}
+
+/** Rows in a fragment: one DOM insertion, and no argument list of 50,000 rows. */
+function rowsOf(shown: Entry[]): DocumentFragment {
+  const fragment = document.createDocumentFragment();
+  for (const entry of shown) fragment.append(entry.row);
+  return fragment;
 }
 
 function dropOldest(count: number): void {
@@ -120,7 +127,7 @@ function dropOldest(count: number): void {
 }
 
 function rerender(): void {
-  output.replaceChildren(...entries.filter((entry) => matches(entry.text)).map((entry) => entry.row));
+  output.replaceChildren(rowsOf(entries.filter((entry) => matches(entry.text))));
   scrollIfFollowing();
 }
 
