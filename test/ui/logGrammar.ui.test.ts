@@ -49,8 +49,20 @@ async function serveLogView(): Promise<{ server: Server; url: string }> {
   return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/` };
 }
 
-/** Stands in for VS Code's webview API: what the page posts is kept in window.__posted. */
-const FAKE_VSCODE_API = `window.__posted = []; window.acquireVsCodeApi = () => ({ postMessage: (m) => window.__posted.push(m) });`;
+/**
+ * Stands in for VS Code's webview host: its API (what the page posts is kept in window.__posted)
+ * and some theme colours (Dark Modern), set as VS Code sets them, on the root element's style.
+ */
+const THEME: Record<string, string> = {
+  'editor-background': '#1f1f1f', 'editor-foreground': '#cccccc', errorForeground: '#f85149', 'editorWarning-foreground': '#cca700',
+  'editorInfo-foreground': '#3794ff', descriptionForeground: '#9d9d9d', 'debugTokenExpression-name': '#c586c0',
+  'debugTokenExpression-string': '#ce9178', 'debugTokenExpression-number': '#b5cea8', 'debugTokenExpression-boolean': '#4e94ce',
+  'textLink-foreground': '#4daafc', 'symbolIcon-keywordForeground': '#cccccc',
+};
+const FAKE_VSCODE_HOST = `window.__posted = []; window.acquireVsCodeApi = () => ({ postMessage: (m) => window.__posted.push(m) });
+  document.addEventListener('DOMContentLoaded', () => {
+    for (const [name, value] of Object.entries(${JSON.stringify(THEME)})) document.documentElement.style.setProperty('--vscode-' + name, value);
+  });`;
 
 describe('log view highlighting in a browser (TextMate grammar, real CSP)', function () {
   this.timeout(60_000);
@@ -67,7 +79,7 @@ describe('log view highlighting in a browser (TextMate grammar, real CSP)', func
     server = served.server;
     browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'] });
     page = await browser.newPage({ viewport: { width: 1100, height: 500 } });
-    await page.addInitScript(FAKE_VSCODE_API);
+    await page.addInitScript(FAKE_VSCODE_HOST);
     page.on('console', (message) => {
       if (/Content Security Policy|highlighting is off/i.test(message.text())) violations.push(message.text());
     });
@@ -98,6 +110,9 @@ describe('log view highlighting in a browser (TextMate grammar, real CSP)', func
     const texts = await page.locator('#log .line').allTextContents();
     assert.deepEqual(texts, SAMPLE_LINES, 'highlighting must not change the text');
     assert.deepEqual(violations, []);
+    const colourOf = (selector: string) => page.locator(selector).first().evaluate((span) => getComputedStyle(span).color);
+    assert.equal(await colourOf('#log span.level-error'), 'rgb(248, 81, 73)', 'errors in the theme\'s error colour');
+    assert.equal(await colourOf('#log span.log-string'), 'rgb(206, 145, 120)');
     await mkdir(OUTPUT_DIR, { recursive: true });
     await page.screenshot({ path: join(OUTPUT_DIR, 'log-grammar.png') });
   });
