@@ -95,15 +95,30 @@ export class TunnelPool {
     return { opening: count('opening'), idle: count('idle'), busy: count('busy'), connected: this.connected };
   }
 
-  private ensureCapacity(): void {
+  /**
+   * Opens streams when fewer than minIdle are idle or opening. deferWhileSpare: called for a
+   * stream that just took a request; while a spare stream is left, the top-up waits until that
+   * stream's answer is sent (onAnswerSent), so that its HEADERS leave in the same write as the
+   * answer and kas's acceptance arrives with kas's trailers: one wake-up less on each side per
+   * request (measured with strace: kas read, accept-write and agentk read per request).
+   */
+  private ensureCapacity(options: { deferWhileSpare?: boolean; now?: boolean } = {}): void {
     if (this.stopped || this.backoffTimer) return;
     const { opening, idle, busy } = this.stats();
     const available = opening + idle + this.scheduledOpens;
     if (available >= this.settings.minIdle) return;
+    if (options.deferWhileSpare && available > 0) return;
     // Quiet agents keep just minIdle streams; under load, grow in steps.
     const wanted = busy === 0 ? this.settings.minIdle - available : this.settings.scaleUpStep;
     const room = this.settings.maxStreams - this.streams.size - this.scheduledOpens;
-    this.openBatch(Math.min(wanted, room));
+    const count = Math.min(wanted, room);
+    if (options.now) for (let i = 0; i < count; i++) this.openOne();
+    else this.openBatch(count);
+  }
+
+  /** agentk finished writing a request's answer: the deferred top-up happens now, in the same write. */
+  private onAnswerSent(pooled: PooledStream): void {
+    if (pooled.state === 'busy') this.ensureCapacity({ now: true });
   }
 
   /**
@@ -128,6 +143,7 @@ export class TunnelPool {
     stream.write({ descriptor: this.options.descriptor });
     stream.on('metadata', () => this.onAccepted(pooled));
     stream.once('data', (message: { requestInfo?: RequestInfo }) => this.onRequest(pooled, message.requestInfo));
+    stream.once('finish', () => this.onAnswerSent(pooled));
     let finished = false;
     const onFinish = (err?: grpc.ServiceError) => {
       if (finished) return;
@@ -169,7 +185,7 @@ export class TunnelPool {
     if (pooled.state === 'opening') this.onAccepted(pooled);
     clearTimeout(pooled.idleTimer);
     pooled.state = 'busy';
-    this.ensureCapacity();
+    this.ensureCapacity({ deferWhileSpare: true });
     if (!request) {
       this.options.logger.warn('kas sent a tunnel message without a request; closing the stream');
       pooled.stream.cancel();
