@@ -11,9 +11,10 @@ import * as grpc from '@grpc/grpc-js';
 import { startKas as startFullKas } from '../../agent/kas/index';
 import { GET_CONFIGURATION_PATH, deserializeConfigurationResponse, serializeConfigurationRequest, type ConfigurationResponse } from '../../agent/modules/agent_configuration/rpc';
 import { dialKas, reverseTunnelService, startAgentServer, TunnelRegistry, type AgentServer } from '../../agent/modules/reverse_tunnel';
-import { MessageDecoder, decodeGrpcMessage, encodeGrpcMessage, frameMessage } from '../../agent/modules/reverse_tunnel/grpc_wire';
+import { MessageDecoder, decodeGrpcMessage, encodeGrpcMessage, frameBytesMessage, frameMessage } from '../../agent/modules/reverse_tunnel/grpc_wire';
 import {
   CONNECT_METHOD_PATH,
+  deserializeConnectRequest,
   deserializeConnectResponse,
   serializeConnectRequest,
   type ConnectRequest,
@@ -64,6 +65,19 @@ describe('tunnel: the gRPC wire format', () => {
     const out: Buffer[] = [];
     for (const byte of wire) out.push(...byteByByte.push(Buffer.from([byte])));
     assert.deepEqual(out.map((b) => b.toString()), payloads.map((b) => b.toString()));
+  });
+
+  it('frames a data message without copying it, byte for byte as protobufjs would', () => {
+    for (const size of [1, 127, 128, 1024, 16383, 16384, 200_000]) {
+      const data = Buffer.alloc(size, size % 251);
+      const [header, body] = frameBytesMessage(3, data);
+      assert.equal(body, data, 'the data buffer itself is the second part');
+      const framed = Buffer.concat([header, body]);
+      assert.deepEqual(framed, frameMessage(serializeConnectRequest({ message: { data } })), `size ${size}`);
+      const [decoded] = new MessageDecoder().push(framed);
+      assert.deepEqual(Buffer.from(deserializeConnectRequest(decoded!).message!.data!), data);
+    }
+    assert.throws(() => frameBytesMessage(16, Buffer.alloc(1)), RangeError);
   });
 
   it('refuses compressed messages and oversized lengths with a gRPC code', () => {

@@ -32,6 +32,42 @@ export function frameMessage(payload: Uint8Array): Buffer {
 }
 
 /**
+ * The gRPC frame of a message whose one set field (fieldNumber, < 16) is a `Message { bytes data = 1 }`,
+ * as a small header and the data itself: response bodies go out without being copied (protobufjs
+ * copies bytes into its output, and framing would copy them once more; profiled in agentk).
+ */
+export function frameBytesMessage(fieldNumber: number, data: Buffer): [Buffer, Buffer] {
+  if (!Number.isInteger(fieldNumber) || fieldNumber < 1 || fieldNumber > 15) throw new RangeError(`field number ${fieldNumber} needs a one-byte tag`);
+  const innerLength = 1 + varintSize(data.length) + data.length;
+  const payloadLength = 1 + varintSize(innerLength) + innerLength;
+  const header = Buffer.allocUnsafe(PREFIX_BYTES + payloadLength - data.length);
+  header[0] = 0;
+  header.writeUInt32BE(payloadLength, 1);
+  let offset = PREFIX_BYTES;
+  header[offset++] = (fieldNumber << 3) | 2; // length-delimited
+  offset = writeVarint(header, offset, innerLength);
+  header[offset++] = (1 << 3) | 2; // data = 1, length-delimited
+  writeVarint(header, offset, data.length);
+  return [header, data];
+}
+
+function varintSize(value: number): number {
+  let size = 1;
+  for (let rest = value >>> 7; rest > 0; rest >>>= 7) size++;
+  return size;
+}
+
+function writeVarint(target: Buffer, offset: number, value: number): number {
+  let rest = value;
+  while (rest > 0x7f) {
+    target[offset++] = (rest & 0x7f) | 0x80;
+    rest >>>= 7;
+  }
+  target[offset++] = rest;
+  return offset;
+}
+
+/**
  * Reassembles length-prefixed messages from DATA chunks, which split and join messages at any
  * byte. A message inside one chunk is returned as a view of it (no copy).
  */

@@ -75,7 +75,11 @@ export function createKubernetesApiProxy(options: KubernetesApiProxyOptions): Ku
   };
   const proxy = (req: http.IncomingMessage, res: http.ServerResponse) => {
     const abort = new AbortController();
-    res.once('close', () => abort.abort(CLIENT_GONE));
+    // Only a client that left before its answer was complete can be waiting for a tunnel; aborting
+    // after every complete response dispatched an abort event per request (5% of kas's CPU, profiled).
+    res.once('close', () => {
+      if (!res.writableFinished) abort.abort(CLIENT_GONE);
+    });
     disableIdleTimeouts(req);
     prepare(req, false, abort.signal, options, settings)
       .then((prepared) => runHttpExchange(prepared, req, res, options))

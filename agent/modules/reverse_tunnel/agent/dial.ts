@@ -25,7 +25,8 @@ import {
   type ConnectRequest,
   type ConnectResponse,
 } from '../protocol';
-import { NativeGrpcChannel, type ClientCall } from './grpc_client';
+import { frameBytesMessage } from '../grpc_wire';
+import { NativeGrpcChannel, type CallCodec, type ClientCall } from './grpc_client';
 
 export interface KasDialOptions {
   /** grpc://, grpcs://, ws:// or wss:// URL of kas's agent listener. */
@@ -53,6 +54,19 @@ export interface KasConnection {
 export class KasAddressError extends Error {
   override name = 'KasAddressError';
 }
+
+/** Message frames of this size or more (response bodies) are framed without copying their data. */
+const ZERO_COPY_MIN_BYTES = 1024;
+const CONNECT_REQUEST_MESSAGE_FIELD = 3; // ConnectRequest.message
+
+const CONNECT_CODEC: CallCodec<ConnectRequest, ConnectResponse> = {
+  serialize: serializeConnectRequest,
+  deserialize: deserializeConnectResponse,
+  frameParts: (request) => {
+    const data = request.message?.data;
+    return Buffer.isBuffer(data) && data.length >= ZERO_COPY_MIN_BYTES ? frameBytesMessage(CONNECT_REQUEST_MESSAGE_FIELD, data) : undefined;
+  },
+};
 
 const KEEPALIVE_TIMEOUT_MS = 20_000;
 const CONNECT_TIMEOUT_MS = 20_000;
@@ -99,7 +113,7 @@ export async function dialKas(options: KasDialOptions): Promise<KasConnection> {
   const authorization = { authorization: `Bearer ${options.token}` };
   return {
     client,
-    openTunnelStream: () => tunnelChannel.openCall(CONNECT_METHOD_PATH, authorization, serializeConnectRequest, deserializeConnectResponse),
+    openTunnelStream: () => tunnelChannel.openCall(CONNECT_METHOD_PATH, authorization, CONNECT_CODEC),
     close: async () => {
       tunnelChannel.close();
       client.close();

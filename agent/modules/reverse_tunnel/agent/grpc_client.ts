@@ -37,8 +37,8 @@ export class NativeGrpcChannel {
   constructor(private readonly options: NativeGrpcChannelOptions) {}
 
   /** Starts a call; request headers go out as soon as a session is up. */
-  openCall<Req, Res>(path: string, metadata: Record<string, string>, serialize: (value: Req) => Uint8Array, deserialize: (bytes: Buffer) => Res): ClientCall<Req, Res> {
-    const call = new ClientCall<Req, Res>(serialize, deserialize);
+  openCall<Req, Res>(path: string, metadata: Record<string, string>, codec: CallCodec<Req, Res>): ClientCall<Req, Res> {
+    const call = new ClientCall<Req, Res>(codec);
     const headers = { ...metadata, ':method': 'POST', ':path': path, ':scheme': this.options.scheme, ':authority': this.options.authority, 'content-type': GRPC_CONTENT_TYPE, te: 'trailers' };
     const start = (session: http2.ClientHttp2Session) => {
       try {
@@ -128,20 +128,24 @@ export class NativeGrpcChannel {
 
 type WriteCallback = (err?: Error | null) => void;
 
+export interface CallCodec<Req, Res> {
+  serialize(value: Req): Uint8Array;
+  deserialize(bytes: Buffer): Res;
+  /** Optional: a message already framed as buffers to write in order (zero-copy paths), or undefined. */
+  frameParts?(value: Req): Buffer[] | undefined;
+}
+
 /** A client call: object-mode Duplex, requests out, decoded responses in. */
 export class ClientCall<Req, Res> extends Duplex {
   private h2: http2.ClientHttp2Stream | undefined;
-  private waitingWrite: { data: Buffer; callback: WriteCallback } | undefined;
+  private waitingWrite: { parts: Buffer[]; callback: WriteCallback } | undefined;
   private waitingFinal: WriteCallback | undefined;
   private status: grpc.StatusObject | undefined;
   private cancelRequested = false;
   private finished = false;
   private readonly decoder = new MessageDecoder();
 
-  constructor(
-    private readonly serialize: (value: Req) => Uint8Array,
-    private readonly deserialize: (bytes: Buffer) => Res,
-  ) {
+  constructor(private readonly codec: CallCodec<Req, Res>) {
     // No autoDestroy: the call ends when its status is known (after 'end' and the trailers).
     super({ objectMode: true, allowHalfOpen: true, autoDestroy: false });
   }
@@ -167,7 +171,7 @@ export class ClientCall<Req, Res> extends Duplex {
     h2.on('close', () => this.finish(this.status ?? statusFromReset(h2.rstCode, this.cancelRequested)));
     const write = this.waitingWrite;
     this.waitingWrite = undefined;
-    if (write) this.writeNow(write.data, write.callback);
+    if (write) this.writeNow(write.parts, write.callback);
     const final = this.waitingFinal;
     this.waitingFinal = undefined;
     if (final) this._final(final);
@@ -206,22 +210,26 @@ export class ClientCall<Req, Res> extends Duplex {
   }
 
   private frameAndWrite(messages: Req[], callback: WriteCallback): void {
-    let data: Buffer;
+    let parts: Buffer[];
     try {
-      const frames = messages.map((m) => frameMessage(this.serialize(m)));
-      data = frames.length === 1 ? frames[0]! : Buffer.concat(frames);
+      parts = messages.flatMap((m) => this.codec.frameParts?.(m) ?? [frameMessage(this.codec.serialize(m))]);
     } catch (err) {
       return callback(err as Error);
     }
-    if (this.h2) this.writeNow(data, callback);
+    if (this.h2) this.writeNow(parts, callback);
     else if (this.finished) callback();
-    else this.waitingWrite = { data, callback };
+    else this.waitingWrite = { parts, callback };
   }
 
-  private writeNow(data: Buffer, callback: WriteCallback): void {
+  /** All parts in one HTTP/2 write (corked: Http2Stream takes them as one writev). */
+  private writeNow(parts: Buffer[], callback: WriteCallback): void {
     const h2 = this.h2!;
     if (h2.closed || h2.destroyed || h2.writableEnded) return callback(); // the call is over: dropped
-    if (h2.write(data)) callback();
+    if (parts.length > 1) h2.cork();
+    let flowing = true;
+    for (const part of parts) flowing = h2.write(part);
+    if (parts.length > 1) h2.uncork();
+    if (flowing) callback();
     else h2.once('drain', () => callback());
   }
 
@@ -254,7 +262,7 @@ export class ClientCall<Req, Res> extends Duplex {
     for (const bytes of messages) {
       let message: Res;
       try {
-        message = this.deserialize(bytes);
+        message = this.codec.deserialize(bytes);
       } catch {
         this.status = { code: grpc.status.INTERNAL, details: 'could not parse a message from kas', metadata: new grpc.Metadata() };
         this.h2?.close(NGHTTP2_CANCEL);
