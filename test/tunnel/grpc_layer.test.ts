@@ -14,6 +14,7 @@ import { dialKas, reverseTunnelService, startAgentServer, TunnelRegistry, type A
 import { MessageDecoder, decodeGrpcMessage, encodeGrpcMessage, frameBytesMessage, frameMessage } from '../../agent/modules/reverse_tunnel/grpc_wire';
 import {
   CONNECT_METHOD_PATH,
+  reverseTunnelServiceDefinition,
   deserializeConnectRequest,
   deserializeConnectResponse,
   serializeConnectRequest,
@@ -162,6 +163,66 @@ describe('tunnel: kas gRPC layer against other clients and bad input', function 
     cleanups.push(() => agentk.stop());
     await waitForIdleTunnels(kas.registry, 2);
     assert.equal((await request(`${kas.proxyUrl}/api`, { headers: userAuth() })).status, 200);
+  });
+
+  it('ends a call whose handler throws with INTERNAL and keeps serving other calls', async () => {
+    const registry = new TunnelRegistry();
+    cleanups.push(async () => registry.close());
+    const throwing: grpc.ServiceDefinition = {
+      Boom: { ...reverseTunnelServiceDefinition.Connect!, path: '/workbench.test.Broken/Boom' },
+    };
+    const server = await startAgentServer({
+      address: '127.0.0.1:0',
+      services: [
+        (s) =>
+          s.addService(throwing, {
+            Boom: () => {
+              throw new Error('handler bug');
+            },
+          }),
+        reverseTunnelService({ registry, authenticateAgent: async () => ({ agentId: AGENT_ID, agentName: 'dev' }), logger: quietLogger }),
+      ],
+      logger: quietLogger,
+    });
+    cleanups.push(() => server.stop());
+    const client = new grpc.Client(server.address, grpc.credentials.createInsecure());
+    cleanups.push(async () => client.close());
+    const boom = client.makeBidiStreamRequest('/workbench.test.Broken/Boom', serializeConnectRequest, deserializeConnectResponse, bearer(AGENT_TOKEN));
+    assert.equal((await statusOf(boom)).code, grpc.status.INTERNAL);
+    const tunnel = openStockConnect(client, AGENT_TOKEN);
+    cleanups.push(async () => tunnel.cancel());
+    tunnel.on('error', () => undefined);
+    tunnel.write(DESCRIPTOR);
+    await waitForIdleTunnels(registry, 1);
+  });
+
+  it('refuses new tunnel streams of a revoked token on an open connection once the check is due again', async () => {
+    const registry = new TunnelRegistry();
+    cleanups.push(async () => registry.close());
+    let revoked = false;
+    const server = await startAgentServer({
+      address: '127.0.0.1:0',
+      services: [reverseTunnelService({ registry, tokenRecheckMs: 300, authenticateAgent: async () => (revoked ? undefined : { agentId: AGENT_ID, agentName: 'dev' }), logger: quietLogger })],
+      logger: quietLogger,
+    });
+    cleanups.push(() => server.stop());
+    const connection = await dialKas({ kasAddress: `grpc://${server.address}`, token: AGENT_TOKEN, logger: quietLogger });
+    cleanups.push(() => connection.close());
+    const open = () => {
+      const stream = connection.openTunnelStream();
+      stream.on('error', () => undefined);
+      stream.write(DESCRIPTOR);
+      cleanups.push(async () => stream.cancel());
+      return stream;
+    };
+    open();
+    await waitForIdleTunnels(registry, 1);
+    revoked = true;
+    open(); // within the window: the connection's check still holds
+    await waitForIdleTunnels(registry, 2);
+    await new Promise((r) => setTimeout(r, 400));
+    const refused = await new Promise<grpc.StatusObject>((resolve) => open().on('status', resolve));
+    assert.equal(refused.code, grpc.status.UNAUTHENTICATED);
   });
 
   it('checks the agent token once per connection, however many tunnel streams it carries', async () => {

@@ -135,8 +135,20 @@ export class NativeGrpcServer implements GrpcServiceRegistrar {
     }
     const context = sessionContexts.get(stream.session as http2.ServerHttp2Session) ?? { id: 0, cache: new Map() };
     const call = new ServerCall(stream, headers, method.definition, context);
-    if (method.definition.requestStream) method.handler(call);
-    else call.onceRequest(() => method.handler(call));
+    const run = () => this.runHandler(method.handler, call, method.definition.path);
+    if (method.definition.requestStream) run();
+    else call.onceRequest(run);
+  }
+
+  /** A handler that throws ends its call with INTERNAL; the listener and other calls go on. */
+  private runHandler(handler: CallHandler, call: ServerCall, path: string): void {
+    try {
+      handler(call);
+    } catch (err) {
+      this.options.logger.error('agent RPC handler failed', { method: path, err });
+      call.sendStatus(grpc.status.INTERNAL, 'internal error');
+      call.destroy();
+    }
   }
 }
 

@@ -16,6 +16,8 @@ export interface ReverseTunnelServiceOptions {
    * again when the connection's answer is older than TOKEN_RECHECK_MS.
    */
   authenticateAgent(token: string): Promise<AgentIdentity | undefined>;
+  /** How long a connection reuses a successful check; default TOKEN_RECHECK_MS (tests shorten it). */
+  tokenRecheckMs?: number;
   logger: Logger;
 }
 
@@ -101,7 +103,7 @@ function checkTokenForConnection(connection: ConnectionContext, token: string, o
   const key = `reverse_tunnel.token:${token}`;
   const cached = connection.cache.get(key) as TokenCheck | undefined;
   const now = Date.now();
-  if (cached && now - cached.at < TOKEN_RECHECK_MS) return cached.identity;
+  if (cached && now - cached.at < (options.tokenRecheckMs ?? TOKEN_RECHECK_MS)) return cached.identity;
   const check: TokenCheck = { at: now, identity: options.authenticateAgent(token) };
   connection.cache.set(key, check);
   const forget = () => {
