@@ -291,8 +291,11 @@ function driveTunnel(prepared: PreparedRequest, relay: ClientBodyRelay, handlers
   const start = (tunnel: Tunnel) => {
     current = tunnel;
     let answered = false;
+    // request_info, a body already read and close_send in one HTTP/2 write (one wake-up for agentk).
+    tunnel.stream.cork();
     tunnel.stream.write(prepared.requestFrame);
     relay.attach(tunnel);
+    process.nextTick(() => tunnel.stream.uncork());
     tunnel.stream.on('data', (frame: ConnectRequest) => {
       if (current !== tunnel) return;
       if (!answered) relay.acknowledge();

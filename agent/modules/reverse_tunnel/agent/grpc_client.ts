@@ -32,6 +32,7 @@ export class NativeGrpcChannel {
   private session: http2.ClientHttp2Session | undefined;
   private connecting: Promise<http2.ClientHttp2Session> | undefined;
   private readonly sessions = new Set<http2.ClientHttp2Session>();
+  private readonly acceptance = new WeakMap<http2.ClientHttp2Session, SessionAcceptance>();
   private closed = false;
 
   constructor(private readonly options: NativeGrpcChannelOptions) {}
@@ -42,7 +43,7 @@ export class NativeGrpcChannel {
     const headers = { ...metadata, ':method': 'POST', ':path': path, ':scheme': this.options.scheme, ':authority': this.options.authority, 'content-type': GRPC_CONTENT_TYPE, te: 'trailers' };
     const start = (session: http2.ClientHttp2Session) => {
       try {
-        call.attach(session.request(headers, { waitForTrailers: false }));
+        call.attach(session.request(headers, { waitForTrailers: false }), this.acceptanceOf(session));
       } catch (err) {
         call.failToStart(err as Error); // the session closed in between
       }
@@ -50,6 +51,15 @@ export class NativeGrpcChannel {
     if (this.session && !this.session.closed && !this.session.destroyed) start(this.session);
     else this.currentSession().then(start, (err: Error) => call.failToStart(err));
     return call;
+  }
+
+  private acceptanceOf(session: http2.ClientHttp2Session): SessionAcceptance {
+    let acceptance = this.acceptance.get(session);
+    if (!acceptance) {
+      acceptance = new SessionAcceptance();
+      this.acceptance.set(session, acceptance);
+    }
+    return acceptance;
   }
 
   close(): void {
@@ -128,6 +138,36 @@ export class NativeGrpcChannel {
 
 type WriteCallback = (err?: Error | null) => void;
 
+/** A call's end: `fromKas` when kas sent the status (not a reset, a drop or a local cancel). */
+export type CallStatus = grpc.StatusObject & { fromKas?: boolean };
+
+/**
+ * Whether kas accepted a call on this connection. kas checks the agent token once per connection
+ * and then leaves out the accept headers of further tunnel streams (they go with the request):
+ * calls on an accepted connection count as accepted ('metadata'), and a later refusal still ends
+ * them with kas's status.
+ */
+export class SessionAcceptance {
+  private accepted = false;
+  private readonly waiting = new Set<{ presumeAccepted(): void }>();
+
+  get isAccepted(): boolean {
+    return this.accepted;
+  }
+
+  markAccepted(): void {
+    if (this.accepted) return;
+    this.accepted = true;
+    for (const call of this.waiting) call.presumeAccepted();
+    this.waiting.clear();
+  }
+
+  waitFor(call: { presumeAccepted(): void }): () => void {
+    this.waiting.add(call);
+    return () => this.waiting.delete(call);
+  }
+}
+
 export interface CallCodec<Req, Res> {
   serialize(value: Req): Uint8Array;
   deserialize(bytes: Buffer): Res;
@@ -140,7 +180,10 @@ export class ClientCall<Req, Res> extends Duplex {
   private h2: http2.ClientHttp2Stream | undefined;
   private waitingWrite: { parts: Buffer[]; callback: WriteCallback } | undefined;
   private waitingFinal: WriteCallback | undefined;
-  private status: grpc.StatusObject | undefined;
+  private status: CallStatus | undefined;
+  private metadataEmitted = false;
+  private acceptance: SessionAcceptance | undefined;
+  private stopWaitingForAcceptance: (() => void) | undefined;
   private cancelRequested = false;
   private finished = false;
   private readonly decoder = new MessageDecoder();
@@ -157,12 +200,15 @@ export class ClientCall<Req, Res> extends Duplex {
     else if (!this.h2) this.finish({ code: grpc.status.CANCELLED, details: 'Cancelled on client', metadata: new grpc.Metadata() });
   }
 
-  attach(h2: http2.ClientHttp2Stream): void {
+  attach(h2: http2.ClientHttp2Stream, acceptance: SessionAcceptance = new SessionAcceptance()): void {
     if (this.finished || this.cancelRequested) {
       h2.close(NGHTTP2_CANCEL);
       return;
     }
     this.h2 = h2;
+    this.acceptance = acceptance;
+    if (acceptance.isAccepted) process.nextTick(() => this.presumeAccepted());
+    else this.stopWaitingForAcceptance = acceptance.waitFor(this);
     h2.on('response', (headers) => this.onResponseHeaders(headers));
     h2.on('trailers', (trailers) => this.recordStatus(trailers));
     h2.on('data', (chunk: Buffer) => this.onData(chunk));
@@ -175,6 +221,13 @@ export class ClientCall<Req, Res> extends Duplex {
     const final = this.waitingFinal;
     this.waitingFinal = undefined;
     if (final) this._final(final);
+  }
+
+  /** kas accepted a call on this connection: this one counts as accepted too (see SessionAcceptance). */
+  presumeAccepted(): void {
+    if (this.finished || this.metadataEmitted || this.status) return;
+    this.metadataEmitted = true;
+    this.emit('metadata', new grpc.Metadata());
   }
 
   /** The session could not be dialled (or closed before the call started). */
@@ -243,11 +296,14 @@ export class ClientCall<Req, Res> extends Duplex {
       this.recordStatus(headers); // trailers-only: the call failed (or finished) at once
       return;
     }
+    this.acceptance?.markAccepted();
+    if (this.metadataEmitted) return;
+    this.metadataEmitted = true;
     this.emit('metadata', metadataFromHeaders(headers));
   }
 
   private recordStatus(trailers: http2.IncomingHttpHeaders): void {
-    this.status ??= { code: parseGrpcStatus(trailers['grpc-status']), details: decodeGrpcMessage(trailers['grpc-message']), metadata: metadataFromHeaders(trailers) };
+    this.status ??= { code: parseGrpcStatus(trailers['grpc-status']), details: decodeGrpcMessage(trailers['grpc-message']), metadata: metadataFromHeaders(trailers), fromKas: true };
   }
 
   private onData(chunk: Buffer): void {
@@ -280,9 +336,10 @@ export class ClientCall<Req, Res> extends Duplex {
     if (h2 && !h2.closed && !h2.writableEnded) h2.close(NGHTTP2_NO_ERROR);
   }
 
-  private finish(status: grpc.StatusObject): void {
+  private finish(status: CallStatus): void {
     if (this.finished) return;
     this.finished = true;
+    this.stopWaitingForAcceptance?.();
     if (!this.readableEnded) this.push(null);
     const waiting = this.waitingWrite;
     this.waitingWrite = undefined;

@@ -10,6 +10,7 @@ import type { Logger } from '../../../internal/log';
 import type { AgentDescriptor, RequestInfo } from '../protocol';
 import { Backoff, DEFAULT_BACKOFF, type BackoffSettings } from './backoff';
 import type { TunnelClientStream } from './dial';
+import type { CallStatus } from './grpc_client';
 
 export interface PoolSettings {
   minIdle: number;
@@ -198,8 +199,12 @@ export class TunnelPool {
     clearTimeout(pooled.idleTimer);
     const wasKnown = this.streams.delete(pooled);
     if (this.stopped || !wasKnown) return;
-    if (pooled.state === 'opening' && err) {
-      this.onConnectFailure(err);
+    // A refusal: before kas accepted the stream, or kas's own status on a stream it never used
+    // (streams on an accepted connection count as accepted before kas checked them, see
+    // SessionAcceptance in grpc_client.ts; a revoked token is refused then).
+    const refusedByKas = pooled.state === 'idle' && err !== undefined && (err as CallStatus).fromKas === true;
+    if ((pooled.state === 'opening' && err) || refusedByKas) {
+      this.onConnectFailure(err!);
       return;
     }
     this.ensureCapacity();

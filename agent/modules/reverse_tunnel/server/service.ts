@@ -54,10 +54,14 @@ function bearerToken(value: string | undefined): string | undefined {
 }
 
 async function acceptStream(call: ServerCall, options: ReverseTunnelServiceOptions): Promise<void> {
-  const identity = await authenticate(call, options);
-  if (!identity || call.cancelled) return;
-  // Empty response headers tell agentk that the stream is up and its token accepted.
-  call.sendMetadata();
+  const checked = await authenticate(call, options);
+  if (!checked || call.cancelled) return;
+  const { identity } = checked;
+  // Empty response headers tell agentk that its token was accepted on this connection. Streams
+  // that reuse the connection's check leave them out (they go with the request): agentk counts
+  // streams on an accepted connection as accepted, and this saves a write on kas and a wake-up
+  // on agentk per proxied request. Older agents simply see the headers with the request.
+  if (checked.fresh) call.sendMetadata();
   call.once('data', (first: ConnectRequest) => {
     if (!first.descriptor) {
       failStream(call, grpc.status.INVALID_ARGUMENT, 'the first message on a tunnel must be the agent descriptor');
@@ -68,7 +72,7 @@ async function acceptStream(call: ServerCall, options: ReverseTunnelServiceOptio
   call.on('error', (err) => options.logger.debug('tunnel stream error', { agentId: identity.agentId, err }));
 }
 
-async function authenticate(call: ServerCall, options: ReverseTunnelServiceOptions): Promise<AgentIdentity | undefined> {
+async function authenticate(call: ServerCall, options: ReverseTunnelServiceOptions): Promise<{ identity: AgentIdentity; fresh: boolean } | undefined> {
   const token = bearerToken(call.header('authorization'));
   if (!token) {
     agentConnectionsRefused.inc();
@@ -76,8 +80,11 @@ async function authenticate(call: ServerCall, options: ReverseTunnelServiceOptio
     return undefined;
   }
   let identity: AgentIdentity | undefined;
+  let fresh: boolean;
   try {
-    identity = await checkTokenForConnection(call.connection, token, options);
+    const check = checkTokenForConnection(call.connection, token, options);
+    fresh = check.fresh;
+    identity = await check.identity;
   } catch (err) {
     options.logger.error('agent token check failed', { err });
     failStream(call, grpc.status.UNAVAILABLE, 'agent token check failed, retry later');
@@ -86,8 +93,9 @@ async function authenticate(call: ServerCall, options: ReverseTunnelServiceOptio
   if (!identity) {
     agentConnectionsRefused.inc();
     failStream(call, grpc.status.UNAUTHENTICATED, 'invalid agent token');
+    return undefined;
   }
-  return identity;
+  return { identity, fresh };
 }
 
 interface TokenCheck {
@@ -99,18 +107,18 @@ interface TokenCheck {
  * One check per connection and token (concurrent streams share it). Refusals and failures are
  * not kept: the next stream asks again.
  */
-function checkTokenForConnection(connection: ConnectionContext, token: string, options: ReverseTunnelServiceOptions): Promise<AgentIdentity | undefined> {
+function checkTokenForConnection(connection: ConnectionContext, token: string, options: ReverseTunnelServiceOptions): { identity: Promise<AgentIdentity | undefined>; fresh: boolean } {
   const key = `reverse_tunnel.token:${token}`;
   const cached = connection.cache.get(key) as TokenCheck | undefined;
   const now = Date.now();
-  if (cached && now - cached.at < (options.tokenRecheckMs ?? TOKEN_RECHECK_MS)) return cached.identity;
+  if (cached && now - cached.at < (options.tokenRecheckMs ?? TOKEN_RECHECK_MS)) return { identity: cached.identity, fresh: false };
   const check: TokenCheck = { at: now, identity: options.authenticateAgent(token) };
   connection.cache.set(key, check);
   const forget = () => {
     if (connection.cache.get(key) === check) connection.cache.delete(key);
   };
   check.identity.then((identity) => identity ?? forget(), forget);
-  return check.identity;
+  return { identity: check.identity, fresh: true };
 }
 
 /** Ends a server stream with a gRPC status. */
