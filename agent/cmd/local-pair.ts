@@ -70,6 +70,9 @@ function waitForStopSignal(): Promise<NodeJS.Signals> {
 runMain(async () => {
   const { values } = parseCommandLine(spec, process.argv.slice(2));
   const logger = createLogger({}, { level: (values['log-level'] as LogLevel | undefined) ?? 'warn' });
+  // Listen before starting: a parent may signal as soon as it reads the ready line (or while we
+  // start), and Node's default would kill the process without stopping the pair.
+  const stopSignal = waitForStopSignal();
   const pair = await startLocalPair({
     dataDir: values['data-dir'] ?? path.join(process.cwd(), '.local-pair'),
     kubeconfigOut: values['kubeconfig-out'],
@@ -79,7 +82,7 @@ runMain(async () => {
     logger,
   });
   process.stdout.write(values.json ? readyEvent(pair) : summary(pair));
-  const signal = await waitForStopSignal();
+  const signal = await stopSignal;
   if (!values.json) process.stdout.write(`\n${signal}: stopping the local pair...\n`);
   await pair.stop();
   if (values.json) process.stdout.write(JSON.stringify({ event: 'stopped' }) + '\n');

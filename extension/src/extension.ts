@@ -49,20 +49,21 @@ export function activate(context: vscode.ExtensionContext): void {
 
   const updateConnectionContext = () => void vscode.commands.executeCommand('setContext', 'kubernetesAgents.connectionCount', store.list().length);
   updateConnectionContext();
+  const agentsView = vscode.window.createTreeView('kubernetesAgents.agents', { treeDataProvider: agents, showCollapseAll: true });
   context.subscriptions.push(
     output,
     agents,
     apps,
     localPair,
     configEditor,
-    vscode.window.createTreeView('kubernetesAgents.agents', { treeDataProvider: agents, showCollapseAll: true }),
+    agentsView,
     vscode.window.createTreeView('kubernetesAgents.managedApps', { treeDataProvider: apps }),
     store.onDidChange(() => {
       updateConnectionContext();
       refreshViews();
       appsRegistry.retainConnections(new Set(store.list().map((c) => c.id))).catch((error: unknown) => output.warn(`managed apps: ${String(error)}`));
     }),
-    ...registerCommands(services, localPair, configEditor),
+    ...registerCommands(services, localPair, configEditor, agentsView),
     ...registerManagedAppsCommands(services, appsRegistry),
   );
   const activateMs = performance.now() - started;

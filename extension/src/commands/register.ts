@@ -4,23 +4,31 @@ import * as vscode from 'vscode';
 import type { ConfigEditorSupport } from '../configEditor/configEditor';
 import type { LocalPairController } from '../localPair/localPairController';
 import { COMMAND_PREFIX, Services } from '../services';
+import type { AgentsNode } from '../trees/nodes';
+import { argumentOrSelection } from './commandTarget';
 import { addConnection, removeConnection } from './connectionCommands';
 import {
   copyKubeconfig, createRestrictedNamespace, deletePod, openAgentConfig, reportFailure, showPodLogs, validateAgentConfig,
 } from './clusterCommands';
 
-export function registerCommands(services: Services, localPair: LocalPairController, configEditor: ConfigEditorSupport): vscode.Disposable[] {
+export function registerCommands(
+  services: Services,
+  localPair: LocalPairController,
+  configEditor: ConfigEditorSupport,
+  agentsView: vscode.TreeView<AgentsNode>,
+): vscode.Disposable[] {
   const diagnostics = vscode.languages.createDiagnosticCollection('kubernetesAgents.agentConfig');
+  const target = <K extends AgentsNode['kind']>(arg: unknown, ...kinds: K[]) => argumentOrSelection(arg, agentsView.selection, kinds);
   const handlers: Record<string, (...args: any[]) => Promise<unknown>> = {
     addConnection: (args) => addConnection(services, isPlainObject(args) ? args : {}),
-    removeConnection: (node) => removeConnection(services, node),
+    removeConnection: (node) => removeConnection(services, target(node, 'connection')),
     refresh: () => services.model.refresh(),
-    showPodLogs: (node) => reportFailure(services, 'Show Pod Logs', () => showPodLogs(services, node)),
-    deletePod: (node) => reportFailure(services, 'Delete Pod', () => deletePod(services, node)),
-    copyKubeconfig: (node) => reportFailure(services, 'Copy Kubeconfig', () => copyKubeconfig(services, node)),
-    createRestrictedNamespace: (node) => reportFailure(services, 'Create Restricted Namespace', () => createRestrictedNamespace(services, node)),
-    openAgentConfig: (node) => reportFailure(services, 'Open Agent Config', () => openAgentConfig(services, node)),
-    validateAgentConfig: (node) => reportFailure(services, 'Validate Agent Config', () => validateAgentConfig(services, diagnostics, configEditor, node)),
+    showPodLogs: (node) => reportFailure(services, 'Show Pod Logs', () => showPodLogs(services, target(node, 'pod', 'container'))),
+    deletePod: (node) => reportFailure(services, 'Delete Pod', () => deletePod(services, target(node, 'pod'))),
+    copyKubeconfig: (node) => reportFailure(services, 'Copy Kubeconfig', () => copyKubeconfig(services, target(node, 'agent'))),
+    createRestrictedNamespace: (node) => reportFailure(services, 'Create Restricted Namespace', () => createRestrictedNamespace(services, target(node, 'agent', 'namespace'))),
+    openAgentConfig: (node) => reportFailure(services, 'Open Agent Config', () => openAgentConfig(services, target(node, 'agent'))),
+    validateAgentConfig: (node) => reportFailure(services, 'Validate Agent Config', () => validateAgentConfig(services, diagnostics, configEditor, target(node, 'agent'))),
     startLocalPair: () => reportFailure(services, 'Start Local Pair', () => localPair.start()),
     stopLocalPair: () => reportFailure(services, 'Stop Local Pair', () => localPair.stop()),
   };
@@ -34,3 +42,4 @@ function isPlainObject(value: unknown): value is Record<string, string> {
   // A tree item passes its node as the first argument; only a plain argument object counts.
   return typeof value === 'object' && value !== null && !('kind' in value);
 }
+
