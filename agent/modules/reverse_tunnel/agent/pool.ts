@@ -62,6 +62,8 @@ if (!register.getSingleMetric('agentk_tunnels_idle')) {
 export class TunnelPool {
   private readonly settings: PoolSettings;
   private readonly streams = new Set<PooledStream>();
+  /** Streams per state, kept as states change: stats() runs several times per request. */
+  private readonly counts: Record<StreamState, number> = { opening: 0, idle: 0, busy: 0, closing: 0 };
   private readonly backoff: Backoff;
   private backoffTimer: NodeJS.Timeout | undefined;
   private scheduledOpens = 0;
@@ -89,11 +91,21 @@ export class TunnelPool {
       pooled.stream.cancel();
     }
     this.streams.clear();
+    this.counts.opening = this.counts.idle = this.counts.busy = this.counts.closing = 0;
   }
 
   stats(): PoolStats {
-    const count = (state: StreamState) => [...this.streams].filter((s) => s.state === state).length;
-    return { opening: count('opening'), idle: count('idle'), busy: count('busy'), connected: this.connected };
+    const { opening, idle, busy } = this.counts;
+    return { opening, idle, busy, connected: this.connected };
+  }
+
+  private setState(pooled: PooledStream, state: StreamState): void {
+    // A stream that already finished (a late message after its status) is no longer counted.
+    if (this.streams.has(pooled)) {
+      this.counts[pooled.state]--;
+      this.counts[state]++;
+    }
+    pooled.state = state;
   }
 
   /**
@@ -141,6 +153,7 @@ export class TunnelPool {
     const pooled: PooledStream = { stream: this.options.openStream(), state: 'opening' };
     const { stream } = pooled;
     this.streams.add(pooled);
+    this.counts.opening++;
     stream.write({ descriptor: this.options.descriptor });
     stream.on('metadata', () => this.onAccepted(pooled));
     stream.once('data', (message: { requestInfo?: RequestInfo }) => this.onRequest(pooled, message.requestInfo));
@@ -164,7 +177,7 @@ export class TunnelPool {
   }
 
   private setIdle(pooled: PooledStream): void {
-    pooled.state = 'idle';
+    this.setState(pooled, 'idle');
     pooled.idleTimer = setTimeout(() => this.closeIfSurplus(pooled), this.settings.idleTimeoutMs);
   }
 
@@ -173,7 +186,7 @@ export class TunnelPool {
     if (this.stats().idle > this.settings.minIdle) {
       // A half-close, not a cancel: kas may have claimed this stream in the same instant; a
       // clean end tells it that agentk never saw the request, so kas replays it elsewhere.
-      pooled.state = 'closing';
+      this.setState(pooled, 'closing');
       pooled.stream.end();
     } else {
       pooled.idleTimer = setTimeout(() => this.closeIfSurplus(pooled), this.settings.idleTimeoutMs);
@@ -185,7 +198,7 @@ export class TunnelPool {
     clearTimeout(pooled.idleTimer);
     if (pooled.state === 'opening') this.onAccepted(pooled);
     clearTimeout(pooled.idleTimer);
-    pooled.state = 'busy';
+    this.setState(pooled, 'busy');
     this.ensureCapacity({ deferWhileSpare: true });
     if (!request) {
       this.options.logger.warn('kas sent a tunnel message without a request; closing the stream');
@@ -198,6 +211,7 @@ export class TunnelPool {
   private onStreamFinished(pooled: PooledStream, err: grpc.ServiceError | undefined): void {
     clearTimeout(pooled.idleTimer);
     const wasKnown = this.streams.delete(pooled);
+    if (wasKnown) this.counts[pooled.state]--;
     if (this.stopped || !wasKnown) return;
     // A refusal: before kas accepted the stream, or kas's own status on a stream it never used
     // (streams on an accepted connection count as accepted before kas checked them, see
