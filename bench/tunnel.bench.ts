@@ -19,7 +19,7 @@ import { createKubernetesApiProxy } from '../agent/modules/kubernetes_api';
 import { reverseTunnelService, startAgentServer, TunnelRegistry } from '../agent/modules/reverse_tunnel';
 
 interface AutocannonResult {
-  requests: { average: number };
+  requests: { average: number; total: number };
   latency: { p50: number; p99: number };
   errors: number;
   non2xx: number;
@@ -141,20 +141,33 @@ interface LoadResult {
   p50: number;
   p99: number;
   errors: number;
+  /** Requests completed in the measured run. */
+  requests: number;
+}
+
+async function warmUp(url: string, connections: number, headers: Record<string, string> = {}): Promise<void> {
+  await autocannon({ url, connections, duration: 1, headers }); // pools, JIT
 }
 
 async function load(url: string, connections: number, headers: Record<string, string> = {}): Promise<LoadResult> {
-  await autocannon({ url, connections, duration: 1, headers }); // warm-up: pools, JIT
+  await warmUp(url, connections, headers);
+  return measureLoad(url, connections, headers);
+}
+
+async function measureLoad(url: string, connections: number, headers: Record<string, string>): Promise<LoadResult> {
   const result = await autocannon({ url, connections, duration: DURATION_S, headers });
-  return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, errors: result.errors + result.non2xx };
+  return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, errors: result.errors + result.non2xx, requests: result.requests.total };
 }
 
 interface LatencyResult {
   p50: number;
   p99: number;
+  /** Requests sent, the warm-up included (the CPU per request figure covers them too). */
+  requests: number;
 }
 
 const LATENCY_SAMPLES = 1000;
+const LATENCY_WARM_UP = 100;
 
 /**
  * Sub-millisecond latency at 1 connection: autocannon rounds to whole milliseconds, so its p50
@@ -173,12 +186,12 @@ async function sequentialLatency(url: string, headers: Record<string, string> = 
       }).on('error', reject);
     });
   try {
-    for (let i = 0; i < 100; i++) await once(); // warm-up
+    for (let i = 0; i < LATENCY_WARM_UP; i++) await once();
     const samples: number[] = [];
     for (let i = 0; i < LATENCY_SAMPLES; i++) samples.push(await once());
     samples.sort((a, b) => a - b);
     const at = (q: number) => samples[Math.min(samples.length - 1, Math.floor(q * samples.length))]!;
-    return { p50: at(0.5), p99: at(0.99) };
+    return { p50: at(0.5), p99: at(0.99), requests: LATENCY_WARM_UP + LATENCY_SAMPLES };
   } finally {
     agent.destroy();
   }
@@ -207,10 +220,43 @@ function writeKubeconfig(dir: string, server: string): string {
   return file;
 }
 
-async function startTunnel(children: Children, kubeconfig: string, scheme: 'grpc' | 'ws'): Promise<string> {
+/** kas and agentk process ids of a tunnel path, for CPU per request. */
+interface TunnelProcesses {
+  kas: number;
+  agentk: number;
+}
+
+/** utime + stime of a process in milliseconds, from /proc (Linux); NaN elsewhere. */
+function cpuMs(pid: number): number {
+  try {
+    const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_S;
+  } catch {
+    return NaN;
+  }
+}
+/** USER_HZ: 100 on every Linux this runs on (sysconf is not reachable from Node). */
+const CLOCK_TICKS_PER_S = 100;
+
+interface CpuPerRequest {
+  kasMs: number;
+  agentkMs: number;
+}
+
+/** Runs a measurement and divides the CPU kas and agentk spent during it by its request count. */
+async function withCpu<T>(processes: TunnelProcesses | undefined, measure: () => Promise<T & { requests: number }>): Promise<{ result: T; cpu?: CpuPerRequest }> {
+  if (!processes) return { result: await measure() };
+  const before = [cpuMs(processes.kas), cpuMs(processes.agentk)];
+  const result = await measure();
+  const after = [cpuMs(processes.kas), cpuMs(processes.agentk)];
+  return { result, cpu: { kasMs: (after[0]! - before[0]!) / result.requests, agentkMs: (after[1]! - before[1]!) / result.requests } };
+}
+
+async function startTunnel(children: Children, kubeconfig: string, scheme: 'grpc' | 'ws', pids: Map<string, TunnelProcesses>): Promise<string> {
   const kas = await spawnRole<{ agentAddress: string; proxyUrl: string }>(children, 'kas');
   const kasAddress = scheme === 'grpc' ? `grpc://${kas.info.agentAddress}` : `ws://${kas.info.agentAddress}/agentk-ws`;
-  await spawnRole(children, 'agentk', { KAS_ADDRESS: kasAddress, BENCH_KUBECONFIG: kubeconfig });
+  const agentk = await spawnRole(children, 'agentk', { KAS_ADDRESS: kasAddress, BENCH_KUBECONFIG: kubeconfig });
+  pids.set(kas.info.proxyUrl, { kas: kas.child.pid!, agentk: agentk.child.pid! });
   await new Promise<void>((resolve) => {
     kas.child.once('message', () => resolve());
     kas.child.send('wait-agent');
@@ -224,20 +270,26 @@ export default async function run(): Promise<string> {
   const loadAtStart = os.loadavg();
   const children: Children = { processes: [] };
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tunnel-bench-'));
+  const pids = new Map<string, TunnelProcesses>();
   try {
     const upstream = await spawnRole<{ url: string; podListBytes: number }>(children, 'upstream');
     const kubeconfig = writeKubeconfig(dir, upstream.info.url);
     const paths: Array<{ name: string; url: string; headers?: Record<string, string> }> = [
       { name: '(a) direct', url: upstream.info.url },
       { name: '(b) kubectl proxy', url: await startKubectlProxy(children, kubeconfig) },
-      { name: '(c) kas + agentk, grpc://', url: await startTunnel(children, kubeconfig, 'grpc'), headers: USER_HEADER },
-      { name: "(c') kas + agentk, ws://", url: await startTunnel(children, kubeconfig, 'ws'), headers: USER_HEADER },
+      { name: '(c) kas + agentk, grpc://', url: await startTunnel(children, kubeconfig, 'grpc', pids), headers: USER_HEADER },
+      { name: "(c') kas + agentk, ws://", url: await startTunnel(children, kubeconfig, 'ws', pids), headers: USER_HEADER },
     ].slice(0, QUICK ? 3 : 4);
     const rows: BenchRow[] = [];
     for (const p of paths) {
       process.stderr.write(`tunnel bench: ${p.name}\n`);
       const url = `${p.url}/api/v1/pods`;
-      rows.push({ name: p.name, c1: await load(url, 1, p.headers), c50: await load(url, 50, p.headers), latency: await sequentialLatency(url, p.headers) });
+      const processes = pids.get(p.url);
+      const c1 = await load(url, 1, p.headers);
+      await warmUp(url, 50, p.headers);
+      const c50 = await withCpu(processes, () => measureLoad(url, 50, p.headers ?? {}));
+      const latency = await withCpu(processes, () => sequentialLatency(url, p.headers));
+      rows.push({ name: p.name, c1, c50: c50.result, latency: latency.result, cpu50: c50.cpu, cpuSequential: latency.cpu });
     }
     const stream = QUICK
       ? { direct: NaN, tunnel: NaN, ws: NaN }
@@ -258,6 +310,8 @@ interface BenchRow {
   c1: LoadResult;
   c50: LoadResult;
   latency: LatencyResult;
+  cpu50?: CpuPerRequest;
+  cpuSequential?: CpuPerRequest;
 }
 
 function formatSection(rows: BenchRow[], stream: { direct: number; tunnel: number; ws: number }, bytes: number, load: number[]): string {
@@ -283,6 +337,18 @@ function formatSection(rows: BenchRow[], stream: { direct: number; tunnel: numbe
         `(c)/(b) ${ratio(tunnel.c1.rps, kubectl.c1.rps)} at 1, ${ratio(tunnel.c50.rps, kubectl.c50.rps)} at 50. ` +
         `p50 added by the tunnel at 1 connection: ${(tunnel.latency.p50 - direct.latency.p50).toFixed(3)} ms over direct ` +
         `(kubectl proxy adds ${(kubectl.latency.p50 - direct.latency.p50).toFixed(3)} ms).`,
+      '',
+    );
+  }
+  const cpuRows = rows.filter((r) => r.cpu50 && r.cpuSequential);
+  if (cpuRows.length > 0) {
+    const cell = (c: CpuPerRequest) => `kas ${fmt(c.kasMs, 3)} ms, agentk ${fmt(c.agentkMs, 3)} ms`;
+    lines.push(
+      'CPU per request (utime+stime from /proc, during the measured runs; 10 ms ticks, so read them as ±0.01 ms):',
+      '',
+      '| path | sequential (the p50/p99 @1 run) | 50 connections |',
+      '| --- | --- | --- |',
+      ...cpuRows.map((r) => `| ${r.name} | ${cell(r.cpuSequential!)} | ${cell(r.cpu50!)} |`),
       '',
     );
   }
