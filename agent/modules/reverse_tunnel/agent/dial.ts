@@ -16,7 +16,7 @@ import * as https from 'node:https';
 import * as net from 'node:net';
 import * as tls from 'node:tls';
 import { getProxyForUrl } from 'proxy-from-env';
-import WebSocket, { createWebSocketStream } from 'ws';
+import WebSocket from 'ws';
 import type { Logger } from '../../../internal/log';
 import {
   CONNECT_METHOD_PATH,
@@ -26,6 +26,7 @@ import {
   type ConnectResponse,
 } from '../protocol';
 import { frameBytesMessage } from '../grpc_wire';
+import { joinWebSocketAndSocket } from '../ws_bridge';
 import { NativeGrpcChannel, type CallCodec, type ClientCall } from './grpc_client';
 
 export interface KasDialOptions {
@@ -256,16 +257,19 @@ function bridgeToWebSocket(local: net.Socket, url: URL, options: KasDialOptions,
   // Masks stay random (RFC 6455): the frames carry cluster responses, whose bytes users can
   // choose (a ConfigMap's data), so a predictable mask would let them shape what proxies see.
   const ws = new WebSocket(url.href, { perMessageDeflate: false, agent, ...tlsOptions } as WebSocket.ClientOptions);
-  const remote = createWebSocketStream(ws);
-  const closeBoth = (err?: Error) => {
-    if (err) options.logger.debug('websocket bridge closed', { err });
+  const onError = (err: Error) => options.logger.debug('websocket bridge closed', { err });
+  // HTTP/2's first bytes wait in the local socket (not read yet) until the WebSocket is open.
+  const failBeforeOpen = (err: Error) => {
+    onError(err);
     local.destroy();
-    remote.destroy();
   };
-  remote.on('error', closeBoth);
-  local.on('error', closeBoth);
-  remote.on('close', () => local.destroy());
-  local.on('close', () => remote.destroy());
-  local.pipe(remote);
-  remote.pipe(local);
+  const closeBeforeOpen = () => ws.terminate();
+  ws.once('error', failBeforeOpen);
+  local.once('close', closeBeforeOpen);
+  local.on('error', () => undefined); // reported by the bridge once open, or ends it before
+  ws.once('open', () => {
+    ws.off('error', failBeforeOpen);
+    local.off('close', closeBeforeOpen);
+    joinWebSocketAndSocket(ws, local, onError);
+  });
 }

@@ -9,8 +9,9 @@ import * as http from 'node:http';
 import * as net from 'node:net';
 import * as tls from 'node:tls';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer, createWebSocketStream } from 'ws';
+import { WebSocketServer } from 'ws';
 import type { Logger } from '../../../internal/log';
+import { joinWebSocketAndSocket } from '../ws_bridge';
 import { NativeGrpcServer, type GrpcServiceRegistrar } from './grpc_server';
 
 export interface AgentServerOptions {
@@ -135,24 +136,10 @@ function createWebSocketEntry(bridge: LoopbackBridge, logger: Logger): http.Serv
     res.end('This is the kas agent endpoint: use gRPC (HTTP/2) or a WebSocket upgrade.\n');
   });
   server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
-    webSockets.handleUpgrade(req, socket, head, (ws) => pipeWebSocketToLoopback(createWebSocketStream(ws), bridge.connect(), logger));
+    webSockets.handleUpgrade(req, socket, head, (ws) => joinWebSocketAndSocket(ws, bridge.connect(), (err) => logger.debug('agent websocket closed with error', { err })));
   });
   server.on('close', () => webSockets.close());
   return server;
-}
-
-function pipeWebSocketToLoopback(webSocket: Duplex, loopback: net.Socket, logger: Logger): void {
-  const closeBoth = (err?: Error) => {
-    if (err) logger.debug('agent websocket closed with error', { err });
-    webSocket.destroy();
-    loopback.destroy();
-  };
-  webSocket.on('error', closeBoth);
-  loopback.on('error', closeBoth);
-  webSocket.on('close', () => loopback.destroy());
-  loopback.on('close', () => webSocket.destroy());
-  webSocket.pipe(loopback);
-  loopback.pipe(webSocket);
 }
 
 function createTlsListener(material: { certPem: string; keyPem: string }, route: (socket: net.Socket, isHttp2: boolean) => void): tls.Server {
