@@ -63,7 +63,7 @@ function bundleSection(): string[] {
     const file = join(__dirname, '..', 'dist', name);
     return existsSync(file) ? `${(statSync(file).size / 2 ** 10).toFixed(0)} KiB` : 'not built';
   };
-  return [`- Bundles: dist/extension.js (activation) ${size('extension.js')}; dist/extension-kube.js (client-node, loaded on first cluster use) ${size('extension-kube.js')}.`];
+  return [`- Bundles (production build, as in the .vsix): dist/extension.js (activation) ${size('extension.js')}; dist/extension-kube.js (client-node, loaded on first cluster use) ${size('extension-kube.js')}.`];
 }
 
 function activationSection(): string[] {
