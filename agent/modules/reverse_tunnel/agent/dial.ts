@@ -22,10 +22,11 @@ import {
   CONNECT_METHOD_PATH,
   deserializeConnectResponse,
   serializeConnectRequest,
+  type AgentDescriptor,
   type ConnectRequest,
   type ConnectResponse,
 } from '../protocol';
-import { frameBytesMessage } from '../grpc_wire';
+import { frameBytesMessage, frameMessage } from '../grpc_wire';
 import { joinWebSocketAndSocket } from '../ws_bridge';
 import { NativeGrpcChannel, type CallCodec, type ClientCall } from './grpc_client';
 
@@ -60,12 +61,27 @@ export class KasAddressError extends Error {
 const ZERO_COPY_MIN_BYTES = 1024;
 const CONNECT_REQUEST_MESSAGE_FIELD = 3; // ConnectRequest.message
 
+/**
+ * The framed descriptor message per descriptor object: the pool sends the same descriptor on
+ * every stream it opens (one per proxied request), so it is encoded once. Descriptors are not
+ * changed after their first use.
+ */
+const framedDescriptors = new WeakMap<AgentDescriptor, Buffer[]>();
+
 const CONNECT_CODEC: CallCodec<ConnectRequest, ConnectResponse> = {
   serialize: serializeConnectRequest,
   deserialize: deserializeConnectResponse,
   frameParts: (request) => {
     const data = request.message?.data;
-    return Buffer.isBuffer(data) && data.length >= ZERO_COPY_MIN_BYTES ? frameBytesMessage(CONNECT_REQUEST_MESSAGE_FIELD, data) : undefined;
+    if (Buffer.isBuffer(data) && data.length >= ZERO_COPY_MIN_BYTES) return frameBytesMessage(CONNECT_REQUEST_MESSAGE_FIELD, data);
+    const descriptor = request.descriptor;
+    if (!descriptor) return undefined;
+    let framed = framedDescriptors.get(descriptor);
+    if (!framed) {
+      framed = [frameMessage(serializeConnectRequest({ descriptor }))];
+      framedDescriptors.set(descriptor, framed);
+    }
+    return framed;
   },
 };
 

@@ -9,7 +9,7 @@
 import * as grpc from '@grpc/grpc-js';
 import * as http2 from 'node:http2';
 import type * as net from 'node:net';
-import { Duplex } from 'node:stream';
+import { EventEmitter } from 'node:events';
 import type { Logger } from '../../../internal/log';
 import { GRPC_CONTENT_TYPE, MessageDecoder, decodeGrpcMessage, frameMessage, metadataFromHeaders, parseGrpcStatus } from '../grpc_wire';
 
@@ -34,23 +34,39 @@ export class NativeGrpcChannel {
   private readonly sessions = new Set<http2.ClientHttp2Session>();
   private readonly acceptance = new WeakMap<http2.ClientHttp2Session, SessionAcceptance>();
   private closed = false;
+  private lastHeaders: { path: string; metadata: Record<string, string>; headers: http2.OutgoingHttpHeaders } | undefined;
 
   constructor(private readonly options: NativeGrpcChannelOptions) {}
 
   /** Starts a call; request headers go out as soon as a session is up. */
   openCall<Req, Res>(path: string, metadata: Record<string, string>, codec: CallCodec<Req, Res>): ClientCall<Req, Res> {
     const call = new ClientCall<Req, Res>(codec);
-    const headers = { ...metadata, ':method': 'POST', ':path': path, ':scheme': this.options.scheme, ':authority': this.options.authority, 'content-type': GRPC_CONTENT_TYPE, te: 'trailers' };
-    const start = (session: http2.ClientHttp2Session) => {
-      try {
-        call.attach(session.request(headers, { waitForTrailers: false }), this.acceptanceOf(session));
-      } catch (err) {
-        call.failToStart(err as Error); // the session closed in between
-      }
-    };
-    if (this.session && !this.session.closed && !this.session.destroyed) start(this.session);
-    else this.currentSession().then(start, (err: Error) => call.failToStart(err));
+    const headers = this.requestHeaders(path, metadata);
+    const session = this.session;
+    if (session && !session.closed && !session.destroyed) this.startCall(call, session, headers);
+    else
+      this.currentSession().then(
+        (ready) => this.startCall(call, ready, headers),
+        (err: Error) => call.failToStart(err),
+      );
     return call;
+  }
+
+  private startCall<Req, Res>(call: ClientCall<Req, Res>, session: http2.ClientHttp2Session, headers: http2.OutgoingHttpHeaders): void {
+    try {
+      call.attach(session.request(headers, { waitForTrailers: false }), this.acceptanceOf(session));
+    } catch (err) {
+      call.failToStart(err as Error); // the session closed in between
+    }
+  }
+
+  /** The request headers of a call; the tunnel opens every stream with the same ones (Node copies them). */
+  private requestHeaders(path: string, metadata: Record<string, string>): http2.OutgoingHttpHeaders {
+    const cached = this.lastHeaders;
+    if (cached && cached.path === path && cached.metadata === metadata) return cached.headers;
+    const headers = { ...metadata, ':method': 'POST', ':path': path, ':scheme': this.options.scheme, ':authority': this.options.authority, 'content-type': GRPC_CONTENT_TYPE, te: 'trailers' };
+    this.lastHeaders = { path, metadata, headers };
+    return headers;
   }
 
   private acceptanceOf(session: http2.ClientHttp2Session): SessionAcceptance {
@@ -136,8 +152,6 @@ export class NativeGrpcChannel {
   }
 }
 
-type WriteCallback = (err?: Error | null) => void;
-
 /** A call's end: `fromKas` when kas sent the status (not a reset, a drop or a local cancel). */
 export type CallStatus = grpc.StatusObject & { fromKas?: boolean };
 
@@ -175,22 +189,52 @@ export interface CallCodec<Req, Res> {
   frameParts?(value: Req): Buffer[] | undefined;
 }
 
-/** A client call: object-mode Duplex, requests out, decoded responses in. */
-export class ClientCall<Req, Res> extends Duplex {
+/**
+ * A client call: requests out, decoded responses in. It offers the part of a Duplex's surface
+ * that agentk's pool and forwarder use (write/cork/uncork/end/writable, pause/resume, events
+ * 'metadata', 'data', 'end', 'drain', 'finish', 'error', 'status', 'close') without being a
+ * stream.Duplex: agentk opens one call per proxied request, and an object-mode Duplex per call
+ * (two state machines, write callbacks and ticks per message, a second buffer in front of the
+ * HTTP/2 stream's own) showed as a large share of agentk's CPU per request. Writes go straight
+ * to the HTTP/2 stream, whose cork/uncork and 'drain' give the batching and backpressure.
+ */
+export class ClientCall<Req, Res> extends EventEmitter {
   private h2: http2.ClientHttp2Stream | undefined;
-  private waitingWrite: { parts: Buffer[]; callback: WriteCallback } | undefined;
-  private waitingFinal: WriteCallback | undefined;
+  /** Frames written before the HTTP/2 stream exists (the descriptor, while the session dials). */
+  private pendingParts: Buffer[] | undefined;
+  private corks = 0;
+  private endRequested = false;
+  private finishEmitted = false;
   private status: CallStatus | undefined;
   private metadataEmitted = false;
   private acceptance: SessionAcceptance | undefined;
   private stopWaitingForAcceptance: (() => void) | undefined;
   private cancelRequested = false;
   private finished = false;
+  /** false after pause(): messages then wait in `inbox` and HTTP/2 stops reading (flow control). */
+  private flowing = true;
+  private inbox: Res[] | undefined;
+  private flushScheduled = false;
+  private remoteEnded = false;
+  private endEmitted = false;
+  private waitingForDrain = false;
   private readonly decoder = new MessageDecoder();
 
   constructor(private readonly codec: CallCodec<Req, Res>) {
-    // No autoDestroy: the call ends when its status is known (after 'end' and the trailers).
-    super({ objectMode: true, allowHalfOpen: true, autoDestroy: false });
+    super();
+  }
+
+  /** Until end() is called or the call is over (as Writable#writable). */
+  get writable(): boolean {
+    return !this.endRequested && !this.finished;
+  }
+
+  get writableEnded(): boolean {
+    return this.endRequested;
+  }
+
+  get destroyed(): boolean {
+    return this.finished;
   }
 
   /** Stops the call (RST_STREAM CANCEL); it ends with status CANCELLED. */
@@ -198,6 +242,81 @@ export class ClientCall<Req, Res> extends Duplex {
     this.cancelRequested = true;
     if (this.h2 && !this.h2.closed) this.h2.close(NGHTTP2_CANCEL);
     else if (!this.h2) this.finish({ code: grpc.status.CANCELLED, details: 'Cancelled on client', metadata: new grpc.Metadata() });
+  }
+
+  /** As cancel(): a stream torn down from agentk's side. */
+  destroy(): this {
+    if (!this.finished) this.cancel();
+    return this;
+  }
+
+  /**
+   * Frames the message and hands it to HTTP/2. false: HTTP/2's buffer is full, wait for 'drain'.
+   * Writes after end() or after the call finished are dropped (the peer is gone or done).
+   */
+  write(message: Req): boolean {
+    if (this.endRequested || this.finished) return true;
+    let parts: Buffer[];
+    try {
+      parts = this.codec.frameParts?.(message) ?? [frameMessage(this.codec.serialize(message))];
+    } catch (err) {
+      this.failLocally(`agentk could not encode a message: ${(err as Error).message}`);
+      return true;
+    }
+    const h2 = this.h2;
+    if (!h2) {
+      (this.pendingParts ??= []).push(...parts);
+      return true;
+    }
+    if (h2.closed || h2.destroyed || h2.writableEnded) return true;
+    let flowing = true;
+    if (parts.length === 1) flowing = h2.write(parts[0]);
+    else {
+      h2.cork(); // all parts in one writev
+      for (const part of parts) flowing = h2.write(part);
+      h2.uncork();
+    }
+    if (!flowing) this.awaitDrain(h2);
+    return flowing;
+  }
+
+  /** Writes until the matching uncork() leave in one HTTP/2 write. */
+  cork(): void {
+    this.corks++;
+    this.h2?.cork();
+  }
+
+  uncork(): void {
+    if (this.corks === 0) return;
+    this.corks--;
+    this.h2?.uncork();
+  }
+
+  /** Half-closes agentk's side (END_STREAM after the frames written so far); 'finish' follows. */
+  end(message?: Req): this {
+    if (message !== undefined) this.write(message);
+    if (this.endRequested) return this;
+    this.endRequested = true;
+    this.corks = 0; // as Writable#end: ending uncorks
+    if (this.h2) this.endH2(this.h2);
+    else if (this.finished) this.emitFinish();
+    return this;
+  }
+
+  pause(): this {
+    this.flowing = false;
+    return this;
+  }
+
+  resume(): this {
+    this.flowing = true;
+    if (this.inbox?.length || (this.remoteEnded && !this.endEmitted)) this.scheduleFlush();
+    else if (this.h2?.isPaused()) this.h2.resume();
+    return this;
+  }
+
+  isPaused(): boolean {
+    return !this.flowing;
   }
 
   attach(h2: http2.ClientHttp2Stream, acceptance: SessionAcceptance = new SessionAcceptance()): void {
@@ -215,12 +334,15 @@ export class ClientCall<Req, Res> extends Duplex {
     h2.on('end', () => this.onEnd());
     h2.on('error', () => undefined); // 'close' follows, with the reason in rstCode
     h2.on('close', () => this.finish(this.status ?? statusFromReset(h2.rstCode, this.cancelRequested)));
-    const write = this.waitingWrite;
-    this.waitingWrite = undefined;
-    if (write) this.writeNow(write.parts, write.callback);
-    const final = this.waitingFinal;
-    this.waitingFinal = undefined;
-    if (final) this._final(final);
+    for (let i = 0; i < this.corks; i++) h2.cork();
+    const pending = this.pendingParts;
+    this.pendingParts = undefined;
+    if (pending) {
+      h2.cork();
+      for (const part of pending) h2.write(part);
+      h2.uncork();
+    }
+    if (this.endRequested) this.endH2(h2);
   }
 
   /** kas accepted a call on this connection: this one counts as accepted too (see SessionAcceptance). */
@@ -235,55 +357,31 @@ export class ClientCall<Req, Res> extends Duplex {
     this.finish({ code: grpc.status.UNAVAILABLE, details: `cannot reach kas: ${err.message}`, metadata: new grpc.Metadata() });
   }
 
-  override _write(message: Req, _encoding: BufferEncoding, callback: WriteCallback): void {
-    this.frameAndWrite([message], callback);
+  private endH2(h2: http2.ClientHttp2Stream): void {
+    if (!h2.closed && !h2.writableEnded) h2.end();
+    process.nextTick(() => this.emitFinish());
   }
 
-  override _writev(chunks: Array<{ chunk: Req }>, callback: WriteCallback): void {
-    this.frameAndWrite(chunks.map((c) => c.chunk), callback);
+  private emitFinish(): void {
+    if (this.finishEmitted) return;
+    this.finishEmitted = true;
+    this.emit('finish');
   }
 
-  override _final(callback: WriteCallback): void {
-    if (!this.h2) {
-      if (this.finished) callback();
-      else this.waitingFinal = callback;
-      return;
-    }
-    if (!this.h2.closed && !this.h2.writableEnded) this.h2.end();
-    callback();
+  private awaitDrain(h2: http2.ClientHttp2Stream): void {
+    if (this.waitingForDrain) return;
+    this.waitingForDrain = true;
+    h2.once('drain', () => {
+      this.waitingForDrain = false;
+      this.emit('drain');
+    });
   }
 
-  override _read(): void {
-    if (this.h2?.isPaused()) this.h2.resume();
-  }
-
-  override _destroy(err: Error | null, callback: (err?: Error | null) => void): void {
-    if (this.h2 && !this.h2.closed) this.h2.close(NGHTTP2_CANCEL);
-    callback(err);
-  }
-
-  private frameAndWrite(messages: Req[], callback: WriteCallback): void {
-    let parts: Buffer[];
-    try {
-      parts = messages.flatMap((m) => this.codec.frameParts?.(m) ?? [frameMessage(this.codec.serialize(m))]);
-    } catch (err) {
-      return callback(err as Error);
-    }
-    if (this.h2) this.writeNow(parts, callback);
-    else if (this.finished) callback();
-    else this.waitingWrite = { parts, callback };
-  }
-
-  /** All parts in one HTTP/2 write (corked: Http2Stream takes them as one writev). */
-  private writeNow(parts: Buffer[], callback: WriteCallback): void {
-    const h2 = this.h2!;
-    if (h2.closed || h2.destroyed || h2.writableEnded) return callback(); // the call is over: dropped
-    if (parts.length > 1) h2.cork();
-    let flowing = true;
-    for (const part of parts) flowing = h2.write(part);
-    if (parts.length > 1) h2.uncork();
-    if (flowing) callback();
-    else h2.once('drain', () => callback());
+  private failLocally(details: string): void {
+    this.status ??= { code: grpc.status.INTERNAL, details, metadata: new grpc.Metadata() };
+    if (this.h2) {
+      if (!this.h2.closed) this.h2.close(NGHTTP2_CANCEL);
+    } else this.finish(this.status);
   }
 
   private onResponseHeaders(headers: http2.IncomingHttpHeaders): void {
@@ -324,12 +422,47 @@ export class ClientCall<Req, Res> extends Duplex {
         this.h2?.close(NGHTTP2_CANCEL);
         return;
       }
-      if (!this.push(message)) this.h2?.pause();
+      this.deliver(message);
     }
   }
 
+  /** A message to the reader now, or into the inbox while paused (HTTP/2 stops reading then). */
+  private deliver(message: Res): void {
+    if (this.flowing && !this.inbox?.length) {
+      this.emit('data', message);
+      return;
+    }
+    (this.inbox ??= []).push(message);
+    if (!this.flowing) this.h2?.pause();
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    process.nextTick(() => {
+      this.flushScheduled = false;
+      this.flushInbox();
+    });
+  }
+
+  /** After resume(): queued messages in order, then 'end' if kas finished meanwhile. */
+  private flushInbox(): void {
+    const inbox = this.inbox;
+    while (this.flowing && inbox && inbox.length > 0) this.emit('data', inbox.shift()!);
+    if (!this.flowing) return;
+    if (this.remoteEnded) this.emitEnd();
+    else if (this.h2?.isPaused()) this.h2.resume();
+  }
+
+  private emitEnd(): void {
+    if (this.endEmitted) return;
+    this.endEmitted = true;
+    this.emit('end');
+  }
+
   private onEnd(): void {
-    this.push(null);
+    this.remoteEnded = true;
+    if (this.flowing && !this.inbox?.length) this.emitEnd();
     // kas finished the call while agentk still had its side open (e.g. the client went away):
     // nothing more will be read, so the stream closes here rather than staying half-open.
     const h2 = this.h2;
@@ -339,19 +472,17 @@ export class ClientCall<Req, Res> extends Duplex {
   private finish(status: CallStatus): void {
     if (this.finished) return;
     this.finished = true;
+    this.remoteEnded = true;
     this.stopWaitingForAcceptance?.();
-    if (!this.readableEnded) this.push(null);
-    const waiting = this.waitingWrite;
-    this.waitingWrite = undefined;
-    waiting?.callback();
-    const final = this.waitingFinal;
-    this.waitingFinal = undefined;
-    final?.();
-    if (status.code !== grpc.status.OK) this.emit('error', Object.assign(new Error(`${status.code} ${grpc.status[status.code] ?? ''}: ${status.details}`), status));
+    this.pendingParts = undefined;
+    const ok = status.code === grpc.status.OK;
+    if (!ok) this.inbox = undefined; // as a destroyed stream: undelivered messages are dropped
+    if (this.flowing && !this.inbox?.length) this.emitEnd();
+    if (!ok) this.emit('error', Object.assign(new Error(`${status.code} ${grpc.status[status.code] ?? ''}: ${status.details}`), status));
     this.emit('status', status);
     // Messages the reader has not taken yet (it paused for backpressure) are still delivered.
-    if (status.code === grpc.status.OK && this.readableLength > 0) this.once('end', () => this.destroy());
-    else this.destroy();
+    if (ok && this.inbox?.length) this.once('end', () => process.nextTick(() => this.emit('close')));
+    else process.nextTick(() => this.emit('close'));
   }
 }
 
