@@ -182,6 +182,21 @@ export class SessionAcceptance {
   }
 }
 
+/**
+ * What a call tells its owner (agentk's pool) directly, instead of through events and listeners:
+ * one observer object per call instead of six listeners and their closures, per proxied request.
+ */
+export interface CallObserver<Res> {
+  /** kas accepted the stream (or a stream on the same connection, see SessionAcceptance). */
+  onAccepted(): void;
+  /** The first message from kas; later ones go to 'data' listeners. */
+  onFirstMessage(message: Res): void;
+  /** end() handed agentk's last frames and END_STREAM to HTTP/2 (a turn later, as 'finish'). */
+  onEndSent(): void;
+  /** The call is over (once). */
+  onFinished(status: CallStatus): void;
+}
+
 export interface CallCodec<Req, Res> {
   serialize(value: Req): Uint8Array;
   deserialize(bytes: Buffer): Res;
@@ -218,10 +233,17 @@ export class ClientCall<Req, Res> extends EventEmitter {
   private remoteEnded = false;
   private endEmitted = false;
   private waitingForDrain = false;
+  private observer: CallObserver<Res> | undefined;
+  private firstMessageSeen = false;
   private readonly decoder = new MessageDecoder();
 
   constructor(private readonly codec: CallCodec<Req, Res>) {
     super();
+  }
+
+  /** Sets the call's owner; its first message then goes to the observer, not to 'data'. */
+  observe(observer: CallObserver<Res>): void {
+    this.observer = observer;
   }
 
   /** Until end() is called or the call is over (as Writable#writable). */
@@ -349,7 +371,8 @@ export class ClientCall<Req, Res> extends EventEmitter {
   presumeAccepted(): void {
     if (this.finished || this.metadataEmitted || this.status) return;
     this.metadataEmitted = true;
-    this.emit('metadata', new grpc.Metadata());
+    this.observer?.onAccepted();
+    if (this.listenerCount('metadata') > 0) this.emit('metadata', new grpc.Metadata());
   }
 
   /** The session could not be dialled (or closed before the call started). */
@@ -359,12 +382,13 @@ export class ClientCall<Req, Res> extends EventEmitter {
 
   private endH2(h2: http2.ClientHttp2Stream): void {
     if (!h2.closed && !h2.writableEnded) h2.end();
-    process.nextTick(() => this.emitFinish());
+    if (this.observer || this.listenerCount('finish') > 0) process.nextTick(() => this.emitFinish());
   }
 
   private emitFinish(): void {
     if (this.finishEmitted) return;
     this.finishEmitted = true;
+    this.observer?.onEndSent();
     this.emit('finish');
   }
 
@@ -397,7 +421,8 @@ export class ClientCall<Req, Res> extends EventEmitter {
     this.acceptance?.markAccepted();
     if (this.metadataEmitted) return;
     this.metadataEmitted = true;
-    this.emit('metadata', metadataFromHeaders(headers));
+    this.observer?.onAccepted();
+    if (this.listenerCount('metadata') > 0) this.emit('metadata', metadataFromHeaders(headers));
   }
 
   private recordStatus(trailers: http2.IncomingHttpHeaders): void {
@@ -428,6 +453,12 @@ export class ClientCall<Req, Res> extends EventEmitter {
 
   /** A message to the reader now, or into the inbox while paused (HTTP/2 stops reading then). */
   private deliver(message: Res): void {
+    const observer = this.observer;
+    if (observer && !this.firstMessageSeen) {
+      this.firstMessageSeen = true;
+      observer.onFirstMessage(message);
+      return;
+    }
     if (this.flowing && !this.inbox?.length) {
       this.emit('data', message);
       return;
@@ -478,7 +509,9 @@ export class ClientCall<Req, Res> extends EventEmitter {
     const ok = status.code === grpc.status.OK;
     if (!ok) this.inbox = undefined; // as a destroyed stream: undelivered messages are dropped
     if (this.flowing && !this.inbox?.length) this.emitEnd();
-    if (!ok) this.emit('error', Object.assign(new Error(`${status.code} ${grpc.status[status.code] ?? ''}: ${status.details}`), status));
+    // With an observer, nobody may listen for 'error' (an idle pool stream): the observer hears it.
+    if (!ok && (!this.observer || this.listenerCount('error') > 0)) this.emit('error', Object.assign(new Error(`${status.code} ${grpc.status[status.code] ?? ''}: ${status.details}`), status));
+    this.observer?.onFinished(status);
     this.emit('status', status);
     // Messages the reader has not taken yet (it paused for backpressure) are still delivered.
     if (ok && this.inbox?.length) this.once('end', () => process.nextTick(() => this.emit('close')));

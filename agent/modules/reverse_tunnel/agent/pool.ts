@@ -7,10 +7,10 @@
 import * as grpc from '@grpc/grpc-js';
 import { Gauge, register } from 'prom-client';
 import type { Logger } from '../../../internal/log';
-import type { AgentDescriptor, RequestInfo } from '../protocol';
+import type { AgentDescriptor, ConnectRequest, ConnectResponse, RequestInfo } from '../protocol';
 import { Backoff, DEFAULT_BACKOFF, type BackoffSettings } from './backoff';
 import type { TunnelClientStream } from './dial';
-import type { CallStatus } from './grpc_client';
+import type { CallObserver, CallStatus } from './grpc_client';
 
 export interface PoolSettings {
   minIdle: number;
@@ -44,10 +44,39 @@ export interface PoolStats {
 /** closing: agentk half-closed a surplus idle stream and waits for kas to end it. */
 type StreamState = 'opening' | 'idle' | 'busy' | 'closing';
 
-interface PooledStream {
-  stream: TunnelClientStream;
-  state: StreamState;
-  idleTimer?: NodeJS.Timeout;
+/** The pool's side of its streams' events (one object per pool, shared by its PooledStreams). */
+interface PoolStreamEvents {
+  accepted(pooled: PooledStream): void;
+  request(pooled: PooledStream, message: ConnectResponse): void;
+  answerSent(pooled: PooledStream): void;
+  finished(pooled: PooledStream, status: CallStatus): void;
+}
+
+/** A pool entry; it observes its call directly (no listeners or closures per stream). */
+class PooledStream implements CallObserver<ConnectResponse> {
+  state: StreamState = 'opening';
+  idleTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    readonly stream: TunnelClientStream,
+    private readonly events: PoolStreamEvents,
+  ) {}
+
+  onAccepted(): void {
+    this.events.accepted(this);
+  }
+
+  onFirstMessage(message: ConnectResponse): void {
+    this.events.request(this, message);
+  }
+
+  onEndSent(): void {
+    this.events.answerSent(this);
+  }
+
+  onFinished(status: CallStatus): void {
+    this.events.finished(this, status);
+  }
 }
 
 const poolSources = new Set<() => PoolStats>();
@@ -70,10 +99,19 @@ export class TunnelPool {
   private connected = false;
   private stopped = false;
   private readonly statsSource = () => this.stats();
+  /** The same request object on every stream: dial.ts frames a descriptor once and reuses the bytes. */
+  private readonly descriptorRequest: ConnectRequest;
+  private readonly streamEvents: PoolStreamEvents = {
+    accepted: (pooled) => this.onAccepted(pooled),
+    request: (pooled, message) => this.onRequest(pooled, message.requestInfo ?? undefined),
+    answerSent: (pooled) => this.onAnswerSent(pooled),
+    finished: (pooled, status) => this.onStreamFinished(pooled, status.code === grpc.status.OK ? undefined : status),
+  };
 
   constructor(private readonly options: TunnelPoolOptions) {
     this.settings = { ...DEFAULT_POOL_SETTINGS, ...options.settings };
     this.backoff = new Backoff(this.settings.backoff);
+    this.descriptorRequest = { descriptor: options.descriptor };
   }
 
   start(): void {
@@ -117,7 +155,7 @@ export class TunnelPool {
    */
   private ensureCapacity(options: { deferWhileSpare?: boolean; now?: boolean } = {}): void {
     if (this.stopped || this.backoffTimer) return;
-    const { opening, idle, busy } = this.stats();
+    const { opening, idle, busy } = this.counts;
     const available = opening + idle + this.scheduledOpens;
     if (available >= this.settings.minIdle) return;
     if (options.deferWhileSpare && available > 0) return;
@@ -150,23 +188,12 @@ export class TunnelPool {
   }
 
   private openOne(): void {
-    const pooled: PooledStream = { stream: this.options.openStream(), state: 'opening' };
-    const { stream } = pooled;
+    const stream = this.options.openStream();
+    const pooled = new PooledStream(stream, this.streamEvents);
     this.streams.add(pooled);
     this.counts.opening++;
-    stream.write({ descriptor: this.options.descriptor });
-    stream.on('metadata', () => this.onAccepted(pooled));
-    stream.once('data', (message: { requestInfo?: RequestInfo }) => this.onRequest(pooled, message.requestInfo));
-    stream.once('finish', () => this.onAnswerSent(pooled));
-    let finished = false;
-    const onFinish = (err?: grpc.ServiceError) => {
-      if (finished) return;
-      finished = true;
-      this.onStreamFinished(pooled, err);
-    };
-    stream.on('error', onFinish);
-    stream.on('status', (status: grpc.StatusObject) => onFinish(status.code === grpc.status.OK ? undefined : (status as grpc.ServiceError)));
-    stream.on('close', () => onFinish());
+    stream.observe(pooled);
+    stream.write(this.descriptorRequest);
   }
 
   private onAccepted(pooled: PooledStream): void {
@@ -183,7 +210,7 @@ export class TunnelPool {
 
   private closeIfSurplus(pooled: PooledStream): void {
     if (pooled.state !== 'idle' || this.stopped) return;
-    if (this.stats().idle > this.settings.minIdle) {
+    if (this.counts.idle > this.settings.minIdle) {
       // A half-close, not a cancel: kas may have claimed this stream in the same instant; a
       // clean end tells it that agentk never saw the request, so kas replays it elsewhere.
       this.setState(pooled, 'closing');
@@ -208,7 +235,7 @@ export class TunnelPool {
     this.options.handleRequest(pooled.stream, request);
   }
 
-  private onStreamFinished(pooled: PooledStream, err: grpc.ServiceError | undefined): void {
+  private onStreamFinished(pooled: PooledStream, err: CallStatus | undefined): void {
     clearTimeout(pooled.idleTimer);
     const wasKnown = this.streams.delete(pooled);
     if (wasKnown) this.counts[pooled.state]--;
@@ -216,7 +243,7 @@ export class TunnelPool {
     // A refusal: before kas accepted the stream, or kas's own status on a stream it never used
     // (streams on an accepted connection count as accepted before kas checked them, see
     // SessionAcceptance in grpc_client.ts; a revoked token is refused then).
-    const refusedByKas = pooled.state === 'idle' && err !== undefined && (err as CallStatus).fromKas === true;
+    const refusedByKas = pooled.state === 'idle' && err !== undefined && err.fromKas === true;
     if ((pooled.state === 'opening' && err) || refusedByKas) {
       this.onConnectFailure(err!);
       return;
@@ -224,7 +251,7 @@ export class TunnelPool {
     this.ensureCapacity();
   }
 
-  private onConnectFailure(err: grpc.ServiceError): void {
+  private onConnectFailure(err: CallStatus): void {
     this.connected = false;
     if (this.backoffTimer) return; // one backoff step per failed round, however many streams failed
     const delayMs = this.backoff.nextDelayMs();
