@@ -1,86 +1,97 @@
 // agentk: serves one tunneled Kubernetes API request. The body streams from kas to the API and
-// the response streams back frame by frame as it arrives (watch events, logs -f), with
-// backpressure both ways. Upgrades (exec, attach, port-forward) continue after the 101 as raw
-// bytes in both directions until either side closes.
+// the response streams back frame by frame as it arrives (watch, logs -f), with backpressure
+// both ways. Upgrades (exec, attach, port-forward) continue after the 101 as raw bytes in both
+// directions until either side closes.
+//
+// The upstream request goes through undici's low-level dispatch handler (onConnect, onHeaders,
+// onData, onComplete, onError, onUpgrade): no IncomingMessage/ClientRequest streams per request,
+// response headers as raw name/value buffers, pause by returning false from onData. The
+// onResponse* style handler is undici's newer surface, but undici wraps it per request and parses
+// the headers into an object first; the raw one is what its HTTP/1.1 client calls natively.
+import * as http from 'node:http';
+import type { Duplex } from 'node:stream';
+import { Readable } from 'node:stream';
 import * as grpc from '@grpc/grpc-js';
-import type * as http from 'node:http';
-import type { Duplex, Readable, Writable } from 'node:stream';
+import type { Dispatcher } from 'undici';
 import type { Logger } from '../../../internal/log';
 import type { TunnelClientStream } from '../../reverse_tunnel/agent/dial';
 import type { TunnelRequestHandler } from '../../reverse_tunnel/agent/pool';
-import {
-  KUBERNETES_API_MAKE_REQUEST,
-  valuesToHeaders,
-  type ConnectResponse,
-  type ConnectRequest,
-  type RequestInfo,
-  type ValuesMap,
-} from '../../reverse_tunnel/protocol';
-import { impersonationHeaders, isImpersonationHeader, parseAccessAs } from '../access_as';
-import { requestModuleFor, type KubernetesApiUpstream } from './upstream';
+import { KUBERNETES_API_MAKE_REQUEST, type ConnectRequest, type ConnectResponse, type RequestInfo, type ValuesMap } from '../../reverse_tunnel/protocol';
+import { impersonationHeaders, isImpersonationHeader, parseAccessAs, type AccessAs } from '../access_as';
+import type { KubernetesApiUpstream, UpstreamTarget } from './upstream';
 
 export interface ForwarderOptions {
   upstream: KubernetesApiUpstream;
   logger: Logger;
 }
 
-// Never forwarded from the client: per-connection headers and credentials (the kubeconfig's apply).
-const DROPPED_REQUEST_HEADERS = new Set(['host', 'connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'authorization', 'cookie', 'proxy-authorization']);
+// Never forwarded from the client: per-connection headers, credentials (the kubeconfig's apply),
+// and Expect (kas's HTTP server already answered 100-continue; undici refuses the header).
+const DROPPED_REQUEST_HEADERS = new Set(['host', 'connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'authorization', 'cookie', 'proxy-authorization', 'expect']);
+
+/** The tunnel stream ended or failed before the answer: kas's client went away. */
+class ClientGoneError extends Error {
+  override name = 'ClientGoneError';
+}
 
 export function createKubernetesApiForwarder(options: ForwarderOptions): TunnelRequestHandler {
   return (stream, request) => {
+    const httpRequest = request.http;
+    if (request.methodName !== KUBERNETES_API_MAKE_REQUEST || !httpRequest) {
+      sendError(stream, grpc.status.UNIMPLEMENTED, `agentk does not offer ${request.methodName ?? '(no method)'}`);
+      return;
+    }
+    let headers: Record<string, string | string[]>;
+    try {
+      headers = clientHeaders(httpRequest.headers, request);
+    } catch (err) {
+      sendError(stream, grpc.status.INVALID_ARGUMENT, (err as Error).message);
+      return;
+    }
+    const exchange = new Exchange(stream, request, headers, options.logger);
+    // Credentials are re-read every few seconds; in between, the request leaves in this turn.
+    const target = options.upstream.freshTarget();
+    if (target) return exchange.start(target);
     // Frames after the request wait in the stream until the upstream request exists.
     stream.pause();
-    forward(stream, request, options).catch((err: unknown) => {
-      options.logger.warn('tunneled request failed before reaching the Kubernetes API', { err });
-      sendError(stream, grpc.status.INTERNAL, `agentk could not prepare the request: ${(err as Error).name}`);
-    });
+    options.upstream.target().then(
+      (fresh) => {
+        exchange.start(fresh);
+        stream.resume();
+      },
+      (err: unknown) => exchange.failPreparation(err),
+    );
   };
 }
 
-async function forward(stream: TunnelClientStream, request: RequestInfo, options: ForwarderOptions): Promise<void> {
-  const httpRequest = request.http;
-  if (request.methodName !== KUBERNETES_API_MAKE_REQUEST || !httpRequest) {
-    sendError(stream, grpc.status.UNIMPLEMENTED, `agentk does not offer ${request.methodName ?? '(no method)'}`);
-    return;
+/** The client's headers that go upstream; impersonation (access_as) replaces the client's own Impersonate-*. */
+function clientHeaders(values: ValuesMap | undefined, request: RequestInfo): Record<string, string | string[]> {
+  const caller = request.caller;
+  const impersonation = impersonationHeaders(accessAsOf(caller?.accessAsJson), caller?.username ? { username: caller.username, groups: caller.groups ?? [] } : undefined);
+  const headers: Record<string, string | string[]> = {};
+  for (const name in values) {
+    const list = values[name]?.value;
+    if (!list?.length || DROPPED_REQUEST_HEADERS.has(name)) continue;
+    if (impersonation && isImpersonationHeader(name)) continue; // only access_as agent lets the client impersonate
+    // A single value as a string: undici takes content-length only so, and copies arrays.
+    headers[name] = list.length === 1 ? list[0]! : list;
   }
-  let headers: Record<string, string[]>;
-  try {
-    headers = upstreamHeaders(httpRequest.headers, request, Boolean(httpRequest.upgrade));
-  } catch (err) {
-    sendError(stream, grpc.status.INVALID_ARGUMENT, (err as Error).message);
-    return;
-  }
-  const target = await options.upstream.requestOptions();
-  const basePath = target.url.pathname.replace(/\/$/, '');
-  const upstreamRequest = requestModuleFor(target.url).request({
-    protocol: target.url.protocol,
-    hostname: target.url.hostname.replace(/^\[|\]$/g, ''),
-    port: target.url.port || undefined,
-    method: httpRequest.method || 'GET',
-    path: basePath + (httpRequest.path || '/'),
-    headers: { ...headers, ...target.headers },
-    auth: target.auth,
-    agent: target.agent,
-  });
-  const exchange = new Exchange(stream, upstreamRequest, Boolean(httpRequest.upgrade), options.logger);
-  exchange.start(Boolean(httpRequest.noBody));
+  return impersonation ? Object.assign(headers, impersonation) : headers;
 }
 
-function upstreamHeaders(values: ValuesMap | undefined, request: RequestInfo, isUpgrade: boolean): Record<string, string[]> {
-  const caller = request.caller;
-  const impersonation = impersonationHeaders(parseAccessAs(caller?.accessAsJson), caller?.username ? { username: caller.username, groups: caller.groups ?? [] } : undefined);
-  const headers: Record<string, string[]> = {};
-  for (const [name, list] of Object.entries(valuesToHeaders(values))) {
-    if (DROPPED_REQUEST_HEADERS.has(name)) continue;
-    if (impersonation && isImpersonationHeader(name)) continue; // only access_as agent lets the client impersonate
-    headers[name] = list;
+// kas sends the same few access_as documents with every request: parse each once.
+const parsedAccessAs = new Map<string, AccessAs>();
+const PARSED_ACCESS_AS_LIMIT = 256;
+
+function accessAsOf(json: string | undefined): AccessAs {
+  if (!json) return parseAccessAs(json);
+  let accessAs = parsedAccessAs.get(json);
+  if (!accessAs) {
+    accessAs = parseAccessAs(json); // throws for bad input: not cached
+    if (parsedAccessAs.size >= PARSED_ACCESS_AS_LIMIT) parsedAccessAs.clear();
+    parsedAccessAs.set(json, accessAs);
   }
-  if (isUpgrade) {
-    headers['connection'] = ['Upgrade'];
-    headers['upgrade'] = valuesToHeaders(values)['upgrade'] ?? ['websocket'];
-  }
-  return { ...headers, ...impersonation };
+  return accessAs;
 }
 
 function sendError(stream: TunnelClientStream, code: grpc.status, message: string): void {
@@ -91,111 +102,156 @@ function sendError(stream: TunnelClientStream, code: grpc.status, message: strin
   stream.resume();
 }
 
-/** One request's two-way traffic between the tunnel stream and the Kubernetes API. */
-class Exchange {
+/** Request body frames → undici (a Readable: undici reads it as the upstream socket takes bytes). */
+class TunnelRequestBody extends Readable {
+  constructor(private readonly stream: TunnelClientStream) {
+    super();
+  }
+
+  override _read(): void {
+    this.stream.resume();
+  }
+
+  add(data: Buffer): void {
+    if (!this.push(data)) this.stream.pause();
+  }
+}
+
+const uncork = (stream: TunnelClientStream) => stream.uncork();
+
+/** One request's two-way traffic between the tunnel stream and the Kubernetes API: an undici dispatch handler. */
+class Exchange implements Dispatcher.DispatchHandler {
+  private readonly isUpgrade: boolean;
+  private body: TunnelRequestBody | undefined;
+  private abortUpstream: ((err?: Error) => void) | undefined;
+  private resumeUpstream: (() => void) | undefined;
   private upgraded: Duplex | undefined;
-  private pendingBeforeUpgrade: Array<Buffer | 'close'> = [];
-  private headerSent = false;
+  private pendingBeforeUpgrade: Array<Buffer | 'close'> | undefined;
+  private connected = false;
   private finished = false;
+  private clientGone = false;
 
   constructor(
     private readonly stream: TunnelClientStream,
-    private readonly upstreamRequest: http.ClientRequest,
-    private readonly isUpgrade: boolean,
+    private readonly request: RequestInfo,
+    private readonly headers: Record<string, string | string[]>,
     private readonly logger: Logger,
-  ) {}
-
-  start(noBody: boolean): void {
-    const { stream, upstreamRequest } = this;
-    upstreamRequest.on('response', (res) => this.onResponse(res));
-    upstreamRequest.on('upgrade', (res, socket, head) => this.onUpgrade(res, socket, head));
-    upstreamRequest.on('error', (err) => this.onUpstreamError(err));
-    // kas ended or cancelled the stream: the client is gone, so is the upstream request.
-    stream.on('end', () => this.abort());
-    stream.on('error', () => this.abort());
-    stream.on('data', (frame: ConnectResponse) => this.onFrame(frame));
-    // An upgrade request has no body (bytes flow after the 101). A request kas saw without a body
-    // goes out now: waiting for close_send cost a frame round through both event loops.
-    if (this.isUpgrade || noBody) upstreamRequest.end();
-    stream.resume();
+  ) {
+    this.isUpgrade = Boolean(request.http?.upgrade);
   }
+
+  start(target: UpstreamTarget): void {
+    const { stream } = this;
+    const httpRequest = this.request.http!;
+    // kas ended or cancelled the stream: the client is gone, so is the upstream request.
+    stream.on('end', () => this.onClientGone());
+    stream.on('error', () => this.onClientGone());
+    stream.on('data', (frame: ConnectResponse) => this.onFrame(frame));
+    if (this.isUpgrade) this.pendingBeforeUpgrade = [];
+    // An upgrade request has no body (bytes flow after the 101); a request kas saw without a body
+    // goes out now: waiting for close_send cost a frame round through both event loops.
+    else if (!httpRequest.noBody) this.body = new TunnelRequestBody(stream);
+    target.dispatcher.dispatch({
+      method: httpRequest.method || 'GET',
+      path: target.basePath + (httpRequest.path || '/'),
+      headers: Object.assign(this.headers, target.credentialHeaders),
+      body: this.body ?? null,
+      upgrade: this.isUpgrade ? upgradeProtocol(httpRequest.headers) : null,
+    }, this);
+  }
+
+  /** Reading the kubeconfig's credentials failed: nothing went upstream. */
+  failPreparation(err: unknown): void {
+    this.logger.warn('tunneled request failed before reaching the Kubernetes API', { err });
+    this.finished = true;
+    sendError(this.stream, grpc.status.INTERNAL, `agentk could not prepare the request: ${(err as Error).name}`);
+  }
+
+  // ---- tunnel → upstream
 
   private onFrame(frame: ConnectResponse): void {
     if (frame.message) {
       const data = asBuffer(frame.message.data);
-      if (this.upgraded) this.writeWithBackpressure(this.upgraded, data);
-      else if (this.isUpgradePending()) this.pendingBeforeUpgrade.push(data);
-      else if (!this.upstreamRequest.writableEnded) this.writeWithBackpressure(this.upstreamRequest, data);
+      if (this.upgraded) this.writeToUpgraded(data);
+      else if (this.pendingBeforeUpgrade) this.pendingBeforeUpgrade.push(data);
+      else this.body?.add(data);
     } else if (frame.closeSend) {
       if (this.upgraded) this.upgraded.end();
-      else if (this.isUpgradePending()) this.pendingBeforeUpgrade.push('close');
-      else if (!this.upstreamRequest.writableEnded) this.upstreamRequest.end();
+      else if (this.pendingBeforeUpgrade) this.pendingBeforeUpgrade.push('close');
+      else this.body?.push(null);
     }
   }
 
-  private isUpgradePending(): boolean {
-    return this.isUpgrade && !this.headerSent;
-  }
-
-  private writeWithBackpressure(target: Writable, data: Buffer): void {
-    if (!target.write(data)) {
+  private writeToUpgraded(data: Buffer): void {
+    if (!this.upgraded!.write(data)) {
       this.stream.pause();
-      target.once('drain', () => this.stream.resume());
+      this.upgraded!.once('drain', () => this.stream.resume());
     }
   }
 
-  private onResponse(res: http.IncomingMessage): void {
-    this.sendHeader(res);
-    this.pipeToTunnel(res);
+  private onClientGone(): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.clientGone = true;
+    // After an upgrade undici no longer owns the socket: destroy the socket itself.
+    if (this.upgraded) this.upgraded.destroy();
+    else this.abortUpstream?.(new ClientGoneError('the client went away'));
+    this.body?.destroy();
   }
 
-  private onUpgrade(res: http.IncomingMessage, socket: Duplex, head: Buffer): void {
-    this.sendHeader(res);
+  // ---- undici's dispatch handler: upstream → tunnel
+
+  onConnect(abort: (err?: Error) => void): void {
+    this.connected = true;
+    if (this.clientGone) abort(new ClientGoneError('the client went away'));
+    else this.abortUpstream = abort;
+  }
+
+  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
+    if (statusCode < 200) return true; // 100 Continue, 103 Early Hints: not the answer
+    this.resumeUpstream = resume;
+    this.sendHeader(statusCode, statusText, rawHeaders);
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    // undici can report empty pieces (chunked encoding); an empty message frame decodes on
+    // kas's side as protobufjs's default for bytes (an empty array), not as a Buffer.
+    if (chunk.length === 0) return true;
+    if (this.stream.write({ message: { data: chunk } } satisfies ConnectRequest)) return true;
+    this.stream.once('drain', this.onTunnelDrain);
+    return false;
+  }
+
+  private readonly onTunnelDrain = () => this.resumeUpstream?.();
+
+  onComplete(): void {
+    this.finish();
+  }
+
+  onUpgrade(statusCode: number, rawHeaders: Buffer[] | string[] | null, socket: Duplex): void {
+    this.sendHeader(statusCode, http.STATUS_CODES[statusCode] ?? '', rawHeaders ?? []);
     this.upgraded = socket;
     socket.on('error', (err) => this.logger.debug('upgraded connection error', { err }));
-    if (head.length > 0) this.stream.write({ message: { data: head } });
-    for (const pending of this.pendingBeforeUpgrade) {
+    for (const pending of this.pendingBeforeUpgrade ?? []) {
       if (pending === 'close') socket.end();
       else socket.write(pending);
     }
-    this.pendingBeforeUpgrade = [];
-    this.pipeToTunnel(socket);
-  }
-
-  private sendHeader(res: http.IncomingMessage): void {
-    this.headerSent = true;
-    // Header, body and trailer of a response that arrived in one read leave in one HTTP/2 write:
-    // written one by one they cost kas a wake-up each (strace: 3 writes per small response).
-    // Later chunks of a streamed response (watch, logs -f) are written as they come.
-    this.stream.cork();
-    setImmediate(() => this.stream.uncork());
-    this.stream.write({ header: { status: res.statusCode ?? 502, reason: res.statusMessage ?? '', httpHeaders: rawHeadersToValues(res.rawHeaders) } });
-  }
-
-  /** Upstream bytes → message frames, as they arrive; then the trailer. */
-  private pipeToTunnel(source: Readable): void {
-    source.on('data', (chunk: Buffer) => {
+    this.pendingBeforeUpgrade = undefined;
+    // undici put bytes that came with the 101 back into the socket (unshift): they arrive as data.
+    socket.on('data', (chunk: Buffer) => {
       if (!this.stream.write({ message: { data: chunk } } satisfies ConnectRequest)) {
-        source.pause();
-        this.stream.once('drain', () => source.resume());
+        socket.pause();
+        this.stream.once('drain', () => socket.resume());
       }
     });
-    source.on('end', () => this.finish());
-    source.on('close', () => this.finish());
-    source.on('error', (err) => this.onUpstreamError(err));
+    socket.on('end', () => this.finish());
+    socket.on('close', () => this.finish());
   }
 
-  private finish(): void {
+  onError(err: Error): void {
     if (this.finished) return;
-    this.finished = true;
-    if (this.stream.writable) {
-      this.stream.write({ trailer: {} });
-      this.stream.end();
-    }
-  }
-
-  private onUpstreamError(err: Error): void {
-    if (this.finished) return;
+    if (!this.connected && isPreparationError(err)) return this.failPreparation(err); // e.g. InvalidArgumentError: a header or path undici refuses
     this.finished = true;
     this.logger.warn('Kubernetes API request failed', { err });
     // The code, not the text: kas never shows raw upstream error text to clients.
@@ -206,13 +262,33 @@ class Exchange {
     }
   }
 
-  private abort(): void {
+  private sendHeader(status: number, reason: string, rawHeaders: Buffer[] | string[]): void {
+    // Header, body and trailer of a response that arrived in one read leave in one HTTP/2 write:
+    // written one by one they cost kas a wake-up each (strace: 3 writes per small response).
+    // Later chunks of a streamed response (watch, logs -f) are written as they come.
+    this.stream.cork();
+    setImmediate(uncork, this.stream);
+    this.stream.write({ header: { status, reason, httpHeaders: rawHeadersToValues(rawHeaders) } });
+  }
+
+  private finish(): void {
     if (this.finished) return;
     this.finished = true;
-    // After an upgrade the request object no longer owns the socket: destroy the socket itself.
-    if (this.upgraded) this.upgraded.destroy();
-    else this.upstreamRequest.destroy();
+    if (this.stream.writable) {
+      this.stream.write({ trailer: {} });
+      this.stream.end();
+    }
   }
+}
+
+/** undici's argument checks (invalid header value or path, unsupported header): agentk's request, not the API, failed. */
+function isPreparationError(err: Error): boolean {
+  const code = (err as { code?: string }).code;
+  return code === 'UND_ERR_INVALID_ARG' || code === 'UND_ERR_NOT_SUPPORTED';
+}
+
+function upgradeProtocol(values: ValuesMap | undefined): string {
+  return values?.['upgrade']?.value?.[0] ?? 'websocket';
 }
 
 /** Decoded bytes fields are already Buffers on Node (views into the received frame): no copy. */
@@ -221,11 +297,17 @@ function asBuffer(data: Uint8Array | undefined | null): Buffer {
   return Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
 }
 
-function rawHeadersToValues(raw: string[]): ValuesMap {
+/** undici's raw response headers (name, value, name, value…) → the wire's map; names lower-cased, every value kept. */
+function rawHeadersToValues(raw: Buffer[] | string[]): ValuesMap {
   const out: ValuesMap = {};
   for (let i = 0; i + 1 < raw.length; i += 2) {
-    const name = (raw[i] ?? '').toLowerCase();
-    (out[name] ??= { value: [] }).value!.push(raw[i + 1] ?? '');
+    const name = latin1(raw[i]!).toLowerCase();
+    const value = latin1(raw[i + 1]!);
+    const entry = out[name];
+    if (entry) entry.value!.push(value);
+    else out[name] = { value: [value] };
   }
   return out;
 }
+
+const latin1 = (bytes: Buffer | string): string => (typeof bytes === 'string' ? bytes : bytes.toString('latin1'));
