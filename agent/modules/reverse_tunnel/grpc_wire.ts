@@ -22,6 +22,16 @@ export class GrpcWireError extends Error {
   }
 }
 
+/** Bytes before each message: the compressed flag and the big-endian length. */
+export const GRPC_MESSAGE_PREFIX_BYTES = PREFIX_BYTES;
+
+/** Fills in the prefix of a message encoded after GRPC_MESSAGE_PREFIX_BYTES of headroom (no copy). */
+export function writeMessagePrefix(framed: Buffer): Buffer {
+  framed[0] = 0;
+  framed.writeUInt32BE(framed.length - PREFIX_BYTES, 1);
+  return framed;
+}
+
 /** Prefix + payload in one buffer (one HTTP/2 write per message). */
 export function frameMessage(payload: Uint8Array): Buffer {
   const framed = Buffer.allocUnsafe(PREFIX_BYTES + payload.length);

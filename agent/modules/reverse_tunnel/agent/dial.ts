@@ -20,13 +20,15 @@ import WebSocket from 'ws';
 import type { Logger } from '../../../internal/log';
 import {
   CONNECT_METHOD_PATH,
+  EMPTY_TRAILER_REQUEST_BYTES,
   deserializeConnectResponse,
+  encodeHeaderRequest,
   serializeConnectRequest,
   type AgentDescriptor,
   type ConnectRequest,
   type ConnectResponse,
 } from '../protocol';
-import { frameBytesMessage, frameMessage } from '../grpc_wire';
+import { GRPC_MESSAGE_PREFIX_BYTES, frameBytesMessage, frameMessage, writeMessagePrefix } from '../grpc_wire';
 import { joinWebSocketAndSocket } from '../ws_bridge';
 import { NativeGrpcChannel, type CallCodec, type ClientCall } from './grpc_client';
 
@@ -68,12 +70,26 @@ const CONNECT_REQUEST_MESSAGE_FIELD = 3; // ConnectRequest.message
  */
 const framedDescriptors = new WeakMap<AgentDescriptor, Buffer[]>();
 
+/** Every response ends with the same trailer frame. */
+const EMPTY_TRAILER_FRAME = [frameMessage(EMPTY_TRAILER_REQUEST_BYTES)];
+
+function isEmpty(map: object | null | undefined): boolean {
+  if (!map) return true;
+  for (const _ in map) return false;
+  return true;
+}
+
 const CONNECT_CODEC: CallCodec<ConnectRequest, ConnectResponse> = {
   serialize: serializeConnectRequest,
   deserialize: deserializeConnectResponse,
   frameParts: (request) => {
     const data = request.message?.data;
     if (Buffer.isBuffer(data) && data.length >= ZERO_COPY_MIN_BYTES) return frameBytesMessage(CONNECT_REQUEST_MESSAGE_FIELD, data);
+    if (request.header) {
+      const encoded = encodeHeaderRequest(request.header, GRPC_MESSAGE_PREFIX_BYTES);
+      return encoded ? [writeMessagePrefix(encoded)] : undefined;
+    }
+    if (request.trailer) return isEmpty(request.trailer.meta) ? EMPTY_TRAILER_FRAME : undefined;
     const descriptor = request.descriptor;
     if (!descriptor) return undefined;
     let framed = framedDescriptors.get(descriptor);
