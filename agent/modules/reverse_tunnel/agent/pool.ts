@@ -79,6 +79,30 @@ class PooledStream implements CallObserver<ConnectResponse> {
   }
 }
 
+/** What the top-up rule looks at: streams per state, opens scheduled for the next turn, streams in all. */
+export interface PoolCounts {
+  opening: number;
+  idle: number;
+  busy: number;
+  scheduled: number;
+  total: number;
+}
+
+/**
+ * How many streams to open (the reference's rules): none while minIdle streams are idle, opening
+ * or scheduled; a quiet pool (nothing busy) tops up to minIdle; under load, scaleUpStep at a time;
+ * never beyond maxStreams. deferWhileSpare: none while a spare stream is left (the caller tops up
+ * when the answer goes out, see TunnelPool.ensureCapacity).
+ */
+export function streamsToOpen(counts: PoolCounts, settings: Pick<PoolSettings, 'minIdle' | 'scaleUpStep' | 'maxStreams'>, deferWhileSpare = false): number {
+  const available = counts.opening + counts.idle + counts.scheduled;
+  if (available >= settings.minIdle) return 0;
+  if (deferWhileSpare && available > 0) return 0;
+  const wanted = counts.busy === 0 ? settings.minIdle - available : settings.scaleUpStep;
+  const room = settings.maxStreams - counts.total - counts.scheduled;
+  return Math.max(0, Math.min(wanted, room));
+}
+
 const poolSources = new Set<() => PoolStats>();
 function sumStats(pick: (s: PoolStats) => number): number {
   return [...poolSources].reduce((sum, source) => sum + pick(source()), 0);
@@ -156,13 +180,8 @@ export class TunnelPool {
   private ensureCapacity(options: { deferWhileSpare?: boolean; now?: boolean } = {}): void {
     if (this.stopped || this.backoffTimer) return;
     const { opening, idle, busy } = this.counts;
-    const available = opening + idle + this.scheduledOpens;
-    if (available >= this.settings.minIdle) return;
-    if (options.deferWhileSpare && available > 0) return;
-    // Quiet agents keep just minIdle streams; under load, grow in steps.
-    const wanted = busy === 0 ? this.settings.minIdle - available : this.settings.scaleUpStep;
-    const room = this.settings.maxStreams - this.streams.size - this.scheduledOpens;
-    const count = Math.min(wanted, room);
+    const count = streamsToOpen({ opening, idle, busy, scheduled: this.scheduledOpens, total: this.streams.size }, this.settings, options.deferWhileSpare);
+    if (count === 0) return;
     if (options.now) for (let i = 0; i < count; i++) this.openOne();
     else this.openBatch(count);
   }
