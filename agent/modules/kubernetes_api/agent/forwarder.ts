@@ -297,11 +297,16 @@ function asBuffer(data: Uint8Array | undefined | null): Buffer {
   return Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
 }
 
+// Connection-level response headers stay on agentk's connection (kas drops them too, and sets
+// its own Connection for a 101); Upgrade is kept: kas writes it back on an upgraded connection.
+const DROPPED_RESPONSE_HEADERS = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding']);
+
 /** undici's raw response headers (name, value, name, value…) → the wire's map; names lower-cased, every value kept. */
 function rawHeadersToValues(raw: Buffer[] | string[]): ValuesMap {
   const out: ValuesMap = {};
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const name = latin1(raw[i]!).toLowerCase();
+    if (DROPPED_RESPONSE_HEADERS.has(name)) continue;
     const value = latin1(raw[i + 1]!);
     const entry = out[name];
     if (entry) entry.value!.push(value);
