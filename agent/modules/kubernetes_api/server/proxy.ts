@@ -8,7 +8,7 @@
 import type * as http from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from '../../../internal/log';
-import { KUBERNETES_API_MAKE_REQUEST, headersToValues, valuesToHeaders, type ConnectRequest, type ConnectResponse, type HeaderFrame } from '../../reverse_tunnel/protocol';
+import { KUBERNETES_API_MAKE_REQUEST, type ConnectRequest, type ValuesMap, type ConnectResponse, type HeaderFrame } from '../../reverse_tunnel/protocol';
 import { proxyRequestDuration } from '../../reverse_tunnel/server/metrics';
 import { TunnelNotFoundError, type Tunnel, type TunnelRegistry } from '../../reverse_tunnel/server/registry';
 import { isImpersonationHeader, type AccessAs } from '../access_as';
@@ -120,8 +120,17 @@ function answerFailure(err: unknown, options: KubernetesApiProxyOptions, send: (
   send(kasError);
 }
 
+type DurationByStatus = ReturnType<typeof proxyRequestDuration.labels>;
+// One histogram child per status, bound once: observe({ status }) hashed a label object per request.
+const durationByStatus = new Map<number, DurationByStatus>();
+
 function observe(startedAt: bigint, status: number): void {
-  proxyRequestDuration.observe({ status: String(status) }, Number(process.hrtime.bigint() - startedAt) / 1e9);
+  let child = durationByStatus.get(status);
+  if (!child) {
+    child = proxyRequestDuration.labels(String(status));
+    durationByStatus.set(status, child);
+  }
+  child.observe(Number(process.hrtime.bigint() - startedAt) / 1e9);
 }
 
 /** Parses `Bearer pat:<agent-id>:<token>` / `Bearer ci:<agent-id>:<token>`. */
@@ -180,16 +189,22 @@ function hasNoBody(req: http.IncomingMessage): boolean {
   return req.headers['transfer-encoding'] === undefined && (length === undefined || length === '0');
 }
 
-function forwardedHeaders(req: http.IncomingMessage, isUpgrade: boolean, serverName: string) {
-  const kept: Record<string, string[]> = {};
-  for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) {
-    const name = req.rawHeaders[i]!.toLowerCase();
+/** The request headers kas forwards, straight into the wire's multi-valued map (one pass, no copies). */
+function forwardedHeaders(req: http.IncomingMessage, isUpgrade: boolean, serverName: string): ValuesMap {
+  const kept: Record<string, { value: string[] }> = {};
+  const raw = req.rawHeaders;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i]!.toLowerCase();
     const keepUpgrade = isUpgrade && name === 'upgrade';
     if (!keepUpgrade && (HOP_BY_HOP.has(name) || CREDENTIAL_HEADERS.has(name) || name.startsWith(KAS_HEADER_PREFIX))) continue;
-    (kept[name] ??= []).push(req.rawHeaders[i + 1]!);
+    const entry = kept[name];
+    if (entry) entry.value.push(raw[i + 1]!);
+    else kept[name] = { value: [raw[i + 1]!] };
   }
-  kept['via'] = [...(kept['via'] ?? []), `1.1 ${serverName}`];
-  return headersToValues(kept);
+  const via = `1.1 ${serverName}`;
+  if (kept['via']) kept['via'].value.push(via);
+  else kept['via'] = { value: [via] };
+  return kept;
 }
 
 /** Responses with a content-length up to this size are written in one piece when complete. */
@@ -202,9 +217,11 @@ function isSmallCompleteResponse(header: HeaderFrame): boolean {
 
 function responseHeaders(header: HeaderFrame): Record<string, string[]> {
   const out: Record<string, string[]> = {};
-  for (const [name, values] of Object.entries(valuesToHeaders(header.httpHeaders))) {
+  const values = header.httpHeaders;
+  if (!values) return out;
+  for (const name of Object.keys(values)) {
     if (name !== 'upgrade' && HOP_BY_HOP.has(name)) continue;
-    out[name] = values;
+    out[name] = values[name]?.value ?? [];
   }
   return out;
 }
@@ -290,6 +307,12 @@ function driveTunnel(prepared: PreparedRequest, relay: ClientBodyRelay, handlers
   };
   const start = (tunnel: Tunnel) => {
     current = tunnel;
+    // Claimed while its connection was going down (its close came before this ran): agentk never
+    // saw the request, and the stream will report nothing more.
+    if (!tunnel.stream.writable) {
+      if (relay.canReplay && attempts < MAX_TUNNEL_ATTEMPTS) return retry(tunnel);
+      return handlers.onBroken('the tunnel to the agent broke', tunnel);
+    }
     let answered = false;
     // request_info, a body already read and close_send in one HTTP/2 write (one wake-up for agentk).
     tunnel.stream.cork();
@@ -353,6 +376,7 @@ function runHttpExchange(prepared: PreparedRequest, req: http.IncomingMessage, r
           });
         }
       } else if (frame.message) {
+        if (res.destroyed) return; // the client left; the tunnel is being ended
         // While holding, memory is bounded by the content-length: no backpressure (no 'drain' comes while corked).
         if (!res.write(frame.message.data ?? Buffer.alloc(0)) && !holding) {
           stream.pause();

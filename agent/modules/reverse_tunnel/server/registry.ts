@@ -1,16 +1,35 @@
 // kas side: the idle tunnel streams each agent has opened, handed out one request at a time.
 // A request that finds no idle stream waits; a stream that registers wakes the oldest waiter
 // directly (no polling).
-import type { Duplex } from 'node:stream';
-import type { AgentDescriptor } from '../protocol';
+import type { AgentDescriptor, ConnectResponse } from '../protocol';
 import { addTunnelCountSource, routingTimeouts, type TunnelCounts } from './metrics';
 
+type Listener = (...args: any[]) => void; // eslint-disable-line @typescript-eslint/no-explicit-any
+
 /**
- * One Connect stream as kas sees it: an object-mode Duplex, ConnectRequest frames from agentk in,
- * ConnectResponse frames out; end() finishes the call. (It was grpc-js's ServerDuplexStream; only
- * the Duplex surface was ever used, and kas_private_api's remote tunnels offer just that.)
+ * One Connect stream as kas sees it: ConnectRequest frames from agentk as 'data' (then 'end',
+ * 'error', 'close'; 'cancelled' when agentk cancels), ConnectResponse frames out; end() finishes
+ * the call. The surface of an object-mode Duplex that the proxy and kas_private_api use: kas's
+ * own calls (`ServerCall`) implement just this, and a remote tunnel (a Duplex) fits it too.
  */
-export type TunnelStream = Duplex;
+export interface TunnelStream {
+  readonly writable: boolean;
+  readonly writableEnded: boolean;
+  readonly destroyed: boolean;
+  /** false: wait for 'drain' before writing more. */
+  write(frame: ConnectResponse): boolean;
+  end(): unknown;
+  cork(): void;
+  uncork(): void;
+  pause(): unknown;
+  resume(): unknown;
+  isPaused(): boolean;
+  destroy(err?: Error): unknown;
+  on(event: string, listener: Listener): unknown;
+  once(event: string, listener: Listener): unknown;
+  off(event: string, listener: Listener): unknown;
+  emit(event: string, ...args: unknown[]): boolean;
+}
 
 export interface AgentIdentity {
   agentId: string;
@@ -109,10 +128,11 @@ export class TunnelRegistry {
   findTunnel(agentId: string, timeoutMs: number, signal?: AbortSignal): Promise<Tunnel> {
     const entry = this.agents.get(agentId);
     // Newest first: old idle streams are the ones agentk is about to close as surplus.
-    const idle = entry?.idle.pop();
-    if (entry && idle) {
+    for (let idle = entry?.idle.pop(); entry && idle; idle = entry.idle.pop()) {
       idle.replica.idle--;
-      return Promise.resolve(this.claim(entry, idle));
+      if (idle.stream.writable) return Promise.resolve(this.claim(entry, idle));
+      // Its connection went down and its close is still on the way: not a tunnel any more.
+      this.forgetReplicaIfEmpty(entry, idle.replica);
     }
     return this.waitForTunnel(agentId, timeoutMs, signal);
   }

@@ -53,15 +53,25 @@ function bearerToken(value: string | undefined): string | undefined {
   return match?.[1];
 }
 
-async function acceptStream(call: ServerCall, options: ReverseTunnelServiceOptions): Promise<void> {
-  const checked = await authenticate(call, options);
-  if (!checked || call.cancelled) return;
-  const { identity } = checked;
+function acceptStream(call: ServerCall, options: ReverseTunnelServiceOptions): Promise<void> {
+  // Most streams reuse their connection's settled check: accepted at once, without the promise
+  // turns of an await (a stream per proxied request).
+  const settled = settledCheck(call, options);
+  if (settled) {
+    parkAfterDescriptor(call, settled, false, options);
+    return Promise.resolve();
+  }
+  return authenticate(call, options).then((checked) => {
+    if (checked && !call.cancelled) parkAfterDescriptor(call, checked.identity, checked.fresh, options);
+  });
+}
+
+function parkAfterDescriptor(call: ServerCall, identity: AgentIdentity, fresh: boolean, options: ReverseTunnelServiceOptions): void {
   // Empty response headers tell agentk that its token was accepted on this connection. Streams
   // that reuse the connection's check leave them out (they go with the request): agentk counts
   // streams on an accepted connection as accepted, and this saves a write on kas and a wake-up
   // on agentk per proxied request. Older agents simply see the headers with the request.
-  if (checked.fresh) call.sendMetadata();
+  if (fresh) call.sendMetadata();
   call.once('data', (first: ConnectRequest) => {
     if (!first.descriptor) {
       failStream(call, grpc.status.INVALID_ARGUMENT, 'the first message on a tunnel must be the agent descriptor');
@@ -73,8 +83,9 @@ async function acceptStream(call: ServerCall, options: ReverseTunnelServiceOptio
 }
 
 async function authenticate(call: ServerCall, options: ReverseTunnelServiceOptions): Promise<{ identity: AgentIdentity; fresh: boolean } | undefined> {
-  const token = bearerToken(call.header('authorization'));
-  if (!token) {
+  const header = call.header('authorization');
+  const token = bearerToken(header);
+  if (!header || !token) {
     agentConnectionsRefused.inc();
     failStream(call, grpc.status.UNAUTHENTICATED, 'missing agent token (authorization: Bearer <token>)');
     return undefined;
@@ -82,7 +93,7 @@ async function authenticate(call: ServerCall, options: ReverseTunnelServiceOptio
   let identity: AgentIdentity | undefined;
   let fresh: boolean;
   try {
-    const check = checkTokenForConnection(call.connection, token, options);
+    const check = checkTokenForConnection(call.connection, header, token, options);
     fresh = check.fresh;
     identity = await check.identity;
   } catch (err) {
@@ -101,23 +112,49 @@ async function authenticate(call: ServerCall, options: ReverseTunnelServiceOptio
 interface TokenCheck {
   at: number;
   identity: Promise<AgentIdentity | undefined>;
+  /** Set once the check succeeded. */
+  accepted?: AgentIdentity;
+}
+
+/** Per connection: token checks by the raw authorization header (no parsing for a known header). */
+const TOKEN_CHECKS_KEY = 'reverse_tunnel.tokenChecks';
+
+function tokenChecks(connection: ConnectionContext): Map<string, TokenCheck> {
+  let checks = connection.cache.get(TOKEN_CHECKS_KEY) as Map<string, TokenCheck> | undefined;
+  if (!checks) {
+    checks = new Map();
+    connection.cache.set(TOKEN_CHECKS_KEY, checks);
+  }
+  return checks;
+}
+
+/** The identity of a successful check of this call's header that is still within its recheck period. */
+function settledCheck(call: ServerCall, options: ReverseTunnelServiceOptions): AgentIdentity | undefined {
+  const header = call.header('authorization');
+  if (header === undefined) return undefined;
+  const check = tokenChecks(call.connection).get(header);
+  if (!check?.accepted || Date.now() - check.at >= (options.tokenRecheckMs ?? TOKEN_RECHECK_MS)) return undefined;
+  return check.accepted;
 }
 
 /**
  * One check per connection and token (concurrent streams share it). Refusals and failures are
  * not kept: the next stream asks again.
  */
-function checkTokenForConnection(connection: ConnectionContext, token: string, options: ReverseTunnelServiceOptions): { identity: Promise<AgentIdentity | undefined>; fresh: boolean } {
-  const key = `reverse_tunnel.token:${token}`;
-  const cached = connection.cache.get(key) as TokenCheck | undefined;
+function checkTokenForConnection(connection: ConnectionContext, header: string, token: string, options: ReverseTunnelServiceOptions): { identity: Promise<AgentIdentity | undefined>; fresh: boolean } {
+  const checks = tokenChecks(connection);
+  const cached = checks.get(header);
   const now = Date.now();
   if (cached && now - cached.at < (options.tokenRecheckMs ?? TOKEN_RECHECK_MS)) return { identity: cached.identity, fresh: false };
   const check: TokenCheck = { at: now, identity: options.authenticateAgent(token) };
-  connection.cache.set(key, check);
+  checks.set(header, check);
   const forget = () => {
-    if (connection.cache.get(key) === check) connection.cache.delete(key);
+    if (checks.get(header) === check) checks.delete(header);
   };
-  check.identity.then((identity) => identity ?? forget(), forget);
+  check.identity.then((identity) => {
+    if (identity) check.accepted = identity;
+    else forget();
+  }, forget);
   return { identity: check.identity, fresh: true };
 }
 
