@@ -194,6 +194,7 @@ export class ServerCall extends EventEmitter {
   /** Frames decoded while not flowing, in order. */
   private queued: unknown[] = [];
   private draining = false;
+  private drainScheduled = false;
   private endReceived = false;
   private endEmitted = false;
   private closeEmitted = false;
@@ -258,11 +259,22 @@ export class ServerCall extends EventEmitter {
     return this;
   }
 
+  /** Held frames (and a held 'end') follow on the next tick, as on a Readable: listeners added right after still see them. */
   resume(): this {
     this.flowing = true;
-    this.drainQueue();
-    if (this.flowing && !this.destroyed && this.h2.isPaused()) this.h2.resume();
+    if (this.queued.length > 0 || (this.endReceived && !this.endEmitted)) this.scheduleDrain();
+    else if (!this.destroyed && this.h2.isPaused()) this.h2.resume();
     return this;
+  }
+
+  private scheduleDrain(): void {
+    if (this.drainScheduled) return;
+    this.drainScheduled = true;
+    process.nextTick(() => {
+      this.drainScheduled = false;
+      this.drainQueue();
+      if (this.flowing === true && !this.destroyed && this.queued.length === 0 && this.h2.isPaused()) this.h2.resume();
+    });
   }
 
   isPaused(): boolean {

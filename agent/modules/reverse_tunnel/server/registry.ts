@@ -137,6 +137,11 @@ export class TunnelRegistry {
     return this.waitForTunnel(agentId, timeoutMs, signal);
   }
 
+  /** Whether an idle tunnel of the agent is registered here (findTunnel would not wait). */
+  hasIdleTunnel(agentId: string): boolean {
+    return (this.agents.get(agentId)?.idle.length ?? 0) > 0;
+  }
+
   connectedAgents(): ConnectedAgent[] {
     return [...this.agents.values()]
       .filter((entry) => entry.replicas.size > 0)
