@@ -181,7 +181,9 @@ export class TunnelRegistry {
       const finish = () => {
         clearTimeout(timer);
         signal?.removeEventListener('abort', onAbort);
-        entry.waiters = entry.waiters.filter((w) => w !== waiter);
+        // A waiter that register() handed a tunnel was already taken off the queue.
+        const index = entry.waiters.indexOf(waiter);
+        if (index >= 0) entry.waiters.splice(index, 1);
       };
       const waiter: Waiter = {
         resolve: (tunnel) => {
