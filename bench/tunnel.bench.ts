@@ -9,6 +9,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
+import * as http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -17,6 +18,7 @@ import { runAgentk } from '../agent/agentk';
 import { createLogger } from '../agent/internal/log';
 import { createKubernetesApiProxy } from '../agent/modules/kubernetes_api';
 import { reverseTunnelService, startAgentServer, TunnelRegistry } from '../agent/modules/reverse_tunnel';
+import { Pool } from 'undici';
 
 interface AutocannonResult {
   requests: { average: number; total: number };
@@ -97,6 +99,61 @@ async function runKasRole(): Promise<void> {
     if (message === 'wait-agent') void waitForAgent().then(() => process.send?.('agent-ready'));
   });
   report({ agentAddress: agentServer.address, proxyUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}/k8s-proxy` });
+}
+
+// The floor of the tunnel's process layout in Node, a peer for (c): two bare relays with nothing
+// of the tunnel in them (no protocol messages, pool, auth, metrics, error handling). The front
+// (kas's place) takes the HTTP/1.1 request and sends it down one HTTP/2 stream per request to the
+// back (agentk's place), which sends it upstream with undici, as agentk does, and streams the
+// answer back. One difference: here the front opens the streams, in the tunnel agentk does (a
+// client stream costs about as much as a server one, /proc figures of both ends are reported).
+async function runFloorBackRole(): Promise<void> {
+  const upstream = new Pool(process.env.FLOOR_UPSTREAM!, { connections: null });
+  const server = http2.createServer({ maxSessionMemory: 256 });
+  server.on('stream', (stream, headers) => {
+    stream.on('error', () => {}); // a client that left; nothing to keep
+    const path = headers[':path'] ?? '/';
+    upstream.dispatch({ method: 'GET', path, headers: { accept: headers['accept'] ?? '*/*' } }, {
+      onConnect() {},
+      onHeaders(status, rawHeaders, resume) {
+        stream.on('drain', resume); // undici waits after an onData that returned false
+        const out: http2.OutgoingHttpHeaders = { ':status': status };
+        for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+          const name = rawHeaders[i]!.toString().toLowerCase();
+          if (name === 'content-type' || name === 'content-length') out[name] = rawHeaders[i + 1]!.toString();
+        }
+        stream.respond(out);
+        return true;
+      },
+      onData(chunk) {
+        return stream.write(chunk);
+      },
+      onComplete() {
+        stream.end();
+      },
+      onError(err) {
+        process.stderr.write(`floor back: ${String(err)}\n`);
+        stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
+      },
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  report({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` });
+}
+
+async function runFloorFrontRole(): Promise<void> {
+  const session = http2.connect(process.env.FLOOR_BACK!, { maxSessionMemory: 256 });
+  const server = http.createServer((req, res) => {
+    const stream = session.request({ ':method': 'GET', ':path': req.url ?? '/', accept: req.headers.accept ?? '*/*' }, { endStream: true });
+    stream.on('response', (headers) => {
+      res.writeHead(Number(headers[':status']), { 'content-type': String(headers['content-type'] ?? ''), 'content-length': String(headers['content-length'] ?? '') });
+      stream.pipe(res);
+    });
+    stream.on('error', () => res.destroy());
+  });
+  server.keepAliveTimeout = 60_000;
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  report({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` });
 }
 
 async function runAgentkRole(): Promise<void> {
@@ -264,6 +321,13 @@ async function startTunnel(children: Children, kubeconfig: string, scheme: 'grpc
   return kas.info.proxyUrl;
 }
 
+async function startFloor(children: Children, upstreamUrl: string, pids: Map<string, TunnelProcesses>): Promise<string> {
+  const back = await spawnRole<{ url: string }>(children, 'floor-back', { FLOOR_UPSTREAM: upstreamUrl });
+  const front = await spawnRole<{ url: string }>(children, 'floor-front', { FLOOR_BACK: back.info.url });
+  pids.set(front.info.url, { kas: front.child.pid!, agentk: back.child.pid! });
+  return front.info.url;
+}
+
 const fmt = (n: number, digits = 0) => n.toFixed(digits);
 
 export default async function run(): Promise<string> {
@@ -280,6 +344,7 @@ export default async function run(): Promise<string> {
       { name: '(c) kas + agentk, grpc://', url: await startTunnel(children, kubeconfig, 'grpc', pids), headers: USER_HEADER },
       { name: "(c') kas + agentk, ws://", url: await startTunnel(children, kubeconfig, 'ws', pids), headers: USER_HEADER },
     ].slice(0, QUICK ? 3 : 4);
+    paths.push({ name: '(d) floor: two bare Node relays (HTTP/2 stream per request, undici)', url: await startFloor(children, upstream.info.url, pids) });
     const rows: BenchRow[] = [];
     for (const p of paths) {
       process.stderr.write(`tunnel bench: ${p.name}\n`);
@@ -340,15 +405,25 @@ function formatSection(rows: BenchRow[], stream: { direct: number; tunnel: numbe
       '',
     );
   }
+  const floor = rows.find((r) => r.name.startsWith('(d)'));
+  if (floor && kubectl && tunnel) {
+    lines.push(
+      `The floor of this process layout in Node, (d): (c)/(d) ${ratio(tunnel.c1.rps, floor.c1.rps)} at 1 connection, ${ratio(tunnel.c50.rps, floor.c50.rps)} at 50; ` +
+        `(d)/(b) ${ratio(floor.c1.rps, kubectl.c1.rps)} at 1, ${ratio(floor.c50.rps, kubectl.c50.rps)} at 50 ` +
+        `(two Node hops with an HTTP/2 stream per request, before any tunnel logic, against kubectl proxy's one Go hop).`,
+      '',
+    );
+  }
   const cpuRows = rows.filter((r) => r.cpu50 && r.cpuSequential);
   if (cpuRows.length > 0) {
-    const cell = (c: CpuPerRequest) => `kas ${fmt(c.kasMs, 3)} ms, agentk ${fmt(c.agentkMs, 3)} ms`;
+    const cell = (c: CpuPerRequest, floorRow: boolean) =>
+      floorRow ? `front ${fmt(c.kasMs, 3)} ms, back ${fmt(c.agentkMs, 3)} ms` : `kas ${fmt(c.kasMs, 3)} ms, agentk ${fmt(c.agentkMs, 3)} ms`;
     lines.push(
       'CPU per request (utime+stime from /proc, during the measured runs; 10 ms ticks, so read them as ±0.01 ms):',
       '',
       '| path | sequential (the p50/p99 @1 run) | 50 connections |',
       '| --- | --- | --- |',
-      ...cpuRows.map((r) => `| ${r.name} | ${cell(r.cpuSequential!)} | ${cell(r.cpu50!)} |`),
+      ...cpuRows.map((r) => `| ${r.name} | ${cell(r.cpuSequential!, r === floor)} | ${cell(r.cpu50!, r === floor)} |`),
       '',
     );
   }
@@ -366,7 +441,7 @@ if (role) {
   // tsx turns on source-mapped stack traces, which grpc-js pays for on every call (it records the
   // caller's stack); the shipped bundles run without them, so the servers here do too.
   process.setSourceMapsEnabled(false);
-  const roles: Record<string, () => Promise<void>> = { upstream: runUpstreamRole, kas: runKasRole, agentk: runAgentkRole };
+  const roles: Record<string, () => Promise<void>> = { upstream: runUpstreamRole, kas: runKasRole, agentk: runAgentkRole, 'floor-back': runFloorBackRole, 'floor-front': runFloorFrontRole };
   roles[role]!().catch((err: unknown) => {
     process.stderr.write(`tunnel bench ${role} failed: ${(err as Error).stack ?? String(err)}\n`);
     process.exit(1);
