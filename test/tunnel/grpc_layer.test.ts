@@ -125,6 +125,69 @@ describe('tunnel: kas gRPC layer against other clients and bad input', function 
     assert.equal(res.body, 'stock client saw /api/v1/pods?limit=1');
   });
 
+  it('passes a body with empty message frames in it intact (an empty bytes field decodes to an empty array), and keeps serving', async () => {
+    const kas = await startKas();
+    cleanups.push(() => kas.stop());
+    const client = new grpc.Client(kas.agentServer.address, grpc.credentials.createInsecure());
+    cleanups.push(async () => client.close());
+    const answerOnEveryStream = () => {
+      const call = openStockConnect(client, AGENT_TOKEN);
+      cleanups.push(async () => call.cancel());
+      call.on('error', () => undefined);
+      call.write(DESCRIPTOR);
+      call.on('data', (frame: ConnectResponse) => {
+        if (!frame.requestInfo) return;
+        call.write({ header: { status: 200, reason: 'OK', httpHeaders: { 'content-type': { value: ['text/plain'] } } } });
+        call.write({ message: { data: Buffer.from('first,') } });
+        call.write({ message: { data: Buffer.alloc(0) } });
+        call.write({ message: {} });
+        call.write({ message: { data: Buffer.from('last') } });
+        call.write({ trailer: {} });
+        call.end();
+      });
+    };
+    answerOnEveryStream();
+    answerOnEveryStream();
+    await waitForIdleTunnels(kas.registry, 2);
+    for (let i = 0; i < 2; i++) {
+      const res = await request(`${kas.proxyUrl}/api/v1/pods`, { headers: userAuth() });
+      assert.equal(res.status, 200);
+      assert.equal(res.body, 'first,last');
+    }
+  });
+
+  it('answers 502 when the agent sends a status or reason Node refuses, and keeps serving', async () => {
+    const kas = await startKas();
+    cleanups.push(() => kas.stop());
+    const client = new grpc.Client(kas.agentServer.address, grpc.credentials.createInsecure());
+    cleanups.push(async () => client.close());
+    const heads = [{ status: 0 }, { status: 200, reason: 'OK\r\nX-Injected: yes' }, { status: 200, reason: 'OK' }];
+    for (const head of heads) {
+      const call = openStockConnect(client, AGENT_TOKEN);
+      cleanups.push(async () => call.cancel());
+      call.on('error', () => undefined);
+      call.write(DESCRIPTOR);
+      await waitForIdleTunnels(kas.registry, 1);
+      call.on('data', (frame: ConnectResponse) => {
+        if (!frame.requestInfo) return;
+        call.write({ header: { ...head, httpHeaders: { 'x-from-agent': { value: ['yes'] } } } });
+        call.write({ message: { data: Buffer.from('body') } });
+        call.write({ trailer: {} });
+        call.end();
+      });
+      const res = await request(`${kas.proxyUrl}/api/v1/pods`, { headers: userAuth() });
+      if (head.reason === 'OK') {
+        assert.equal(res.status, 200);
+        assert.equal(res.body, 'body');
+      } else {
+        assert.equal(res.status, 502, `head ${JSON.stringify(head)}`);
+        assert.equal(res.headers['x-from-agent'], undefined);
+        assert.equal(res.headers['x-injected'], undefined);
+        assert.match(res.body, /the agent sent a response head kas cannot serve/);
+      }
+    }
+  });
+
   it('answers a stock client UNAUTHENTICATED for a bad token and UNIMPLEMENTED for an unknown method', async () => {
     const kas = await startKas();
     cleanups.push(() => kas.stop());

@@ -6,7 +6,7 @@
 //   after which the connection is free for the next claim.
 // Tunnel frames: body bytes (message.data) travel as binary WebSocket messages, every other frame
 // as JSON text; control messages are JSON text with a "kas" key, which no tunnel frame has.
-import type { AgentDescriptor, ConnectRequest, ConnectResponse } from '../reverse_tunnel/protocol';
+import { messageBytes, type AgentDescriptor, type ConnectRequest, type ConnectResponse } from '../reverse_tunnel/protocol';
 import type WebSocket from 'ws';
 
 export type Frame = ConnectRequest | ConnectResponse;
@@ -19,8 +19,7 @@ export type Control =
   | { kas: 'error'; reason: string };
 
 export function sendFrame(ws: WebSocket, frame: Frame, callback?: (err?: Error) => void): void {
-  const data = 'message' in frame && frame.message ? frame.message.data : undefined;
-  if ('message' in frame && frame.message) ws.send(data ?? Buffer.alloc(0), { binary: true }, callback);
+  if ('message' in frame && frame.message) ws.send(messageBytes(frame.message), { binary: true }, callback);
   else ws.send(JSON.stringify(frame), { binary: false }, callback);
 }
 

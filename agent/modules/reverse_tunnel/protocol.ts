@@ -164,6 +164,19 @@ export interface ConnectResponse {
   closeSend?: Record<string, never>;
 }
 
+const NO_BYTES = Buffer.alloc(0);
+
+/**
+ * The bytes of a message frame, as a Buffer. Decoded bytes are views of the received frame (no
+ * copy), but an empty or absent `data` decodes to protobufjs's default, an empty *array*, which
+ * sockets and HTTP responses refuse with a throw: any peer may send such a frame.
+ */
+export function messageBytes(message: { data?: Uint8Array | null } | null | undefined): Buffer {
+  const data = message?.data;
+  if (!data || data.length === 0) return NO_BYTES;
+  return Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+}
+
 const root = protobuf.parse(PROTO_TEXT).root;
 const connectRequestType = root.lookupType('workbench.reverse_tunnel.ConnectRequest');
 const connectResponseType = root.lookupType('workbench.reverse_tunnel.ConnectResponse');

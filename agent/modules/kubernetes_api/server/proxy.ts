@@ -8,7 +8,7 @@
 import type * as http from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from '../../../internal/log';
-import { KUBERNETES_API_MAKE_REQUEST, type ConnectRequest, type ValuesMap, type ConnectResponse, type HeaderFrame } from '../../reverse_tunnel/protocol';
+import { KUBERNETES_API_MAKE_REQUEST, messageBytes, type ConnectRequest, type ValuesMap, type ConnectResponse, type HeaderFrame } from '../../reverse_tunnel/protocol';
 import { proxyRequestDuration } from '../../reverse_tunnel/server/metrics';
 import { TunnelNotFoundError, type Tunnel, type TunnelRegistry } from '../../reverse_tunnel/server/registry';
 import { isImpersonationHeader, type AccessAs } from '../access_as';
@@ -387,8 +387,11 @@ function runHttpExchange(prepared: PreparedRequest, req: http.IncomingMessage, r
       current = tunnel;
       const { stream } = tunnel;
       if (frame.header) {
+        if (!writeAgentHead(res, frame.header)) {
+          fail('the agent sent a response head kas cannot serve', tunnel);
+          return;
+        }
         observe(startedAt, frame.header.status ?? 0);
-        res.writeHead(frame.header.status ?? 502, frame.header.reason || undefined, responseHeaders(frame.header));
         res.cork();
         holding = isSmallCompleteResponse(frame.header);
         // A small response of known length goes out in one write at the trailer (res.end()
@@ -404,7 +407,7 @@ function runHttpExchange(prepared: PreparedRequest, req: http.IncomingMessage, r
       } else if (frame.message) {
         if (res.destroyed) return; // the client left; the tunnel is being ended
         // While holding, memory is bounded by the content-length: no backpressure (no 'drain' comes while corked).
-        if (!res.write(frame.message.data ?? Buffer.alloc(0)) && !holding) {
+        if (!res.write(messageBytes(frame.message)) && !holding) {
           stream.pause();
           res.once('drain', () => stream.resume());
         }
@@ -426,6 +429,22 @@ function runHttpExchange(prepared: PreparedRequest, req: http.IncomingMessage, r
     // The client went away: ending the stream makes agentk stop the upstream request.
     if (!answered) finish(current);
   });
+}
+
+/**
+ * Writes the agent's status line and headers; false when Node refuses them (a status outside
+ * 100-999, characters not allowed in a reason or a header), which is the agent's fault and must
+ * not take kas down. What was set before the refusal is cleared so the 502 carries none of it.
+ */
+function writeAgentHead(res: http.ServerResponse, header: HeaderFrame): boolean {
+  try {
+    res.writeHead(header.status ?? 502, header.reason || undefined, responseHeaders(header));
+    return true;
+  } catch {
+    res.statusMessage = ''; // writeHead keeps a refused reason, and would refuse the 502 with it
+    for (const name of res.getHeaderNames()) res.removeHeader(name);
+    return false;
+  }
 }
 
 function runUpgradeExchange(prepared: PreparedRequest, socket: Duplex, head: Buffer, options: KubernetesApiProxyOptions): void {
@@ -453,7 +472,7 @@ function runUpgradeExchange(prepared: PreparedRequest, socket: Duplex, head: Buf
         observe(startedAt, frame.header.status ?? 0);
         socket.write(rawResponseHead(frame.header));
       } else if (frame.message) {
-        if (!socket.write(frame.message.data ?? Buffer.alloc(0))) {
+        if (!socket.write(messageBytes(frame.message))) {
           stream.pause();
           socket.once('drain', () => stream.resume());
         }

@@ -259,6 +259,12 @@ export class ClientCall<Req, Res> extends EventEmitter {
     return this.finished;
   }
 
+  /** Bytes written but not yet taken by the connection (HTTP/2 buffer or not yet attached), as Writable#writableLength. */
+  get writableLength(): number {
+    if (this.h2) return this.h2.writableLength;
+    return this.pendingParts?.reduce((sum, part) => sum + part.length, 0) ?? 0;
+  }
+
   /** Stops the call (RST_STREAM CANCEL); it ends with status CANCELLED. */
   cancel(): void {
     this.cancelRequested = true;
