@@ -148,6 +148,14 @@ async function eventually(check: () => boolean, what: string, timeoutMs = 10_000
   }
 }
 
+/** kas and an agentk that reaches the Kubernetes API through this kubeconfig, tunnels ready. */
+async function startTunnelFor(kubeconfigFile: string): Promise<{ kas: Kas; agentk: Agentk }> {
+  const kas = await startKas();
+  const agentk = await startAgentk({ kasAddress: kas.grpcAddress, kubeconfig: kubeconfigFile });
+  await waitForIdleTunnels(kas.registry);
+  return { kas, agentk };
+}
+
 describe('tunnel: agentk → Kubernetes API over plain http:// with a token (undici)', function () {
   this.timeout(60_000);
   const hold: HoldState = { started: false, closedBeforeEnd: false };
@@ -162,9 +170,7 @@ describe('tunnel: agentk → Kubernetes API over plain http:// with a token (und
     dir = await makeTempDir();
     // No insecure-skip-tls-verify: kubectl accepts this kubeconfig, and so must agentk.
     const file = await writeJson(path.join(dir, 'kubeconfig.json'), kubeconfig({ server: `http://127.0.0.1:${port}` }, { token: UPSTREAM_TOKEN }));
-    kas = await startKas();
-    agentk = await startAgentk({ kasAddress: kas.grpcAddress, kubeconfig: file });
-    await waitForIdleTunnels(kas.registry);
+    ({ kas, agentk } = await startTunnelFor(file));
   });
   after(async () => {
     await agentk?.stop();
@@ -274,9 +280,7 @@ describe('tunnel: agentk → Kubernetes API over https:// with a client certific
         { 'client-certificate-data': base64(clientCert.certPem), 'client-key-data': base64(clientCert.keyPem), username: 'admin', password: 'secret' },
       ),
     );
-    kas = await startKas();
-    agentk = await startAgentk({ kasAddress: kas.grpcAddress, kubeconfig: file });
-    await waitForIdleTunnels(kas.registry);
+    ({ kas, agentk } = await startTunnelFor(file));
   });
   after(async () => {
     await agentk?.stop();
@@ -318,9 +322,7 @@ describe('tunnel: agentk → an unreachable Kubernetes API (undici)', function (
     await closeServer(closed); // nothing listens there now
     dir = await makeTempDir();
     const file = await writeJson(path.join(dir, 'kubeconfig.json'), kubeconfig({ server: `http://127.0.0.1:${port}` }, { token: UPSTREAM_TOKEN }));
-    kas = await startKas();
-    agentk = await startAgentk({ kasAddress: kas.grpcAddress, kubeconfig: file });
-    await waitForIdleTunnels(kas.registry);
+    ({ kas, agentk } = await startTunnelFor(file));
   });
   after(async () => {
     await agentk?.stop();
