@@ -22,8 +22,8 @@ const common = {
 const agentPrograms = {
   kas: 'agent/cmd/kas.ts',
   agentk: 'agent/cmd/agentk.ts',
-  'kas-devcluster': 'agent/cmd/kas-devcluster.ts',
-  'local-pair': 'agent/cmd/local-pair.ts',
+  'kas-devcluster': 'agent/cmd/kas_devcluster.ts',
+  'local-pair': 'agent/cmd/local_pair.ts',
 };
 
 /**
@@ -35,7 +35,10 @@ const kubeLayerAsSeparateBundle = {
   name: 'kube-layer-as-separate-bundle',
   setup(build) {
     build.onResolve({ filter: /^\.\/layer$/ }, (args) =>
-      args.importer.replaceAll('\\', '/').endsWith('extension/src/kube/load.ts') ? { path: './extension-kube.js', external: true } : undefined);
+      args.importer.replaceAll('\\', '/').endsWith('extension/src/kube/load.ts')
+        ? { path: './extension-kube.js', external: true }
+        : undefined,
+    );
   },
 };
 

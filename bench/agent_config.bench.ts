@@ -8,9 +8,9 @@
 import { cpus, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { Composer, Lexer, LineCounter, parse, parseAllDocuments, Parser } from 'yaml';
-import { parseAgentConfig } from '../agent/modules/agent_configuration/schema';
-import { diagnoseWithYamlPackage } from '../agent/modules/agent_configuration/schema/parse';
-import { diagnosticsFor } from '../extension/src/agentConfig';
+import { parseAgentConfig } from '../agent/shared/agent_config';
+import { diagnoseWithYamlPackage } from '../agent/shared/agent_config/parse';
+import { diagnosticsFor } from '../extension/src/agent_config';
 
 const TARGET_LINES = 2000;
 const WARMUP = 5;
@@ -20,7 +20,18 @@ const VALIDATE_BUDGET_MS = 20;
 
 /** A realistic config: user access, observability, then CI access entries up to the size. */
 export function generateConfig(lines: number): string {
-  const out = ['user_access:', '  access_as:', '    agent: {}', '  groups:', '    - id: platform', 'observability:', '  logging:', '    level: info', 'ci_access:', '  projects:'];
+  const out = [
+    'user_access:',
+    '  access_as:',
+    '    agent: {}',
+    '  groups:',
+    '    - id: platform',
+    'observability:',
+    '  logging:',
+    '    level: info',
+    'ci_access:',
+    '  projects:',
+  ];
   for (let index = 0; out.length < lines; index++) {
     out.push(
       `    - id: platform/service-${index}`,
@@ -71,7 +82,10 @@ function yamlStageRows(text: string): string[] {
     ['`Lexer` (tokens only)', () => drain(new Lexer().lex(text))],
     ['`Parser` (CST)', () => drain(new Parser().parse(text))],
     ['`Parser` + `Composer` (documents, no JS values)', () => drain(new Composer().compose(new Parser().parse(text)))],
-    ['`parseAllDocuments` with a `LineCounter` (what positions need)', () => parseAllDocuments(text, { lineCounter: new LineCounter(), uniqueKeys: true })],
+    [
+      '`parseAllDocuments` with a `LineCounter` (what positions need)',
+      () => parseAllDocuments(text, { lineCounter: new LineCounter(), uniqueKeys: true }),
+    ],
     ['yaml-package validation path (`diagnoseWithYamlPackage`: documents, toJS, schema)', () => diagnoseWithYamlPackage(text)],
   ];
   return stages.map(([label, body]) => {
@@ -104,7 +118,10 @@ function editedText(text: string, iteration: number): string {
 
 /** The text with an anchor and alias added: YAML outside the fast reader's subset. */
 function textWithAnchor(text: string, iteration: number): string {
-  return editedText(text, iteration).replace('user_access:\n  access_as:\n    agent: {}', 'user_access:\n  access_as: &mode\n    agent: {}');
+  return editedText(text, iteration).replace(
+    'user_access:\n  access_as:\n    agent: {}',
+    'user_access:\n  access_as: &mode\n    agent: {}',
+  );
 }
 
 /** As `editedText`, but the keystroke breaks the config: a namespace gets an upper-case letter. */
@@ -124,10 +141,22 @@ export default async function run(): Promise<string> {
   if (check.config === undefined) throw new Error(`benchmark config is invalid: ${check.diagnostics[0]?.message ?? ''}`);
 
   const fileName = '/repo/.gitlab/agents/bench/config.yaml';
-  const validate = measurePair(() => parseAgentConfig(text), () => parse(text));
-  const keystroke = measurePair((iteration) => diagnosticsFor(editedText(text, iteration), fileName), (iteration) => parse(editedText(text, iteration)));
-  const anchored = measurePair((iteration) => diagnosticsFor(textWithAnchor(text, iteration), fileName), (iteration) => parse(textWithAnchor(text, iteration)));
-  const broken = measurePair((iteration) => diagnosticsFor(brokenText(text, iteration), fileName), (iteration) => parse(brokenText(text, iteration)));
+  const validate = measurePair(
+    () => parseAgentConfig(text),
+    () => parse(text),
+  );
+  const keystroke = measurePair(
+    (iteration) => diagnosticsFor(editedText(text, iteration), fileName),
+    (iteration) => parse(editedText(text, iteration)),
+  );
+  const anchored = measurePair(
+    (iteration) => diagnosticsFor(textWithAnchor(text, iteration), fileName),
+    (iteration) => parse(textWithAnchor(text, iteration)),
+  );
+  const broken = measurePair(
+    (iteration) => diagnosticsFor(brokenText(text, iteration), fileName),
+    (iteration) => parse(brokenText(text, iteration)),
+  );
   const row = (label: string, pair: { subject: Timing; peer: Timing }): string =>
     `| ${label} | ${ms(pair.subject.median)} | ${ms(pair.subject.p95)} | ${ms(pair.peer.median)} | ${(pair.subject.median / pair.peer.median).toFixed(2)}x |`;
 

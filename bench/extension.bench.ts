@@ -8,11 +8,12 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { KasClientError } from '../extension/src/kasClient/errors';
-import { kubeClientFor, type Pod } from '../extension/src/kasClient/kubeClient';
-import { podNodesOf } from '../extension/src/trees/agentsModel';
+import { KasClientError } from '../extension/src/kas_client/errors';
+import type { Pod } from '../extension/src/kas_client/kube_client';
+import { kubeClientFor } from '../extension/src/kube/load';
+import { podNodesOf } from '../extension/src/trees/agents_model';
 import { NamespaceNode, present } from '../extension/src/trees/nodes';
-import { PodFeed } from '../extension/src/trees/podFeed';
+import { PodFeed } from '../extension/src/trees/pod_feed';
 import { formatMs, median, timeRuns } from './stats';
 
 const POD_COUNT = 5000;
@@ -23,15 +24,39 @@ function makePods(count: number): Pod[] {
   // client-node's V1Pod, as a list answer delivers it (timestamps as Dates).
   const created = new Date(Date.now() - 3600_000);
   return Array.from({ length: count }, (_, i) => ({
-    metadata: { name: `web-${String(i).padStart(5, '0')}-${(i * 7919) % 10007}`, namespace: 'bench', uid: `uid-${i}`, resourceVersion: String(i + 1), creationTimestamp: created, labels: { app: 'web' } },
-    spec: { containers: [{ name: 'app', image: 'nginx' }, { name: 'sidecar', image: 'envoy' }], nodeName: 'node-1' },
-    status: { phase: i % 50 === 0 ? 'Pending' : 'Running', podIP: `10.0.${i >> 8}.${i & 255}`, containerStatuses: [{ name: 'app', image: 'nginx', imageID: '', ready: true, restartCount: i % 3 }, { name: 'sidecar', image: 'envoy', imageID: '', ready: true, restartCount: 0 }] },
+    metadata: {
+      name: `web-${String(i).padStart(5, '0')}-${(i * 7919) % 10007}`,
+      namespace: 'bench',
+      uid: `uid-${i}`,
+      resourceVersion: String(i + 1),
+      creationTimestamp: created,
+      labels: { app: 'web' },
+    },
+    spec: {
+      containers: [
+        { name: 'app', image: 'nginx' },
+        { name: 'sidecar', image: 'envoy' },
+      ],
+      nodeName: 'node-1',
+    },
+    status: {
+      phase: i % 50 === 0 ? 'Pending' : 'Running',
+      podIP: `10.0.${i >> 8}.${i & 255}`,
+      containerStatuses: [
+        { name: 'app', image: 'nginx', imageID: '', ready: true, restartCount: i % 3 },
+        { name: 'sidecar', image: 'envoy', imageID: '', ready: true, restartCount: 0 },
+      ],
+    },
   }));
 }
 
 /** A feed filled directly, never started: the benchmark measures the cache path only. */
 function filledFeed(pods: Pod[]): PodFeed {
-  const feed = new PodFeed({ client: () => Promise.reject(new KasClientError('CANCELLED')), namespace: 'bench', onChange: () => undefined });
+  const feed = new PodFeed({
+    client: () => Promise.reject(new KasClientError('CANCELLED')),
+    namespace: 'bench',
+    onChange: () => undefined,
+  });
   feed.replaceAll([...pods].reverse(), '1');
   return feed;
 }
@@ -63,15 +88,23 @@ function bundleSection(): string[] {
     const file = join(__dirname, '..', 'dist', name);
     return existsSync(file) ? `${(statSync(file).size / 2 ** 10).toFixed(0)} KiB` : 'not built';
   };
-  return [`- Bundles (production build, as in the .vsix): dist/extension.js (activation) ${size('extension.js')}; dist/extension-kube.js (client-node, loaded on first cluster use) ${size('extension-kube.js')}.`];
+  return [
+    `- Bundles (production build, as in the .vsix): dist/extension.js (activation) ${size('extension.js')}; dist/extension-kube.js (client-node, loaded on first cluster use) ${size('extension-kube.js')}.`,
+  ];
 }
 
 function activationSection(): string[] {
   const file = join(__dirname, '..', '.test-output', 'ui', 'activation.json');
   if (!existsSync(file)) return ['- Activation: not measured in this run (the UI tests write it to .test-output/ui/activation.json).'];
-  const { activationMs, withModuleMs, measuredAt } = JSON.parse(readFileSync(file, 'utf8')) as { activationMs: number; withModuleMs?: number; measuredAt: string };
+  const { activationMs, withModuleMs, measuredAt } = JSON.parse(readFileSync(file, 'utf8')) as {
+    activationMs: number;
+    withModuleMs?: number;
+    measuredAt: string;
+  };
   const withModule = withModuleMs === undefined ? '' : `; ${formatMs(withModuleMs)} including the bundle's module initialisation`;
-  return [`- Activation in code-server's extension host (UI test run at ${measuredAt}): activate() **${formatMs(activationMs)}**${withModule} (target < 100 ms).`];
+  return [
+    `- Activation in code-server's extension host (UI test run at ${measuredAt}): activate() **${formatMs(activationMs)}**${withModule} (target < 100 ms).`,
+  ];
 }
 
 export default async function run(): Promise<string> {
@@ -82,11 +115,15 @@ export default async function run(): Promise<string> {
   const now = Date.now();
   let version = POD_COUNT + 1;
   // Cold: a watch event before each expansion invalidates the sorted snapshot, the worst case.
-  const cold = await timeRuns(() => {
-    const pod = pods[version % POD_COUNT]!;
-    feed.apply({ type: 'MODIFIED', object: { ...pod, metadata: { ...pod.metadata, resourceVersion: String(version++) } } });
-    return expand(feed, node, now);
-  }, RUNS, 5);
+  const cold = await timeRuns(
+    () => {
+      const pod = pods[version % POD_COUNT]!;
+      feed.apply({ type: 'MODIFIED', object: { ...pod, metadata: { ...pod.metadata, resourceVersion: String(version++) } } });
+      return expand(feed, node, now);
+    },
+    RUNS,
+    5,
+  );
   const warm = await timeRuns(() => expand(feed, node, now), RUNS, 5);
   const parse = await timeRuns(() => (JSON.parse(listJson) as { items: unknown[] }).items.length, RUNS, 5);
   const clientNodeList = await timeClientNodeList(listJson);
@@ -111,8 +148,11 @@ export default async function run(): Promise<string> {
 }
 
 if (require.main === module) {
-  run().then((text) => process.stdout.write(`${text}\n`), (error: unknown) => {
-    process.stderr.write(`${String(error)}\n`);
-    process.exit(1);
-  });
+  run().then(
+    (text) => process.stdout.write(`${text}\n`),
+    (error: unknown) => {
+      process.stderr.write(`${String(error)}\n`);
+      process.exit(1);
+    },
+  );
 }

@@ -6,8 +6,8 @@ import * as http from 'node:http';
 import os from 'node:os';
 import { runAgentk, type Agentk } from '../agent/agentk/index';
 import { testLogger } from '../test/kas/helpers';
-import { RedisServer, prepareFleet, type Fleet } from '../test/multi_kas/harness';
-import { startUpstream, writeKubeconfig, type Upstream } from '../test/tunnel/harness';
+import { RedisServer, prepareFleet, type Fleet } from '../test/modules/replicas/harness';
+import { startUpstream, writeKubeconfig, type Upstream } from '../test/modules/reverse_tunnel/harness';
 import { formatMs, percentile, timeRuns } from './stats';
 
 const ITERATIONS = 1_000;
@@ -35,11 +35,20 @@ export default async function run(): Promise<string> {
     fleet = prepareFleet(redis);
     const [holder, router] = [await fleet.startReplica(), await fleet.startReplica()];
     const agentId = holder.registry.watcher.agentByName('alpha')!.id;
-    const userToken = (await holder.registry.userTokens.create({ kind: 'user', username: 'ada', groups: ['platform'], projects: [] })).token;
+    const userToken = (await holder.registry.userTokens.create({ kind: 'user', username: 'ada', groups: ['platform'], projects: [] }))
+      .token;
     upstream = await startUpstream();
     const kubeconfig = await writeKubeconfig(fleet.dir, upstream.url);
     const agentToken = (await holder.registry.agentTokens.create('alpha')).token;
-    agentk = await runAgentk({ kasAddress: `grpc://${holder.agentAddress}`, token: agentToken, kubeconfig, observabilityAddress: null, podName: 'bench', podNamespace: 'agents', logger: testLogger() });
+    agentk = await runAgentk({
+      kasAddress: `grpc://${holder.agentAddress}`,
+      token: agentToken,
+      kubeconfig,
+      observabilityAddress: null,
+      podName: 'bench',
+      podNamespace: 'agents',
+      logger: testLogger(),
+    });
     const credential = `pat:${agentId}:${userToken}`;
     const same = requester(`${holder.k8sProxyUrl}api/v1/namespaces`, credential);
     const cross = requester(`${router.k8sProxyUrl}api/v1/namespaces`, credential);

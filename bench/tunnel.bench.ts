@@ -28,7 +28,12 @@ interface AutocannonResult {
 }
 // autocannon ships no types; this is the slice of its API the bench uses.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const autocannon = require('autocannon') as (options: { url: string; connections: number; duration: number; headers: Record<string, string> }) => Promise<AutocannonResult>;
+const autocannon = require('autocannon') as (options: {
+  url: string;
+  connections: number;
+  duration: number;
+  headers: Record<string, string>;
+}) => Promise<AutocannonResult>;
 
 const ROLE_ENV = 'TUNNEL_BENCH_ROLE';
 const AGENT_TOKEN = 'bench-agent-token';
@@ -47,9 +52,33 @@ interface Children {
 
 function podList(count: number): string {
   const items = Array.from({ length: count }, (_, i) => ({
-    metadata: { name: `web-${i}-7d4b9c8f5-x${i}q2z`, namespace: 'default', uid: `0b6f${i}-uid`, resourceVersion: String(1000 + i), labels: { app: 'web', 'pod-template-hash': '7d4b9c8f5' }, creationTimestamp: '2026-01-01T00:00:00Z' },
-    spec: { nodeName: 'node-1', containers: [{ name: 'web', image: 'nginx:1.27', ports: [{ containerPort: 80, protocol: 'TCP' }], resources: { requests: { cpu: '100m', memory: '64Mi' } } }] },
-    status: { phase: 'Running', podIP: `10.0.0.${i}`, hostIP: '192.168.1.10', startTime: '2026-01-01T00:00:01Z', conditions: [{ type: 'Ready', status: 'True' }], containerStatuses: [{ name: 'web', ready: true, restartCount: 0, image: 'nginx:1.27' }] },
+    metadata: {
+      name: `web-${i}-7d4b9c8f5-x${i}q2z`,
+      namespace: 'default',
+      uid: `0b6f${i}-uid`,
+      resourceVersion: String(1000 + i),
+      labels: { app: 'web', 'pod-template-hash': '7d4b9c8f5' },
+      creationTimestamp: '2026-01-01T00:00:00Z',
+    },
+    spec: {
+      nodeName: 'node-1',
+      containers: [
+        {
+          name: 'web',
+          image: 'nginx:1.27',
+          ports: [{ containerPort: 80, protocol: 'TCP' }],
+          resources: { requests: { cpu: '100m', memory: '64Mi' } },
+        },
+      ],
+    },
+    status: {
+      phase: 'Running',
+      podIP: `10.0.0.${i}`,
+      hostIP: '192.168.1.10',
+      startTime: '2026-01-01T00:00:01Z',
+      conditions: [{ type: 'Ready', status: 'True' }],
+      containerStatuses: [{ name: 'web', ready: true, restartCount: 0, image: 'nginx:1.27' }],
+    },
   }));
   return JSON.stringify({ kind: 'PodList', apiVersion: 'v1', metadata: { resourceVersion: '2000' }, items });
 }
@@ -85,10 +114,21 @@ async function runKasRole(): Promise<void> {
   const registry = new TunnelRegistry();
   const agentServer = await startAgentServer({
     address: '127.0.0.1:0',
-    services: [reverseTunnelService({ registry, logger, authenticateAgent: async (t) => (t === AGENT_TOKEN ? { agentId: AGENT_ID, agentName: 'bench' } : undefined) })],
+    services: [
+      reverseTunnelService({
+        registry,
+        logger,
+        authenticateAgent: async (t) => (t === AGENT_TOKEN ? { agentId: AGENT_ID, agentName: 'bench' } : undefined),
+      }),
+    ],
     logger,
   });
-  const proxy = createKubernetesApiProxy({ registry, serverName: 'kas-bench', logger, authorizeUser: async () => ({ allowed: true, accessAs: { agent: {} } }) });
+  const proxy = createKubernetesApiProxy({
+    registry,
+    serverName: 'kas-bench',
+    logger,
+    authorizeUser: async () => ({ allowed: true, accessAs: { agent: {} } }),
+  });
   const server = http.createServer(proxy);
   server.keepAliveTimeout = 60_000;
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
@@ -113,29 +153,32 @@ async function runFloorBackRole(): Promise<void> {
   server.on('stream', (stream, headers) => {
     stream.on('error', () => {}); // a client that left; nothing to keep
     const path = headers[':path'] ?? '/';
-    upstream.dispatch({ method: 'GET', path, headers: { accept: headers['accept'] ?? '*/*' } }, {
-      onConnect() {},
-      onHeaders(status, rawHeaders, resume) {
-        stream.on('drain', resume); // undici waits after an onData that returned false
-        const out: http2.OutgoingHttpHeaders = { ':status': status };
-        for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
-          const name = rawHeaders[i]!.toString().toLowerCase();
-          if (name === 'content-type' || name === 'content-length') out[name] = rawHeaders[i + 1]!.toString();
-        }
-        stream.respond(out);
-        return true;
+    upstream.dispatch(
+      { method: 'GET', path, headers: { accept: headers['accept'] ?? '*/*' } },
+      {
+        onConnect() {},
+        onHeaders(status, rawHeaders, resume) {
+          stream.on('drain', resume); // undici waits after an onData that returned false
+          const out: http2.OutgoingHttpHeaders = { ':status': status };
+          for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+            const name = rawHeaders[i]!.toString().toLowerCase();
+            if (name === 'content-type' || name === 'content-length') out[name] = rawHeaders[i + 1]!.toString();
+          }
+          stream.respond(out);
+          return true;
+        },
+        onData(chunk) {
+          return stream.write(chunk);
+        },
+        onComplete() {
+          stream.end();
+        },
+        onError(err) {
+          process.stderr.write(`floor back: ${String(err)}\n`);
+          stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
+        },
       },
-      onData(chunk) {
-        return stream.write(chunk);
-      },
-      onComplete() {
-        stream.end();
-      },
-      onError(err) {
-        process.stderr.write(`floor back: ${String(err)}\n`);
-        stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
-      },
-    });
+    );
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   report({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` });
@@ -146,7 +189,10 @@ async function runFloorFrontRole(): Promise<void> {
   const server = http.createServer((req, res) => {
     const stream = session.request({ ':method': 'GET', ':path': req.url ?? '/', accept: req.headers.accept ?? '*/*' }, { endStream: true });
     stream.on('response', (headers) => {
-      res.writeHead(Number(headers[':status']), { 'content-type': String(headers['content-type'] ?? ''), 'content-length': String(headers['content-length'] ?? '') });
+      res.writeHead(Number(headers[':status']), {
+        'content-type': String(headers['content-type'] ?? ''),
+        'content-length': String(headers['content-length'] ?? ''),
+      });
       stream.pipe(res);
     });
     stream.on('error', () => res.destroy());
@@ -157,7 +203,13 @@ async function runFloorFrontRole(): Promise<void> {
 }
 
 async function runAgentkRole(): Promise<void> {
-  await runAgentk({ kasAddress: process.env.KAS_ADDRESS!, token: AGENT_TOKEN, kubeconfig: process.env.BENCH_KUBECONFIG!, observabilityAddress: null, logger: createLogger({}, { level: 'error' }) });
+  await runAgentk({
+    kasAddress: process.env.KAS_ADDRESS!,
+    token: AGENT_TOKEN,
+    kubeconfig: process.env.BENCH_KUBECONFIG!,
+    observabilityAddress: null,
+    logger: createLogger({}, { level: 'error' }),
+  });
   report({ started: true });
 }
 
@@ -170,7 +222,10 @@ function report(value: unknown): void {
 function spawnRole<T>(children: Children, role: string, env: Record<string, string> = {}): Promise<{ child: ChildProcess; info: T }> {
   // BENCH_CPU_PROF_DIR=<dir>: each server process writes a CPU profile there when it stops.
   const profile = process.env.BENCH_CPU_PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF_DIR}`] : [];
-  const child = spawn(process.execPath, [...profile, '--import', 'tsx', __filename], { env: { ...process.env, ...env, [ROLE_ENV]: role }, stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
+  const child = spawn(process.execPath, [...profile, '--import', 'tsx', __filename], {
+    env: { ...process.env, ...env, [ROLE_ENV]: role },
+    stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
+  });
   children.processes.push(child);
   return firstLine(child, role).then((line) => ({ child, info: JSON.parse(line) as T }));
 }
@@ -213,7 +268,13 @@ async function load(url: string, connections: number, headers: Record<string, st
 
 async function measureLoad(url: string, connections: number, headers: Record<string, string>): Promise<LoadResult> {
   const result = await autocannon({ url, connections, duration: DURATION_S, headers });
-  return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, errors: result.errors + result.non2xx, requests: result.requests.total };
+  return {
+    rps: result.requests.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    errors: result.errors + result.non2xx,
+    requests: result.requests.total,
+  };
 }
 
 interface LatencyResult {
@@ -236,11 +297,13 @@ async function sequentialLatency(url: string, headers: Record<string, string> = 
   const once = () =>
     new Promise<number>((resolve, reject) => {
       const started = process.hrtime.bigint();
-      http.get(url, { agent, headers }, (res) => {
-        res.resume();
-        res.on('end', () => resolve(Number(process.hrtime.bigint() - started) / 1e6));
-        res.on('error', reject);
-      }).on('error', reject);
+      http
+        .get(url, { agent, headers }, (res) => {
+          res.resume();
+          res.on('end', () => resolve(Number(process.hrtime.bigint() - started) / 1e6));
+          res.on('error', reject);
+        })
+        .on('error', reject);
     });
   try {
     for (let i = 0; i < LATENCY_WARM_UP; i++) await once();
@@ -258,22 +321,29 @@ function measureStream(url: string, headers: Record<string, string> = {}): Promi
   return new Promise((resolve, reject) => {
     const started = process.hrtime.bigint();
     let bytes = 0;
-    http.get(url, { headers, agent: false }, (res) => {
-      res.on('data', (c: Buffer) => (bytes += c.length));
-      res.on('end', () => resolve(bytes / (1024 * 1024) / (Number(process.hrtime.bigint() - started) / 1e9)));
-      res.on('error', reject);
-    }).on('error', reject);
+    http
+      .get(url, { headers, agent: false }, (res) => {
+        res.on('data', (c: Buffer) => (bytes += c.length));
+        res.on('end', () => resolve(bytes / (1024 * 1024) / (Number(process.hrtime.bigint() - started) / 1e9)));
+        res.on('error', reject);
+      })
+      .on('error', reject);
   });
 }
 
 function writeKubeconfig(dir: string, server: string): string {
   const file = path.join(dir, 'kubeconfig.json');
-  fs.writeFileSync(file, JSON.stringify({
-    apiVersion: 'v1', kind: 'Config', 'current-context': 'bench',
-    clusters: [{ name: 'bench', cluster: { server, 'insecure-skip-tls-verify': true } }],
-    users: [{ name: 'bench', user: { token: 'upstream-token' } }],
-    contexts: [{ name: 'bench', context: { cluster: 'bench', user: 'bench' } }],
-  }));
+  fs.writeFileSync(
+    file,
+    JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'Config',
+      'current-context': 'bench',
+      clusters: [{ name: 'bench', cluster: { server, 'insecure-skip-tls-verify': true } }],
+      users: [{ name: 'bench', user: { token: 'upstream-token' } }],
+      contexts: [{ name: 'bench', context: { cluster: 'bench', user: 'bench' } }],
+    }),
+  );
   return file;
 }
 
@@ -301,7 +371,10 @@ interface CpuPerRequest {
 }
 
 /** Runs a measurement and divides the CPU kas and agentk spent during it by its request count. */
-async function withCpu<T>(processes: TunnelProcesses | undefined, measure: () => Promise<T & { requests: number }>): Promise<{ result: T; cpu?: CpuPerRequest }> {
+async function withCpu<T>(
+  processes: TunnelProcesses | undefined,
+  measure: () => Promise<T & { requests: number }>,
+): Promise<{ result: T; cpu?: CpuPerRequest }> {
   if (!processes) return { result: await measure() };
   const before = [cpuMs(processes.kas), cpuMs(processes.agentk)];
   const result = await measure();
@@ -309,7 +382,12 @@ async function withCpu<T>(processes: TunnelProcesses | undefined, measure: () =>
   return { result, cpu: { kasMs: (after[0]! - before[0]!) / result.requests, agentkMs: (after[1]! - before[1]!) / result.requests } };
 }
 
-async function startTunnel(children: Children, kubeconfig: string, scheme: 'grpc' | 'ws', pids: Map<string, TunnelProcesses>): Promise<string> {
+async function startTunnel(
+  children: Children,
+  kubeconfig: string,
+  scheme: 'grpc' | 'ws',
+  pids: Map<string, TunnelProcesses>,
+): Promise<string> {
   const kas = await spawnRole<{ agentAddress: string; proxyUrl: string }>(children, 'kas');
   const kasAddress = scheme === 'grpc' ? `grpc://${kas.info.agentAddress}` : `ws://${kas.info.agentAddress}/agentk-ws`;
   const agentk = await spawnRole(children, 'agentk', { KAS_ADDRESS: kasAddress, BENCH_KUBECONFIG: kubeconfig });
@@ -344,7 +422,10 @@ export default async function run(): Promise<string> {
       { name: '(c) kas + agentk, grpc://', url: await startTunnel(children, kubeconfig, 'grpc', pids), headers: USER_HEADER },
       { name: "(c') kas + agentk, ws://", url: await startTunnel(children, kubeconfig, 'ws', pids), headers: USER_HEADER },
     ].slice(0, QUICK ? 3 : 4);
-    paths.push({ name: '(d) floor: two bare Node relays (HTTP/2 stream per request, undici)', url: await startFloor(children, upstream.info.url, pids) });
+    paths.push({
+      name: '(d) floor: two bare Node relays (HTTP/2 stream per request, undici)',
+      url: await startFloor(children, upstream.info.url, pids),
+    });
     const rows: BenchRow[] = [];
     for (const p of paths) {
       process.stderr.write(`tunnel bench: ${p.name}\n`);
@@ -393,7 +474,10 @@ function formatSection(rows: BenchRow[], stream: { direct: number; tunnel: numbe
     '',
     '| path | req/s @1 | p50 @1 | p99 @1 | req/s @50 | p50 @50 | p99 @50 | errors |',
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
-    ...rows.map((r) => `| ${r.name} | ${fmt(r.c1.rps)} | ${fmt(r.latency.p50, 3)} ms | ${fmt(r.latency.p99, 3)} ms | ${fmt(r.c50.rps)} | ${r.c50.p50} ms | ${r.c50.p99} ms | ${r.c1.errors + r.c50.errors} |`),
+    ...rows.map(
+      (r) =>
+        `| ${r.name} | ${fmt(r.c1.rps)} | ${fmt(r.latency.p50, 3)} ms | ${fmt(r.latency.p99, 3)} ms | ${fmt(r.c50.rps)} | ${r.c50.p50} ms | ${r.c50.p99} ms | ${r.c1.errors + r.c50.errors} |`,
+    ),
     '',
   ];
   if (direct && kubectl && tunnel) {
@@ -417,7 +501,9 @@ function formatSection(rows: BenchRow[], stream: { direct: number; tunnel: numbe
   const cpuRows = rows.filter((r) => r.cpu50 && r.cpuSequential);
   if (cpuRows.length > 0) {
     const cell = (c: CpuPerRequest, floorRow: boolean) =>
-      floorRow ? `front ${fmt(c.kasMs, 3)} ms, back ${fmt(c.agentkMs, 3)} ms` : `kas ${fmt(c.kasMs, 3)} ms, agentk ${fmt(c.agentkMs, 3)} ms`;
+      floorRow
+        ? `front ${fmt(c.kasMs, 3)} ms, back ${fmt(c.agentkMs, 3)} ms`
+        : `kas ${fmt(c.kasMs, 3)} ms, agentk ${fmt(c.agentkMs, 3)} ms`;
     lines.push(
       'CPU per request (utime+stime from /proc, during the measured runs; 10 ms ticks, so read them as ±0.01 ms):',
       '',
@@ -441,7 +527,13 @@ if (role) {
   // tsx turns on source-mapped stack traces, which grpc-js pays for on every call (it records the
   // caller's stack); the shipped bundles run without them, so the servers here do too.
   process.setSourceMapsEnabled(false);
-  const roles: Record<string, () => Promise<void>> = { upstream: runUpstreamRole, kas: runKasRole, agentk: runAgentkRole, 'floor-back': runFloorBackRole, 'floor-front': runFloorFrontRole };
+  const roles: Record<string, () => Promise<void>> = {
+    upstream: runUpstreamRole,
+    kas: runKasRole,
+    agentk: runAgentkRole,
+    'floor-back': runFloorBackRole,
+    'floor-front': runFloorFrontRole,
+  };
   roles[role]!().catch((err: unknown) => {
     process.stderr.write(`tunnel bench ${role} failed: ${(err as Error).stack ?? String(err)}\n`);
     process.exit(1);

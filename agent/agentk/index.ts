@@ -69,7 +69,8 @@ export async function runAgentk(options: AgentkOptions): Promise<Agentk> {
   try {
     const probeAddress = options.observabilityAddress === undefined ? ':8080' : options.observabilityAddress;
     // /readiness: ready once kas accepted a tunnel stream since the last connection failure.
-    if (probeAddress !== null) probes = await startObservabilityServer({ address: probeAddress, isReady: () => pool.stats().connected, logger });
+    if (probeAddress !== null)
+      probes = await startObservabilityServer({ address: probeAddress, isReady: () => pool.stats().connected, logger });
   } catch (err) {
     await kas.close();
     throw err;
@@ -79,7 +80,11 @@ export async function runAgentk(options: AgentkOptions): Promise<Agentk> {
   const configWatch = watchAgentConfiguration({
     client: kas.client,
     token: options.token,
-    agentMeta: { version: AGENTK_VERSION, podName: options.podName ?? process.env.POD_NAME ?? '', podNamespace: options.podNamespace ?? process.env.POD_NAMESPACE ?? '' },
+    agentMeta: {
+      version: AGENTK_VERSION,
+      podName: options.podName ?? process.env.POD_NAME ?? '',
+      podNamespace: options.podNamespace ?? process.env.POD_NAMESPACE ?? '',
+    },
     onConfig: (config, commit) => {
       current = { config, commit };
       applyConfig(config, logger);

@@ -23,8 +23,8 @@ const spec = {
   help: {
     'kas-address': 'kas agent endpoint: grpc://, grpcs://, ws:// or wss:// (HTTPS_PROXY/NO_PROXY honoured)',
     'token-file': 'file holding the agent token (else env AGENTK_TOKEN)',
-    'ca-cert-file': 'PEM CA bundle that signs kas\'s certificate (default: system roots)',
-    'tls-server-name': 'verify kas\'s certificate for this name instead of the address host',
+    'ca-cert-file': "PEM CA bundle that signs kas's certificate (default: system roots)",
+    'tls-server-name': "verify kas's certificate for this name instead of the address host",
     kubeconfig: 'kubeconfig file (default: in-cluster account, else $KUBECONFIG / ~/.kube/config)',
     context: 'kubeconfig context (default: its current context)',
     'observability-listen-address': '/liveness, /readiness, /metrics listener (default :8080)',

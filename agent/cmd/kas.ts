@@ -21,7 +21,13 @@ Run 'kas <command> --help' for a command's options.
 
 async function serve(argv: string[]): Promise<void> {
   const { values } = parseCommandLine(
-    { name: 'kas serve', summary: 'run kas', usage: 'kas [serve] --config <kascfg.yaml>', options: { config: { type: 'string' } }, help: { config: 'kas configuration file (kascfg)' } },
+    {
+      name: 'kas serve',
+      summary: 'run kas',
+      usage: 'kas [serve] --config <kascfg.yaml>',
+      options: { config: { type: 'string' } },
+      help: { config: 'kas configuration file (kascfg)' },
+    },
     argv,
   );
   if (!values.config) throw new UsageError("missing --config <kascfg.yaml>\nRun 'kas --help' for usage.");

@@ -15,7 +15,9 @@ export function kubeconfigYaml(entry: KubeconfigEntry): string {
   return stringify({
     apiVersion: 'v1',
     kind: 'Config',
-    clusters: [{ name: entry.name, cluster: { server: entry.server, 'certificate-authority-data': Buffer.from(entry.caPem).toString('base64') } }],
+    clusters: [
+      { name: entry.name, cluster: { server: entry.server, 'certificate-authority-data': Buffer.from(entry.caPem).toString('base64') } },
+    ],
     users: [{ name: entry.name, user: { token: entry.token } }],
     contexts: [{ name: entry.name, context: { cluster: entry.name, user: entry.name, namespace: entry.namespace ?? 'default' } }],
     'current-context': entry.name,

@@ -4,16 +4,7 @@ export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
 const LEVEL_ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
-// Bearer values, pat:/ci: proxy credentials and JWT-like strings.
-const SECRET_PATTERNS: RegExp[] = [
-  /(Bearer\s+)[^\s"',]+/gi,
-  /\b((?:pat|ci):[^:\s"]+:)[^\s"',]+/g,
-  /\beyJ[\w-]+\.[\w-]+\.[\w-]+/g,
-];
-
-export function redactSecrets(text: string): string {
-  return SECRET_PATTERNS.reduce((acc, pattern) => acc.replace(pattern, (_m, keep?: string) => `${typeof keep === 'string' ? keep : ''}[REDACTED]`), text);
-}
+import { redactSecrets } from '../shared/redact';
 
 export interface Logger {
   debug(msg: string, fields?: Record<string, unknown>): void;
@@ -30,7 +21,7 @@ export interface LoggerOptions {
 }
 
 export function createLogger(base: Record<string, unknown> = {}, options: LoggerOptions = {}): Logger {
-  const state = { level: options.level ?? ((process.env.LOG_LEVEL as LogLevel | undefined) ?? 'info') };
+  const state = { level: options.level ?? (process.env.LOG_LEVEL as LogLevel | undefined) ?? 'info' };
   const write = options.write ?? ((line: string) => process.stderr.write(line + '\n'));
   const make = (fields: Record<string, unknown>): Logger => {
     const emit = (level: LogLevel, msg: string, extra?: Record<string, unknown>) => {

@@ -50,9 +50,14 @@ async function agentTokenCommand(argv: string[], write: Write): Promise<number> 
     {
       name: 'kas token',
       summary: 'manage agent tokens (at most 2 active per agent; only hashes are stored)',
-      usage: 'kas token create --agent <name> [--name <token name>] | list [--agent <name>] | revoke --agent <name> --name <token name or id>  (plus --config or --data-dir)',
+      usage:
+        'kas token create --agent <name> [--name <token name>] | list [--agent <name>] | revoke --agent <name> --name <token name or id>  (plus --config or --data-dir)',
       options: { ...REGISTRY_OPTIONS, agent: { type: 'string' }, name: { type: 'string' } },
-      help: { ...REGISTRY_HELP, agent: 'agent name (its folder .gitlab/agents/<name>/)', name: 'token name (create) or token name or id (revoke)' },
+      help: {
+        ...REGISTRY_HELP,
+        agent: 'agent name (its folder .gitlab/agents/<name>/)',
+        name: 'token name (create) or token name or id (revoke)',
+      },
       allowPositionals: true,
     },
     argv,
@@ -72,10 +77,14 @@ async function agentTokenCommand(argv: string[], write: Write): Promise<number> 
       return 0;
     }
     case 'list':
-      for (const t of await tokens.list(values.agent)) write(`${t.agentName}\t${t.id}\t${t.name}\t${t.createdAt}\t${t.revokedAt ? `revoked ${t.revokedAt}` : 'active'}`);
+      for (const t of await tokens.list(values.agent))
+        write(`${t.agentName}\t${t.id}\t${t.name}\t${t.createdAt}\t${t.revokedAt ? `revoked ${t.revokedAt}` : 'active'}`);
       return 0;
     case 'revoke': {
-      const revoked = await tokens.revoke(requireOption(values.agent, '--agent <name>'), requireOption(values.name, '--name <token name or id>'));
+      const revoked = await tokens.revoke(
+        requireOption(values.agent, '--agent <name>'),
+        requireOption(values.name, '--name <token name or id>'),
+      );
       write(`Revoked token "${revoked.name}" (id ${revoked.id}) of agent "${revoked.agentName}".`);
       return 0;
     }
@@ -89,7 +98,8 @@ async function userTokenCommand(argv: string[], write: Write): Promise<number> {
     {
       name: 'kas user-token',
       summary: 'manage user tokens (Bearer pat:<agent-id>:<token>) and CI job tokens (Bearer ci:<agent-id>:<token>)',
-      usage: 'kas user-token create (--user <name> [--group <path>]... [--project <path>]... | --ci-project <path>) [--name <n>] | list | revoke --name <name or id>  (plus --config or --data-dir)',
+      usage:
+        'kas user-token create (--user <name> [--group <path>]... [--project <path>]... | --ci-project <path>) [--name <n>] | list | revoke --name <name or id>  (plus --config or --data-dir)',
       options: {
         ...REGISTRY_OPTIONS,
         user: { type: 'string' },
@@ -116,13 +126,18 @@ async function userTokenCommand(argv: string[], write: Write): Promise<number> {
     case 'create': {
       const { token, info } = await tokens.create(principalFrom(values), values.name);
       const owner = info.principal.kind === 'user' ? `user "${info.principal.username}"` : `CI jobs of project "${info.principal.project}"`;
-      write(`Created token "${info.name}" (id ${info.id}) for ${owner}. Use it as Bearer ${info.principal.kind === 'user' ? 'pat' : 'ci'}:<agent-id>:<token>.`);
+      write(
+        `Created token "${info.name}" (id ${info.id}) for ${owner}. Use it as Bearer ${info.principal.kind === 'user' ? 'pat' : 'ci'}:<agent-id>:<token>.`,
+      );
       write('Store it now: it is shown only once.');
       write(token);
       return 0;
     }
     case 'list':
-      for (const t of await tokens.list()) write(`${t.id}\t${t.name}\t${describePrincipal(t.principal)}\t${t.createdAt}\t${t.revokedAt ? `revoked ${t.revokedAt}` : 'active'}`);
+      for (const t of await tokens.list())
+        write(
+          `${t.id}\t${t.name}\t${describePrincipal(t.principal)}\t${t.createdAt}\t${t.revokedAt ? `revoked ${t.revokedAt}` : 'active'}`,
+        );
       return 0;
     case 'revoke': {
       const revoked = await tokens.revoke(requireOption(values.name, '--name <token name or id>'));
@@ -136,7 +151,14 @@ async function userTokenCommand(argv: string[], write: Write): Promise<number> {
 
 async function validateConfigCommand(argv: string[], write: Write): Promise<number> {
   const { positionals } = parseCommandLine(
-    { name: 'kas validate-config', summary: 'validate agent config.yaml files', usage: 'kas validate-config <file>...', options: {}, help: {}, allowPositionals: true },
+    {
+      name: 'kas validate-config',
+      summary: 'validate agent config.yaml files',
+      usage: 'kas validate-config <file>...',
+      options: {},
+      help: {},
+      allowPositionals: true,
+    },
     argv,
   );
   if (positionals.length === 0) throw new UsageError('give at least one file to validate');
@@ -148,7 +170,12 @@ function principalFrom(values: { user?: string; group?: string[]; project?: stri
     if (values.user !== undefined) throw new UsageError('give either --user or --ci-project, not both');
     return { kind: 'ci_job', project: values['ci-project'] };
   }
-  return { kind: 'user', username: requireOption(values.user, '--user <name>'), groups: values.group ?? [], projects: values.project ?? [] };
+  return {
+    kind: 'user',
+    username: requireOption(values.user, '--user <name>'),
+    groups: values.group ?? [],
+    projects: values.project ?? [],
+  };
 }
 
 function describePrincipal(principal: Principal): string {
@@ -158,7 +185,8 @@ function describePrincipal(principal: Principal): string {
 }
 
 function singleAction(positionals: string[], command: string): string | undefined {
-  if (positionals.length > 1) throw new UsageError(`${command}: unexpected arguments ${positionals.slice(1).join(' ')}\nRun '${command} --help' for usage.`);
+  if (positionals.length > 1)
+    throw new UsageError(`${command}: unexpected arguments ${positionals.slice(1).join(' ')}\nRun '${command} --help' for usage.`);
   return positionals[0];
 }
 
@@ -176,6 +204,8 @@ async function checkAgentExists(agent: string, registry: Registry): Promise<void
   const commit = await repository.defaultBranchCommit();
   const folders = commit ? await repository.listAgentFolders(commit) : [];
   if (!folders.some((f) => f.name === agent)) {
-    throw new UsageError(`no agent "${agent}" in ${registry.configRepository} (expected a folder .gitlab/agents/${agent}/ on the default branch)`);
+    throw new UsageError(
+      `no agent "${agent}" in ${registry.configRepository} (expected a folder .gitlab/agents/${agent}/ on the default branch)`,
+    );
   }
 }

@@ -21,7 +21,9 @@ export interface ApiServerOptions {
    * With several replicas: a config project's agents connected to any replica, from the shared
    * registry (Redis); rejects while Redis is away (the answer then comes from this replica's view).
    */
-  connectedAgentsOfProject?: (configProject: string) => Promise<Array<{ agentId: string; agentName: string; connections: AgentConnection[] }>>;
+  connectedAgentsOfProject?: (
+    configProject: string,
+  ) => Promise<Array<{ agentId: string; agentName: string; connections: AgentConnection[] }>>;
   userTokens: UserTokenStore;
   logger: Logger;
 }
@@ -72,7 +74,9 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
         sendJson(res, 500, { error: { code: 'internal', message: 'internal error' } });
       });
   };
-  const server = options.tls ? https.createServer({ cert: options.tls.certPem, key: options.tls.keyPem }, handler) : http.createServer(handler);
+  const server = options.tls
+    ? https.createServer({ cert: options.tls.certPem, key: options.tls.keyPem }, handler)
+    : http.createServer(handler);
   const address = await listen(server, options.address);
   const url = `${options.tls ? 'https' : 'http'}://${reachableAddress(address)}/`;
   options.logger.info('REST API listener started', { address });
@@ -126,7 +130,11 @@ function agentView(agent: AgentConfigState, options: ApiServerOptions): AgentVie
     id: agent.id,
     name: agent.name,
     configProject: options.configProjectId,
-    config: { commit: agent.commit, valid: agent.valid, errors: agent.errors.map((e) => ({ message: e.message, line: e.line, column: e.column, file: e.file })) },
+    config: {
+      commit: agent.commit,
+      valid: agent.valid,
+      errors: agent.errors.map((e) => ({ message: e.message, line: e.line, column: e.column, file: e.file })),
+    },
     connections: options.connectionsOf(agent.id),
   };
 }
@@ -139,14 +147,21 @@ async function connectedAgents(configProject: string, options: ApiServerOptions)
       return {
         configProject,
         complete: true,
-        agents: agents.map((a) => ({ id: Number(a.agentId), name: a.agentName || (options.watcher.agentById(Number(a.agentId))?.name ?? ''), configProject, connections: a.connections })),
+        agents: agents.map((a) => ({
+          id: Number(a.agentId),
+          name: a.agentName || (options.watcher.agentById(Number(a.agentId))?.name ?? ''),
+          configProject,
+          connections: a.connections,
+        })),
       };
     } catch (err) {
       options.logger.warn('shared agent registry unreadable; answering from this replica', { err: String(err) });
     }
   }
   const own = configProject === options.configProjectId ? options.watcher.agents() : [];
-  const agents = own.map((a) => ({ id: a.id, name: a.name, configProject, connections: options.connectionsOf(a.id) })).filter((a) => a.connections.length > 0);
+  const agents = own
+    .map((a) => ({ id: a.id, name: a.name, configProject, connections: options.connectionsOf(a.id) }))
+    .filter((a) => a.connections.length > 0);
   return { configProject, complete: !options.connectedAgentsOfProject, agents };
 }
 

@@ -86,7 +86,7 @@ function formatIssue(fileName: string, issue: KasConfigIssue): string {
 
 // ---------- Go-style durations ----------
 
-const DURATION_UNITS_MS: Record<string, number> = { ns: 1e-6, us: 1e-3, 'µs': 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+const DURATION_UNITS_MS: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
 /** Parses a Go duration string ("300ms", "1m30s", "2h") into milliseconds; undefined if malformed. */
 export function parseDuration(text: string): number | undefined {
@@ -121,7 +121,8 @@ type FieldSpec =
   | { kind: 'duration'; default: string }
   | { kind: 'stringList' };
 
-const checkAddress = ((v: string) => (parseListenAddress(v) ? undefined : `"${v}" is not a listen address (host:port, :port or [ipv6]:port)`)) as Check;
+const checkAddress = ((v: string) =>
+  parseListenAddress(v) ? undefined : `"${v}" is not a listen address (host:port, :port or [ipv6]:port)`) as Check;
 const checkPathPrefix = ((v: string) => (v.startsWith('/') ? undefined : `"${v}" must start with "/"`)) as Check;
 const checkNonEmpty = ((v: string) => (v.trim() ? undefined : 'must not be empty')) as Check;
 
@@ -207,7 +208,9 @@ export function parseKasConfig(text: string, fileName = 'kascfg.yaml'): KasConfi
   };
   const root = doc.contents ?? undefined;
   if (root !== undefined && !(isScalar(root) && root.value === null) && !isMap(root)) {
-    throw new KasConfigError(fileName, [{ keyPath: '', line: state.lineOf(root as YamlNode), message: 'the file must be a mapping of settings' }]);
+    throw new KasConfigError(fileName, [
+      { keyPath: '', line: state.lineOf(root as YamlNode), message: 'the file must be a mapping of settings' },
+    ]);
   }
   walkSection(SCHEMA as Extract<FieldSpec, { kind: 'section' }>, isMap(root) ? root : undefined, '', state);
   const config = buildConfig(state, path.dirname(path.resolve(fileName)));
@@ -269,10 +272,18 @@ function applyDefault(spec: Exclude<FieldSpec, { kind: 'section' }>, keyPath: st
 }
 
 /** Stores the value of a scalar field; returns a problem description instead when it is bad. */
-function readValue(spec: Exclude<FieldSpec, { kind: 'section' }>, node: YamlNode | undefined, keyPath: string, state: WalkState): string | undefined {
+function readValue(
+  spec: Exclude<FieldSpec, { kind: 'section' }>,
+  node: YamlNode | undefined,
+  keyPath: string,
+  state: WalkState,
+): string | undefined {
   if (spec.kind === 'stringList') {
     if (!isSeq(node) || !node.items.every((i) => isScalar(i) && typeof i.value === 'string')) return 'must be a list of strings';
-    state.values.set(keyPath, node.items.map((i) => String((i as { value: unknown }).value)));
+    state.values.set(
+      keyPath,
+      node.items.map((i) => String((i as { value: unknown }).value)),
+    );
     return undefined;
   }
   const value: unknown = isScalar(node) ? node.value : undefined;
@@ -302,9 +313,7 @@ function readValue(spec: Exclude<FieldSpec, { kind: 'section' }>, node: YamlNode
 }
 
 function unknownKeyMessage(key: string, known: string[]): string {
-  const closest = known
-    .map((k) => ({ k, d: editDistance(key, k) }))
-    .sort((a, b) => a.d - b.d)[0];
+  const closest = known.map((k) => ({ k, d: editDistance(key, k) })).sort((a, b) => a.d - b.d)[0];
   const hint = closest && closest.d <= Math.max(2, Math.floor(key.length / 3)) ? `; did you mean "${closest.k}"?` : '';
   return `unknown key "${key}"${hint} (known here: ${known.join(', ')})`;
 }
@@ -365,10 +374,16 @@ function buildConfig(state: WalkState, baseDir: string): KasConfig | undefined {
       listen: {
         address: str('private_api.listen.address'),
         tls: tls('private_api.listen'),
-        caCertificateFile: optStr('private_api.listen.ca_certificate_file') === undefined ? undefined : resolvePath(str('private_api.listen.ca_certificate_file')),
+        caCertificateFile:
+          optStr('private_api.listen.ca_certificate_file') === undefined
+            ? undefined
+            : resolvePath(str('private_api.listen.ca_certificate_file')),
       },
       advertiseUrl: optStr('private_api.advertise_url'),
-      authenticationSecretFile: optStr('private_api.authentication_secret_file') === undefined ? undefined : resolvePath(str('private_api.authentication_secret_file')),
+      authenticationSecretFile:
+        optStr('private_api.authentication_secret_file') === undefined
+          ? undefined
+          : resolvePath(str('private_api.authentication_secret_file')),
     },
     redis: state.present.has('redis') ? buildRedis(state) : undefined,
     registry: {
@@ -381,7 +396,8 @@ function buildConfig(state: WalkState, baseDir: string): KasConfig | undefined {
   if (config.redis && config.redis.trackerRefreshMs >= config.redis.trackerTtlMs) {
     state.issues.push({ keyPath: 'redis.tracker_refresh_period', message: 'must be shorter than redis.tracker_ttl' });
   }
-  if (config.agent.configuration.pollPeriodMs <= 0) state.issues.push({ keyPath: 'agent.configuration.poll_period', message: 'must be greater than 0' });
+  if (config.agent.configuration.pollPeriodMs <= 0)
+    state.issues.push({ keyPath: 'agent.configuration.poll_period', message: 'must be greater than 0' });
   return state.issues.length === 0 ? config : undefined;
 }
 

@@ -72,7 +72,8 @@ async function assemble(config: KasConfig, logger: Logger, stack: ShutdownStack)
   stack.push(async () => tunnels.close());
   const localConnectionsOf = (agentId: number) => mergeConnections(connections.connectionsOf(agentId), tunnels, agentId);
   const cluster = await joinClusterIfConfigured(config, registry, tunnels, connections, localConnectionsOf, logger, stack);
-  const connectionsOf = (agentId: number) => mergeByPod([...localConnectionsOf(agentId), ...(cluster?.remoteConnections(String(agentId)) ?? [])]);
+  const connectionsOf = (agentId: number) =>
+    mergeByPod([...localConnectionsOf(agentId), ...(cluster?.remoteConnections(String(agentId)) ?? [])]);
   const removeCountSource = addConnectionCountSource(() => countConnections(connections, tunnels, connectionsOf));
   stack.push(async () => removeCountSource());
   const authorizeUser = createAuthorizer({
@@ -121,10 +122,20 @@ async function assemble(config: KasConfig, logger: Logger, stack: ShutdownStack)
     redis: cluster,
     configRepository: config.registry.configRepository,
   });
-  const observability = await startObservabilityServer({ address: config.observability.listen.address, checks, logger: logger.child({ module: 'observability' }) });
+  const observability = await startObservabilityServer({
+    address: config.observability.listen.address,
+    checks,
+    logger: logger.child({ module: 'observability' }),
+  });
   stack.push(() => observability.stop());
   ready = true;
-  logger.info('kas started', { version: KAS_VERSION, agentAddress: agentServer.address, k8sProxy: k8sProxy.url, api: api.url, observability: observability.address });
+  logger.info('kas started', {
+    version: KAS_VERSION,
+    agentAddress: agentServer.address,
+    k8sProxy: k8sProxy.url,
+    api: api.url,
+    observability: observability.address,
+  });
 
   return {
     agentAddress: agentServer.address,
@@ -141,7 +152,8 @@ async function assemble(config: KasConfig, logger: Logger, stack: ShutdownStack)
     stop: async () => {
       // Readiness goes first so load balancers stop sending new work, then the listeners close.
       ready = false;
-      if (config.agent.listen.listenGracePeriodMs > 0) await new Promise((resolve) => setTimeout(resolve, config.agent.listen.listenGracePeriodMs));
+      if (config.agent.listen.listenGracePeriodMs > 0)
+        await new Promise((resolve) => setTimeout(resolve, config.agent.listen.listenGracePeriodMs));
       await stack.unwind();
       logger.info('kas stopped');
     },
@@ -159,7 +171,12 @@ async function openRegistry(config: KasConfig, logger: Logger, stack: ShutdownSt
   });
   await watcher.start();
   stack.push(async () => watcher.stop());
-  return { agentIds, agentTokens: new AgentTokenStore(config.registry.dataDir, agentIds), userTokens: new UserTokenStore(config.registry.dataDir), watcher };
+  return {
+    agentIds,
+    agentTokens: new AgentTokenStore(config.registry.dataDir, agentIds),
+    userTokens: new UserTokenStore(config.registry.dataDir),
+    watcher,
+  };
 }
 
 /** The listener agentk dials: the reverse tunnel and the configuration stream, one rate limit for both. */
@@ -176,7 +193,11 @@ async function startAgentListener(
     tls: await readTls(config.agent.listen.tls),
     maxConnectionAgeMs: config.agent.listen.maxConnectionAgeMs,
     services: [
-      reverseTunnelService({ registry: tunnels, authenticateAgent: rateLimitedAuthentication(registry.agentTokens, limiter), logger: logger.child({ module: 'reverse_tunnel' }) }),
+      reverseTunnelService({
+        registry: tunnels,
+        authenticateAgent: rateLimitedAuthentication(registry.agentTokens, limiter),
+        logger: logger.child({ module: 'reverse_tunnel' }),
+      }),
       configurationService({
         watcher: registry.watcher,
         admitAgent: createAgentAdmission(registry.agentTokens, limiter),
@@ -191,7 +212,10 @@ async function startAgentListener(
 }
 
 /** Rate limit first (cheap, and it also bounds token lookups), then the token itself. */
-function createAgentAdmission(tokens: AgentTokenStore, limiter: ConnectionAdmissionLimiter): (token: string | undefined) => Promise<AgentAdmission> {
+function createAgentAdmission(
+  tokens: AgentTokenStore,
+  limiter: ConnectionAdmissionLimiter,
+): (token: string | undefined) => Promise<AgentAdmission> {
   return async (token) => {
     if (!token) {
       agentConnectionsRefused.inc();
@@ -215,7 +239,10 @@ export class AgentRateLimitedError extends Error {
 }
 
 /** The reverse tunnel's authenticateAgent: the same per-token limit as the configuration stream. */
-function rateLimitedAuthentication(tokens: AgentTokenStore, limiter: ConnectionAdmissionLimiter): (token: string) => Promise<AuthenticatedAgent | undefined> {
+function rateLimitedAuthentication(
+  tokens: AgentTokenStore,
+  limiter: ConnectionAdmissionLimiter,
+): (token: string) => Promise<AuthenticatedAgent | undefined> {
   return async (token) => {
     if (!(await limiter.allow(token))) throw new AgentRateLimitedError('too many new connections for this agent token; retry later');
     return tokens.authenticate(token);
@@ -279,7 +306,11 @@ async function startKubernetesApiProxy(
   };
 }
 
-function countConnections(connections: AgentConnectionTracker, tunnels: TunnelRegistry, connectionsOf: (agentId: number) => AgentConnection[]): { agents: number; replicas: number } {
+function countConnections(
+  connections: AgentConnectionTracker,
+  tunnels: TunnelRegistry,
+  connectionsOf: (agentId: number) => AgentConnection[],
+): { agents: number; replicas: number } {
   const agentIds = new Set([...connections.agentIds(), ...tunnels.connectedAgents().map((a) => Number(a.agentId))]);
   let replicas = 0;
   for (const id of agentIds) replicas += connectionsOf(id).length;
@@ -291,7 +322,12 @@ function mergeConnections(configStreams: AgentConnection[], tunnels: TunnelRegis
   const byPod = new Map<string, AgentConnection>();
   const replicas = tunnels.connectedAgents().find((a) => a.agentId === String(agentId))?.replicas ?? [];
   for (const r of replicas) {
-    byPod.set(`${r.podNamespace}/${r.podName}`, { podName: r.podName, podNamespace: r.podNamespace, version: r.version, connectedSince: r.connectedSince.toISOString() });
+    byPod.set(`${r.podNamespace}/${r.podName}`, {
+      podName: r.podName,
+      podNamespace: r.podNamespace,
+      version: r.version,
+      connectedSince: r.connectedSince.toISOString(),
+    });
   }
   for (const c of configStreams) {
     const key = `${c.podNamespace}/${c.podName}`;

@@ -42,7 +42,9 @@ function fail(name: string, reason: string, required = true): ReadinessCheck {
 }
 
 function redisCheck(redis: NonNullable<KasReadinessSources['redis']>): ReadinessCheck {
-  return redis.healthy() ? pass('redis', 'reachable (commands and notifications)') : fail('redis', redis.unhealthyReason() ?? 'unreachable');
+  return redis.healthy()
+    ? pass('redis', 'reachable (commands and notifications)')
+    : fail('redis', redis.unhealthyReason() ?? 'unreachable');
 }
 
 async function listenerCheck(name: string, address: string): Promise<ReadinessCheck> {
@@ -76,8 +78,10 @@ function cachedRepositoryCheck(repositoryPath: string): () => Promise<ReadinessC
   return async () => {
     if (cached && Date.now() - cached.at < REPOSITORY_CHECK_CACHE_MS) return cached.check;
     const check = await repository.defaultBranchCommit().then(
-      (commit) => pass('config_repository', commit ? `readable, default branch at ${commit.slice(0, 12)}` : 'readable, no commit yet', false),
-      (err: unknown) => fail('config_repository', `cannot read ${repositoryPath} (the last good configs stay in force): ${firstLine(err)}`, false),
+      (commit) =>
+        pass('config_repository', commit ? `readable, default branch at ${commit.slice(0, 12)}` : 'readable, no commit yet', false),
+      (err: unknown) =>
+        fail('config_repository', `cannot read ${repositoryPath} (the last good configs stay in force): ${firstLine(err)}`, false),
     );
     cached = { at: Date.now(), check };
     return check;

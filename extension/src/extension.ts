@@ -1,20 +1,20 @@
 // Entry point: wires the stores, the model, the two tree views and the commands. All logic
 // lives in the feature folders; this file only connects them.
-import { moduleStartedAt } from './startTime';
+import { moduleStartedAt } from './start_time';
 import * as vscode from 'vscode';
-import { ConnectionStore } from './connections/connectionStore';
+import { ConnectionStore } from './connections/connection_store';
 import { SessionRegistry } from './connections/sessions';
 import { registerCommands } from './commands/register';
-import { ConfigEditorSupport } from './configEditor/configEditor';
-import { LocalPairController } from './localPair/localPairController';
+import { ConfigEditorSupport } from './config_editor/config_editor';
+import { LocalPairController } from './local_pair/local_pair_controller';
 import type { Services } from './services';
-import { AgentsModel } from './trees/agentsModel';
-import { registerManagedAppsCommands } from './commands/managedAppsCommands';
-import { kubeConfigFromParts } from './managedApps/kube';
-import { ManagedAppsRegistry } from './managedApps/registry';
-import { AppsTreeNode, appsTreeChildren, presentAppsTreeNode } from './managedApps/tree';
+import { AgentsModel } from './trees/agents_model';
+import { registerManagedAppsCommands } from './commands/managed_apps_commands';
+import { kubeConfigFromParts } from './managed_apps/kube';
+import { ManagedAppsRegistry } from './managed_apps/registry';
+import { AppsTreeNode, appsTreeChildren, presentAppsTreeNode } from './managed_apps/tree';
 import { AgentsNode, present } from './trees/nodes';
-import { ModelTreeProvider } from './trees/treeProvider';
+import { ModelTreeProvider } from './trees/tree_provider';
 
 /** Set when the bundle's module code has run (all imports initialised). */
 const moduleEvaluatedAt = performance.now();
@@ -43,11 +43,15 @@ export function activate(context: vscode.ExtensionContext): void {
     onBackgroundError: (error) => output.warn(`managed apps: ${error.message}`),
   });
   managedApps = appsRegistry;
-  const apps = new ModelTreeProvider<AppsTreeNode>({ children: (node) => appsTreeChildren(appsRegistry, agentsModel, () => store.list(), node), present: presentAppsTreeNode });
+  const apps = new ModelTreeProvider<AppsTreeNode>({
+    children: (node) => appsTreeChildren(appsRegistry, agentsModel, () => store.list(), node),
+    present: presentAppsTreeNode,
+  });
   localPair = new LocalPairController(services);
   const configEditor = new ConfigEditorSupport();
 
-  const updateConnectionContext = () => void vscode.commands.executeCommand('setContext', 'kubernetesAgents.connectionCount', store.list().length);
+  const updateConnectionContext = () =>
+    void vscode.commands.executeCommand('setContext', 'kubernetesAgents.connectionCount', store.list().length);
   updateConnectionContext();
   const agentsView = vscode.window.createTreeView('kubernetesAgents.agents', { treeDataProvider: agents, showCollapseAll: true });
   context.subscriptions.push(
@@ -61,7 +65,9 @@ export function activate(context: vscode.ExtensionContext): void {
     store.onDidChange(() => {
       updateConnectionContext();
       refreshViews();
-      appsRegistry.retainConnections(new Set(store.list().map((c) => c.id))).catch((error: unknown) => output.warn(`managed apps: ${String(error)}`));
+      appsRegistry
+        .retainConnections(new Set(store.list().map((c) => c.id)))
+        .catch((error: unknown) => output.warn(`managed apps: ${String(error)}`));
     }),
     ...registerCommands(services, localPair, configEditor, agentsView),
     ...registerManagedAppsCommands(services, appsRegistry),

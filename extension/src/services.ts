@@ -1,8 +1,8 @@
 // What commands and views share, created once in activate().
 import type * as vscode from 'vscode';
-import type { ConnectionStore } from './connections/connectionStore';
+import type { ConnectionStore } from './connections/connection_store';
 import type { SessionRegistry } from './connections/sessions';
-import type { AgentsModel } from './trees/agentsModel';
+import type { AgentsModel } from './trees/agents_model';
 
 export interface Services {
   context: vscode.ExtensionContext;

@@ -2,9 +2,10 @@
 // cluster, and waiting for a condition.
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { startDevCluster, type DevCluster } from '../../agent/devcluster/index';
+import { startDevCluster, type DevCluster } from '../../agent/devtools/devcluster/index';
 import { createLogger } from '../../agent/internal/log';
-import { kubeClientFor, type KubeClient } from '../../extension/src/kasClient/kubeClient';
+import type { KubeClient } from '../../extension/src/kas_client/kube_client';
+import { kubeClientFor } from '../../extension/src/kube/load';
 import { loadKubeLayer } from '../../extension/src/kube/load';
 
 export interface TestServer {
@@ -24,10 +25,11 @@ export async function serve(handler: http.RequestListener): Promise<TestServer> 
   return {
     url: `http://127.0.0.1:${port}/`,
     hits,
-    close: () => new Promise((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }
 
@@ -41,14 +43,24 @@ export function adminClient(cluster: DevCluster): Promise<KubeClient> {
 }
 
 /** Test setup the extension never does (creating namespaces and pods), with client-node directly. */
-export async function createObjects(cluster: DevCluster, namespace: string, objects: { namespace?: boolean; pods?: Record<string, unknown>[] }): Promise<void> {
+export async function createObjects(
+  cluster: DevCluster,
+  namespace: string,
+  objects: { namespace?: boolean; pods?: Record<string, unknown>[] },
+): Promise<void> {
   const layer = await loadKubeLayer();
-  const core = layer.createKubeConfig({ server: cluster.url, token: cluster.adminToken, caPem: cluster.caPem }).makeApiClient(layer.clientNode.CoreV1Api);
+  const core = layer
+    .createKubeConfig({ server: cluster.url, token: cluster.adminToken, caPem: cluster.caPem })
+    .makeApiClient(layer.clientNode.CoreV1Api);
   if (objects.namespace) await core.createNamespace({ body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } } });
   for (const pod of objects.pods ?? []) await core.createNamespacedPod({ namespace, body: pod as never });
 }
 
-export async function waitFor<T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 15_000): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  probe: () => T | undefined | false | Promise<T | undefined | false>,
+  timeoutMs = 15_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();

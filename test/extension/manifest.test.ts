@@ -20,6 +20,9 @@ describe('extension manifest: the log grammar', () => {
 
   it('keeps the grammar in the .vsix (.vscodeignore) and uses it for the local pair output channel', () => {
     assert.match(readFileSync(path.join(root, '.vscodeignore'), 'utf8'), /^!syntaxes\/\*\.tmLanguage\.json$/m);
-    assert.match(readFileSync(path.join(root, 'extension/src/localPair/localPairController.ts'), 'utf8'), /createOutputChannel\([^)]*'agent-workbench-log'\)/);
+    assert.match(
+      readFileSync(path.join(root, 'extension/src/local_pair/local_pair_controller.ts'), 'utf8'),
+      /createOutputChannel\([^)]*'agent-workbench-log'\)/,
+    );
   });
 });

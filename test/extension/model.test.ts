@@ -1,13 +1,13 @@
 // The vscode-free model: connection store, stale-while-revalidate cache, tree nodes and their
 // presentation, and the Agents tree against a real dev cluster (pods live through watch).
 import { strict as assert } from 'node:assert';
-import type { DevCluster } from '../../agent/devcluster/index';
-import { SwrCache } from '../../extension/src/cache/swrCache';
-import { ConnectionRecord, ConnectionStore, KeyValueState, SecretVault } from '../../extension/src/connections/connectionStore';
+import type { DevCluster } from '../../agent/devtools/devcluster/index';
+import { SwrCache } from '../../extension/src/cache/swr_cache';
+import { ConnectionRecord, ConnectionStore, KeyValueState, SecretVault } from '../../extension/src/connections/connection_store';
 import type { Session } from '../../extension/src/connections/sessions';
-import { KasApi } from '../../extension/src/kasClient/kasApi';
-import type { Pod } from '../../extension/src/kasClient/kubeClient';
-import { AgentsModel } from '../../extension/src/trees/agentsModel';
+import { KasApi } from '../../extension/src/kas_client/kas_api';
+import type { Pod } from '../../extension/src/kas_client/kube_client';
+import { AgentsModel } from '../../extension/src/trees/agents_model';
 import { formatAge, podStatusText } from '../../extension/src/trees/format';
 import { AgentsNode, present } from '../../extension/src/trees/nodes';
 import { adminClient, createObjects, serve, simulatedPod, startQuietDevCluster, TestServer, waitFor } from './helpers';
@@ -17,8 +17,17 @@ function memoryStorage(): { state: KeyValueState & { dump(): string }; vault: Se
   const values = new Map<string, unknown>();
   const secrets = new Map<string, string>();
   return {
-    state: { get: <T>(k: string) => values.get(k) as T | undefined, update: async (k, v) => void values.set(k, v), dump: () => JSON.stringify([...values]) },
-    vault: { get: async (k) => secrets.get(k), store: async (k, v) => void secrets.set(k, v), delete: async (k) => void secrets.delete(k), keys: () => [...secrets.keys()] },
+    state: {
+      get: <T>(k: string) => values.get(k) as T | undefined,
+      update: async (k, v) => void values.set(k, v),
+      dump: () => JSON.stringify([...values]),
+    },
+    vault: {
+      get: async (k) => secrets.get(k),
+      store: async (k, v) => void secrets.set(k, v),
+      delete: async (k) => void secrets.delete(k),
+      keys: () => [...secrets.keys()],
+    },
   };
 }
 
@@ -29,13 +38,25 @@ describe('extension model', () => {
       const store = new ConnectionStore(state, vault);
       let changes = 0;
       store.onDidChange(() => changes++);
-      const a = await store.add({ label: 'a', apiUrl: 'https://a/', k8sProxyUrl: 'https://a/k8s-proxy/', origin: 'user' }, 'secret-token-a');
-      const b = await store.add({ label: 'b', apiUrl: 'https://b/', k8sProxyUrl: 'https://b/k8s-proxy/', origin: 'user' }, 'secret-token-b');
-      assert.deepEqual(store.list().map((c) => c.label), ['a', 'b']);
+      const a = await store.add(
+        { label: 'a', apiUrl: 'https://a/', k8sProxyUrl: 'https://a/k8s-proxy/', origin: 'user' },
+        'secret-token-a',
+      );
+      const b = await store.add(
+        { label: 'b', apiUrl: 'https://b/', k8sProxyUrl: 'https://b/k8s-proxy/', origin: 'user' },
+        'secret-token-b',
+      );
+      assert.deepEqual(
+        store.list().map((c) => c.label),
+        ['a', 'b'],
+      );
       assert.ok(!state.dump().includes('secret-token'), 'the persisted list must not contain tokens');
       assert.equal(await store.token(a.id), 'secret-token-a');
       await store.remove(a.id);
-      assert.deepEqual(store.list().map((c) => c.id), [b.id]);
+      assert.deepEqual(
+        store.list().map((c) => c.id),
+        [b.id],
+      );
       assert.equal(await store.token(a.id), undefined);
       assert.equal(changes, 3);
     });
@@ -54,7 +75,11 @@ describe('extension model', () => {
     it('answers from cache at once and refreshes stale entries in the background', async () => {
       let now = 0;
       const changed: string[] = [];
-      const cache = new SwrCache<number>((k) => changed.push(k), 1000, () => now);
+      const cache = new SwrCache<number>(
+        (k) => changed.push(k),
+        1000,
+        () => now,
+      );
       let loads = 0;
       const loader = async () => ++loads;
       assert.equal(cache.read('k', loader).value, undefined); // nothing yet; a load started
@@ -87,7 +112,13 @@ describe('extension model', () => {
     const pod = (phase: string, extra: Partial<Pod> = {}): Pod => ({
       metadata: { name: 'web-1', namespace: 'default', creationTimestamp: new Date(Date.now() - 3 * 3600_000) },
       spec: { containers: [{ name: 'app' }, { name: 'sidecar' }] },
-      status: { phase, containerStatuses: [{ name: 'app', image: 'app', imageID: '', ready: true, restartCount: 2 }, { name: 'sidecar', image: 'sidecar', imageID: '', ready: false, restartCount: 1 }] },
+      status: {
+        phase,
+        containerStatuses: [
+          { name: 'app', image: 'app', imageID: '', ready: true, restartCount: 2 },
+          { name: 'sidecar', image: 'sidecar', imageID: '', ready: false, restartCount: 1 },
+        ],
+      },
       ...extra,
     });
 
@@ -96,12 +127,26 @@ describe('extension model', () => {
       assert.equal(shown.contextValue, 'pod.running');
       assert.equal(shown.description, 'Running · 3 restarts · 3h');
       assert.match(shown.tooltip ?? '', /Ready: 1\/2/);
-      assert.equal(present({ kind: 'pod', connectionId: 'c', agentId: '1', namespace: 'd', pod: pod('Failed') }, Date.now()).contextValue, 'pod.failed');
+      assert.equal(
+        present({ kind: 'pod', connectionId: 'c', agentId: '1', namespace: 'd', pod: pod('Failed') }, Date.now()).contextValue,
+        'pod.failed',
+      );
     });
 
     it('prefers Terminating and waiting reasons over the phase, like kubectl', () => {
       assert.equal(podStatusText(pod('Running', { metadata: { name: 'x', deletionTimestamp: new Date() } })), 'Terminating');
-      assert.equal(podStatusText({ metadata: { name: 'x' }, status: { phase: 'Running', containerStatuses: [{ name: 'a', image: 'a', imageID: '', ready: false, restartCount: 0, state: { waiting: { reason: 'CrashLoopBackOff' } } }] } }), 'CrashLoopBackOff');
+      assert.equal(
+        podStatusText({
+          metadata: { name: 'x' },
+          status: {
+            phase: 'Running',
+            containerStatuses: [
+              { name: 'a', image: 'a', imageID: '', ready: false, restartCount: 0, state: { waiting: { reason: 'CrashLoopBackOff' } } },
+            ],
+          },
+        }),
+        'CrashLoopBackOff',
+      );
     });
 
     it('formats ages in kubectl units', () => {
@@ -118,7 +163,18 @@ describe('extension model', () => {
       assert.equal(offline.contextValue, 'agent.disconnected');
       assert.equal(offline.icon?.id, 'debug-disconnect');
       const connection = { podName: 'p', podNamespace: 'n', version: 'v', connectedSince: '' };
-      const invalid = present({ kind: 'agent', connectionId: 'c', agent: { ...agent, config: { commit: null, valid: false, errors: [{ message: 'm', line: 1, column: 1 }] }, connections: [connection, connection] } }, 0);
+      const invalid = present(
+        {
+          kind: 'agent',
+          connectionId: 'c',
+          agent: {
+            ...agent,
+            config: { commit: null, valid: false, errors: [{ message: 'm', line: 1, column: 1 }] },
+            connections: [connection, connection],
+          },
+        },
+        0,
+      );
       assert.equal(invalid.contextValue, 'agent.connected');
       assert.equal(invalid.description, '2 connected · config invalid (1 error)');
       assert.equal(invalid.icon?.id, 'warning');
@@ -135,12 +191,21 @@ describe('extension model', () => {
 
     it('picks up an agent that connects later without anyone refreshing, and signals only real changes', async () => {
       let replicas: unknown[] = [];
-      kas = await serve((_req, res) => res.end(JSON.stringify({ agents: [{ id: '1', name: 'dev', config: { commit: null, valid: true, errors: [] }, connections: replicas }] })));
+      kas = await serve((_req, res) =>
+        res.end(
+          JSON.stringify({ agents: [{ id: '1', name: 'dev', config: { commit: null, valid: true, errors: [] }, connections: replicas }] }),
+        ),
+      );
       const record: ConnectionRecord = { id: 'c', label: 'c', apiUrl: kas.url, k8sProxyUrl: kas.url, origin: 'user' };
       let changes = 0;
       model = new AgentsModel({
         connections: () => [record],
-        session: async () => ({ record, kas: new KasApi({ baseUrl: kas!.url, authorization: 'Bearer t', unauthorizedMeansKas: true }), kube: () => Promise.reject(new Error('unused')), kubeconfigParts: () => ({ server: '', token: '' }) }),
+        session: async () => ({
+          record,
+          kas: new KasApi({ baseUrl: kas!.url, authorization: 'Bearer t', unauthorizedMeansKas: true }),
+          kube: () => Promise.reject(new Error('unused')),
+          kubeconfigParts: () => ({ server: '', token: '' }),
+        }),
         onChange: () => changes++,
         agentPollMs: { allConnected: 60_000, someOffline: 50 },
       });
@@ -165,7 +230,23 @@ describe('extension model', () => {
     before(async () => {
       cluster = await startQuietDevCluster();
       // kas's REST API answers the agents list (the contract the extension codes against).
-      kas = await serve((_req, res) => res.end(JSON.stringify({ agents: [{ id: '1', name: 'dev', configProject: 'g/p', config: { commit: 'abc', valid: true, errors: [] }, connections: [{ podName: 'agentk-0', podNamespace: 'gitlab-agent', version: 'v0', connectedSince: new Date().toISOString() }] }] })));
+      kas = await serve((_req, res) =>
+        res.end(
+          JSON.stringify({
+            agents: [
+              {
+                id: '1',
+                name: 'dev',
+                configProject: 'g/p',
+                config: { commit: 'abc', valid: true, errors: [] },
+                connections: [
+                  { podName: 'agentk-0', podNamespace: 'gitlab-agent', version: 'v0', connectedSince: new Date().toISOString() },
+                ],
+              },
+            ],
+          }),
+        ),
+      );
       record.apiUrl = kas.url;
       record.k8sProxyUrl = cluster.url;
       await createObjects(cluster, 'tree-test', { namespace: true, pods: [simulatedPod('first')] });
@@ -184,7 +265,9 @@ describe('extension model', () => {
     });
 
     async function expand(node: AgentsNode | undefined, label: string): Promise<AgentsNode> {
-      return waitFor(`${label} under ${node ? present(node, 0).label : 'root'}`, () => model!.children(node).find((n) => present(n, Date.now()).label === label));
+      return waitFor(`${label} under ${node ? present(node, 0).label : 'root'}`, () =>
+        model!.children(node).find((n) => present(n, Date.now()).label === label),
+      );
     }
 
     it('reaches pods from connection → agent → namespace, answering from cache first', async () => {
@@ -197,7 +280,10 @@ describe('extension model', () => {
       const namespace = await expand(agent, 'tree-test');
       const pod = await expand(namespace, 'first');
       assert.equal(pod.kind, 'pod');
-      assert.deepEqual(model.children(pod).map((n) => present(n, 0).label), ['main']);
+      assert.deepEqual(
+        model.children(pod).map((n) => present(n, 0).label),
+        ['main'],
+      );
     });
 
     it('updates the pod list through watch events (added, deleted)', async () => {
@@ -209,7 +295,10 @@ describe('extension model', () => {
       await expand(namespace, 'second');
       await waitFor('a (debounced) change signal', () => changes > before);
       await (await adminClient(cluster)).deletePod('tree-test', 'first');
-      await waitFor('first to disappear', () => !model!.children(namespace).some((n) => n.kind === 'pod' && n.pod.metadata?.name === 'first'));
+      await waitFor(
+        'first to disappear',
+        () => !model!.children(namespace).some((n) => n.kind === 'pod' && n.pod.metadata?.name === 'first'),
+      );
     });
   });
 });

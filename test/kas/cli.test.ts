@@ -50,7 +50,9 @@ describe('kas command line', function () {
     const token = created.stdout.trim().split('\n').pop()!;
     assert.match(token, /^kat_[\w-]{43}$/);
     assert.match(created.stdout, /agent id \d+/);
-    const dataFiles = readdirSync(path.join(temp.dir, 'data')).map((f) => readFileSync(path.join(temp.dir, 'data', f), 'utf8')).join('');
+    const dataFiles = readdirSync(path.join(temp.dir, 'data'))
+      .map((f) => readFileSync(path.join(temp.dir, 'data', f), 'utf8'))
+      .join('');
     assert.ok(!dataFiles.includes(token));
 
     assert.equal((await runKas(['token', 'create', '--config', kascfg, '--agent', 'dev'])).code, 0);
@@ -73,7 +75,18 @@ describe('kas command line', function () {
   });
 
   it('creates user tokens with their groups', async () => {
-    const result = await runKas(['user-token', 'create', '--config', kascfg, '--user', 'ada', '--group', 'platform', '--group', 'apps/team']);
+    const result = await runKas([
+      'user-token',
+      'create',
+      '--config',
+      kascfg,
+      '--user',
+      'ada',
+      '--group',
+      'platform',
+      '--group',
+      'apps/team',
+    ]);
     assert.equal(result.code, 0, result.stderr);
     assert.match(result.stdout.trim().split('\n').pop()!, /^kut_/);
     assert.match((await runKas(['user-token', 'list', '--config', kascfg])).stdout, /user ada groups=\[platform,apps\/team\]/);

@@ -59,7 +59,10 @@ describe('kas configuration (kascfg)', () => {
 
   it('rejects a bad duration, naming the key', () => {
     const issues = issuesOf(MINIMAL + 'agent:\n  listen:\n    max_connection_age: 2 hours\n');
-    assert.deepEqual(issues.map((i) => i.keyPath), ['agent.listen.max_connection_age']);
+    assert.deepEqual(
+      issues.map((i) => i.keyPath),
+      ['agent.listen.max_connection_age'],
+    );
     assert.match(issues[0]!.message, /not a duration/);
   });
 
@@ -70,8 +73,13 @@ describe('kas configuration (kascfg)', () => {
   });
 
   it('validates redis: exactly one of server or sentinel', () => {
-    const both = issuesOf(MINIMAL + 'redis:\n  server:\n    address: 127.0.0.1:6379\n  sentinel:\n    master_name: m\n    addresses: [a:1]\n');
-    assert.deepEqual(both.map((i) => i.keyPath), ['redis']);
+    const both = issuesOf(
+      MINIMAL + 'redis:\n  server:\n    address: 127.0.0.1:6379\n  sentinel:\n    master_name: m\n    addresses: [a:1]\n',
+    );
+    assert.deepEqual(
+      both.map((i) => i.keyPath),
+      ['redis'],
+    );
     const config = parseKasConfig(MINIMAL + 'redis:\n  server:\n    address: 127.0.0.1:6379\n  key_prefix: kas\n');
     assert.equal(config.redis?.serverAddress, '127.0.0.1:6379');
     assert.equal(config.redis?.keyPrefix, 'kas');
@@ -84,7 +92,10 @@ describe('kas configuration (kascfg)', () => {
       writeFileSync(file, 'registry:\n  config_repository: repo\n  data_dir: data\n');
       const config = await loadKasConfig(file);
       assert.equal(config.registry.configRepository, path.join(temp.dir, 'repo'));
-      await assert.rejects(loadKasConfig(path.join(temp.dir, 'missing.yaml')), (err: Error) => err instanceof KasConfigError && /cannot read/.test(err.message));
+      await assert.rejects(
+        loadKasConfig(path.join(temp.dir, 'missing.yaml')),
+        (err: Error) => err instanceof KasConfigError && /cannot read/.test(err.message),
+      );
     } finally {
       temp.remove();
     }

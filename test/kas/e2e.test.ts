@@ -7,7 +7,7 @@ import * as https from 'node:https';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import { runAgentk, type Agentk } from '../../agent/agentk/index';
-import { startDevCluster, type DevCluster } from '../../agent/devcluster/index';
+import { startDevCluster, type DevCluster } from '../../agent/devtools/devcluster/index';
 import { createCertificateAuthority, issueServerCertificate, LOOPBACK_HOSTS } from '../../agent/internal/tls';
 import { startKas, type Kas } from '../../agent/kas/index';
 import { watchAgentConfiguration, type ConfigurationWatch } from '../../agent/modules/agent_configuration/agentk';
@@ -18,9 +18,14 @@ const CONFIG_PATH = '.gitlab/agents/dev/config.yaml';
 
 function kubectl(kubeconfig: string, args: string[], input?: string): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = execFile('kubectl', ['--kubeconfig', kubeconfig, '--request-timeout=30s', ...args], { encoding: 'utf8' }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
-    });
+    const child = execFile(
+      'kubectl',
+      ['--kubeconfig', kubeconfig, '--request-timeout=30s', ...args],
+      { encoding: 'utf8' },
+      (err, stdout, stderr) => {
+        resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
+      },
+    );
     child.stdin?.end(input ?? '');
   });
 }
@@ -84,14 +89,31 @@ describe('kas end to end: kubectl through kas and agentk to the dev cluster', fu
     writeFileSync(path.join(temp.dir, 'kas.key'), serving.keyPem);
     const tlsFiles = { certificate_file: path.join(temp.dir, 'kas.crt'), key_file: path.join(temp.dir, 'kas.key') };
     kas = await startKas(
-      testKasConfig(repo.dir, path.join(temp.dir, 'data'), { agent: { kubernetes_api: { listen: tlsFiles } }, kas: { agent_wait_timeout: '2s' } }),
+      testKasConfig(repo.dir, path.join(temp.dir, 'data'), {
+        agent: { kubernetes_api: { listen: tlsFiles } },
+        kas: { agent_wait_timeout: '2s' },
+      }),
       testLogger(),
     );
     const agentToken = (await kas.registry.agentTokens.create('dev')).token;
     agentId = kas.registry.watcher.agentByName('dev')!.id;
 
-    agentk = await runAgentk({ kasAddress: `grpc://${kas.agentAddress}`, token: agentToken, kubeconfig: clusterKubeconfig, observabilityAddress: null, podName: 'agentk-e2e', podNamespace: 'agents', logger: testLogger() });
-    configWatch = watchAgentConfiguration({ client: agentk.kas.client, token: agentToken, agentMeta: { podName: 'agentk-e2e', podNamespace: 'agents' }, onConfig: (config, commit) => received.push({ config, commit }), logger: testLogger() });
+    agentk = await runAgentk({
+      kasAddress: `grpc://${kas.agentAddress}`,
+      token: agentToken,
+      kubeconfig: clusterKubeconfig,
+      observabilityAddress: null,
+      podName: 'agentk-e2e',
+      podNamespace: 'agents',
+      logger: testLogger(),
+    });
+    configWatch = watchAgentConfiguration({
+      client: agentk.kas.client,
+      token: agentToken,
+      agentMeta: { podName: 'agentk-e2e', podNamespace: 'agents' },
+      onConfig: (config, commit) => received.push({ config, commit }),
+      logger: testLogger(),
+    });
 
     const userToken = (await kas.registry.userTokens.create({ kind: 'user', username: 'ada', groups: ['platform'], projects: [] })).token;
     kubeconfig = path.join(temp.dir, 'user.kubeconfig');
@@ -151,9 +173,15 @@ describe('kas end to end: kubectl through kas and agentk to the dev cluster', fu
   it('shows the connected agentk in the REST API', async () => {
     const userToken = (await kas!.registry.userTokens.create({ kind: 'user', username: 'bob', groups: [], projects: [] })).token;
     const response = await fetch(`${kas!.apiUrl}api/v1/agents/${agentId}`, { headers: { authorization: `Bearer ${userToken}` } });
-    const agent = (await response.json()) as { name: string; connections: Array<{ podName: string; podNamespace: string; version: string }> };
+    const agent = (await response.json()) as {
+      name: string;
+      connections: Array<{ podName: string; podNamespace: string; version: string }>;
+    };
     assert.equal(agent.name, 'dev');
-    assert.deepEqual(agent.connections.map((c) => [c.podNamespace, c.podName]), [['agents', 'agentk-e2e']]);
+    assert.deepEqual(
+      agent.connections.map((c) => [c.podNamespace, c.podName]),
+      [['agents', 'agentk-e2e']],
+    );
     assert.ok(agent.connections[0]!.version, 'the version comes from the tunnel descriptor');
   });
 
@@ -164,7 +192,9 @@ describe('kas end to end: kubectl through kas and agentk to the dev cluster', fu
     };
     assert.ok(await waitFor(() => true), 'no initial config');
     const committedAt = Date.now();
-    const commit = repo.commit({ [CONFIG_PATH]: 'user_access:\n  access_as:\n    agent: {}\n  groups:\n    - id: platform\n    - id: apps\n' });
+    const commit = repo.commit({
+      [CONFIG_PATH]: 'user_access:\n  access_as:\n    agent: {}\n  groups:\n    - id: platform\n    - id: apps\n',
+    });
     const next = await waitFor((r) => r.commit === commit);
     assert.ok(next, 'the new config did not arrive');
     console.log(`      config commit reached agentk after ${Date.now() - committedAt} ms (upper bound)`);

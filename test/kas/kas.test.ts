@@ -7,7 +7,12 @@ import path from 'node:path';
 import { startKas, type Kas } from '../../agent/kas/index';
 import { watchAgentConfiguration, type ConfigurationWatch } from '../../agent/modules/agent_configuration/agentk';
 import type { AgentConfig } from '../../agent/modules/agent_configuration/parse_config';
-import { GET_CONFIGURATION_PATH, deserializeConfigurationResponse, serializeConfigurationRequest } from '../../agent/modules/agent_configuration/rpc';
+import {
+  GET_CONFIGURATION_PATH,
+  deserializeConfigurationResponse,
+  serializeConfigurationRequest,
+} from '../../agent/modules/agent_configuration/rpc';
+import { version as packageVersion } from '../../package.json';
 import { TestRepository, makeTempDir, testKasConfig, testLogger } from './helpers';
 
 const USER_ACCESS = 'user_access:\n  access_as:\n    agent: {}\n  groups:\n    - id: platform\n';
@@ -41,7 +46,11 @@ class ConfigInbox {
 }
 
 function getJson(url: string, token?: string): Promise<{ status: number; body: any; headers: Headers }> {
-  return fetch(url, { headers: token ? { authorization: `Bearer ${token}` } : {} }).then(async (res) => ({ status: res.status, body: await res.json(), headers: res.headers }));
+  return fetch(url, { headers: token ? { authorization: `Bearer ${token}` } : {} }).then(async (res) => ({
+    status: res.status,
+    body: await res.json(),
+    headers: res.headers,
+  }));
 }
 
 function sleep(ms: number): Promise<void> {
@@ -58,7 +67,10 @@ describe('kas: configuration delivery, REST API and probes', function () {
   async function startWithAgent(listen: Record<string, unknown> = {}): Promise<{ kas: Kas; agentToken: string; userToken: string }> {
     repo.commit({ [CONFIG_PATH]: USER_ACCESS }, 'add agent dev');
     // A long poll period: a change must arrive through fs.watch on the ref files.
-    kas = await startKas(testKasConfig(repo.dir, path.join(temp.dir, 'data'), { agent: { configuration: { poll_period: '60s' }, listen } }), testLogger());
+    kas = await startKas(
+      testKasConfig(repo.dir, path.join(temp.dir, 'data'), { agent: { configuration: { poll_period: '60s' }, listen } }),
+      testLogger(),
+    );
     const agentToken = (await kas.registry.agentTokens.create('dev')).token;
     const userToken = (await kas.registry.userTokens.create({ kind: 'user', username: 'ada', groups: ['platform'], projects: [] })).token;
     return { kas, agentToken, userToken };
@@ -129,7 +141,7 @@ describe('kas: configuration delivery, REST API and probes', function () {
     watch(kas, agentToken, inbox);
     await inbox.waitFor(() => true);
 
-    assert.deepEqual((await getJson(`${kas.apiUrl}api/v1/version`, userToken)).body, { version: require('../../package.json').version });
+    assert.deepEqual((await getJson(`${kas.apiUrl}api/v1/version`, userToken)).body, { version: packageVersion });
     const { status, body } = await getJson(`${kas.apiUrl}api/v1/agents`, userToken);
     assert.equal(status, 200);
     const dev = body.agents[0];
@@ -146,8 +158,16 @@ describe('kas: configuration delivery, REST API and probes', function () {
     assert.equal((await getJson(`${kas.apiUrl}/api/v1/agents`, userToken)).status, 200, 'a doubled slash after the base URL is accepted');
     // One kas without Redis: the connected agents of its config project come from its own view, complete.
     const connected = await getJson(`${kas.apiUrl}api/v1/connected_agents?config_project=team/agents`, userToken);
-    assert.deepEqual(connected.body, { configProject: 'team/agents', complete: true, agents: [{ id: dev.id, name: 'dev', configProject: 'team/agents', connections: dev.connections }] });
-    assert.deepEqual((await getJson(`${kas.apiUrl}api/v1/connected_agents`, userToken)).body.configProject, 'team/agents', 'defaults to this kas’s config project');
+    assert.deepEqual(connected.body, {
+      configProject: 'team/agents',
+      complete: true,
+      agents: [{ id: dev.id, name: 'dev', configProject: 'team/agents', connections: dev.connections }],
+    });
+    assert.deepEqual(
+      (await getJson(`${kas.apiUrl}api/v1/connected_agents`, userToken)).body.configProject,
+      'team/agents',
+      'defaults to this kas’s config project',
+    );
     assert.deepEqual((await getJson(`${kas.apiUrl}api/v1/connected_agents?config_project=other/project`, userToken)).body.agents, []);
 
     const anonymous = await getJson(`${kas.apiUrl}api/v1/agents`);
@@ -191,12 +211,24 @@ describe('kas: configuration delivery, REST API and probes', function () {
     const { kas: started } = await startWithAgent();
     const readiness = async () => {
       const res = await fetch(`http://${started.observabilityAddress}/readiness`);
-      return { status: res.status, body: (await res.json()) as { status: string; checks: Array<{ name: string; ok: boolean; required: boolean; reason: string }> } };
+      return {
+        status: res.status,
+        body: (await res.json()) as { status: string; checks: Array<{ name: string; ok: boolean; required: boolean; reason: string }> },
+      };
     };
     const before = await readiness();
     assert.equal(before.status, 200);
     assert.equal(before.body.status, 'ready');
-    assert.deepEqual(before.body.checks.map((c) => [c.name, c.ok]), [['kas', true], ['agent_listener', true], ['kubernetes_api_listener', true], ['api_listener', true], ['config_repository', true]]);
+    assert.deepEqual(
+      before.body.checks.map((c) => [c.name, c.ok]),
+      [
+        ['kas', true],
+        ['agent_listener', true],
+        ['kubernetes_api_listener', true],
+        ['api_listener', true],
+        ['config_repository', true],
+      ],
+    );
     // The repository disappears: kas keeps the last good configs, so it stays ready but says why it is degraded.
     const moved = `${repo.dir}-moved`;
     renameSync(repo.dir, moved);
@@ -221,7 +253,10 @@ describe('kas: configuration delivery, REST API and probes', function () {
     kas = undefined;
     const draining = await fetch(`${base}/readiness`);
     assert.equal(draining.status, 503);
-    assert.deepEqual(((await draining.json()) as { checks: Array<{ name: string; ok: boolean }> }).checks.filter((c) => !c.ok).map((c) => c.name), ['kas']);
+    assert.deepEqual(
+      ((await draining.json()) as { checks: Array<{ name: string; ok: boolean }> }).checks.filter((c) => !c.ok).map((c) => c.name),
+      ['kas'],
+    );
     assert.equal((await fetch(`${base}/liveness`)).status, 200, 'still alive while draining');
     await stopping;
     await assert.rejects(fetch(`${base}/liveness`), 'the listener is closed after the grace period');
@@ -233,7 +268,14 @@ function openRawStream(address: string, token: string): Promise<grpc.status> {
   const client = new grpc.Client(address, grpc.credentials.createInsecure());
   const metadata = new grpc.Metadata();
   metadata.set('authorization', `Bearer ${token}`);
-  const stream = client.makeServerStreamRequest(GET_CONFIGURATION_PATH, serializeConfigurationRequest, deserializeConfigurationResponse, {}, metadata, {});
+  const stream = client.makeServerStreamRequest(
+    GET_CONFIGURATION_PATH,
+    serializeConfigurationRequest,
+    deserializeConfigurationResponse,
+    {},
+    metadata,
+    {},
+  );
   return new Promise<grpc.status>((resolve) => {
     stream.on('data', () => {
       stream.cancel();

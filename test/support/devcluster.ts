@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import https from 'node:https';
 import { createLogger } from '../../agent/internal/log';
-import { startDevCluster, type DevCluster, type DevClusterOptions } from '../../agent/devcluster/index';
+import { startDevCluster, type DevCluster, type DevClusterOptions } from '../../agent/devtools/devcluster/index';
 
 export interface TestCluster {
   cluster: DevCluster;
@@ -70,7 +70,12 @@ export interface RawResponse {
 }
 
 /** One HTTPS request to the cluster with the admin token (or the given headers). */
-export function request(cluster: DevCluster, method: string, pathname: string, options: { body?: string | Buffer; headers?: Record<string, string>; token?: string | null } = {}): Promise<RawResponse> {
+export function request(
+  cluster: DevCluster,
+  method: string,
+  pathname: string,
+  options: { body?: string | Buffer; headers?: Record<string, string>; token?: string | null } = {},
+): Promise<RawResponse> {
   const url = new URL(pathname, cluster.url);
   const headers: Record<string, string> = { Accept: 'application/json', ...options.headers };
   const token = options.token === undefined ? cluster.adminToken : options.token;

@@ -77,7 +77,9 @@ export class KubectlStream {
         }
         if (this.exited) {
           clearTimeout(timer);
-          reject(new Error(`kubectl exited without a line matching ${pattern}; stdout:\n${this.lines.join('\n')}\nstderr:\n${this.stderr}`));
+          reject(
+            new Error(`kubectl exited without a line matching ${pattern}; stdout:\n${this.lines.join('\n')}\nstderr:\n${this.stderr}`),
+          );
           return true;
         }
         return false;

@@ -28,9 +28,7 @@ export type ExtensionToWebview =
   | { type: 'lines'; lines: string[] }
   | { type: 'state'; state: LogViewState; detail: string };
 
-export type WebviewToExtension =
-  | { type: 'ready' }
-  | { type: 'download'; text: string };
+export type WebviewToExtension = { type: 'ready' } | { type: 'download'; text: string };
 
 export function isWebviewToExtension(value: unknown): value is WebviewToExtension {
   const message = value as { type?: unknown; text?: unknown } | null;

@@ -4,7 +4,14 @@
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from '../../internal/log';
 import type { AgentConfig } from './parse_config';
-import { GET_CONFIGURATION_PATH, deserializeConfigurationResponse, serializeConfigurationRequest, type AgentMeta, type ConfigurationRequest, type ConfigurationResponse } from './rpc';
+import {
+  GET_CONFIGURATION_PATH,
+  deserializeConfigurationResponse,
+  serializeConfigurationRequest,
+  type AgentMeta,
+  type ConfigurationRequest,
+  type ConfigurationResponse,
+} from './rpc';
 
 export interface ConfigurationWatchOptions {
   /** A grpc client connected to kas's agent listener (its channel is reused; not closed by stop()). */
@@ -46,7 +53,14 @@ export function watchAgentConfiguration(options: ConfigurationWatchOptions): Con
     const metadata = new grpc.Metadata();
     metadata.set('authorization', `Bearer ${options.token}`);
     const request: ConfigurationRequest = { agentMeta: options.agentMeta ?? {} };
-    const stream = client.makeServerStreamRequest(GET_CONFIGURATION_PATH, serializeConfigurationRequest, deserializeConfigurationResponse, request, metadata, {});
+    const stream = client.makeServerStreamRequest(
+      GET_CONFIGURATION_PATH,
+      serializeConfigurationRequest,
+      deserializeConfigurationResponse,
+      request,
+      metadata,
+      {},
+    );
     current = stream;
     let ended = false;
     const end = (reason: string) => {

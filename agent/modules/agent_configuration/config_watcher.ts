@@ -166,7 +166,8 @@ export class AgentConfigWatcher {
 
   private isValidAgentFolder(folder: AgentFolder): boolean {
     const problem = validateAgentName(folder.name);
-    if (problem) this.options.logger.warn('ignoring agent folder with an invalid name', { folder: `${AGENTS_FOLDER}/${folder.name}`, problem });
+    if (problem)
+      this.options.logger.warn('ignoring agent folder with an invalid name', { folder: `${AGENTS_FOLDER}/${folder.name}`, problem });
     return !problem;
   }
 
@@ -182,7 +183,11 @@ export class AgentConfigWatcher {
     if ('errors' in result) {
       agent.valid = false;
       agent.errors = result.errors;
-      this.options.logger.warn('agent config refused; the last good config stays in force', { agent: folder.name, commit, errors: result.errors.map(formatConfigError) });
+      this.options.logger.warn('agent config refused; the last good config stays in force', {
+        agent: folder.name,
+        commit,
+        errors: result.errors.map(formatConfigError),
+      });
       return undefined;
     }
     Object.assign(agent, { config: result.config, commit, valid: true, errors: [] });
@@ -193,14 +198,24 @@ export class AgentConfigWatcher {
   private async parseFolderConfig(folder: AgentFolder, file: string): Promise<{ config: AgentConfig } | { errors: ConfigError[] }> {
     if (!folder.configBlob) return { config: {} };
     if (folder.configBlob.size > MAX_CONFIG_FILE_BYTES) {
-      return { errors: [{ file, line: 1, column: 1, message: `the file is ${folder.configBlob.size} bytes; at most ${MAX_CONFIG_FILE_BYTES} are allowed` }] };
+      return {
+        errors: [
+          {
+            file,
+            line: 1,
+            column: 1,
+            message: `the file is ${folder.configBlob.size} bytes; at most ${MAX_CONFIG_FILE_BYTES} are allowed`,
+          },
+        ],
+      };
     }
     const text = await this.options.repository.readBlob(folder.configBlob.id);
     const parsed = parseAgentConfig(text, { fileName: file });
     const errors = parsed.diagnostics
       .filter((d) => d.severity === 'error')
       .map((d) => ({ file, line: d.range.start.line + 1, column: d.range.start.character + 1, message: d.message }));
-    if (errors.length > 0 || !parsed.config) return { errors: errors.length > 0 ? errors : [{ file, line: 1, column: 1, message: 'the configuration is invalid' }] };
+    if (errors.length > 0 || !parsed.config)
+      return { errors: errors.length > 0 ? errors : [{ file, line: 1, column: 1, message: 'the configuration is invalid' }] };
     return { config: parsed.config };
   }
 

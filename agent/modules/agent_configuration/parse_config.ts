@@ -1,3 +1,3 @@
-// The one place kas reads the agent config schema module from (agent/modules/agent_configuration/schema/).
-export { parseAgentConfig, validateConfigFiles, validateAgentName } from './schema';
-export type { AgentConfig, ConfigDiagnostic, ParseResult } from './schema';
+// The one place kas reads the agent config schema module from (agent/shared/agent_config/).
+export { parseAgentConfig, validateConfigFiles, validateAgentName } from '../../shared/agent_config';
+export type { AgentConfig, ConfigDiagnostic, ParseResult } from '../../shared/agent_config';

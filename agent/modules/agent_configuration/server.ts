@@ -3,7 +3,13 @@
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from '../../internal/log';
 import type { AgentConfigState, AgentConfigWatcher } from './config_watcher';
-import { agentConfigurationServiceDefinition, bearerTokenFrom, type AgentMeta, type ConfigurationRequest, type ConfigurationResponse } from './rpc';
+import {
+  agentConfigurationServiceDefinition,
+  bearerTokenFrom,
+  type AgentMeta,
+  type ConfigurationRequest,
+  type ConfigurationResponse,
+} from './rpc';
 
 /** Who the token belongs to, or why the connection is refused (unknown token, rate limit...). */
 export type AgentAdmission = { ok: true; agentId: string; agentName: string } | { ok: false; code: grpc.status; message: string };
@@ -33,7 +39,10 @@ export function configurationService(options: ConfigurationServiceOptions): (ser
   };
 }
 
-async function serveConfigurationStream(call: grpc.ServerWritableStream<ConfigurationRequest, ConfigurationResponse>, options: ConfigurationServiceOptions): Promise<void> {
+async function serveConfigurationStream(
+  call: grpc.ServerWritableStream<ConfigurationRequest, ConfigurationResponse>,
+  options: ConfigurationServiceOptions,
+): Promise<void> {
   const admission = await options.admitAgent(bearerTokenFrom(call.metadata));
   if (!admission.ok) {
     call.emit('error', { code: admission.code, details: admission.message });
@@ -41,7 +50,11 @@ async function serveConfigurationStream(call: grpc.ServerWritableStream<Configur
   }
   if (call.cancelled) return;
   const agentId = Number(admission.agentId);
-  const meta = { version: call.request.agentMeta?.version ?? '', podName: call.request.agentMeta?.podName ?? '', podNamespace: call.request.agentMeta?.podNamespace ?? '' };
+  const meta = {
+    version: call.request.agentMeta?.version ?? '',
+    podName: call.request.agentMeta?.podName ?? '',
+    podNamespace: call.request.agentMeta?.podNamespace ?? '',
+  };
   const logger = options.logger.child({ agent: admission.agentName, agentId, pod: meta.podName });
   let lastSentCommit: string | undefined;
   const send = (state: AgentConfigState | undefined) => {

@@ -47,9 +47,17 @@ export class AgentTokenStore {
     const record = await this.file.update((tokens) => {
       const active = tokens.filter((t) => t.agentName === agentName && !t.revokedAt);
       if (active.length >= MAX_ACTIVE_TOKENS_PER_AGENT) {
-        throw new TokenLimitError(`agent "${agentName}" already has ${active.length} active tokens (at most ${MAX_ACTIVE_TOKENS_PER_AGENT}); revoke one first`);
+        throw new TokenLimitError(
+          `agent "${agentName}" already has ${active.length} active tokens (at most ${MAX_ACTIVE_TOKENS_PER_AGENT}); revoke one first`,
+        );
       }
-      const created: StoredAgentToken = { id, name: name ?? `token-${id}`, agentName, sha256: hashToken(token), createdAt: new Date().toISOString() };
+      const created: StoredAgentToken = {
+        id,
+        name: name ?? `token-${id}`,
+        agentName,
+        sha256: hashToken(token),
+        createdAt: new Date().toISOString(),
+      };
       tokens.push(created);
       return created;
     });
@@ -88,4 +96,3 @@ export class AgentTokenStore {
 function publicInfo(t: StoredAgentToken): AgentTokenInfo {
   return { id: t.id, name: t.name, agentName: t.agentName, createdAt: t.createdAt, ...(t.revokedAt ? { revokedAt: t.revokedAt } : {}) };
 }
-

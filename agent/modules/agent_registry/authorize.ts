@@ -7,7 +7,7 @@
 //   ci_access.projects[].id    → allowed when the job runs in that project (the config project
 //                                is authorized implicitly, as in the reference)
 //   ci_access.groups[].id      → allowed when the job's project lies below that group
-import type { AgentConfig, CiAccessAs, UserAccessAs } from '../agent_configuration/schema/types';
+import type { AgentConfig, CiAccessAs, UserAccessAs } from '../../shared/agent_config/types';
 import type { Principal, UserTokenStore } from './user_tokens';
 
 export type AccessAs = UserAccessAs | CiAccessAs;
@@ -38,7 +38,9 @@ export function createAuthorizer(options: AuthorizerOptions): (request: Authoriz
     const id = /^\d+$/.test(agentId) ? Number(agentId) : NaN;
     const config = Number.isNaN(id) ? undefined : options.configOf(id);
     if (!config) return { allowed: false, status: 403, message: `agent ${agentId} does not exist or has no configuration` };
-    return principal.kind === 'user' ? authorizeUser(principal, config, agentId) : authorizeCiJob(principal, config, agentId, options.configProjectId);
+    return principal.kind === 'user'
+      ? authorizeUser(principal, config, agentId)
+      : authorizeCiJob(principal, config, agentId, options.configProjectId);
   };
 }
 
@@ -49,14 +51,25 @@ export function isWithin(path: string, ancestor: string): boolean {
 
 function authorizeUser(user: Extract<Principal, { kind: 'user' }>, config: AgentConfig, agentId: string): AuthorizationResult {
   const access = config.user_access;
-  if (!access) return { allowed: false, status: 403, message: `agent ${agentId} does not allow user access (no user_access in its configuration)` };
+  if (!access)
+    return { allowed: false, status: 403, message: `agent ${agentId} does not allow user access (no user_access in its configuration)` };
   const memberOf = (path: string) => user.groups.some((g) => isWithin(path, g)) || user.projects.includes(path);
   const granted = (access.projects ?? []).some((p) => memberOf(p.id)) || (access.groups ?? []).some((g) => memberOf(g.id));
-  if (!granted) return { allowed: false, status: 403, message: `user ${user.username} is not a member of a project or group that agent ${agentId} authorizes` };
+  if (!granted)
+    return {
+      allowed: false,
+      status: 403,
+      message: `user ${user.username} is not a member of a project or group that agent ${agentId} authorizes`,
+    };
   return { allowed: true, accessAs: access.access_as, user: { username: user.username, groups: [...user.groups] } };
 }
 
-function authorizeCiJob(job: Extract<Principal, { kind: 'ci_job' }>, config: AgentConfig, agentId: string, configProjectId: string): AuthorizationResult {
+function authorizeCiJob(
+  job: Extract<Principal, { kind: 'ci_job' }>,
+  config: AgentConfig,
+  agentId: string,
+  configProjectId: string,
+): AuthorizationResult {
   const access = config.ci_access;
   const entry = access?.projects?.find((p) => p.id === job.project) ?? access?.groups?.find((g) => isWithin(job.project, g.id));
   if (entry) return { allowed: true, accessAs: entry.access_as ?? { agent: {} } };

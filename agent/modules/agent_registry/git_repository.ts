@@ -35,10 +35,15 @@ export class GitConfigRepository {
   /** Runs git in the repository and resolves with stdout. */
   async git(args: string[], maxBuffer = 16 * 1024 * 1024): Promise<string> {
     return new Promise((resolve, reject) => {
-      execFile('git', ['-C', this.repositoryPath, ...args], { maxBuffer, encoding: 'utf8', env: { ...process.env, GIT_TERMINAL_PROMPT: '0', LC_ALL: 'C' } }, (err, stdout, stderr) => {
-        if (err) reject(new GitCommandError(args, stderr, err.code ?? err.message));
-        else resolve(stdout);
-      });
+      execFile(
+        'git',
+        ['-C', this.repositoryPath, ...args],
+        { maxBuffer, encoding: 'utf8', env: { ...process.env, GIT_TERMINAL_PROMPT: '0', LC_ALL: 'C' } },
+        (err, stdout, stderr) => {
+          if (err) reject(new GitCommandError(args, stderr, err.code ?? err.message));
+          else resolve(stdout);
+        },
+      );
     });
   }
 

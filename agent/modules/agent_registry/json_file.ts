@@ -55,7 +55,8 @@ export async function withFileLock<T>(file: string, critical: () => Promise<T>):
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       if (await removeIfStale(lock)) continue;
-      if (Date.now() > deadline) throw new FileLockTimeoutError(`${lock} is held by another process; remove it if no kas process is running`);
+      if (Date.now() > deadline)
+        throw new FileLockTimeoutError(`${lock} is held by another process; remove it if no kas process is running`);
       await new Promise((resolve) => setTimeout(resolve, LOCK_RETRY_MS));
     }
   }

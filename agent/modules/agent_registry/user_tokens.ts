@@ -8,9 +8,7 @@ import { TokenFile, TokenLookupCache, TokenNotFoundError, generateToken, hashTok
 const USER_TOKEN_PREFIX = 'kut_';
 const CI_JOB_TOKEN_PREFIX = 'kci_';
 
-export type Principal =
-  | { kind: 'user'; username: string; groups: string[]; projects: string[] }
-  | { kind: 'ci_job'; project: string };
+export type Principal = { kind: 'user'; username: string; groups: string[]; projects: string[] } | { kind: 'ci_job'; project: string };
 
 export interface StoredUserToken extends StoredToken {
   principal: Principal;
@@ -37,7 +35,13 @@ export class UserTokenStore {
   async create(principal: Principal, name?: string): Promise<{ token: string; info: UserTokenInfo }> {
     const token = generateToken(principal.kind === 'user' ? USER_TOKEN_PREFIX : CI_JOB_TOKEN_PREFIX);
     const id = newTokenId();
-    const record: StoredUserToken = { id, name: name ?? `token-${id}`, principal: normalise(principal), sha256: hashToken(token), createdAt: new Date().toISOString() };
+    const record: StoredUserToken = {
+      id,
+      name: name ?? `token-${id}`,
+      principal: normalise(principal),
+      sha256: hashToken(token),
+      createdAt: new Date().toISOString(),
+    };
     await this.file.update((tokens) => tokens.push(record));
     this.cache.invalidate();
     return { token, info: publicInfo(record) };

@@ -62,7 +62,8 @@ export async function joinReplicaCluster(options: ReplicaClusterOptions): Promis
     claimLocalTunnel: (agentId) => tunnels.claimLocalTunnel(agentId),
     logger: logger.child({ module: 'kas_private_api' }),
   });
-  const ownUrl = process.env.OWN_PRIVATE_API_URL || options.privateApi.advertiseUrl || `${tls ? 'https' : 'http'}://${reachableAddress(server.address)}`;
+  const ownUrl =
+    process.env.OWN_PRIVATE_API_URL || options.privateApi.advertiseUrl || `${tls ? 'https' : 'http'}://${reachableAddress(server.address)}`;
   const client = new PrivateApiClient({ secret, caPem, logger: logger.child({ module: 'kas_private_api' }) });
   const redis = connectRedis(options.redis, 'commands');
   const subscriber = connectRedis(options.redis, 'notifications');
@@ -76,7 +77,12 @@ export async function joinReplicaCluster(options: ReplicaClusterOptions): Promis
     ttlMs: options.redis.trackerTtlMs,
     localState: (agentId) => {
       const counts = tunnels.localTunnels(agentId);
-      return { tunnels: counts.idle + counts.busy, idleTunnels: counts.idle, connections: options.localConnections(agentId), agentName: options.agentName(agentId) };
+      return {
+        tunnels: counts.idle + counts.busy,
+        idleTunnels: counts.idle,
+        connections: options.localConnections(agentId),
+        agentName: options.agentName(agentId),
+      };
     },
     localAgentIds: () => [...new Set([...tunnels.connectedAgents().map((a) => a.agentId), ...options.localConfigStreamAgents()])],
     logger: logger.child({ module: 'tunnel_tracker' }),
@@ -96,7 +102,12 @@ export async function joinReplicaCluster(options: ReplicaClusterOptions): Promis
   });
   logger.info('joined the kas replicas', { ownUrl, privateApi: server.address });
   const unhealthyReason = () => (tracker.healthy ? undefined : UNHEALTHY_REASON);
-  const limiter = new SharedConnectionRateLimiter(redis, options.redis.keyPrefix, options.connectionsPerTokenPerMinute, logger.child({ module: 'rate_limit' }));
+  const limiter = new SharedConnectionRateLimiter(
+    redis,
+    options.redis.keyPrefix,
+    options.connectionsPerTokenPerMinute,
+    logger.child({ module: 'rate_limit' }),
+  );
   return {
     ownUrl,
     privateApiAddress: server.address,
@@ -140,7 +151,9 @@ function reportHealthChanges(redis: ReturnType<typeof connectRedis>, logger: Log
 }
 
 /** The listener's certificate and key, and the CA that signs the other replicas' certificates. */
-async function readPrivateApiTls(listen: KasConfig['privateApi']['listen']): Promise<{ tls?: { certPem: string; keyPem: string }; caPem?: string }> {
+async function readPrivateApiTls(
+  listen: KasConfig['privateApi']['listen'],
+): Promise<{ tls?: { certPem: string; keyPem: string }; caPem?: string }> {
   const read = (file: string, what: string) =>
     readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
       throw new PrivateApiConfigError(`cannot read the private API ${what} ${file}: ${err.code ?? err.message}`);

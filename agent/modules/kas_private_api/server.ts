@@ -40,7 +40,9 @@ export async function startPrivateApiServer(options: PrivateApiServerOptions): P
     res.writeHead(404, { 'content-type': 'text/plain' });
     res.end('kas private API: only tunnel upgrades are served here\n');
   };
-  const server = options.tls ? https.createServer({ cert: options.tls.certPem, key: options.tls.keyPem }, notFound) : http.createServer(notFound);
+  const server = options.tls
+    ? https.createServer({ cert: options.tls.certPem, key: options.tls.keyPem }, notFound)
+    : http.createServer(notFound);
   server.requestTimeout = 0;
   let accepted = 0;
   const webSockets = new WebSocketServer({ noServer: true, perMessageDeflate: false });
@@ -94,7 +96,9 @@ function tokenProblem(secret: Buffer, token: string | undefined): string | undef
 
 function refuse(socket: Duplex, status: number, message: string): void {
   if (socket.destroyed) return;
-  socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? ''}\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(message)}\r\nConnection: close\r\n\r\n${message}`);
+  socket.end(
+    `HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? ''}\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(message)}\r\nConnection: close\r\n\r\n${message}`,
+  );
 }
 
 /** One pooled connection: claims one after another, each followed by its tunnel's frames. */
@@ -127,7 +131,11 @@ function serveConnection(ws: WebSocket, options: PrivateApiServerOptions): void 
   ws.on('error', () => active?.abandon());
 }
 
-async function answerClaim(ws: WebSocket, claim: Extract<Control, { kas: 'claim' }>, options: PrivateApiServerOptions): Promise<Tunnel | undefined> {
+async function answerClaim(
+  ws: WebSocket,
+  claim: Extract<Control, { kas: 'claim' }>,
+  options: PrivateApiServerOptions,
+): Promise<Tunnel | undefined> {
   const problem = tokenProblem(options.secret, claim.token);
   if (problem) {
     options.logger.warn('private API claim refused', { reason: problem });
@@ -164,7 +172,8 @@ class ActiveTunnel {
   private readonly onEnd = () => this.agentSideEnded({ kas: 'end' });
   private readonly onError = () => this.agentSideEnded({ kas: 'error', reason: 'the tunnel to the agent broke' });
   // Closed without a clean end: for the routing replica that is a clean end only if it already finished.
-  private readonly onClose = () => this.agentSideEnded(this.routingEnded ? { kas: 'end' } : { kas: 'error', reason: 'the tunnel to the agent closed' });
+  private readonly onClose = () =>
+    this.agentSideEnded(this.routingEnded ? { kas: 'end' } : { kas: 'error', reason: 'the tunnel to the agent closed' });
 
   constructor(
     private readonly ws: WebSocket,

@@ -15,10 +15,7 @@ export interface Impersonation {
 }
 
 export type AccessAs =
-  | { agent: Record<string, never> }
-  | { impersonate: Impersonation }
-  | { user: Record<string, never> }
-  | { ci_job: Record<string, never> };
+  { agent: Record<string, never> } | { impersonate: Impersonation } | { user: Record<string, never> } | { ci_job: Record<string, never> };
 
 /** Who is calling, as kas established it. */
 export interface CallerUser {

@@ -71,7 +71,10 @@ export async function startObservabilityServer(options: ObservabilityServerOptio
   };
 }
 
-async function answer(req: http.IncomingMessage, options: ObservabilityServerOptions): Promise<{ status: number; type: string; body: string }> {
+async function answer(
+  req: http.IncomingMessage,
+  options: ObservabilityServerOptions,
+): Promise<{ status: number; type: string; body: string }> {
   const path = (req.url ?? '/').split('?')[0];
   if (req.method !== 'GET' && req.method !== 'HEAD') return { status: 405, type: 'text/plain', body: 'method not allowed\n' };
   switch (path) {
@@ -90,7 +93,11 @@ async function readinessAnswer(options: ObservabilityServerOptions): Promise<{ s
   const report = await readinessReport(options);
   const status = report.ready ? 200 : 503;
   if (!options.checks) return { status, type: 'text/plain', body: report.ready ? 'ready\n' : 'not ready\n' };
-  return { status, type: 'application/json; charset=utf-8', body: JSON.stringify({ status: report.ready ? 'ready' : 'not ready', checks: report.checks }) + '\n' };
+  return {
+    status,
+    type: 'application/json; charset=utf-8',
+    body: JSON.stringify({ status: report.ready ? 'ready' : 'not ready', checks: report.checks }) + '\n',
+  };
 }
 
 /** Binds `host:port` (":port" = all interfaces) and resolves with the bound address. */

@@ -47,7 +47,8 @@ export function frameMessage(payload: Uint8Array): Buffer {
  * copies bytes into its output, and framing would copy them once more; profiled in agentk).
  */
 export function frameBytesMessage(fieldNumber: number, data: Buffer): [Buffer, Buffer] {
-  if (!Number.isInteger(fieldNumber) || fieldNumber < 1 || fieldNumber > 15) throw new RangeError(`field number ${fieldNumber} needs a one-byte tag`);
+  if (!Number.isInteger(fieldNumber) || fieldNumber < 1 || fieldNumber > 15)
+    throw new RangeError(`field number ${fieldNumber} needs a one-byte tag`);
   const innerLength = 1 + varintSize(data.length) + data.length;
   const payloadLength = 1 + varintSize(innerLength) + innerLength;
   const header = Buffer.allocUnsafe(PREFIX_BYTES + payloadLength - data.length);
@@ -99,7 +100,8 @@ export class MessageDecoder {
     while (data.length - offset >= PREFIX_BYTES) {
       if (data[offset] !== 0) throw new GrpcWireError(grpc.status.UNIMPLEMENTED, 'compressed gRPC messages are not supported');
       const length = data.readUInt32BE(offset + 1);
-      if (length > MAX_MESSAGE_BYTES) throw new GrpcWireError(grpc.status.RESOURCE_EXHAUSTED, `gRPC message of ${length} bytes exceeds the limit`);
+      if (length > MAX_MESSAGE_BYTES)
+        throw new GrpcWireError(grpc.status.RESOURCE_EXHAUSTED, `gRPC message of ${length} bytes exceeds the limit`);
       if (data.length - offset - PREFIX_BYTES < length) break;
       messages.push(data.subarray(offset + PREFIX_BYTES, offset + PREFIX_BYTES + length));
       offset += PREFIX_BYTES + length;

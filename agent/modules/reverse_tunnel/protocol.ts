@@ -293,7 +293,8 @@ function putValuesEntry(target: Buffer, offset: number, fieldNumber: number, nam
  */
 export function encodeHeaderRequest(header: HeaderFrame, headroom: number): Buffer | undefined {
   const status = header.status ?? 0;
-  if (!Number.isInteger(status) || status < 0 || status > 0x7fffffff || (header.meta && Object.keys(header.meta).length > 0)) return undefined;
+  if (!Number.isInteger(status) || status < 0 || status > 0x7fffffff || (header.meta && Object.keys(header.meta).length > 0))
+    return undefined;
   const reason = header.reason ?? '';
   const reasonLength = Buffer.byteLength(reason);
   const entries = Object.entries(header.httpHeaders ?? {});

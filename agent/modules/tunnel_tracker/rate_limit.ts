@@ -109,7 +109,11 @@ export class SharedConnectionRateLimiter {
 
   private async addShared(hash: string, window: number, count: number): Promise<number> {
     const key = `${this.keyPrefix}:conn_rate:${hash}:${window}`;
-    const results = await this.redis.multi().incrby(key, count).pexpire(key, WINDOW_MS * 2).exec();
+    const results = await this.redis
+      .multi()
+      .incrby(key, count)
+      .pexpire(key, WINDOW_MS * 2)
+      .exec();
     const total = Number(results?.[0]?.[1]);
     if (!Number.isFinite(total)) throw new Error('unexpected INCRBY reply');
     return total;

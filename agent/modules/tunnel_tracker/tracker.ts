@@ -87,9 +87,13 @@ export class TunnelTracker {
     redis.on('ready', () => this.resynchroniseAfterReconnect('Redis connection ready'));
     subscriber.on('ready', () => {
       // Subscribing twice is harmless; ioredis also resubscribes by itself after a reconnect.
-      subscriber.subscribe(this.channel).then(() => this.resynchroniseAfterReconnect('Redis subscription ready'), () => undefined);
+      subscriber.subscribe(this.channel).then(
+        () => this.resynchroniseAfterReconnect('Redis subscription ready'),
+        () => undefined,
+      );
     });
-    for (const connection of [redis, subscriber]) connection.on('error', (err: Error) => this.options.logger.debug('Redis connection error', { err: err.message }));
+    for (const connection of [redis, subscriber])
+      connection.on('error', (err: Error) => this.options.logger.debug('Redis connection error', { err: err.message }));
     // A failed first connect is retried in the background (retryStrategy): kas starts without Redis.
     await Promise.all([redis.connect().catch(() => undefined), subscriber.connect().catch(() => undefined)]);
     this.refreshTimer = setInterval(() => void this.resynchronise(), this.options.refreshMs);
@@ -133,10 +137,18 @@ export class TunnelTracker {
     const { redis } = this.options;
     const now = Date.now();
     const index = await redis.hgetall(this.projectKey(configProject));
-    const expired = Object.entries(index).filter(([, expiresAt]) => Number(expiresAt) <= now).map(([field]) => field);
+    const expired = Object.entries(index)
+      .filter(([, expiresAt]) => Number(expiresAt) <= now)
+      .map(([field]) => field);
     // Entries of replicas that died: the key itself lives on while others refresh it.
     if (expired.length > 0) void redis.hdel(this.projectKey(configProject), ...expired).catch(() => undefined);
-    const agentIds = [...new Set(Object.entries(index).filter(([, expiresAt]) => Number(expiresAt) > now).map(([field]) => field.split(' ')[0]!))].sort((a, b) => Number(a) - Number(b));
+    const agentIds = [
+      ...new Set(
+        Object.entries(index)
+          .filter(([, expiresAt]) => Number(expiresAt) > now)
+          .map(([field]) => field.split(' ')[0]!),
+      ),
+    ].sort((a, b) => Number(a) - Number(b));
     if (agentIds.length === 0) return [];
     const pipeline = redis.pipeline();
     for (const agentId of agentIds) pipeline.hgetall(this.key(agentId));
@@ -148,7 +160,9 @@ export class TunnelTracker {
         .map((json) => JSON.parse(json) as ReplicaRecord)
         .filter((r) => r.expiresAt > now && r.configProject === configProject);
       if (records.length === 0) return [];
-      return [{ agentId, agentName: records.find((r) => r.agentName)?.agentName ?? '', connections: records.flatMap((r) => r.connections) }];
+      return [
+        { agentId, agentName: records.find((r) => r.agentName)?.agentName ?? '', connections: records.flatMap((r) => r.connections) },
+      ];
     });
   }
 
@@ -202,7 +216,13 @@ export class TunnelTracker {
   private recordBody(agentId: string): Omit<ReplicaRecord, 'expiresAt'> | null {
     const state = this.options.localState(agentId);
     if (state.tunnels === 0 && state.connections.length === 0) return null;
-    return { hasTunnels: state.tunnels > 0, hasIdleTunnel: state.idleTunnels > 0, connections: state.connections, agentName: state.agentName, configProject: this.options.configProject };
+    return {
+      hasTunnels: state.tunnels > 0,
+      hasIdleTunnel: state.idleTunnels > 0,
+      connections: state.connections,
+      agentName: state.agentName,
+      configProject: this.options.configProject,
+    };
   }
 
   private async publishIfChanged(agentId: string, announce: boolean): Promise<void> {
@@ -259,7 +279,9 @@ export class TunnelTracker {
     if (reason) this.options.logger.info('tunnel tracker resynchronising', { reason });
     const agentIds = new Set([...this.options.localAgentIds(), ...this.published.keys()]);
     for (const agentId of agentIds) await this.write(agentId, this.recordBody(agentId));
-    await this.loadView().catch((err: unknown) => this.options.logger.debug('could not load the tunnel tracker view', { err: String(err) }));
+    await this.loadView().catch((err: unknown) =>
+      this.options.logger.debug('could not load the tunnel tracker view', { err: String(err) }),
+    );
   }
 
   private async loadView(): Promise<void> {

@@ -1,15 +1,21 @@
 // Every command of the extension, bound to its handler. Command ids are listed in package.json
 // (contributes.commands) with their menus.
 import * as vscode from 'vscode';
-import type { ConfigEditorSupport } from '../configEditor/configEditor';
-import type { LocalPairController } from '../localPair/localPairController';
+import type { ConfigEditorSupport } from '../config_editor/config_editor';
+import type { LocalPairController } from '../local_pair/local_pair_controller';
 import { COMMAND_PREFIX, Services } from '../services';
 import type { AgentsNode } from '../trees/nodes';
-import { argumentOrSelection } from './commandTarget';
-import { addConnection, removeConnection } from './connectionCommands';
+import { argumentOrSelection } from './command_target';
+import { addConnection, removeConnection } from './connection_commands';
 import {
-  copyKubeconfig, createRestrictedNamespace, deletePod, openAgentConfig, reportFailure, showPodLogs, validateAgentConfig,
-} from './clusterCommands';
+  copyKubeconfig,
+  createRestrictedNamespace,
+  deletePod,
+  openAgentConfig,
+  reportFailure,
+  showPodLogs,
+  validateAgentConfig,
+} from './cluster_commands';
 
 export function registerCommands(
   services: Services,
@@ -19,16 +25,20 @@ export function registerCommands(
 ): vscode.Disposable[] {
   const diagnostics = vscode.languages.createDiagnosticCollection('kubernetesAgents.agentConfig');
   const target = <K extends AgentsNode['kind']>(arg: unknown, ...kinds: K[]) => argumentOrSelection(arg, agentsView.selection, kinds);
-  const handlers: Record<string, (...args: any[]) => Promise<unknown>> = {
+  const handlers: Record<string, (...args: unknown[]) => Promise<unknown>> = {
     addConnection: (args) => addConnection(services, isPlainObject(args) ? args : {}),
     removeConnection: (node) => removeConnection(services, target(node, 'connection')),
     refresh: () => services.model.refresh(),
     showPodLogs: (node) => reportFailure(services, 'Show Pod Logs', () => showPodLogs(services, target(node, 'pod', 'container'))),
     deletePod: (node) => reportFailure(services, 'Delete Pod', () => deletePod(services, target(node, 'pod'))),
     copyKubeconfig: (node) => reportFailure(services, 'Copy Kubeconfig', () => copyKubeconfig(services, target(node, 'agent'))),
-    createRestrictedNamespace: (node) => reportFailure(services, 'Create Restricted Namespace', () => createRestrictedNamespace(services, target(node, 'agent', 'namespace'))),
+    createRestrictedNamespace: (node) =>
+      reportFailure(services, 'Create Restricted Namespace', () => createRestrictedNamespace(services, target(node, 'agent', 'namespace'))),
     openAgentConfig: (node) => reportFailure(services, 'Open Agent Config', () => openAgentConfig(services, target(node, 'agent'))),
-    validateAgentConfig: (node) => reportFailure(services, 'Validate Agent Config', () => validateAgentConfig(services, diagnostics, configEditor, target(node, 'agent'))),
+    validateAgentConfig: (node) =>
+      reportFailure(services, 'Validate Agent Config', () =>
+        validateAgentConfig(services, diagnostics, configEditor, target(node, 'agent')),
+      ),
     startLocalPair: () => reportFailure(services, 'Start Local Pair', () => localPair.start()),
     stopLocalPair: () => reportFailure(services, 'Stop Local Pair', () => localPair.stop()),
   };
@@ -42,4 +52,3 @@ function isPlainObject(value: unknown): value is Record<string, string> {
   // A tree item passes its node as the first argument; only a plain argument object counts.
   return typeof value === 'object' && value !== null && !('kind' in value);
 }
-

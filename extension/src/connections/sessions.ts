@@ -1,11 +1,12 @@
 // Turns a saved connection into ready clients: the kas REST API and, per agent, the Kubernetes
 // API through kas's proxy (client-node, loaded on first use; one client per agent, kept). The
 // token and CA are read once per session and kept in memory only.
-import { KasClientError } from '../kasClient/errors';
-import { HttpTarget, readCaFile } from '../kasClient/http';
-import { KasApi } from '../kasClient/kasApi';
-import { kubeClientFor, proxyCredential, type ClusterParts, type KubeClient } from '../kasClient/kubeClient';
-import type { ConnectionRecord, ConnectionStore } from './connectionStore';
+import { KasClientError } from '../kas_client/errors';
+import { HttpTarget, readCaFile } from '../kas_client/http';
+import { KasApi } from '../kas_client/kas_api';
+import { proxyCredential, type ClusterParts, type KubeClient } from '../kas_client/kube_client';
+import { kubeClientFor } from '../kube/load';
+import type { ConnectionRecord, ConnectionStore } from './connection_store';
 
 export interface Session {
   record: ConnectionRecord;
@@ -17,7 +18,11 @@ export interface Session {
 
 export function createSession(record: ConnectionRecord, token: string, caPem: string | undefined): Session {
   const api: HttpTarget = { baseUrl: record.apiUrl, authorization: `Bearer ${token}`, caPem, unauthorizedMeansKas: true };
-  const kubeconfigParts = (agentId: string): ClusterParts => ({ server: record.k8sProxyUrl, caPem, token: proxyCredential(agentId, token) });
+  const kubeconfigParts = (agentId: string): ClusterParts => ({
+    server: record.k8sProxyUrl,
+    caPem,
+    token: proxyCredential(agentId, token),
+  });
   const clients = new Map<string, Promise<KubeClient>>();
   const kube = (agentId: string): Promise<KubeClient> => {
     let client = clients.get(agentId);

@@ -1,7 +1,7 @@
 // client-node failures as the extension's error codes (kasClient/errors.ts). Upstream text
 // (ApiException carries the server's body, FetchError the URL) is dropped here: only a code and
 // the HTTP status survive, so no token, URL or cluster message reaches a notification or a log.
-import { codeForNetworkError, codeForStatus, KasClientError } from '../kasClient/errors';
+import { codeForNetworkError, codeForStatus, KasClientError } from '../kas_client/errors';
 
 interface FailureShape {
   name?: unknown;
@@ -23,7 +23,8 @@ export function toKasClientError(error: unknown, signal?: AbortSignal): KasClien
   if (failure.name === 'AbortError') return new KasClientError('CANCELLED');
   if (failure.type === 'request-timeout' || failure.type === 'body-timeout') return new KasClientError('TIMEOUT');
   if (failure.type === 'no-redirect' || failure.type === 'max-redirect') return new KasClientError('REDIRECT_REFUSED');
-  if (failure.type === 'system' && typeof failure.code === 'string') return new KasClientError(codeForNetworkError(failure as NodeJS.ErrnoException));
+  if (failure.type === 'system' && typeof failure.code === 'string')
+    return new KasClientError(codeForNetworkError(failure as NodeJS.ErrnoException));
   // A body that did not parse, an unexpected shape: nothing the user can act on beyond this.
   return new KasClientError('BAD_RESPONSE');
 }

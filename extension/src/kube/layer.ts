@@ -2,9 +2,9 @@
 // own bundle (dist/extension-kube.js) and loaded by kube/load.ts on first cluster use; the rest
 // of the extension imports only types from here. client-node is an ES module and the
 // extension CommonJS, hence the one dynamic import.
-import type { ClusterParts, KubeClient } from '../kasClient/kubeClient';
-import { ClientNodeKubeClient } from './kubeClient';
-import { kubeConfigFactory, type ClientNode, type KasKubeConfig } from './kubeConfig';
+import type { ClusterParts, KubeClient } from '../kas_client/kube_client';
+import { ClientNodeKubeClient } from './kube_client';
+import { kubeConfigFactory, type ClientNode, type KasKubeConfig } from './kube_config';
 
 export interface KubeLayer {
   clientNode: ClientNode;

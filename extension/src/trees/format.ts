@@ -1,5 +1,5 @@
 // Formatting of cluster objects for the tree: short, kubectl-like, pure functions.
-import type { Pod } from '../kasClient/kubeClient';
+import type { Pod } from '../kas_client/kube_client';
 
 /**
  * Age like kubectl prints it: 45s, 12m, 3h, 5d. client-node's list answers carry Dates, while

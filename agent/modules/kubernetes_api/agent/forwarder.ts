@@ -16,7 +16,14 @@ import type { Dispatcher } from 'undici';
 import type { Logger } from '../../../internal/log';
 import type { TunnelClientStream } from '../../reverse_tunnel/agent/dial';
 import type { TunnelRequestHandler } from '../../reverse_tunnel/agent/pool';
-import { KUBERNETES_API_MAKE_REQUEST, messageBytes, type ConnectRequest, type ConnectResponse, type RequestInfo, type ValuesMap } from '../../reverse_tunnel/protocol';
+import {
+  KUBERNETES_API_MAKE_REQUEST,
+  messageBytes,
+  type ConnectRequest,
+  type ConnectResponse,
+  type RequestInfo,
+  type ValuesMap,
+} from '../../reverse_tunnel/protocol';
 import { impersonationHeaders, isImpersonationHeader, parseAccessAs, type AccessAs } from '../access_as';
 import type { KubernetesApiUpstream, UpstreamTarget } from './upstream';
 
@@ -27,7 +34,20 @@ export interface ForwarderOptions {
 
 // Never forwarded from the client: per-connection headers, credentials (the kubeconfig's apply),
 // and Expect (kas's HTTP server already answered 100-continue; undici refuses the header).
-const DROPPED_REQUEST_HEADERS = new Set(['host', 'connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'authorization', 'cookie', 'proxy-authorization', 'expect']);
+const DROPPED_REQUEST_HEADERS = new Set([
+  'host',
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'authorization',
+  'cookie',
+  'proxy-authorization',
+  'expect',
+]);
 
 /** How much of a response may wait in a tunnel stream before the upstream is paused. */
 const TUNNEL_BACKLOG_BYTES = 256 * 1024;
@@ -70,7 +90,10 @@ export function createKubernetesApiForwarder(options: ForwarderOptions): TunnelR
 /** The client's headers that go upstream; impersonation (access_as) replaces the client's own Impersonate-*. */
 function clientHeaders(values: ValuesMap | undefined, request: RequestInfo): Record<string, string | string[]> {
   const caller = request.caller;
-  const impersonation = impersonationHeaders(accessAsOf(caller?.accessAsJson), caller?.username ? { username: caller.username, groups: caller.groups ?? [] } : undefined);
+  const impersonation = impersonationHeaders(
+    accessAsOf(caller?.accessAsJson),
+    caller?.username ? { username: caller.username, groups: caller.groups ?? [] } : undefined,
+  );
   const headers: Record<string, string | string[]> = {};
   for (const name in values) {
     const list = values[name]?.value;
@@ -154,13 +177,16 @@ class Exchange implements Dispatcher.DispatchHandler {
     // An upgrade request has no body (bytes flow after the 101); a request kas saw without a body
     // goes out now: waiting for close_send cost a frame round through both event loops.
     else if (!httpRequest.noBody) this.body = new TunnelRequestBody(stream);
-    target.dispatcher.dispatch({
-      method: httpRequest.method || 'GET',
-      path: target.basePath + (httpRequest.path || '/'),
-      headers: Object.assign(this.headers, target.credentialHeaders),
-      body: this.body ?? null,
-      upgrade: this.isUpgrade ? upgradeProtocol(httpRequest.headers) : null,
-    }, this);
+    target.dispatcher.dispatch(
+      {
+        method: httpRequest.method || 'GET',
+        path: target.basePath + (httpRequest.path || '/'),
+        headers: Object.assign(this.headers, target.credentialHeaders),
+        body: this.body ?? null,
+        upgrade: this.isUpgrade ? upgradeProtocol(httpRequest.headers) : null,
+      },
+      this,
+    );
   }
 
   /** Reading the kubeconfig's credentials failed: nothing went upstream. */
@@ -224,7 +250,8 @@ class Exchange implements Dispatcher.DispatchHandler {
     // Backpressure at a backlog, not at the first write HTTP/2 did not take whole: pausing undici
     // for every 16 KiB piece cost about a millisecond each (a logs -f stream fell from ~150 to
     // 13 MB/s); the backlog is bounded per stream all the same.
-    if (this.stream.write({ message: { data: chunk } } satisfies ConnectRequest) || this.stream.writableLength < TUNNEL_BACKLOG_BYTES) return true;
+    if (this.stream.write({ message: { data: chunk } } satisfies ConnectRequest) || this.stream.writableLength < TUNNEL_BACKLOG_BYTES)
+      return true;
     this.stream.once('drain', this.onTunnelDrain);
     return false;
   }
@@ -296,7 +323,6 @@ function isPreparationError(err: Error): boolean {
 function upgradeProtocol(values: ValuesMap | undefined): string {
   return values?.['upgrade']?.value?.[0] ?? 'websocket';
 }
-
 
 // Connection-level response headers stay on agentk's connection (kas drops them too, and sets
 // its own Connection for a 101); Upgrade is kept: kas writes it back on an upgraded connection.

@@ -79,7 +79,11 @@ export class KubernetesApiUpstream {
     const applied: AppliedOptions = { headers: {} };
     await this.credentialSource.applyToHTTPSOptions(applied);
     (applied.agent as http.Agent | undefined)?.destroy(); // client-node's per-call agent: unused
-    return { dispatcher: this.poolFor(applied), basePath: this.url.pathname.replace(/\/$/, ''), credentialHeaders: credentialHeaders(applied) };
+    return {
+      dispatcher: this.poolFor(applied),
+      basePath: this.url.pathname.replace(/\/$/, ''),
+      credentialHeaders: credentialHeaders(applied),
+    };
   }
 
   private poolFor(applied: AppliedOptions): Pool {

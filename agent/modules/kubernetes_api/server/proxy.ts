@@ -8,7 +8,14 @@
 import type * as http from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from '../../../internal/log';
-import { KUBERNETES_API_MAKE_REQUEST, messageBytes, type ConnectRequest, type ValuesMap, type ConnectResponse, type HeaderFrame } from '../../reverse_tunnel/protocol';
+import {
+  KUBERNETES_API_MAKE_REQUEST,
+  messageBytes,
+  type ConnectRequest,
+  type ValuesMap,
+  type ConnectResponse,
+  type HeaderFrame,
+} from '../../reverse_tunnel/protocol';
 import { proxyRequestDuration } from '../../reverse_tunnel/server/metrics';
 import { TunnelNotFoundError, type Tunnel, type TunnelRegistry } from '../../reverse_tunnel/server/registry';
 import { isImpersonationHeader, type AccessAs } from '../access_as';
@@ -46,7 +53,18 @@ export const KAS_HEADER_PREFIX = 'x-kas-';
 // One shared abort reason: abort() without one builds a DOMException (and its stack) per request.
 const CLIENT_GONE = new Error('the client closed the connection');
 
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host']);
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'host',
+]);
 const CREDENTIAL_HEADERS = new Set(['authorization', 'cookie']);
 
 interface PreparedRequest {
@@ -116,7 +134,9 @@ export function createKubernetesApiProxy(options: KubernetesApiProxyOptions): Ku
     disableIdleTimeouts(req);
     prepare(req, true, clientWait, options, settings)
       .then((prepared) => runUpgradeExchange(prepared, socket, head, options))
-      .catch((err: unknown) => answerFailure(err, options, (e) => sendStatusOnSocket(socket, options.serverName, e), process.hrtime.bigint()));
+      .catch((err: unknown) =>
+        answerFailure(err, options, (e) => sendStatusOnSocket(socket, options.serverName, e), process.hrtime.bigint()),
+      );
   };
   return proxy;
 }
@@ -135,7 +155,8 @@ function answerFailure(err: unknown, options: KubernetesApiProxyOptions, send: (
   let kasError: KasError;
   if (err instanceof ProxyRefusal) kasError = err.kasError;
   else if (err instanceof TunnelNotFoundError) kasError = { status: 504, message: err.message };
-  else if (err instanceof Error && err.name === 'TunnelWaitAbortedError') return; // nobody left to answer
+  else if (err instanceof Error && err.name === 'TunnelWaitAbortedError')
+    return; // nobody left to answer
   else {
     options.logger.error('k8s proxy request failed', { err });
     kasError = { status: 500, message: 'internal error' };
@@ -178,11 +199,19 @@ async function prepare(
   }
   const credential = parseProxyCredential(req.headers.authorization);
   if (!credential) {
-    throw new ProxyRefusal({ status: 401, authError: true, message: 'missing or malformed credentials: expected Authorization: Bearer pat:<agent-id>:<token> or Bearer ci:<agent-id>:<token>' });
+    throw new ProxyRefusal({
+      status: 401,
+      authError: true,
+      message: 'missing or malformed credentials: expected Authorization: Bearer pat:<agent-id>:<token> or Bearer ci:<agent-id>:<token>',
+    });
   }
   const authorization = await authorize(credential, options);
   if (!('agent' in authorization.accessAs) && Object.keys(req.headers).some(isImpersonationHeader)) {
-    throw new ProxyRefusal({ status: 403, authError: true, message: 'Impersonate-* headers are allowed only when the agent grants access_as agent' });
+    throw new ProxyRefusal({
+      status: 403,
+      authError: true,
+      message: 'Impersonate-* headers are allowed only when the agent grants access_as agent',
+    });
   }
   // An idle tunnel here is claimed at once: no wait to abort, so no signal to build.
   const signal = options.registry.hasIdleTunnel(credential.agentId) ? undefined : clientWait.signal();
@@ -190,14 +219,28 @@ async function prepare(
   const requestInfo = {
     methodName: KUBERNETES_API_MAKE_REQUEST,
     meta: {},
-    http: { method: req.method ?? 'GET', path: '/' + url.slice(settings.prefix.length), headers: forwardedHeaders(req, isUpgrade, options.serverName), upgrade: isUpgrade, noBody: !isUpgrade && hasNoBody(req) },
-    caller: { kind: credential.kind, accessAsJson: JSON.stringify(authorization.accessAs), username: authorization.user?.username ?? '', groups: authorization.user?.groups ?? [] },
+    http: {
+      method: req.method ?? 'GET',
+      path: '/' + url.slice(settings.prefix.length),
+      headers: forwardedHeaders(req, isUpgrade, options.serverName),
+      upgrade: isUpgrade,
+      noBody: !isUpgrade && hasNoBody(req),
+    },
+    caller: {
+      kind: credential.kind,
+      accessAsJson: JSON.stringify(authorization.accessAs),
+      username: authorization.user?.username ?? '',
+      groups: authorization.user?.groups ?? [],
+    },
   };
   const idempotent = !isUpgrade && ['GET', 'HEAD', 'OPTIONS'].includes(req.method ?? 'GET');
   return { tunnel, requestFrame: { requestInfo }, startedAt, agentId: credential.agentId, waitMs: settings.waitMs, clientWait, idempotent };
 }
 
-async function authorize(credential: ProxyCredential, options: KubernetesApiProxyOptions): Promise<Extract<ProxyAuthorization, { allowed: true }>> {
+async function authorize(
+  credential: ProxyCredential,
+  options: KubernetesApiProxyOptions,
+): Promise<Extract<ProxyAuthorization, { allowed: true }>> {
   let result: ProxyAuthorization;
   try {
     result = await options.authorizeUser(credential);
@@ -323,7 +366,12 @@ interface TunnelExchangeHandlers {
  * closes surplus idle streams cleanly (half-close); when kas claimed such a stream in the same
  * instant, the stream ends before any answer, and the request moves to a fresh tunnel.
  */
-function driveTunnel(prepared: PreparedRequest, relay: ClientBodyRelay, handlers: TunnelExchangeHandlers, options: KubernetesApiProxyOptions): void {
+function driveTunnel(
+  prepared: PreparedRequest,
+  relay: ClientBodyRelay,
+  handlers: TunnelExchangeHandlers,
+  options: KubernetesApiProxyOptions,
+): void {
   let current: Tunnel;
   let attempts = 1;
   const retry = (tunnel: Tunnel) => {
@@ -367,7 +415,12 @@ function driveTunnel(prepared: PreparedRequest, relay: ClientBodyRelay, handlers
   start(prepared.tunnel);
 }
 
-function runHttpExchange(prepared: PreparedRequest, req: http.IncomingMessage, res: http.ServerResponse, options: KubernetesApiProxyOptions): void {
+function runHttpExchange(
+  prepared: PreparedRequest,
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  options: KubernetesApiProxyOptions,
+): void {
   const { startedAt } = prepared;
   let current = prepared.tunnel;
   let answered = false;
@@ -382,49 +435,58 @@ function runHttpExchange(prepared: PreparedRequest, req: http.IncomingMessage, r
     finish(tunnel);
   };
   let holding = false;
-  driveTunnel(prepared, new ClientBodyRelay(req), {
-    onFrame: (frame, tunnel) => {
-      current = tunnel;
-      const { stream } = tunnel;
-      if (frame.header) {
-        if (!writeAgentHead(res, frame.header)) {
-          fail('the agent sent a response head kas cannot serve', tunnel);
-          return;
-        }
-        observe(startedAt, frame.header.status ?? 0);
-        res.cork();
-        holding = isSmallCompleteResponse(frame.header);
-        // A small response of known length goes out in one write at the trailer (res.end()
-        // uncorks): its frames often arrive over several event-loop turns, and flushing per
-        // turn cost 3-4 writes per response (profiled). Anything else (watches, logs, large
-        // bodies) flushes at the end of each turn, so a quiet watch gets its headers at once.
-        if (!holding) {
-          setImmediate(() => {
-            res.uncork();
-            if (!res.writableEnded) res.flushHeaders();
+  driveTunnel(
+    prepared,
+    new ClientBodyRelay(req),
+    {
+      onFrame: (frame, tunnel) => {
+        current = tunnel;
+        const { stream } = tunnel;
+        if (frame.header) {
+          if (!writeAgentHead(res, frame.header)) {
+            fail('the agent sent a response head kas cannot serve', tunnel);
+            return;
+          }
+          observe(startedAt, frame.header.status ?? 0);
+          res.cork();
+          holding = isSmallCompleteResponse(frame.header);
+          // A small response of known length goes out in one write at the trailer (res.end()
+          // uncorks): its frames often arrive over several event-loop turns, and flushing per
+          // turn cost 3-4 writes per response (profiled). Anything else (watches, logs, large
+          // bodies) flushes at the end of each turn, so a quiet watch gets its headers at once.
+          if (!holding) {
+            setImmediate(() => {
+              res.uncork();
+              if (!res.writableEnded) res.flushHeaders();
+            });
+          }
+        } else if (frame.message) {
+          if (res.destroyed) return; // the client left; the tunnel is being ended
+          // While holding, memory is bounded by the content-length: no backpressure (no 'drain' comes while corked).
+          if (!res.write(messageBytes(frame.message)) && !holding) {
+            stream.pause();
+            res.once('drain', () => stream.resume());
+          }
+        } else if (frame.trailer) {
+          res.end();
+          finish(tunnel);
+        } else if (frame.error) {
+          options.logger.warn('agent could not serve a proxied request', {
+            agentId: tunnel.agentId,
+            code: frame.error.code,
+            message: frame.error.message,
           });
+          fail(`the agent could not reach the Kubernetes API: ${frame.error.message ?? 'unknown error'}`, tunnel);
         }
-      } else if (frame.message) {
-        if (res.destroyed) return; // the client left; the tunnel is being ended
-        // While holding, memory is bounded by the content-length: no backpressure (no 'drain' comes while corked).
-        if (!res.write(messageBytes(frame.message)) && !holding) {
-          stream.pause();
-          res.once('drain', () => stream.resume());
-        }
-      } else if (frame.trailer) {
-        res.end();
-        finish(tunnel);
-      } else if (frame.error) {
-        options.logger.warn('agent could not serve a proxied request', { agentId: tunnel.agentId, code: frame.error.code, message: frame.error.message });
-        fail(`the agent could not reach the Kubernetes API: ${frame.error.message ?? 'unknown error'}`, tunnel);
-      }
+      },
+      onBroken: fail,
+      onRetryFailed: (err) => {
+        answered = true;
+        answerFailure(err, options, (e) => sendStatus(res, options.serverName, e), startedAt);
+      },
     },
-    onBroken: fail,
-    onRetryFailed: (err) => {
-      answered = true;
-      answerFailure(err, options, (e) => sendStatus(res, options.serverName, e), startedAt);
-    },
-  }, options);
+    options,
+  );
   res.once('close', () => {
     // The client went away: ending the stream makes agentk stop the upstream request.
     if (!answered) finish(current);
@@ -463,32 +525,37 @@ function runUpgradeExchange(prepared: PreparedRequest, socket: Duplex, head: Buf
     finish(tunnel);
   };
   if (head.length > 0) socket.unshift(head);
-  driveTunnel(prepared, new ClientBodyRelay(socket), {
-    onFrame: (frame, tunnel) => {
-      current = tunnel;
-      const { stream } = tunnel;
-      if (frame.header) {
-        headerSeen = true;
-        observe(startedAt, frame.header.status ?? 0);
-        socket.write(rawResponseHead(frame.header));
-      } else if (frame.message) {
-        if (!socket.write(messageBytes(frame.message))) {
-          stream.pause();
-          socket.once('drain', () => stream.resume());
+  driveTunnel(
+    prepared,
+    new ClientBodyRelay(socket),
+    {
+      onFrame: (frame, tunnel) => {
+        current = tunnel;
+        const { stream } = tunnel;
+        if (frame.header) {
+          headerSeen = true;
+          observe(startedAt, frame.header.status ?? 0);
+          socket.write(rawResponseHead(frame.header));
+        } else if (frame.message) {
+          if (!socket.write(messageBytes(frame.message))) {
+            stream.pause();
+            socket.once('drain', () => stream.resume());
+          }
+        } else if (frame.trailer) {
+          socket.end();
+          finish(tunnel);
+        } else if (frame.error) {
+          broken(`the agent could not reach the Kubernetes API: ${frame.error.message ?? 'unknown error'}`, tunnel);
         }
-      } else if (frame.trailer) {
-        socket.end();
-        finish(tunnel);
-      } else if (frame.error) {
-        broken(`the agent could not reach the Kubernetes API: ${frame.error.message ?? 'unknown error'}`, tunnel);
-      }
+      },
+      onBroken: broken,
+      onRetryFailed: (err) => {
+        done = true;
+        answerFailure(err, options, (e) => sendStatusOnSocket(socket, options.serverName, e), startedAt);
+      },
     },
-    onBroken: broken,
-    onRetryFailed: (err) => {
-      done = true;
-      answerFailure(err, options, (e) => sendStatusOnSocket(socket, options.serverName, e), startedAt);
-    },
-  }, options);
+    options,
+  );
   socket.once('close', () => {
     if (!done) finish(current);
   });

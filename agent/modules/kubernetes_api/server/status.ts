@@ -37,7 +37,11 @@ export function statusBody(serverName: string, error: KasError): string {
 }
 
 function statusHeaders(body: string, error: KasError): Record<string, string> {
-  const headers: Record<string, string> = { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)), 'cache-control': 'no-store' };
+  const headers: Record<string, string> = {
+    'content-type': 'application/json',
+    'content-length': String(Buffer.byteLength(body)),
+    'cache-control': 'no-store',
+  };
   if (error.authError) headers[KAS_AUTH_ERROR_HEADER] = 'true';
   return headers;
 }
@@ -57,6 +61,9 @@ export function sendStatusOnSocket(socket: Duplex, serverName: string, error: Ka
   if (!socket.writable) return;
   const body = statusBody(serverName, error);
   const headers = { ...statusHeaders(body, error), connection: 'close' };
-  const head = [`HTTP/1.1 ${error.status} ${REASONS[error.status] ?? 'Error'}`, ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`)].join('\r\n');
+  const head = [
+    `HTTP/1.1 ${error.status} ${REASONS[error.status] ?? 'Error'}`,
+    ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`),
+  ].join('\r\n');
   socket.end(`${head}\r\n\r\n${body}`);
 }

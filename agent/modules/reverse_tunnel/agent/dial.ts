@@ -127,7 +127,10 @@ export async function dialKas(options: KasDialOptions): Promise<KasConnection> {
     channelOptions['grpc.enable_http_proxy'] = 0; // the bridge is local; the WebSocket dial handles proxies
   } else {
     target = url.host;
-    credentials = url.protocol === 'grpcs:' ? grpc.credentials.createSsl(options.caPem ? Buffer.from(options.caPem) : null) : grpc.credentials.createInsecure();
+    credentials =
+      url.protocol === 'grpcs:'
+        ? grpc.credentials.createSsl(options.caPem ? Buffer.from(options.caPem) : null)
+        : grpc.credentials.createInsecure();
     if (options.tlsServerName) {
       channelOptions['grpc.ssl_target_name_override'] = options.tlsServerName;
       channelOptions['grpc.default_authority'] = options.tlsServerName;
@@ -211,10 +214,21 @@ function settleOnConnect(socket: net.Socket, event: string, resolve: (socket: ne
 function connectThroughProxy(proxyUrl: string, target: string, caPem: string | undefined): Promise<net.Socket> {
   const proxy = new URL(proxyUrl);
   const headers: Record<string, string> = { host: target };
-  if (proxy.username) headers['proxy-authorization'] = `Basic ${Buffer.from(`${decodeURIComponent(proxy.username)}:${decodeURIComponent(proxy.password)}`).toString('base64')}`;
+  if (proxy.username)
+    headers['proxy-authorization'] =
+      `Basic ${Buffer.from(`${decodeURIComponent(proxy.username)}:${decodeURIComponent(proxy.password)}`).toString('base64')}`;
   const requestModule = proxy.protocol === 'https:' ? https : http;
   return new Promise((resolve, reject) => {
-    const req = requestModule.request({ host: proxy.hostname.replace(/^\[|\]$/g, ''), port: proxy.port || undefined, method: 'CONNECT', path: target, headers, agent: false, ca: caPem, timeout: CONNECT_TIMEOUT_MS });
+    const req = requestModule.request({
+      host: proxy.hostname.replace(/^\[|\]$/g, ''),
+      port: proxy.port || undefined,
+      method: 'CONNECT',
+      path: target,
+      headers,
+      agent: false,
+      ca: caPem,
+      timeout: CONNECT_TIMEOUT_MS,
+    });
     req.once('connect', (res: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
       if (res.statusCode !== 200) {
         socket.destroy();
@@ -285,7 +299,10 @@ async function startWebSocketBridge(url: URL, options: KasDialOptions, agent: ht
 }
 
 function bridgeToWebSocket(local: net.Socket, url: URL, options: KasDialOptions, agent: http.Agent | undefined): void {
-  const tlsOptions: tls.ConnectionOptions = { ca: options.caPem, servername: options.tlsServerName ?? (net.isIP(url.hostname) ? undefined : url.hostname) };
+  const tlsOptions: tls.ConnectionOptions = {
+    ca: options.caPem,
+    servername: options.tlsServerName ?? (net.isIP(url.hostname) ? undefined : url.hostname),
+  };
   // Masks stay random (RFC 6455): the frames carry cluster responses, whose bytes users can
   // choose (a ConfigMap's data), so a predictable mask would let them shape what proxies see.
   const ws = new WebSocket(url.href, { perMessageDeflate: false, agent, ...tlsOptions } as WebSocket.ClientOptions);

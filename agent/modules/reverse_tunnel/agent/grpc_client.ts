@@ -64,7 +64,15 @@ export class NativeGrpcChannel {
   private requestHeaders(path: string, metadata: Record<string, string>): http2.OutgoingHttpHeaders {
     const cached = this.lastHeaders;
     if (cached && cached.path === path && cached.metadata === metadata) return cached.headers;
-    const headers = { ...metadata, ':method': 'POST', ':path': path, ':scheme': this.options.scheme, ':authority': this.options.authority, 'content-type': GRPC_CONTENT_TYPE, te: 'trailers' };
+    const headers = {
+      ...metadata,
+      ':method': 'POST',
+      ':path': path,
+      ':scheme': this.options.scheme,
+      ':authority': this.options.authority,
+      'content-type': GRPC_CONTENT_TYPE,
+      te: 'trailers',
+    };
     this.lastHeaders = { path, metadata, headers };
     return headers;
   }
@@ -432,7 +440,12 @@ export class ClientCall<Req, Res> extends EventEmitter {
   }
 
   private recordStatus(trailers: http2.IncomingHttpHeaders): void {
-    this.status ??= { code: parseGrpcStatus(trailers['grpc-status']), details: decodeGrpcMessage(trailers['grpc-message']), metadata: metadataFromHeaders(trailers), fromKas: true };
+    this.status ??= {
+      code: parseGrpcStatus(trailers['grpc-status']),
+      details: decodeGrpcMessage(trailers['grpc-message']),
+      metadata: metadataFromHeaders(trailers),
+      fromKas: true,
+    };
   }
 
   private onData(chunk: Buffer): void {
@@ -516,7 +529,8 @@ export class ClientCall<Req, Res> extends EventEmitter {
     if (!ok) this.inbox = undefined; // as a destroyed stream: undelivered messages are dropped
     if (this.flowing && !this.inbox?.length) this.emitEnd();
     // With an observer, nobody may listen for 'error' (an idle pool stream): the observer hears it.
-    if (!ok && (!this.observer || this.listenerCount('error') > 0)) this.emit('error', Object.assign(new Error(`${status.code} ${grpc.status[status.code] ?? ''}: ${status.details}`), status));
+    if (!ok && (!this.observer || this.listenerCount('error') > 0))
+      this.emit('error', Object.assign(new Error(`${status.code} ${grpc.status[status.code] ?? ''}: ${status.details}`), status));
     this.observer?.onFinished(status);
     this.emit('status', status);
     // Messages the reader has not taken yet (it paused for backpressure) are still delivered.
@@ -530,5 +544,9 @@ function statusFromReset(rstCode: number | undefined, cancelledHere: boolean): g
   if (cancelledHere) return { code: grpc.status.CANCELLED, details: 'Cancelled on client', metadata };
   if (rstCode === NGHTTP2_REFUSED_STREAM) return { code: grpc.status.UNAVAILABLE, details: 'kas refused the stream', metadata };
   if (rstCode === NGHTTP2_CANCEL) return { code: grpc.status.CANCELLED, details: 'kas cancelled the stream', metadata };
-  return { code: grpc.status.UNAVAILABLE, details: `the stream to kas closed without a status (HTTP/2 code ${rstCode ?? 'none'})`, metadata };
+  return {
+    code: grpc.status.UNAVAILABLE,
+    details: `the stream to kas closed without a status (HTTP/2 code ${rstCode ?? 'none'})`,
+    metadata,
+  };
 }

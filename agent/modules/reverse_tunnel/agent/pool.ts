@@ -20,7 +20,13 @@ export interface PoolSettings {
   backoff: BackoffSettings;
 }
 
-export const DEFAULT_POOL_SETTINGS: PoolSettings = { minIdle: 2, scaleUpStep: 10, maxStreams: 500, idleTimeoutMs: 60_000, backoff: DEFAULT_BACKOFF };
+export const DEFAULT_POOL_SETTINGS: PoolSettings = {
+  minIdle: 2,
+  scaleUpStep: 10,
+  maxStreams: 500,
+  idleTimeoutMs: 60_000,
+  backoff: DEFAULT_BACKOFF,
+};
 
 /** Serves one tunneled request; owns the stream from here on (reads the rest, writes the answer, ends it). */
 export type TunnelRequestHandler = (stream: TunnelClientStream, request: RequestInfo) => void;
@@ -94,7 +100,11 @@ export interface PoolCounts {
  * never beyond maxStreams. deferWhileSpare: none while a spare stream is left (the caller tops up
  * when the answer goes out, see TunnelPool.ensureCapacity).
  */
-export function streamsToOpen(counts: PoolCounts, settings: Pick<PoolSettings, 'minIdle' | 'scaleUpStep' | 'maxStreams'>, deferWhileSpare = false): number {
+export function streamsToOpen(
+  counts: PoolCounts,
+  settings: Pick<PoolSettings, 'minIdle' | 'scaleUpStep' | 'maxStreams'>,
+  deferWhileSpare = false,
+): number {
   const available = counts.opening + counts.idle + counts.scheduled;
   if (available >= settings.minIdle) return 0;
   if (deferWhileSpare && available > 0) return 0;
@@ -108,8 +118,20 @@ function sumStats(pick: (s: PoolStats) => number): number {
   return [...poolSources].reduce((sum, source) => sum + pick(source()), 0);
 }
 if (!register.getSingleMetric('agentk_tunnels_idle')) {
-  new Gauge({ name: 'agentk_tunnels_idle', help: 'Idle tunnel streams open to kas.', collect() { this.set(sumStats((s) => s.idle)); } });
-  new Gauge({ name: 'agentk_tunnels_busy', help: 'Tunnel streams carrying a request.', collect() { this.set(sumStats((s) => s.busy)); } });
+  new Gauge({
+    name: 'agentk_tunnels_idle',
+    help: 'Idle tunnel streams open to kas.',
+    collect() {
+      this.set(sumStats((s) => s.idle));
+    },
+  });
+  new Gauge({
+    name: 'agentk_tunnels_busy',
+    help: 'Tunnel streams carrying a request.',
+    collect() {
+      this.set(sumStats((s) => s.busy));
+    },
+  });
 }
 
 export class TunnelPool {
@@ -180,7 +202,11 @@ export class TunnelPool {
   private ensureCapacity(options: { deferWhileSpare?: boolean; now?: boolean } = {}): void {
     if (this.stopped || this.backoffTimer) return;
     const { opening, idle, busy } = this.counts;
-    const count = streamsToOpen({ opening, idle, busy, scheduled: this.scheduledOpens, total: this.streams.size }, this.settings, options.deferWhileSpare);
+    const count = streamsToOpen(
+      { opening, idle, busy, scheduled: this.scheduledOpens, total: this.streams.size },
+      this.settings,
+      options.deferWhileSpare,
+    );
     if (count === 0) return;
     if (options.now) for (let i = 0; i < count; i++) this.openOne();
     else this.openBatch(count);
@@ -275,7 +301,11 @@ export class TunnelPool {
     if (this.backoffTimer) return; // one backoff step per failed round, however many streams failed
     const delayMs = this.backoff.nextDelayMs();
     const level = err.code === grpc.status.UNAUTHENTICATED ? 'error' : 'warn';
-    this.options.logger[level]('cannot open tunnel to kas; retrying', { code: grpc.status[err.code], details: err.details, retryInMs: delayMs });
+    this.options.logger[level]('cannot open tunnel to kas; retrying', {
+      code: grpc.status[err.code],
+      details: err.details,
+      retryInMs: delayMs,
+    });
     this.backoffTimer = setTimeout(() => {
       this.backoffTimer = undefined;
       this.ensureCapacity();

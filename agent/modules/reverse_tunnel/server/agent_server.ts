@@ -136,13 +136,18 @@ function createWebSocketEntry(bridge: LoopbackBridge, logger: Logger): http.Serv
     res.end('This is the kas agent endpoint: use gRPC (HTTP/2) or a WebSocket upgrade.\n');
   });
   server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
-    webSockets.handleUpgrade(req, socket, head, (ws) => joinWebSocketAndSocket(ws, bridge.connect(), (err) => logger.debug('agent websocket closed with error', { err })));
+    webSockets.handleUpgrade(req, socket, head, (ws) =>
+      joinWebSocketAndSocket(ws, bridge.connect(), (err) => logger.debug('agent websocket closed with error', { err })),
+    );
   });
   server.on('close', () => webSockets.close());
   return server;
 }
 
-function createTlsListener(material: { certPem: string; keyPem: string }, route: (socket: net.Socket, isHttp2: boolean) => void): tls.Server {
+function createTlsListener(
+  material: { certPem: string; keyPem: string },
+  route: (socket: net.Socket, isHttp2: boolean) => void,
+): tls.Server {
   return tls.createServer({ cert: material.certPem, key: material.keyPem, ALPNProtocols: ['h2', 'http/1.1'] }, (socket) => {
     route(socket, socket.alpnProtocol === 'h2');
   });

@@ -11,7 +11,15 @@ import * as http2 from 'node:http2';
 import type * as net from 'node:net';
 import { EventEmitter } from 'node:events';
 import type { Logger } from '../../../internal/log';
-import { GRPC_CONTENT_TYPE, GrpcWireError, MessageDecoder, encodeGrpcMessage, frameMessage, headersFromMetadata, metadataFromHeaders } from '../grpc_wire';
+import {
+  GRPC_CONTENT_TYPE,
+  GrpcWireError,
+  MessageDecoder,
+  encodeGrpcMessage,
+  frameMessage,
+  headersFromMetadata,
+  metadataFromHeaders,
+} from '../grpc_wire';
 
 /** What a feature needs to register its RPCs (a grpc-js Server offers the same method). */
 export interface GrpcServiceRegistrar {
@@ -159,7 +167,10 @@ const sessionContexts = new WeakMap<http2.ServerHttp2Session, ConnectionContext>
 
 function respondTrailersOnly(stream: http2.ServerHttp2Stream, code: grpc.status, details: string): void {
   if (stream.closed || stream.headersSent) return;
-  stream.respond({ ':status': 200, 'content-type': GRPC_CONTENT_TYPE, 'grpc-status': String(code), 'grpc-message': encodeGrpcMessage(details) }, { endStream: true });
+  stream.respond(
+    { ':status': 200, 'content-type': GRPC_CONTENT_TYPE, 'grpc-status': String(code), 'grpc-message': encodeGrpcMessage(details) },
+    { endStream: true },
+  );
 }
 
 interface StatusLike {
@@ -169,7 +180,6 @@ interface StatusLike {
 }
 
 type Listener = (...args: any[]) => void; // eslint-disable-line @typescript-eslint/no-explicit-any
-
 
 /**
  * One server call, with the surface of an object-mode Duplex that the tunnel's users rely on

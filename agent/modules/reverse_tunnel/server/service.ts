@@ -82,7 +82,10 @@ function parkAfterDescriptor(call: ServerCall, identity: AgentIdentity, fresh: b
   call.on('error', (err) => options.logger.debug('tunnel stream error', { agentId: identity.agentId, err }));
 }
 
-async function authenticate(call: ServerCall, options: ReverseTunnelServiceOptions): Promise<{ identity: AgentIdentity; fresh: boolean } | undefined> {
+async function authenticate(
+  call: ServerCall,
+  options: ReverseTunnelServiceOptions,
+): Promise<{ identity: AgentIdentity; fresh: boolean } | undefined> {
   const header = call.header('authorization');
   const token = bearerToken(header);
   if (!header || !token) {
@@ -141,7 +144,12 @@ function settledCheck(call: ServerCall, options: ReverseTunnelServiceOptions): A
  * One check per connection and token (concurrent streams share it). Refusals and failures are
  * not kept: the next stream asks again.
  */
-function checkTokenForConnection(connection: ConnectionContext, header: string, token: string, options: ReverseTunnelServiceOptions): { identity: Promise<AgentIdentity | undefined>; fresh: boolean } {
+function checkTokenForConnection(
+  connection: ConnectionContext,
+  header: string,
+  token: string,
+  options: ReverseTunnelServiceOptions,
+): { identity: Promise<AgentIdentity | undefined>; fresh: boolean } {
   const checks = tokenChecks(connection);
   const cached = checks.get(header);
   const now = Date.now();

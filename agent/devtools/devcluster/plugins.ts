@@ -1,0 +1,35 @@
+// The parts that plug into the API server: the simulated kubelet (pod phases and logs), exec
+// over WebSocket, the RBAC authorizer with its default roles and bindings, and event expiry.
+import type { Logger } from '../../internal/log';
+import type { PodRuntime } from './context';
+import { createExecHandler } from './exec';
+import { SimulatedKubelet } from './kubelet';
+import { createRbacAuthorizer, ensureDefaultRbac } from './rbac';
+import type { ObjectStore, Authorizer } from './types';
+
+export interface ClusterPlugins {
+  runtime: PodRuntime;
+  authorize: Authorizer;
+  start(): void;
+  stop(): void;
+}
+
+export function createClusterPlugins(store: ObjectStore, logger?: Logger): ClusterPlugins {
+  ensureDefaultRbac(store);
+  const kubelet = new SimulatedKubelet(store, { logger: logger?.child({ part: 'kubelet' }) });
+  // Attach reads the kubelet's container output; closeAll ends exec sessions on stop, since
+  // upgraded sockets outlive the HTTPS server's own close.
+  const exec = createExecHandler({ logs: kubelet.logs });
+  return {
+    runtime: {
+      logs: kubelet.logs,
+      handleExecUpgrade: (req, socket, head, pod, query) => exec.handleUpgrade(req, socket, head, pod, query),
+    },
+    authorize: createRbacAuthorizer(store),
+    start: () => kubelet.start(),
+    stop: () => {
+      kubelet.stop();
+      exec.closeAll();
+    },
+  };
+}

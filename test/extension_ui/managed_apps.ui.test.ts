@@ -1,0 +1,58 @@
+// Managed apps in a real VS Code (code-server + chromium): with the local pair started from the
+// welcome view, an app is installed from the Managed Apps view (values in an editor, Install on
+// the notification), its helm log streams into the log view, and the view reaches `installed`.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CodeServer, openAgentsContainer, prepareArtifacts, REPO, runCommand, startCodeServer } from './code_server';
+
+const localPairBuilt = !readFileSync(join(REPO, 'agent', 'cmd', 'local_pair.ts'), 'utf8').includes('not built yet');
+
+describe('managed apps UI in code-server', function () {
+  this.timeout(180_000);
+  let vscode: CodeServer | undefined;
+
+  before(async function () {
+    if (!localPairBuilt) this.skip();
+    this.timeout(600_000); // a fresh machine installs code-server here (about a minute)
+    vscode = await startCodeServer(await prepareArtifacts());
+  });
+
+  afterEach(async function () {
+    if (this.currentTest?.state === 'failed' && vscode) {
+      await vscode.screenshot(`failed-${this.currentTest.title.replace(/\W+/g, '-')}`).catch(() => undefined);
+    }
+  });
+
+  after(async () => {
+    if (vscode) await runCommand(vscode.page, 'Kubernetes Agents: Stop Local Pair').catch(() => undefined);
+    await vscode?.stop();
+  });
+
+  it('installs Crossplane from the Managed Apps view: values editor, live helm log, state installed', async () => {
+    const page = vscode!.page;
+    await openAgentsContainer(page);
+    await page.locator('.welcome-view-content').getByRole('button', { name: 'Start Local Pair' }).click({ timeout: 60_000 });
+    const appsPane = page.locator('.pane', { has: page.locator('.pane-header', { hasText: 'Managed Apps' }) });
+    await appsPane.locator('.monaco-list-row', { hasText: 'dev' }).first().click({ timeout: 90_000 });
+    const app = appsPane.locator('.monaco-list-row', { hasText: 'Crossplane' }).first();
+    await app.filter({ hasText: 'installable' }).waitFor({ timeout: 60_000 });
+    await app.hover();
+    await app.locator('.action-label[aria-label^="Managed Apps: Install"]').click();
+
+    const prompt = page.locator('.notification-toast', { hasText: 'edit the values, then choose Install' }).first();
+    await prompt.waitFor({ timeout: 30_000 });
+    await page.locator('.monaco-editor .view-line', { hasText: 'replicas: 1' }).first().waitFor({ timeout: 30_000 });
+    await prompt.getByRole('button', { name: 'Install' }).click();
+
+    const view = page.frameLocator('iframe.webview.ready').frameLocator('iframe#active-frame');
+    await view.locator('#log .line', { hasText: '"crossplane-stable" has been added to your repositories' }).waitFor({ timeout: 60_000 });
+    await view.locator('#log .line', { hasText: 'STATUS: deployed' }).waitFor({ timeout: 60_000 });
+    await vscode!.screenshot('managed-app-install-log');
+    await appsPane
+      .locator('.monaco-list-row', { hasText: 'Crossplane' })
+      .filter({ hasText: 'installed 1.15.2' })
+      .first()
+      .waitFor({ timeout: 60_000 });
+    await vscode!.screenshot('managed-app-installed');
+  });
+});

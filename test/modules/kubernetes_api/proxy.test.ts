@@ -1,0 +1,200 @@
+// Requests through kas ↔ agentk over each transport, against a local upstream standing in for
+// the Kubernetes API: what arrives upstream, what comes back, and kas's own errors.
+import { strict as assert } from 'node:assert';
+import * as fs from 'node:fs/promises';
+import * as http from 'node:http';
+import * as https from 'node:https';
+import * as path from 'node:path';
+import WebSocket from 'ws';
+import type { Agentk } from '../../../agent/agentk';
+import { createCertificateAuthority } from '../../../agent/internal/tls';
+import { KAS_AUTH_ERROR_HEADER } from '../../../agent/modules/kubernetes_api';
+import {
+  AGENT_ID,
+  makeTempDir,
+  request,
+  startAgentk,
+  startKas,
+  startUpstream,
+  userAuth,
+  waitForIdleTunnels,
+  writeKubeconfig,
+  type Kas,
+  type Upstream,
+} from '../reverse_tunnel/harness';
+
+interface Echo {
+  method: string;
+  url: string;
+  headers: Record<string, string | string[]>;
+  body: string;
+}
+
+describe('tunnel: requests through kas and agentk', function () {
+  let upstream: Upstream;
+  let dir: string;
+  let kubeconfig: string;
+
+  before(async () => {
+    upstream = await startUpstream();
+    dir = await makeTempDir();
+    kubeconfig = await writeKubeconfig(dir, upstream.url);
+  });
+  after(async () => {
+    await upstream.stop();
+    await fs.rm(dir, { recursive: true, force: true });
+  });
+
+  const transports: Array<{ name: string; tls: boolean; ws: boolean }> = [
+    { name: 'grpc://', tls: false, ws: false },
+    { name: 'ws://', tls: false, ws: true },
+    { name: 'grpcs://', tls: true, ws: false },
+    { name: 'wss://', tls: true, ws: true },
+  ];
+
+  for (const transport of transports) {
+    describe(`over ${transport.name}`, () => {
+      let kas: Kas;
+      let agentk: Agentk;
+      let caPem: string | undefined;
+
+      before(async () => {
+        const ca = transport.tls ? createCertificateAuthority() : undefined;
+        caPem = ca?.certPem;
+        let caFile: string | undefined;
+        if (caPem) {
+          caFile = path.join(dir, `ca-${transport.name.replace(/\W/g, '')}.pem`);
+          await fs.writeFile(caFile, caPem);
+        }
+        kas = await startKas({ tlsCa: ca });
+        agentk = await startAgentk({ kasAddress: transport.ws ? kas.wsAddress : kas.grpcAddress, kubeconfig, caFile });
+        await waitForIdleTunnels(kas.registry);
+      });
+      after(async () => {
+        await agentk.stop();
+        await kas.stop();
+      });
+
+      it('forwards method, path, query and body; strips credentials and cookies; adds Via; uses the kubeconfig credentials upstream', async () => {
+        const res = await request(`${kas.proxyUrl}/api/v1/namespaces/default/configmaps?limit=5`, {
+          method: 'POST',
+          headers: { ...userAuth(), cookie: 'session=secret', 'x-kas-internal': 'x', 'content-type': 'application/json' },
+          body: '{"kind":"ConfigMap"}',
+          ca: caPem,
+        });
+        assert.equal(res.status, 200);
+        const echo = JSON.parse(res.body) as Echo;
+        assert.equal(echo.method, 'POST');
+        assert.equal(echo.url, '/api/v1/namespaces/default/configmaps?limit=5');
+        assert.equal(echo.body, '{"kind":"ConfigMap"}');
+        assert.equal(echo.headers['authorization'], 'Bearer upstream-sa-token', 'agentk applies its own kubeconfig credentials');
+        assert.equal(echo.headers['cookie'], undefined);
+        assert.equal(echo.headers['x-kas-internal'], undefined);
+        assert.equal(echo.headers['via'], '1.1 kas-test');
+        assert.equal(res.headers['set-cookie']?.[0], 'upstream=1', 'response headers come back');
+      });
+
+      it('streams a response: chunks arrive before the upstream finishes', async () => {
+        const arrivals = await streamArrivals(`${kas.proxyUrl}/stream`, caPem);
+        assert.equal(arrivals.length >= 5, true, `expected the lines to arrive in several chunks, got ${arrivals.length}`);
+        const spread = arrivals[arrivals.length - 1]! - arrivals[0]!;
+        assert.ok(spread >= 500, `chunks should arrive over the upstream's ~1 s, not all at the end (spread ${spread} ms)`);
+      });
+
+      it('passes an HTTP upgrade (WebSocket) through as a two-way byte stream', async () => {
+        const wsUrl = `${kas.proxyUrl.replace(/^http/, 'ws')}/api/v1/namespaces/default/pods/p/exec?command=sh`;
+        const ws = new WebSocket(wsUrl, { headers: userAuth(), ca: caPem });
+        const messages: string[] = [];
+        const gotThree = new Promise<void>((resolve, reject) => {
+          ws.on('message', (data) => {
+            messages.push(data.toString());
+            if (messages.length === 1) ws.send('ping-1');
+            if (messages.length === 2) ws.send('ping-2');
+            if (messages.length === 3) resolve();
+          });
+          ws.on('error', reject);
+        });
+        try {
+          await gotThree;
+        } finally {
+          ws.close();
+        }
+        assert.deepEqual(messages, ['hello agent', 'echo: ping-1', 'echo: ping-2']);
+      });
+    });
+  }
+});
+
+function streamArrivals(url: string, ca: string | undefined): Promise<number[]> {
+  return new Promise((resolve, reject) => {
+    const target = new URL(url);
+    const mod = target.protocol === 'https:' ? https : http;
+    const req = mod.request(
+      target,
+      { headers: { authorization: `Bearer pat:${AGENT_ID}:user-token-for-tests` }, ca, agent: false },
+      (res: import('node:http').IncomingMessage) => {
+        const arrivals: number[] = [];
+        res.on('data', () => arrivals.push(Date.now()));
+        res.on('end', () => resolve(arrivals));
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe('tunnel: kas errors', function () {
+  it('answers 401 with the marker header for a missing or wrong user token', async () => {
+    const kas = await startKas();
+    try {
+      for (const headers of [{}, userAuth('wrong-token'), { authorization: 'Bearer plain-token' }]) {
+        const res = await request(`${kas.proxyUrl}/api/v1/pods`, { headers });
+        assert.equal(res.status, 401);
+        assert.equal(res.headers[KAS_AUTH_ERROR_HEADER.toLowerCase()], 'true');
+        const status = JSON.parse(res.body) as { kind: string; message: string; code: number };
+        assert.equal(status.kind, 'Status');
+        assert.equal(status.code, 401);
+        assert.match(status.message, /^kas-test: /);
+      }
+    } finally {
+      await kas.stop();
+    }
+  });
+
+  it('answers 403 when authorizeUser denies', async () => {
+    const kas = await startKas({ authorizeUser: async () => ({ allowed: false, status: 403, message: 'agent 42 grants no user_access' }) });
+    try {
+      const res = await request(`${kas.proxyUrl}/api/v1/pods`, { headers: userAuth() });
+      assert.equal(res.status, 403);
+      assert.equal(res.headers[KAS_AUTH_ERROR_HEADER.toLowerCase()], 'true');
+      assert.match(JSON.parse(res.body).message as string, /^kas-test: agent 42 grants no user_access$/);
+    } finally {
+      await kas.stop();
+    }
+  });
+
+  it('answers 504 "agent <id> is not connected" after the wait when no agentk is there', async () => {
+    const kas = await startKas({ agentWaitTimeoutMs: 300 });
+    try {
+      const res = await request(`${kas.proxyUrl}/api/v1/pods`, { headers: userAuth() });
+      assert.equal(res.status, 504);
+      assert.equal(res.headers[KAS_AUTH_ERROR_HEADER.toLowerCase()], undefined);
+      const status = JSON.parse(res.body) as { message: string; reason: string };
+      assert.equal(status.message, `kas-test: agent ${AGENT_ID} is not connected`);
+    } finally {
+      await kas.stop();
+    }
+  });
+
+  it('answers 404 Status outside the path prefix', async () => {
+    const kas = await startKas();
+    try {
+      const res = await request(kas.proxyUrl.replace('/k8s-proxy', '/elsewhere'), { headers: userAuth() });
+      assert.equal(res.status, 404);
+      assert.equal((JSON.parse(res.body) as { kind: string }).kind, 'Status');
+    } finally {
+      await kas.stop();
+    }
+  });
+});

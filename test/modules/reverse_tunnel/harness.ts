@@ -1,0 +1,283 @@
+// Real parts for the tunnel tests: an upstream HTTP server standing in for the Kubernetes API
+// (until a test uses the dev cluster), kas's agent listener + tunnel registry + k8s proxy, and
+// agentk pointed at the upstream through a kubeconfig file.
+import * as fs from 'node:fs/promises';
+import * as http from 'node:http';
+import * as https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer } from 'ws';
+import { runAgentk, type Agentk } from '../../../agent/agentk';
+import { createLogger, type Logger } from '../../../agent/internal/log';
+import { issueServerCertificate, LOOPBACK_HOSTS, type CertificateAuthority } from '../../../agent/internal/tls';
+import { createKubernetesApiProxy, type ProxyAuthorization, type ProxyCredential } from '../../../agent/modules/kubernetes_api';
+import {
+  reverseTunnelService,
+  startAgentServer,
+  TunnelRegistry,
+  type AgentServer,
+  type PoolSettings,
+} from '../../../agent/modules/reverse_tunnel';
+
+export const AGENT_TOKEN = 'agent-token-for-tests';
+export const AGENT_ID = '42';
+export const USER_TOKEN = 'user-token-for-tests';
+export const UPSTREAM_TOKEN = 'upstream-sa-token';
+
+/** Silent unless TEST_LOG_LEVEL is set (the failures these tests provoke log errors on purpose). */
+export const quietLogger: Logger = process.env.TEST_LOG_LEVEL
+  ? createLogger({}, { level: process.env.TEST_LOG_LEVEL as 'debug' })
+  : createLogger({}, { write: () => undefined });
+
+export interface Upstream {
+  url: string;
+  server: http.Server;
+  /** Resolves the next /stream request's writer, for tests that feed a stream by hand. */
+  stop(): Promise<void>;
+}
+
+/** Echoes requests as JSON; /stream writes a line every 100 ms for 1 s; upgrades are WebSocket echo. */
+export async function startUpstream(): Promise<Upstream> {
+  const server = http.createServer((req, res) => {
+    if (req.url?.startsWith('/stream')) return streamLines(res, 10, 100);
+    if (req.url?.startsWith('/status/')) {
+      res.writeHead(Number(req.url.slice('/status/'.length)), { 'content-type': 'application/json' });
+      res.end('{"kind":"Status","message":"from the cluster"}');
+      return;
+    }
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      res.writeHead(200, { 'content-type': 'application/json', 'set-cookie': 'upstream=1' });
+      res.end(JSON.stringify({ method: req.method, url: req.url, headers: req.headers, body: Buffer.concat(chunks).toString() }));
+    });
+  });
+  const webSockets = new WebSocketServer({ noServer: true });
+  server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+    if ((req.headers.upgrade ?? '').toLowerCase() === 'websocket') {
+      webSockets.handleUpgrade(req, socket, head, (ws) => webSockets.emit('connection', ws, req));
+      return;
+    }
+    // Any other protocol (SPDY/3.1 as older kubectl uses for exec and port-forward): a raw byte echo.
+    socket.write(`HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: ${req.headers.upgrade ?? ''}\r\n\r\n`);
+    if (head.length) socket.write(head);
+    socket.on('data', (chunk: Buffer) => socket.write(chunk));
+    socket.on('end', () => socket.end());
+    socket.on('error', () => socket.destroy());
+  });
+  webSockets.on('connection', (ws, req) => {
+    ws.send(`hello ${req.headers['impersonate-user'] ?? 'agent'}`);
+    ws.on('message', (data, isBinary) => ws.send(isBinary ? data : `echo: ${data.toString()}`, { binary: isBinary }));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    server,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        for (const client of webSockets.clients) client.terminate();
+        webSockets.close();
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+function streamLines(res: http.ServerResponse, count: number, intervalMs: number): void {
+  res.writeHead(200, { 'content-type': 'text/plain' });
+  let sent = 0;
+  const timer = setInterval(() => {
+    res.write(`line ${sent} at ${Date.now()}\n`);
+    if (++sent === count) {
+      clearInterval(timer);
+      res.end();
+    }
+  }, intervalMs);
+  res.on('close', () => clearInterval(timer));
+}
+
+export async function makeTempDir(): Promise<string> {
+  return fs.mkdtemp(path.join(os.tmpdir(), 'tunnel-test-'));
+}
+
+export interface UpstreamFixture {
+  upstream: Upstream;
+  dir: string;
+  /** A kubeconfig pointing at the upstream, for agentk. */
+  kubeconfig: string;
+  /** Run (last first) after each test: stop what the test started. */
+  cleanups: Array<() => Promise<void>>;
+}
+
+/** Mocha hooks for a suite against one upstream: a temp dir, a kubeconfig, per-test cleanups. */
+export function useUpstreamFixture(): UpstreamFixture {
+  const fixture = { cleanups: [] } as unknown as UpstreamFixture;
+  before(async () => {
+    fixture.upstream = await startUpstream();
+    fixture.dir = await makeTempDir();
+    fixture.kubeconfig = await writeKubeconfig(fixture.dir, fixture.upstream.url);
+  });
+  afterEach(async () => {
+    while (fixture.cleanups.length) await fixture.cleanups.pop()!();
+  });
+  after(async () => {
+    await fixture.upstream?.stop();
+    if (fixture.dir) await fs.rm(fixture.dir, { recursive: true, force: true });
+  });
+  return fixture;
+}
+
+export async function writeKubeconfig(dir: string, server: string, options: { caPem?: string; token?: string } = {}): Promise<string> {
+  const file = path.join(dir, 'kubeconfig.yaml');
+  const cluster: Record<string, string | boolean> = { server };
+  // client-node refuses plain http:// servers unless TLS verification is (vacuously) off.
+  if (server.startsWith('http:')) cluster['insecure-skip-tls-verify'] = true;
+  if (options.caPem) cluster['certificate-authority-data'] = Buffer.from(options.caPem).toString('base64');
+  const config = {
+    apiVersion: 'v1',
+    kind: 'Config',
+    clusters: [{ name: 'upstream', cluster }],
+    users: [{ name: 'sa', user: { token: options.token ?? UPSTREAM_TOKEN } }],
+    contexts: [{ name: 'upstream', context: { cluster: 'upstream', user: 'sa' } }],
+    'current-context': 'upstream',
+  };
+  await fs.writeFile(file, JSON.stringify(config));
+  return file;
+}
+
+export type AuthorizeUser = (credential: ProxyCredential) => Promise<ProxyAuthorization>;
+
+export const allowAsAgent: AuthorizeUser = async (credential) =>
+  credential.token === USER_TOKEN
+    ? { allowed: true, accessAs: { agent: {} } }
+    : { allowed: false, status: 401, message: 'invalid user token' };
+
+export interface Kas {
+  registry: TunnelRegistry;
+  agentServer: AgentServer;
+  /** grpc:// or grpcs:// address of the agent listener. */
+  grpcAddress: string;
+  /** ws:// or wss:// address of the agent listener. */
+  wsAddress: string;
+  /** Base URL of the proxy, including its prefix. */
+  proxyUrl: string;
+  proxyServer: http.Server;
+  stop(): Promise<void>;
+}
+
+export interface KasOptions {
+  tlsCa?: CertificateAuthority;
+  authorizeUser?: AuthorizeUser;
+  agentWaitTimeoutMs?: number;
+  agentAddress?: string;
+  maxConnectionAgeMs?: number;
+  maxConnectionAgeGraceMs?: number;
+}
+
+export async function startKas(options: KasOptions = {}): Promise<Kas> {
+  const registry = new TunnelRegistry();
+  const certificate = options.tlsCa ? issueServerCertificate(options.tlsCa, LOOPBACK_HOSTS) : undefined;
+  const agentServer = await startAgentServer({
+    address: options.agentAddress ?? '127.0.0.1:0',
+    tls: certificate,
+    maxConnectionAgeMs: options.maxConnectionAgeMs,
+    maxConnectionAgeGraceMs: options.maxConnectionAgeGraceMs,
+    services: [
+      reverseTunnelService({
+        registry,
+        authenticateAgent: async (token) => (token === AGENT_TOKEN ? { agentId: AGENT_ID, agentName: 'dev' } : undefined),
+        logger: quietLogger,
+      }),
+    ],
+    logger: quietLogger,
+  });
+  const proxy = createKubernetesApiProxy({
+    registry,
+    authorizeUser: options.authorizeUser ?? allowAsAgent,
+    agentWaitTimeoutMs: options.agentWaitTimeoutMs ?? 5_000,
+    serverName: 'kas-test',
+    logger: quietLogger,
+  });
+  const proxyServer = certificate
+    ? https.createServer({ cert: certificate.certPem, key: certificate.keyPem }, proxy)
+    : http.createServer(proxy);
+  proxyServer.on('upgrade', proxy.handleUpgrade);
+  await new Promise<void>((resolve) => proxyServer.listen(0, '127.0.0.1', () => resolve()));
+  const secure = Boolean(certificate);
+  return {
+    registry,
+    agentServer,
+    grpcAddress: `${secure ? 'grpcs' : 'grpc'}://${agentServer.address}`,
+    wsAddress: `${secure ? 'wss' : 'ws'}://${agentServer.address}/agentk-ws`,
+    proxyUrl: `${secure ? 'https' : 'http'}://127.0.0.1:${(proxyServer.address() as AddressInfo).port}/k8s-proxy`,
+    proxyServer,
+    stop: async () => {
+      proxyServer.closeAllConnections();
+      await new Promise<void>((resolve) => proxyServer.close(() => resolve()));
+      await agentServer.stop();
+      registry.close();
+    },
+  };
+}
+
+export interface AgentkStartOptions {
+  kasAddress: string;
+  kubeconfig: string;
+  caFile?: string;
+  token?: string;
+  poolSettings?: Partial<PoolSettings>;
+}
+
+export function startAgentk(options: AgentkStartOptions): Promise<Agentk> {
+  return runAgentk({
+    kasAddress: options.kasAddress,
+    token: options.token ?? AGENT_TOKEN,
+    kubeconfig: options.kubeconfig,
+    caFile: options.caFile,
+    observabilityAddress: '127.0.0.1:0',
+    podName: 'agentk-test',
+    podNamespace: 'tests',
+    poolSettings: options.poolSettings,
+    logger: quietLogger,
+  });
+}
+
+/** Resolves once the registry holds at least `count` idle tunnels for the test agent. */
+export async function waitForIdleTunnels(registry: TunnelRegistry, count = 1, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const idle = registry.counts().find((c) => c.agentId === AGENT_ID)?.idle ?? 0;
+    if (idle >= count) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`no ${count} idle tunnels within ${timeoutMs} ms`);
+}
+
+export interface FetchResult {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+}
+
+/** A plain node:http(s) request (no fetch: it pools and buffers in ways that hide behaviour). */
+export function request(
+  url: string,
+  options: { method?: string; headers?: Record<string, string>; body?: string; ca?: string } = {},
+): Promise<FetchResult> {
+  const target = new URL(url);
+  const mod = target.protocol === 'https:' ? https : http;
+  return new Promise((resolve, reject) => {
+    const req = mod.request(target, { method: options.method ?? 'GET', headers: options.headers, ca: options.ca, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(options.body);
+  });
+}
+
+export const userAuth = (token = USER_TOKEN) => ({ authorization: `Bearer pat:${AGENT_ID}:${token}` });
