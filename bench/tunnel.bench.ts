@@ -124,7 +124,7 @@ async function runKasRole(): Promise<void> {
     logger,
   });
   const proxy = createKubernetesApiProxy({
-    registry,
+    tunnels: registry,
     serverName: 'kas-bench',
     logger,
     authorizeUser: async () => ({ allowed: true, accessAs: { agent: {} } }),

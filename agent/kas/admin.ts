@@ -6,7 +6,7 @@ import { AgentIdStore } from '../modules/agent_registry/agent_ids';
 import { AgentTokenStore } from '../modules/agent_registry/agent_tokens';
 import { GitConfigRepository } from '../modules/agent_registry/git_repository';
 import { UserTokenStore, type Principal } from '../modules/agent_registry/user_tokens';
-import { loadKasConfig } from './config';
+import { loadKasConfig } from '../kascfg/kascfg';
 
 type Write = (line: string) => void;
 

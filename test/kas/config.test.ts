@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { KasConfigError, loadKasConfig, parseDuration, parseKasConfig } from '../../agent/kas/config';
+import { KasConfigError, loadKasConfig, parseDuration, parseKasConfig } from '../../agent/kascfg/kascfg';
 import { makeTempDir } from './helpers';
 
 const MINIMAL = 'registry:\n  config_repository: /srv/agents.git\n  data_dir: /var/lib/kas\n';

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import { createLogger, type Logger } from '../../agent/internal/log';
-import { parseKasConfig, type KasConfig } from '../../agent/kas/config';
+import { parseKasConfig, type KasConfig } from '../../agent/kascfg/kascfg';
 
 const GIT_ENV = {
   ...process.env,

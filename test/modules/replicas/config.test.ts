@@ -3,8 +3,8 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { startKas } from '../../../agent/kas/index';
-import { KasConfigError, parseKasConfig } from '../../../agent/kas/config';
-import { PrivateApiConfigError } from '../../../agent/modules/kas_private_api';
+import { KasConfigError, parseKasConfig } from '../../../agent/kascfg/kascfg';
+import { PrivateApiConfigError } from '../../../agent/modules/replicas';
 import { TestRepository, makeTempDir, testKasConfig, testLogger } from '../../kas/helpers';
 
 const MINIMAL = 'registry:\n  config_repository: /srv/repo\n  data_dir: /srv/data\n';

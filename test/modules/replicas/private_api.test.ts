@@ -9,13 +9,14 @@ import {
   MAX_IDLE_CONNECTIONS_PER_PEER,
   PrivateApiClient,
   PrivateApiTokenError,
-  RoutingTunnelRegistry,
+  RoutingTunnelFinder,
   signPrivateApiToken,
   startPrivateApiServer,
   verifyPrivateApiToken,
   type PrivateApiClientOptions,
   type PrivateApiServer,
-} from '../../../agent/modules/kas_private_api';
+} from '../../../agent/modules/replicas';
+import { TunnelRegistry } from '../../../agent/modules/reverse_tunnel';
 import { testLogger } from '../../kas/helpers';
 import { SECRET, freePort } from './harness';
 
@@ -46,7 +47,7 @@ describe('kas private API', () => {
   describe('listener and pooled client', () => {
     let server: PrivateApiServer;
     let port: number;
-    const registry = new RoutingTunnelRegistry();
+    const registry = new RoutingTunnelFinder(new TunnelRegistry());
     const clients: PrivateApiClient[] = [];
     const newClient = (options: Partial<PrivateApiClientOptions> = {}) => {
       const client = new PrivateApiClient({ secret, logger: testLogger(), ...options });
@@ -142,7 +143,7 @@ describe('kas private API', () => {
     const ca = createCertificateAuthority('private-api-test-ca');
     const otherCa = createCertificateAuthority('some-other-ca');
     let server: PrivateApiServer;
-    const registry = new RoutingTunnelRegistry();
+    const registry = new RoutingTunnelFinder(new TunnelRegistry());
     const clients: PrivateApiClient[] = [];
 
     before(async () => {

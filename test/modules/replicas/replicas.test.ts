@@ -7,7 +7,7 @@ import { Redis } from 'ioredis';
 import WebSocket from 'ws';
 import { runAgentk, type Agentk } from '../../../agent/agentk/index';
 import type { Kas } from '../../../agent/kas/index';
-import { SharedConnectionRateLimiter } from '../../../agent/modules/tunnel_tracker';
+import { SharedConnectionRateLimiter } from '../../../agent/modules/replicas/tracker';
 import { testLogger } from '../../kas/helpers';
 import { startUpstream, writeKubeconfig, type Upstream } from '../reverse_tunnel/harness';
 import { AGENT_CONFIG, RedisServer, TcpBalancer, get, prepareFleet, waitFor, type Fleet } from './harness';

@@ -194,7 +194,7 @@ export async function startKas(options: KasOptions = {}): Promise<Kas> {
     logger: quietLogger,
   });
   const proxy = createKubernetesApiProxy({
-    registry,
+    tunnels: registry,
     authorizeUser: options.authorizeUser ?? allowAsAgent,
     agentWaitTimeoutMs: options.agentWaitTimeoutMs ?? 5_000,
     serverName: 'kas-test',

@@ -16,8 +16,8 @@ import {
   type ConnectResponse,
   type HeaderFrame,
 } from '../../reverse_tunnel/protocol';
-import { proxyRequestDuration } from '../../reverse_tunnel/server/metrics';
-import { TunnelNotFoundError, type Tunnel, type TunnelRegistry } from '../../reverse_tunnel/server/registry';
+import { proxyRequestDuration } from './metrics';
+import { TunnelNotFoundError, type Tunnel, type TunnelFinder } from '../../reverse_tunnel/server/registry';
 import { isImpersonationHeader, type AccessAs } from '../access_as';
 import { sendStatus, sendStatusOnSocket, type KasError } from './status';
 
@@ -34,7 +34,8 @@ export type ProxyAuthorization =
 export interface KubernetesApiProxyOptions {
   /** Default '/k8s-proxy/'. */
   urlPathPrefix?: string;
-  registry: TunnelRegistry;
+  /** Where each request gets its tunnel to the agent. */
+  tunnels: TunnelFinder;
   authorizeUser(credential: ProxyCredential): Promise<ProxyAuthorization>;
   /** How long a request waits for a free tunnel to its agent; default 20 s. */
   agentWaitTimeoutMs?: number;
@@ -214,8 +215,8 @@ async function prepare(
     });
   }
   // An idle tunnel here is claimed at once: no wait to abort, so no signal to build.
-  const signal = options.registry.hasIdleTunnel(credential.agentId) ? undefined : clientWait.signal();
-  const tunnel = await options.registry.findTunnel(credential.agentId, settings.waitMs, signal);
+  const signal = options.tunnels.hasIdleTunnel(credential.agentId) ? undefined : clientWait.signal();
+  const tunnel = await options.tunnels.findTunnel(credential.agentId, settings.waitMs, signal);
   const requestInfo = {
     methodName: KUBERNETES_API_MAKE_REQUEST,
     meta: {},
@@ -377,7 +378,7 @@ function driveTunnel(
   const retry = (tunnel: Tunnel) => {
     attempts++;
     tunnel.done();
-    options.registry.findTunnel(prepared.agentId, prepared.waitMs, prepared.clientWait.signal()).then(start, handlers.onRetryFailed);
+    options.tunnels.findTunnel(prepared.agentId, prepared.waitMs, prepared.clientWait.signal()).then(start, handlers.onRetryFailed);
   };
   const start = (tunnel: Tunnel) => {
     current = tunnel;

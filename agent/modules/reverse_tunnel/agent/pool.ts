@@ -5,7 +5,8 @@
 //   - a stream that fails before kas accepted it counts as a connection failure: reconnects wait
 //     per the backoff (1 s × 1.6 up to 20 s, jitter 0.2, reset after 25 s of health).
 import * as grpc from '@grpc/grpc-js';
-import { Gauge, register } from 'prom-client';
+import { Gauge } from 'prom-client';
+import { processMetric } from '../../../internal/metrics';
 import type { Logger } from '../../../internal/log';
 import type { AgentDescriptor, ConnectRequest, ConnectResponse, RequestInfo } from '../protocol';
 import { Backoff, DEFAULT_BACKOFF, type BackoffSettings } from './backoff';
@@ -117,22 +118,28 @@ const poolSources = new Set<() => PoolStats>();
 function sumStats(pick: (s: PoolStats) => number): number {
   return [...poolSources].reduce((sum, source) => sum + pick(source()), 0);
 }
-if (!register.getSingleMetric('agentk_tunnels_idle')) {
-  new Gauge({
-    name: 'agentk_tunnels_idle',
-    help: 'Idle tunnel streams open to kas.',
-    collect() {
-      this.set(sumStats((s) => s.idle));
-    },
-  });
-  new Gauge({
-    name: 'agentk_tunnels_busy',
-    help: 'Tunnel streams carrying a request.',
-    collect() {
-      this.set(sumStats((s) => s.busy));
-    },
-  });
-}
+processMetric(
+  'agentk_tunnels_idle',
+  () =>
+    new Gauge({
+      name: 'agentk_tunnels_idle',
+      help: 'Idle tunnel streams open to kas.',
+      collect() {
+        this.set(sumStats((s) => s.idle));
+      },
+    }),
+);
+processMetric(
+  'agentk_tunnels_busy',
+  () =>
+    new Gauge({
+      name: 'agentk_tunnels_busy',
+      help: 'Tunnel streams carrying a request.',
+      collect() {
+        this.set(sumStats((s) => s.busy));
+      },
+    }),
+);
 
 export class TunnelPool {
   private readonly settings: PoolSettings;

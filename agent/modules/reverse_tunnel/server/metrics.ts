@@ -1,6 +1,7 @@
-// kas tunnel and proxy metrics, in prom-client's default register. Gauges are computed when
+// kas tunnel metrics, in prom-client's default register. Gauges are computed when
 // scraped from every live TunnelRegistry, so nothing has to keep them in step by hand.
-import { Counter, Gauge, Histogram, register, type Metric } from 'prom-client';
+import { Counter, Gauge } from 'prom-client';
+import { processMetric } from '../../../internal/metrics';
 
 export interface TunnelCounts {
   agentId: string;
@@ -10,16 +11,11 @@ export interface TunnelCounts {
 
 const countSources = new Set<() => TunnelCounts[]>();
 
-/** Registers a metric once per process (modules may be loaded by several entry points in tests). */
-function once<T extends Metric>(name: string, create: () => T): T {
-  return (register.getSingleMetric(name) as T | undefined) ?? create();
-}
-
 function collectCounts(): TunnelCounts[] {
   return [...countSources].flatMap((source) => source());
 }
 
-once(
+processMetric(
   'kas_tunnels_idle',
   () =>
     new Gauge({
@@ -33,7 +29,7 @@ once(
     }),
 );
 
-once(
+processMetric(
   'kas_tunnels_busy',
   () =>
     new Gauge({
@@ -47,7 +43,7 @@ once(
     }),
 );
 
-export const routingTimeouts = once(
+export const routingTimeouts = processMetric(
   'kas_routing_timeouts_total',
   () =>
     new Counter({
@@ -57,23 +53,12 @@ export const routingTimeouts = once(
     }),
 );
 
-export const agentConnectionsRefused = once(
+export const agentConnectionsRefused = processMetric(
   'kas_agent_connections_refused_total',
   () =>
     new Counter({
       name: 'kas_agent_connections_refused_total',
       help: 'Tunnel streams refused because the agent token was missing or invalid.',
-    }),
-);
-
-export const proxyRequestDuration = once(
-  'kas_k8s_proxy_request_duration_seconds',
-  () =>
-    new Histogram({
-      name: 'kas_k8s_proxy_request_duration_seconds',
-      help: 'Kubernetes API proxy requests, from arrival to response headers, by status code.',
-      labelNames: ['status'],
-      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 20],
     }),
 );
 

@@ -60,6 +60,14 @@ export interface ConnectedAgent {
   replicas: ReplicaInfo[];
 }
 
+/** Where a request for an agent gets its tunnel: this replica's registry, or routing across replicas. */
+export interface TunnelFinder {
+  /** An idle tunnel to the agent, waiting up to timeoutMs for one. */
+  findTunnel(agentId: string, timeoutMs: number, signal?: AbortSignal): Promise<Tunnel>;
+  /** Whether findTunnel would answer at once. */
+  hasIdleTunnel(agentId: string): boolean;
+}
+
 export class TunnelNotFoundError extends Error {
   override name = 'TunnelNotFoundError';
   constructor(readonly agentId: string) {
@@ -98,12 +106,24 @@ interface AgentEntry {
   replicas: Map<string, ReplicaState>;
 }
 
-export class TunnelRegistry {
+export class TunnelRegistry implements TunnelFinder {
   private readonly agents = new Map<string, AgentEntry>();
   private readonly removeMetricsSource = addTunnelCountSource(() => this.counts());
+  private readonly registerListeners = new Set<(identity: AgentIdentity, stream: TunnelStream) => void>();
 
   /** Adds a stream that just sent its descriptor. It leaves the registry by itself when it closes. */
   register(identity: AgentIdentity, descriptor: AgentDescriptor, stream: TunnelStream): void {
+    this.place(identity, descriptor, stream);
+    for (const listener of this.registerListeners) listener(identity, stream);
+  }
+
+  /** Called after each stream registers (handed to a waiting request or parked idle). */
+  onRegister(listener: (identity: AgentIdentity, stream: TunnelStream) => void): () => void {
+    this.registerListeners.add(listener);
+    return () => this.registerListeners.delete(listener);
+  }
+
+  private place(identity: AgentIdentity, descriptor: AgentDescriptor, stream: TunnelStream): void {
     const entry = this.entryFor(identity);
     const replica = this.replicaFor(entry, descriptor);
     const idle: IdleStream = { stream, descriptor, replica };

@@ -3,7 +3,7 @@
 // what they know locally instead of piling up requests; ioredis reconnects by itself.
 import { readFileSync } from 'node:fs';
 import { Redis, type RedisOptions } from 'ioredis';
-import type { RedisConfig } from '../../kas/config';
+import type { RedisConfig } from '../../../kascfg/kascfg';
 
 export class RedisConfigError extends Error {
   override name = 'RedisConfigError';

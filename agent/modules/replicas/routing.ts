@@ -1,9 +1,8 @@
-// The tunnel registry of a replica among several: its own tunnels first (no Redis, no network:
+// Where a replica among several finds a tunnel: its own tunnels first (no Redis, no network:
 // the steady-state path), then the replicas the tracker names, asked one after another through
 // their private API; the first with an idle tunnel wins. A request that finds none waits for a
 // tunnel registering here or for a notification that another replica got an idle one.
-import type { AgentDescriptor } from '../reverse_tunnel/protocol';
-import { TunnelRegistry, type AgentIdentity, type Tunnel, type TunnelStream } from '../reverse_tunnel/server/registry';
+import type { AgentIdentity, Tunnel, TunnelFinder, TunnelRegistry, TunnelStream } from '../reverse_tunnel/server/registry';
 
 export interface RemoteRouter {
   /** Replicas (private API URLs) the tracker says hold tunnels to the agent, from memory. */
@@ -12,11 +11,21 @@ export interface RemoteRouter {
   onIdleTunnelElsewhere(agentId: string, listener: () => void): () => void;
 }
 
-export class RoutingTunnelRegistry extends TunnelRegistry {
+export class RoutingTunnelFinder implements TunnelFinder {
   private router: RemoteRouter | undefined;
   private readonly changeListeners = new Set<(agentId: string, announce: boolean) => void>();
   /** Agents another replica asked for while this one had no idle tunnel: announce the next one. */
   private readonly wantedElsewhere = new Set<string>();
+  private readonly stopFollowingRegistrations: () => void;
+
+  constructor(private readonly local: TunnelRegistry) {
+    this.stopFollowingRegistrations = local.onRegister((identity, stream) => this.registered(identity, stream));
+  }
+
+  close(): void {
+    this.stopFollowingRegistrations();
+    this.changeListeners.clear();
+  }
 
   /** Routing starts once the replica knows its peers; until then only local tunnels are used. */
   setRouter(router: RemoteRouter | undefined): void {
@@ -32,8 +41,7 @@ export class RoutingTunnelRegistry extends TunnelRegistry {
     return () => this.changeListeners.delete(listener);
   }
 
-  override register(identity: AgentIdentity, descriptor: AgentDescriptor, stream: TunnelStream): void {
-    super.register(identity, descriptor, stream);
+  private registered(identity: AgentIdentity, stream: TunnelStream): void {
     const changed = () => this.notifyChange(identity.agentId, false);
     stream.once('close', changed);
     stream.once('end', changed);
@@ -57,7 +65,7 @@ export class RoutingTunnelRegistry extends TunnelRegistry {
 
   /** Tunnels (idle, busy) this replica holds for the agent. */
   localTunnels(agentId: string): { idle: number; busy: number } {
-    const counts = this.counts().find((c) => c.agentId === agentId);
+    const counts = this.local.counts().find((c) => c.agentId === agentId);
     return { idle: counts?.idle ?? 0, busy: counts?.busy ?? 0 };
   }
 
@@ -67,13 +75,17 @@ export class RoutingTunnelRegistry extends TunnelRegistry {
       this.wantedElsewhere.add(agentId);
       return undefined;
     }
-    return this.claimedLocally(agentId, super.findTunnel(agentId, 1_000));
+    return this.claimedLocally(agentId, this.local.findTunnel(agentId, 1_000));
   }
 
-  override findTunnel(agentId: string, timeoutMs: number, signal?: AbortSignal): Promise<Tunnel> {
+  hasIdleTunnel(agentId: string): boolean {
+    return this.local.hasIdleTunnel(agentId);
+  }
+
+  findTunnel(agentId: string, timeoutMs: number, signal?: AbortSignal): Promise<Tunnel> {
     const router = this.router;
-    if (!router) return super.findTunnel(agentId, timeoutMs, signal);
-    if (this.localTunnels(agentId).idle > 0) return this.claimedLocally(agentId, super.findTunnel(agentId, timeoutMs, signal));
+    if (!router) return this.local.findTunnel(agentId, timeoutMs, signal);
+    if (this.localTunnels(agentId).idle > 0) return this.claimedLocally(agentId, this.local.findTunnel(agentId, timeoutMs, signal));
     return this.routeOrWait(router, agentId, timeoutMs, signal);
   }
 
@@ -104,7 +116,7 @@ export class RoutingTunnelRegistry extends TunnelRegistry {
           resolve(tunnel);
         });
       });
-      super.findTunnel(agentId, timeoutMs, localWait.signal).then(
+      this.local.findTunnel(agentId, timeoutMs, localWait.signal).then(
         (tunnel) => {
           if (settled) return tunnel.done();
           settle();

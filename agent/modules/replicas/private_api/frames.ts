@@ -6,7 +6,7 @@
 //   after which the connection is free for the next claim.
 // Tunnel frames: body bytes (message.data) travel as binary WebSocket messages, every other frame
 // as JSON text; control messages are JSON text with a "kas" key, which no tunnel frame has.
-import { messageBytes, type AgentDescriptor, type ConnectRequest, type ConnectResponse } from '../reverse_tunnel/protocol';
+import { messageBytes, type AgentDescriptor, type ConnectRequest, type ConnectResponse } from '../../reverse_tunnel/protocol';
 import type WebSocket from 'ws';
 
 export type Frame = ConnectRequest | ConnectResponse;

@@ -1,8 +1,8 @@
 // New agent connections per token per minute (agent.listen.connections_per_token_per_minute),
 // counted in memory: right for a single kas replica. Fixed one-minute windows keyed by a hash of
 // the token, so the limiter never holds tokens in clear text.
-import { hashToken } from '../modules/agent_registry/hashed_tokens';
-import { agentConnectionsRefused } from '../modules/reverse_tunnel/server/metrics';
+import { hashToken } from './hashed_tokens';
+import { agentConnectionsRefused } from '../reverse_tunnel/server/metrics';
 
 const WINDOW_MS = 60_000;
 

@@ -9,8 +9,8 @@
 // woken by a notification instead of polling.
 import { EventEmitter } from 'node:events';
 import type { Redis } from 'ioredis';
-import type { Logger } from '../../internal/log';
-import type { AgentConnection } from '../../kas/connections';
+import type { Logger } from '../../../internal/log';
+import type { AgentConnection } from '../../agent_registry/connections';
 
 export interface LocalAgentState {
   tunnels: number;

@@ -4,8 +4,9 @@
 // kas keeps serving the last good configs while git cannot be read, and taking every replica
 // out of the load balancer for that would turn a degraded state into an outage.
 import * as net from 'node:net';
-import { GitConfigRepository } from '../modules/agent_registry/git_repository';
-import { reachableAddress, type ReadinessCheck } from '../modules/observability/server';
+import { GitConfigRepository } from '../agent_registry/git_repository';
+import { reachableAddress } from '../../internal/listen';
+import type { ReadinessCheck } from './server';
 
 const CONNECT_TIMEOUT_MS = 1_000;
 /** Probes come every few seconds from each load balancer: git runs at most this often. */
@@ -14,43 +15,31 @@ const REPOSITORY_CHECK_CACHE_MS = 5_000;
 export interface KasReadinessSources {
   /** false while kas is stopping (draining). */
   serving(): boolean;
-  listeners: Array<{ name: string; address: string }>;
-  /** Only with a redis section. */
-  redis?: { healthy(): boolean; unhealthyReason(): string | undefined };
-  configRepository: string;
+  listeners(): Array<{ name: string; address: string }>;
+  /** The modules' own checks (Redis with several replicas, the config repository), in order. */
+  checks: Array<() => ReadinessCheck | Promise<ReadinessCheck>>;
 }
 
 export function kasReadinessChecks(sources: KasReadinessSources): () => Promise<ReadinessCheck[]> {
-  const repositoryCheck = cachedRepositoryCheck(sources.configRepository);
-  return async () => {
-    const checks: ReadinessCheck[] = [
-      sources.serving() ? pass('kas', 'serving') : fail('kas', 'stopping: draining connections'),
-      ...(await Promise.all(sources.listeners.map((l) => listenerCheck(l.name, l.address)))),
-    ];
-    if (sources.redis) checks.push(redisCheck(sources.redis));
-    checks.push(await repositoryCheck());
-    return checks;
-  };
+  return async () => [
+    sources.serving() ? passed('kas', 'serving') : failed('kas', 'stopping: draining connections'),
+    ...(await Promise.all(sources.listeners().map((l) => listenerCheck(l.name, l.address)))),
+    ...(await Promise.all(sources.checks.map(async (check) => check()))),
+  ];
 }
 
-function pass(name: string, reason: string, required = true): ReadinessCheck {
+export function passed(name: string, reason: string, required = true): ReadinessCheck {
   return { name, ok: true, required, reason };
 }
 
-function fail(name: string, reason: string, required = true): ReadinessCheck {
+export function failed(name: string, reason: string, required = true): ReadinessCheck {
   return { name, ok: false, required, reason };
-}
-
-function redisCheck(redis: NonNullable<KasReadinessSources['redis']>): ReadinessCheck {
-  return redis.healthy()
-    ? pass('redis', 'reachable (commands and notifications)')
-    : fail('redis', redis.unhealthyReason() ?? 'unreachable');
 }
 
 async function listenerCheck(name: string, address: string): Promise<ReadinessCheck> {
   const target = reachableAddress(address);
   const error = await tryConnect(target);
-  return error ? fail(name, `${target} does not accept connections: ${error}`) : pass(name, `accepting connections on ${target}`);
+  return error ? failed(name, `${target} does not accept connections: ${error}`) : passed(name, `accepting connections on ${target}`);
 }
 
 /** Resolves with undefined when a TCP connection opens, else with why not. */
@@ -72,16 +61,16 @@ function tryConnect(hostPort: string): Promise<string | undefined> {
   });
 }
 
-function cachedRepositoryCheck(repositoryPath: string): () => Promise<ReadinessCheck> {
+export function cachedRepositoryCheck(repositoryPath: string): () => Promise<ReadinessCheck> {
   const repository = new GitConfigRepository(repositoryPath);
   let cached: { at: number; check: ReadinessCheck } | undefined;
   return async () => {
     if (cached && Date.now() - cached.at < REPOSITORY_CHECK_CACHE_MS) return cached.check;
     const check = await repository.defaultBranchCommit().then(
       (commit) =>
-        pass('config_repository', commit ? `readable, default branch at ${commit.slice(0, 12)}` : 'readable, no commit yet', false),
+        passed('config_repository', commit ? `readable, default branch at ${commit.slice(0, 12)}` : 'readable, no commit yet', false),
       (err: unknown) =>
-        fail('config_repository', `cannot read ${repositoryPath} (the last good configs stay in force): ${firstLine(err)}`, false),
+        failed('config_repository', `cannot read ${repositoryPath} (the last good configs stay in force): ${firstLine(err)}`, false),
     );
     cached = { at: Date.now(), check };
     return check;

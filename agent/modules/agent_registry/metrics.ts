@@ -1,8 +1,9 @@
-// kas's own Prometheus metrics, on prom-client's default register (served by the observability
-// module). Created once per process; the connection gauges are computed when scraped from every
-// running kas (tests run several in one process), so nothing keeps them in step by hand.
+// The connected-agents gauges, on prom-client's default register (served by the observability
+// module). Created once per process; computed when scraped from every running kas (tests run
+// several in one process), so nothing keeps them in step by hand.
 // Refused connections are counted in the reverse tunnel's kas_agent_connections_refused_total.
-import { Counter, Gauge, register, type Metric } from 'prom-client';
+import { Gauge } from 'prom-client';
+import { processMetric } from '../../internal/metrics';
 
 /** What one running kas reports at scrape time. */
 export interface ConnectionCounts {
@@ -14,17 +15,13 @@ export interface ConnectionCounts {
 
 const sources = new Set<() => ConnectionCounts>();
 
-function singleton<T extends Metric>(name: string, create: () => T): T {
-  return (register.getSingleMetric(name) as T | undefined) ?? create();
-}
-
 function total(pick: (counts: ConnectionCounts) => number): number {
   let sum = 0;
   for (const source of sources) sum += pick(source());
   return sum;
 }
 
-singleton(
+processMetric(
   'kas_connected_agents',
   () =>
     new Gauge({
@@ -36,7 +33,7 @@ singleton(
     }),
 );
 
-singleton(
+processMetric(
   'kas_agentk_connections',
   () =>
     new Gauge({
@@ -46,11 +43,6 @@ singleton(
         this.set(total((c) => c.replicas));
       },
     }),
-);
-
-export const configDeliveriesCounter = singleton(
-  'kas_config_deliveries_total',
-  () => new Counter({ name: 'kas_config_deliveries_total', help: 'Agent configurations sent to agentk' }),
 );
 
 /** Adds a kas's connection counts to the gauges; returns the function that removes them. */

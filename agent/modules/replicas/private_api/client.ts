@@ -7,9 +7,9 @@
 // discarded.
 import { Duplex } from 'node:stream';
 import WebSocket from 'ws';
-import type { Logger } from '../../internal/log';
-import type { ConnectRequest, ConnectResponse } from '../reverse_tunnel/protocol';
-import type { Tunnel, TunnelStream } from '../reverse_tunnel/server/registry';
+import type { Logger } from '../../../internal/log';
+import type { ConnectRequest, ConnectResponse } from '../../reverse_tunnel/protocol';
+import type { Tunnel, TunnelStream } from '../../reverse_tunnel/server/registry';
 import { decodeMessage, sendControl, sendFrame, type Control } from './frames';
 import { signPrivateApiToken } from './token';
 

@@ -17,6 +17,13 @@ export interface TlsFiles {
   keyFile: string;
 }
 
+/** A listener's certificate and key, read from the files kascfg names. */
+export async function readTlsFiles(files: TlsFiles | undefined): Promise<{ certPem: string; keyPem: string } | undefined> {
+  if (!files) return undefined;
+  const [certPem, keyPem] = await Promise.all([readFile(files.certificateFile, 'utf8'), readFile(files.keyFile, 'utf8')]);
+  return { certPem, keyPem };
+}
+
 export interface RedisConfig {
   network: 'tcp' | 'unix';
   serverAddress?: string;

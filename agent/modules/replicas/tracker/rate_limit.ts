@@ -8,9 +8,9 @@
 // before it is admitted, so replicas together never admit more than the limit.
 // While Redis is unreachable, each replica keeps counting alone: agents can still connect.
 import type { Redis } from 'ioredis';
-import type { Logger } from '../../internal/log';
-import { hashToken } from '../agent_registry/hashed_tokens';
-import { agentConnectionsRefused } from '../reverse_tunnel/server/metrics';
+import type { Logger } from '../../../internal/log';
+import { hashToken } from '../../agent_registry/hashed_tokens';
+import { agentConnectionsRefused } from '../../reverse_tunnel/server/metrics';
 
 const WINDOW_MS = 60_000;
 const DEFAULT_FLUSH_MS = 10_000;

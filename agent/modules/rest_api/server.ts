@@ -4,11 +4,11 @@
 // (git, agentk) is ever echoed raw.
 import * as http from 'node:http';
 import * as https from 'node:https';
-import type { Logger } from '../internal/log';
-import type { AgentConfigState, AgentConfigWatcher } from '../modules/agent_configuration/config_watcher';
-import type { UserTokenStore } from '../modules/agent_registry/user_tokens';
-import { listen, reachableAddress } from '../modules/observability/server';
-import type { AgentConnection } from './connections';
+import type { Logger } from '../../internal/log';
+import type { AgentConfigState, AgentConfigWatcher } from '../agent_configuration/config_watcher';
+import type { UserTokenStore } from '../agent_registry/user_tokens';
+import { listen, reachableAddress } from '../../internal/listen';
+import type { AgentConnection } from '../agent_registry/connections';
 
 export interface ApiServerOptions {
   address: string;

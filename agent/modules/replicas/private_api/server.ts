@@ -8,10 +8,10 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import type { Logger } from '../../internal/log';
-import { listen } from '../observability/server';
-import type { ConnectRequest, ConnectResponse } from '../reverse_tunnel/protocol';
-import type { Tunnel } from '../reverse_tunnel/server/registry';
+import type { Logger } from '../../../internal/log';
+import { listen } from '../../../internal/listen';
+import type { ConnectRequest, ConnectResponse } from '../../reverse_tunnel/protocol';
+import type { Tunnel } from '../../reverse_tunnel/server/registry';
 import { decodeMessage, sendControl, sendFrame, type Control } from './frames';
 import { PrivateApiTokenError, verifyPrivateApiToken } from './token';
 

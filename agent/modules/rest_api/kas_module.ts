@@ -1,0 +1,25 @@
+// kas's REST API for the VS Code extension, on its own listener (api.listen).
+import { readTlsFiles } from '../../kascfg/kascfg';
+import type { KasModule } from '../../module/modserver';
+import { KAS_VERSION } from '../../internal/version';
+import { startApiServer } from './server';
+
+export const restApiModule: KasModule = {
+  name: 'api',
+  async start({ config, registry, listeners, logger }) {
+    const api = await startApiServer({
+      address: config.api.listen.address,
+      tls: await readTlsFiles(config.api.listen.tls),
+      version: KAS_VERSION,
+      configProjectId: config.registry.projectId,
+      watcher: registry.watcher,
+      connectionsOf: (agentId) => registry.connections.connectionsOf(agentId),
+      // With several replicas the agents list comes from what they share; alone, from this one.
+      connectedAgentsOfProject: config.redis && ((project: string) => registry.connections.agentsOfProject(project)),
+      userTokens: registry.userTokens,
+      logger,
+    });
+    listeners.add({ name: 'api_listener', address: api.address, url: api.url });
+    return api;
+  },
+};
