@@ -1,5 +1,6 @@
 // Import rules `npm test` enforces: no import circles; the extension and the webviews take from
-// agent/ only the shared folder; the product (kas, agentk, modules) never imports the dev tools.
+// agent/ only the shared folder; the product (kas, agentk, modules) never imports the dev tools;
+// modules reach kas and agentk only through the module contract (agent/module/), never the assembly.
 module.exports = {
   forbidden: [
     { name: 'no-circular', severity: 'error', from: {}, to: { circular: true } },
@@ -20,6 +21,18 @@ module.exports = {
       severity: 'error',
       from: { path: '^agent/', pathNot: '^agent/(devtools|cmd)/' },
       to: { path: '^agent/devtools/' },
+    },
+    {
+      name: 'modules-do-not-import-the-assembly',
+      severity: 'error',
+      from: { path: '^agent/(modules|module|kascfg|internal|shared)/' },
+      to: { path: '^agent/(kas|agentk|cmd)/' },
+    },
+    {
+      name: 'extension-stays-out-of-agent',
+      severity: 'error',
+      from: { path: '^agent/' },
+      to: { path: '^(extension|webviews)/' },
     },
   ],
   options: {

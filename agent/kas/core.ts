@@ -3,7 +3,8 @@
 import type { Logger } from '../internal/log';
 import { KAS_VERSION } from '../internal/version';
 import { readTlsFiles, type KasConfig } from '../kascfg/kascfg';
-import type { KasListener, KasListeners, KasModule, KasModuleContext, KasReadiness, KasTunnels } from '../module/modserver';
+import type { Listener, ListenerList, KasModule, KasModuleContext, KasReadiness, KasTunnels } from '../module/modserver';
+import { listenerList } from '../module/listener_list';
 import { ShutdownStack } from '../module/shutdown_stack';
 import type { AuthenticatedAgent } from '../modules/agent_registry/agent_tokens';
 import { openAgentRegistry, type AgentRegistry } from '../modules/agent_registry/registry';
@@ -51,7 +52,7 @@ async function assemble(config: KasConfig, modules: readonly KasModule[], logger
   const registry = await openAgentRegistry(config, tunnels.local, logger, shutdown);
   const listeners = listenerList();
   // Listed first, bound last: /readiness names the agent listener before the modules' listeners.
-  const agentListener: KasListener = { name: 'agent_listener', address: '' };
+  const agentListener: Listener = { name: 'agent_listener', address: '' };
   listeners.add(agentListener);
   let serving = false;
   const readiness = readinessOf(() => serving, listeners);
@@ -128,16 +129,7 @@ function tunnelsOf(local: TunnelRegistry): KasTunnels {
   };
 }
 
-function listenerList(): KasListeners {
-  const listeners: KasListener[] = [];
-  return {
-    add: (listener) => listeners.push(listener),
-    find: (name) => listeners.find((l) => l.name === name),
-    all: () => [...listeners],
-  };
-}
-
-function readinessOf(serving: () => boolean, listeners: KasListeners): KasReadiness {
+function readinessOf(serving: () => boolean, listeners: ListenerList): KasReadiness {
   const checks: Array<() => ReadinessCheck | Promise<ReadinessCheck>> = [];
   const report = kasReadinessChecks({ serving, listeners: () => listeners.all().filter((l) => l.probed !== false), checks });
   return { add: (check) => checks.push(check), report };

@@ -30,7 +30,7 @@ export interface KasModuleContext {
   readonly agentServer: { addService(register: (server: GrpcServiceRegistrar) => void): void };
   readonly tunnels: KasTunnels;
   /** The ports this kas listens on: readiness checks each, and startKas reports them. */
-  readonly listeners: KasListeners;
+  readonly listeners: ListenerList;
   readonly readiness: KasReadiness;
   /** For steps to stop that start() cannot return (the returned Stoppable goes here too). */
   readonly shutdown: ShutdownStack;
@@ -52,7 +52,7 @@ export interface KasReadiness {
   report(): Promise<ReadinessCheck[]>;
 }
 
-export interface KasListener {
+export interface Listener {
   /** e.g. kubernetes_api_listener, as /readiness names it. */
   name: string;
   /** The bound host:port. */
@@ -65,8 +65,8 @@ export interface KasListener {
   probed?: boolean;
 }
 
-export interface KasListeners {
-  add(listener: KasListener): void;
-  find(name: string): KasListener | undefined;
-  all(): KasListener[];
+export interface ListenerList {
+  add(listener: Listener): void;
+  find(name: string): Listener | undefined;
+  all(): Listener[];
 }

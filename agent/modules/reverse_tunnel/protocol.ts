@@ -91,10 +91,6 @@ service ReverseTunnel {
 }
 `;
 
-/** The one service agentk offers through the tunnel today, and its one method. */
-export const KUBERNETES_API_SERVICE = 'workbench.kubernetes_api.KubernetesApi';
-export const KUBERNETES_API_MAKE_REQUEST = `/${KUBERNETES_API_SERVICE}/MakeRequest`;
-
 export const CONNECT_METHOD_PATH = '/workbench.reverse_tunnel.ReverseTunnel/Connect';
 
 /** Multi-valued string maps, as HTTP headers and gRPC metadata need. */

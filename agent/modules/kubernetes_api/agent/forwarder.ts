@@ -16,14 +16,8 @@ import type { Dispatcher } from 'undici';
 import type { Logger } from '../../../internal/log';
 import type { TunnelClientStream } from '../../reverse_tunnel/agent/dial';
 import type { TunnelRequestHandler } from '../../reverse_tunnel/agent/pool';
-import {
-  KUBERNETES_API_MAKE_REQUEST,
-  messageBytes,
-  type ConnectRequest,
-  type ConnectResponse,
-  type RequestInfo,
-  type ValuesMap,
-} from '../../reverse_tunnel/protocol';
+import { answerTunnelError } from '../../reverse_tunnel/agent/services';
+import { messageBytes, type ConnectRequest, type ConnectResponse, type RequestInfo, type ValuesMap } from '../../reverse_tunnel/protocol';
 import { impersonationHeaders, isImpersonationHeader, parseAccessAs, type AccessAs } from '../access_as';
 import type { KubernetesApiUpstream, UpstreamTarget } from './upstream';
 
@@ -60,15 +54,15 @@ class ClientGoneError extends Error {
 export function createKubernetesApiForwarder(options: ForwarderOptions): TunnelRequestHandler {
   return (stream, request) => {
     const httpRequest = request.http;
-    if (request.methodName !== KUBERNETES_API_MAKE_REQUEST || !httpRequest) {
-      sendError(stream, grpc.status.UNIMPLEMENTED, `agentk does not offer ${request.methodName ?? '(no method)'}`);
+    if (!httpRequest) {
+      answerTunnelError(stream, grpc.status.INVALID_ARGUMENT, 'the request has no HTTP request');
       return;
     }
     let headers: Record<string, string | string[]>;
     try {
       headers = clientHeaders(httpRequest.headers, request);
     } catch (err) {
-      sendError(stream, grpc.status.INVALID_ARGUMENT, (err as Error).message);
+      answerTunnelError(stream, grpc.status.INVALID_ARGUMENT, (err as Error).message);
       return;
     }
     const exchange = new Exchange(stream, request, headers, options.logger);
@@ -118,14 +112,6 @@ function accessAsOf(json: string | undefined): AccessAs {
     parsedAccessAs.set(json, accessAs);
   }
   return accessAs;
-}
-
-function sendError(stream: TunnelClientStream, code: grpc.status, message: string): void {
-  if (stream.writable) {
-    stream.write({ error: { code, message } });
-    stream.end();
-  }
-  stream.resume();
 }
 
 /** Request body frames → undici (a Readable: undici reads it as the upstream socket takes bytes). */
@@ -193,7 +179,7 @@ class Exchange implements Dispatcher.DispatchHandler {
   failPreparation(err: unknown): void {
     this.logger.warn('tunneled request failed before reaching the Kubernetes API', { err });
     this.finished = true;
-    sendError(this.stream, grpc.status.INTERNAL, `agentk could not prepare the request: ${(err as Error).name}`);
+    answerTunnelError(this.stream, grpc.status.INTERNAL, `agentk could not prepare the request: ${(err as Error).name}`);
   }
 
   // ---- tunnel → upstream

@@ -8,14 +8,8 @@
 import type * as http from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from '../../../internal/log';
-import {
-  KUBERNETES_API_MAKE_REQUEST,
-  messageBytes,
-  type ConnectRequest,
-  type ValuesMap,
-  type ConnectResponse,
-  type HeaderFrame,
-} from '../../reverse_tunnel/protocol';
+import { messageBytes, type ConnectRequest, type ValuesMap, type ConnectResponse, type HeaderFrame } from '../../reverse_tunnel/protocol';
+import { KUBERNETES_API_MAKE_REQUEST } from '../rpc';
 import { proxyRequestDuration } from './metrics';
 import { TunnelNotFoundError, type Tunnel, type TunnelFinder } from '../../reverse_tunnel/server/registry';
 import { isImpersonationHeader, type AccessAs } from '../access_as';

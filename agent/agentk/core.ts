@@ -1,0 +1,150 @@
+// agentk's core: what every module shares (the kas connection, the cluster's credentials, the
+// tunnel pool and the agent configuration), and the start and stop of the modules.
+import { randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import type { KubeConfig } from '@kubernetes/client-node' with { 'resolution-mode': 'import' };
+import type { Logger } from '../internal/log';
+import type { AgentConfigurations, AgentkModule, AgentkModuleContext, AgentMeta } from '../module/modagent';
+import { listenerList } from '../module/listener_list';
+import { ShutdownStack } from '../module/shutdown_stack';
+import { dialKas, type KasConnection } from '../modules/reverse_tunnel/agent/dial';
+import { TunnelPool, type PoolSettings, type PoolStats } from '../modules/reverse_tunnel/agent/pool';
+import { tunnelServiceDispatch, type TunnelService } from '../modules/reverse_tunnel/agent/services';
+import type { AgentConfig } from '../shared/agent_config/types';
+
+export interface AgentkOptions {
+  /** grpc://, grpcs://, ws:// or wss:// address of kas's agent listener. */
+  kasAddress: string;
+  token: string;
+  /** CA bundle file for kas's certificate (grpcs/wss). */
+  caFile?: string;
+  tlsServerName?: string;
+  /** A kubeconfig file; without it: in-cluster when KUBERNETES_SERVICE_HOST is set, else the default kubeconfig. */
+  kubeconfig?: string;
+  kubeContext?: string;
+  /** host:port for /liveness, /readiness, /metrics; default ':8080'; null turns it off. */
+  observabilityAddress?: string | null;
+  /** Default: env POD_NAME / POD_NAMESPACE. */
+  podName?: string;
+  podNamespace?: string;
+  poolSettings?: Partial<PoolSettings>;
+  /** Called with every configuration kas pushes (after agentk applied what it uses). */
+  onConfig?: (config: AgentConfig, commit: string) => void;
+  logger: Logger;
+}
+
+export interface Agentk {
+  /** Bound probe address, when the probe server runs. */
+  observabilityAddress: string | undefined;
+  kubernetesApiServer: string;
+  /** The kas connection (its grpc client serves other agent RPCs, e.g. the configuration stream). */
+  kas: KasConnection;
+  stats(): PoolStats;
+  /** The latest configuration kas sent, and its commit. */
+  currentConfig(): { config: AgentConfig; commit: string } | undefined;
+  stop(): Promise<void>;
+}
+
+export async function startAgentkCore(options: AgentkOptions, modules: readonly AgentkModule[], version: string): Promise<Agentk> {
+  const logger = options.logger;
+  const kubeConfig = await loadKubeConfig(options);
+  const caPem = options.caFile ? await readFile(options.caFile, 'utf8') : undefined;
+  const kas = await dialKas({ kasAddress: options.kasAddress, token: options.token, caPem, tlsServerName: options.tlsServerName, logger });
+  const shutdown = new ShutdownStack(logger);
+  shutdown.push(() => kas.close());
+  const agentMeta: AgentMeta = {
+    version,
+    podName: options.podName ?? process.env.POD_NAME ?? '',
+    podNamespace: options.podNamespace ?? process.env.POD_NAMESPACE ?? '',
+  };
+  const services: TunnelService[] = [];
+  const listeners = listenerList();
+  const pool: { current?: TunnelPool } = {};
+  const configuration = configurationsOf();
+  configuration.onChange((config, commit) => {
+    applyConfig(config, logger);
+    options.onConfig?.(config, commit);
+  });
+  const context = (name: string): AgentkModuleContext => ({
+    logger: logger.child({ module: name }),
+    agentMeta,
+    token: options.token,
+    kas,
+    kubeConfig,
+    tunnelServices: { add: (service) => services.push(service) },
+    tunnels: { stats: () => pool.current?.stats() ?? { opening: 0, idle: 0, busy: 0, connected: false } },
+    configuration,
+    observabilityAddress: options.observabilityAddress === undefined ? ':8080' : options.observabilityAddress,
+    listeners,
+    shutdown,
+  });
+  try {
+    for (const module of modules) {
+      const started = await module.start(context(module.name));
+      if (started) shutdown.push(() => started.stop());
+    }
+  } catch (err) {
+    await shutdown.unwind();
+    throw err;
+  }
+  const dispatch = tunnelServiceDispatch(services);
+  const tunnelPool = new TunnelPool({
+    openStream: () => kas.openTunnelStream(),
+    descriptor: { services: dispatch.descriptorServices, ...agentMeta, instanceId: randomUUID() },
+    handleRequest: dispatch.handleRequest,
+    settings: options.poolSettings,
+    logger,
+  });
+  pool.current = tunnelPool;
+  // Before the kas connection closes: the pool stops asking for streams first.
+  shutdown.push(async () => tunnelPool.stop());
+  tunnelPool.start();
+  const server = kubeConfig.getCurrentCluster()?.server;
+  const kubernetesApiServer = server ? new URL(server).href : '';
+  logger.info('agentk started', { kasAddress: options.kasAddress, kubernetesApi: kubernetesApiServer });
+  return {
+    observabilityAddress: listeners.find('observability_listener')?.address,
+    kubernetesApiServer,
+    kas,
+    stats: () => tunnelPool.stats(),
+    currentConfig: () => configuration.current(),
+    stop: () => shutdown.unwind(),
+  };
+}
+
+function configurationsOf(): AgentConfigurations {
+  const listeners = new Set<(config: AgentConfig, commit: string) => void>();
+  let current: { config: AgentConfig; commit: string } | undefined;
+  return {
+    publish: (config, commit) => {
+      current = { config, commit };
+      for (const listener of listeners) listener(config, commit);
+    },
+    onChange: (listener) => {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    current: () => current,
+  };
+}
+
+/** What agentk itself takes from its config; access_as arrives with each request from kas. */
+function applyConfig(config: AgentConfig, logger: Logger): void {
+  const level = config.observability?.logging?.level;
+  if (level) logger.setLevel(level);
+  logger.info('agent configuration applied', { logLevel: level ?? 'unchanged' });
+}
+
+async function loadKubeConfig(options: AgentkOptions): Promise<KubeConfig> {
+  // client-node is an ES module; agentk's bundle is CommonJS.
+  const { KubeConfig } = await import('@kubernetes/client-node');
+  const kubeConfig = new KubeConfig();
+  if (options.kubeconfig) kubeConfig.loadFromFile(options.kubeconfig);
+  else if (process.env.KUBERNETES_SERVICE_HOST) kubeConfig.loadFromCluster();
+  else kubeConfig.loadFromDefault();
+  if (options.kubeContext) {
+    if (!kubeConfig.getContextObject(options.kubeContext)) throw new Error(`kubeconfig has no context "${options.kubeContext}"`);
+    kubeConfig.setCurrentContext(options.kubeContext);
+  }
+  return kubeConfig;
+}

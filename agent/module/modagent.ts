@@ -1,0 +1,54 @@
+// The contract between agentk's core and its feature modules (the reference calls its
+// counterpart modagent). A module declares a name and start(); the core hands each the same
+// context, starts them in the order agent/agentk/index.ts lists them, then opens the tunnel pool.
+import type { KubeConfig } from '@kubernetes/client-node' with { 'resolution-mode': 'import' };
+import type { Logger } from '../internal/log';
+import type { AgentConfig } from '../shared/agent_config/types';
+import type { KasConnection } from '../modules/reverse_tunnel/agent/dial';
+import type { PoolStats } from '../modules/reverse_tunnel/agent/pool';
+import type { TunnelService } from '../modules/reverse_tunnel/agent/services';
+import type { ShutdownStack } from './shutdown_stack';
+import type { ListenerList, Stoppable } from './modserver';
+
+export type { Stoppable };
+
+export interface AgentkModule {
+  /** As in logs ({"module": name}) and the reference's module names. */
+  readonly name: string;
+  /** Registers what the module serves and starts what it runs; what it returns is stopped at shutdown. */
+  start(context: AgentkModuleContext): Promise<Stoppable | void>;
+}
+
+/** Who this agentk is, as kas learns it from every stream. */
+export interface AgentMeta {
+  version: string;
+  podName: string;
+  podNamespace: string;
+}
+
+export interface AgentkModuleContext {
+  readonly logger: Logger;
+  readonly agentMeta: AgentMeta;
+  /** The agent token, for RPCs to kas. */
+  readonly token: string;
+  /** The dialed connection to kas's agent listener; agentk never listens for kas. */
+  readonly kas: KasConnection;
+  /** The cluster agentk serves: in-cluster credentials or a kubeconfig. */
+  readonly kubeConfig: KubeConfig;
+  /** Services kas may call through the reverse tunnel; the tunnel pool opens after every module started. */
+  readonly tunnelServices: { add(service: TunnelService): void };
+  readonly tunnels: { stats(): PoolStats };
+  readonly configuration: AgentConfigurations;
+  /** host:port for probes and metrics; null: none. */
+  readonly observabilityAddress: string | null;
+  /** The ports this agentk listens on (probes only: it never listens for kas). */
+  readonly listeners: ListenerList;
+  readonly shutdown: ShutdownStack;
+}
+
+/** The agent's configuration as kas sends it: published by one module, read by any. */
+export interface AgentConfigurations {
+  publish(config: AgentConfig, commit: string): void;
+  onChange(listener: (config: AgentConfig, commit: string) => void): () => void;
+  current(): { config: AgentConfig; commit: string } | undefined;
+}
