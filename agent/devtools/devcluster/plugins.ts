@@ -1,10 +1,10 @@
 // The parts that plug into the API server: the simulated kubelet (pod phases and logs), exec
 // over WebSocket, the RBAC authorizer with its default roles and bindings, and event expiry.
 import type { Logger } from '../../internal/log';
-import type { PodRuntime } from './context';
-import { createExecHandler } from './exec';
-import { SimulatedKubelet } from './kubelet';
-import { createRbacAuthorizer, ensureDefaultRbac } from './rbac';
+import type { PodRuntime } from './api_server/context';
+import { createExecHandler } from './kubelet/exec';
+import { SimulatedKubelet } from './kubelet/kubelet';
+import { createRbacAuthorizer, ensureDefaultRbac } from './auth/rbac';
 import type { ObjectStore, Authorizer } from './types';
 
 export interface ClusterPlugins {

@@ -3,7 +3,7 @@
 // and `kubectl auth can-i`, and client-go does not fall back to JSON on 415. Only the kinds
 // those commands create are described here (field numbers from Kubernetes' generated.proto).
 // Answers are JSON, which client-go accepts whatever it sent.
-import { ApiError, badRequest } from './status';
+import { ApiError, badRequest } from '../status';
 
 const MAGIC = Buffer.from([0x6b, 0x38, 0x73, 0x00]);
 

@@ -1,5 +1,5 @@
-// The steps a simulated program yields; shared by the shell interpreter and the helm simulator,
-// which the interpreter runs as one of its commands.
+// The steps a simulated program yields and the machine it sees; shared by the container
+// programs, the shell and the helm simulator (one of the shell's commands).
 export type OutputStream = 'stdout' | 'stderr';
 
 /** One step of a running program; the runner decides how long a step takes in real time. */
@@ -14,3 +14,10 @@ export type ProgramAction =
 
 /** A program runs until it returns its exit code (0-255). */
 export type ProgramRun = Generator<ProgramAction, number, void>;
+
+/** What the simulated machine looks like from inside a container. */
+export interface ProgramContext {
+  hostname: string;
+  env: Record<string, string>;
+  files: Record<string, string>;
+}

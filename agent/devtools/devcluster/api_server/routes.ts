@@ -1,6 +1,6 @@
 // Turns a request path and method into what it asks for: which resource, where, which verb.
-import { findResource, type ResourceDefinition } from './resources';
-import { ApiError } from './status';
+import { findResource, type ResourceDefinition } from '../schema/resources';
+import { ApiError } from '../status';
 
 export interface ResourceRoute {
   definition: ResourceDefinition;

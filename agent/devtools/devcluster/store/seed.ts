@@ -2,11 +2,11 @@
 // objects of a --seed file (multi-document YAML of namespaces, pods, config maps, ...).
 import { promises as fs } from 'node:fs';
 import { parseAllDocuments } from 'yaml';
-import { ensureDefaultServiceAccount, withDefaults } from './defaults';
-import { findByKind, resourceTypeOf, VIRTUAL_RESOURCES } from './resources';
+import { ensureDefaultServiceAccount, withDefaults } from '../schema/defaults';
+import { findByKind, resourceTypeOf, VIRTUAL_RESOURCES } from '../schema/resources';
 import type { MemoryObjectStore } from './store';
-import type { KubeObject } from './types';
-import { validateObject } from './validation';
+import type { KubeObject } from '../types';
+import { validateObject } from '../schema/validation';
 
 export const DEFAULT_NAMESPACES = ['default', 'kube-system', 'kube-public', 'kube-node-lease'];
 

@@ -1,6 +1,6 @@
 // The one table of resource types the dev cluster serves. Discovery, routing, OpenAPI and
 // validation all read it, so adding a resource is adding a row here.
-import type { ResourceType } from './types';
+import type { ResourceType } from '../types';
 
 export const READ_VERBS = ['get', 'list', 'watch'];
 export const ALL_VERBS = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'];

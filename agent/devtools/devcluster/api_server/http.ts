@@ -1,7 +1,7 @@
 // Small HTTP helpers: bounded body reading, JSON/YAML decoding, JSON and Status responses.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { parse as parseYaml } from 'yaml';
-import { ApiError, badRequest, toStatus, type Status } from './status';
+import { ApiError, badRequest, toStatus, type Status } from '../status';
 
 /** The largest request body accepted, as in kube-apiserver. */
 export const MAX_BODY_BYTES = 3 * 1024 * 1024;

@@ -1,8 +1,8 @@
 // Checks an object must pass before it is stored: names in the form the API requires, the
 // kind and apiVersion of the endpoint it was sent to, and the few fields pods cannot lack.
 import { apiVersionOf, type ResourceDefinition } from './resources';
-import { ApiError, badRequest, type StatusCause } from './status';
-import type { KubeObject } from './types';
+import { ApiError, badRequest, type StatusCause } from '../status';
+import type { KubeObject } from '../types';
 
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;

@@ -1,9 +1,9 @@
 // GET pods/<name>/log: container logs from the pod runtime, whole or followed as they are
 // written (chunked) until the container ends or the client leaves.
 import type { RequestContext } from './context';
-import { resourceTypeOf } from './resources';
-import { badRequest, notFound } from './status';
-import type { KubeObject, LogLine, PodLogQuery } from './types';
+import { resourceTypeOf } from '../schema/resources';
+import { badRequest, notFound } from '../status';
+import type { KubeObject, LogLine, PodLogQuery } from '../types';
 
 interface ContainerState {
   name: string;

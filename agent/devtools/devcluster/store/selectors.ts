@@ -1,6 +1,6 @@
 // Label and field selectors, parsed once per request and then matched against many objects.
 // Grammar follows the Kubernetes API: requirements separated by commas (outside parentheses).
-import { StoreError, type KubeObject } from './types';
+import { StoreError, type KubeObject } from '../types';
 
 export type Matcher = (object: KubeObject) => boolean;
 

@@ -1,6 +1,6 @@
 // Events expire, as with kube-apiserver's --event-ttl (1 h by default): without it a dev cluster
 // left running (npm start) would keep every event the kubelet ever wrote, and save them all.
-import type { ObjectStore } from './types';
+import type { ObjectStore } from '../types';
 
 const EVENTS = { group: '', version: 'v1', resource: 'events' };
 

@@ -3,7 +3,7 @@
 import https from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { resolveImpersonation } from './auth';
+import { resolveImpersonation } from '../auth/impersonation';
 import type { RequestContext, ServerParts } from './context';
 import {
   acceptsAggregatedDiscovery,
@@ -14,14 +14,14 @@ import {
   groupList,
   resourceList,
   versionInfo,
-} from './discovery';
+} from '../schema/discovery';
 import { handleCreate, handleDelete, handleDeleteCollection, handleGet, handleList, handlePatch, handleUpdate } from './handlers';
 import { sendError, sendJson, sendStatus } from './http';
-import { openApiV2Json, openApiV2Protobuf, openApiV3Document, openApiV3Index, parseOpenApiV3Path } from './openapi';
+import { openApiV2Json, openApiV2Protobuf, openApiV3Document, openApiV3Index, parseOpenApiV3Path } from '../schema/openapi';
 import { handlePodLog } from './pod_log_endpoint';
 import { parseResourcePath, verbOf, type ResourceRoute } from './routes';
-import { ApiError, failureStatus, toStatus } from './status';
-import type { RequestAttributes, UserInfo } from './types';
+import { ApiError, failureStatus, toStatus } from '../status';
+import type { RequestAttributes, UserInfo } from '../types';
 import { handleWatch } from './watch';
 
 const HEALTH_PATHS = new Set(['/healthz', '/livez', '/readyz']);

@@ -17,8 +17,8 @@ import {
   type ContainerSpec,
   type OutputStream,
   type ProgramRun,
-} from './pod_program';
-import type { KubeObject, PodLogSource } from './types';
+} from '../programs/index';
+import type { KubeObject, PodLogSource } from '../types';
 
 const CHANNEL = { stdin: 0, stdout: 1, stderr: 2, error: 3, resize: 4, close: 255 } as const;
 

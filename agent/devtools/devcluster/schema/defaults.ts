@@ -1,6 +1,6 @@
 // Defaults the API server fills in, and the objects Kubernetes' controllers would create
 // (a "default" service account in every namespace), so objects look as kubectl expects.
-import type { KubeObject, ObjectStore } from './types';
+import type { KubeObject, ObjectStore } from '../types';
 
 const SERVICE_ACCOUNTS = { group: '', version: 'v1', resource: 'serviceaccounts' };
 

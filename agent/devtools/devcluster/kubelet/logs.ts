@@ -1,7 +1,7 @@
 // Container logs of the simulated kubelet: what pods/log serves. Per pod and container it keeps
 // the current attempt and the one before (what `kubectl logs --previous` reads), each bounded
 // to the most recent lines, with kubelet-style RFC 3339 nanosecond timestamps.
-import type { LogLine, PodLogQuery, PodLogSource } from './types';
+import type { LogLine, PodLogQuery, PodLogSource } from '../types';
 
 export const DEFAULT_MAX_LINES_PER_ATTEMPT = 10_000;
 

@@ -1,7 +1,7 @@
 // RBAC for the dev cluster, with Kubernetes' semantics: a request is allowed when a
 // ClusterRoleBinding, or a RoleBinding in the request's namespace, binds a subject matching the
 // caller to a role with a rule that covers the request. Everything else is denied.
-import type { Authorizer, AuthorizationDecision, KubeObject, ObjectStore, RequestAttributes, ResourceType, UserInfo } from './types';
+import type { Authorizer, AuthorizationDecision, KubeObject, ObjectStore, RequestAttributes, ResourceType, UserInfo } from '../types';
 
 const RBAC_GROUP = 'rbac.authorization.k8s.io';
 const resourceType = (resource: string): ResourceType => ({ group: RBAC_GROUP, version: 'v1', resource });

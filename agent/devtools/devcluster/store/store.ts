@@ -12,7 +12,7 @@ import {
   type ResourceType,
   type WatchEvent,
   type WatchEventType,
-} from './types';
+} from '../types';
 
 /** How many changes are kept for watches that resume; older resourceVersions get 410 Expired. */
 export const DEFAULT_HISTORY_LIMIT = 5000;

@@ -1,6 +1,6 @@
 // The patch formats kubectl and client libraries send: JSON merge patch (RFC 7386), JSON patch
 // (RFC 6902) and strategic merge patch (lists of named things merged by a key).
-import { badRequest, ApiError } from './status';
+import { badRequest, ApiError } from '../status';
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 type JsonObject = { [key: string]: Json };

@@ -2,8 +2,8 @@
 // as simulated programs (pod-program.ts; never real processes). It writes pod status and
 // core/v1 Events the way a real kubelet does, so kubectl get/describe/logs look familiar.
 import { createHash, randomBytes } from 'node:crypto';
-import type { Logger } from '../../internal/log';
-import { configMapVolumeFiles } from './helm_sim';
+import type { Logger } from '../../../internal/log';
+import { configMapVolumeFiles } from '../programs/helm_sim';
 import { PodLogStore } from './logs';
 import {
   describeContainerProgram,
@@ -13,8 +13,8 @@ import {
   type ContainerProgram,
   type ContainerSpec,
   type ProgramRun,
-} from './pod_program';
-import { StoreError, type KubeObject, type ObjectStore, type ResourceType, type WatchEvent } from './types';
+} from '../programs/index';
+import { StoreError, type KubeObject, type ObjectStore, type ResourceType, type WatchEvent } from '../types';
 
 export const PODS: ResourceType = { group: '', version: 'v1', resource: 'pods' };
 export const EVENTS: ResourceType = { group: '', version: 'v1', resource: 'events' };

@@ -1,11 +1,11 @@
 // What every request handler gets: the request, its route and caller, and the server's parts.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { Logger } from '../../internal/log';
-import type { TokenAuthenticator } from './auth';
+import type { Logger } from '../../../internal/log';
+import type { TokenAuthenticator } from '../auth/tokens';
 import type { ResourceRoute } from './routes';
-import type { MemoryObjectStore } from './store';
-import type { Authorizer, KubeObject, PodLogSource, UserInfo } from './types';
+import type { MemoryObjectStore } from '../store/store';
+import type { Authorizer, KubeObject, PodLogSource, UserInfo } from '../types';
 
 /** The parts that run pods (the simulated kubelet and exec), plugged in when available. */
 export interface PodRuntime {

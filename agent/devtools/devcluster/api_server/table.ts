@@ -1,6 +1,6 @@
 // Server-side printing: answers as a meta.k8s.io/v1 Table when the client asks (kubectl get
 // does), with the columns kubectl users expect for pods and namespaces, NAME/AGE otherwise.
-import type { KubeObject } from './types';
+import type { KubeObject } from '../types';
 
 export interface TableColumn {
   name: string;

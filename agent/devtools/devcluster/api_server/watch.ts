@@ -2,11 +2,11 @@
 // is removed from the store when the client leaves, the timeout passes or the server stops.
 import type { RequestContext } from './context';
 import { withTypeMeta } from './handlers';
-import { resourceTypeOf } from './resources';
-import { parseFieldSelector, parseLabelSelector } from './selectors';
-import { badRequest, failureStatus, toStatus } from './status';
+import { resourceTypeOf } from '../schema/resources';
+import { parseFieldSelector, parseLabelSelector } from '../store/selectors';
+import { badRequest, failureStatus, toStatus } from '../status';
 import { includeObjectOf, toTable, wantsTable } from './table';
-import { StoreError, type WatchEvent } from './types';
+import { StoreError, type WatchEvent } from '../types';
 
 /** A client that reads slower than this many buffered bytes loses its watch instead of our memory. */
 const MAX_BUFFERED_BYTES = 16 * 1024 * 1024;

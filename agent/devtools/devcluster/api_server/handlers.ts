@@ -2,14 +2,14 @@
 // SelfSubjectAccessReview that answers `kubectl auth can-i`.
 import type { RequestContext } from './context';
 import { decodeBody, readBody, sendJson } from './http';
-import { applyPatch, patchTypeOf } from './patch';
+import { applyPatch, patchTypeOf } from '../store/patch';
 import { decodeProtobufObject } from './protobuf';
-import { ensureDefaultServiceAccount, withDefaults } from './defaults';
-import { apiVersionOf, resourceTypeOf, RESOURCES, type ResourceDefinition } from './resources';
-import { ApiError, badRequest, notFound, successStatus } from './status';
+import { ensureDefaultServiceAccount, withDefaults } from '../schema/defaults';
+import { apiVersionOf, resourceTypeOf, RESOURCES, type ResourceDefinition } from '../schema/resources';
+import { ApiError, badRequest, notFound, successStatus } from '../status';
 import { includeObjectOf, toTable, wantsTable } from './table';
-import type { KubeObject, ResourceType } from './types';
-import { checkKindAndVersion, validateObject } from './validation';
+import type { KubeObject, ResourceType } from '../types';
+import { checkKindAndVersion, validateObject } from '../schema/validation';
 
 const NAMESPACES: ResourceType = { group: '', version: 'v1', resource: 'namespaces' };
 /** Namespaces Kubernetes refuses to delete. */
