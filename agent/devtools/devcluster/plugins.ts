@@ -5,6 +5,7 @@ import type { PodRuntime } from './api_server/context';
 import { createExecHandler } from './kubelet/exec';
 import { SimulatedKubelet } from './kubelet/kubelet';
 import { createRbacAuthorizer, ensureDefaultRbac } from './auth/rbac';
+import { startEventExpiry } from './store/event_ttl';
 import type { ObjectStore, Authorizer } from './types';
 
 export interface ClusterPlugins {
@@ -20,14 +21,19 @@ export function createClusterPlugins(store: ObjectStore, logger?: Logger): Clust
   // Attach reads the kubelet's container output; closeAll ends exec sessions on stop, since
   // upgraded sockets outlive the HTTPS server's own close.
   const exec = createExecHandler({ logs: kubelet.logs });
+  let stopEventExpiry: (() => void) | undefined;
   return {
     runtime: {
       logs: kubelet.logs,
       handleExecUpgrade: (req, socket, head, pod, query) => exec.handleUpgrade(req, socket, head, pod, query),
     },
     authorize: createRbacAuthorizer(store),
-    start: () => kubelet.start(),
+    start: () => {
+      kubelet.start();
+      stopEventExpiry = startEventExpiry(store);
+    },
     stop: () => {
+      stopEventExpiry?.();
       kubelet.stop();
       exec.closeAll();
     },
