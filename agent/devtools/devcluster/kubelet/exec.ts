@@ -1,7 +1,7 @@
 // pods/exec and pods/attach over WebSocket, as the Kubernetes API server speaks them
 // (channel.k8s.io protocols): every binary message starts with a channel byte — 0 stdin,
 // 1 stdout, 2 stderr, 3 error (the final Status), 4 terminal resize, and in v5 255 "close this
-// channel". An exec'd command runs as a simulated program (pod-program.ts); attach streams what
+// channel". An exec'd command runs as a simulated program (programs/); attach streams what
 // the simulated container writes. Nothing is executed on this machine.
 // SPDY, the older upgrade kubectl falls back to, is not implemented: it is answered with a
 // Status that says so (kubectl before 1.30 can therefore not exec into dev cluster pods).

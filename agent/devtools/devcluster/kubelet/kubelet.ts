@@ -1,5 +1,5 @@
 // The simulated kubelet: schedules pods onto the one dev cluster node and runs their containers
-// as simulated programs (pod-program.ts; never real processes). It writes pod status and
+// as simulated programs (programs/; never real processes). It writes pod status and
 // core/v1 Events the way a real kubelet does, so kubectl get/describe/logs look familiar.
 import { createHash, randomBytes } from 'node:crypto';
 import type { Logger } from '../../../internal/log';

@@ -1,5 +1,5 @@
-// A simulated `helm` for the dev cluster's containers (pod-program.ts routes the command here),
-// so managed-app install pods can run without a real helm or chart repository. It prints what
+// A simulated `helm` for the dev cluster's containers (one of the shell's commands), so
+// managed-app install pods can run without a real helm or chart repository. It prints what
 // helm 3 prints, spread over a few seconds so live log streaming is visible, and fails on
 // demand: values key `simulate: { fail: true }` in the values file passed with -f, or env
 // SIM_HELM_FAIL=1. SIM_HELM_STEP_MS sets the pause between output steps (default 700 ms).
