@@ -5,11 +5,11 @@ import { promises as fs } from 'node:fs';
 import type { Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
+import { kubeconfigYaml } from '../../internal/kubeconfig';
 import { createLogger, type Logger } from '../../internal/log';
 import { createCertificateAuthority, issueServerCertificate, LOOPBACK_HOSTS } from '../../internal/tls';
-import { ADMIN_USER, TokenAuthenticator } from './auth';
-import type { ServerParts } from './context';
-import { writeKubeconfig } from './kubeconfig';
+import { ADMIN_USER, TokenAuthenticator } from './auth/tokens';
+import type { ServerParts } from './api_server/context';
 import {
   DebouncedStateWriter,
   loadSnapshot,
@@ -20,12 +20,15 @@ import {
   TOKEN_FILE,
   writeFileAtomic,
   type PersistedTls,
-} from './persistence';
+} from './store/persistence';
 import { createClusterPlugins } from './plugins';
-import { ensureDefaultNamespaces, loadSeedFile } from './seed';
-import { createApiServer } from './server';
-import { MemoryObjectStore } from './store';
+import { ensureDefaultNamespaces, loadSeedFile } from './store/seed';
+import { createApiServer } from './api_server/server';
+import { MemoryObjectStore } from './store/store';
 import type { ObjectStore, UserInfo } from './types';
+
+/** The cluster, user and context name in the kubeconfig the dev cluster writes. */
+const KUBECONFIG_CONTEXT = 'devcluster';
 
 export interface DevClusterOptions {
   /** 0 (the default) picks a free port. */
@@ -155,7 +158,10 @@ export async function startDevCluster(options: DevClusterOptions = {}): Promise<
   });
   const url = urlOf(host, port);
   plugins.start();
-  if (options.kubeconfigOut) await writeKubeconfig(options.kubeconfigOut, url, tls.caCertPem, adminToken);
+  if (options.kubeconfigOut) {
+    const kubeconfig = kubeconfigYaml({ name: KUBECONFIG_CONTEXT, server: url, caPem: tls.caCertPem, token: adminToken });
+    await writeFileAtomic(options.kubeconfigOut, kubeconfig);
+  }
   logger.info('dev cluster listening', { url, kubeconfig: options.kubeconfigOut, dataDir: options.dataDir });
 
   let stopping: Promise<void> | undefined;

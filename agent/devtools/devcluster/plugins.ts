@@ -1,10 +1,11 @@
 // The parts that plug into the API server: the simulated kubelet (pod phases and logs), exec
 // over WebSocket, the RBAC authorizer with its default roles and bindings, and event expiry.
 import type { Logger } from '../../internal/log';
-import type { PodRuntime } from './context';
-import { createExecHandler } from './exec';
-import { SimulatedKubelet } from './kubelet';
-import { createRbacAuthorizer, ensureDefaultRbac } from './rbac';
+import type { PodRuntime } from './api_server/context';
+import { createExecHandler } from './kubelet/exec';
+import { SimulatedKubelet } from './kubelet/kubelet';
+import { createRbacAuthorizer, ensureDefaultRbac } from './auth/rbac';
+import { startEventExpiry } from './store/event_ttl';
 import type { ObjectStore, Authorizer } from './types';
 
 export interface ClusterPlugins {
@@ -20,14 +21,19 @@ export function createClusterPlugins(store: ObjectStore, logger?: Logger): Clust
   // Attach reads the kubelet's container output; closeAll ends exec sessions on stop, since
   // upgraded sockets outlive the HTTPS server's own close.
   const exec = createExecHandler({ logs: kubelet.logs });
+  let stopEventExpiry: (() => void) | undefined;
   return {
     runtime: {
       logs: kubelet.logs,
       handleExecUpgrade: (req, socket, head, pod, query) => exec.handleUpgrade(req, socket, head, pod, query),
     },
     authorize: createRbacAuthorizer(store),
-    start: () => kubelet.start(),
+    start: () => {
+      kubelet.start();
+      stopEventExpiry = startEventExpiry(store);
+    },
     stop: () => {
+      stopEventExpiry?.();
       kubelet.stop();
       exec.closeAll();
     },

@@ -2,7 +2,7 @@
 // selectors, patches, tables, auth. Raw HTTPS requests, so each check is about the wire.
 import assert from 'node:assert/strict';
 import https from 'node:https';
-import type { MemoryObjectStore } from '../../../agent/devtools/devcluster/store';
+import type { MemoryObjectStore } from '../../../agent/devtools/devcluster/store/store';
 import { request, startTestCluster, type TestCluster } from '../../support/devcluster';
 
 interface Status {

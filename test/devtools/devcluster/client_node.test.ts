@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
 import type { KubeConfig } from '@kubernetes/client-node' with { 'resolution-mode': 'import' };
-import type { MemoryObjectStore } from '../../../agent/devtools/devcluster/store';
+import type { MemoryObjectStore } from '../../../agent/devtools/devcluster/store/store';
 import { useTestCluster, type TestCluster } from '../../support/devcluster';
 
 type ClientNode = typeof import('@kubernetes/client-node', { with: { 'resolution-mode': 'import' } });

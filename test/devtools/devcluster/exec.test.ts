@@ -4,8 +4,8 @@ import type { AddressInfo } from 'node:net';
 import { PassThrough, Readable } from 'node:stream';
 import type { KubeConfig, V1Status } from '@kubernetes/client-node' with { 'resolution-mode': 'import' };
 import WebSocket from 'ws';
-import { createExecHandler, handlePodExecUpgrade, type ExecHandler } from '../../../agent/devtools/devcluster/exec';
-import { PodLogStore } from '../../../agent/devtools/devcluster/logs';
+import { createExecHandler, handlePodExecUpgrade, type ExecHandler } from '../../../agent/devtools/devcluster/kubelet/exec';
+import { PodLogStore } from '../../../agent/devtools/devcluster/kubelet/logs';
 import type { KubeObject } from '../../../agent/devtools/devcluster/types';
 
 /** Pods the test server knows, by name; status decides whether exec is accepted. */

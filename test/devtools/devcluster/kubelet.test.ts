@@ -10,9 +10,9 @@ import {
   type ProgramAction,
   type ProgramContext,
   type ProgramRun,
-} from '../../../agent/devtools/devcluster/pod_program';
-import { SimulatedKubelet } from '../../../agent/devtools/devcluster/kubelet';
-import { MemoryObjectStore } from '../../../agent/devtools/devcluster/store';
+} from '../../../agent/devtools/devcluster/programs/index';
+import { SimulatedKubelet } from '../../../agent/devtools/devcluster/kubelet/kubelet';
+import { MemoryObjectStore } from '../../../agent/devtools/devcluster/store/store';
 import { StoreError, type KubeObject } from '../../../agent/devtools/devcluster/types';
 
 const context: ProgramContext = { hostname: 'web-1', env: { GREETING: 'hello' }, files: podFiles({ name: 'web-1', namespace: 'demo' }) };

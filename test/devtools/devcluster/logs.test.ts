@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { formatNanos, PodLogStore } from '../../../agent/devtools/devcluster/logs';
+import { formatNanos, PodLogStore } from '../../../agent/devtools/devcluster/kubelet/logs';
 import type { LogLine } from '../../../agent/devtools/devcluster/types';
 
 const query = { namespace: 'demo', pod: 'web', container: 'main' };

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { applyJsonPatch, applyMergePatch, applyStrategicMergePatch, patchTypeOf } from '../../../agent/devtools/devcluster/patch';
+import { applyJsonPatch, applyMergePatch, applyStrategicMergePatch, patchTypeOf } from '../../../agent/devtools/devcluster/store/patch';
 import { ApiError } from '../../../agent/devtools/devcluster/status';
 
 const pod = () => ({

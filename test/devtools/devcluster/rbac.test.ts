@@ -11,8 +11,8 @@ import {
   serviceAccountUsername,
   type PolicyRule,
   type Subject,
-} from '../../../agent/devtools/devcluster/rbac';
-import { MemoryObjectStore } from '../../../agent/devtools/devcluster/store';
+} from '../../../agent/devtools/devcluster/auth/rbac';
+import { MemoryObjectStore } from '../../../agent/devtools/devcluster/store/store';
 import type { Authorizer, RequestAttributes, UserInfo } from '../../../agent/devtools/devcluster/types';
 
 const RBAC = 'rbac.authorization.k8s.io/v1';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { deleteExpiredEvents } from '../../../agent/devtools/devcluster/event_ttl';
-import { MemoryObjectStore } from '../../../agent/devtools/devcluster/store';
+import { deleteExpiredEvents } from '../../../agent/devtools/devcluster/store/event_ttl';
+import { MemoryObjectStore } from '../../../agent/devtools/devcluster/store/store';
 import { StoreError, type KubeObject, type WatchEvent } from '../../../agent/devtools/devcluster/types';
 
 const PODS = { group: '', version: 'v1', resource: 'pods' };

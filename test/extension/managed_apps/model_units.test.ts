@@ -1,8 +1,8 @@
 // The vscode-free pieces of managed apps without a cluster: state derivation, catalog and
 // values validation, the helm pod manifest, and the dev cluster's simulated helm.
 import assert from 'node:assert/strict';
-import { configMapVolumeFiles, runHelm } from '../../../agent/devtools/devcluster/helm_sim';
-import type { ProgramAction } from '../../../agent/devtools/devcluster/program_action';
+import { configMapVolumeFiles, runHelm } from '../../../agent/devtools/devcluster/programs/helm_sim';
+import type { ProgramAction } from '../../../agent/devtools/devcluster/programs/program_action';
 import { bundledCatalog, catalogApp, parseCatalog } from '../../../extension/src/managed_apps/catalog';
 import { helmPod, helmScript, valuesConfigMap } from '../../../extension/src/managed_apps/manifests';
 import { deriveAppState, isHelmPodActive, type AppFacts, type PodPhase } from '../../../extension/src/managed_apps/state';

@@ -1,0 +1,132 @@
+// The one table of resource types the dev cluster serves. Discovery, routing, OpenAPI and
+// validation all read it, so adding a resource is adding a row here.
+import type { ResourceType } from '../types';
+
+export const READ_VERBS = ['get', 'list', 'watch'];
+export const ALL_VERBS = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'];
+
+export interface ResourceDefinition {
+  group: string;
+  version: string;
+  kind: string;
+  plural: string;
+  singular: string;
+  shortNames: string[];
+  namespaced: boolean;
+  verbs: string[];
+  /** Subresources served under <resource>/<name>/<sub>, with their verbs. */
+  subresources: Record<string, string[]>;
+  categories?: string[];
+}
+
+type Row = Omit<ResourceDefinition, 'shortNames' | 'verbs' | 'subresources'> & Partial<ResourceDefinition>;
+
+function row(definition: Row): ResourceDefinition {
+  return { shortNames: [], verbs: ALL_VERBS, subresources: {}, ...definition };
+}
+
+export const RESOURCES: readonly ResourceDefinition[] = [
+  row({
+    group: '',
+    version: 'v1',
+    kind: 'Namespace',
+    plural: 'namespaces',
+    singular: 'namespace',
+    shortNames: ['ns'],
+    namespaced: false,
+    verbs: ['create', 'delete', 'get', 'list', 'patch', 'update', 'watch'],
+    subresources: { status: ['get', 'patch', 'update'] },
+  }),
+  row({
+    group: '',
+    version: 'v1',
+    kind: 'Pod',
+    plural: 'pods',
+    singular: 'pod',
+    shortNames: ['po'],
+    namespaced: true,
+    categories: ['all'],
+    subresources: { status: ['get', 'patch', 'update'], log: ['get'], exec: ['create', 'get'], attach: ['create', 'get'] },
+  }),
+  row({
+    group: '',
+    version: 'v1',
+    kind: 'ServiceAccount',
+    plural: 'serviceaccounts',
+    singular: 'serviceaccount',
+    shortNames: ['sa'],
+    namespaced: true,
+  }),
+  row({ group: '', version: 'v1', kind: 'Secret', plural: 'secrets', singular: 'secret', namespaced: true }),
+  row({ group: '', version: 'v1', kind: 'ConfigMap', plural: 'configmaps', singular: 'configmap', shortNames: ['cm'], namespaced: true }),
+  row({ group: '', version: 'v1', kind: 'Event', plural: 'events', singular: 'event', shortNames: ['ev'], namespaced: true }),
+  row({ group: 'rbac.authorization.k8s.io', version: 'v1', kind: 'Role', plural: 'roles', singular: 'role', namespaced: true }),
+  row({
+    group: 'rbac.authorization.k8s.io',
+    version: 'v1',
+    kind: 'RoleBinding',
+    plural: 'rolebindings',
+    singular: 'rolebinding',
+    namespaced: true,
+  }),
+  row({
+    group: 'rbac.authorization.k8s.io',
+    version: 'v1',
+    kind: 'ClusterRole',
+    plural: 'clusterroles',
+    singular: 'clusterrole',
+    namespaced: false,
+  }),
+  row({
+    group: 'rbac.authorization.k8s.io',
+    version: 'v1',
+    kind: 'ClusterRoleBinding',
+    plural: 'clusterrolebindings',
+    singular: 'clusterrolebinding',
+    namespaced: false,
+  }),
+  row({ group: 'coordination.k8s.io', version: 'v1', kind: 'Lease', plural: 'leases', singular: 'lease', namespaced: true }),
+  row({
+    group: 'authorization.k8s.io',
+    version: 'v1',
+    kind: 'SelfSubjectAccessReview',
+    plural: 'selfsubjectaccessreviews',
+    singular: 'selfsubjectaccessreview',
+    namespaced: false,
+    verbs: ['create'],
+  }),
+];
+
+/** Resources that are only ever created and answered, never stored. */
+export const VIRTUAL_RESOURCES = new Set(['selfsubjectaccessreviews']);
+
+export function apiVersionOf(definition: ResourceDefinition): string {
+  return definition.group ? `${definition.group}/${definition.version}` : definition.version;
+}
+
+export function resourceTypeOf(definition: ResourceDefinition): ResourceType {
+  return { group: definition.group, version: definition.version, resource: definition.plural };
+}
+
+export function findResource(group: string, version: string, plural: string): ResourceDefinition | undefined {
+  return RESOURCES.find((r) => r.group === group && r.version === version && r.plural === plural);
+}
+
+export function findByKind(apiVersion: string, kind: string): ResourceDefinition | undefined {
+  return RESOURCES.find((r) => apiVersionOf(r) === apiVersion && r.kind === kind);
+}
+
+/** Group → versions, in table order; '' is the legacy core group served under /api. */
+export function groupVersions(): Map<string, string[]> {
+  const groups = new Map<string, string[]>();
+  for (const r of RESOURCES) {
+    const versions = groups.get(r.group) ?? [];
+    if (!versions.includes(r.version)) versions.push(r.version);
+    groups.set(r.group, versions);
+  }
+  return groups;
+}
+
+export function resourcesIn(group: string, version: string): ResourceDefinition[] {
+  return RESOURCES.filter((r) => r.group === group && r.version === version);
+}
