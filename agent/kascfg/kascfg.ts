@@ -5,6 +5,7 @@
 // file and line for YAML errors and the key path (plus line) for bad values.
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { closestMatch } from '../shared/agent_config/suggest';
 import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Node as YamlNode } from 'yaml';
 
 export interface ListenAddress {
@@ -320,21 +321,8 @@ function readValue(
 }
 
 function unknownKeyMessage(key: string, known: string[]): string {
-  const closest = known.map((k) => ({ k, d: editDistance(key, k) })).sort((a, b) => a.d - b.d)[0];
-  const hint = closest && closest.d <= Math.max(2, Math.floor(key.length / 3)) ? `; did you mean "${closest.k}"?` : '';
-  return `unknown key "${key}"${hint} (known here: ${known.join(', ')})`;
-}
-
-function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++) {
-      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-    previous = current;
-  }
-  return previous[b.length]!;
+  const closest = closestMatch(key, known);
+  return `unknown key "${key}"${closest ? `; did you mean "${closest}"?` : ''} (known here: ${known.join(', ')})`;
 }
 
 // ---------- typed result ----------
