@@ -5,7 +5,7 @@ import { readFile } from 'node:fs/promises';
 import type { KubeConfig } from '@kubernetes/client-node' with { 'resolution-mode': 'import' };
 import type { Logger } from '../internal/log';
 import { watchAgentConfiguration } from '../modules/agent_configuration/agentk';
-import type { AgentConfig } from '../modules/agent_configuration/parse_config';
+import type { AgentConfig } from '../shared/agent_config';
 import { KubernetesApiUpstream, createKubernetesApiForwarder } from '../modules/kubernetes_api';
 import { dialKas, TunnelPool, type KasConnection, type PoolSettings, type PoolStats } from '../modules/reverse_tunnel';
 import { KUBERNETES_API_MAKE_REQUEST, KUBERNETES_API_SERVICE } from '../modules/reverse_tunnel/protocol';
@@ -38,7 +38,7 @@ export interface Agentk {
   /** Bound probe address, when the probe server runs. */
   observabilityAddress: string | undefined;
   kubernetesApiServer: string;
-  /** The kas connection (its grpc client serves other agent RPCs, e.g. the configuration stream). */
+  /** The kas connection (it also carries other agent RPCs, e.g. the configuration stream). */
   kas: KasConnection;
   stats(): PoolStats;
   /** The latest configuration kas sent, and its commit. */
@@ -78,8 +78,7 @@ export async function runAgentk(options: AgentkOptions): Promise<Agentk> {
   pool.start();
   let current: { config: AgentConfig; commit: string } | undefined;
   const configWatch = watchAgentConfiguration({
-    client: kas.client,
-    token: options.token,
+    connection: kas,
     agentMeta: {
       version: AGENTK_VERSION,
       podName: options.podName ?? process.env.POD_NAME ?? '',

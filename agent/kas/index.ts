@@ -2,7 +2,7 @@
 // and the reverse tunnel, the Kubernetes API proxy on its own listener, the REST API for the
 // extension, probes and metrics. Tests and the local pair start it in-process with startKas;
 // agent/cmd/kas.ts is the command line.
-import * as grpc from '@grpc/grpc-js';
+import { Status } from '../internal/grpc';
 import { readFile } from 'node:fs/promises';
 import * as http from 'node:http';
 import * as https from 'node:https';
@@ -219,15 +219,15 @@ function createAgentAdmission(
   return async (token) => {
     if (!token) {
       agentConnectionsRefused.inc();
-      return { ok: false, code: grpc.status.UNAUTHENTICATED, message: 'missing agent token (authorization: Bearer <token>)' };
+      return { ok: false, code: Status.UNAUTHENTICATED, message: 'missing agent token (authorization: Bearer <token>)' };
     }
     if (!(await limiter.allow(token))) {
-      return { ok: false, code: grpc.status.RESOURCE_EXHAUSTED, message: 'too many new connections for this agent token; retry later' };
+      return { ok: false, code: Status.RESOURCE_EXHAUSTED, message: 'too many new connections for this agent token; retry later' };
     }
     const agent = await tokens.authenticate(token);
     if (!agent) {
       agentConnectionsRefused.inc();
-      return { ok: false, code: grpc.status.UNAUTHENTICATED, message: 'invalid or revoked agent token' };
+      return { ok: false, code: Status.UNAUTHENTICATED, message: 'invalid or revoked agent token' };
     }
     return { ok: true, ...agent };
   };

@@ -11,7 +11,7 @@
 import * as http from 'node:http';
 import type { Duplex } from 'node:stream';
 import { Readable } from 'node:stream';
-import * as grpc from '@grpc/grpc-js';
+import { Status } from '../../../internal/grpc';
 import type { Dispatcher } from 'undici';
 import type { Logger } from '../../../internal/log';
 import type { TunnelClientStream } from '../../reverse_tunnel/agent/dial';
@@ -61,14 +61,14 @@ export function createKubernetesApiForwarder(options: ForwarderOptions): TunnelR
   return (stream, request) => {
     const httpRequest = request.http;
     if (request.methodName !== KUBERNETES_API_MAKE_REQUEST || !httpRequest) {
-      sendError(stream, grpc.status.UNIMPLEMENTED, `agentk does not offer ${request.methodName ?? '(no method)'}`);
+      sendError(stream, Status.UNIMPLEMENTED, `agentk does not offer ${request.methodName ?? '(no method)'}`);
       return;
     }
     let headers: Record<string, string | string[]>;
     try {
       headers = clientHeaders(httpRequest.headers, request);
     } catch (err) {
-      sendError(stream, grpc.status.INVALID_ARGUMENT, (err as Error).message);
+      sendError(stream, Status.INVALID_ARGUMENT, (err as Error).message);
       return;
     }
     const exchange = new Exchange(stream, request, headers, options.logger);
@@ -120,7 +120,7 @@ function accessAsOf(json: string | undefined): AccessAs {
   return accessAs;
 }
 
-function sendError(stream: TunnelClientStream, code: grpc.status, message: string): void {
+function sendError(stream: TunnelClientStream, code: Status, message: string): void {
   if (stream.writable) {
     stream.write({ error: { code, message } });
     stream.end();
@@ -193,7 +193,7 @@ class Exchange implements Dispatcher.DispatchHandler {
   failPreparation(err: unknown): void {
     this.logger.warn('tunneled request failed before reaching the Kubernetes API', { err });
     this.finished = true;
-    sendError(this.stream, grpc.status.INTERNAL, `agentk could not prepare the request: ${(err as Error).name}`);
+    sendError(this.stream, Status.INTERNAL, `agentk could not prepare the request: ${(err as Error).name}`);
   }
 
   // ---- tunnel → upstream
@@ -290,7 +290,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     // The code, not the text: kas never shows raw upstream error text to clients.
     const code = (err as NodeJS.ErrnoException).code ?? err.name;
     if (this.stream.writable) {
-      this.stream.write({ error: { code: grpc.status.UNAVAILABLE, message: `Kubernetes API unreachable (${code})` } });
+      this.stream.write({ error: { code: Status.UNAVAILABLE, message: `Kubernetes API unreachable (${code})` } });
       this.stream.end();
     }
   }
