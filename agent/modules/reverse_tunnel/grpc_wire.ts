@@ -114,6 +114,35 @@ export class MessageDecoder {
     return messages;
   }
 
+  /**
+   * Decodes the messages this chunk finished and hands each to `deliver`, in order. A framing
+   * error, or a message `deserialize` refuses (answered as INTERNAL `unparsable`), stops there
+   * and is returned: the caller fails the stream.
+   */
+  decode<T>(
+    chunk: Buffer,
+    deserialize: (bytes: Buffer) => T,
+    deliver: (message: T) => void,
+    unparsable: string,
+  ): GrpcWireError | undefined {
+    let messages: Buffer[];
+    try {
+      messages = this.push(chunk);
+    } catch (err) {
+      return err as GrpcWireError;
+    }
+    for (const bytes of messages) {
+      let message: T;
+      try {
+        message = deserialize(bytes);
+      } catch {
+        return new GrpcWireError(Status.INTERNAL, unparsable);
+      }
+      deliver(message);
+    }
+    return undefined;
+  }
+
   /** Bytes of an unfinished message (a stream that ends here was cut mid-message). */
   get bufferedBytes(): number {
     return this.pendingBytes;

@@ -206,8 +206,9 @@ export interface CallObserver<Res> {
 }
 
 export interface CallCodec<Req, Res> {
-  serialize(value: Req): Uint8Array;
-  deserialize(bytes: Buffer): Res;
+  serialize: (value: Req) => Uint8Array;
+  /** Called unbound. */
+  deserialize: (bytes: Buffer) => Res;
   /** Optional: a message already framed as buffers to write in order (zero-copy paths), or undefined. */
   frameParts?(value: Req): Buffer[] | undefined;
 }
@@ -244,6 +245,7 @@ export class ClientCall<Req, Res> extends EventEmitter {
   private observer: CallObserver<Res> | undefined;
   private firstMessageSeen = false;
   private readonly decoder = new MessageDecoder();
+  private readonly deliverMessage = (message: Res): void => this.deliver(message);
 
   constructor(private readonly codec: CallCodec<Req, Res>) {
     super();
@@ -449,25 +451,10 @@ export class ClientCall<Req, Res> extends EventEmitter {
   }
 
   private onData(chunk: Buffer): void {
-    let messages: Buffer[];
-    try {
-      messages = this.decoder.push(chunk);
-    } catch (err) {
-      this.status = { code: Status.INTERNAL, details: (err as Error).message, metadata: new Metadata() };
-      this.h2?.close(NGHTTP2_CANCEL);
-      return;
-    }
-    for (const bytes of messages) {
-      let message: Res;
-      try {
-        message = this.codec.deserialize(bytes);
-      } catch {
-        this.status = { code: Status.INTERNAL, details: 'could not parse a message from kas', metadata: new Metadata() };
-        this.h2?.close(NGHTTP2_CANCEL);
-        return;
-      }
-      this.deliver(message);
-    }
+    const failure = this.decoder.decode(chunk, this.codec.deserialize, this.deliverMessage, 'could not parse a message from kas');
+    if (!failure) return;
+    this.status = { code: Status.INTERNAL, details: failure.message, metadata: new Metadata() };
+    this.h2?.close(NGHTTP2_CANCEL);
   }
 
   /** A message to the reader now, or into the inbox while paused (HTTP/2 stops reading then). */

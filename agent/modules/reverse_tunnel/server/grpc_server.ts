@@ -394,25 +394,14 @@ export class ServerCall extends EventEmitter {
   }
 
   private onData(chunk: Buffer): void {
-    let messages: Buffer[];
-    try {
-      messages = this.decoder.push(chunk);
-    } catch (err) {
-      this.failAndClose(err as GrpcWireError);
-      return;
-    }
-    for (const bytes of messages) {
-      let message: unknown;
-      try {
-        message = this.definition.requestDeserialize(bytes);
-      } catch {
-        this.failAndClose(new GrpcWireError(Status.INTERNAL, 'could not parse the request message'));
-        return;
-      }
-      if (!this.definition.requestStream) this.acceptSingleRequest(message);
-      else this.deliver(message);
-    }
+    const failure = this.decoder.decode(chunk, this.definition.requestDeserialize, this.receive, 'could not parse the request message');
+    if (failure) this.failAndClose(failure);
   }
+
+  private readonly receive = (message: unknown): void => {
+    if (!this.definition.requestStream) this.acceptSingleRequest(message);
+    else this.deliver(message);
+  };
 
   private deliver(message: unknown): void {
     if (this.destroyed) return;
