@@ -37,7 +37,7 @@ export interface Agentk {
   /** Bound probe address, when the probe server runs. */
   observabilityAddress: string | undefined;
   kubernetesApiServer: string;
-  /** The kas connection (its grpc client serves other agent RPCs, e.g. the configuration stream). */
+  /** The kas connection (it also carries other agent RPCs, e.g. the configuration stream). */
   kas: KasConnection;
   stats(): PoolStats;
   /** The latest configuration kas sent, and its commit. */
@@ -68,7 +68,6 @@ export async function startAgentkCore(options: AgentkOptions, modules: readonly 
   const context = (name: string): AgentkModuleContext => ({
     logger: logger.child({ module: name }),
     agentMeta,
-    token: options.token,
     kas,
     kubeConfig,
     tunnelServices: { add: (service) => services.push(service) },

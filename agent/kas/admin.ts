@@ -1,7 +1,7 @@
 // kas's admin commands (token, user-token, validate-config), separate from the server so tests
 // can call them in-process. Tokens are printed once, on create, and never logged.
 import { UsageError, parseCommandLine } from '../internal/cli';
-import { validateAgentName, validateConfigFiles } from '../modules/agent_configuration/parse_config';
+import { validateAgentName, validateConfigFiles } from '../shared/agent_config';
 import { AgentIdStore } from '../modules/agent_registry/agent_ids';
 import { AgentTokenStore } from '../modules/agent_registry/agent_tokens';
 import { GitConfigRepository } from '../modules/agent_registry/git_repository';

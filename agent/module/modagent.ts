@@ -29,9 +29,7 @@ export interface AgentMeta {
 export interface AgentkModuleContext {
   readonly logger: Logger;
   readonly agentMeta: AgentMeta;
-  /** The agent token, for RPCs to kas. */
-  readonly token: string;
-  /** The dialed connection to kas's agent listener; agentk never listens for kas. */
+  /** The dialed connection to kas's agent listener (it carries the agent token); agentk never listens for kas. */
   readonly kas: KasConnection;
   /** The cluster agentk serves: in-cluster credentials or a kubeconfig. */
   readonly kubeConfig: KubeConfig;

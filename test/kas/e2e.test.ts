@@ -11,7 +11,7 @@ import { startDevCluster, type DevCluster } from '../../agent/devtools/devcluste
 import { createCertificateAuthority, issueServerCertificate, LOOPBACK_HOSTS } from '../../agent/internal/tls';
 import { startKas, type Kas } from '../../agent/kas/index';
 import { watchAgentConfiguration, type ConfigurationWatch } from '../../agent/modules/agent_configuration/agentk';
-import type { AgentConfig } from '../../agent/modules/agent_configuration/parse_config';
+import type { AgentConfig } from '../../agent/shared/agent_config';
 import { TestRepository, makeTempDir, testKasConfig, testLogger } from './helpers';
 
 const CONFIG_PATH = '.gitlab/agents/dev/config.yaml';
@@ -108,8 +108,7 @@ describe('kas end to end: kubectl through kas and agentk to the dev cluster', fu
       logger: testLogger(),
     });
     configWatch = watchAgentConfiguration({
-      client: agentk.kas.client,
-      token: agentToken,
+      connection: agentk.kas,
       agentMeta: { podName: 'agentk-e2e', podNamespace: 'agents' },
       onConfig: (config, commit) => received.push({ config, commit }),
       logger: testLogger(),

@@ -6,7 +6,7 @@ import { renameSync } from 'node:fs';
 import path from 'node:path';
 import { startKas, type Kas } from '../../agent/kas/index';
 import { watchAgentConfiguration, type ConfigurationWatch } from '../../agent/modules/agent_configuration/agentk';
-import type { AgentConfig } from '../../agent/modules/agent_configuration/parse_config';
+import type { AgentConfig } from '../../agent/shared/agent_config';
 import {
   GET_CONFIGURATION_PATH,
   deserializeConfigurationResponse,
@@ -78,8 +78,7 @@ describe('kas: configuration delivery, REST API and probes', function () {
 
   function watch(kasInstance: Kas, token: string, inbox: ConfigInbox): ConfigurationWatch {
     const handle = watchAgentConfiguration({
-      target: { address: kasInstance.agentAddress, credentials: grpc.credentials.createInsecure() },
-      token,
+      connection: { kasAddress: `grpc://${kasInstance.agentAddress}`, token },
       agentMeta: { podName: 'agentk-0', podNamespace: 'agents', version: 'test' },
       onConfig: inbox.push,
       logger: testLogger(),

@@ -1,24 +1,26 @@
 // agentk side of the configuration stream: keeps one GetConfiguration stream open to kas and
 // calls onConfig for every config kas sends; reconnects with the reference's backoff (1 s × 1.6
-// up to 20 s, jitter 0.2), reset once a stream has delivered a config.
-import * as grpc from '@grpc/grpc-js';
+// up to 20 s, jitter 0.2), reset once a stream has delivered a config. The stream runs on
+// agentk's connection to kas (the tunnel's HTTP/2 client, dial.ts), with its agent token.
+import { Status } from '../../internal/grpc';
 import type { Logger } from '../../internal/log';
-import type { AgentConfig } from './parse_config';
+import type { AgentConfig } from '../../shared/agent_config';
+import { dialKas, type KasConnection, type KasDialOptions } from '../reverse_tunnel/agent/dial';
+import type { CallStatus, ClientCall } from '../reverse_tunnel/agent/grpc_client';
 import {
   GET_CONFIGURATION_PATH,
-  deserializeConfigurationResponse,
-  serializeConfigurationRequest,
+  configurationCallCodec,
   type AgentMeta,
   type ConfigurationRequest,
   type ConfigurationResponse,
 } from './rpc';
 
 export interface ConfigurationWatchOptions {
-  /** A grpc client connected to kas's agent listener (its channel is reused; not closed by stop()). */
-  client?: grpc.Client;
-  /** Or where to dial: a grpc target such as 127.0.0.1:8150, with its credentials. */
-  target?: { address: string; credentials: grpc.ChannelCredentials; channelOptions?: grpc.ChannelOptions };
-  token: string;
+  /**
+   * agentk's connection to kas (calls carry its agent token; not closed by stop()), or where to
+   * dial one of its own (closed by stop()).
+   */
+  connection: Pick<KasConnection, 'openCall'> | Omit<KasDialOptions, 'logger'>;
   agentMeta?: AgentMeta;
   onConfig: (config: AgentConfig, commit: string) => void;
   logger: Logger;
@@ -32,12 +34,12 @@ export interface ConfigurationWatch {
 const DEFAULT_BACKOFF = { initialMs: 1000, maxMs: 20_000, factor: 1.6, jitter: 0.2 };
 
 export function watchAgentConfiguration(options: ConfigurationWatchOptions): ConfigurationWatch {
-  const ownClient = options.client ? undefined : createClient(options);
-  const client = options.client ?? ownClient!;
+  const given = 'openCall' in options.connection ? options.connection : undefined;
+  const dialed = given ? undefined : dialKas({ ...(options.connection as Omit<KasDialOptions, 'logger'>), logger: options.logger });
   const backoff = options.backoff ?? DEFAULT_BACKOFF;
   let delayMs = backoff.initialMs;
   let stopped = false;
-  let current: grpc.ClientReadableStream<ConfigurationResponse> | undefined;
+  let current: ClientCall<ConfigurationRequest, ConfigurationResponse> | undefined;
   let retryTimer: NodeJS.Timeout | undefined;
 
   const scheduleReconnect = (reason: string) => {
@@ -48,33 +50,29 @@ export function watchAgentConfiguration(options: ConfigurationWatchOptions): Con
     delayMs = Math.min(delayMs * backoff.factor, backoff.maxMs);
   };
 
-  function open(): void {
+  function openOn(kas: Pick<KasConnection, 'openCall'>): void {
     if (stopped) return;
-    const metadata = new grpc.Metadata();
-    metadata.set('authorization', `Bearer ${options.token}`);
-    const request: ConfigurationRequest = { agentMeta: options.agentMeta ?? {} };
-    const stream = client.makeServerStreamRequest(
-      GET_CONFIGURATION_PATH,
-      serializeConfigurationRequest,
-      deserializeConfigurationResponse,
-      request,
-      metadata,
-      {},
-    );
+    const stream = kas.openCall(GET_CONFIGURATION_PATH, configurationCallCodec);
     current = stream;
-    let ended = false;
-    const end = (reason: string) => {
-      if (ended) return;
-      ended = true;
-      if (current === stream) current = undefined;
-      scheduleReconnect(reason);
-    };
     stream.on('data', (response: ConfigurationResponse) => {
       delayMs = backoff.initialMs;
       deliver(response, options);
     });
-    stream.on('error', (err: grpc.ServiceError) => end(`${grpc.status[err.code] ?? err.code}: ${err.details}`));
-    stream.on('end', () => end('closed by kas'));
+    stream.on('error', () => undefined); // the status says why
+    stream.once('status', (status: CallStatus) => {
+      if (current === stream) current = undefined;
+      scheduleReconnect(status.code === Status.OK ? 'closed by kas' : `${Status[status.code] ?? status.code}: ${status.details}`);
+    });
+    stream.end({ agentMeta: options.agentMeta ?? {} });
+  }
+
+  function open(): void {
+    if (given) openOn(given);
+    else
+      dialed!.then(openOn, (err: Error) => {
+        // An address dialKas refuses (or the ws bridge not starting) will not improve with retries.
+        options.logger.error('cannot open the configuration stream', { err });
+      });
   }
 
   open();
@@ -83,14 +81,12 @@ export function watchAgentConfiguration(options: ConfigurationWatchOptions): Con
       stopped = true;
       clearTimeout(retryTimer);
       current?.cancel();
-      ownClient?.close();
+      dialed?.then(
+        (kas) => kas.close(),
+        () => undefined,
+      );
     },
   };
-}
-
-function createClient(options: ConfigurationWatchOptions): grpc.Client {
-  if (!options.target) throw new TypeError('watchAgentConfiguration needs a client or a target');
-  return new grpc.Client(options.target.address, options.target.credentials, options.target.channelOptions ?? {});
 }
 
 function deliver(response: ConfigurationResponse, options: ConfigurationWatchOptions): void {

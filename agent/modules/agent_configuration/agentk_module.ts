@@ -5,10 +5,9 @@ import { watchAgentConfiguration } from './agentk';
 
 export const agentConfigurationAgentModule: AgentkModule = {
   name: 'agent_configuration',
-  async start({ kas, token, agentMeta, configuration, logger }) {
+  async start({ kas, agentMeta, configuration, logger }) {
     const watch = watchAgentConfiguration({
-      client: kas.client,
-      token,
+      connection: kas,
       agentMeta,
       onConfig: (config, commit) => configuration.publish(config, commit),
       logger,

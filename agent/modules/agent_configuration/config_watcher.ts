@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { Logger } from '../../internal/log';
 import type { AgentIdStore } from '../agent_registry/agent_ids';
 import { AGENTS_FOLDER, MAX_CONFIG_FILE_BYTES, type AgentFolder, type GitConfigRepository } from '../agent_registry/git_repository';
-import { parseAgentConfig, validateAgentName, type AgentConfig } from './parse_config';
+import { parseAgentConfig, validateAgentName, type AgentConfig } from '../../shared/agent_config';
 
 export interface ConfigError {
   /** Path inside the repository, e.g. .gitlab/agents/dev/config.yaml. */

@@ -3,8 +3,8 @@
 // agent's parsed config now and again every time it changes on the default branch.
 // Like the reverse tunnel, the .proto is embedded and parsed by protobufjs at module load. The
 // config itself travels as JSON text: its schema lives in one place (schema/), not twice.
-import * as grpc from '@grpc/grpc-js';
-import protobuf from 'protobufjs';
+import type { Metadata, ServiceDefinition } from '../../internal/grpc';
+import { methodDefinition, protoCodec, protoTypes } from '../../internal/proto_codec';
 
 const PROTO_TEXT = `
 syntax = "proto3";
@@ -51,39 +51,35 @@ export interface ConfigurationResponse {
   agentId?: number;
 }
 
-const root = protobuf.parse(PROTO_TEXT).root;
-const requestType = root.lookupType('workbench.agent_configuration.ConfigurationRequest');
-const responseType = root.lookupType('workbench.agent_configuration.ConfigurationResponse');
-const TO_OBJECT: protobuf.IConversionOptions = { longs: Number, defaults: false };
+const protoType = protoTypes(PROTO_TEXT);
+// Small, rare messages: plain objects both ways (int64 agent_id as a number).
+const requestCodec = protoCodec<ConfigurationRequest>(protoType('workbench.agent_configuration.ConfigurationRequest'), {
+  plainObjects: true,
+});
+const responseCodec = protoCodec<ConfigurationResponse>(protoType('workbench.agent_configuration.ConfigurationResponse'), {
+  plainObjects: true,
+});
 
-function serializer<T>(type: protobuf.Type): (value: T) => Buffer {
-  return (value) => Buffer.from(type.encode(type.fromObject(value as Record<string, unknown>)).finish());
-}
+export const serializeConfigurationRequest = requestCodec.serialize;
+export const deserializeConfigurationRequest = requestCodec.deserialize;
+export const serializeConfigurationResponse = responseCodec.serialize;
+export const deserializeConfigurationResponse = responseCodec.deserialize;
 
-function deserializer<T>(type: protobuf.Type): (bytes: Buffer) => T {
-  return (bytes) => type.toObject(type.decode(bytes), TO_OBJECT) as T;
-}
+/** The request and response encodings, as a client call takes them. */
+export const configurationCallCodec = { serialize: serializeConfigurationRequest, deserialize: deserializeConfigurationResponse };
 
-export const serializeConfigurationRequest = serializer<ConfigurationRequest>(requestType);
-export const deserializeConfigurationRequest = deserializer<ConfigurationRequest>(requestType);
-export const serializeConfigurationResponse = serializer<ConfigurationResponse>(responseType);
-export const deserializeConfigurationResponse = deserializer<ConfigurationResponse>(responseType);
-
-export const agentConfigurationServiceDefinition: grpc.ServiceDefinition = {
-  GetConfiguration: {
-    path: GET_CONFIGURATION_PATH,
-    requestStream: false,
-    responseStream: true,
-    requestSerialize: serializeConfigurationRequest,
-    requestDeserialize: deserializeConfigurationRequest,
-    responseSerialize: serializeConfigurationResponse,
-    responseDeserialize: deserializeConfigurationResponse,
-    originalName: 'getConfiguration',
-  },
+export const agentConfigurationServiceDefinition: ServiceDefinition = {
+  GetConfiguration: methodDefinition(
+    GET_CONFIGURATION_PATH,
+    { requestStream: false, responseStream: true },
+    requestCodec,
+    responseCodec,
+    'getConfiguration',
+  ),
 };
 
 /** The agent token from gRPC metadata `authorization: Bearer <token>`; undefined if absent. */
-export function bearerTokenFrom(metadata: grpc.Metadata): string | undefined {
+export function bearerTokenFrom(metadata: Metadata): string | undefined {
   const value = metadata.get('authorization')[0];
   const match = typeof value === 'string' ? /^Bearer\s+(\S+)$/i.exec(value.trim()) : null;
   return match?.[1];

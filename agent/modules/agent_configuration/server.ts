@@ -1,7 +1,8 @@
 // kas side of the configuration stream: GetConfiguration authenticates the agent token, sends
 // the agent's config in force at once (if it has one) and again whenever it changes.
-import * as grpc from '@grpc/grpc-js';
+import { Status } from '../../internal/grpc';
 import type { Logger } from '../../internal/log';
+import type { GrpcServiceRegistrar, ServerCall } from '../reverse_tunnel/server/grpc_server';
 import type { AgentConfigState, AgentConfigWatcher } from './config_watcher';
 import {
   agentConfigurationServiceDefinition,
@@ -12,7 +13,7 @@ import {
 } from './rpc';
 
 /** Who the token belongs to, or why the connection is refused (unknown token, rate limit...). */
-export type AgentAdmission = { ok: true; agentId: string; agentName: string } | { ok: false; code: grpc.status; message: string };
+export type AgentAdmission = { ok: true; agentId: string; agentName: string } | { ok: false; code: Status; message: string };
 
 export interface ConfigurationServiceOptions {
   watcher: AgentConfigWatcher;
@@ -26,41 +27,45 @@ export interface ConfigurationServiceOptions {
 }
 
 /** For startAgentServer's `services`: registers GetConfiguration on the agent listener. */
-export function configurationService(options: ConfigurationServiceOptions): (server: Pick<grpc.Server, 'addService'>) => void {
+export function configurationService(options: ConfigurationServiceOptions): (server: GrpcServiceRegistrar) => void {
   return (server) => {
     server.addService(agentConfigurationServiceDefinition, {
-      GetConfiguration: (call: grpc.ServerWritableStream<ConfigurationRequest, ConfigurationResponse>) => {
+      GetConfiguration: (call: ServerCall) => {
         serveConfigurationStream(call, options).catch((err: unknown) => {
           options.logger.error('configuration stream failed', { err });
-          call.emit('error', { code: grpc.status.INTERNAL, details: 'internal error' });
+          call.emit('error', { code: Status.INTERNAL, details: 'internal error' });
         });
       },
     });
   };
 }
 
-async function serveConfigurationStream(
-  call: grpc.ServerWritableStream<ConfigurationRequest, ConfigurationResponse>,
-  options: ConfigurationServiceOptions,
-): Promise<void> {
+async function serveConfigurationStream(call: ServerCall, options: ConfigurationServiceOptions): Promise<void> {
   const admission = await options.admitAgent(bearerTokenFrom(call.metadata));
   if (!admission.ok) {
     call.emit('error', { code: admission.code, details: admission.message });
     return;
   }
   if (call.cancelled) return;
+  const request = call.request as ConfigurationRequest;
   const agentId = Number(admission.agentId);
   const meta = {
-    version: call.request.agentMeta?.version ?? '',
-    podName: call.request.agentMeta?.podName ?? '',
-    podNamespace: call.request.agentMeta?.podNamespace ?? '',
+    version: request.agentMeta?.version ?? '',
+    podName: request.agentMeta?.podName ?? '',
+    podNamespace: request.agentMeta?.podNamespace ?? '',
   };
   const logger = options.logger.child({ agent: admission.agentName, agentId, pod: meta.podName });
   let lastSentCommit: string | undefined;
   const send = (state: AgentConfigState | undefined) => {
     if (!state?.config || state.commit === null || state.commit === lastSentCommit || call.cancelled) return;
     lastSentCommit = state.commit;
-    call.write({ configJson: JSON.stringify(state.config), commitId: state.commit, projectId: options.projectId, agentId });
+    const response: ConfigurationResponse = {
+      configJson: JSON.stringify(state.config),
+      commitId: state.commit,
+      projectId: options.projectId,
+      agentId,
+    };
+    call.write(response);
     options.onDelivered?.(admission.agentName, state.commit);
     logger.debug('config sent', { commit: state.commit });
   };

@@ -2,7 +2,7 @@
 // and it also bounds token lookups), then the token itself. One limit for the configuration
 // stream and the tunnel streams; with several kas replicas the replicas module swaps in the
 // limit they share through Redis.
-import * as grpc from '@grpc/grpc-js';
+import { Status } from '../../internal/grpc';
 import type { AgentAdmission } from '../agent_configuration/server';
 import { agentConnectionsRefused } from '../reverse_tunnel/server/metrics';
 import type { AgentTokenStore, AuthenticatedAgent } from './agent_tokens';
@@ -34,13 +34,13 @@ export class ConnectionAdmission {
   async admit(token: string | undefined): Promise<AgentAdmission> {
     if (!token) {
       agentConnectionsRefused.inc();
-      return { ok: false, code: grpc.status.UNAUTHENTICATED, message: 'missing agent token (authorization: Bearer <token>)' };
+      return { ok: false, code: Status.UNAUTHENTICATED, message: 'missing agent token (authorization: Bearer <token>)' };
     }
-    if (!(await this.limiter.allow(token))) return { ok: false, code: grpc.status.RESOURCE_EXHAUSTED, message: RATE_LIMITED };
+    if (!(await this.limiter.allow(token))) return { ok: false, code: Status.RESOURCE_EXHAUSTED, message: RATE_LIMITED };
     const agent = await this.tokens.authenticate(token);
     if (!agent) {
       agentConnectionsRefused.inc();
-      return { ok: false, code: grpc.status.UNAUTHENTICATED, message: 'invalid or revoked agent token' };
+      return { ok: false, code: Status.UNAUTHENTICATED, message: 'invalid or revoked agent token' };
     }
     return { ok: true, ...agent };
   }

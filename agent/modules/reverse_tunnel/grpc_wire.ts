@@ -5,7 +5,7 @@
 //   - request headers: :method POST, :path /<service>/<method>, content-type application/grpc, te trailers;
 //   - response: :status 200 + content-type, messages, then trailers grpc-status / grpc-message;
 //     an early failure is a "trailers-only" response (grpc-status in the headers, stream ended).
-import * as grpc from '@grpc/grpc-js';
+import { Metadata, Status } from '../../internal/grpc';
 
 export const GRPC_CONTENT_TYPE = 'application/grpc';
 const PREFIX_BYTES = 5;
@@ -15,7 +15,7 @@ export const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
 export class GrpcWireError extends Error {
   override name = 'GrpcWireError';
   constructor(
-    readonly code: grpc.status,
+    readonly code: Status,
     message: string,
   ) {
     super(message);
@@ -98,10 +98,10 @@ export class MessageDecoder {
     const messages: Buffer[] = [];
     let offset = 0;
     while (data.length - offset >= PREFIX_BYTES) {
-      if (data[offset] !== 0) throw new GrpcWireError(grpc.status.UNIMPLEMENTED, 'compressed gRPC messages are not supported');
+      if (data[offset] !== 0) throw new GrpcWireError(Status.UNIMPLEMENTED, 'compressed gRPC messages are not supported');
       const length = data.readUInt32BE(offset + 1);
       if (length > MAX_MESSAGE_BYTES)
-        throw new GrpcWireError(grpc.status.RESOURCE_EXHAUSTED, `gRPC message of ${length} bytes exceeds the limit`);
+        throw new GrpcWireError(Status.RESOURCE_EXHAUSTED, `gRPC message of ${length} bytes exceeds the limit`);
       if (data.length - offset - PREFIX_BYTES < length) break;
       messages.push(data.subarray(offset + PREFIX_BYTES, offset + PREFIX_BYTES + length));
       offset += PREFIX_BYTES + length;
@@ -112,6 +112,35 @@ export class MessageDecoder {
       this.pendingBytes = rest.length;
     }
     return messages;
+  }
+
+  /**
+   * Decodes the messages this chunk finished and hands each to `deliver`, in order. A framing
+   * error, or a message `deserialize` refuses (answered as INTERNAL `unparsable`), stops there
+   * and is returned: the caller fails the stream.
+   */
+  decode<T>(
+    chunk: Buffer,
+    deserialize: (bytes: Buffer) => T,
+    deliver: (message: T) => void,
+    unparsable: string,
+  ): GrpcWireError | undefined {
+    let messages: Buffer[];
+    try {
+      messages = this.push(chunk);
+    } catch (err) {
+      return err as GrpcWireError;
+    }
+    for (const bytes of messages) {
+      let message: T;
+      try {
+        message = deserialize(bytes);
+      } catch {
+        return new GrpcWireError(Status.INTERNAL, unparsable);
+      }
+      deliver(message);
+    }
+    return undefined;
   }
 
   /** Bytes of an unfinished message (a stream that ends here was cut mid-message). */
@@ -135,14 +164,14 @@ export function decodeGrpcMessage(value: string | string[] | undefined): string 
 }
 
 /** A numeric grpc-status header value; UNKNOWN when missing or garbled. */
-export function parseGrpcStatus(value: string | string[] | undefined): grpc.status {
+export function parseGrpcStatus(value: string | string[] | undefined): Status {
   const code = Number(Array.isArray(value) ? value[0] : value);
-  return Number.isInteger(code) && code >= 0 && code <= 16 ? (code as grpc.status) : grpc.status.UNKNOWN;
+  return Number.isInteger(code) && code >= 0 && code <= 16 ? (code as Status) : Status.UNKNOWN;
 }
 
 /** Metadata from HTTP/2 headers, without pseudo-headers and the transport's own. */
-export function metadataFromHeaders(headers: Record<string, string | string[] | undefined>): grpc.Metadata {
-  const metadata = new grpc.Metadata();
+export function metadataFromHeaders(headers: Record<string, string | string[] | undefined>): Metadata {
+  const metadata = new Metadata();
   for (const [name, value] of Object.entries(headers)) {
     if (name.startsWith(':') || name === 'content-type' || name === 'te' || name.startsWith('grpc-') || value === undefined) continue;
     for (const one of Array.isArray(value) ? value : [value]) {
@@ -154,11 +183,12 @@ export function metadataFromHeaders(headers: Record<string, string | string[] | 
 }
 
 /** Metadata → HTTP/2 headers (binary values base64). */
-export function headersFromMetadata(metadata: grpc.Metadata | undefined): Record<string, string[]> {
+export function headersFromMetadata(metadata: Metadata | undefined): Record<string, string[]> {
   const headers: Record<string, string[]> = {};
-  for (const [name, values] of Object.entries(metadata?.toHttp2Headers() ?? {})) {
-    if (values === undefined) continue;
-    headers[name] = (Array.isArray(values) ? values : [values]).map(String);
+  if (!metadata) return headers;
+  for (const [name, values] of metadata.entries()) {
+    if (values.length === 0) continue;
+    headers[name] = values.map((value) => (Buffer.isBuffer(value) ? value.toString('base64') : value));
   }
   return headers;
 }

@@ -7,8 +7,8 @@
 // the upgraded connection; close_send / trailer say that one side finished writing.
 //
 // The .proto is embedded and parsed at module load, so neither bundle reads asset files at run time.
-import * as grpc from '@grpc/grpc-js';
-import protobuf from 'protobufjs';
+import type { ServiceDefinition } from '../../internal/grpc';
+import { methodDefinition, protoCodec, protoTypes } from '../../internal/proto_codec';
 
 const PROTO_TEXT = `
 syntax = "proto3";
@@ -173,59 +173,27 @@ export function messageBytes(message: { data?: Uint8Array | null } | null | unde
   return Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
 }
 
-const root = protobuf.parse(PROTO_TEXT).root;
-const connectRequestType = root.lookupType('workbench.reverse_tunnel.ConnectRequest');
-const connectResponseType = root.lookupType('workbench.reverse_tunnel.ConnectResponse');
-
-// On Node, protobufjs's writer already returns a Buffer: wrap, never copy (a copy per frame cost
-// measurable throughput on streamed responses).
-function serializer<T>(type: protobuf.Type): (value: T) => Buffer {
-  return (value) => {
-    const bytes = type.encode(value as unknown as Record<string, unknown>).finish();
-    return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  };
-}
-
+const protoType = protoTypes(PROTO_TEXT);
 // Decoded messages are used as protobufjs returns them (no toObject copy per frame): unset
 // message fields read as null, unset scalars as their proto3 defaults — readers test truthiness.
-function deserializer<T>(type: protobuf.Type): (bytes: Buffer) => T {
-  return (bytes) => type.decode(bytes) as unknown as T;
-}
+const connectRequestCodec = protoCodec<ConnectRequest>(protoType('workbench.reverse_tunnel.ConnectRequest'));
+const connectResponseCodec = protoCodec<ConnectResponse>(protoType('workbench.reverse_tunnel.ConnectResponse'));
 
-export const serializeConnectRequest = serializer<ConnectRequest>(connectRequestType);
-export const deserializeConnectRequest = deserializer<ConnectRequest>(connectRequestType);
-export const serializeConnectResponse = serializer<ConnectResponse>(connectResponseType);
-export const deserializeConnectResponse = deserializer<ConnectResponse>(connectResponseType);
+export const serializeConnectRequest = connectRequestCodec.serialize;
+export const deserializeConnectRequest = connectRequestCodec.deserialize;
+export const serializeConnectResponse = connectResponseCodec.serialize;
+export const deserializeConnectResponse = connectResponseCodec.deserialize;
 
-/** The grpc-js service definition for both ends (server: addService; client: makeGenericClientConstructor). */
-export const reverseTunnelServiceDefinition: grpc.ServiceDefinition = {
-  Connect: {
-    path: CONNECT_METHOD_PATH,
-    requestStream: true,
-    responseStream: true,
-    requestSerialize: serializeConnectRequest,
-    requestDeserialize: deserializeConnectRequest,
-    responseSerialize: serializeConnectResponse,
-    responseDeserialize: deserializeConnectResponse,
-    originalName: 'connect',
-  },
+/** The service definition for both ends (kas's server; a grpc-js client or server in tests). */
+export const reverseTunnelServiceDefinition: ServiceDefinition = {
+  Connect: methodDefinition(
+    CONNECT_METHOD_PATH,
+    { requestStream: true, responseStream: true },
+    connectRequestCodec,
+    connectResponseCodec,
+    'connect',
+  ),
 };
-
-/** Node's IncomingHttpHeaders / OutgoingHttpHeaders ↔ the wire's multi-valued map. */
-export function headersToValues(headers: Record<string, string | string[] | number | undefined>): ValuesMap {
-  const out: ValuesMap = {};
-  for (const [name, value] of Object.entries(headers)) {
-    if (value === undefined) continue;
-    out[name.toLowerCase()] = { value: Array.isArray(value) ? value.map(String) : [String(value)] };
-  }
-  return out;
-}
-
-export function valuesToHeaders(values: ValuesMap | undefined): Record<string, string[]> {
-  const out: Record<string, string[]> = {};
-  for (const [name, entry] of Object.entries(values ?? {})) out[name] = entry.value ?? [];
-  return out;
-}
 
 // ---------------------------------------------------------------- hand-written encoders, hot path
 // agentk sends a Header frame (status + response headers) and a Trailer per proxied request;

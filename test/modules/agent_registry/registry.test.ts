@@ -8,7 +8,7 @@ import { AgentTokenStore, TokenLimitError } from '../../../agent/modules/agent_r
 import { createAuthorizer } from '../../../agent/modules/agent_registry/authorize';
 import { GitConfigRepository } from '../../../agent/modules/agent_registry/git_repository';
 import { UserTokenStore } from '../../../agent/modules/agent_registry/user_tokens';
-import type { AgentConfig } from '../../../agent/modules/agent_configuration/parse_config';
+import type { AgentConfig } from '../../../agent/shared/agent_config';
 import { AgentConfigWatcher } from '../../../agent/modules/agent_configuration/config_watcher';
 import { TestRepository, git, makeTempDir, testLogger } from '../../kas/helpers';
 

@@ -3,11 +3,14 @@
 // one token check per agent connection, and kas surviving WebSocket connections torn down
 // abruptly in the middle of requests.
 import { strict as assert } from 'node:assert';
+import { writeFileSync } from 'node:fs';
 import * as http2 from 'node:http2';
 import * as net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
+import { runAgentk } from '../../../agent/agentk/index';
+import { createCertificateAuthority, issueServerCertificate, LOOPBACK_HOSTS } from '../../../agent/internal/tls';
 import { startKas as startFullKas } from '../../../agent/kas/index';
 import {
   GET_CONFIGURATION_PATH,
@@ -43,6 +46,7 @@ import {
   useUpstreamFixture,
   userAuth,
   waitForIdleTunnels,
+  writeKubeconfig,
 } from './harness';
 
 const DESCRIPTOR: ConnectRequest = {
@@ -500,6 +504,42 @@ describe('tunnel: kas agent listener serves a stock grpc-js client the configura
     await eventually(
       () => kas.tunnels.connectedAgents().some((a) => a.agentName === 'dev' && a.replicas.length === 1),
       'the stock client tunnel to register',
+    );
+  });
+
+  it('agentk gets its configuration and registers its tunnel over wss:// with a private CA', async () => {
+    const repo = new TestRepository(temp.dir);
+    const commit = repo.commit({ '.gitlab/agents/dev/config.yaml': 'user_access:\n  access_as:\n    agent: {}\n' }, 'add agent dev');
+    const ca = createCertificateAuthority();
+    const certificate = issueServerCertificate(ca, LOOPBACK_HOSTS);
+    const files = { ca: path.join(temp.dir, 'ca.pem'), cert: path.join(temp.dir, 'kas.crt'), key: path.join(temp.dir, 'kas.key') };
+    writeFileSync(files.ca, ca.certPem);
+    writeFileSync(files.cert, certificate.certPem);
+    writeFileSync(files.key, certificate.keyPem);
+    const kas = await startFullKas(
+      testKasConfig(repo.dir, path.join(temp.dir, 'data'), {
+        agent: { listen: { websocket: true, certificate_file: files.cert, key_file: files.key } },
+      }),
+      testLogger(),
+    );
+    stops.push(() => kas.stop());
+    const agentToken = (await kas.registry.agentTokens.create('dev')).token;
+    const received: string[] = [];
+    const agentk = await runAgentk({
+      kasAddress: `wss://${kas.agentAddress}`,
+      token: agentToken,
+      caFile: files.ca,
+      kubeconfig: await writeKubeconfig(temp.dir, 'https://127.0.0.1:1'),
+      observabilityAddress: null,
+      onConfig: (_config, at) => received.push(at),
+      logger: quietLogger,
+    });
+    stops.push(() => agentk.stop());
+    await eventually(() => received.includes(commit), 'the configuration to arrive');
+    assert.deepEqual(agentk.currentConfig()?.config, { user_access: { access_as: { agent: {} } } });
+    await eventually(
+      () => kas.tunnels.connectedAgents().some((a) => a.agentName === 'dev' && a.replicas.length === 1),
+      'the tunnel to register',
     );
   });
 });

@@ -11,7 +11,7 @@
 import * as http from 'node:http';
 import type { Duplex } from 'node:stream';
 import { Readable } from 'node:stream';
-import * as grpc from '@grpc/grpc-js';
+import { Status } from '../../../internal/grpc';
 import type { Dispatcher } from 'undici';
 import type { Logger } from '../../../internal/log';
 import type { TunnelClientStream } from '../../reverse_tunnel/agent/dial';
@@ -55,14 +55,14 @@ export function createKubernetesApiForwarder(options: ForwarderOptions): TunnelR
   return (stream, request) => {
     const httpRequest = request.http;
     if (!httpRequest) {
-      answerTunnelError(stream, grpc.status.INVALID_ARGUMENT, 'the request has no HTTP request');
+      answerTunnelError(stream, Status.INVALID_ARGUMENT, 'the request has no HTTP request');
       return;
     }
     let headers: Record<string, string | string[]>;
     try {
       headers = clientHeaders(httpRequest.headers, request);
     } catch (err) {
-      answerTunnelError(stream, grpc.status.INVALID_ARGUMENT, (err as Error).message);
+      answerTunnelError(stream, Status.INVALID_ARGUMENT, (err as Error).message);
       return;
     }
     const exchange = new Exchange(stream, request, headers, options.logger);
@@ -179,7 +179,7 @@ class Exchange implements Dispatcher.DispatchHandler {
   failPreparation(err: unknown): void {
     this.logger.warn('tunneled request failed before reaching the Kubernetes API', { err });
     this.finished = true;
-    answerTunnelError(this.stream, grpc.status.INTERNAL, `agentk could not prepare the request: ${(err as Error).name}`);
+    answerTunnelError(this.stream, Status.INTERNAL, `agentk could not prepare the request: ${(err as Error).name}`);
   }
 
   // ---- tunnel → upstream
@@ -276,7 +276,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     // The code, not the text: kas never shows raw upstream error text to clients.
     const code = (err as NodeJS.ErrnoException).code ?? err.name;
     if (this.stream.writable) {
-      this.stream.write({ error: { code: grpc.status.UNAVAILABLE, message: `Kubernetes API unreachable (${code})` } });
+      this.stream.write({ error: { code: Status.UNAVAILABLE, message: `Kubernetes API unreachable (${code})` } });
       this.stream.end();
     }
   }

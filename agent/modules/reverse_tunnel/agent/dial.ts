@@ -1,16 +1,15 @@
-// agentk → kas: the connections the tunnel streams and the configuration stream run on. agentk
+// agentk → kas: the connection the tunnel streams and the configuration stream run on. agentk
 // only ever dials out.
 //   grpc://host:port   plain HTTP/2
 //   grpcs://host:port  HTTP/2 over TLS (custom CA, server-name override)
 //   ws:// and wss://   gRPC inside a WebSocket, for load balancers that pass only HTTP/1.1.
-// Tunnel streams (one per proxied request) run on agentk's own node:http2 client
-// (grpc_client.ts); the long-lived configuration stream keeps a grpc-js client (`client`).
-// For ws/wss both dial a loopback bridge: 127.0.0.1:<ephemeral>, where each TCP connection becomes
+// Every call (a tunnel stream per proxied request, the long-lived configuration stream) runs on
+// agentk's own node:http2 client (grpc_client.ts), on one HTTP/2 connection at a time.
+// For ws/wss it dials a loopback bridge: 127.0.0.1:<ephemeral>, where each TCP connection becomes
 // one WebSocket to kas. HTTP/2 thus always runs on a native socket (Node 20's HTTP/2 on a JS
 // stream has crashed processes when connections were torn down abruptly).
-// HTTPS_PROXY/HTTP_PROXY/NO_PROXY: proxy-from-env decides; grpc(s) tunnels go through an HTTP
-// CONNECT, WebSockets through https-proxy-agent, and grpc-js honours them itself.
-import * as grpc from '@grpc/grpc-js';
+// HTTPS_PROXY/HTTP_PROXY/NO_PROXY: proxy-from-env decides; grpc(s) connections go through an
+// HTTP CONNECT, WebSockets through https-proxy-agent.
 import * as http from 'node:http';
 import * as https from 'node:https';
 import * as net from 'node:net';
@@ -48,10 +47,10 @@ export interface KasDialOptions {
 export type TunnelClientStream = ClientCall<ConnectRequest, ConnectResponse>;
 
 export interface KasConnection {
-  /** The channel to kas (for other agent RPCs, e.g. the configuration stream); closed by close(). */
-  client: grpc.Client;
   /** Opens one Connect stream carrying the agent token. */
   openTunnelStream(): TunnelClientStream;
+  /** Opens a call of another agent RPC (e.g. the configuration stream) carrying the agent token. */
+  openCall<Req, Res>(path: string, codec: CallCodec<Req, Res>): ClientCall<Req, Res>;
   close(): Promise<void>;
 }
 
@@ -109,35 +108,9 @@ const FLOW_CONTROL_WINDOW = 8 * 1024 * 1024;
 export async function dialKas(options: KasDialOptions): Promise<KasConnection> {
   const url = parseKasAddress(options.kasAddress);
   const keepaliveTimeMs = options.keepaliveTimeMs ?? 55_000;
-  const channelOptions: grpc.ChannelOptions = {
-    'grpc.keepalive_time_ms': keepaliveTimeMs,
-    'grpc.keepalive_timeout_ms': KEEPALIVE_TIMEOUT_MS,
-    'grpc.keepalive_permit_without_calls': 1,
-    'grpc.max_receive_message_length': -1,
-    'grpc.max_send_message_length': -1,
-  };
   const isWebSocket = url.protocol === 'ws:' || url.protocol === 'wss:';
   const bridge = isWebSocket ? await startWebSocketBridge(url, options, await proxyAgentFor(url, options.caPem)) : undefined;
-  let target: string;
-  let credentials: grpc.ChannelCredentials;
-  if (bridge) {
-    target = `127.0.0.1:${bridge.port}`;
-    credentials = grpc.credentials.createInsecure();
-    channelOptions['grpc.default_authority'] = url.host;
-    channelOptions['grpc.enable_http_proxy'] = 0; // the bridge is local; the WebSocket dial handles proxies
-  } else {
-    target = url.host;
-    credentials =
-      url.protocol === 'grpcs:'
-        ? grpc.credentials.createSsl(options.caPem ? Buffer.from(options.caPem) : null)
-        : grpc.credentials.createInsecure();
-    if (options.tlsServerName) {
-      channelOptions['grpc.ssl_target_name_override'] = options.tlsServerName;
-      channelOptions['grpc.default_authority'] = options.tlsServerName;
-    }
-  }
-  const client = new grpc.Client(target, credentials, channelOptions);
-  const tunnelChannel = new NativeGrpcChannel({
+  const channel = new NativeGrpcChannel({
     authority: bridge ? url.host : (options.tlsServerName ?? url.host),
     scheme: url.protocol === 'grpcs:' ? 'https' : 'http',
     connect: bridge ? () => connectTcp('127.0.0.1', bridge.port) : () => dialHttp2Socket(url, options),
@@ -148,11 +121,10 @@ export async function dialKas(options: KasDialOptions): Promise<KasConnection> {
   });
   const authorization = { authorization: `Bearer ${options.token}` };
   return {
-    client,
-    openTunnelStream: () => tunnelChannel.openCall(CONNECT_METHOD_PATH, authorization, CONNECT_CODEC),
+    openTunnelStream: () => channel.openCall(CONNECT_METHOD_PATH, authorization, CONNECT_CODEC),
+    openCall: (path, codec) => channel.openCall(path, authorization, codec),
     close: async () => {
-      tunnelChannel.close();
-      client.close();
+      channel.close();
       await bridge?.close();
     },
   };

@@ -6,7 +6,7 @@
 // A call behaves as a grpc-js ClientDuplexStream does where agentk relies on it: 'metadata' when
 // kas accepted the stream, messages as 'data', 'end', then 'error' (status not OK) and 'status',
 // and cancel().
-import * as grpc from '@grpc/grpc-js';
+import { Metadata, Status, type StatusObject } from '../../../internal/grpc';
 import * as http2 from 'node:http2';
 import type * as net from 'node:net';
 import { EventEmitter } from 'node:events';
@@ -161,7 +161,7 @@ export class NativeGrpcChannel {
 }
 
 /** A call's end: `fromKas` when kas sent the status (not a reset, a drop or a local cancel). */
-export type CallStatus = grpc.StatusObject & { fromKas?: boolean };
+export type CallStatus = StatusObject & { fromKas?: boolean };
 
 /**
  * Whether kas accepted a call on this connection. kas checks the agent token once per connection
@@ -206,8 +206,9 @@ export interface CallObserver<Res> {
 }
 
 export interface CallCodec<Req, Res> {
-  serialize(value: Req): Uint8Array;
-  deserialize(bytes: Buffer): Res;
+  serialize: (value: Req) => Uint8Array;
+  /** Called unbound. */
+  deserialize: (bytes: Buffer) => Res;
   /** Optional: a message already framed as buffers to write in order (zero-copy paths), or undefined. */
   frameParts?(value: Req): Buffer[] | undefined;
 }
@@ -244,6 +245,7 @@ export class ClientCall<Req, Res> extends EventEmitter {
   private observer: CallObserver<Res> | undefined;
   private firstMessageSeen = false;
   private readonly decoder = new MessageDecoder();
+  private readonly deliverMessage = (message: Res): void => this.deliver(message);
 
   constructor(private readonly codec: CallCodec<Req, Res>) {
     super();
@@ -277,7 +279,7 @@ export class ClientCall<Req, Res> extends EventEmitter {
   cancel(): void {
     this.cancelRequested = true;
     if (this.h2 && !this.h2.closed) this.h2.close(NGHTTP2_CANCEL);
-    else if (!this.h2) this.finish({ code: grpc.status.CANCELLED, details: 'Cancelled on client', metadata: new grpc.Metadata() });
+    else if (!this.h2) this.finish({ code: Status.CANCELLED, details: 'Cancelled on client', metadata: new Metadata() });
   }
 
   /** As cancel(): a stream torn down from agentk's side. */
@@ -386,12 +388,12 @@ export class ClientCall<Req, Res> extends EventEmitter {
     if (this.finished || this.metadataEmitted || this.status) return;
     this.metadataEmitted = true;
     this.observer?.onAccepted();
-    if (this.listenerCount('metadata') > 0) this.emit('metadata', new grpc.Metadata());
+    if (this.listenerCount('metadata') > 0) this.emit('metadata', new Metadata());
   }
 
   /** The session could not be dialled (or closed before the call started). */
   failToStart(err: Error): void {
-    this.finish({ code: grpc.status.UNAVAILABLE, details: `cannot reach kas: ${err.message}`, metadata: new grpc.Metadata() });
+    this.finish({ code: Status.UNAVAILABLE, details: `cannot reach kas: ${err.message}`, metadata: new Metadata() });
   }
 
   private endH2(h2: http2.ClientHttp2Stream): void {
@@ -416,7 +418,7 @@ export class ClientCall<Req, Res> extends EventEmitter {
   }
 
   private failLocally(details: string): void {
-    this.status ??= { code: grpc.status.INTERNAL, details, metadata: new grpc.Metadata() };
+    this.status ??= { code: Status.INTERNAL, details, metadata: new Metadata() };
     if (this.h2) {
       if (!this.h2.closed) this.h2.close(NGHTTP2_CANCEL);
     } else this.finish(this.status);
@@ -425,7 +427,7 @@ export class ClientCall<Req, Res> extends EventEmitter {
   private onResponseHeaders(headers: http2.IncomingHttpHeaders): void {
     const status = Number(headers[':status']);
     if (status !== 200) {
-      this.status = { code: grpc.status.UNKNOWN, details: `kas answered HTTP ${status} instead of gRPC`, metadata: new grpc.Metadata() };
+      this.status = { code: Status.UNKNOWN, details: `kas answered HTTP ${status} instead of gRPC`, metadata: new Metadata() };
       return;
     }
     if (headers['grpc-status'] !== undefined) {
@@ -449,25 +451,10 @@ export class ClientCall<Req, Res> extends EventEmitter {
   }
 
   private onData(chunk: Buffer): void {
-    let messages: Buffer[];
-    try {
-      messages = this.decoder.push(chunk);
-    } catch (err) {
-      this.status = { code: grpc.status.INTERNAL, details: (err as Error).message, metadata: new grpc.Metadata() };
-      this.h2?.close(NGHTTP2_CANCEL);
-      return;
-    }
-    for (const bytes of messages) {
-      let message: Res;
-      try {
-        message = this.codec.deserialize(bytes);
-      } catch {
-        this.status = { code: grpc.status.INTERNAL, details: 'could not parse a message from kas', metadata: new grpc.Metadata() };
-        this.h2?.close(NGHTTP2_CANCEL);
-        return;
-      }
-      this.deliver(message);
-    }
+    const failure = this.decoder.decode(chunk, this.codec.deserialize, this.deliverMessage, 'could not parse a message from kas');
+    if (!failure) return;
+    this.status = { code: Status.INTERNAL, details: failure.message, metadata: new Metadata() };
+    this.h2?.close(NGHTTP2_CANCEL);
   }
 
   /** A message to the reader now, or into the inbox while paused (HTTP/2 stops reading then). */
@@ -525,12 +512,12 @@ export class ClientCall<Req, Res> extends EventEmitter {
     this.remoteEnded = true;
     this.stopWaitingForAcceptance?.();
     this.pendingParts = undefined;
-    const ok = status.code === grpc.status.OK;
+    const ok = status.code === Status.OK;
     if (!ok) this.inbox = undefined; // as a destroyed stream: undelivered messages are dropped
     if (this.flowing && !this.inbox?.length) this.emitEnd();
     // With an observer, nobody may listen for 'error' (an idle pool stream): the observer hears it.
     if (!ok && (!this.observer || this.listenerCount('error') > 0))
-      this.emit('error', Object.assign(new Error(`${status.code} ${grpc.status[status.code] ?? ''}: ${status.details}`), status));
+      this.emit('error', Object.assign(new Error(`${status.code} ${Status[status.code] ?? ''}: ${status.details}`), status));
     this.observer?.onFinished(status);
     this.emit('status', status);
     // Messages the reader has not taken yet (it paused for backpressure) are still delivered.
@@ -539,13 +526,13 @@ export class ClientCall<Req, Res> extends EventEmitter {
   }
 }
 
-function statusFromReset(rstCode: number | undefined, cancelledHere: boolean): grpc.StatusObject {
-  const metadata = new grpc.Metadata();
-  if (cancelledHere) return { code: grpc.status.CANCELLED, details: 'Cancelled on client', metadata };
-  if (rstCode === NGHTTP2_REFUSED_STREAM) return { code: grpc.status.UNAVAILABLE, details: 'kas refused the stream', metadata };
-  if (rstCode === NGHTTP2_CANCEL) return { code: grpc.status.CANCELLED, details: 'kas cancelled the stream', metadata };
+function statusFromReset(rstCode: number | undefined, cancelledHere: boolean): StatusObject {
+  const metadata = new Metadata();
+  if (cancelledHere) return { code: Status.CANCELLED, details: 'Cancelled on client', metadata };
+  if (rstCode === NGHTTP2_REFUSED_STREAM) return { code: Status.UNAVAILABLE, details: 'kas refused the stream', metadata };
+  if (rstCode === NGHTTP2_CANCEL) return { code: Status.CANCELLED, details: 'kas cancelled the stream', metadata };
   return {
-    code: grpc.status.UNAVAILABLE,
+    code: Status.UNAVAILABLE,
     details: `the stream to kas closed without a status (HTTP/2 code ${rstCode ?? 'none'})`,
     metadata,
   };

@@ -4,7 +4,7 @@
 //   - an idle stream beyond minIdle closes after idleTimeoutMs;
 //   - a stream that fails before kas accepted it counts as a connection failure: reconnects wait
 //     per the backoff (1 s × 1.6 up to 20 s, jitter 0.2, reset after 25 s of health).
-import * as grpc from '@grpc/grpc-js';
+import { Status } from '../../../internal/grpc';
 import { Gauge } from 'prom-client';
 import { processMetric } from '../../../internal/metrics';
 import type { Logger } from '../../../internal/log';
@@ -158,7 +158,7 @@ export class TunnelPool {
     accepted: (pooled) => this.onAccepted(pooled),
     request: (pooled, message) => this.onRequest(pooled, message.requestInfo ?? undefined),
     answerSent: (pooled) => this.onAnswerSent(pooled),
-    finished: (pooled, status) => this.onStreamFinished(pooled, status.code === grpc.status.OK ? undefined : status),
+    finished: (pooled, status) => this.onStreamFinished(pooled, status.code === Status.OK ? undefined : status),
   };
 
   constructor(private readonly options: TunnelPoolOptions) {
@@ -307,9 +307,9 @@ export class TunnelPool {
     this.connected = false;
     if (this.backoffTimer) return; // one backoff step per failed round, however many streams failed
     const delayMs = this.backoff.nextDelayMs();
-    const level = err.code === grpc.status.UNAUTHENTICATED ? 'error' : 'warn';
+    const level = err.code === Status.UNAUTHENTICATED ? 'error' : 'warn';
     this.options.logger[level]('cannot open tunnel to kas; retrying', {
-      code: grpc.status[err.code],
+      code: Status[err.code],
       details: err.details,
       retryInMs: delayMs,
     });

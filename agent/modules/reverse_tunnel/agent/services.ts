@@ -1,6 +1,6 @@
 // What agentk serves through the tunnel: the services its modules register, named in the
 // descriptor of every stream, and each request handed to the service whose method it names.
-import * as grpc from '@grpc/grpc-js';
+import { Status } from '../../../internal/grpc';
 import type { AgentDescriptor } from '../protocol';
 import type { TunnelClientStream } from './dial';
 import type { TunnelRequestHandler } from './pool';
@@ -23,13 +23,13 @@ export function tunnelServiceDispatch(services: readonly TunnelService[]): {
     handleRequest: (stream, request) => {
       const service = byMethod.get(request.methodName ?? '');
       if (service) service.handle(stream, request);
-      else answerTunnelError(stream, grpc.status.UNIMPLEMENTED, `agentk does not offer ${request.methodName || '(no method)'}`);
+      else answerTunnelError(stream, Status.UNIMPLEMENTED, `agentk does not offer ${request.methodName || '(no method)'}`);
     },
   };
 }
 
 /** Answers a tunneled request with an error frame and ends the stream; the rest kas sends is read and dropped. */
-export function answerTunnelError(stream: TunnelClientStream, code: grpc.status, message: string): void {
+export function answerTunnelError(stream: TunnelClientStream, code: Status, message: string): void {
   if (stream.writable) {
     stream.write({ error: { code, message } });
     stream.end();

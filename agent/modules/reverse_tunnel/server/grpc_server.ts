@@ -3,10 +3,9 @@
 // proxied request that was most of kas's CPU. This serves the streaming methods agentk calls with
 // one object-mode Duplex per call and stays wire-compatible with any gRPC client (a stock grpc-js
 // client is tested against it).
-// Handlers keep the grpc-js calling convention they were written for: addService(definition,
-// implementation); a call has `metadata`, `request` (server-streaming), `cancelled`, write/end,
+// Handlers keep the grpc-js calling convention: addService(definition, implementation); a call has `metadata`, `request` (server-streaming), `cancelled`, write/end,
 // `sendMetadata`, and `call.emit('error', { code, details })` ends the call with that status.
-import * as grpc from '@grpc/grpc-js';
+import { Status, type Metadata, type MethodDefinition, type ServiceDefinition } from '../../../internal/grpc';
 import * as http2 from 'node:http2';
 import type * as net from 'node:net';
 import { EventEmitter } from 'node:events';
@@ -21,9 +20,12 @@ import {
   metadataFromHeaders,
 } from '../grpc_wire';
 
-/** What a feature needs to register its RPCs (a grpc-js Server offers the same method). */
+/** A method's implementation: gets each call (server-streaming: once its request arrived). */
+export type CallHandler = (call: ServerCall) => void;
+
+/** What a feature needs to register its RPCs (as a grpc-js Server's addService). */
 export interface GrpcServiceRegistrar {
-  addService(service: grpc.ServiceDefinition, implementation: grpc.UntypedServiceImplementation): void;
+  addService(service: ServiceDefinition, implementation: Record<string, CallHandler>): void;
 }
 
 /** Per HTTP/2 connection: what handlers may remember while the connection lives (a checked token). */
@@ -42,8 +44,7 @@ export interface NativeGrpcServerOptions {
   logger: Logger;
 }
 
-type AnyMethod = grpc.MethodDefinition<unknown, unknown>;
-type CallHandler = (call: ServerCall) => void;
+type AnyMethod = MethodDefinition<unknown, unknown>;
 
 const { NGHTTP2_CANCEL } = http2.constants;
 
@@ -63,12 +64,12 @@ export class NativeGrpcServer implements GrpcServiceRegistrar {
     this.http2Server.on('stream', (stream, headers) => this.onStream(stream, headers));
   }
 
-  addService(service: grpc.ServiceDefinition, implementation: grpc.UntypedServiceImplementation): void {
+  addService(service: ServiceDefinition, implementation: Record<string, CallHandler>): void {
     for (const [name, definition] of Object.entries(service)) {
       const handler = implementation[name];
       if (typeof handler !== 'function') throw new TypeError(`no implementation for ${definition.path}`);
       if (!definition.responseStream) throw new TypeError(`${definition.path}: only streaming responses are served here`);
-      this.methods.set(definition.path, { definition: definition as AnyMethod, handler: handler as unknown as CallHandler });
+      this.methods.set(definition.path, { definition: definition as AnyMethod, handler });
     }
   }
 
@@ -138,7 +139,7 @@ export class NativeGrpcServer implements GrpcServiceRegistrar {
     }
     const method = this.methods.get(headers[':path'] ?? '');
     if (!method) {
-      respondTrailersOnly(stream, grpc.status.UNIMPLEMENTED, `unknown method ${headers[':path'] ?? ''}`);
+      respondTrailersOnly(stream, Status.UNIMPLEMENTED, `unknown method ${headers[':path'] ?? ''}`);
       return;
     }
     const context = sessionContexts.get(stream.session as http2.ServerHttp2Session) ?? { id: 0, cache: new Map() };
@@ -154,7 +155,7 @@ export class NativeGrpcServer implements GrpcServiceRegistrar {
       handler(call);
     } catch (err) {
       this.options.logger.error('agent RPC handler failed', { method: path, err });
-      call.sendStatus(grpc.status.INTERNAL, 'internal error');
+      call.sendStatus(Status.INTERNAL, 'internal error');
       call.destroy();
     }
   }
@@ -165,7 +166,7 @@ const ignoreStreamError = (): void => undefined;
 
 const sessionContexts = new WeakMap<http2.ServerHttp2Session, ConnectionContext>();
 
-function respondTrailersOnly(stream: http2.ServerHttp2Stream, code: grpc.status, details: string): void {
+function respondTrailersOnly(stream: http2.ServerHttp2Stream, code: Status, details: string): void {
   if (stream.closed || stream.headersSent) return;
   stream.respond(
     { ':status': 200, 'content-type': GRPC_CONTENT_TYPE, 'grpc-status': String(code), 'grpc-message': encodeGrpcMessage(details) },
@@ -216,7 +217,7 @@ export class ServerCall extends EventEmitter {
   private trailers: http2.OutgoingHttpHeaders = OK_TRAILERS;
   private readonly decoder = new MessageDecoder();
   private requestListener: (() => void) | undefined;
-  private parsedMetadata: grpc.Metadata | undefined;
+  private parsedMetadata: Metadata | undefined;
 
   constructor(
     private readonly h2: http2.ServerHttp2Stream,
@@ -229,11 +230,11 @@ export class ServerCall extends EventEmitter {
     h2.on('end', () => this.onEnd());
     h2.on('wantTrailers', () => h2.sendTrailers(this.trailers));
     h2.on('close', () => this.onTransportClosed());
-    super.on('error', (err: StatusLike) => this.sendStatus(err.code ?? grpc.status.UNKNOWN, err.details ?? err.message ?? 'error'));
+    super.on('error', (err: StatusLike) => this.sendStatus(err.code ?? Status.UNKNOWN, err.details ?? err.message ?? 'error'));
   }
 
   /** The call's request metadata (parsed on first use: most tunnel streams need only the token). */
-  get metadata(): grpc.Metadata {
+  get metadata(): Metadata {
     this.parsedMetadata ??= metadataFromHeaders(this.requestHeaders);
     return this.parsedMetadata;
   }
@@ -292,7 +293,7 @@ export class ServerCall extends EventEmitter {
   }
 
   /** Sends the response headers now (they otherwise go with the first message or the status). */
-  sendMetadata(metadata?: grpc.Metadata): void {
+  sendMetadata(metadata?: Metadata): void {
     this.ensureHeaders(metadata ? headersFromMetadata(metadata) : undefined);
   }
 
@@ -338,7 +339,7 @@ export class ServerCall extends EventEmitter {
     this.ended = true;
     this.corked = 0;
     this.flushCorked();
-    this.sendStatus(grpc.status.OK, '');
+    this.sendStatus(Status.OK, '');
     return this;
   }
 
@@ -374,7 +375,7 @@ export class ServerCall extends EventEmitter {
   }
 
   /** Ends the call with a status (no-op once a status went out or the stream is gone). */
-  sendStatus(code: grpc.status, details: string): void {
+  sendStatus(code: Status, details: string): void {
     if (this.statusSent || this.h2.closed || this.h2.destroyed) return;
     this.statusSent = true;
     if (!this.headersSent) {
@@ -382,7 +383,7 @@ export class ServerCall extends EventEmitter {
       respondTrailersOnly(this.h2, code, details);
       return;
     }
-    if (code !== grpc.status.OK) this.trailers = { 'grpc-status': String(code), 'grpc-message': encodeGrpcMessage(details) };
+    if (code !== Status.OK) this.trailers = { 'grpc-status': String(code), 'grpc-message': encodeGrpcMessage(details) };
     this.h2.end();
   }
 
@@ -393,25 +394,14 @@ export class ServerCall extends EventEmitter {
   }
 
   private onData(chunk: Buffer): void {
-    let messages: Buffer[];
-    try {
-      messages = this.decoder.push(chunk);
-    } catch (err) {
-      this.failAndClose(err as GrpcWireError);
-      return;
-    }
-    for (const bytes of messages) {
-      let message: unknown;
-      try {
-        message = this.definition.requestDeserialize(bytes);
-      } catch {
-        this.failAndClose(new GrpcWireError(grpc.status.INTERNAL, 'could not parse the request message'));
-        return;
-      }
-      if (!this.definition.requestStream) this.acceptSingleRequest(message);
-      else this.deliver(message);
-    }
+    const failure = this.decoder.decode(chunk, this.definition.requestDeserialize, this.receive, 'could not parse the request message');
+    if (failure) this.failAndClose(failure);
   }
+
+  private readonly receive = (message: unknown): void => {
+    if (!this.definition.requestStream) this.acceptSingleRequest(message);
+    else this.deliver(message);
+  };
 
   private deliver(message: unknown): void {
     if (this.destroyed) return;
@@ -451,11 +441,11 @@ export class ServerCall extends EventEmitter {
 
   private onEnd(): void {
     if (this.decoder.bufferedBytes > 0) {
-      this.failAndClose(new GrpcWireError(grpc.status.INTERNAL, 'the request stream ended in the middle of a message'));
+      this.failAndClose(new GrpcWireError(Status.INTERNAL, 'the request stream ended in the middle of a message'));
       return;
     }
     if (!this.definition.requestStream && this.request === undefined) {
-      this.failAndClose(new GrpcWireError(grpc.status.INVALID_ARGUMENT, 'the call ended without a request message'));
+      this.failAndClose(new GrpcWireError(Status.INVALID_ARGUMENT, 'the call ended without a request message'));
       return;
     }
     this.endReceived = true;
@@ -474,7 +464,7 @@ export class ServerCall extends EventEmitter {
       this.cancelled = true;
       this.destroyed = true;
       this.emit('cancelled', 'cancelled');
-      this.emit('error', new GrpcWireError(grpc.status.CANCELLED, 'the call was cancelled by the client or its connection closed'));
+      this.emit('error', new GrpcWireError(Status.CANCELLED, 'the call was cancelled by the client or its connection closed'));
     }
     this.destroyed = true;
     this.emitClose();

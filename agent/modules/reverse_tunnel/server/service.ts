@@ -1,7 +1,7 @@
 // kas side of the tunnel RPC: authenticates the agent token of each HTTP/2 connection (cached
 // for the connection, re-checked every minute), then parks each Connect stream in the
 // TunnelRegistry once agentk has described itself.
-import * as grpc from '@grpc/grpc-js';
+import { Status, type Metadata, type StatusObject } from '../../../internal/grpc';
 import type { Logger } from '../../../internal/log';
 import { reverseTunnelServiceDefinition, type ConnectRequest } from '../protocol';
 import type { ConnectionContext, GrpcServiceRegistrar, ServerCall } from './grpc_server';
@@ -34,16 +34,15 @@ export function reverseTunnelService(options: ReverseTunnelServiceOptions): (ser
     const connect = (call: ServerCall) => {
       acceptStream(call, options).catch((err: unknown) => {
         options.logger.error('tunnel stream setup failed', { err });
-        failStream(call, grpc.status.INTERNAL, 'tunnel setup failed');
+        failStream(call, Status.INTERNAL, 'tunnel setup failed');
       });
     };
-    // The registrar is kas's NativeGrpcServer, whose calls are ServerCalls; the signature is grpc-js's.
-    server.addService(reverseTunnelServiceDefinition, { Connect: connect as unknown as grpc.UntypedHandleCall });
+    server.addService(reverseTunnelServiceDefinition, { Connect: connect });
   };
 }
 
 /** The agent token from `authorization: Bearer <token>` metadata. */
-export function agentTokenFromMetadata(metadata: grpc.Metadata): string | undefined {
+export function agentTokenFromMetadata(metadata: Metadata): string | undefined {
   const value = metadata.get('authorization')[0];
   return typeof value === 'string' ? bearerToken(value) : undefined;
 }
@@ -74,7 +73,7 @@ function parkAfterDescriptor(call: ServerCall, identity: AgentIdentity, fresh: b
   if (fresh) call.sendMetadata();
   call.once('data', (first: ConnectRequest) => {
     if (!first.descriptor) {
-      failStream(call, grpc.status.INVALID_ARGUMENT, 'the first message on a tunnel must be the agent descriptor');
+      failStream(call, Status.INVALID_ARGUMENT, 'the first message on a tunnel must be the agent descriptor');
       return;
     }
     options.registry.register(identity, first.descriptor, call);
@@ -90,7 +89,7 @@ async function authenticate(
   const token = bearerToken(header);
   if (!header || !token) {
     agentConnectionsRefused.inc();
-    failStream(call, grpc.status.UNAUTHENTICATED, 'missing agent token (authorization: Bearer <token>)');
+    failStream(call, Status.UNAUTHENTICATED, 'missing agent token (authorization: Bearer <token>)');
     return undefined;
   }
   let identity: AgentIdentity | undefined;
@@ -101,12 +100,12 @@ async function authenticate(
     identity = await check.identity;
   } catch (err) {
     options.logger.error('agent token check failed', { err });
-    failStream(call, grpc.status.UNAVAILABLE, 'agent token check failed, retry later');
+    failStream(call, Status.UNAVAILABLE, 'agent token check failed, retry later');
     return undefined;
   }
   if (!identity) {
     agentConnectionsRefused.inc();
-    failStream(call, grpc.status.UNAUTHENTICATED, 'invalid agent token');
+    failStream(call, Status.UNAUTHENTICATED, 'invalid agent token');
     return undefined;
   }
   return { identity, fresh };
@@ -167,7 +166,7 @@ function checkTokenForConnection(
 }
 
 /** Ends a server stream with a gRPC status. */
-export function failStream(stream: TunnelStream | ServerCall, code: grpc.status, details: string): void {
-  const error: Partial<grpc.StatusObject> = { code, details };
+export function failStream(stream: TunnelStream | ServerCall, code: Status, details: string): void {
+  const error: Partial<StatusObject> = { code, details };
   stream.emit('error', error);
 }
