@@ -1,7 +1,7 @@
 // The reverse tunnel's wire contract. agentk opens `Connect` streams to kas; each stream carries
 // exactly one tunneled request:
 //   agentk → kas: descriptor (what the agent offers and who it is)
-//   kas → agentk: request_info (method, metadata, the HTTP request), message*, close_send
+//   kas → agentk: request_info (method, metadata, the called service's own header), message*, close_send
 //   agentk → kas: header (HTTP status + headers), message*, trailer — or error
 // After an HTTP upgrade (status 101) the message frames in both directions are the raw bytes of
 // the upgraded connection; close_send / trailer say that one side finished writing.
@@ -29,26 +29,11 @@ message AgentDescriptor {
   string instance_id = 5;
 }
 
-message HttpRequest {
-  string method = 1;
-  string path = 2;
-  map<string, Values> headers = 3;
-  bool upgrade = 4;
-  bool no_body = 5;
-}
-
-message CallerInfo {
-  string kind = 1;
-  string access_as_json = 2;
-  string username = 3;
-  repeated string groups = 4;
-}
-
 message RequestInfo {
   string method_name = 1;
   map<string, Values> meta = 2;
-  HttpRequest http = 3;
-  CallerInfo caller = 4;
+  // The called service's own request header, encoded by that service: the tunnel carries it as is.
+  bytes header = 3;
 }
 
 message Message { bytes data = 1; }
@@ -105,31 +90,12 @@ export interface AgentDescriptor {
   instanceId?: string;
 }
 
-export interface HttpRequestFrame {
-  method?: string;
-  path?: string;
-  headers?: ValuesMap;
-  upgrade?: boolean;
-  /**
-   * kas saw a request without a body (no content-length/transfer-encoding, or length 0): agentk
-   * may end the upstream request at once instead of waiting for close_send. Agents that predate
-   * the field ignore it; kas still sends close_send.
-   */
-  noBody?: boolean;
-}
-
-export interface CallerInfo {
-  kind?: string;
-  accessAsJson?: string;
-  username?: string;
-  groups?: string[];
-}
-
 export interface RequestInfo {
+  /** /<service>/<method>: which of the services the agent's descriptor lists is called. */
   methodName?: string;
   meta?: ValuesMap;
-  http?: HttpRequestFrame;
-  caller?: CallerInfo;
+  /** The service's request header (for kubernetes_api: its MakeRequestHeader). */
+  header?: Uint8Array;
 }
 
 export interface HeaderFrame {

@@ -35,6 +35,7 @@ import {
   type ConnectRequest,
   type ConnectResponse,
 } from '../../../agent/modules/reverse_tunnel/protocol';
+import { decodeMakeRequestHeader } from '../../../agent/modules/kubernetes_api/rpc';
 import { TestRepository, makeTempDir, testKasConfig, testLogger } from '../../kas/helpers';
 import {
   AGENT_ID,
@@ -152,7 +153,9 @@ describe('tunnel: kas gRPC layer against other clients and bad input', function 
     call.on('data', (frame: ConnectResponse) => {
       if (!frame.requestInfo) return;
       call.write({ header: { status: 200, reason: 'OK', httpHeaders: { 'content-type': { value: ['text/plain'] } } } });
-      call.write({ message: { data: Buffer.from(`stock client saw ${frame.requestInfo.http?.path ?? '?'}`) } });
+      call.write({
+        message: { data: Buffer.from(`stock client saw ${decodeMakeRequestHeader(frame.requestInfo.header).http?.path ?? '?'}`) },
+      });
       call.write({ trailer: {} });
       call.end();
     });

@@ -17,7 +17,8 @@ import type { Logger } from '../../../internal/log';
 import type { TunnelClientStream } from '../../reverse_tunnel/agent/dial';
 import type { TunnelRequestHandler } from '../../reverse_tunnel/agent/pool';
 import { answerTunnelError } from '../../reverse_tunnel/agent/services';
-import { messageBytes, type ConnectRequest, type ConnectResponse, type RequestInfo, type ValuesMap } from '../../reverse_tunnel/protocol';
+import { messageBytes, type ConnectRequest, type ConnectResponse, type ValuesMap } from '../../reverse_tunnel/protocol';
+import { decodeMakeRequestHeader, type CallerInfo, type HttpRequest } from '../rpc';
 import { impersonationHeaders, isImpersonationHeader, parseAccessAs, type AccessAs } from '../access_as';
 import type { KubernetesApiUpstream, UpstreamTarget } from './upstream';
 
@@ -53,19 +54,18 @@ class ClientGoneError extends Error {
 
 export function createKubernetesApiForwarder(options: ForwarderOptions): TunnelRequestHandler {
   return (stream, request) => {
-    const httpRequest = request.http;
-    if (!httpRequest) {
-      answerTunnelError(stream, Status.INVALID_ARGUMENT, 'the request has no HTTP request');
-      return;
-    }
+    let httpRequest: HttpRequest | null | undefined;
     let headers: Record<string, string | string[]>;
     try {
-      headers = clientHeaders(httpRequest.headers, request);
+      const header = decodeMakeRequestHeader(request.header);
+      httpRequest = header.http;
+      if (!httpRequest) throw new Error('the request has no HTTP request');
+      headers = clientHeaders(httpRequest.headers, header.caller ?? undefined);
     } catch (err) {
       answerTunnelError(stream, Status.INVALID_ARGUMENT, (err as Error).message);
       return;
     }
-    const exchange = new Exchange(stream, request, headers, options.logger);
+    const exchange = new Exchange(stream, httpRequest, headers, options.logger);
     // Credentials are re-read every few seconds; in between, the request leaves in this turn.
     const target = options.upstream.freshTarget();
     if (target) return exchange.start(target);
@@ -82,8 +82,7 @@ export function createKubernetesApiForwarder(options: ForwarderOptions): TunnelR
 }
 
 /** The client's headers that go upstream; impersonation (access_as) replaces the client's own Impersonate-*. */
-function clientHeaders(values: ValuesMap | undefined, request: RequestInfo): Record<string, string | string[]> {
-  const caller = request.caller;
+function clientHeaders(values: ValuesMap | undefined, caller: CallerInfo | undefined): Record<string, string | string[]> {
   const impersonation = impersonationHeaders(
     accessAsOf(caller?.accessAsJson),
     caller?.username ? { username: caller.username, groups: caller.groups ?? [] } : undefined,
@@ -145,16 +144,16 @@ class Exchange implements Dispatcher.DispatchHandler {
 
   constructor(
     private readonly stream: TunnelClientStream,
-    private readonly request: RequestInfo,
+    private readonly httpRequest: HttpRequest,
     private readonly headers: Record<string, string | string[]>,
     private readonly logger: Logger,
   ) {
-    this.isUpgrade = Boolean(request.http?.upgrade);
+    this.isUpgrade = Boolean(httpRequest.upgrade);
   }
 
   start(target: UpstreamTarget): void {
     const { stream } = this;
-    const httpRequest = this.request.http!;
+    const httpRequest = this.httpRequest;
     // kas ended or cancelled the stream: the client is gone, so is the upstream request.
     stream.on('end', () => this.onClientGone());
     stream.on('error', () => this.onClientGone());

@@ -9,7 +9,7 @@ import type * as http from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from '../../../internal/log';
 import { messageBytes, type ConnectRequest, type ValuesMap, type ConnectResponse, type HeaderFrame } from '../../reverse_tunnel/protocol';
-import { KUBERNETES_API_MAKE_REQUEST } from '../rpc';
+import { encodeMakeRequestHeader, KUBERNETES_API_MAKE_REQUEST } from '../rpc';
 import { proxyRequestDuration } from './metrics';
 import { TunnelNotFoundError, type Tunnel, type TunnelFinder } from '../../reverse_tunnel/server/registry';
 import { isImpersonationHeader, type AccessAs } from '../access_as';
@@ -211,9 +211,7 @@ async function prepare(
   // An idle tunnel here is claimed at once: no wait to abort, so no signal to build.
   const signal = options.tunnels.hasIdleTunnel(credential.agentId) ? undefined : clientWait.signal();
   const tunnel = await options.tunnels.findTunnel(credential.agentId, settings.waitMs, signal);
-  const requestInfo = {
-    methodName: KUBERNETES_API_MAKE_REQUEST,
-    meta: {},
+  const header = encodeMakeRequestHeader({
     http: {
       method: req.method ?? 'GET',
       path: '/' + url.slice(settings.prefix.length),
@@ -227,7 +225,8 @@ async function prepare(
       username: authorization.user?.username ?? '',
       groups: authorization.user?.groups ?? [],
     },
-  };
+  });
+  const requestInfo = { methodName: KUBERNETES_API_MAKE_REQUEST, meta: {}, header };
   const idempotent = !isUpgrade && ['GET', 'HEAD', 'OPTIONS'].includes(req.method ?? 'GET');
   return { tunnel, requestFrame: { requestInfo }, startedAt, agentId: credential.agentId, waitMs: settings.waitMs, clientWait, idempotent };
 }
