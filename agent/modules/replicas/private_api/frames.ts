@@ -5,7 +5,8 @@
 //   then tunnel frames both ways until each side sends {"kas":"end"} (or the holder {"kas":"error"}),
 //   after which the connection is free for the next claim.
 // Tunnel frames: body bytes (message.data) travel as binary WebSocket messages, every other frame
-// as JSON text; control messages are JSON text with a "kas" key, which no tunnel frame has.
+// as JSON text; control messages are JSON text with a "kas" key, which no tunnel frame has. The
+// one bytes field a JSON frame can hold, request_info.header, travels as base64.
 import { messageBytes, type AgentDescriptor, type ConnectRequest, type ConnectResponse } from '../../reverse_tunnel/protocol';
 import type WebSocket from 'ws';
 
@@ -20,7 +21,13 @@ export type Control =
 
 export function sendFrame(ws: WebSocket, frame: Frame, callback?: (err?: Error) => void): void {
   if ('message' in frame && frame.message) ws.send(messageBytes(frame.message), { binary: true }, callback);
-  else ws.send(JSON.stringify(frame), { binary: false }, callback);
+  else ws.send(JSON.stringify(frame, bytesAsBase64), { binary: false }, callback);
+}
+
+// JSON.stringify hands a replacer a Buffer already turned into {type, data}: read the raw value.
+function bytesAsBase64(this: Record<string, unknown>, key: string, value: unknown): unknown {
+  const raw = this[key];
+  return raw instanceof Uint8Array ? Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('base64') : value;
 }
 
 export function sendControl(ws: WebSocket, control: Control): void {
@@ -32,5 +39,8 @@ export function decodeMessage<T extends Frame>(data: WebSocket.RawData, isBinary
   const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
   if (isBinary) return { frame: { message: { data: bytes } } as unknown as T };
   const parsed = JSON.parse(bytes.toString('utf8')) as T | Control;
-  return 'kas' in parsed ? { control: parsed } : { frame: parsed as T };
+  if ('kas' in parsed) return { control: parsed };
+  const requestInfo = (parsed as ConnectResponse).requestInfo;
+  if (typeof requestInfo?.header === 'string') requestInfo.header = Buffer.from(requestInfo.header, 'base64');
+  return { frame: parsed as T };
 }
