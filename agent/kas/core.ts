@@ -79,6 +79,11 @@ async function assemble(config: KasConfig, modules: readonly KasModule[], logger
     address: config.agent.listen.address,
     tls: await readTlsFiles(config.agent.listen.tls),
     maxConnectionAgeMs: config.agent.listen.maxConnectionAgeMs,
+    guard: {
+      handshakeTimeoutMs: config.agent.listen.handshakeTimeoutMs,
+      authenticationTimeoutMs: config.agent.listen.authenticationTimeoutMs,
+      maxUnauthenticated: config.agent.listen.maxUnauthenticatedConnections,
+    },
     services,
     logger: logger.child({ module: 'agent_listener' }),
   });

@@ -1,6 +1,8 @@
 // kascfg: the kas configuration file. Key names follow the reference kas where one exists
 // (agent.listen.*, agent.kubernetes_api.*, observability.listen.address, redis.*); our own
-// additions are registry.* (the embedded agent registry) and kas.agent_wait_timeout.
+// additions are registry.* (the embedded agent registry), kas.agent_wait_timeout, the agent
+// port's handshake_timeout / authentication_timeout / max_unauthenticated_connections, every
+// HTTP listener's read_header_timeout / idle_timeout, and kas.authentication_failures.
 // The file is validated as a whole at start: every problem is reported at once, with the
 // file and line for YAML errors and the key path (plus line) for bad values.
 import { readFile } from 'node:fs/promises';
@@ -41,6 +43,23 @@ export interface RedisConfig {
   writeTimeoutMs: number;
 }
 
+/** `<listener>.listen.read_header_timeout` and `idle_timeout` of an HTTP/1.1 listener (agent/internal/listen.ts). */
+export interface HttpListenTimeouts {
+  readHeaderTimeoutMs: number;
+  idleTimeoutMs: number;
+}
+
+/** kas.authentication_failures: failed credentials per client address and per agent id (agent_registry/auth_failures.ts). */
+export interface AuthenticationFailuresConfig {
+  /** Failures in a window after which each further failure is answered late. */
+  delayAfter: number;
+  /** Failures in a window after which unknown credentials are refused (429) until the window ends. */
+  refuseAfter: number;
+  windowMs: number;
+  /** The longest a failure is answered late. */
+  maxDelayMs: number;
+}
+
 export interface KasConfig {
   agent: {
     listen: {
@@ -50,23 +69,29 @@ export interface KasConfig {
       connectionsPerTokenPerMinute: number;
       maxConnectionAgeMs: number;
       listenGracePeriodMs: number;
+      /** TLS, the HTTP/2 preface and SETTINGS (or the WebSocket upgrade) must be done this long after accept. */
+      handshakeTimeoutMs: number;
+      /** A connection on which kas accepted no call this long after accept is closed. */
+      authenticationTimeoutMs: number;
+      /** Connections waiting to authenticate at once; more are closed at accept. */
+      maxUnauthenticatedConnections: number;
       tls?: TlsFiles;
     };
     configuration: { pollPeriodMs: number };
-    kubernetesApi: { listen: { address: string; tls?: TlsFiles }; urlPathPrefix: string };
+    kubernetesApi: { listen: { address: string; tls?: TlsFiles; timeouts: HttpListenTimeouts }; urlPathPrefix: string };
   };
-  observability: { listen: { address: string } };
-  api: { listen: { address: string; tls?: TlsFiles } };
+  observability: { listen: { address: string; timeouts: HttpListenTimeouts } };
+  api: { listen: { address: string; tls?: TlsFiles; timeouts: HttpListenTimeouts } };
   /** kas-to-kas listener; used only with redis (several replicas). */
   privateApi: {
     /** With tls the listener speaks HTTPS and the advertised URL defaults to https://. */
-    listen: { address: string; tls?: TlsFiles; caCertificateFile?: string };
+    listen: { address: string; tls?: TlsFiles; caCertificateFile?: string; timeouts: HttpListenTimeouts };
     advertiseUrl?: string;
     authenticationSecretFile?: string;
   };
   redis?: RedisConfig;
   registry: { configRepository: string; dataDir: string; projectId: string };
-  kas: { agentWaitTimeoutMs: number };
+  kas: { agentWaitTimeoutMs: number; authenticationFailures: AuthenticationFailuresConfig };
 }
 
 export interface KasConfigIssue {
@@ -137,6 +162,11 @@ const checkNonEmpty = ((v: string) => (v.trim() ? undefined : 'must not be empty
 const section = (fields: Record<string, FieldSpec>, optional = false): FieldSpec => ({ kind: 'section', fields, optional });
 const address = (value: string): FieldSpec => ({ kind: 'string', default: value, check: checkAddress });
 const tlsFiles = (): Record<string, FieldSpec> => ({ certificate_file: { kind: 'string' }, key_file: { kind: 'string' } });
+// Go's http.Server names; defaults as DEFAULT_HTTP_TIMEOUTS in agent/internal/listen.ts.
+const httpTimeouts = (): Record<string, FieldSpec> => ({
+  read_header_timeout: { kind: 'duration', default: '10s' },
+  idle_timeout: { kind: 'duration', default: '1m' },
+});
 
 const SCHEMA: FieldSpec = section({
   agent: section({
@@ -147,18 +177,26 @@ const SCHEMA: FieldSpec = section({
       connections_per_token_per_minute: { kind: 'int', default: 40_000, min: 1 },
       max_connection_age: { kind: 'duration', default: '2h' },
       listen_grace_period: { kind: 'duration', default: '5s' },
+      handshake_timeout: { kind: 'duration', default: '10s' },
+      authentication_timeout: { kind: 'duration', default: '30s' },
+      max_unauthenticated_connections: { kind: 'int', default: 500, min: 1 },
       ...tlsFiles(),
     }),
     configuration: section({ poll_period: { kind: 'duration', default: '1s' } }),
     kubernetes_api: section({
-      listen: section({ address: address(':8154'), ...tlsFiles() }),
+      listen: section({ address: address(':8154'), ...tlsFiles(), ...httpTimeouts() }),
       url_path_prefix: { kind: 'string', default: '/k8s-proxy/', check: checkPathPrefix },
     }),
   }),
-  observability: section({ listen: section({ address: address(':8151') }) }),
-  api: section({ listen: section({ address: address('127.0.0.1:8153'), ...tlsFiles() }) }),
+  observability: section({ listen: section({ address: address(':8151'), ...httpTimeouts() }) }),
+  api: section({ listen: section({ address: address('127.0.0.1:8153'), ...tlsFiles(), ...httpTimeouts() }) }),
   private_api: section({
-    listen: section({ address: address(':8155'), ...tlsFiles(), ca_certificate_file: { kind: 'string', check: checkNonEmpty } }),
+    listen: section({
+      address: address(':8155'),
+      ...tlsFiles(),
+      ca_certificate_file: { kind: 'string', check: checkNonEmpty },
+      ...httpTimeouts(),
+    }),
     advertise_url: { kind: 'string', check: checkNonEmpty },
     authentication_secret_file: { kind: 'string', check: checkNonEmpty },
   }),
@@ -184,7 +222,15 @@ const SCHEMA: FieldSpec = section({
     data_dir: { kind: 'string', check: checkNonEmpty },
     project_id: { kind: 'string', default: 'local/agents', check: checkNonEmpty },
   }),
-  kas: section({ agent_wait_timeout: { kind: 'duration', default: '20s' } }),
+  kas: section({
+    agent_wait_timeout: { kind: 'duration', default: '20s' },
+    authentication_failures: section({
+      delay_after: { kind: 'int', default: 5, min: 1 },
+      refuse_after: { kind: 'int', default: 20, min: 1 },
+      window: { kind: 'duration', default: '1m' },
+      max_delay: { kind: 'duration', default: '1s' },
+    }),
+  }),
 });
 
 // ---------- validation ----------
@@ -332,6 +378,10 @@ function buildConfig(state: WalkState, baseDir: string): KasConfig | undefined {
   const str = (k: string) => v.get(k) as string;
   const optStr = (k: string) => v.get(k) as string | undefined;
   const num = (k: string) => v.get(k) as number;
+  const timeouts = (prefix: string): HttpListenTimeouts => ({
+    readHeaderTimeoutMs: num(`${prefix}.read_header_timeout`),
+    idleTimeoutMs: num(`${prefix}.idle_timeout`),
+  });
   const resolvePath = (p: string) => path.resolve(baseDir, p);
   const tls = (prefix: string): TlsFiles | undefined => {
     const cert = optStr(`${prefix}.certificate_file`);
@@ -355,16 +405,23 @@ function buildConfig(state: WalkState, baseDir: string): KasConfig | undefined {
         connectionsPerTokenPerMinute: num('agent.listen.connections_per_token_per_minute'),
         maxConnectionAgeMs: num('agent.listen.max_connection_age'),
         listenGracePeriodMs: num('agent.listen.listen_grace_period'),
+        handshakeTimeoutMs: num('agent.listen.handshake_timeout'),
+        authenticationTimeoutMs: num('agent.listen.authentication_timeout'),
+        maxUnauthenticatedConnections: num('agent.listen.max_unauthenticated_connections'),
         tls: tls('agent.listen'),
       },
       configuration: { pollPeriodMs: num('agent.configuration.poll_period') },
       kubernetesApi: {
-        listen: { address: str('agent.kubernetes_api.listen.address'), tls: tls('agent.kubernetes_api.listen') },
+        listen: {
+          address: str('agent.kubernetes_api.listen.address'),
+          tls: tls('agent.kubernetes_api.listen'),
+          timeouts: timeouts('agent.kubernetes_api.listen'),
+        },
         urlPathPrefix: str('agent.kubernetes_api.url_path_prefix'),
       },
     },
-    observability: { listen: { address: str('observability.listen.address') } },
-    api: { listen: { address: str('api.listen.address'), tls: tls('api.listen') } },
+    observability: { listen: { address: str('observability.listen.address'), timeouts: timeouts('observability.listen') } },
+    api: { listen: { address: str('api.listen.address'), tls: tls('api.listen'), timeouts: timeouts('api.listen') } },
     privateApi: {
       listen: {
         address: str('private_api.listen.address'),
@@ -373,6 +430,7 @@ function buildConfig(state: WalkState, baseDir: string): KasConfig | undefined {
           optStr('private_api.listen.ca_certificate_file') === undefined
             ? undefined
             : resolvePath(str('private_api.listen.ca_certificate_file')),
+        timeouts: timeouts('private_api.listen'),
       },
       advertiseUrl: optStr('private_api.advertise_url'),
       authenticationSecretFile:
@@ -386,14 +444,40 @@ function buildConfig(state: WalkState, baseDir: string): KasConfig | undefined {
       dataDir: resolvePath(optStr('registry.data_dir') ?? '.'),
       projectId: str('registry.project_id'),
     },
-    kas: { agentWaitTimeoutMs: num('kas.agent_wait_timeout') },
+    kas: {
+      agentWaitTimeoutMs: num('kas.agent_wait_timeout'),
+      authenticationFailures: {
+        delayAfter: num('kas.authentication_failures.delay_after'),
+        refuseAfter: num('kas.authentication_failures.refuse_after'),
+        windowMs: num('kas.authentication_failures.window'),
+        maxDelayMs: num('kas.authentication_failures.max_delay'),
+      },
+    },
   };
   if (config.redis && config.redis.trackerRefreshMs >= config.redis.trackerTtlMs) {
     state.issues.push({ keyPath: 'redis.tracker_refresh_period', message: 'must be shorter than redis.tracker_ttl' });
   }
+  checkPositive(state, [
+    'agent.listen.handshake_timeout',
+    'agent.listen.authentication_timeout',
+    'kas.authentication_failures.window',
+    ...['agent.kubernetes_api.listen', 'observability.listen', 'api.listen', 'private_api.listen'].flatMap((p) => [
+      `${p}.read_header_timeout`,
+      `${p}.idle_timeout`,
+    ]),
+  ]);
+  if (config.kas.authenticationFailures.refuseAfter < config.kas.authenticationFailures.delayAfter)
+    state.issues.push({ keyPath: 'kas.authentication_failures.refuse_after', message: 'must not be less than delay_after' });
   if (config.agent.configuration.pollPeriodMs <= 0)
     state.issues.push({ keyPath: 'agent.configuration.poll_period', message: 'must be greater than 0' });
   return state.issues.length === 0 ? config : undefined;
+}
+
+/** Timeouts of 0 would turn a protection off: refused. */
+function checkPositive(state: WalkState, keys: string[]): void {
+  for (const key of keys) {
+    if ((state.values.get(key) as number) <= 0) state.issues.push({ keyPath: key, message: 'must be greater than 0' });
+  }
 }
 
 function buildRedis(state: WalkState): RedisConfig | undefined {

@@ -24,7 +24,7 @@ export const kubernetesApiModule: KasModule = {
     // Watches and logs -f stay open as long as both ends want: no request or header timeouts here.
     server.requestTimeout = 0;
     server.on('upgrade', (req: http.IncomingMessage, socket, head: Buffer) => proxy.handleUpgrade(req, socket, head));
-    const address = await listen(server, settings.listen.address);
+    const address = await listen(server, settings.listen.address, settings.listen.timeouts);
     const url = `${tls ? 'https' : 'http'}://${reachableAddress(address)}${settings.urlPathPrefix}`;
     listeners.add({ name: 'kubernetes_api_listener', address, url });
     logger.info('Kubernetes API proxy listener started', { address, tls: Boolean(tls) });

@@ -8,6 +8,7 @@ export const observabilityModule: KasModule = {
   async start({ config, readiness, listeners, logger }) {
     const server = await startObservabilityServer({
       address: config.observability.listen.address,
+      timeouts: config.observability.listen.timeouts,
       checks: () => readiness.report(),
       logger,
     });

@@ -4,13 +4,15 @@
 //                    check (ok or failing, and why), 200 only when every required check passes
 //   GET /metrics   → prom-client's default register, Prometheus text format
 import * as http from 'node:http';
-import { listen } from '../../internal/listen';
+import { listen, type HttpTimeouts } from '../../internal/listen';
 import { register } from 'prom-client';
 import type { Logger } from '../../internal/log';
 
 export interface ObservabilityServerOptions {
   /** host:port; port 0 picks a free one. */
   address: string;
+  /** Slow headers and idle keep-alive (observability.listen.read_header_timeout, idle_timeout). */
+  timeouts?: HttpTimeouts;
   /** Overall gate (e.g. false while stopping); with `checks`, both must pass. */
   isReady?: () => boolean;
   /** Named checks shown in the /readiness body. */
@@ -59,7 +61,7 @@ export async function startObservabilityServer(options: ObservabilityServerOptio
         res.end('internal error\n');
       });
   });
-  const address = await listen(server, options.address);
+  const address = await listen(server, options.address, options.timeouts);
   options.logger.info('observability listener started', { address });
   return {
     address,

@@ -28,6 +28,7 @@ export async function joinReplicas(context: KasModuleContext, redisConfig: Redis
     secret,
     tls,
     claimLocalTunnel: (agentId) => routing.claimLocalTunnel(agentId),
+    timeouts: config.privateApi.listen.timeouts,
     logger: logger.child({ module: 'kas_private_api' }),
   });
   const ownUrl =

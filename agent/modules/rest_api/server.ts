@@ -7,7 +7,7 @@ import * as https from 'node:https';
 import type { Logger } from '../../internal/log';
 import type { AgentConfigState, AgentConfigWatcher } from '../agent_configuration/config_watcher';
 import type { UserTokenStore } from '../agent_registry/user_tokens';
-import { listen, reachableAddress } from '../../internal/listen';
+import { listen, reachableAddress, type HttpTimeouts } from '../../internal/listen';
 import type { AgentConnection } from '../agent_registry/connections';
 
 export interface ApiServerOptions {
@@ -25,6 +25,8 @@ export interface ApiServerOptions {
     configProject: string,
   ) => Promise<Array<{ agentId: string; agentName: string; connections: AgentConnection[] }>>;
   userTokens: UserTokenStore;
+  /** Slow headers and idle keep-alive (api.listen.read_header_timeout, idle_timeout). */
+  timeouts?: HttpTimeouts;
   logger: Logger;
 }
 
@@ -77,7 +79,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   const server = options.tls
     ? https.createServer({ cert: options.tls.certPem, key: options.tls.keyPem }, handler)
     : http.createServer(handler);
-  const address = await listen(server, options.address);
+  const address = await listen(server, options.address, options.timeouts);
   const url = `${options.tls ? 'https' : 'http'}://${reachableAddress(address)}/`;
   options.logger.info('REST API listener started', { address });
   return {

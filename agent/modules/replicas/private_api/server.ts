@@ -9,7 +9,7 @@ import * as https from 'node:https';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Logger } from '../../../internal/log';
-import { listen } from '../../../internal/listen';
+import { listen, type HttpTimeouts } from '../../../internal/listen';
 import type { ConnectRequest, ConnectResponse } from '../../reverse_tunnel/protocol';
 import type { Tunnel } from '../../reverse_tunnel/server/registry';
 import { decodeMessage, sendControl, sendFrame, type Control } from './frames';
@@ -22,6 +22,8 @@ export interface PrivateApiServerOptions {
   tls?: { certPem: string; keyPem: string };
   /** An idle tunnel of this replica's own, or undefined (never waits, never routes further). */
   claimLocalTunnel(agentId: string): Promise<Tunnel | undefined>;
+  /** Slow headers and idle keep-alive before the upgrade (private_api.listen.read_header_timeout, idle_timeout). */
+  timeouts?: HttpTimeouts;
   logger: Logger;
 }
 
@@ -54,7 +56,7 @@ export async function startPrivateApiServer(options: PrivateApiServerOptions): P
       serveConnection(ws, options);
     });
   });
-  const address = await listen(server, options.address);
+  const address = await listen(server, options.address, options.timeouts);
   options.logger.info('private API listener started', { address, tls: Boolean(options.tls) });
   return {
     address,

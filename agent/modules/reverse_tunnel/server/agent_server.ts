@@ -10,9 +10,10 @@ import * as net from 'node:net';
 import * as tls from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
+import { ConnectionGuard, DEFAULT_CONNECTION_GUARD, type ConnectionGuardSettings } from '../../../internal/connection_guard';
 import type { Logger } from '../../../internal/log';
 import { joinWebSocketAndSocket } from '../ws_bridge';
-import { NativeGrpcServer, type GrpcServiceRegistrar } from './grpc_server';
+import { NativeGrpcServer, type ConnectionHooks, type GrpcServiceRegistrar } from './grpc_server';
 
 export interface AgentServerOptions {
   /** host:port; port 0 picks a free one. */
@@ -26,6 +27,8 @@ export interface AgentServerOptions {
   maxConnectionAgeGraceMs?: number;
   /** Server→agent keepalive ping interval; default 55 s. */
   keepaliveTimeMs?: number;
+  /** Handshake and authentication deadlines and the cap on unauthenticated connections (agent/internal/connection_guard.ts). */
+  guard?: Partial<ConnectionGuardSettings>;
   logger: Logger;
 }
 
@@ -33,7 +36,7 @@ export interface AgentServer {
   /** The actual host:port it listens on. */
   address: string;
   /** Agent connections accepted since start, and open now (TCP or TLS, before gRPC/WebSocket). */
-  connectionStats(): { accepted: number; open: number };
+  connectionStats(): { accepted: number; open: number; unauthenticated: number };
   stop(): Promise<void>;
 }
 
@@ -47,13 +50,22 @@ export const TUNNEL_FLOW_CONTROL_WINDOW = 8 * 1024 * 1024;
 
 export async function startAgentServer(options: AgentServerOptions): Promise<AgentServer> {
   const grpcServer = createGrpcServer(options);
-  const bridge = await startLoopbackBridge((socket) => grpcServer.handleConnection(socket));
-  const webSocketEntry = createWebSocketEntry(bridge, options.logger);
+  const guard = new ConnectionGuard({ ...DEFAULT_CONNECTION_GUARD, ...options.guard }, (reason) =>
+    options.logger.debug('agent connection closed before it authenticated', { reason }),
+  );
+  const hooksOf = (socket: net.Socket): ConnectionHooks => ({
+    handshakeDone: () => guard.handshakeDone(socket),
+    accepted: () => guard.authenticated(socket),
+  });
+  const bridge = await startLoopbackBridge((socket, hooks) => grpcServer.handleConnection(socket, hooks));
+  const webSocketEntry = createWebSocketEntry(bridge, hooksOf, options.logger);
   const route = (socket: net.Socket, isHttp2: boolean) => {
-    if (isHttp2) grpcServer.handleConnection(socket);
+    if (isHttp2) grpcServer.handleConnection(socket, hooksOf(socket));
     else webSocketEntry.emit('connection', socket);
   };
-  const listener = options.tls ? createTlsListener(options.tls, route) : createPlainListener(route);
+  const listener = options.tls ? createTlsListener(options.tls, guard.settings.handshakeTimeoutMs, route) : createPlainListener(route);
+  // Raw TCP, before TLS: the cap and the deadlines count from accept.
+  listener.on('connection', (socket: net.Socket) => guard.admit(socket));
   const { sockets, accepted } = trackSockets(listener);
   let address: string;
   try {
@@ -65,9 +77,10 @@ export async function startAgentServer(options: AgentServerOptions): Promise<Age
   options.logger.info('agent listener started', { address, tls: Boolean(options.tls) });
   return {
     address,
-    connectionStats: () => ({ accepted: accepted(), open: sockets.size }),
+    connectionStats: () => ({ accepted: accepted(), open: sockets.size, unauthenticated: guard.stats().unauthenticated }),
     stop: async () => {
       const closed = new Promise<void>((resolve) => listener.close(() => resolve()));
+      guard.close();
       grpcServer.close();
       for (const socket of sockets) socket.destroy();
       webSocketEntry.close();
@@ -91,13 +104,13 @@ function createGrpcServer(options: AgentServerOptions): NativeGrpcServer {
 }
 
 interface LoopbackBridge {
-  /** A native socket whose peer is served as an agent connection. */
-  connect(): net.Socket;
+  /** A native socket whose peer is served as an agent connection, reporting to `hooks` (the outer connection's guard). */
+  connect(hooks: ConnectionHooks): net.Socket;
   close(): Promise<void>;
 }
 
 /** A listener on 127.0.0.1:<ephemeral> that only kas itself dials, to turn byte streams into native sockets. */
-async function startLoopbackBridge(serve: (socket: net.Socket) => void): Promise<LoopbackBridge> {
+async function startLoopbackBridge(serve: (socket: net.Socket, hooks: ConnectionHooks) => void): Promise<LoopbackBridge> {
   const sockets = new Set<net.Socket>();
   const track = (socket: net.Socket) => {
     socket.setNoDelay(true);
@@ -105,9 +118,16 @@ async function startLoopbackBridge(serve: (socket: net.Socket) => void): Promise
     socket.on('close', () => sockets.delete(socket));
     socket.on('error', () => socket.destroy());
   };
+  // The accepted end and the dialled end meet by the dialled end's local port, whichever is known first.
+  const acceptedByPort = new Map<number, net.Socket>();
+  const hooksByPort = new Map<number, ConnectionHooks>();
   const server = net.createServer((socket) => {
     track(socket);
-    serve(socket);
+    const port = socket.remotePort ?? 0;
+    const hooks = hooksByPort.get(port);
+    if (!hooks) return void acceptedByPort.set(port, socket);
+    hooksByPort.delete(port);
+    serve(socket, hooks);
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -115,9 +135,17 @@ async function startLoopbackBridge(serve: (socket: net.Socket) => void): Promise
   });
   const { port } = server.address() as net.AddressInfo;
   return {
-    connect: () => {
+    connect: (hooks) => {
       const socket = net.connect(port, '127.0.0.1');
       track(socket);
+      socket.once('connect', () => {
+        const localPort = socket.localPort ?? 0;
+        const peer = acceptedByPort.get(localPort);
+        if (!peer) return void hooksByPort.set(localPort, hooks);
+        acceptedByPort.delete(localPort);
+        serve(peer, hooks);
+      });
+      socket.once('close', () => hooksByPort.delete(socket.localPort ?? 0));
       return socket;
     },
     close: () =>
@@ -129,15 +157,16 @@ async function startLoopbackBridge(serve: (socket: net.Socket) => void): Promise
 }
 
 /** An HTTP/1.1 server that is never bound: it only upgrades sockets handed to it into WebSockets. */
-function createWebSocketEntry(bridge: LoopbackBridge, logger: Logger): http.Server {
+function createWebSocketEntry(bridge: LoopbackBridge, hooksOf: (socket: net.Socket) => ConnectionHooks, logger: Logger): http.Server {
   const webSockets = new WebSocketServer({ noServer: true, perMessageDeflate: false });
   const server = http.createServer((_req, res) => {
     res.writeHead(426, { 'content-type': 'text/plain', upgrade: 'websocket' });
     res.end('This is the kas agent endpoint: use gRPC (HTTP/2) or a WebSocket upgrade.\n');
   });
   server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+    const hooks = hooksOf(socket as net.Socket);
     webSockets.handleUpgrade(req, socket, head, (ws) =>
-      joinWebSocketAndSocket(ws, bridge.connect(), (err) => logger.debug('agent websocket closed with error', { err })),
+      joinWebSocketAndSocket(ws, bridge.connect(hooks), (err) => logger.debug('agent websocket closed with error', { err })),
     );
   });
   server.on('close', () => webSockets.close());
@@ -146,9 +175,11 @@ function createWebSocketEntry(bridge: LoopbackBridge, logger: Logger): http.Serv
 
 function createTlsListener(
   material: { certPem: string; keyPem: string },
+  handshakeTimeoutMs: number,
   route: (socket: net.Socket, isHttp2: boolean) => void,
 ): tls.Server {
-  return tls.createServer({ cert: material.certPem, key: material.keyPem, ALPNProtocols: ['h2', 'http/1.1'] }, (socket) => {
+  const options = { cert: material.certPem, key: material.keyPem, ALPNProtocols: ['h2', 'http/1.1'], handshakeTimeout: handshakeTimeoutMs };
+  return tls.createServer(options, (socket) => {
     route(socket, socket.alpnProtocol === 'h2');
   });
 }

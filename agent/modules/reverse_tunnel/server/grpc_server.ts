@@ -32,6 +32,16 @@ export interface GrpcServiceRegistrar {
 export interface ConnectionContext {
   readonly id: number;
   readonly cache: Map<string, unknown>;
+  /** Called when a call on the connection gets response headers, i.e. kas accepted it (refusals are trailers-only). */
+  readonly accepted?: () => void;
+}
+
+/** What the listener learns about a connection it handed over (its connection guard). */
+export interface ConnectionHooks {
+  /** The client's HTTP/2 SETTINGS arrived: the preface is complete. */
+  handshakeDone(): void;
+  /** kas accepted a call on it (the first time only). */
+  accepted(): void;
 }
 
 export interface NativeGrpcServerOptions {
@@ -53,6 +63,7 @@ export class NativeGrpcServer implements GrpcServiceRegistrar {
   private readonly http2Server: http2.Http2Server;
   private readonly sessions = new Set<http2.ServerHttp2Session>();
   private nextConnectionId = 1;
+  private handedOver: ConnectionHooks | undefined;
 
   constructor(private readonly options: NativeGrpcServerOptions) {
     this.http2Server = http2.createServer({
@@ -74,8 +85,14 @@ export class NativeGrpcServer implements GrpcServiceRegistrar {
   }
 
   /** Serves HTTP/2 on a connected socket (plain TCP, TLS, or a loopback socket carrying a WebSocket's bytes). */
-  handleConnection(socket: net.Socket): void {
-    this.http2Server.emit('connection', socket);
+  handleConnection(socket: net.Socket, hooks?: ConnectionHooks): void {
+    // node:http2 makes the session synchronously in its 'connection' listener: onSession takes the hooks.
+    this.handedOver = hooks;
+    try {
+      this.http2Server.emit('connection', socket);
+    } finally {
+      this.handedOver = undefined;
+    }
   }
 
   close(): void {
@@ -86,7 +103,15 @@ export class NativeGrpcServer implements GrpcServiceRegistrar {
 
   private onSession(session: http2.ServerHttp2Session): void {
     this.sessions.add(session);
-    const context: ConnectionContext = { id: this.nextConnectionId++, cache: new Map() };
+    const hooks = this.handedOver;
+    if (hooks) session.once('remoteSettings', () => hooks.handshakeDone());
+    let accepted = false;
+    const onAccepted = () => {
+      if (accepted) return;
+      accepted = true;
+      hooks?.accepted();
+    };
+    const context: ConnectionContext = { id: this.nextConnectionId++, cache: new Map(), accepted: onAccepted };
     sessionContexts.set(session, context);
     session.on('error', (err) => this.options.logger.debug('agent connection error', { err }));
     try {
@@ -390,6 +415,7 @@ export class ServerCall extends EventEmitter {
   private ensureHeaders(extra?: Record<string, string[]>): void {
     if (this.headersSent || this.h2.closed) return;
     this.headersSent = true;
+    this.connection.accepted?.();
     this.h2.respond(extra ? { ...extra, ...RESPONSE_HEADERS } : RESPONSE_HEADERS, RESPOND_OPTIONS); // node copies them
   }
 
