@@ -26,6 +26,8 @@ export type GuardEnd = 'over_capacity' | 'handshake_timeout' | 'authentication_t
 
 interface Pending {
   socket: Socket;
+  /** Ends what took the socket over (an HTTP/2 session), when something did. */
+  destroy?: () => void;
   handshake?: NodeJS.Timeout;
   authentication?: NodeJS.Timeout;
 }
@@ -67,6 +69,12 @@ export class ConnectionGuard {
     return true;
   }
 
+  /** Something took the socket over (`socket` may be the TLS socket): the guard ends it with `destroy`. */
+  openedOn(socket: Socket, destroy: () => void): void {
+    const entry = this.entryOf(socket);
+    if (entry) entry.destroy = destroy;
+  }
+
   /** The protocol is established (HTTP/2 SETTINGS received, or the WebSocket upgraded); `socket` may be the TLS socket. */
   handshakeDone(socket: Socket): void {
     const entry = this.entryOf(socket);
@@ -100,6 +108,7 @@ export class ConnectionGuard {
   private expire(key: string, entry: Pending, reason: GuardEnd): void {
     if (this.pending.get(key) !== entry) return;
     this.release(key);
+    entry.destroy?.();
     this.end(entry.socket, reason);
   }
 

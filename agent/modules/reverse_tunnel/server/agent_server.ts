@@ -54,6 +54,7 @@ export async function startAgentServer(options: AgentServerOptions): Promise<Age
     options.logger.debug('agent connection closed before it authenticated', { reason }),
   );
   const hooksOf = (socket: net.Socket): ConnectionHooks => ({
+    opened: (destroy) => guard.openedOn(socket, destroy),
     handshakeDone: () => guard.handshakeDone(socket),
     accepted: () => guard.authenticated(socket),
   });

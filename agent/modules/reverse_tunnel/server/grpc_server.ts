@@ -38,6 +38,11 @@ export interface ConnectionContext {
 
 /** What the listener learns about a connection it handed over (its connection guard). */
 export interface ConnectionHooks {
+  /**
+   * The HTTP/2 session took the socket over; `destroy` ends it. (Destroying the socket alone
+   * then leaves the descriptor open: the session holds its handle.)
+   */
+  opened(destroy: () => void): void;
   /** The client's HTTP/2 SETTINGS arrived: the preface is complete. */
   handshakeDone(): void;
   /** kas accepted a call on it (the first time only). */
@@ -104,7 +109,10 @@ export class NativeGrpcServer implements GrpcServiceRegistrar {
   private onSession(session: http2.ServerHttp2Session): void {
     this.sessions.add(session);
     const hooks = this.handedOver;
-    if (hooks) session.once('remoteSettings', () => hooks.handshakeDone());
+    if (hooks) {
+      hooks.opened(() => session.destroy());
+      session.once('remoteSettings', () => hooks.handshakeDone());
+    }
     let accepted = false;
     const onAccepted = () => {
       if (accepted) return;
