@@ -8,18 +8,22 @@
 //                                is authorized implicitly, as in the reference)
 //   ci_access.groups[].id      → allowed when the job's project lies below that group
 import type { AgentConfig, CiAccessAs, UserAccessAs } from '../../shared/agent_config/types';
+import { AuthenticationFailures } from './auth_failures';
 import type { Principal, UserTokenStore } from './user_tokens';
 
 export type AccessAs = UserAccessAs | CiAccessAs;
 
 export type AuthorizationResult =
   | { allowed: true; accessAs: AccessAs; user?: { username: string; groups: string[] } }
-  | { allowed: false; status: 401 | 403; message: string };
+  | { allowed: false; status: 401 | 403; message: string }
+  | { allowed: false; status: 429; message: string; retryAfterSeconds: number };
 
 export interface AuthorizeRequest {
   kind: 'pat' | 'ci';
   agentId: string;
   token: string;
+  /** The connection's peer address: failed credentials are counted per address and per agent id. */
+  clientAddress?: string;
 }
 
 export interface AuthorizerOptions {
@@ -28,13 +32,22 @@ export interface AuthorizerOptions {
   configOf: (agentId: number) => AgentConfig | undefined;
   /** The config repository's project path (registry.project_id). */
   configProjectId: string;
+  /** Slows down and then refuses repeated failures (auth_failures.ts); default: kascfg's defaults, for this authorizer alone. */
+  failures?: AuthenticationFailures;
 }
 
+/** What a refused client is told: the same for an address and for an agent under attack. */
+export const TOO_MANY_FAILURES = 'too many failed authentication attempts; retry later';
+
 export function createAuthorizer(options: AuthorizerOptions): (request: AuthorizeRequest) => Promise<AuthorizationResult> {
-  return async ({ kind, agentId, token }) => {
-    const principal = await options.userTokens.authenticate(token);
+  const failures = options.failures ?? new AuthenticationFailures();
+  return async ({ kind, agentId, token, clientAddress }) => {
     const expectedKind = kind === 'pat' ? 'user' : 'ci_job';
-    if (!principal || principal.kind !== expectedKind) return { allowed: false, status: 401, message: 'invalid or revoked token' };
+    const checked = await failures.check(options.userTokens, token, { address: clientAddress, agentId }, (p) => p.kind === expectedKind);
+    if (!checked.ok && checked.status === 429)
+      return { allowed: false, status: 429, message: TOO_MANY_FAILURES, retryAfterSeconds: checked.retryAfterSeconds };
+    if (!checked.ok) return { allowed: false, status: 401, message: 'invalid or revoked token' };
+    const principal = checked.principal;
     const id = /^\d+$/.test(agentId) ? Number(agentId) : NaN;
     const config = Number.isNaN(id) ? undefined : options.configOf(id);
     if (!config) return { allowed: false, status: 403, message: `agent ${agentId} does not exist or has no configuration` };

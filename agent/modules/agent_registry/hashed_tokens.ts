@@ -113,6 +113,12 @@ export class TokenLookupCache<V> {
     }
   }
 
+  /** The cached answer for `token` without I/O; undefined when none is fresh or the lookup failed. */
+  peek(token: string): V | undefined {
+    const cached = this.entries.get(hashToken(token));
+    return cached && cached.expiresAt > Date.now() && cached.value.ok ? cached.value.value : undefined;
+  }
+
   invalidate(): void {
     this.generation++;
     this.entries.clear();

@@ -7,6 +7,7 @@ import type { ShutdownStack } from '../../module/shutdown_stack';
 import { AgentConfigWatcher } from '../agent_configuration/config_watcher';
 import type { ConnectedAgent } from '../reverse_tunnel/server/registry';
 import { ConnectionAdmission } from './admission';
+import { AuthenticationFailures } from './auth_failures';
 import { AgentIdStore } from './agent_ids';
 import { AgentTokenStore } from './agent_tokens';
 import { createAuthorizer, type AuthorizationResult, type AuthorizeRequest } from './authorize';
@@ -23,6 +24,8 @@ export interface AgentRegistry {
   /** Checks a proxy user (pat:) or CI job (ci:) credential against the agent's config. */
   authorizeUser(request: AuthorizeRequest): Promise<AuthorizationResult>;
   admission: ConnectionAdmission;
+  /** Failed user and CI credentials per client address and agent id (the proxy and the REST API share it). */
+  authenticationFailures: AuthenticationFailures;
   connections: AgentConnections;
 }
 
@@ -44,6 +47,7 @@ export async function openAgentRegistry(
   const agentTokens = new AgentTokenStore(config.registry.dataDir, agentIds);
   const userTokens = new UserTokenStore(config.registry.dataDir);
   const connections = new AgentConnections({ tunnels });
+  const authenticationFailures = new AuthenticationFailures(config.kas.authenticationFailures);
   shutdown.push(async () => connections.close());
   return {
     agentIds,
@@ -54,8 +58,10 @@ export async function openAgentRegistry(
       userTokens,
       configOf: (id) => watcher.agentById(id)?.config,
       configProjectId: config.registry.projectId,
+      failures: authenticationFailures,
     }),
     admission: new ConnectionAdmission(agentTokens, config.agent.listen.connectionsPerTokenPerMinute),
+    authenticationFailures,
     connections,
   };
 }

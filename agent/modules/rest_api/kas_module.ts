@@ -17,6 +17,7 @@ export const restApiModule: KasModule = {
       // With several replicas the agents list comes from what they share; alone, from this one.
       connectedAgentsOfProject: config.redis && ((project: string) => registry.connections.agentsOfProject(project)),
       userTokens: registry.userTokens,
+      authenticationFailures: registry.authenticationFailures,
       timeouts: config.api.listen.timeouts,
       logger,
     });

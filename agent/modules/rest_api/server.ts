@@ -6,6 +6,7 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import type { Logger } from '../../internal/log';
 import type { AgentConfigState, AgentConfigWatcher } from '../agent_configuration/config_watcher';
+import { AuthenticationFailures } from '../agent_registry/auth_failures';
 import type { UserTokenStore } from '../agent_registry/user_tokens';
 import { listen, reachableAddress, type HttpTimeouts } from '../../internal/listen';
 import type { AgentConnection } from '../agent_registry/connections';
@@ -25,6 +26,8 @@ export interface ApiServerOptions {
     configProject: string,
   ) => Promise<Array<{ agentId: string; agentName: string; connections: AgentConnection[] }>>;
   userTokens: UserTokenStore;
+  /** Failed tokens per client address (and agent id, for pat:<id>:): shared with the proxy; default: this server's own. */
+  authenticationFailures?: AuthenticationFailures;
   /** Slow headers and idle keep-alive (api.listen.read_header_timeout, idle_timeout). */
   timeouts?: HttpTimeouts;
   logger: Logger;
@@ -57,18 +60,21 @@ class ApiError extends Error {
     readonly status: number,
     readonly code: string,
     message: string,
+    readonly retryAfterSeconds?: number,
   ) {
     super(message);
   }
 }
 
-export async function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
+export async function startApiServer(serverOptions: ApiServerOptions): Promise<ApiServer> {
+  const options = { ...serverOptions, authenticationFailures: serverOptions.authenticationFailures ?? new AuthenticationFailures() };
   const handler = (req: http.IncomingMessage, res: http.ServerResponse) => {
     route(req, options)
       .then((body) => sendJson(res, 200, body))
       .catch((err: unknown) => {
         if (err instanceof ApiError) {
           const headers: Record<string, string> = err.status === 401 ? { 'www-authenticate': 'Bearer realm="kas"' } : {};
+          if (err.retryAfterSeconds !== undefined) headers['retry-after'] = String(err.retryAfterSeconds);
           sendJson(res, err.status, { error: { code: err.code, message: err.message } }, headers);
           return;
         }
@@ -93,7 +99,9 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   };
 }
 
-async function route(req: http.IncomingMessage, options: ApiServerOptions): Promise<unknown> {
+type ServingOptions = ApiServerOptions & { authenticationFailures: AuthenticationFailures };
+
+async function route(req: http.IncomingMessage, options: ServingOptions): Promise<unknown> {
   // Clients join paths onto the base URL either way (with or without its trailing slash): accept "//".
   const url = new URL((req.url ?? '/').replace(/^\/{2,}/, '/'), 'http://kas');
   const path = url.pathname.replace(/\/{2,}/g, '/');
@@ -118,13 +126,18 @@ async function route(req: http.IncomingMessage, options: ApiServerOptions): Prom
   throw new ApiError(404, 'not_found', `no such endpoint: ${path}`);
 }
 
-async function authenticate(req: http.IncomingMessage, options: ApiServerOptions): Promise<void> {
+async function authenticate(req: http.IncomingMessage, options: ServingOptions): Promise<void> {
   const header = req.headers.authorization ?? '';
   const bearer = /^Bearer\s+(\S+)$/i.exec(header.trim())?.[1];
   if (!bearer) throw new ApiError(401, 'unauthorized', 'send Authorization: Bearer <user token>');
-  const token = /^pat:[^:]+:(.+)$/.exec(bearer)?.[1] ?? bearer;
-  const principal = await options.userTokens.authenticate(token);
-  if (principal?.kind !== 'user') throw new ApiError(401, 'unauthorized', 'invalid or revoked user token');
+  const proxyForm = /^pat:([^:]+):(.+)$/.exec(bearer);
+  const token = proxyForm?.[2] ?? bearer;
+  const client = { address: req.socket.remoteAddress, agentId: proxyForm?.[1] };
+  const checked = await options.authenticationFailures.check(options.userTokens, token, client, (p) => p.kind === 'user');
+  if (checked.ok) return;
+  if (checked.status === 429)
+    throw new ApiError(429, 'too_many_requests', 'too many failed authentication attempts; retry later', checked.retryAfterSeconds);
+  throw new ApiError(401, 'unauthorized', 'invalid or revoked user token');
 }
 
 function agentView(agent: AgentConfigState, options: ApiServerOptions): AgentView {

@@ -19,11 +19,14 @@ export interface ProxyCredential {
   kind: 'pat' | 'ci';
   agentId: string;
   token: string;
+  /** The connection's peer address (failed credentials are rate limited per address). */
+  clientAddress?: string;
 }
 
 export type ProxyAuthorization =
   | { allowed: true; accessAs: AccessAs; user?: { username: string; groups: string[] } }
-  | { allowed: false; status: 401 | 403; message: string };
+  | { allowed: false; status: 401 | 403; message: string }
+  | { allowed: false; status: 429; message: string; retryAfterSeconds: number };
 
 export interface KubernetesApiProxyOptions {
   /** Default '/k8s-proxy/'. */
@@ -200,7 +203,7 @@ async function prepare(
       message: 'missing or malformed credentials: expected Authorization: Bearer pat:<agent-id>:<token> or Bearer ci:<agent-id>:<token>',
     });
   }
-  const authorization = await authorize(credential, options);
+  const authorization = await authorize({ ...credential, clientAddress: req.socket.remoteAddress }, options);
   if (!('agent' in authorization.accessAs) && Object.keys(req.headers).some(isImpersonationHeader)) {
     throw new ProxyRefusal({
       status: 403,
@@ -242,7 +245,10 @@ async function authorize(
     options.logger.error('authorizeUser failed', { agentId: credential.agentId, err });
     throw new ProxyRefusal({ status: 500, message: 'could not check the credentials, try again' });
   }
-  if (!result.allowed) throw new ProxyRefusal({ status: result.status, authError: true, message: result.message });
+  if (!result.allowed) {
+    const retryAfterSeconds = result.status === 429 ? result.retryAfterSeconds : undefined;
+    throw new ProxyRefusal({ status: result.status, authError: true, message: result.message, retryAfterSeconds });
+  }
   return result;
 }
 

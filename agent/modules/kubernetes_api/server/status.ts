@@ -12,6 +12,7 @@ const REASONS: Record<number, string> = {
   401: 'Unauthorized',
   403: 'Forbidden',
   404: 'NotFound',
+  429: 'TooManyRequests',
   500: 'InternalError',
   502: 'ServiceUnavailable',
   503: 'ServiceUnavailable',
@@ -22,6 +23,8 @@ export interface KasError {
   status: number;
   message: string;
   authError?: boolean;
+  /** Sent as Retry-After (429). */
+  retryAfterSeconds?: number;
 }
 
 export function statusBody(serverName: string, error: KasError): string {
@@ -43,6 +46,7 @@ function statusHeaders(body: string, error: KasError): Record<string, string> {
     'cache-control': 'no-store',
   };
   if (error.authError) headers[KAS_AUTH_ERROR_HEADER] = 'true';
+  if (error.retryAfterSeconds !== undefined) headers['retry-after'] = String(error.retryAfterSeconds);
   return headers;
 }
 
