@@ -51,9 +51,9 @@ export interface HttpListenTimeouts {
 
 /** kas.authentication_failures: failed credentials per client address and per agent id (agent_registry/auth_failures.ts). */
 export interface AuthenticationFailuresConfig {
-  /** Failures in a window after which each further failure is answered late. */
+  /** Checks of tokens kas does not know as valid, in a window, after which each failure is answered late. */
   delayAfter: number;
-  /** Failures in a window after which unknown credentials are refused (429) until the window ends. */
+  /** Such checks in a window after which unknown tokens are refused (429) until the window ends. */
   refuseAfter: number;
   windowMs: number;
   /** The longest a failure is answered late. */
