@@ -45,9 +45,15 @@ function closedWithin(socket: net.Socket, ms: number): Promise<void> {
   });
 }
 
-/** An upstream standing in for the Kubernetes API: /watch answers at once, then stays silent for SILENT_MS, sends an event and ends. */
+/** An upstream standing in for the Kubernetes API: a watch answers at once, then stays silent for SILENT_MS, sends an event and ends. */
 async function startSilentWatchUpstream(): Promise<{ url: string; stop(): Promise<void> }> {
-  const server = http.createServer((_req, res) => {
+  const server = http.createServer((req, res) => {
+    if (!req.url?.includes('watch=true')) {
+      // What agentk asks at start (its cluster's version): answered at once.
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end('{"major":"1","minor":"30","gitVersion":"v1.30.0"}');
+      return;
+    }
     res.writeHead(200, { 'content-type': 'application/json' });
     res.write('{"type":"ADDED"}\n');
     const timer = setTimeout(() => res.end('{"type":"MODIFIED"}\n'), SILENT_MS);
