@@ -119,6 +119,9 @@ describe('agent port: unauthenticated connections are bounded', function () {
     const stillOpen = many.filter((s) => !s.destroyed).length;
     assert.ok(stillOpen <= CAP, `${stillOpen} open`);
     await Promise.all(many.map((s) => closedWithin(s, 10_000)));
+    const metrics = await (await fetch(`http://${kas.observabilityAddress}/metrics`)).text();
+    const overCapacity = /kas_agent_connections_closed_unauthenticated_total\{reason="over_capacity"\} (\d+)/.exec(metrics)?.[1];
+    assert.ok(Number(overCapacity) >= CAP * 3 - CAP, `over_capacity closures counted: ${overCapacity}`);
   });
 
   it('keeps an agent connection open past the deadlines once kas accepted its call', async () => {

@@ -7,6 +7,7 @@
 // such limit; this is ours. Counted per replica: with several replicas an attacker spreading over
 // them gets each replica's allowance.
 import type { AuthenticationFailuresConfig } from '../../kascfg/kascfg';
+import { authenticationFailures } from './metrics';
 import { FixedWindowCounter } from './rate_limit';
 
 export const DEFAULT_AUTHENTICATION_FAILURES: AuthenticationFailuresConfig = {
@@ -57,7 +58,10 @@ export class AuthenticationFailures {
     const keys = keysOf(client);
     const known = store.isKnownValid(token);
     const attempts = known ? 0 : this.count(keys);
-    if (attempts > this.settings.refuseAfter) return { ok: false, status: 429, retryAfterSeconds: this.retryAfterSeconds(keys) };
+    if (attempts > this.settings.refuseAfter) {
+      authenticationFailures.inc({ answer: 'refused' });
+      return { ok: false, status: 429, retryAfterSeconds: this.retryAfterSeconds(keys) };
+    }
     const principal = await store.authenticate(token);
     if (principal !== undefined && accepts(principal)) {
       // A valid user's first use is no failure: only failures (and checks in flight) stay counted.
@@ -65,6 +69,7 @@ export class AuthenticationFailures {
       return { ok: true, principal };
     }
     const delayMs = this.delayFor(known ? this.count(keys) : attempts);
+    authenticationFailures.inc({ answer: delayMs > 0 ? 'delayed' : 'unauthorized' });
     if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
     return { ok: false, status: 401 };
   }

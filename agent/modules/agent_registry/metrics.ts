@@ -2,7 +2,7 @@
 // module). Created once per process; computed when scraped from every running kas (tests run
 // several in one process), so nothing keeps them in step by hand.
 // Refused connections are counted in the reverse tunnel's kas_agent_connections_refused_total.
-import { Gauge } from 'prom-client';
+import { Counter, Gauge } from 'prom-client';
 import { processMetric } from '../../internal/metrics';
 
 /** What one running kas reports at scrape time. */
@@ -50,3 +50,14 @@ export function addConnectionCountSource(source: () => ConnectionCounts): () => 
   sources.add(source);
   return () => sources.delete(source);
 }
+
+/** Failed user and CI credentials (auth_failures.ts), by how kas answered: 401 at once, 401 late, 429. */
+export const authenticationFailures = processMetric(
+  'kas_authentication_failures_total',
+  () =>
+    new Counter({
+      name: 'kas_authentication_failures_total',
+      help: 'Failed user and CI credentials on the Kubernetes API proxy and the REST API, by answer (unauthorized, delayed, refused)',
+      labelNames: ['answer'],
+    }),
+);

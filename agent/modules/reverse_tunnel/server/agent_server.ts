@@ -14,6 +14,7 @@ import { ConnectionGuard, DEFAULT_CONNECTION_GUARD, type ConnectionGuardSettings
 import type { Logger } from '../../../internal/log';
 import { joinWebSocketAndSocket } from '../ws_bridge';
 import { NativeGrpcServer, type ConnectionHooks, type GrpcServiceRegistrar } from './grpc_server';
+import { agentConnectionsClosedUnauthenticated } from './metrics';
 
 export interface AgentServerOptions {
   /** host:port; port 0 picks a free one. */
@@ -50,9 +51,10 @@ export const TUNNEL_FLOW_CONTROL_WINDOW = 8 * 1024 * 1024;
 
 export async function startAgentServer(options: AgentServerOptions): Promise<AgentServer> {
   const grpcServer = createGrpcServer(options);
-  const guard = new ConnectionGuard({ ...DEFAULT_CONNECTION_GUARD, ...options.guard }, (reason) =>
-    options.logger.debug('agent connection closed before it authenticated', { reason }),
-  );
+  const guard = new ConnectionGuard({ ...DEFAULT_CONNECTION_GUARD, ...options.guard }, (reason) => {
+    agentConnectionsClosedUnauthenticated.inc({ reason });
+    options.logger.debug('agent connection closed before it authenticated', { reason });
+  });
   const hooksOf = (socket: net.Socket): ConnectionHooks => ({
     opened: (destroy) => guard.openedOn(socket, destroy),
     handshakeDone: () => guard.handshakeDone(socket),

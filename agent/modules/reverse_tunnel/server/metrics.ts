@@ -66,3 +66,14 @@ export function addTunnelCountSource(source: () => TunnelCounts[]): () => void {
   countSources.add(source);
   return () => countSources.delete(source);
 }
+
+/** Agent-port connections the connection guard closed (agent/internal/connection_guard.ts), by reason. */
+export const agentConnectionsClosedUnauthenticated = processMetric(
+  'kas_agent_connections_closed_unauthenticated_total',
+  () =>
+    new Counter({
+      name: 'kas_agent_connections_closed_unauthenticated_total',
+      help: 'Agent listener connections closed before they authenticated: over_capacity, handshake_timeout, authentication_timeout.',
+      labelNames: ['reason'],
+    }),
+);
