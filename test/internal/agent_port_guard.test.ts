@@ -3,10 +3,12 @@
 // waiting at once is capped, and an agent whose call kas accepted stays connected. Deadlines are
 // made short through kascfg so the test stays fast.
 import { strict as assert } from 'node:assert';
+import { writeFileSync } from 'node:fs';
 import * as http2 from 'node:http2';
 import * as net from 'node:net';
 import path from 'node:path';
 import WebSocket from 'ws';
+import { createCertificateAuthority, issueServerCertificate, LOOPBACK_HOSTS } from '../../agent/internal/tls';
 import { startKas, type Kas } from '../../agent/kas/index';
 import { CONNECT_METHOD_PATH } from '../../agent/modules/reverse_tunnel/protocol';
 import { TestRepository, makeTempDir, testKasConfig, testLogger } from '../kas/helpers';
@@ -166,5 +168,70 @@ describe('agent port: unauthenticated connections are bounded', function () {
     assert.equal(headers['grpc-status'], '16');
     const elapsed = await closed;
     assert.ok(elapsed < 10_000);
+  });
+});
+
+describe('agent port over TLS: the handshake counts against the deadline', function () {
+  this.timeout(60_000);
+  let temp: ReturnType<typeof makeTempDir>;
+  let kas: Kas;
+  let agentToken: string;
+  let caPem: string;
+
+  before(async () => {
+    temp = makeTempDir();
+    const repo = new TestRepository(temp.dir);
+    repo.commit({ [CONFIG_PATH]: 'user_access:\n  access_as:\n    agent: {}\n  groups:\n    - id: platform\n' });
+    const ca = createCertificateAuthority();
+    caPem = ca.certPem;
+    const certificate = issueServerCertificate(ca, LOOPBACK_HOSTS);
+    writeFileSync(path.join(temp.dir, 'agent.crt'), certificate.certPem);
+    writeFileSync(path.join(temp.dir, 'agent.key'), certificate.keyPem);
+    const listen = {
+      handshake_timeout: `${HANDSHAKE_MS}ms`,
+      authentication_timeout: `${AUTHENTICATION_MS}ms`,
+      certificate_file: path.join(temp.dir, 'agent.crt'),
+      key_file: path.join(temp.dir, 'agent.key'),
+    };
+    kas = await startKas(testKasConfig(repo.dir, path.join(temp.dir, 'data'), { agent: { listen } }), testLogger());
+    agentToken = (await kas.registry.agentTokens.create('dev')).token;
+  });
+  after(async () => {
+    await kas.stop();
+    temp.remove();
+  });
+
+  it('closes a socket that never starts TLS, and one that stops after its ClientHello', async () => {
+    const silent = await connect(kas.agentAddress);
+    const halfway = await connect(kas.agentAddress);
+    // The first bytes of a TLS record (handshake, TLS 1.0 record version, a length it never sends).
+    halfway.write(Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01]));
+    try {
+      await Promise.all([closedWithin(silent, 10_000), closedWithin(halfway, 10_000)]);
+    } finally {
+      silent.destroy();
+      halfway.destroy();
+    }
+  });
+
+  it('keeps a TLS agent connection whose call kas accepted', async () => {
+    const session = http2.connect(`https://${kas.agentAddress}`, { ca: caPem, servername: 'localhost' });
+    session.on('error', () => undefined);
+    let gone = false;
+    session.once('close', () => (gone = true));
+    const stream = session.request({
+      ':method': 'POST',
+      ':path': CONNECT_METHOD_PATH,
+      'content-type': 'application/grpc',
+      te: 'trailers',
+      authorization: `Bearer ${agentToken}`,
+    });
+    stream.on('error', () => undefined);
+    const headers = await new Promise<http2.IncomingHttpHeaders>((resolve) => stream.once('response', resolve));
+    assert.equal(headers['grpc-status'], undefined);
+    const started = Date.now();
+    await until(() => gone || Date.now() - started > AUTHENTICATION_MS * 2.5, 10_000, 'the deadlines to pass');
+    assert.equal(gone, false, 'kas closed an authenticated TLS connection');
+    session.destroy();
   });
 });
