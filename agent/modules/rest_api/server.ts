@@ -8,7 +8,8 @@ import type { Logger } from '../../internal/log';
 import type { AgentConfigState, AgentConfigWatcher } from '../agent_configuration/config_watcher';
 import type { UserTokenStore } from '../agent_registry/user_tokens';
 import { listen, reachableAddress } from '../../internal/listen';
-import type { AgentConnection } from '../agent_registry/connections';
+import { KAS_API_PATHS, type AgentConnection, type AgentView, type ApiErrorBody, type ConnectedAgentsView } from '../../shared/kas_api';
+import { bearerToken, parseProxyCredential } from '../../shared/proxy_credential';
 
 export interface ApiServerOptions {
   address: string;
@@ -34,21 +35,6 @@ export interface ApiServer {
   stop(): Promise<void>;
 }
 
-export interface ConnectedAgentsView {
-  configProject: string;
-  /** false when the shared registry could not be read and only this replica's view is shown. */
-  complete: boolean;
-  agents: Array<{ id: number; name: string; configProject: string; connections: AgentConnection[] }>;
-}
-
-export interface AgentView {
-  id: number;
-  name: string;
-  configProject: string;
-  config: { commit: string | null; valid: boolean; errors: Array<{ message: string; line: number; column: number; file: string }> };
-  connections: AgentConnection[];
-}
-
 class ApiError extends Error {
   override name = 'ApiError';
   constructor(
@@ -67,7 +53,8 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
       .catch((err: unknown) => {
         if (err instanceof ApiError) {
           const headers: Record<string, string> = err.status === 401 ? { 'www-authenticate': 'Bearer realm="kas"' } : {};
-          sendJson(res, err.status, { error: { code: err.code, message: err.message } }, headers);
+          const body: ApiErrorBody = { error: { code: err.code, message: err.message } };
+          sendJson(res, err.status, body, headers);
           return;
         }
         options.logger.error('REST API request failed', { err, path: req.url });
@@ -99,13 +86,13 @@ async function route(req: http.IncomingMessage, options: ApiServerOptions): Prom
   if (req.method !== 'GET') throw new ApiError(405, 'method_not_allowed', 'only GET is supported');
   if (!path.startsWith('/api/v1/')) throw new ApiError(404, 'not_found', `no such endpoint: ${path}`);
   await authenticate(req, options);
-  if (path === '/api/v1/version') return { version: options.version };
-  if (path === '/api/v1/agents') {
+  if (path === KAS_API_PATHS.version) return { version: options.version };
+  if (path === KAS_API_PATHS.agents) {
     // Every agent of this kas comes from its one config repository: the filter keeps all or none.
     const agents = configProject === null || configProject === options.configProjectId ? options.watcher.agents() : [];
     return { agents: agents.map((a) => agentView(a, options)) };
   }
-  if (path === '/api/v1/connected_agents') return connectedAgents(configProject ?? options.configProjectId, options);
+  if (path === KAS_API_PATHS.connectedAgents) return connectedAgents(configProject ?? options.configProjectId, options);
   const match = /^\/api\/v1\/agents\/([^/]+)$/.exec(path);
   if (match) {
     const id = /^\d+$/.test(match[1]!) ? Number(match[1]) : NaN;
@@ -117,10 +104,10 @@ async function route(req: http.IncomingMessage, options: ApiServerOptions): Prom
 }
 
 async function authenticate(req: http.IncomingMessage, options: ApiServerOptions): Promise<void> {
-  const header = req.headers.authorization ?? '';
-  const bearer = /^Bearer\s+(\S+)$/i.exec(header.trim())?.[1];
+  const bearer = bearerToken(req.headers.authorization);
   if (!bearer) throw new ApiError(401, 'unauthorized', 'send Authorization: Bearer <user token>');
-  const token = /^pat:[^:]+:(.+)$/.exec(bearer)?.[1] ?? bearer;
+  // The proxy's credential works here too: its token part is the user token.
+  const token = parseProxyCredential(req.headers.authorization)?.token ?? bearer;
   const principal = await options.userTokens.authenticate(token);
   if (principal?.kind !== 'user') throw new ApiError(401, 'unauthorized', 'invalid or revoked user token');
 }

@@ -14,12 +14,7 @@ import { proxyRequestDuration } from './metrics';
 import { TunnelNotFoundError, type Tunnel, type TunnelFinder } from '../../reverse_tunnel/server/registry';
 import { isImpersonationHeader, type AccessAs } from '../access_as';
 import { sendStatus, sendStatusOnSocket, type KasError } from './status';
-
-export interface ProxyCredential {
-  kind: 'pat' | 'ci';
-  agentId: string;
-  token: string;
-}
+import { parseProxyCredential, type ProxyCredential } from '../../../shared/proxy_credential';
 
 export type ProxyAuthorization =
   | { allowed: true; accessAs: AccessAs; user?: { username: string; groups: string[] } }
@@ -173,13 +168,6 @@ function observe(startedAt: bigint, status: number): void {
   child.observe(Number(process.hrtime.bigint() - startedAt) / 1e9);
 }
 
-/** Parses `Bearer pat:<agent-id>:<token>` / `Bearer ci:<agent-id>:<token>`. */
-export function parseProxyCredential(authorization: string | undefined): ProxyCredential | undefined {
-  const match = /^Bearer\s+(pat|ci):([^:\s]+):(\S+)$/i.exec(authorization?.trim() ?? '');
-  if (!match) return undefined;
-  return { kind: match[1]!.toLowerCase() as 'pat' | 'ci', agentId: match[2]!, token: match[3]! };
-}
-
 async function prepare(
   req: http.IncomingMessage,
   isUpgrade: boolean,
@@ -192,7 +180,9 @@ async function prepare(
   if (!url.startsWith(settings.prefix) && `${url}/` !== settings.prefix) {
     throw new ProxyRefusal({ status: 404, message: `not found: the Kubernetes API proxy serves paths under ${settings.prefix}` });
   }
-  const credential = parseProxyCredential(req.headers.authorization);
+  // Two Authorization headers are refused, not resolved: node keeps only the first in req.headers.
+  const authorizations = req.headersDistinct.authorization ?? [];
+  const credential = authorizations.length === 1 ? parseProxyCredential(authorizations[0]) : undefined;
   if (!credential) {
     throw new ProxyRefusal({
       status: 401,
