@@ -5,6 +5,7 @@
 // file and line for YAML errors and the key path (plus line) for bad values.
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { parseDuration } from '../shared/agent_config/go_duration';
 import { closestMatch } from '../shared/agent_config/suggest';
 import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Node as YamlNode } from 'yaml';
 
@@ -92,22 +93,8 @@ function formatIssue(fileName: string, issue: KasConfigIssue): string {
   return `  ${where}: ${issue.keyPath ? issue.keyPath + ': ' : ''}${issue.message}`;
 }
 
-// ---------- Go-style durations ----------
-
-const DURATION_UNITS_MS: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-
-/** Parses a Go duration string ("300ms", "1m30s", "2h") into milliseconds; undefined if malformed. */
-export function parseDuration(text: string): number | undefined {
-  if (text === '0') return 0;
-  const pattern = /(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/gy;
-  let total = 0;
-  let consumed = 0;
-  for (let match = pattern.exec(text); match; match = pattern.exec(text)) {
-    total += Number(match[1]) * DURATION_UNITS_MS[match[2]!]!;
-    consumed = pattern.lastIndex;
-  }
-  return consumed === text.length && consumed > 0 ? total : undefined;
-}
+// Go-style durations ("300ms", "1m30s", "2h"), read as in the agent config's cron schedules.
+export { parseDuration };
 
 /** host:port, :port or [v6]:port; port 0 asks for a free port. */
 export function parseListenAddress(address: string): ListenAddress | undefined {

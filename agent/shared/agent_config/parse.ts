@@ -1,11 +1,24 @@
 // parseAgentConfig: YAML text in, a typed config and diagnostics out. Never throws and never
 // hangs on hostile input: size is checked before parsing, and alias expansion is bounded.
-import { isMap, isScalar, parseAllDocuments, visit, type Document, type Node, type YAMLError } from 'yaml';
+import {
+  isMap,
+  isScalar,
+  parseAllDocuments,
+  visit,
+  type Document,
+  type DocumentOptions,
+  type Node,
+  type ParseOptions as YamlParseOptions,
+  type SchemaOptions,
+  type YAMLError,
+} from 'yaml';
 import { firstLineRange, diagnosticAt } from './diagnostic_builders';
 import { satisfiesSchema, schemaDiagnostics } from './schema_errors';
 import { readSimpleYaml } from './simple_yaml';
+import { fieldDiagnostics, findFieldProblems } from './field_checks';
+import { dropNullValues, toAgentConfig } from './normalize';
 import { agentNameDiagnostics, duplicateEntryDiagnostics, findDuplicateEntries, removedKeyDiagnostics } from './semantic_checks';
-import { DiagnosticCodes, type AgentConfig, type ConfigDiagnostic, type ParseResult } from './types';
+import { DiagnosticCodes, type ConfigDiagnostic, type ParseResult } from './types';
 import { lineCounterFor, YamlSource } from './yaml_source';
 
 /** The reference refuses config files above 128 KiB. */
@@ -17,6 +30,22 @@ export const MAX_CONFIG_BYTES = 128 * 1024;
 export const MAX_ALIAS_COUNT = 100;
 /** Diagnostics reported per file; the rest are summed up in one more. */
 export const MAX_DIAGNOSTICS = 100;
+
+/**
+ * YAML as the reference reads it (YAML 1.1, as go-yaml v2 does): yes/no/on/off/y/n are
+ * booleans, 0755 is octal, `<<` merges. go-yaml keeps timestamp-like and sexagesimal-like
+ * scalars (2024-01-01, 1:30) as strings, so those YAML 1.1 tags are left out.
+ */
+export const YAML_READ_OPTIONS: YamlParseOptions & DocumentOptions & SchemaOptions = {
+  version: '1.1',
+  uniqueKeys: true,
+  prettyErrors: false,
+  customTags: (tags) => tags.filter((tag) => typeof tag === 'string' || !isTimeTag(tag)),
+};
+
+function isTimeTag(tag: { tag: string; format?: string }): boolean {
+  return tag.tag === 'tag:yaml.org,2002:timestamp' || tag.format === 'TIME';
+}
 
 export interface ParseOptions {
   /** Path of the file; when it is .gitlab/agents/<name>/config.yaml the name is checked too. */
@@ -32,7 +61,7 @@ export function parseAgentConfig(text: string, options: ParseOptions = {}): Pars
   // Decided before capping: an error beyond the cap still refuses the config.
   const hasError = (content.unmapped ?? 0) > 0 || all.some((diagnostic) => diagnostic.severity === 'error');
   const diagnostics = capped(sortByPosition(all), content.unmapped ?? 0);
-  return hasError || content.data === undefined ? { diagnostics } : { config: content.data as AgentConfig, diagnostics };
+  return hasError || content.data === undefined ? { diagnostics } : { config: toAgentConfig(content.data), diagnostics };
 }
 
 /** Nobody reads thousands of diagnostics, and an editor slows down showing them. */
@@ -76,8 +105,9 @@ export interface ContentCheck {
 export function diagnoseWithSimpleReader(text: string): ContentCheck | undefined {
   const simple = readSimpleYaml(text);
   if (simple === undefined) return undefined;
-  const { data } = simple;
-  if (!('gitops' in data) && satisfiesSchema(data) && findDuplicateEntries(data).length === 0) return { data, diagnostics: [] };
+  const data = dropNullValues(simple.data);
+  const clean = !('gitops' in data) && satisfiesSchema(data) && findDuplicateEntries(data).length === 0;
+  if (clean && findFieldProblems(data).length === 0) return { data, diagnostics: [] };
   if (simple.rangesUncertain) return undefined; // the yaml package places these diagnostics
   return { data, ...contentDiagnostics(new YamlSource(text, simple.lineCounter), simple.doc, data) };
 }
@@ -85,13 +115,14 @@ export function diagnoseWithSimpleReader(text: string): ContentCheck | undefined
 /** The full path: the yaml package, for any YAML at all, with its syntax errors placed exactly. */
 export function diagnoseWithYamlPackage(text: string): ContentCheck {
   const source = new YamlSource(text, lineCounterFor(text));
-  const documents = parseAllDocuments(text, { uniqueKeys: true, prettyErrors: false });
+  const documents = parseAllDocuments(text, YAML_READ_OPTIONS);
   if (documents.length === 0) return { data: {}, diagnostics: [] }; // empty file or only comments
   const doc = documents[0]!;
   const diagnostics = [...yamlProblems(source, doc), ...extraDocumentDiagnostics(source, documents.slice(1))];
   if (doc.errors.some((error) => error.code !== 'DUPLICATE_KEY')) return { diagnostics };
-  const data = toPlainData(source, doc, diagnostics);
-  if (data === undefined) return { diagnostics };
+  const plain = toPlainData(source, doc, diagnostics);
+  if (plain === undefined) return { diagnostics };
+  const data = dropNullValues(plain);
   const content = contentDiagnostics(source, doc, data);
   return { data, diagnostics: [...diagnostics, ...content.diagnostics], unmapped: content.unmapped };
 }
@@ -103,7 +134,12 @@ function contentDiagnostics(
 ): { diagnostics: ConfigDiagnostic[]; unmapped: number } {
   const schema = schemaDiagnostics({ source, doc, data });
   return {
-    diagnostics: [...removedKeyDiagnostics(source, doc, data), ...schema.diagnostics, ...duplicateEntryDiagnostics(source, doc, data)],
+    diagnostics: [
+      ...removedKeyDiagnostics(source, doc, data),
+      ...schema.diagnostics,
+      ...duplicateEntryDiagnostics(source, doc, data),
+      ...fieldDiagnostics(source, doc, data),
+    ],
     unmapped: schema.unmapped,
   };
 }
@@ -130,12 +166,17 @@ function yamlProblems(source: YamlSource, doc: Document): ConfigDiagnostic[] {
     return {
       severity,
       code: duplicate ? DiagnosticCodes.duplicateKey : DiagnosticCodes.yamlSyntax,
-      message: duplicate ? `duplicate key "${keyText}": each key may appear once in a mapping` : `YAML syntax error: ${problem.message}`,
+      message: duplicate
+        ? `duplicate key "${keyText}": the last one is used (as the reference does); remove the others`
+        : `YAML syntax error: ${problem.message}`,
       path: [],
       range: source.rangeOf(start, end),
     };
   };
-  return [...doc.errors.map((error) => toDiagnostic(error, 'error')), ...doc.warnings.map((warning) => toDiagnostic(warning, 'warning'))];
+  return [
+    ...doc.errors.map((error) => toDiagnostic(error, error.code === 'DUPLICATE_KEY' ? 'warning' : 'error')),
+    ...doc.warnings.map((warning) => toDiagnostic(warning, 'warning')),
+  ];
 }
 
 /** The yaml package points at a duplicate key's first character; cover the whole key. */
@@ -156,9 +197,9 @@ function extraDocumentDiagnostics(source: YamlSource, extra: Document[]): Config
   const start = extra[0]!.range?.[0] ?? 0;
   return [
     {
-      severity: 'error',
+      severity: 'warning',
       code: DiagnosticCodes.multipleDocuments,
-      message: `the config must be a single YAML document; found ${extra.length + 1} (separated by ---)`,
+      message: `only the first YAML document is read (as the reference does); the ${extra.length} after this --- ${extra.length === 1 ? 'is' : 'are'} ignored`,
       path: [],
       range: source.rangeOf(start, source.nextLineStart(start) - 1),
     },

@@ -10,12 +10,15 @@ export interface JsonSchema {
   patternErrorMessage?: string;
   type?: string | string[];
   properties?: Record<string, JsonSchema>;
-  additionalProperties?: boolean;
+  /** false, or the schema of every value (a map such as labels). */
+  additionalProperties?: boolean | JsonSchema;
   required?: string[];
   items?: JsonSchema;
   enum?: unknown[];
   const?: unknown;
   default?: unknown;
+  /** The first one is what a quick fix inserts for a required key without a default. */
+  examples?: unknown[];
   pattern?: string;
   minLength?: number;
   maxLength?: number;
