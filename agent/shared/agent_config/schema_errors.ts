@@ -4,7 +4,7 @@ import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
 import { isMap, isScalar, type Document, type Node, type Scalar } from 'yaml';
 import { diagnosticAt } from './diagnostic_builders';
 import { insertKeyFix, keepFirstKeyFix, removePairFix, replaceNodeFix } from './fixes';
-import { AGENT_CONFIG_SCHEMA, allowedKeys, formatPath, schemaAtPath, schemaTypeName } from './schema_nav';
+import { AGENT_CONFIG_SCHEMA, allowedKeys, enumChoices, formatPath, schemaAtPath, schemaTypeName } from './schema_nav';
 import { parseDuration } from './go_duration';
 import { closestMatch } from './suggest';
 import { DiagnosticCodes, type ConfigDiagnostic, type ConfigFix } from './types';
@@ -221,8 +221,7 @@ function badEnumDiagnostic(
   allowed: unknown[],
 ): ConfigDiagnostic {
   const value = valueAt(context.data, path);
-  const choices = allowed.filter((choice) => typeof choice === 'string');
-  const numbers = allowed.filter((choice) => typeof choice === 'number');
+  const { names: choices, numbers } = enumChoices({ enum: allowed });
   const suggestion = closestMatch(String(value), choices);
   const node = valueAnchor(located);
   const fix =

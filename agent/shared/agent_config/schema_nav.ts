@@ -84,3 +84,12 @@ export function formatPath(path: readonly (string | number)[]): string {
   if (path.length === 0) return 'the top level';
   return path.map((segment, index) => (typeof segment === 'number' ? `[${segment}]` : index === 0 ? segment : `.${segment}`)).join('');
 }
+
+/** An enum's values split into names and numbers (the reference takes a protobuf enum by either). */
+export function enumChoices(schema: JsonSchema): { names: string[]; numbers: number[] } {
+  const values = schema.enum ?? [];
+  return {
+    names: values.filter((value): value is string => typeof value === 'string'),
+    numbers: values.filter((value): value is number => typeof value === 'number'),
+  };
+}
