@@ -1,17 +1,6 @@
 // parseAgentConfig: YAML text in, a typed config and diagnostics out. Never throws and never
 // hangs on hostile input: size is checked before parsing, and alias expansion is bounded.
-import {
-  isMap,
-  isScalar,
-  parseAllDocuments,
-  visit,
-  type Document,
-  type DocumentOptions,
-  type Node,
-  type ParseOptions as YamlParseOptions,
-  type SchemaOptions,
-  type YAMLError,
-} from 'yaml';
+import { isMap, isScalar, parseAllDocuments, visit, type Document, type Node, type YAMLError } from 'yaml';
 import { firstLineRange, diagnosticAt } from './diagnostic_builders';
 import { satisfiesSchema, schemaDiagnostics } from './schema_errors';
 import { readSimpleYaml } from './simple_yaml';
@@ -19,7 +8,10 @@ import { fieldDiagnostics, findFieldProblems } from './field_checks';
 import { dropNullValues, toAgentConfig } from './normalize';
 import { agentNameDiagnostics, duplicateEntryDiagnostics, findDuplicateEntries, removedKeyDiagnostics } from './semantic_checks';
 import { DiagnosticCodes, type ConfigDiagnostic, type ParseResult } from './types';
+import { YAML_READ_OPTIONS } from './yaml_options';
 import { lineCounterFor, YamlSource } from './yaml_source';
+
+export { YAML_READ_OPTIONS };
 
 /** The reference refuses config files above 128 KiB. */
 export const MAX_CONFIG_BYTES = 128 * 1024;
@@ -31,30 +23,16 @@ export const MAX_ALIAS_COUNT = 100;
 /** Diagnostics reported per file; the rest are summed up in one more. */
 export const MAX_DIAGNOSTICS = 100;
 
-/**
- * YAML as the reference reads it (YAML 1.1, as go-yaml v2 does): yes/no/on/off/y/n are
- * booleans, 0755 is octal, `<<` merges. go-yaml keeps timestamp-like and sexagesimal-like
- * scalars (2024-01-01, 1:30) as strings, so those YAML 1.1 tags are left out.
- */
-export const YAML_READ_OPTIONS: YamlParseOptions & DocumentOptions & SchemaOptions = {
-  version: '1.1',
-  uniqueKeys: true,
-  prettyErrors: false,
-  customTags: (tags) => tags.filter((tag) => typeof tag === 'string' || !isTimeTag(tag)),
-};
-
-function isTimeTag(tag: { tag: string; format?: string }): boolean {
-  return tag.tag === 'tag:yaml.org,2002:timestamp' || tag.format === 'TIME';
-}
-
 export interface ParseOptions {
   /** Path of the file; when it is .gitlab/agents/<name>/config.yaml the name is checked too. */
   fileName?: string;
+  /** Largest file accepted, in bytes (kascfg agent.configuration.max_configuration_file_size); default MAX_CONFIG_BYTES. */
+  maxBytes?: number;
 }
 
 export function parseAgentConfig(text: string, options: ParseOptions = {}): ParseResult {
   const nameProblems = agentNameDiagnostics({ text }, options.fileName);
-  const oversize = sizeDiagnostic(text);
+  const oversize = sizeDiagnostic(text, options.maxBytes ?? MAX_CONFIG_BYTES);
   if (oversize !== undefined) return { diagnostics: [...nameProblems, oversize] };
   const content = diagnoseSafely(text);
   const all = [...nameProblems, ...content.diagnostics];
@@ -144,15 +122,15 @@ function contentDiagnostics(
   };
 }
 
-function sizeDiagnostic(text: string): ConfigDiagnostic | undefined {
-  // UTF-16 length is a lower bound of the UTF-8 size; only count bytes when it matters.
-  if (text.length <= MAX_CONFIG_BYTES / 3) return undefined;
+function sizeDiagnostic(text: string, maxBytes: number): ConfigDiagnostic | undefined {
+  // A UTF-16 unit is at most 3 UTF-8 bytes; only count bytes when it matters.
+  if (text.length <= maxBytes / 3) return undefined;
   const bytes = Buffer.byteLength(text, 'utf8');
-  if (bytes <= MAX_CONFIG_BYTES) return undefined;
+  if (bytes <= maxBytes) return undefined;
   return {
     severity: 'error',
     code: DiagnosticCodes.tooLarge,
-    message: `config file is ${Math.ceil(bytes / 1024)} KiB; at most ${MAX_CONFIG_BYTES / 1024} KiB is allowed`,
+    message: `config file is ${bytes} bytes; at most ${maxBytes} bytes (${Math.floor(maxBytes / 1024)} KiB) are allowed`,
     path: [],
     range: firstLineRange({ text }),
   };
