@@ -122,6 +122,10 @@ function contentDiagnostics(
   };
 }
 
+function sizeText(bytes: number): string {
+  return bytes % 1024 === 0 ? `${bytes / 1024} KiB (${bytes} bytes)` : `${bytes} bytes`;
+}
+
 function sizeDiagnostic(text: string, maxBytes: number): ConfigDiagnostic | undefined {
   // A UTF-16 unit is at most 3 UTF-8 bytes; only count bytes when it matters.
   if (text.length <= maxBytes / 3) return undefined;
@@ -130,7 +134,7 @@ function sizeDiagnostic(text: string, maxBytes: number): ConfigDiagnostic | unde
   return {
     severity: 'error',
     code: DiagnosticCodes.tooLarge,
-    message: `config file is ${bytes} bytes; at most ${maxBytes} bytes (${Math.floor(maxBytes / 1024)} KiB) are allowed`,
+    message: `config file is ${bytes} bytes; at most ${sizeText(maxBytes)} is allowed`,
     path: [],
     range: firstLineRange({ text }),
   };
