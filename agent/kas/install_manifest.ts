@@ -334,3 +334,49 @@ async function readCa(file: string): Promise<string> {
   if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw new UsageError(`--ca-file ${file} holds no PEM certificate`);
   return pem;
 }
+
+/** The kustomize base deploy/agentk/ holds: the manifest of an agent named `main`, token and kas address as placeholders. */
+export const KUSTOMIZE_BASE_AGENT = 'main';
+export const PLACEHOLDER_KAS_ADDRESS = 'wss://kas.example.com/-/kubernetes-agent/';
+const PLACEHOLDER_TOKEN = 'replace-with-the-agent-token';
+
+/** The files of deploy/agentk/ (written by scripts/generate_deploy_agentk.ts, checked by a test). */
+export function kustomizeBaseFiles(): Record<string, string> {
+  const objects = installManifestObjects({
+    agent: KUSTOMIZE_BASE_AGENT,
+    kasAddress: PLACEHOLDER_KAS_ADDRESS,
+    token: PLACEHOLDER_TOKEN,
+    namespace: DEFAULT_NAMESPACE,
+    access: { kind: 'cluster-admin' },
+    image: DEFAULT_IMAGE,
+    replicas: DEFAULT_REPLICAS,
+  });
+  const secret = objects.find((o) => o.kind === 'Secret')!;
+  const secretMeta = secret.metadata as { name: string; namespace: string };
+  const generated =
+    '# Generated from agent/kas/install_manifest.ts by `npx tsx agent/devtools/generate_deploy_agentk.ts`: change it in an overlay.\n';
+  const kustomization = {
+    apiVersion: 'kustomize.config.k8s.io/v1beta1',
+    kind: 'Kustomization',
+    resources: ['agentk.yaml'],
+    // An overlay replaces it (behavior: replace) with the real token from a file.
+    secretGenerator: [
+      {
+        name: secretMeta.name,
+        namespace: secretMeta.namespace,
+        literals: [`token=${PLACEHOLDER_TOKEN}`],
+        options: { disableNameSuffixHash: true },
+      },
+    ],
+    images: [{ name: DEFAULT_IMAGE.split(':')[0], newName: DEFAULT_IMAGE.split(':')[0], newTag: DEFAULT_IMAGE.split(':')[1] }],
+  };
+  return {
+    'kustomization.yaml': generated + stringify(kustomization, { lineWidth: 0 }),
+    'agentk.yaml':
+      generated +
+      objects
+        .filter((o) => o !== secret)
+        .map((o) => stringify(o, { lineWidth: 0 }))
+        .join('---\n'),
+  };
+}

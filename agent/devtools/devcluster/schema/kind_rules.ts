@@ -52,6 +52,8 @@ export function kindCauses(kind: string, object: KubeObject): StatusCause[] {
     case 'Secret':
     case 'ConfigMap':
       return dataKeyCauses(object);
+    case 'PersistentVolumeClaim':
+      return claimCauses(obj(object.spec));
     default:
       return [];
   }
@@ -187,5 +189,17 @@ function dataKeyCauses(object: KubeObject): StatusCause[] {
         causes.push(invalidValue(`${field}[${key}]`, key, "a valid config key must consist of alphanumeric characters, '-', '_' or '.'"));
     }
   }
+  return causes;
+}
+
+function claimCauses(spec: Json | undefined): StatusCause[] {
+  const causes: StatusCause[] = [];
+  const modes = ['ReadWriteOnce', 'ReadOnlyMany', 'ReadWriteMany', 'ReadWriteOncePod'];
+  const accessModes = list(spec?.accessModes);
+  if (accessModes.length === 0) causes.push(required('spec.accessModes'));
+  accessModes.forEach((mode, i) => {
+    if (!modes.includes(String(mode))) causes.push(unsupported(`spec.accessModes[${i}]`, mode, modes));
+  });
+  if (obj(obj(spec?.resources)?.requests)?.storage === undefined) causes.push(required('spec.resources[storage]'));
   return causes;
 }

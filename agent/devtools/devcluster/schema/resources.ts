@@ -144,6 +144,17 @@ export const RESOURCES: readonly ResourceDefinition[] = [
     subresources: { status: ['get', 'patch', 'update'] },
   }),
   row({
+    group: '',
+    version: 'v1',
+    kind: 'PersistentVolumeClaim',
+    model: 'V1PersistentVolumeClaim',
+    plural: 'persistentvolumeclaims',
+    singular: 'persistentvolumeclaim',
+    shortNames: ['pvc'],
+    namespaced: true,
+    subresources: { status: ['get', 'patch', 'update'] },
+  }),
+  row({
     group: 'policy',
     version: 'v1',
     kind: 'PodDisruptionBudget',
