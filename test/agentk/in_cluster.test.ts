@@ -34,6 +34,12 @@ describe('agentk in-cluster mode against the dev cluster', function () {
     assert.match(agentk!.output(), /"inCluster":true/);
   });
 
+  it("leads its agent's Lease with only the manifest's leader-election Role (namespaced access)", async () => {
+    await waitUntil('agentk leads', () => (agentk!.output().includes('became the leader') ? true : undefined));
+    const lease = await stack.admin(['get', 'lease', 'gitlab-agent-dev-leader', '-n', NAMESPACE, '-o', 'jsonpath={.spec.holderIdentity}']);
+    assert.match(lease.stdout, /^agentk-0_/);
+  });
+
   it('serves kubectl through the tunnel with the service account, limited to its Role', async () => {
     const created = await stack.kubectl(['create', 'configmap', 'through-kas', '-n', 'shop', '--from-literal=a=b']);
     assert.equal(created.code, 0, created.stderr + agentk!.output());
