@@ -4,6 +4,7 @@
 // its tunnels open whatever the outcome: kas may route a request to any of them.
 import type { AgentkModule } from '../../module/modagent';
 import { candidateIdentity, LeaseElector } from './elector';
+import { leaderGauge } from './metrics';
 
 export const leaderElectionAgentModule: AgentkModule = {
   name: 'leader_election',
@@ -20,9 +21,13 @@ export const leaderElectionAgentModule: AgentkModule = {
       namespace: agentMeta.podNamespace,
       settings,
       identity: candidateIdentity(agentMeta.podName),
-      onChange: (isLeader) => leadership.publish(isLeader),
+      onChange: (isLeader) => {
+        leaderGauge.set({ name: settings.leaseName }, isLeader ? 1 : 0);
+        leadership.publish(isLeader);
+      },
       logger,
     });
+    leaderGauge.set({ name: settings.leaseName }, 0);
     await elector.start();
     return { stop: () => elector.stop() };
   },

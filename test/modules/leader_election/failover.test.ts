@@ -16,6 +16,14 @@ const TIMING = [
 ];
 const LEASES = { group: 'coordination.k8s.io', version: 'v1', resource: 'leases' };
 
+/** /metrics of a replica, at the probe address it logged. */
+async function metricsOf(replica: AgentkProcess): Promise<string> {
+  const address = /"observability listener started".*?"address":"([^"]+)"/.exec(replica.output())?.[1];
+  assert.ok(address, replica.output());
+  const response = await fetch(`http://${address}/metrics`);
+  return response.text();
+}
+
 describe('leader election: two agentk replicas and a Lease', function () {
   this.timeout(120_000);
   let stack: Stack;
@@ -62,6 +70,11 @@ describe('leader election: two agentk replicas and a Lease', function () {
     assert.ok(!follower.output().includes('became the leader'), 'the follower never led');
     const listed = await stack.kubectl(['get', 'namespaces', '-o', 'name']);
     assert.equal(listed.code, 0, listed.stderr);
+    for (const replica of replicas) {
+      const metrics = await metricsOf(replica);
+      const expected = replica.podName === leader ? 1 : 0;
+      assert.match(metrics, new RegExp(`^leader_election_master_status\\{name="${SERVICE_ACCOUNT}-leader"\\} ${expected}$`, 'm'));
+    }
   });
 
   it('a leader killed with SIGKILL is replaced within the lease duration', async () => {
