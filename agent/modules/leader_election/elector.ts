@@ -46,6 +46,15 @@ function statusCode(err: unknown): number | undefined {
   return typeof code === 'number' ? code : undefined;
 }
 
+/** What the logs say about a failure: the HTTP status, else the system error code (ENOENT, ECONNREFUSED), never raw text. */
+function errorCode(err: unknown): string | number {
+  const direct = (err as { code?: unknown }).code;
+  if (typeof direct === 'number' || typeof direct === 'string') return direct;
+  const cause = (err as { cause?: { code?: unknown } }).cause?.code;
+  if (typeof cause === 'string') return cause;
+  return (err as Error).name ?? 'Error';
+}
+
 export class LeaseElector {
   private api: CoordinationV1Api | undefined;
   private observed: Observed | undefined;
@@ -90,7 +99,7 @@ export class LeaseElector {
       if (acquired) this.lastRenewal = Date.now();
       this.setLeader(acquired || (this.leader && Date.now() - this.lastRenewal < settings.renewDeadlineMs));
     } catch (err) {
-      logger.warn('leader election round failed', { code: statusCode(err) ?? (err as Error).name, lease: settings.leaseName });
+      logger.warn('leader election round failed', { code: errorCode(err), lease: settings.leaseName });
       // A leader keeps leading until the renew deadline passes without a renewal.
       if (this.leader && Date.now() - this.lastRenewal >= settings.renewDeadlineMs) this.setLeader(false);
     }
@@ -169,7 +178,7 @@ export class LeaseElector {
         settings.renewDeadlineMs,
       );
     } catch (err) {
-      logger.warn('could not release the leader lease', { code: statusCode(err) ?? (err as Error).name });
+      logger.warn('could not release the leader lease', { code: errorCode(err) });
     }
   }
 }
