@@ -4,13 +4,21 @@ import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { KubeConfig } from '@kubernetes/client-node' with { 'resolution-mode': 'import' };
 import type { Logger } from '../internal/log';
-import type { AgentConfigurations, AgentkModule, AgentkModuleContext, AgentMeta } from '../module/modagent';
+import type {
+  AgentConfigurations,
+  AgentkModule,
+  AgentkModuleContext,
+  AgentMeta,
+  LeaderElectionSettings,
+  Leadership,
+} from '../module/modagent';
 import { listenerList } from '../module/listener_list';
 import { ShutdownStack } from '../module/shutdown_stack';
 import { dialKas, type KasConnection } from '../modules/reverse_tunnel/agent/dial';
 import { TunnelPool, type PoolSettings, type PoolStats } from '../modules/reverse_tunnel/agent/pool';
 import { tunnelServiceDispatch, type TunnelService } from '../modules/reverse_tunnel/agent/services';
 import type { AgentConfig } from '../shared/agent_config/types';
+import { isInCluster, loadInCluster, SERVICE_ACCOUNT_DIR, serviceAccountNamespace } from './in_cluster';
 
 export interface AgentkOptions {
   /** grpc://, grpcs://, ws:// or wss:// address of kas's agent listener. */
@@ -21,10 +29,14 @@ export interface AgentkOptions {
   tlsServerName?: string;
   /** A kubeconfig file; without it: in-cluster when KUBERNETES_SERVICE_HOST is set, else the default kubeconfig. */
   kubeconfig?: string;
+  /** In-cluster: the mounted service account (token, ca.crt, namespace); default the kubelet's path. */
+  serviceAccountDir?: string;
+  /** Default: the reference's timings, on in-cluster (the Lease lives in the pod's namespace), off elsewhere. */
+  leaderElection?: Partial<LeaderElectionSettings>;
   kubeContext?: string;
   /** host:port for /liveness, /readiness, /metrics; default ':8080'; null turns it off. */
   observabilityAddress?: string | null;
-  /** Default: env POD_NAME / POD_NAMESPACE. */
+  /** Default: env POD_NAME / POD_NAMESPACE (the downward API), in-cluster the service account's namespace. */
   podName?: string;
   podNamespace?: string;
   poolSettings?: Partial<PoolSettings>;
@@ -40,6 +52,8 @@ export interface Agentk {
   /** The kas connection (it also carries other agent RPCs, e.g. the configuration stream). */
   kas: KasConnection;
   stats(): PoolStats;
+  /** Whether this replica holds the agent's leader Lease (always true with leader election off). */
+  isLeader(): boolean;
   /** The latest configuration kas sent, and its commit. */
   currentConfig(): { config: AgentConfig; commit: string } | undefined;
   stop(): Promise<void>;
@@ -47,7 +61,9 @@ export interface Agentk {
 
 export async function startAgentkCore(options: AgentkOptions, modules: readonly AgentkModule[], version: string): Promise<Agentk> {
   const logger = options.logger;
-  const kubeConfig = await loadKubeConfig(options);
+  const inCluster = !options.kubeconfig && isInCluster(process.env);
+  const serviceAccountDir = options.serviceAccountDir ?? SERVICE_ACCOUNT_DIR;
+  const kubeConfig = await loadKubeConfig(options, inCluster ? serviceAccountDir : undefined);
   const caPem = options.caFile ? await readFile(options.caFile, 'utf8') : undefined;
   const kas = await dialKas({ kasAddress: options.kasAddress, token: options.token, caPem, tlsServerName: options.tlsServerName, logger });
   const shutdown = new ShutdownStack(logger);
@@ -55,8 +71,10 @@ export async function startAgentkCore(options: AgentkOptions, modules: readonly 
   const agentMeta: AgentMeta = {
     version,
     podName: options.podName ?? process.env.POD_NAME ?? '',
-    podNamespace: options.podNamespace ?? process.env.POD_NAMESPACE ?? '',
+    podNamespace:
+      options.podNamespace ?? process.env.POD_NAMESPACE ?? (inCluster ? serviceAccountNamespace(serviceAccountDir) : undefined) ?? '',
   };
+  const leadership = leadershipOf({ ...DEFAULT_LEADER_ELECTION, enabled: inCluster, ...options.leaderElection });
   const services: TunnelService[] = [];
   const listeners = listenerList();
   const pool: { current?: TunnelPool } = {};
@@ -73,6 +91,7 @@ export async function startAgentkCore(options: AgentkOptions, modules: readonly 
     tunnelServices: { add: (service) => services.push(service) },
     tunnels: { stats: () => pool.current?.stats() ?? { opening: 0, idle: 0, busy: 0, connected: false } },
     configuration,
+    leadership,
     observabilityAddress: options.observabilityAddress === undefined ? ':8080' : options.observabilityAddress,
     listeners,
     shutdown,
@@ -100,14 +119,42 @@ export async function startAgentkCore(options: AgentkOptions, modules: readonly 
   tunnelPool.start();
   const server = kubeConfig.getCurrentCluster()?.server;
   const kubernetesApiServer = server ? new URL(server).href : '';
-  logger.info('agentk started', { kasAddress: options.kasAddress, kubernetesApi: kubernetesApiServer });
+  logger.info('agentk started', { kasAddress: options.kasAddress, kubernetesApi: kubernetesApiServer, inCluster });
   return {
     observabilityAddress: listeners.find('observability_listener')?.address,
     kubernetesApiServer,
     kas,
     stats: () => tunnelPool.stats(),
     currentConfig: () => configuration.current(),
+    isLeader: () => leadership.isLeader(),
     stop: () => shutdown.unwind(),
+  };
+}
+
+/** The reference's (client-go's) timings; the Lease name is per agent in the install manifest. */
+const DEFAULT_LEADER_ELECTION: LeaderElectionSettings = {
+  leaseName: 'agentk-leader',
+  leaseDurationMs: 15_000,
+  renewDeadlineMs: 10_000,
+  retryPeriodMs: 2_000,
+  enabled: true,
+};
+
+function leadershipOf(settings: LeaderElectionSettings): Leadership {
+  const listeners = new Set<(isLeader: boolean) => void>();
+  let leader = false;
+  return {
+    settings,
+    isLeader: () => leader,
+    publish: (isLeader) => {
+      if (isLeader === leader) return;
+      leader = isLeader;
+      for (const listener of listeners) listener(isLeader);
+    },
+    onLeaderChange: (listener) => {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
   };
 }
 
@@ -134,12 +181,12 @@ function applyConfig(config: AgentConfig, logger: Logger): void {
   logger.info('agent configuration applied', { logLevel: level ?? 'unchanged' });
 }
 
-async function loadKubeConfig(options: AgentkOptions): Promise<KubeConfig> {
+async function loadKubeConfig(options: AgentkOptions, serviceAccountDir: string | undefined): Promise<KubeConfig> {
   // client-node is an ES module; agentk's bundle is CommonJS.
   const { KubeConfig } = await import('@kubernetes/client-node');
   const kubeConfig = new KubeConfig();
   if (options.kubeconfig) kubeConfig.loadFromFile(options.kubeconfig);
-  else if (process.env.KUBERNETES_SERVICE_HOST) kubeConfig.loadFromCluster();
+  else if (serviceAccountDir) loadInCluster(kubeConfig, { serviceAccountDir, env: process.env });
   else kubeConfig.loadFromDefault();
   if (options.kubeContext) {
     if (!kubeConfig.getContextObject(options.kubeContext)) throw new Error(`kubeconfig has no context "${options.kubeContext}"`);

@@ -4,6 +4,7 @@
 import type { AgentkModule } from '../module/modagent';
 import { agentConfigurationAgentModule } from '../modules/agent_configuration/agentk_module';
 import { kubernetesApiAgentModule } from '../modules/kubernetes_api/agentk_module';
+import { leaderElectionAgentModule } from '../modules/leader_election/agentk_module';
 import { observabilityAgentModule } from '../modules/observability/agentk_module';
 import { startAgentkCore, type Agentk, type AgentkOptions } from './core';
 
@@ -16,6 +17,7 @@ export const AGENTK_MODULES: readonly AgentkModule[] = [
   kubernetesApiAgentModule, // MakeRequest through the tunnel, forwarded to the cluster's API server
   agentConfigurationAgentModule, // the configuration stream from kas
   observabilityAgentModule, // probes and metrics
+  leaderElectionAgentModule, // one leader among the agent's replicas (a Lease); tunnels stay open on all
 ];
 
 export function runAgentk(options: AgentkOptions): Promise<Agentk> {

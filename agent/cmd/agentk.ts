@@ -5,6 +5,9 @@ import { readFile } from 'node:fs/promises';
 import { runAgentk } from '../agentk';
 import { parseCommandLine, runMain, UsageError } from '../internal/cli';
 import { createLogger, type LogLevel } from '../internal/log';
+import { SERVICE_ACCOUNT_DIR } from '../agentk/in_cluster';
+import { parseDuration } from '../kascfg/kascfg';
+import type { LeaderElectionSettings } from '../module/modagent';
 
 const spec = {
   name: 'agentk',
@@ -19,6 +22,12 @@ const spec = {
     context: { type: 'string' },
     'observability-listen-address': { type: 'string' },
     'log-level': { type: 'string' },
+    'service-account-dir': { type: 'string' },
+    'leader-election': { type: 'string' },
+    'leader-election-lease': { type: 'string' },
+    'leader-election-lease-duration': { type: 'string' },
+    'leader-election-renew-deadline': { type: 'string' },
+    'leader-election-retry-period': { type: 'string' },
   },
   help: {
     'kas-address': 'kas agent endpoint: grpc://, grpcs://, ws:// or wss:// (HTTPS_PROXY/NO_PROXY honoured)',
@@ -29,6 +38,12 @@ const spec = {
     context: 'kubeconfig context (default: its current context)',
     'observability-listen-address': '/liveness, /readiness, /metrics listener (default :8080)',
     'log-level': 'debug, info, warn or error (default info)',
+    'service-account-dir': `in-cluster: the mounted service account (token, ca.crt, namespace; default ${SERVICE_ACCOUNT_DIR})`,
+    'leader-election': 'on or off (default: on in-cluster, off with a kubeconfig)',
+    'leader-election-lease': 'the Lease in the pod namespace the replicas elect a leader with (default agentk-leader)',
+    'leader-election-lease-duration': 'how long a Lease not renewed stays held (default 15s)',
+    'leader-election-renew-deadline': 'the leader steps down when it cannot renew for this long (default 10s)',
+    'leader-election-retry-period': 'how often each replica tries to take or renew the Lease (default 2s)',
   },
 } as const;
 
@@ -41,6 +56,34 @@ async function readToken(tokenFile: string | undefined): Promise<string> {
   delete process.env.AGENTK_TOKEN;
   if (!token) throw new UsageError('no agent token: pass --token-file <file> or set AGENTK_TOKEN');
   return token;
+}
+
+function durationFlag(values: Record<string, unknown>, flag: string): number | undefined {
+  const text = values[flag];
+  if (text === undefined) return undefined;
+  const ms = parseDuration(String(text));
+  if (ms === undefined || ms <= 0) throw new UsageError(`--${flag} must be a duration such as 15s or 500ms, not "${String(text)}"`);
+  return ms;
+}
+
+/** Only the flags given: the core fills in the reference's defaults. */
+function leaderElectionFlags(values: Record<string, unknown>): Partial<LeaderElectionSettings> {
+  const onOff = values['leader-election'];
+  if (onOff !== undefined && onOff !== 'on' && onOff !== 'off') throw new UsageError('--leader-election must be on or off');
+  const settings: Partial<LeaderElectionSettings> = {
+    leaseName: values['leader-election-lease'] as string | undefined,
+    leaseDurationMs: durationFlag(values, 'leader-election-lease-duration'),
+    renewDeadlineMs: durationFlag(values, 'leader-election-renew-deadline'),
+    retryPeriodMs: durationFlag(values, 'leader-election-retry-period'),
+    enabled: onOff === undefined ? undefined : onOff === 'on',
+  };
+  const given = Object.fromEntries(Object.entries(settings).filter(([, v]) => v !== undefined)) as Partial<LeaderElectionSettings>;
+  const lease = given.leaseDurationMs ?? 15_000;
+  const renew = given.renewDeadlineMs ?? 10_000;
+  if (renew >= lease) throw new UsageError('--leader-election-renew-deadline must be shorter than the lease duration');
+  if ((given.retryPeriodMs ?? 2_000) >= renew)
+    throw new UsageError('--leader-election-retry-period must be shorter than the renew deadline');
+  return given;
 }
 
 runMain(async () => {
@@ -57,6 +100,8 @@ runMain(async () => {
     tlsServerName: values['tls-server-name'],
     kubeconfig: values.kubeconfig,
     kubeContext: values.context,
+    serviceAccountDir: values['service-account-dir'],
+    leaderElection: leaderElectionFlags(values),
     observabilityAddress: values['observability-listen-address'] ?? ':8080',
     logger,
   });

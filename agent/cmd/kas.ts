@@ -3,9 +3,11 @@
 //   kas token create|list|revoke ...       agent tokens (hashes only at rest)
 //   kas user-token create|list|revoke ...  user and CI job tokens for the Kubernetes API proxy
 //   kas validate-config <file>...          check agent config.yaml files
+//   kas agent install-manifest ...         the objects that run agentk in a cluster
 import { UsageError, parseCommandLine, runMain } from '../internal/cli';
 import { createLogger } from '../internal/log';
 import { runAdminCommand } from '../kas/admin';
+import { runAgentCommand } from '../kas/install_manifest';
 import { startKas } from '../kas/index';
 
 const TOP_HELP = `kas: the Kubernetes agent server
@@ -15,6 +17,7 @@ Usage:
   kas token <create|list|revoke> ...       manage agent tokens
   kas user-token <create|list|revoke> ...  manage user and CI job tokens
   kas validate-config <file>...            validate agent config.yaml files
+  kas agent install-manifest ...           print the YAML that installs agentk in a cluster
 
 Run 'kas <command> --help' for a command's options.
 `;
@@ -59,6 +62,11 @@ runMain(async () => {
   }
   if (command === 'serve') {
     await serve(argv.slice(1));
+    return;
+  }
+  if (command === 'agent') {
+    const note = (line: string) => process.stderr.write(line + '\n');
+    process.exitCode = await runAgentCommand(argv.slice(1), (text) => process.stdout.write(text), note);
     return;
   }
   process.exitCode = await runAdminCommand(command, argv.slice(1), (line) => process.stdout.write(line + '\n'));

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { parseCommandLine, runMain } from '../internal/cli';
 import { createLogger, type LogLevel } from '../internal/log';
 import { startLocalPair, type LocalPair } from '../devtools/local_pair/index';
+import { formatReadyLine } from '../shared/local_pair_ready';
 
 const spec = {
   name: 'local-pair',
@@ -48,20 +49,17 @@ function summary(pair: LocalPair): string {
 
 function readyEvent(pair: LocalPair): string {
   const { agentId, agentName, userToken, k8sProxyUrl, apiUrl, agentAddress, caFile, kubeconfigPath, clusterUrl } = pair;
-  return (
-    JSON.stringify({
-      event: 'ready',
-      agentId,
-      agentName,
-      userToken,
-      k8sProxyUrl,
-      apiUrl,
-      agentAddress,
-      caFile,
-      kubeconfigPath,
-      clusterUrl,
-    }) + '\n'
-  );
+  return formatReadyLine({
+    agentId: String(agentId),
+    agentName,
+    userToken,
+    k8sProxyUrl,
+    apiUrl,
+    agentAddress,
+    caFile,
+    kubeconfigPath,
+    clusterUrl,
+  });
 }
 
 /** Resolves on the first SIGINT/SIGTERM; a second one while stopping exits at once. */

@@ -10,21 +10,21 @@ import { loadKasConfig } from '../kascfg/kascfg';
 
 type Write = (line: string) => void;
 
-const REGISTRY_OPTIONS = {
+export const REGISTRY_OPTIONS = {
   config: { type: 'string' },
   'data-dir': { type: 'string' },
 } as const;
-const REGISTRY_HELP = {
+export const REGISTRY_HELP = {
   config: 'kas configuration file; its registry.data_dir and registry.config_repository are used',
   'data-dir': 'the registry data directory (instead of --config)',
 };
 
-interface Registry {
+export interface Registry {
   dataDir: string;
   configRepository?: string;
 }
 
-async function registryFrom(values: { config?: string; 'data-dir'?: string }): Promise<Registry> {
+export async function registryFrom(values: { config?: string; 'data-dir'?: string }): Promise<Registry> {
   if (values['data-dir']) return { dataDir: values['data-dir'] };
   if (!values.config) throw new UsageError('give --config <kascfg.yaml> or --data-dir <dir>');
   const config = await loadKasConfig(values.config);
@@ -196,7 +196,7 @@ function requireOption(value: string | undefined, flag: string): string {
 }
 
 /** With a kascfg, refuse tokens for agents that are not in the config repository. */
-async function checkAgentExists(agent: string, registry: Registry): Promise<void> {
+export async function checkAgentExists(agent: string, registry: Registry): Promise<void> {
   const problem = validateAgentName(agent);
   if (problem) throw new UsageError(problem);
   if (!registry.configRepository) return;

@@ -1,12 +1,19 @@
-// kascfg: the kas configuration file. Key names follow the reference kas where one exists
-// (agent.listen.*, agent.kubernetes_api.*, observability.listen.address, redis.*); our own
-// additions are registry.* (the embedded agent registry), kas.agent_wait_timeout, the agent
-// port's handshake_timeout / authentication_timeout / max_unauthenticated_connections, every
-// HTTP listener's read_header_timeout / idle_timeout, and kas.authentication_failures.
+// kascfg: the kas configuration file, in the reference kas's shape: its key names, defaults
+// and duration forms ("7200s" as well as Go's "2h"). A reference key is honoured where this kas
+// has the feature; where it does not, a value is refused with a message naming the key (a
+// 'fixed' key is accepted when it asks for what this kas does anyway, so a file of reference
+// defaults loads). Our own keys are registry.* (the embedded agent registry),
+// kas.agent_wait_timeout, private_api.advertise_url and redis.tracker_* (the reference's
+// agent.redis_conn_info_* are accepted as their other names), the agent port's
+// handshake_timeout / authentication_timeout / max_unauthenticated_connections, every HTTP
+// listener's read_header_timeout / idle_timeout, and kas.authentication_failures. See
+// agent/kas/README.md.
 // The file is validated as a whole at start: every problem is reported at once, with the
 // file and line for YAML errors and the key path (plus line) for bad values.
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { parseDuration } from '../shared/agent_config/go_duration';
+import { YAML_READ_OPTIONS } from '../shared/agent_config/yaml_options';
 import { closestMatch } from '../shared/agent_config/suggest';
 import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Node as YamlNode } from 'yaml';
 
@@ -77,7 +84,7 @@ export interface KasConfig {
       maxUnauthenticatedConnections: number;
       tls?: TlsFiles;
     };
-    configuration: { pollPeriodMs: number };
+    configuration: { pollPeriodMs: number; maxConfigurationFileSize: number };
     kubernetesApi: { listen: { address: string; tls?: TlsFiles; timeouts: HttpListenTimeouts }; urlPathPrefix: string };
   };
   observability: { listen: { address: string; timeouts: HttpListenTimeouts } };
@@ -117,22 +124,8 @@ function formatIssue(fileName: string, issue: KasConfigIssue): string {
   return `  ${where}: ${issue.keyPath ? issue.keyPath + ': ' : ''}${issue.message}`;
 }
 
-// ---------- Go-style durations ----------
-
-const DURATION_UNITS_MS: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-
-/** Parses a Go duration string ("300ms", "1m30s", "2h") into milliseconds; undefined if malformed. */
-export function parseDuration(text: string): number | undefined {
-  if (text === '0') return 0;
-  const pattern = /(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/gy;
-  let total = 0;
-  let consumed = 0;
-  for (let match = pattern.exec(text); match; match = pattern.exec(text)) {
-    total += Number(match[1]) * DURATION_UNITS_MS[match[2]!]!;
-    consumed = pattern.lastIndex;
-  }
-  return consumed === text.length && consumed > 0 ? total : undefined;
-}
+// Go-style durations ("300ms", "1m30s", "2h"), read as in the agent config's cron schedules.
+export { parseDuration };
 
 /** host:port, :port or [v6]:port; port 0 asks for a free port. */
 export function parseListenAddress(address: string): ListenAddress | undefined {
@@ -152,7 +145,11 @@ type FieldSpec =
   | { kind: 'bool'; default: boolean }
   | { kind: 'int'; default: number; min: number }
   | { kind: 'duration'; default: string }
-  | { kind: 'stringList' };
+  | { kind: 'stringList' }
+  /** A reference key (or section) this kas has no feature for: any value is refused, with why. */
+  | { kind: 'unsupported'; reason: string }
+  /** A reference key whose behaviour is fixed here: accepted only when it asks for just that. */
+  | { kind: 'fixed'; value: string | boolean; duration?: boolean; reason: string };
 
 const checkAddress = ((v: string) =>
   parseListenAddress(v) ? undefined : `"${v}" is not a listen address (host:port, :port or [ipv6]:port)`) as Check;
@@ -162,13 +159,23 @@ const checkNonEmpty = ((v: string) => (v.trim() ? undefined : 'must not be empty
 const section = (fields: Record<string, FieldSpec>, optional = false): FieldSpec => ({ kind: 'section', fields, optional });
 const address = (value: string): FieldSpec => ({ kind: 'string', default: value, check: checkAddress });
 const tlsFiles = (): Record<string, FieldSpec> => ({ certificate_file: { kind: 'string' }, key_file: { kind: 'string' } });
-// Go's http.Server names; defaults as DEFAULT_HTTP_TIMEOUTS in agent/internal/listen.ts.
+// Ours, on every HTTP listener (Go's http.Server names); defaults as DEFAULT_HTTP_TIMEOUTS in agent/internal/listen.ts.
 const httpTimeouts = (): Record<string, FieldSpec> => ({
   read_header_timeout: { kind: 'duration', default: '10s' },
   idle_timeout: { kind: 'duration', default: '1m' },
 });
+const unsupported = (reason: string): FieldSpec => ({ kind: 'unsupported', reason });
+const fixed = (value: string | boolean, reason: string): FieldSpec => ({ kind: 'fixed', value, reason });
+const fixedDuration = (value: string, reason: string): FieldSpec => ({ kind: 'fixed', value, duration: true, reason });
+
+const NO_NETWORK = 'this listener picks tcp4/tcp6 from its address; only agent.listen.network is configurable';
+const NO_GRACE = 'this listener stops at once on shutdown (only agent.listen has a grace period)';
+const NO_AGE = 'connections to this listener have no maximum age here';
+const TLS_ON_OBSERVABILITY = 'the observability listener serves plain HTTP here';
 
 const SCHEMA: FieldSpec = section({
+  gitlab: unsupported('this kas has its own agent registry (registry.*) instead of a GitLab instance'),
+  gitaly: unsupported('agent configs are read from the git repository registry.config_repository, not through Gitaly'),
   agent: section({
     listen: section({
       address: address('127.0.0.1:8150'),
@@ -177,25 +184,89 @@ const SCHEMA: FieldSpec = section({
       connections_per_token_per_minute: { kind: 'int', default: 40_000, min: 1 },
       max_connection_age: { kind: 'duration', default: '2h' },
       listen_grace_period: { kind: 'duration', default: '5s' },
+      // Ours (agent/internal/connection_guard.ts): strangers cannot hold the port's descriptors.
       handshake_timeout: { kind: 'duration', default: '10s' },
       authentication_timeout: { kind: 'duration', default: '30s' },
       max_unauthenticated_connections: { kind: 'int', default: 500, min: 1 },
       ...tlsFiles(),
     }),
-    configuration: section({ poll_period: { kind: 'duration', default: '1s' } }),
+    // Ours: 1s, not the reference's 300s; new commits are also noticed at once from the ref files.
+    configuration: section({
+      poll_period: { kind: 'duration', default: '1s' },
+      max_configuration_file_size: { kind: 'int', default: 128 * 1024, min: 1 },
+    }),
+    gitops: unsupported('the GitOps module was removed from the reference (GitLab 17.0) and does not exist here'),
+    remote_development: unsupported('this kas has no remote development (workspaces) module'),
+    info_cache_ttl: fixedDuration('5m', 'agent token lookups are cached for 5m here (and dropped at once when the token file changes)'),
+    info_cache_error_ttl: fixedDuration('1m', 'failed agent token lookups are cached for 1m here'),
+    redis_conn_info_ttl: { kind: 'duration', default: '5m' },
+    redis_conn_info_refresh: { kind: 'duration', default: '4m' },
+    redis_conn_info_gc: unsupported('tunnel tracker records expire in Redis by their TTL; there is nothing to collect'),
     kubernetes_api: section({
-      listen: section({ address: address(':8154'), ...tlsFiles(), ...httpTimeouts() }),
-      url_path_prefix: { kind: 'string', default: '/k8s-proxy/', check: checkPathPrefix },
+      listen: section({
+        address: address(':8154'),
+        ...tlsFiles(),
+        ...httpTimeouts(),
+        network: unsupported(NO_NETWORK),
+        listen_grace_period: unsupported(NO_GRACE),
+        shutdown_grace_period: unsupported('proxied requests are not drained on shutdown here'),
+      }),
+      url_path_prefix: { kind: 'string', default: '/', check: checkPathPrefix },
+      allowed_agent_cache_ttl: unsupported('CI job tokens are checked against the local registry on every request; there is no cache'),
+      allowed_agent_cache_error_ttl: unsupported(
+        'CI job tokens are checked against the local registry on every request; there is no cache',
+      ),
     }),
   }),
-  observability: section({ listen: section({ address: address(':8151'), ...httpTimeouts() }) }),
-  api: section({ listen: section({ address: address('127.0.0.1:8153'), ...tlsFiles(), ...httpTimeouts() }) }),
+  observability: section({
+    listen: section({
+      address: address('127.0.0.1:8151'),
+      ...httpTimeouts(),
+      network: unsupported(NO_NETWORK),
+      certificate_file: unsupported(TLS_ON_OBSERVABILITY),
+      key_file: unsupported(TLS_ON_OBSERVABILITY),
+    }),
+    usage_reporting_period: unsupported('this kas reports no usage metrics to a GitLab'),
+    prometheus: section({ url_path: fixed('/metrics', 'metrics are served at /metrics') }),
+    liveness_probe: section({ url_path: fixed('/liveness', 'the liveness probe is served at /liveness') }),
+    readiness_probe: section({ url_path: fixed('/readiness', 'the readiness probe is served at /readiness') }),
+    tracing: unsupported('this kas exports no traces'),
+    sentry: section({
+      dsn: fixed('', 'this kas reports no errors to Sentry'),
+      environment: fixed('', 'this kas reports no errors to Sentry'),
+    }),
+    logging: section({
+      level: fixed('info', 'kas logs at level info'),
+      grpc_level: fixed('error', 'the gRPC library logs errors only'),
+    }),
+    google_profiler: section({
+      enabled: fixed(false, 'this kas has no Google Cloud Profiler'),
+      project_id: unsupported('this kas has no Google Cloud Profiler'),
+      credentials_file: unsupported('this kas has no Google Cloud Profiler'),
+      debug_logging: unsupported('this kas has no Google Cloud Profiler'),
+    }),
+  }),
+  api: section({
+    listen: section({
+      address: address('127.0.0.1:8153'),
+      ...tlsFiles(),
+      ...httpTimeouts(),
+      authentication_secret_file: unsupported('the REST API on this listener authenticates each user by their token'),
+      network: unsupported(NO_NETWORK),
+      max_connection_age: unsupported(NO_AGE),
+      listen_grace_period: unsupported(NO_GRACE),
+    }),
+  }),
   private_api: section({
     listen: section({
-      address: address(':8155'),
+      address: address('127.0.0.1:8155'),
       ...tlsFiles(),
-      ca_certificate_file: { kind: 'string', check: checkNonEmpty },
       ...httpTimeouts(),
+      ca_certificate_file: { kind: 'string', check: checkNonEmpty },
+      authentication_secret_file: { kind: 'string', check: checkNonEmpty },
+      network: unsupported(NO_NETWORK),
+      max_connection_age: unsupported(NO_AGE),
+      listen_grace_period: unsupported(NO_GRACE),
     }),
     advertise_url: { kind: 'string', check: checkNonEmpty },
     authentication_secret_file: { kind: 'string', check: checkNonEmpty },
@@ -204,14 +275,25 @@ const SCHEMA: FieldSpec = section({
     {
       network: { kind: 'string', default: 'tcp', oneOf: ['tcp', 'unix'] },
       server: section({ address: { kind: 'string', check: checkNonEmpty } }, true),
-      sentinel: section({ master_name: { kind: 'string', check: checkNonEmpty }, addresses: { kind: 'stringList' } }, true),
+      sentinel: section(
+        {
+          master_name: { kind: 'string', check: checkNonEmpty },
+          addresses: { kind: 'stringList' },
+          sentinel_password_file: unsupported('Sentinel connections use no password here'),
+        },
+        true,
+      ),
       password_file: { kind: 'string' },
+      username: unsupported('Redis is reached with a password only (no ACL user name)'),
+      tls: unsupported('Redis is reached without TLS here'),
       key_prefix: { kind: 'string', default: 'gitlab-kas' },
       pool_size: { kind: 'int', default: 10, min: 1 },
       database: { kind: 'int', default: 0, min: 0 },
+      database_index: { kind: 'int', default: 0, min: 0 },
       dial_timeout: { kind: 'duration', default: '5s' },
       read_timeout: { kind: 'duration', default: '1s' },
       write_timeout: { kind: 'duration', default: '3s' },
+      idle_timeout: unsupported('idle Redis connections are not closed here'),
       tracker_refresh_period: { kind: 'duration', default: '4m' },
       tracker_ttl: { kind: 'duration', default: '5m' },
     },
@@ -247,7 +329,8 @@ interface WalkState {
 /** Parses kascfg text; throws KasConfigError listing every problem. */
 export function parseKasConfig(text: string, fileName = 'kascfg.yaml'): KasConfig {
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  // YAML 1.1 like the agent config: the reference reads both files with the same YAML reader.
+  const doc = parseDocument(text, { ...YAML_READ_OPTIONS, lineCounter });
   if (doc.errors.length > 0) {
     throw new KasConfigError(
       fileName,
@@ -303,6 +386,10 @@ function walkSection(spec: Extract<FieldSpec, { kind: 'section' }>, node: YamlNo
 function walkField(spec: FieldSpec, node: YamlNode | undefined, present: boolean, keyPath: string, state: WalkState): void {
   const isNull = !node || (isScalar(node) && node.value === null);
   if (present && !isNull) state.present.add(keyPath);
+  if (spec.kind === 'unsupported') {
+    if (!isNull) state.issues.push({ keyPath, line: state.lineOf(node), message: `not supported here: ${spec.reason}` });
+    return;
+  }
   if (spec.kind === 'section') {
     if (!isNull && !isMap(node)) {
       state.issues.push({ keyPath, line: state.lineOf(node), message: 'must be a mapping' });
@@ -319,19 +406,17 @@ function walkField(spec: FieldSpec, node: YamlNode | undefined, present: boolean
   if (problem) state.issues.push({ keyPath, line: state.lineOf(node), message: problem });
 }
 
-function applyDefault(spec: Exclude<FieldSpec, { kind: 'section' }>, keyPath: string, state: WalkState): void {
+type ValueSpec = Exclude<FieldSpec, { kind: 'section' } | { kind: 'unsupported' }>;
+
+function applyDefault(spec: ValueSpec, keyPath: string, state: WalkState): void {
+  if (spec.kind === 'fixed') return;
   if (spec.kind === 'duration') state.values.set(keyPath, parseDuration(spec.default)!);
   else if (spec.kind === 'stringList') state.values.set(keyPath, []);
   else if (spec.default !== undefined) state.values.set(keyPath, spec.default);
 }
 
 /** Stores the value of a scalar field; returns a problem description instead when it is bad. */
-function readValue(
-  spec: Exclude<FieldSpec, { kind: 'section' }>,
-  node: YamlNode | undefined,
-  keyPath: string,
-  state: WalkState,
-): string | undefined {
+function readValue(spec: ValueSpec, node: YamlNode | undefined, keyPath: string, state: WalkState): string | undefined {
   if (spec.kind === 'stringList') {
     if (!isSeq(node) || !node.items.every((i) => isScalar(i) && typeof i.value === 'string')) return 'must be a list of strings';
     state.values.set(
@@ -342,6 +427,8 @@ function readValue(
   }
   const value: unknown = isScalar(node) ? node.value : undefined;
   switch (spec.kind) {
+    case 'fixed':
+      return fixedValueProblem(spec, value);
     case 'string': {
       if (typeof value !== 'string') return 'must be a string';
       if (spec.oneOf && !spec.oneOf.includes(value)) return `"${value}" is not one of ${spec.oneOf.join(', ')}`;
@@ -366,12 +453,32 @@ function readValue(
   }
 }
 
+function fixedValueProblem(spec: Extract<FieldSpec, { kind: 'fixed' }>, value: unknown): string | undefined {
+  const same =
+    spec.duration === true
+      ? typeof value === 'string' && parseDuration(value) === parseDuration(spec.value as string)
+      : value === spec.value;
+  return same
+    ? undefined
+    : `${JSON.stringify(value)} is not supported here: ${spec.reason} (give ${JSON.stringify(spec.value)} or leave it out)`;
+}
+
 function unknownKeyMessage(key: string, known: string[]): string {
   const closest = closestMatch(key, known);
   return `unknown key "${key}"${closest ? `; did you mean "${closest}"?` : ''} (known here: ${known.join(', ')})`;
 }
 
 // ---------- typed result ----------
+
+/**
+ * The value of a key that has two names (the reference's and ours): whichever the file gives,
+ * and a problem when it gives both. Undefined-valued keys fall back to the first name's default.
+ */
+function eitherName(state: WalkState, names: [string, string]): unknown {
+  const given = names.filter((name) => state.present.has(name));
+  if (given.length > 1) state.issues.push({ keyPath: names[1], message: `give only one of ${names[0]} or ${names[1]} (the same setting)` });
+  return state.values.get(given[0] ?? names[0]);
+}
 
 function buildConfig(state: WalkState, baseDir: string): KasConfig | undefined {
   const v = state.values;
@@ -383,6 +490,7 @@ function buildConfig(state: WalkState, baseDir: string): KasConfig | undefined {
     idleTimeoutMs: num(`${prefix}.idle_timeout`),
   });
   const resolvePath = (p: string) => path.resolve(baseDir, p);
+  const optionalPath = (p: unknown) => (typeof p === 'string' ? resolvePath(p) : undefined);
   const tls = (prefix: string): TlsFiles | undefined => {
     const cert = optStr(`${prefix}.certificate_file`);
     const key = optStr(`${prefix}.key_file`);
@@ -410,7 +518,10 @@ function buildConfig(state: WalkState, baseDir: string): KasConfig | undefined {
         maxUnauthenticatedConnections: num('agent.listen.max_unauthenticated_connections'),
         tls: tls('agent.listen'),
       },
-      configuration: { pollPeriodMs: num('agent.configuration.poll_period') },
+      configuration: {
+        pollPeriodMs: num('agent.configuration.poll_period'),
+        maxConfigurationFileSize: num('agent.configuration.max_configuration_file_size'),
+      },
       kubernetesApi: {
         listen: {
           address: str('agent.kubernetes_api.listen.address'),
@@ -433,10 +544,9 @@ function buildConfig(state: WalkState, baseDir: string): KasConfig | undefined {
         timeouts: timeouts('private_api.listen'),
       },
       advertiseUrl: optStr('private_api.advertise_url'),
-      authenticationSecretFile:
-        optStr('private_api.authentication_secret_file') === undefined
-          ? undefined
-          : resolvePath(str('private_api.authentication_secret_file')),
+      authenticationSecretFile: optionalPath(
+        eitherName(state, ['private_api.listen.authentication_secret_file', 'private_api.authentication_secret_file']),
+      ),
     },
     redis: state.present.has('redis') ? buildRedis(state) : undefined,
     registry: {
@@ -455,7 +565,10 @@ function buildConfig(state: WalkState, baseDir: string): KasConfig | undefined {
     },
   };
   if (config.redis && config.redis.trackerRefreshMs >= config.redis.trackerTtlMs) {
-    state.issues.push({ keyPath: 'redis.tracker_refresh_period', message: 'must be shorter than redis.tracker_ttl' });
+    state.issues.push({
+      keyPath: 'redis.tracker_refresh_period',
+      message: 'must be shorter than redis.tracker_ttl (agent.redis_conn_info_refresh and _ttl are the same settings)',
+    });
   }
   checkPositive(state, [
     'agent.listen.handshake_timeout',
@@ -500,11 +613,11 @@ function buildRedis(state: WalkState): RedisConfig | undefined {
     passwordFile: v.get('redis.password_file') as string | undefined,
     keyPrefix: v.get('redis.key_prefix') as string,
     poolSize: v.get('redis.pool_size') as number,
-    database: v.get('redis.database') as number,
+    database: eitherName(state, ['redis.database_index', 'redis.database']) as number,
     dialTimeoutMs: v.get('redis.dial_timeout') as number,
     readTimeoutMs: v.get('redis.read_timeout') as number,
     writeTimeoutMs: v.get('redis.write_timeout') as number,
-    trackerRefreshMs: v.get('redis.tracker_refresh_period') as number,
-    trackerTtlMs: v.get('redis.tracker_ttl') as number,
+    trackerRefreshMs: eitherName(state, ['agent.redis_conn_info_refresh', 'redis.tracker_refresh_period']) as number,
+    trackerTtlMs: eitherName(state, ['agent.redis_conn_info_ttl', 'redis.tracker_ttl']) as number,
   };
 }

@@ -37,6 +37,8 @@ export interface AgentkModuleContext {
   readonly tunnelServices: { add(service: TunnelService): void };
   readonly tunnels: { stats(): PoolStats };
   readonly configuration: AgentConfigurations;
+  /** Whether this replica is the leader (module leader_election); leader-only work asks it. */
+  readonly leadership: Leadership;
   /** host:port for probes and metrics; null: none. */
   readonly observabilityAddress: string | null;
   /** The ports this agentk listens on (probes only: it never listens for kas). */
@@ -49,4 +51,28 @@ export interface AgentConfigurations {
   publish(config: AgentConfig, commit: string): void;
   onChange(listener: (config: AgentConfig, commit: string) => void): () => void;
   current(): { config: AgentConfig; commit: string } | undefined;
+}
+
+/**
+ * Leadership among an agent's replicas (a coordination.k8s.io Lease, module leader_election).
+ * Every replica keeps its tunnels open; only work that must run once per agent asks isLeader().
+ */
+export interface Leadership {
+  isLeader(): boolean;
+  /** Called with each change (true: this replica became the leader); returns an unsubscribe. */
+  onLeaderChange(listener: (isLeader: boolean) => void): () => void;
+  /** For the leader_election module only: the outcome of an election round. */
+  publish(isLeader: boolean): void;
+  readonly settings: LeaderElectionSettings;
+}
+
+export interface LeaderElectionSettings {
+  /** The Lease's name in the pod's namespace. */
+  leaseName: string;
+  /** The reference's (client-go's) 15 s / 10 s / 2 s. */
+  leaseDurationMs: number;
+  renewDeadlineMs: number;
+  retryPeriodMs: number;
+  /** Off: this replica is the leader at once (one agentk outside a cluster, tests). */
+  enabled: boolean;
 }

@@ -57,7 +57,7 @@ describe('agent config editor model', () => {
       const items = completeAt('observability:\n  logging:\n    level: de|');
       assert.deepEqual(
         items.map((item) => item.label),
-        ['debug', 'info', 'warn', 'error'],
+        ['info', 'debug', 'warn', 'error'],
       );
       assert.equal(items[0]!.kind, 'value');
       assert.deepEqual(items[0]!.range, { start: { line: 2, character: 11 }, end: { line: 2, character: 13 } });
@@ -93,7 +93,7 @@ describe('agent config editor model', () => {
     it('documents an enum value with its allowed values', () => {
       const hover = hoverAt(text, 6, 12) ?? '';
       assert.match(hover, /observability\.logging\.level/);
-      assert.match(hover, /Allowed values: `debug`, `info`, `warn`, `error`/);
+      assert.match(hover, /Allowed values: `info`, `debug`, `warn`, `error` \(or their numbers `0`, `1`, `2`, `3`\)/);
     });
 
     it('is undefined for unknown keys and positions outside the text', () => {
@@ -101,8 +101,8 @@ describe('agent config editor model', () => {
       assert.equal(hoverAt(text, 99, 0), undefined);
     });
 
-    it('shows the removal notice on gitops', () => {
-      assert.match(hoverAt('gitops: {}\n', 0, 1) ?? '', /gitops was removed/);
+    it('shows on gitops that it has no effect', () => {
+      assert.match(hoverAt('gitops: {}\n', 0, 1) ?? '', /gitops has no effect/);
     });
   });
 

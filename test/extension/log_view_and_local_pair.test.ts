@@ -10,7 +10,7 @@ import { join, resolve } from 'node:path';
 import { LocalPairProcess } from '../../extension/src/local_pair/local_pair_process';
 import { KasApi } from '../../extension/src/kas_client/kas_api';
 import { readCaFile } from '../../extension/src/kas_client/http';
-import { proxyCredential } from '../../extension/src/kas_client/kube_client';
+import { formatProxyCredential } from '../../agent/shared/proxy_credential';
 import { kubeClientFor } from '../../extension/src/kube/load';
 import { logViewHtml } from '../../extension/src/logs/log_view_html';
 
@@ -51,7 +51,7 @@ describe('extension local pair process', function () {
     const agents = await new KasApi({ baseUrl: ready.apiUrl, authorization: `Bearer ${ready.userToken}`, caPem }).agents();
     assert.ok(agents.some((a) => a.name === 'dev'));
     const namespaces = await (
-      await kubeClientFor({ server: ready.k8sProxyUrl, token: proxyCredential(ready.agentId, ready.userToken), caPem })
+      await kubeClientFor({ server: ready.k8sProxyUrl, token: formatProxyCredential('pat', ready.agentId, ready.userToken), caPem })
     ).listNamespaces();
     assert.ok(namespaces.includes('default'));
     // Copy Kubeconfig's output works with real kubectl through kas.

@@ -23,8 +23,9 @@ describe('kas configuration (kascfg)', () => {
     assert.equal(config.agent.listen.connectionsPerTokenPerMinute, 40_000);
     assert.equal(config.agent.listen.maxConnectionAgeMs, 2 * 3600_000);
     assert.equal(config.agent.kubernetesApi.listen.address, ':8154');
-    assert.equal(config.agent.kubernetesApi.urlPathPrefix, '/k8s-proxy/');
-    assert.equal(config.observability.listen.address, ':8151');
+    assert.equal(config.agent.kubernetesApi.urlPathPrefix, '/');
+    assert.equal(config.observability.listen.address, '127.0.0.1:8151');
+    assert.equal(config.privateApi.listen.address, '127.0.0.1:8155');
     assert.equal(config.api.listen.address, '127.0.0.1:8153');
     assert.equal(config.kas.agentWaitTimeoutMs, 20_000);
     assert.equal(config.agent.configuration.pollPeriodMs, 1000);

@@ -25,6 +25,7 @@ import { createClusterPlugins } from './plugins';
 import { ensureDefaultNamespaces, loadSeedFile } from './store/seed';
 import { createApiServer } from './api_server/server';
 import { MemoryObjectStore } from './store/store';
+import { loadStructuralSchemas } from './schema/structure';
 import type { ObjectStore, UserInfo } from './types';
 
 /** The cluster, user and context name in the kubeconfig the dev cluster writes. */
@@ -142,6 +143,7 @@ function closeServer(server: Server): Promise<void> {
 export async function startDevCluster(options: DevClusterOptions = {}): Promise<DevCluster> {
   const logger = options.logger ?? createLogger({ component: 'devcluster' });
   const host = options.host ?? '127.0.0.1';
+  await loadStructuralSchemas(); // before the seed and any request is checked against them
   if (options.dataDir) await fs.mkdir(options.dataDir, { recursive: true, mode: 0o700 });
   const tls = await loadOrCreateTls(options.dataDir, LOOPBACK_HOSTS.includes(host) ? LOOPBACK_HOSTS : [host, ...LOOPBACK_HOSTS]);
   const { tokens, adminToken } = await loadOrCreateTokens(options.dataDir);

@@ -12,6 +12,7 @@ import type { Logger } from '../../internal/log';
 import { createCertificateAuthority, issueServerCertificate, LOOPBACK_HOSTS } from '../../internal/tls';
 import { startKas, type Kas } from '../../kas/index';
 import { MAX_ACTIVE_TOKENS_PER_AGENT } from '../../modules/agent_registry/agent_tokens';
+import { formatProxyCredential } from '../../shared/proxy_credential';
 
 export const LOCAL_AGENT_NAME = 'dev';
 export const LOCAL_PROJECT_ID = 'local/agents';
@@ -87,7 +88,7 @@ export async function startLocalPair(options: LocalPairOptions): Promise<LocalPa
         name: 'local-pair',
         server: kas.k8sProxyUrl.replace(/\/$/, ''),
         caPem: tls.caPem,
-        token: `pat:${agent.id}:${userToken}`,
+        token: formatProxyCredential('pat', agent.id, userToken),
       }),
     );
     return {

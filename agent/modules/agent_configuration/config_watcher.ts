@@ -46,6 +46,8 @@ export interface AgentConfigWatcherOptions {
   pollPeriodMs: number;
   /** Watch the git ref files (default true); off, only the poll notices commits. */
   watchRefFiles?: boolean;
+  /** Largest config.yaml taken, in bytes (kascfg agent.configuration.max_configuration_file_size; default 128 KiB). */
+  maxConfigFileBytes?: number;
   logger: Logger;
 }
 
@@ -197,20 +199,21 @@ export class AgentConfigWatcher {
 
   private async parseFolderConfig(folder: AgentFolder, file: string): Promise<{ config: AgentConfig } | { errors: ConfigError[] }> {
     if (!folder.configBlob) return { config: {} };
-    if (folder.configBlob.size > MAX_CONFIG_FILE_BYTES) {
+    const maxBytes = this.options.maxConfigFileBytes ?? MAX_CONFIG_FILE_BYTES;
+    if (folder.configBlob.size > maxBytes) {
       return {
         errors: [
           {
             file,
             line: 1,
             column: 1,
-            message: `the file is ${folder.configBlob.size} bytes; at most ${MAX_CONFIG_FILE_BYTES} are allowed`,
+            message: `the file is ${folder.configBlob.size} bytes; at most ${maxBytes} are allowed`,
           },
         ],
       };
     }
     const text = await this.options.repository.readBlob(folder.configBlob.id);
-    const parsed = parseAgentConfig(text, { fileName: file });
+    const parsed = parseAgentConfig(text, { fileName: file, maxBytes });
     const errors = parsed.diagnostics
       .filter((d) => d.severity === 'error')
       .map((d) => ({ file, line: d.range.start.line + 1, column: d.range.start.character + 1, message: d.message }));

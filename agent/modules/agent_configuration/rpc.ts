@@ -5,6 +5,7 @@
 // config itself travels as JSON text: its schema lives in one place (schema/), not twice.
 import type { Metadata, ServiceDefinition } from '../../internal/grpc';
 import { methodDefinition, protoCodec, protoTypes } from '../../internal/proto_codec';
+import { bearerToken } from '../../shared/proxy_credential';
 
 const PROTO_TEXT = `
 syntax = "proto3";
@@ -81,6 +82,5 @@ export const agentConfigurationServiceDefinition: ServiceDefinition = {
 /** The agent token from gRPC metadata `authorization: Bearer <token>`; undefined if absent. */
 export function bearerTokenFrom(metadata: Metadata): string | undefined {
   const value = metadata.get('authorization')[0];
-  const match = typeof value === 'string' ? /^Bearer\s+(\S+)$/i.exec(value.trim()) : null;
-  return match?.[1];
+  return typeof value === 'string' ? bearerToken(value) : undefined;
 }

@@ -99,10 +99,10 @@ export class AuthenticationFailures {
   }
 }
 
-/** Agent ids count canonically ("01" is "1"): leading zeros must not give an attacker fresh keys. */
 function keysOf(client: CredentialClient): string[] {
   const keys: string[] = [];
   if (client.address) keys.push(`address:${client.address.replace(/^::ffff:/i, '')}`);
-  if (client.agentId) keys.push(`agent:${client.agentId.replace(/^0+(?=\d)/, '')}`);
+  // Canonical already (shared/proxy_credential.ts refuses "01"): no id has two keys.
+  if (client.agentId) keys.push(`agent:${client.agentId}`);
   return keys;
 }

@@ -4,13 +4,9 @@
 // the connected-agents metrics.
 import type { ConnectedAgent } from '../reverse_tunnel/server/registry';
 import { addConnectionCountSource } from './metrics';
+import type { AgentConnection } from '../../shared/kas_api';
 
-export interface AgentConnection {
-  podName: string;
-  podNamespace: string;
-  version: string;
-  connectedSince: string;
-}
+export type { AgentConnection };
 
 export class AgentConnectionTracker {
   private readonly byAgent = new Map<number, Set<AgentConnection>>();

@@ -40,6 +40,7 @@ export async function openAgentRegistry(
     repository: new GitConfigRepository(config.registry.configRepository),
     agentIds,
     pollPeriodMs: config.agent.configuration.pollPeriodMs,
+    maxConfigFileBytes: config.agent.configuration.maxConfigurationFileSize,
     logger: logger.child({ module: 'agent_configuration' }),
   });
   await watcher.start();

@@ -9,7 +9,8 @@ import type { AgentConfigState, AgentConfigWatcher } from '../agent_configuratio
 import { AuthenticationFailures } from '../agent_registry/auth_failures';
 import type { UserTokenStore } from '../agent_registry/user_tokens';
 import { listen, reachableAddress, type HttpTimeouts } from '../../internal/listen';
-import type { AgentConnection } from '../agent_registry/connections';
+import { KAS_API_PATHS, type AgentConnection, type AgentView, type ApiErrorBody, type ConnectedAgentsView } from '../../shared/kas_api';
+import { bearerToken, parseProxyCredential } from '../../shared/proxy_credential';
 
 export interface ApiServerOptions {
   address: string;
@@ -39,21 +40,6 @@ export interface ApiServer {
   stop(): Promise<void>;
 }
 
-export interface ConnectedAgentsView {
-  configProject: string;
-  /** false when the shared registry could not be read and only this replica's view is shown. */
-  complete: boolean;
-  agents: Array<{ id: number; name: string; configProject: string; connections: AgentConnection[] }>;
-}
-
-export interface AgentView {
-  id: number;
-  name: string;
-  configProject: string;
-  config: { commit: string | null; valid: boolean; errors: Array<{ message: string; line: number; column: number; file: string }> };
-  connections: AgentConnection[];
-}
-
 class ApiError extends Error {
   override name = 'ApiError';
   constructor(
@@ -75,7 +61,8 @@ export async function startApiServer(serverOptions: ApiServerOptions): Promise<A
         if (err instanceof ApiError) {
           const headers: Record<string, string> = err.status === 401 ? { 'www-authenticate': 'Bearer realm="kas"' } : {};
           if (err.retryAfterSeconds !== undefined) headers['retry-after'] = String(err.retryAfterSeconds);
-          sendJson(res, err.status, { error: { code: err.code, message: err.message } }, headers);
+          const body: ApiErrorBody = { error: { code: err.code, message: err.message } };
+          sendJson(res, err.status, body, headers);
           return;
         }
         options.logger.error('REST API request failed', { err, path: req.url });
@@ -109,13 +96,13 @@ async function route(req: http.IncomingMessage, options: ServingOptions): Promis
   if (req.method !== 'GET') throw new ApiError(405, 'method_not_allowed', 'only GET is supported');
   if (!path.startsWith('/api/v1/')) throw new ApiError(404, 'not_found', `no such endpoint: ${path}`);
   await authenticate(req, options);
-  if (path === '/api/v1/version') return { version: options.version };
-  if (path === '/api/v1/agents') {
+  if (path === KAS_API_PATHS.version) return { version: options.version };
+  if (path === KAS_API_PATHS.agents) {
     // Every agent of this kas comes from its one config repository: the filter keeps all or none.
     const agents = configProject === null || configProject === options.configProjectId ? options.watcher.agents() : [];
     return { agents: agents.map((a) => agentView(a, options)) };
   }
-  if (path === '/api/v1/connected_agents') return connectedAgents(configProject ?? options.configProjectId, options);
+  if (path === KAS_API_PATHS.connectedAgents) return connectedAgents(configProject ?? options.configProjectId, options);
   const match = /^\/api\/v1\/agents\/([^/]+)$/.exec(path);
   if (match) {
     const id = /^\d+$/.test(match[1]!) ? Number(match[1]) : NaN;
@@ -127,12 +114,12 @@ async function route(req: http.IncomingMessage, options: ServingOptions): Promis
 }
 
 async function authenticate(req: http.IncomingMessage, options: ServingOptions): Promise<void> {
-  const header = req.headers.authorization ?? '';
-  const bearer = /^Bearer\s+(\S+)$/i.exec(header.trim())?.[1];
+  const bearer = bearerToken(req.headers.authorization);
   if (!bearer) throw new ApiError(401, 'unauthorized', 'send Authorization: Bearer <user token>');
-  const proxyForm = /^pat:([^:]+):(.+)$/.exec(bearer);
-  const token = proxyForm?.[2] ?? bearer;
-  const client = { address: req.socket.remoteAddress, agentId: proxyForm?.[1] };
+  // The proxy's credential works here too: its token part is the user token.
+  const credential = parseProxyCredential(req.headers.authorization);
+  const token = credential?.token ?? bearer;
+  const client = { address: req.socket.remoteAddress, agentId: credential?.agentId };
   const checked = await options.authenticationFailures.check(options.userTokens, token, client, (p) => p.kind === 'user');
   if (checked.ok) return;
   if (checked.status === 429)

@@ -9,7 +9,7 @@ export {
   type ReplicaInfo,
   type Tunnel,
 } from './server/registry';
-export { reverseTunnelService, agentTokenFromMetadata, type ReverseTunnelServiceOptions } from './server/service';
+export { reverseTunnelService, type ReverseTunnelServiceOptions } from './server/service';
 export { dialKas, parseKasAddress, KasAddressError, type KasConnection, type KasDialOptions } from './agent/dial';
 export { TunnelPool, DEFAULT_POOL_SETTINGS, type PoolSettings, type PoolStats, type TunnelRequestHandler } from './agent/pool';
 export { DEFAULT_BACKOFF, type BackoffSettings } from './agent/backoff';

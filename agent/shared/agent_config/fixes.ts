@@ -20,17 +20,10 @@ export function removePairFix(source: YamlSource, located: LocatedNode, title: s
   return { title, edits: [{ range: source.rangeOf(start, end), newText: '' }] };
 }
 
-/** Replaces the whole lines of a block mapping pair with one `key: value` line. */
-export function replacePairFix(source: YamlSource, located: LocatedNode, line: string, title: string): ConfigFix | undefined {
-  const removal = removePairFix(source, located, title);
-  if (removal === undefined || located.key?.range == null) return undefined;
-  const indent = ' '.repeat(source.positionAt(located.key.range[0]).character);
-  return { title, edits: [{ range: removal.edits[0]!.range, newText: `${indent}${line}\n` }] };
-}
-
 /** Flow-style YAML for the value a newly inserted key starts with. */
 export function placeholderFor(schema: JsonSchema | undefined): string {
-  if (schema?.default !== undefined) return stringify(schema.default, { collectionStyle: 'flow' }).trim();
+  const sample = schema?.default ?? schema?.examples?.[0];
+  if (sample !== undefined) return stringify(sample, { collectionStyle: 'flow' }).trim();
   const type = Array.isArray(schema?.type) ? schema?.type[0] : schema?.type;
   switch (type) {
     case 'object':

@@ -4,9 +4,14 @@ import { isMap, isScalar, parseAllDocuments, visit, type Document, type Node, ty
 import { firstLineRange, diagnosticAt } from './diagnostic_builders';
 import { satisfiesSchema, schemaDiagnostics } from './schema_errors';
 import { readSimpleYaml } from './simple_yaml';
+import { fieldDiagnostics, findFieldProblems } from './field_checks';
+import { dropNullValues, toAgentConfig } from './normalize';
 import { agentNameDiagnostics, duplicateEntryDiagnostics, findDuplicateEntries, removedKeyDiagnostics } from './semantic_checks';
-import { DiagnosticCodes, type AgentConfig, type ConfigDiagnostic, type ParseResult } from './types';
+import { DiagnosticCodes, type ConfigDiagnostic, type ParseResult } from './types';
+import { YAML_READ_OPTIONS } from './yaml_options';
 import { lineCounterFor, YamlSource } from './yaml_source';
+
+export { YAML_READ_OPTIONS };
 
 /** The reference refuses config files above 128 KiB. */
 export const MAX_CONFIG_BYTES = 128 * 1024;
@@ -21,18 +26,20 @@ export const MAX_DIAGNOSTICS = 100;
 export interface ParseOptions {
   /** Path of the file; when it is .gitlab/agents/<name>/config.yaml the name is checked too. */
   fileName?: string;
+  /** Largest file accepted, in bytes (kascfg agent.configuration.max_configuration_file_size); default MAX_CONFIG_BYTES. */
+  maxBytes?: number;
 }
 
 export function parseAgentConfig(text: string, options: ParseOptions = {}): ParseResult {
   const nameProblems = agentNameDiagnostics({ text }, options.fileName);
-  const oversize = sizeDiagnostic(text);
+  const oversize = sizeDiagnostic(text, options.maxBytes ?? MAX_CONFIG_BYTES);
   if (oversize !== undefined) return { diagnostics: [...nameProblems, oversize] };
   const content = diagnoseSafely(text);
   const all = [...nameProblems, ...content.diagnostics];
   // Decided before capping: an error beyond the cap still refuses the config.
   const hasError = (content.unmapped ?? 0) > 0 || all.some((diagnostic) => diagnostic.severity === 'error');
   const diagnostics = capped(sortByPosition(all), content.unmapped ?? 0);
-  return hasError || content.data === undefined ? { diagnostics } : { config: content.data as AgentConfig, diagnostics };
+  return hasError || content.data === undefined ? { diagnostics } : { config: toAgentConfig(content.data), diagnostics };
 }
 
 /** Nobody reads thousands of diagnostics, and an editor slows down showing them. */
@@ -76,8 +83,9 @@ export interface ContentCheck {
 export function diagnoseWithSimpleReader(text: string): ContentCheck | undefined {
   const simple = readSimpleYaml(text);
   if (simple === undefined) return undefined;
-  const { data } = simple;
-  if (!('gitops' in data) && satisfiesSchema(data) && findDuplicateEntries(data).length === 0) return { data, diagnostics: [] };
+  const data = dropNullValues(simple.data);
+  const clean = !('gitops' in data) && satisfiesSchema(data) && findDuplicateEntries(data).length === 0;
+  if (clean && findFieldProblems(data).length === 0) return { data, diagnostics: [] };
   if (simple.rangesUncertain) return undefined; // the yaml package places these diagnostics
   return { data, ...contentDiagnostics(new YamlSource(text, simple.lineCounter), simple.doc, data) };
 }
@@ -85,13 +93,14 @@ export function diagnoseWithSimpleReader(text: string): ContentCheck | undefined
 /** The full path: the yaml package, for any YAML at all, with its syntax errors placed exactly. */
 export function diagnoseWithYamlPackage(text: string): ContentCheck {
   const source = new YamlSource(text, lineCounterFor(text));
-  const documents = parseAllDocuments(text, { uniqueKeys: true, prettyErrors: false });
+  const documents = parseAllDocuments(text, YAML_READ_OPTIONS);
   if (documents.length === 0) return { data: {}, diagnostics: [] }; // empty file or only comments
   const doc = documents[0]!;
   const diagnostics = [...yamlProblems(source, doc), ...extraDocumentDiagnostics(source, documents.slice(1))];
   if (doc.errors.some((error) => error.code !== 'DUPLICATE_KEY')) return { diagnostics };
-  const data = toPlainData(source, doc, diagnostics);
-  if (data === undefined) return { diagnostics };
+  const plain = toPlainData(source, doc, diagnostics);
+  if (plain === undefined) return { diagnostics };
+  const data = dropNullValues(plain);
   const content = contentDiagnostics(source, doc, data);
   return { data, diagnostics: [...diagnostics, ...content.diagnostics], unmapped: content.unmapped };
 }
@@ -103,20 +112,29 @@ function contentDiagnostics(
 ): { diagnostics: ConfigDiagnostic[]; unmapped: number } {
   const schema = schemaDiagnostics({ source, doc, data });
   return {
-    diagnostics: [...removedKeyDiagnostics(source, doc, data), ...schema.diagnostics, ...duplicateEntryDiagnostics(source, doc, data)],
+    diagnostics: [
+      ...removedKeyDiagnostics(source, doc, data),
+      ...schema.diagnostics,
+      ...duplicateEntryDiagnostics(source, doc, data),
+      ...fieldDiagnostics(source, doc, data),
+    ],
     unmapped: schema.unmapped,
   };
 }
 
-function sizeDiagnostic(text: string): ConfigDiagnostic | undefined {
-  // UTF-16 length is a lower bound of the UTF-8 size; only count bytes when it matters.
-  if (text.length <= MAX_CONFIG_BYTES / 3) return undefined;
+function sizeText(bytes: number): string {
+  return bytes % 1024 === 0 ? `${bytes / 1024} KiB (${bytes} bytes)` : `${bytes} bytes`;
+}
+
+function sizeDiagnostic(text: string, maxBytes: number): ConfigDiagnostic | undefined {
+  // A UTF-16 unit is at most 3 UTF-8 bytes; only count bytes when it matters.
+  if (text.length <= maxBytes / 3) return undefined;
   const bytes = Buffer.byteLength(text, 'utf8');
-  if (bytes <= MAX_CONFIG_BYTES) return undefined;
+  if (bytes <= maxBytes) return undefined;
   return {
     severity: 'error',
     code: DiagnosticCodes.tooLarge,
-    message: `config file is ${Math.ceil(bytes / 1024)} KiB; at most ${MAX_CONFIG_BYTES / 1024} KiB is allowed`,
+    message: `config file is ${bytes} bytes; at most ${sizeText(maxBytes)} is allowed`,
     path: [],
     range: firstLineRange({ text }),
   };
@@ -130,12 +148,17 @@ function yamlProblems(source: YamlSource, doc: Document): ConfigDiagnostic[] {
     return {
       severity,
       code: duplicate ? DiagnosticCodes.duplicateKey : DiagnosticCodes.yamlSyntax,
-      message: duplicate ? `duplicate key "${keyText}": each key may appear once in a mapping` : `YAML syntax error: ${problem.message}`,
+      message: duplicate
+        ? `duplicate key "${keyText}": the last one is used (as the reference does); remove the others`
+        : `YAML syntax error: ${problem.message}`,
       path: [],
       range: source.rangeOf(start, end),
     };
   };
-  return [...doc.errors.map((error) => toDiagnostic(error, 'error')), ...doc.warnings.map((warning) => toDiagnostic(warning, 'warning'))];
+  return [
+    ...doc.errors.map((error) => toDiagnostic(error, error.code === 'DUPLICATE_KEY' ? 'warning' : 'error')),
+    ...doc.warnings.map((warning) => toDiagnostic(warning, 'warning')),
+  ];
 }
 
 /** The yaml package points at a duplicate key's first character; cover the whole key. */
@@ -156,9 +179,9 @@ function extraDocumentDiagnostics(source: YamlSource, extra: Document[]): Config
   const start = extra[0]!.range?.[0] ?? 0;
   return [
     {
-      severity: 'error',
+      severity: 'warning',
       code: DiagnosticCodes.multipleDocuments,
-      message: `the config must be a single YAML document; found ${extra.length + 1} (separated by ---)`,
+      message: `only the first YAML document is read (as the reference does); the ${extra.length} after this --- ${extra.length === 1 ? 'is' : 'are'} ignored`,
       path: [],
       range: source.rangeOf(start, source.nextLineStart(start) - 1),
     },

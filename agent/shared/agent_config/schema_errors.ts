@@ -1,12 +1,13 @@
 // JSON Schema validation with ajv, and the translation of its errors into diagnostics with
 // friendly messages, exact YAML ranges and quick fixes.
 import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
-import type { Document } from 'yaml';
+import { isMap, isScalar, type Document, type Node, type Scalar } from 'yaml';
 import { diagnosticAt } from './diagnostic_builders';
 import { insertKeyFix, keepFirstKeyFix, removePairFix, replaceNodeFix } from './fixes';
-import { AGENT_CONFIG_SCHEMA, allowedKeys, formatPath, schemaAtPath, schemaTypeName } from './schema_nav';
+import { AGENT_CONFIG_SCHEMA, allowedKeys, enumChoices, formatPath, schemaAtPath, schemaTypeName } from './schema_nav';
+import { parseDuration } from './go_duration';
 import { closestMatch } from './suggest';
-import { DiagnosticCodes, type ConfigDiagnostic } from './types';
+import { DiagnosticCodes, type ConfigDiagnostic, type ConfigFix } from './types';
 import { keyAnchor, locate, valueAnchor, type LocatedNode, type YamlSource } from './yaml_source';
 
 let compiled: ValidateFunction | undefined;
@@ -97,17 +98,16 @@ function diagnosticFromAjvError(context: SchemaCheckContext, error: ErrorObject)
     case 'enum':
       return badEnumDiagnostic(context, located, path, error.params.allowedValues as unknown[]);
     case 'type':
-      return at('value', {
-        code: DiagnosticCodes.badType,
-        message: `${where} must be ${article(schemaTypeName(schemaAtPath(path) ?? { type: String(error.params.type) }))}, not ${describeValue(valueAt(context.data, path))}`,
-        path,
-      });
+      return badTypeDiagnostic(context, located, path, String(error.params.type));
     case 'pattern': {
+      const value = valueAt(context.data, path);
       const rule = schemaAtPath(path)?.patternErrorMessage ?? `must match ${String(error.params.pattern)}`;
+      const fix = durationFix(context, located, value);
       return at('value', {
         code: DiagnosticCodes.badValue,
-        message: `${where}: ${JSON.stringify(valueAt(context.data, path))} ${rule}`,
+        message: `${where}: ${JSON.stringify(value)} ${rule}`,
         path,
+        ...(fix === undefined ? {} : { fix }),
       });
     }
     case 'minLength':
@@ -132,6 +132,41 @@ function diagnosticFromAjvError(context: SchemaCheckContext, error: ErrorObject)
     default:
       return at('value', { code: DiagnosticCodes.badValue, message: `${where} ${error.message ?? 'is invalid'}`, path });
   }
+}
+
+/**
+ * A scalar where a string belongs (`cpu: 1`, `default_namespace: no`): the reference refuses it
+ * rather than converting, so offer to quote the text as written.
+ */
+function badTypeDiagnostic(context: SchemaCheckContext, located: LocatedNode, path: (string | number)[], type: string): ConfigDiagnostic {
+  const schema = schemaAtPath(path) ?? { type };
+  const value = valueAt(context.data, path);
+  const node = valueAnchor(located);
+  const written = isScalar(node) && node.range != null ? context.source.text.slice(node.range[0], node.range[1]).trim() : undefined;
+  const quotable = schema.type === 'string' && value !== null && typeof value !== 'object' && written !== undefined && written !== '';
+  const fix =
+    quotable && node !== undefined
+      ? replaceNodeFix(context.source, node, JSON.stringify(written), `Quote it: ${JSON.stringify(written)}`)
+      : undefined;
+  const yaml11 =
+    typeof value === 'boolean' && written !== undefined && !/^(?:true|false)$/i.test(written)
+      ? ` (YAML 1.1 reads ${written} as ${String(value)})`
+      : '';
+  return diagnosticAt(context.source, node, {
+    code: DiagnosticCodes.badType,
+    message: `${formatPath(path)} must be ${article(schemaTypeName(schema))}, not ${describeValue(value)}${yaml11}`,
+    path,
+    ...(fix === undefined ? {} : { fix }),
+  });
+}
+
+/** A Go-style duration (`1h`, `5m`) where protobuf wants seconds: offer the same time in seconds. */
+function durationFix(context: SchemaCheckContext, located: LocatedNode, value: unknown): ConfigFix | undefined {
+  const node = valueAnchor(located);
+  const ms = typeof value === 'string' ? parseDuration(value) : undefined;
+  if (ms === undefined || ms <= 0 || node === undefined || located.value !== node) return undefined;
+  const seconds = `${Number((ms / 1000).toFixed(9))}s`;
+  return replaceNodeFix(context.source, node, seconds, `Change to ${seconds}`);
 }
 
 function article(typeName: string): string {
@@ -186,7 +221,7 @@ function badEnumDiagnostic(
   allowed: unknown[],
 ): ConfigDiagnostic {
   const value = valueAt(context.data, path);
-  const choices = allowed.map(String);
+  const { names: choices, numbers } = enumChoices({ enum: allowed });
   const suggestion = closestMatch(String(value), choices);
   const node = valueAnchor(located);
   const fix =
@@ -196,7 +231,7 @@ function badEnumDiagnostic(
   const hint = suggestion === undefined ? '' : ` Did you mean "${suggestion}"?`;
   return diagnosticAt(context.source, node, {
     code: DiagnosticCodes.badValue,
-    message: `${formatPath(path)}: ${JSON.stringify(value)} is not one of ${choices.join(', ')}.${hint}`,
+    message: `${formatPath(path)}: ${JSON.stringify(value)} is not one of ${choices.join(', ')}${numbers.length === 0 ? '' : ` (or their numbers ${numbers.join(', ')})`}.${hint}`,
     path,
     ...(fix === undefined ? {} : { fix }),
   });
@@ -205,6 +240,8 @@ function badEnumDiagnostic(
 function accessAsDiagnostic(context: SchemaCheckContext, located: LocatedNode, path: (string | number)[]): ConfigDiagnostic {
   const choices = allowedKeys(path);
   const present = Object.keys((valueAt(context.data, path) as Record<string, unknown> | null) ?? {});
+  const withoutValue = present.length === 0 ? keyWithoutValue(located, choices) : undefined;
+  if (withoutValue !== undefined) return emptyModeDiagnostic(context, path, withoutValue);
   const found = present.length === 0 ? 'none is set' : `found ${present.join(' and ')}`;
   const fix =
     present.length > 1 ? keepFirstKeyFix(context.source, located.value) : insertKeyFix(context.source, located.value, path, choices[0]!);
@@ -212,6 +249,30 @@ function accessAsDiagnostic(context: SchemaCheckContext, located: LocatedNode, p
     code: DiagnosticCodes.accessAsOneOf,
     message: `${formatPath(path)} must set exactly one of ${choices.join(', ')}; ${found}`,
     path,
+    ...(fix === undefined ? {} : { fix }),
+  });
+}
+
+/** `agent:` with nothing after it: the mode's key is there, but its value is null. */
+function keyWithoutValue(located: LocatedNode, choices: string[]): Node | undefined {
+  if (!isMap(located.value)) return undefined;
+  const pair = located.value.items.find((item) => isScalar(item.key) && choices.includes(String(item.key.value)));
+  const value = pair?.value;
+  return pair !== undefined && (value === null || (isScalar(value) && value.value === null)) ? (pair.key as Node) : undefined;
+}
+
+/** The reference reads a key without a value as not set, so `agent:` sets no mode at all. */
+function emptyModeDiagnostic(context: SchemaCheckContext, path: (string | number)[], key: Node): ConfigDiagnostic {
+  const name = String((key as Scalar).value);
+  const colon = key.range == null ? -1 : context.source.text.indexOf(':', key.range[1]);
+  const fix: ConfigFix | undefined =
+    colon === -1
+      ? undefined
+      : { title: `Write ${name}: {}`, edits: [{ range: context.source.rangeOf(colon + 1, colon + 1), newText: ' {}' }] };
+  return diagnosticAt(context.source, key, {
+    code: DiagnosticCodes.accessAsOneOf,
+    message: `${formatPath([...path, name])} has no value, which counts as not set (as in the reference): write ${name}: {}`,
+    path: [...path, name],
     ...(fix === undefined ? {} : { fix }),
   });
 }

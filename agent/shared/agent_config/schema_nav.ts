@@ -10,12 +10,15 @@ export interface JsonSchema {
   patternErrorMessage?: string;
   type?: string | string[];
   properties?: Record<string, JsonSchema>;
-  additionalProperties?: boolean;
+  /** false, or the schema of every value (a map such as labels). */
+  additionalProperties?: boolean | JsonSchema;
   required?: string[];
   items?: JsonSchema;
   enum?: unknown[];
   const?: unknown;
   default?: unknown;
+  /** The first one is what a quick fix inserts for a required key without a default. */
+  examples?: unknown[];
   pattern?: string;
   minLength?: number;
   maxLength?: number;
@@ -80,4 +83,13 @@ export function yamlTypeName(jsonType: string): string {
 export function formatPath(path: readonly (string | number)[]): string {
   if (path.length === 0) return 'the top level';
   return path.map((segment, index) => (typeof segment === 'number' ? `[${segment}]` : index === 0 ? segment : `.${segment}`)).join('');
+}
+
+/** An enum's values split into names and numbers (the reference takes a protobuf enum by either). */
+export function enumChoices(schema: JsonSchema): { names: string[]; numbers: number[] } {
+  const values = schema.enum ?? [];
+  return {
+    names: values.filter((value): value is string => typeof value === 'string'),
+    numbers: values.filter((value): value is number => typeof value === 'number'),
+  };
 }

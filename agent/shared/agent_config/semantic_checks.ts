@@ -1,24 +1,24 @@
-// Checks JSON Schema cannot express well: the removed gitops key (with a migration fix),
+// Checks JSON Schema cannot express well: the gitops key that has no effect (with a fix),
 // the same project or group listed twice, and the agent name taken from the file's folder.
 import type { Document } from 'yaml';
 import { agentNameFromPath, validateAgentName } from './agent_name';
 import { firstLineRange, diagnosticAt } from './diagnostic_builders';
-import { removePairFix, replacePairFix } from './fixes';
+import { removePairFix } from './fixes';
 import { formatPath } from './schema_nav';
 import { DiagnosticCodes, type ConfigDiagnostic } from './types';
 import { keyAnchor, locate, valueAnchor, type YamlSource } from './yaml_source';
 
+/** gitops has no effect since GitLab 17.0; the reference skips it, so it warns and never refuses. */
 export function removedKeyDiagnostics(source: YamlSource, doc: Document, data: Record<string, unknown>): ConfigDiagnostic[] {
   if (!('gitops' in data)) return [];
   const located = locate(doc, ['gitops']);
-  const fix =
-    'flux' in data
-      ? removePairFix(source, located, 'Remove the gitops section (flux is already configured)')
-      : replacePairFix(source, located, 'flux: {}', 'Replace the gitops section with flux: {}');
+  const fix = removePairFix(source, located, 'Remove the gitops section (it has no effect)');
+  const instead = 'flux' in data ? 'flux is configured for that' : 'deploy from Git with Flux (the flux key) instead';
   return [
     diagnosticAt(source, keyAnchor(located), {
+      severity: 'warning',
       code: DiagnosticCodes.removedKey,
-      message: 'gitops was removed: the agent no longer syncs manifest projects itself; use Flux (the flux key) instead',
+      message: `gitops has no effect: the agent's built-in GitOps was removed in GitLab 17.0, and kas ignores this section; ${instead}`,
       path: ['gitops'],
       ...(fix === undefined ? {} : { fix }),
     }),

@@ -46,12 +46,14 @@ const giveUp = (): never => {
 
 const KEY_LINE = /^([A-Za-z_][A-Za-z0-9_.\-/]*):(?:[ ]+(.*))?$/;
 const NULL = /^(?:~|null|Null|NULL)?$/;
-const TRUE = /^(?:true|True|TRUE)$/;
-const FALSE = /^(?:false|False|FALSE)$/;
-const DECIMAL_INT = /^[-+]?[0-9]+$/;
-const OCTAL_INT = /^0o[0-7]+$/;
+// YAML 1.1, as the reference reads configs (see YAML_READ_OPTIONS in parse.ts).
+const TRUE = /^(?:Y|y|[Yy]es|YES|[Tt]rue|TRUE|[Oo]n|ON)$/;
+const FALSE = /^(?:N|n|[Nn]o|NO|[Ff]alse|FALSE|[Oo]ff|OFF)$/;
+const DECIMAL_INT = /^[-+]?(?:0|[1-9][0-9]*)$/;
 const HEX_INT = /^0x[0-9a-fA-F]+$/;
-const FLOAT = /^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?$/;
+const FLOAT = /^[-+]?(?:\.[0-9]+|[0-9]+\.[0-9]*)(?:[eE][-+]?[0-9]+)?$|^[-+]?[0-9]+[eE][-+]?[0-9]+$/;
+/** Plain scalars whose YAML 1.1 reading differs between parsers or needs care: left to yaml. */
+const NUMBER_LIKE_ELSE = /^[-+]?(?:0[0-9_]|0[bo]|[0-9.][0-9_.]*[_:])|^[-+]0x|^[-+]?\.$/;
 const INFINITY = /^([-+]?)\.(?:inf|Inf|INF)$/;
 const NAN = /^\.(?:nan|NaN|NAN)$/;
 /** Characters that may not start a plain scalar (or that start YAML features we leave to yaml). */
@@ -253,15 +255,18 @@ function readSingleQuoted(text: string): string {
   return text.slice(1, -1).replace(/''/g, "'");
 }
 
-/** YAML 1.2 core schema resolution of a plain scalar, as the yaml package does it. */
+/**
+ * YAML 1.1 resolution of a plain scalar, as the yaml package does it with YAML_READ_OPTIONS;
+ * octal, binary, underscores and sexagesimal-looking numbers are left to the yaml package.
+ */
 function readPlain(text: string): unknown {
   if (INDICATOR_START.test(text) && !/^-[^\s]/.test(text)) giveUp();
   if (text.includes(': ') || text.endsWith(':') || text.includes(' #')) giveUp();
   if (NULL.test(text)) return null;
   if (TRUE.test(text)) return true;
   if (FALSE.test(text)) return false;
+  if (NUMBER_LIKE_ELSE.test(text)) giveUp();
   if (DECIMAL_INT.test(text)) return Number(text);
-  if (OCTAL_INT.test(text)) return parseInt(text.slice(2), 8);
   if (HEX_INT.test(text)) return parseInt(text.slice(2), 16);
   if (FLOAT.test(text)) return Number(text);
   const infinity = INFINITY.exec(text);

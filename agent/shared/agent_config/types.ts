@@ -33,6 +33,7 @@ export interface Impersonation {
   extra?: { key: string; val: string[] }[];
 }
 
+/** In the file access_as is optional; the parsed config always has it (default: agent). */
 export interface UserAccess {
   access_as: UserAccessAs;
   projects?: { id: string }[];
@@ -42,6 +43,7 @@ export interface UserAccess {
 /** Exactly one member is set. */
 export type UserAccessAs = { agent: Record<string, never> } | { user: Record<string, never> };
 
+/** In the file a level may also be its number (0 info, 1 debug, 2 warn, 3 error); the parsed config has names. */
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
 export interface Observability {
@@ -53,9 +55,10 @@ export interface FluxConfig {
   webhook_receiver_url?: string;
 }
 
+/** Kubernetes quantities, as strings (the reference's fields are strings: `cpu: 1` is refused). */
 export interface ResourceAmounts {
-  cpu?: string | number;
-  memory?: string | number;
+  cpu?: string;
+  memory?: string;
 }
 
 export interface ResourceRequirements {
@@ -72,10 +75,21 @@ export interface RemoteDevelopment {
   network_policy?: { enabled?: boolean; egress?: { allow: string; except?: string[] }[] };
   default_resources_per_workspace_container?: ResourceRequirements;
   max_resources_per_workspace?: ResourceRequirements;
+  workspaces_quota?: number;
+  workspaces_per_user_quota?: number;
+  use_kubernetes_user_namespaces?: boolean;
+  default_runtime_class?: string;
+  allow_privilege_escalation?: boolean;
+  image_pull_secrets?: { name: string; namespace: string }[];
+  annotations?: Record<string, string>;
+  labels?: Record<string, string>;
+  max_active_hours_before_stop?: number;
+  max_stopped_hours_before_termination?: number;
+  shared_namespace?: string;
 }
 
 export interface ContainerScanning {
-  cadence?: string;
+  cadence: string;
   vulnerability_report?: {
     namespaces?: string[];
     filters?: { namespaces?: string[]; resources?: string[]; containers?: string[]; kinds?: string[] }[];
@@ -135,6 +149,8 @@ export const DiagnosticCodes = {
   unknownKey: 'unknown-key',
   removedKey: 'removed-key',
   badValue: 'invalid-value',
+  /** A value the reference accepts but that will not work as meant (a warning). */
+  doubtfulValue: 'doubtful-value',
   badType: 'invalid-type',
   missingKey: 'missing-key',
   accessAsOneOf: 'access-as-one-of',

@@ -1,6 +1,6 @@
 // Completion of keys (those the schema allows at the cursor and not yet written) and of values
 // (enums, booleans, `{}` for empty mappings), with documentation from the schema.
-import { allowedKeys, schemaAtPath, type ConfigRange } from '../../../agent/shared/agent_config';
+import { allowedKeys, enumChoices, schemaAtPath, type ConfigRange } from '../../../agent/shared/agent_config';
 import { isRequired, keyDocumentation, typeSummary, typesOf } from './schema_docs';
 import { parentPathAt, siblingKeys, splitLines } from './yaml_lines';
 
@@ -104,7 +104,8 @@ function valueItems(path: ConfigPath, range: ConfigRange): ConfigCompletionItem[
     range,
     sortText: value,
   });
-  if (schema.enum !== undefined) return schema.enum.map((value) => item(String(value), `${String(path[path.length - 1])} value`));
+  // Names only: the numbers the reference also takes are for machines, not for typing.
+  if (schema.enum !== undefined) return enumChoices(schema).names.map((value) => item(value, `${String(path[path.length - 1])} value`));
   const types = typesOf(schema);
   if (types.includes('boolean')) return ['true', 'false'].map((value) => item(value, 'boolean'));
   if (types[0] === 'object' && Object.keys(schema.properties ?? {}).length === 0) return [item('{}', 'empty mapping')];

@@ -1,5 +1,5 @@
 // Markdown and short type descriptions of schema entries, shared by completion and hover.
-import { formatPath, schemaAtPath, type JsonSchema } from '../../../agent/shared/agent_config';
+import { enumChoices, formatPath, schemaAtPath, type JsonSchema } from '../../../agent/shared/agent_config';
 
 type ConfigPath = readonly (string | number)[];
 
@@ -7,7 +7,7 @@ type ConfigPath = readonly (string | number)[];
 export function typeSummary(path: ConfigPath): string {
   const schema = schemaAtPath(path);
   if (schema === undefined) return 'unknown';
-  if (schema.enum !== undefined) return schema.enum.map(String).join(' | ');
+  if (schema.enum !== undefined) return enumChoices(schema).names.join(' | ');
   return typesOf(schema)
     .map((type) => {
       if (type === 'object') return 'mapping';
@@ -36,7 +36,13 @@ export function keyDocumentation(path: ConfigPath): string | undefined {
   const parts = [`**${formatPath(path)}** — ${typeSummary(path)}${required ? ' (required)' : ''}`];
   if (schema.deprecationMessage !== undefined) parts.push(`⚠️ ${schema.deprecationMessage}`);
   if (schema.description !== undefined) parts.push(schema.description);
-  if (schema.enum !== undefined) parts.push(`Allowed values: ${schema.enum.map((value) => `\`${String(value)}\``).join(', ')}`);
+  if (schema.enum !== undefined) parts.push(allowedValues(schema));
   if (schema.maxItems !== undefined) parts.push(`At most ${schema.maxItems} entries.`);
   return parts.join('\n\n');
+}
+
+function allowedValues(schema: JsonSchema): string {
+  const { names, numbers } = enumChoices(schema);
+  const byNumber = numbers.length === 0 ? '' : ` (or their numbers ${numbers.map((value) => `\`${value}\``).join(', ')})`;
+  return `Allowed values: ${names.map((value) => `\`${value}\``).join(', ')}${byNumber}`;
 }

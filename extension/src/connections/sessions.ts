@@ -4,7 +4,8 @@
 import { KasClientError } from '../kas_client/errors';
 import { HttpTarget, readCaFile } from '../kas_client/http';
 import { KasApi } from '../kas_client/kas_api';
-import { proxyCredential, type ClusterParts, type KubeClient } from '../kas_client/kube_client';
+import type { ClusterParts, KubeClient } from '../kas_client/kube_client';
+import { formatProxyCredential } from '../../../agent/shared/proxy_credential';
 import { kubeClientFor } from '../kube/load';
 import type { ConnectionRecord, ConnectionStore } from './connection_store';
 
@@ -21,7 +22,7 @@ export function createSession(record: ConnectionRecord, token: string, caPem: st
   const kubeconfigParts = (agentId: string): ClusterParts => ({
     server: record.k8sProxyUrl,
     caPem,
-    token: proxyCredential(agentId, token),
+    token: formatProxyCredential('pat', agentId, token),
   });
   const clients = new Map<string, Promise<KubeClient>>();
   const kube = (agentId: string): Promise<KubeClient> => {

@@ -5,6 +5,7 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import { readFile } from 'node:fs/promises';
 import { KasClientError, codeForNetworkError, codeForStatus } from './errors';
+import { KAS_AUTH_ERROR_HEADER } from '../../../agent/shared/kas_api';
 
 export interface HttpTarget {
   /** Base URL; request paths are appended to it (so a path prefix like /k8s-proxy/ is kept). */
@@ -88,7 +89,7 @@ export function openResponse(target: HttpTarget, path: string, options: RequestO
       const status = response.statusCode ?? 0;
       if (status >= 200 && status < 300) return resolve(response);
       response.resume();
-      const fromKas = target.unauthorizedMeansKas === true || response.headers['x-kas-auth-error'] === 'true';
+      const fromKas = target.unauthorizedMeansKas === true || response.headers[KAS_AUTH_ERROR_HEADER] === 'true';
       reject(new KasClientError(codeForStatus(status, fromKas), status));
     });
     request.on('error', (error: NodeJS.ErrnoException) => {

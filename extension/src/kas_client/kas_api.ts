@@ -3,18 +3,14 @@
 // BAD_RESPONSE, extra fields are ignored.
 import { KasClientError } from './errors';
 import { HttpTarget, requestJson } from './http';
+import { KAS_API_PATHS, type AgentConnection } from '../../../agent/shared/kas_api';
+
+export type { AgentConnection };
 
 export interface ConfigError {
   message: string;
   line: number;
   column: number;
-}
-
-export interface AgentConnection {
-  podName: string;
-  podNamespace: string;
-  version: string;
-  connectedSince: string;
 }
 
 export interface AgentInfo {
@@ -29,13 +25,13 @@ export class KasApi {
   constructor(private readonly target: HttpTarget) {}
 
   async version(signal?: AbortSignal): Promise<string> {
-    const body = await requestJson<{ version?: unknown }>(this.target, 'api/v1/version', { signal });
+    const body = await requestJson<{ version?: unknown }>(this.target, KAS_API_PATHS.version.slice(1), { signal });
     if (typeof body?.version !== 'string') throw new KasClientError('BAD_RESPONSE');
     return body.version;
   }
 
   async agents(signal?: AbortSignal): Promise<AgentInfo[]> {
-    const body = await requestJson<{ agents?: unknown }>(this.target, 'api/v1/agents', { signal });
+    const body = await requestJson<{ agents?: unknown }>(this.target, KAS_API_PATHS.agents.slice(1), { signal });
     if (!Array.isArray(body?.agents)) throw new KasClientError('BAD_RESPONSE');
     return body.agents.map(toAgentInfo);
   }

@@ -71,14 +71,6 @@ export interface ClusterParts {
   timeoutMs?: number;
 }
 
-export function proxyCredential(agentId: string, token: string): string {
-  return `pat:${agentId}:${token}`;
-}
-
-export function proxyAuthorization(agentId: string, token: string): string {
-  return `Bearer ${proxyCredential(agentId, token)}`;
-}
-
 /** A pod's name; client-node types every metadata field as optional. */
 export function podName(pod: Pod): string {
   return pod.metadata?.name ?? '';

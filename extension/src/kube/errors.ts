@@ -2,6 +2,7 @@
 // (ApiException carries the server's body, FetchError the URL) is dropped here: only a code and
 // the HTTP status survive, so no token, URL or cluster message reaches a notification or a log.
 import { codeForNetworkError, codeForStatus, KasClientError } from '../kas_client/errors';
+import { KAS_AUTH_ERROR_HEADER } from '../../../agent/shared/kas_api';
 
 interface FailureShape {
   name?: unknown;
@@ -32,7 +33,7 @@ export function toKasClientError(error: unknown, signal?: AbortSignal): KasClien
 /** kas marks its own 401s (a bad token) so that they differ from the cluster's. */
 function kasRefusedToken(headers: unknown): boolean {
   if (typeof headers !== 'object' || headers === null) return false;
-  const value = (headers as Record<string, unknown>)['x-kas-auth-error'];
+  const value = (headers as Record<string, unknown>)[KAS_AUTH_ERROR_HEADER];
   return value === 'true';
 }
 

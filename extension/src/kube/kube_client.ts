@@ -26,6 +26,7 @@ import type {
 } from '../kas_client/kube_client';
 import type { ClientNode, KasKubeConfig } from './kube_config';
 import { mapped, toKasClientError } from './errors';
+import { KAS_AUTH_ERROR_HEADER } from '../../../agent/shared/kas_api';
 
 const enc = encodeURIComponent;
 
@@ -89,7 +90,7 @@ export class ClientNodeKubeClient implements KubeClient {
       const response = await fetch(url.toString(), { ...init, method: 'GET', signal: options.signal as never });
       if (response.status !== 200) {
         response.body.resume();
-        throw new KasClientError(statusFailure(response.status, response.headers.get('x-kas-auth-error')), response.status);
+        throw new KasClientError(statusFailure(response.status, response.headers.get(KAS_AUTH_ERROR_HEADER)), response.status);
       }
       return response.body as Readable;
     }, options.signal);
@@ -149,7 +150,7 @@ function runWatch(
 }
 
 function statusFailure(status: number, kasAuthHeader: string | null) {
-  return toKasClientError({ code: status, headers: { 'x-kas-auth-error': kasAuthHeader ?? '' } }).code;
+  return toKasClientError({ code: status, headers: { [KAS_AUTH_ERROR_HEADER]: kasAuthHeader ?? '' } }).code;
 }
 
 function statusCodeOf(object: unknown): number | undefined {

@@ -4,7 +4,8 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { UserFacingError } from '../kas_client/errors';
-import { LocalPairReady, displayLine, parseReadyLine } from './ready_line';
+import { displayLine } from './ready_line';
+import { parseReadyLine, type LocalPairReady } from '../../../agent/shared/local_pair_ready';
 
 export class LocalPairError extends UserFacingError {
   override name = 'LocalPairError';

@@ -3,7 +3,8 @@
 // one KubeConfig factory (kube/kubeConfig.ts: no redirects, timeouts). client-node lives in
 // the lazily loaded Kubernetes layer (kube/load.ts), never in the activation path.
 import type { CoreV1Api } from '@kubernetes/client-node' with { 'resolution-mode': 'import' };
-import { proxyCredential, type ClusterParts } from '../kas_client/kube_client';
+import type { ClusterParts } from '../kas_client/kube_client';
+import { formatProxyCredential } from '../../../agent/shared/proxy_credential';
 import { loadKubeLayer } from '../kube/load';
 import type { ClientNode, KasKubeConfig } from '../kube/kube_config';
 import { ManagedAppsError } from './errors';
@@ -25,7 +26,11 @@ export async function loadClientNode(): Promise<ClientNode> {
 }
 
 export function kubeConfigForProxy(target: ProxyTarget): Promise<KubeConfig> {
-  return kubeConfigFromParts({ server: target.k8sProxyUrl, caPem: target.caPem, token: proxyCredential(target.agentId, target.token) });
+  return kubeConfigFromParts({
+    server: target.k8sProxyUrl,
+    caPem: target.caPem,
+    token: formatProxyCredential('pat', target.agentId, target.token),
+  });
 }
 
 /** From a session's kubeconfigParts(agentId): the token there is already `pat:<agent>:<token>`. */

@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createLogger } from '../../../agent/internal/log';
 import { startLocalPair, type LocalPair } from '../../../agent/devtools/local_pair/index';
-import { proxyCredential } from '../../../extension/src/kas_client/kube_client';
+import { formatProxyCredential } from '../../../agent/shared/proxy_credential';
 import { kubeClientFor } from '../../../extension/src/kube/load';
 import { LogSession } from '../../../extension/src/logs/log_session';
 import { bundledCatalog, parseCatalog } from '../../../extension/src/managed_apps/catalog';
@@ -142,7 +142,7 @@ describe('managed apps against the local pair', function () {
     assert.deepEqual(target, { namespace: NS, pod: 'install-prometheus', container: 'helm' });
     const client = await kubeClientFor({
       server: pair.k8sProxyUrl,
-      token: proxyCredential(String(pair.agentId), pair.userToken),
+      token: formatProxyCredential('pat', pair.agentId, pair.userToken),
       caPem: readFileSync(pair.caFile, 'utf8'),
     });
     const received: Array<{ line: string; state: AppState }> = [];

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import WebSocket from 'ws';
 import type { Agentk } from '../../../agent/agentk';
 import { createCertificateAuthority } from '../../../agent/internal/tls';
-import { KAS_AUTH_ERROR_HEADER } from '../../../agent/modules/kubernetes_api';
+import { KAS_AUTH_ERROR_HEADER } from '../../../agent/shared/kas_api';
 import {
   AGENT_ID,
   makeTempDir,
@@ -151,7 +151,7 @@ describe('tunnel: kas errors', function () {
       for (const headers of [{}, userAuth('wrong-token'), { authorization: 'Bearer plain-token' }]) {
         const res = await request(`${kas.proxyUrl}/api/v1/pods`, { headers });
         assert.equal(res.status, 401);
-        assert.equal(res.headers[KAS_AUTH_ERROR_HEADER.toLowerCase()], 'true');
+        assert.equal(res.headers[KAS_AUTH_ERROR_HEADER], 'true');
         const status = JSON.parse(res.body) as { kind: string; message: string; code: number };
         assert.equal(status.kind, 'Status');
         assert.equal(status.code, 401);
@@ -167,7 +167,7 @@ describe('tunnel: kas errors', function () {
     try {
       const res = await request(`${kas.proxyUrl}/api/v1/pods`, { headers: userAuth() });
       assert.equal(res.status, 403);
-      assert.equal(res.headers[KAS_AUTH_ERROR_HEADER.toLowerCase()], 'true');
+      assert.equal(res.headers[KAS_AUTH_ERROR_HEADER], 'true');
       assert.match(JSON.parse(res.body).message as string, /^kas-test: agent 42 grants no user_access$/);
     } finally {
       await kas.stop();
@@ -179,7 +179,7 @@ describe('tunnel: kas errors', function () {
     try {
       const res = await request(`${kas.proxyUrl}/api/v1/pods`, { headers: userAuth() });
       assert.equal(res.status, 504);
-      assert.equal(res.headers[KAS_AUTH_ERROR_HEADER.toLowerCase()], undefined);
+      assert.equal(res.headers[KAS_AUTH_ERROR_HEADER], undefined);
       const status = JSON.parse(res.body) as { message: string; reason: string };
       assert.equal(status.message, `kas-test: agent ${AGENT_ID} is not connected`);
     } finally {

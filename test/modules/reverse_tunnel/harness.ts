@@ -12,7 +12,8 @@ import { WebSocketServer } from 'ws';
 import { runAgentk, type Agentk } from '../../../agent/agentk';
 import { createLogger, type Logger } from '../../../agent/internal/log';
 import { issueServerCertificate, LOOPBACK_HOSTS, type CertificateAuthority } from '../../../agent/internal/tls';
-import { createKubernetesApiProxy, type ProxyAuthorization, type ProxyCredential } from '../../../agent/modules/kubernetes_api';
+import { createKubernetesApiProxy, type ProxyAuthorization } from '../../../agent/modules/kubernetes_api';
+import type { ProxyCredential } from '../../../agent/shared/proxy_credential';
 import {
   reverseTunnelService,
   startAgentServer,

@@ -1,9 +1,8 @@
-// The small rules of the tunnel, checked directly: reconnect backoff, kas addresses, proxy
-// credentials and access_as impersonation.
+// The small rules of the tunnel, checked directly: reconnect backoff, kas addresses and access_as
+// impersonation.
 import { strict as assert } from 'node:assert';
 import { Backoff, DEFAULT_BACKOFF } from '../../../agent/modules/reverse_tunnel/agent/backoff';
 import { parseKasAddress, KasAddressError } from '../../../agent/modules/reverse_tunnel';
-import { parseProxyCredential } from '../../../agent/modules/kubernetes_api';
 import { impersonationHeaders, ImpersonationError, parseAccessAs } from '../../../agent/modules/kubernetes_api/access_as';
 
 describe('tunnel: rules', () => {
@@ -63,18 +62,6 @@ describe('tunnel: rules', () => {
     );
     assert.throws(() => parseKasAddress('grpc://kas'), /needs a port/);
     assert.throws(() => parseKasAddress('not a url'), /invalid kas address/);
-  });
-
-  it('parses pat: and ci: proxy credentials and nothing else', () => {
-    assert.deepEqual(parseProxyCredential('Bearer pat:42:secret'), { kind: 'pat', agentId: '42', token: 'secret' });
-    assert.deepEqual(parseProxyCredential('Bearer ci:7:job:token:with:colons'), {
-      kind: 'ci',
-      agentId: '7',
-      token: 'job:token:with:colons',
-    });
-    for (const bad of [undefined, '', 'Bearer secret', 'Basic cGF0OjE6eA==', 'Bearer pat::x', 'Bearer other:1:x']) {
-      assert.equal(parseProxyCredential(bad), undefined, String(bad));
-    }
   });
 
   it('turns access_as into Impersonate-* headers', () => {

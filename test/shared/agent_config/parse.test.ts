@@ -136,9 +136,10 @@ describe('parseAgentConfig', () => {
   });
 
   it('inserts a missing key into a flow mapping', () => {
-    const text = 'user_access: {projects: [{id: a/b}]}\n';
+    const text = 'container_scanning: {vulnerability_report: {namespaces: [default]}}\n';
     const [diagnostic] = parseAgentConfig(text).diagnostics;
     assert.equal(diagnostic?.code, 'missing-key');
+    assert.match(diagnostic.message, /container_scanning is missing the required key "cadence"/);
     const fixed = applyEdits(text, diagnostic.fix!.edits);
     assert.deepEqual(parseAgentConfig(fixed).diagnostics, [], fixed);
   });
@@ -158,20 +159,24 @@ describe('parseAgentConfig', () => {
     assert.deepEqual(ranges(lf), [['unknown-key', { start: { line: 2, character: 4 }, end: { line: 2, character: 8 } }]]);
   });
 
-  it('reports one problem per value even when it breaks two rules', () => {
-    const result = parseAgentConfig('ci_access:\n  projects:\n    - id: a/b\n      default_namespace: ""\n');
+  it('refuses an empty id but accepts an empty default_namespace, as the reference does', () => {
+    const result = parseAgentConfig('ci_access:\n  projects:\n    - id: ""\n      default_namespace: ""\n');
     assert.deepEqual(
       result.diagnostics.map((diagnostic) => diagnostic.message),
-      ['ci_access.projects[0].default_namespace must not be empty'],
+      ['ci_access.projects[0].id must not be empty'],
     );
   });
 
-  it('explains bad values with the rule they break', () => {
+  it('warns about values the reference accepts but that cannot work, and keeps the config', () => {
     const text = 'container_scanning:\n  cadence: "every day"\nflux:\n  webhook_receiver_url: ftp://x\n';
-    const messages = parseAgentConfig(text).diagnostics.map((diagnostic) => diagnostic.message);
-    assert.equal(messages.length, 2);
-    assert.match(messages[0]!, /cadence: "every day" must be a cron expression with five fields/);
-    assert.match(messages[1]!, /webhook_receiver_url: "ftp:\/\/x" must be an http/);
+    const result = parseAgentConfig(text);
+    assert.deepEqual(
+      result.diagnostics.map((diagnostic) => diagnostic.severity),
+      ['warning', 'warning'],
+    );
+    assert.match(result.diagnostics[0]!.message, /cadence: "every day" is not a schedule agentk can run/);
+    assert.match(result.diagnostics[1]!.message, /webhook_receiver_url: "ftp:\/\/x" is not an http/);
+    assert.ok(result.config, 'warnings keep the config');
   });
 });
 

@@ -4,15 +4,20 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseDocument } from 'yaml';
-import { diagnoseWithSimpleReader, diagnoseWithYamlPackage, type ContentCheck } from '../../../agent/shared/agent_config/parse';
+import {
+  diagnoseWithSimpleReader,
+  diagnoseWithYamlPackage,
+  YAML_READ_OPTIONS,
+  type ContentCheck,
+} from '../../../agent/shared/agent_config/parse';
 import { parseSimpleYaml } from '../../../agent/shared/agent_config/simple_yaml';
 import { generateConfig } from '../../../bench/agent_config.bench';
 
 const FIXTURES = join(__dirname, '..', '..', 'fixtures', 'agent_configs');
 
-/** What the yaml package reads, or undefined when it reports errors. */
+/** What the yaml package reads (as the validator reads configs), or undefined when it reports errors. */
 function yamlData(text: string): unknown {
-  const doc = parseDocument(text, { uniqueKeys: true });
+  const doc = parseDocument(text, YAML_READ_OPTIONS);
   return doc.errors.length > 0 ? undefined : (doc.toJS() ?? {});
 }
 
@@ -42,20 +47,27 @@ describe('simple YAML fast reader', () => {
     assertAgrees(text);
   });
 
-  it('resolves plain scalars as the YAML 1.2 core schema does', () => {
+  it('resolves plain scalars as YAML 1.1 does (the reference reads configs so)', () => {
     const scalars = [
       'true',
       'True',
       'TRUE',
       'yes',
+      'Yes',
+      'YES',
       'no',
+      'No',
       'on',
+      'On',
+      'OFF',
+      'off',
+      'y',
+      'N',
+      'yES',
       '~',
       'null',
       'NULL',
-      '0o17',
       '0x1F',
-      '017',
       '+12',
       '-5',
       '1e3',
@@ -63,8 +75,8 @@ describe('simple YAML fast reader', () => {
       '1.',
       '-.inf',
       '.NaN',
-      '1_000',
       '10.0.0.0/8',
+      '2001-12-14',
       '"a\\"b"',
       '"tab\\tchar"',
       "'it''s'",
@@ -75,14 +87,26 @@ describe('simple YAML fast reader', () => {
       'a#b',
       '-x',
       '"é ✓"',
-      '12:30',
     ];
     for (const scalar of scalars) {
       assert.notEqual(parseSimpleYaml(`key: ${scalar}\n`), undefined, `should read ${scalar}`);
       assertAgrees(`key: ${scalar}\n`);
       assertAgrees(`list:\n  - ${scalar}\n`);
     }
-    assert.deepEqual(parseSimpleYaml('a: 0x1F\nb: yes\nc: ~\n'), { a: 31, b: 'yes', c: null });
+    assert.deepEqual(parseSimpleYaml('a: 0x1F\nb: yes\nc: ~\nd: off\ne: n\nf: 2001-12-14\n'), {
+      a: 31,
+      b: true,
+      c: null,
+      d: false,
+      e: false,
+      f: '2001-12-14',
+    });
+    // Where YAML 1.1 readers differ (octal, underscores, sexagesimal), the yaml package decides.
+    for (const scalar of ['017', '0o17', '1_000', '12:30', '190:20:30', '0b101', '-0x1F', '.']) {
+      assert.equal(parseSimpleYaml(`key: ${scalar}\n`), undefined, `should leave ${scalar} to yaml`);
+    }
+    // 12:30 stays a string and 2001-12-14 is no date: go-yaml v2, which the reference uses, reads them so.
+    assert.deepEqual(yamlData('a: 12:30\nb: 2001-12-14\nc: 0755\n'), { a: '12:30', b: '2001-12-14', c: 493 });
   });
 
   it('reads compact lists, flow collections, comments and CRLF line ends like yaml', () => {

@@ -9,7 +9,7 @@ import { apiVersionOf, resourceTypeOf, RESOURCES, type ResourceDefinition } from
 import { ApiError, badRequest, notFound, successStatus } from '../status';
 import { includeObjectOf, toTable, wantsTable } from './table';
 import type { KubeObject, ResourceType } from '../types';
-import { checkKindAndVersion, validateObject } from '../schema/validation';
+import { checkKindAndVersion, decodeStrictly, fieldValidationOf, validateObject } from '../schema/validation';
 
 const NAMESPACES: ResourceType = { group: '', version: 'v1', resource: 'namespaces' };
 /** Namespaces Kubernetes refuses to delete. */
@@ -138,8 +138,18 @@ function prepareForWrite(ctx: RequestContext, object: KubeObject): KubeObject {
     delete object.metadata.namespace;
   }
   const prepared = withTypeMeta(definition, object);
+  warnAbout(ctx, decodeStrictly(definition, prepared, fieldValidationOf(ctx.query.get('fieldValidation'))));
   validateObject(definition, prepared);
   return prepared;
+}
+
+/** Warning headers as the API server sends them (kubectl prints each as "Warning: ..."). */
+function warnAbout(ctx: RequestContext, warnings: string[]): void {
+  if (warnings.length === 0) return;
+  ctx.res.setHeader(
+    'Warning',
+    warnings.map((warning) => `299 - ${JSON.stringify(warning)}`),
+  );
 }
 
 function requireNamespace(ctx: RequestContext, namespace: string | undefined): void {

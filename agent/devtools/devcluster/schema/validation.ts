@@ -1,14 +1,14 @@
 // Checks an object must pass before it is stored: names in the form the API requires, the
-// kind and apiVersion of the endpoint it was sent to, and the few fields pods cannot lack.
+// kind and apiVersion of the endpoint it was sent to, the fields the kind declares (structure.ts)
+// and the rules of the kind (kind_rules.ts).
 import { apiVersionOf, type ResourceDefinition } from './resources';
 import { ApiError, badRequest, type StatusCause } from '../status';
 import type { KubeObject } from '../types';
+import { DNS1123_LABEL, kindCauses, LABEL_MESSAGE } from './kind_rules';
+import { checkStructure } from './structure';
 
-const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
-const LABEL_MESSAGE =
-  "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')";
 const SUBDOMAIN_MESSAGE =
   "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')";
 
@@ -46,28 +46,6 @@ export function checkKindAndVersion(definition: ResourceDefinition, object: Kube
   if (object.apiVersion && object.apiVersion !== apiVersion) {
     throw badRequest(`the API version in the data (${object.apiVersion}) does not match the expected API version (${apiVersion})`);
   }
-}
-
-function podCauses(object: KubeObject): StatusCause[] {
-  const spec = object.spec as { containers?: Array<{ name?: unknown; image?: unknown }> } | undefined;
-  const containers = spec?.containers;
-  if (!Array.isArray(containers) || containers.length === 0) {
-    return [{ reason: 'FieldValueRequired', message: 'Required value', field: 'spec.containers' }];
-  }
-  const causes: StatusCause[] = [];
-  containers.forEach((container, i) => {
-    if (typeof container?.name !== 'string' || !DNS1123_LABEL.test(container.name)) {
-      causes.push({
-        reason: 'FieldValueInvalid',
-        message: `Invalid value: ${JSON.stringify(container?.name ?? '')}: ${LABEL_MESSAGE}`,
-        field: `spec.containers[${i}].name`,
-      });
-    }
-    if (typeof container?.image !== 'string' || container.image === '') {
-      causes.push({ reason: 'FieldValueRequired', message: 'Required value', field: `spec.containers[${i}].image` });
-    }
-  });
-  return causes;
 }
 
 const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
@@ -123,6 +101,29 @@ export function validateObject(definition: ResourceDefinition, object: KubeObjec
   } else if (!object.metadata.generateName) {
     causes.push({ reason: 'FieldValueRequired', message: 'Required value: name or generateName is required', field: 'metadata.name' });
   }
-  if (definition.kind === 'Pod') causes.push(...podCauses(object));
+  causes.push(...kindCauses(definition.kind, object));
   if (causes.length > 0) throw invalid(definition, name, causes);
+}
+
+export type FieldValidation = 'Strict' | 'Warn' | 'Ignore';
+
+/** The request's fieldValidation; a real server answers 400 for anything but these three. */
+export function fieldValidationOf(value: string | null): FieldValidation {
+  if (value === null || value === '') return 'Warn';
+  if (value === 'Strict' || value === 'Warn' || value === 'Ignore') return value;
+  throw badRequest(`fieldValidation must be one of "Ignore", "Warn", or "Strict", got "${value}"`);
+}
+
+/**
+ * Decodes the object as the API server does: wrong types are 400 always, unknown fields 400
+ * under Strict, else dropped; returns the warnings (for the Warning header) under Warn.
+ */
+export function decodeStrictly(definition: ResourceDefinition, object: KubeObject, validation: FieldValidation): string[] {
+  if (!definition.model) return [];
+  const report = checkStructure(definition.model, object, validation !== 'Strict');
+  const cannotHandle = `${definition.kind} in version "${definition.version}" cannot be handled as a ${definition.kind}`;
+  if (report.typeErrors.length > 0) throw badRequest(`${cannotHandle}: ${report.typeErrors[0]}`);
+  const unknown = report.unknownFields.map((field) => `unknown field "${field}"`);
+  if (validation === 'Strict' && unknown.length > 0) throw badRequest(`${cannotHandle}: strict decoding error: ${unknown.join(', ')}`);
+  return validation === 'Warn' ? unknown : [];
 }

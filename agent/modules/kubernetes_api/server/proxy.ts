@@ -14,14 +14,10 @@ import { proxyRequestDuration } from './metrics';
 import { TunnelNotFoundError, type Tunnel, type TunnelFinder } from '../../reverse_tunnel/server/registry';
 import { isImpersonationHeader, type AccessAs } from '../access_as';
 import { sendStatus, sendStatusOnSocket, type KasError } from './status';
+import { parseProxyCredential, type ProxyCredential } from '../../../shared/proxy_credential';
 
-export interface ProxyCredential {
-  kind: 'pat' | 'ci';
-  agentId: string;
-  token: string;
-  /** The connection's peer address (failed credentials are rate limited per address). */
-  clientAddress?: string;
-}
+/** A credential and the connection's peer address (failed credentials are rate limited per address). */
+export type ClientCredential = ProxyCredential & { clientAddress?: string };
 
 export type ProxyAuthorization =
   | { allowed: true; accessAs: AccessAs; user?: { username: string; groups: string[] } }
@@ -33,7 +29,7 @@ export interface KubernetesApiProxyOptions {
   urlPathPrefix?: string;
   /** Where each request gets its tunnel to the agent. */
   tunnels: TunnelFinder;
-  authorizeUser(credential: ProxyCredential): Promise<ProxyAuthorization>;
+  authorizeUser(credential: ClientCredential): Promise<ProxyAuthorization>;
   /** How long a request waits for a free tunnel to its agent; default 20 s. */
   agentWaitTimeoutMs?: number;
   /** Names kas in Via and in error messages. */
@@ -176,13 +172,6 @@ function observe(startedAt: bigint, status: number): void {
   child.observe(Number(process.hrtime.bigint() - startedAt) / 1e9);
 }
 
-/** Parses `Bearer pat:<agent-id>:<token>` / `Bearer ci:<agent-id>:<token>`. */
-export function parseProxyCredential(authorization: string | undefined): ProxyCredential | undefined {
-  const match = /^Bearer\s+(pat|ci):([^:\s]+):(\S+)$/i.exec(authorization?.trim() ?? '');
-  if (!match) return undefined;
-  return { kind: match[1]!.toLowerCase() as 'pat' | 'ci', agentId: match[2]!, token: match[3]! };
-}
-
 async function prepare(
   req: http.IncomingMessage,
   isUpgrade: boolean,
@@ -195,7 +184,9 @@ async function prepare(
   if (!url.startsWith(settings.prefix) && `${url}/` !== settings.prefix) {
     throw new ProxyRefusal({ status: 404, message: `not found: the Kubernetes API proxy serves paths under ${settings.prefix}` });
   }
-  const credential = parseProxyCredential(req.headers.authorization);
+  // Two Authorization headers are refused, not resolved: node keeps only the first in req.headers.
+  const authorizations = req.headersDistinct.authorization ?? [];
+  const credential = authorizations.length === 1 ? parseProxyCredential(authorizations[0]) : undefined;
   if (!credential) {
     throw new ProxyRefusal({
       status: 401,
@@ -235,7 +226,7 @@ async function prepare(
 }
 
 async function authorize(
-  credential: ProxyCredential,
+  credential: ClientCredential,
   options: KubernetesApiProxyOptions,
 ): Promise<Extract<ProxyAuthorization, { allowed: true }>> {
   let result: ProxyAuthorization;

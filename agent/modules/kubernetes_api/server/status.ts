@@ -3,9 +3,7 @@
 // errors from the cluster's.
 import type * as http from 'node:http';
 import type { Duplex } from 'node:stream';
-
-/** Set on 401/403 answers that come from kas's own authentication, never on the cluster's. */
-export const KAS_AUTH_ERROR_HEADER = 'X-Kas-Auth-Error';
+import { KAS_AUTH_ERROR_HEADER } from '../../../shared/kas_api';
 
 const REASONS: Record<number, string> = {
   400: 'BadRequest',

@@ -1,7 +1,8 @@
 // kas side of the tunnel RPC: authenticates the agent token of each HTTP/2 connection (cached
 // for the connection, re-checked every minute), then parks each Connect stream in the
 // TunnelRegistry once agentk has described itself.
-import { Status, type Metadata, type StatusObject } from '../../../internal/grpc';
+import { Status, type StatusObject } from '../../../internal/grpc';
+import { bearerToken } from '../../../shared/proxy_credential';
 import type { Logger } from '../../../internal/log';
 import { reverseTunnelServiceDefinition, type ConnectRequest } from '../protocol';
 import type { ConnectionContext, GrpcServiceRegistrar, ServerCall } from './grpc_server';
@@ -42,16 +43,6 @@ export function reverseTunnelService(options: ReverseTunnelServiceOptions): (ser
 }
 
 /** The agent token from `authorization: Bearer <token>` metadata. */
-export function agentTokenFromMetadata(metadata: Metadata): string | undefined {
-  const value = metadata.get('authorization')[0];
-  return typeof value === 'string' ? bearerToken(value) : undefined;
-}
-
-function bearerToken(value: string | undefined): string | undefined {
-  const match = value === undefined ? null : /^Bearer\s+(\S+)$/i.exec(value);
-  return match?.[1];
-}
-
 function acceptStream(call: ServerCall, options: ReverseTunnelServiceOptions): Promise<void> {
   // Most streams reuse their connection's settled check: accepted at once, without the promise
   // turns of an await (a stream per proxied request).
