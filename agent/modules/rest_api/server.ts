@@ -9,6 +9,7 @@ import type { AgentConfigState, AgentConfigWatcher } from '../agent_configuratio
 import type { UserTokenStore } from '../agent_registry/user_tokens';
 import { listen, reachableAddress } from '../../internal/listen';
 import { KAS_API_PATHS, type AgentConnection, type AgentView, type ApiErrorBody, type ConnectedAgentsView } from '../../shared/kas_api';
+import type { TunnelFiguresView } from '../../shared/kas_api';
 import { bearerToken, parseProxyCredential } from '../../shared/proxy_credential';
 
 export interface ApiServerOptions {
@@ -26,6 +27,8 @@ export interface ApiServerOptions {
     configProject: string,
   ) => Promise<Array<{ agentId: string; agentName: string; connections: AgentConnection[] }>>;
   userTokens: UserTokenStore;
+  /** GET /api/v1/agents/<id>/tunnel_figures (kubernetes_api/server/tunnel_figures.ts). */
+  tunnelFigures?: (agentId: number) => TunnelFiguresView;
   logger: Logger;
 }
 
@@ -93,12 +96,13 @@ async function route(req: http.IncomingMessage, options: ApiServerOptions): Prom
     return { agents: agents.map((a) => agentView(a, options)) };
   }
   if (path === KAS_API_PATHS.connectedAgents) return connectedAgents(configProject ?? options.configProjectId, options);
-  const match = /^\/api\/v1\/agents\/([^/]+)$/.exec(path);
+  const match = /^\/api\/v1\/agents\/([^/]+)(\/tunnel_figures)?$/.exec(path);
   if (match) {
     const id = /^\d+$/.test(match[1]!) ? Number(match[1]) : NaN;
     const agent = Number.isNaN(id) ? undefined : options.watcher.agentById(id);
     if (!agent) throw new ApiError(404, 'not_found', `no agent with id ${match[1]}`);
-    return agentView(agent, options);
+    if (match[2] === undefined) return agentView(agent, options);
+    if (options.tunnelFigures) return options.tunnelFigures(agent.id);
   }
   throw new ApiError(404, 'not_found', `no such endpoint: ${path}`);
 }
