@@ -74,7 +74,7 @@ const STYLE = `
   #resources { flex: 2; display: flex; flex-direction: column; min-width: 0; padding: 0 8px; }
   #table { flex: 1; overflow: auto; position: relative; font-family: var(--vscode-editor-font-family); }
   .spacer { width: 1px; }
-  .row { display: grid; grid-template-columns: minmax(12em, 3fr) minmax(6em, 1.2fr) 9em 5em 5em 5em; height: 24px; line-height: 24px; white-space: nowrap; }
+  .row { display: grid; grid-template-columns: minmax(12em, 3fr) minmax(6em, 1.2fr) 10em 5em 6em 5em; height: 24px; line-height: 24px; white-space: nowrap; }
   #table .row { position: absolute; top: 0; left: 0; right: 0; cursor: pointer; }
   #table .row[hidden] { display: none; }
   .row .cell { overflow: hidden; text-overflow: ellipsis; padding: 0 4px; }
