@@ -168,6 +168,9 @@ function setNamespaces(namespaces: string[], namespace: string): void {
 function onMessage(message: ExtensionToWebview): void {
   switch (message.type) {
     case 'init':
+      // Also sent when another namespace is chosen: what was shown belongs to the old one.
+      store.clear();
+      drawer.close();
       setText($('title'), `Agent ${message.agentName}`);
       wiredKinds = message.kinds;
       setNamespaces(message.namespaces, message.namespace);

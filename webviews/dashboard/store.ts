@@ -32,6 +32,14 @@ export class DashboardStore {
   private readonly owned = new Map<string, Set<string>>();
   private visibleCache: { key: string; version: number; rows: ResourceRow[] } | undefined;
 
+  /** Forgets every row (another namespace is being shown). */
+  clear(): void {
+    this.kinds.clear();
+    this.kindOfUid.clear();
+    this.owned.clear();
+    this.visibleCache = undefined;
+  }
+
   setSnapshot(kind: ResourceKind, rows: readonly ResourceRow[]): void {
     const previous = this.kinds.get(kind);
     for (const row of previous?.rows.values() ?? []) this.unindex(row);

@@ -72,7 +72,7 @@ export function summarise(kind: ResourceKind, object: KubeObject): ResourceRow {
   const meta = object.metadata ?? {};
   const computed = STATUS_OF[kind]((object.spec ?? {}) as Loose, (object.status ?? {}) as Loose);
   return {
-    uid: meta.uid ?? `${kind}/${meta.namespace ?? ''}/${meta.name ?? ''}`,
+    uid: objectUid(kind, object),
     kind,
     name: meta.name ?? '',
     namespace: meta.namespace ?? '',
@@ -86,6 +86,12 @@ export function summarise(kind: ResourceKind, object: KubeObject): ResourceRow {
       uid: owner.uid ?? '',
     })),
   };
+}
+
+/** The uid rows are keyed by; an object without one (never from a real API server) by its name. */
+export function objectUid(kind: ResourceKind, object: KubeObject): string {
+  const meta = object.metadata;
+  return meta?.uid ?? `${kind}/${meta?.namespace ?? ''}/${meta?.name ?? ''}`;
 }
 
 export function detailOf(kind: ResourceKind, object: KubeObject): ResourceDetail {
