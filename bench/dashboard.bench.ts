@@ -58,7 +58,9 @@ export default async function run(): Promise<string> {
     for (let i = 0; i < DRAW_RUNS + 3; i++) {
       // init clears the page's store: each run draws the whole namespace from nothing.
       const [drawn, frame] = await page.evaluate(drawOnce, undefined);
-      if (i >= 3) (draws.push(drawn), painted.push(frame));
+      if (i < 3) continue; // warm-up
+      draws.push(drawn);
+      painted.push(frame);
     }
     const plain = await page.evaluate(plainTable, data.pods);
     const load = await page.evaluate(underLoad, { rows: data.pods, perSecond: EVENTS_PER_SECOND, seconds: EVENT_SECONDS });
