@@ -57,7 +57,10 @@ export function openDashboard(services: Services, apps: ManagedAppsRegistry, tar
     if (ready) void panel.webview.postMessage(message);
     else queue.push(message);
   };
-  const source = podSource(() => services.model.kube(target.connectionId, target.agentId));
+  const source = podSource(
+    () => services.model.kube(target.connectionId, target.agentId),
+    async () => (await services.sessions.get(target.connectionId)).kubeconfigParts(target.agentId),
+  );
   const controller = new DashboardController({
     agentId: target.agentId,
     agentName: target.agentName,

@@ -4,8 +4,9 @@
 // pod feed the Agents tree uses (trees/pod_feed.ts), the one kind the cache watches today. A
 // cache that watches more kinds offers them by implementing this interface.
 import type { ResourceKind } from '../../../webviews/dashboard/messages';
-import type { KubeClient } from '../kas_client/kube_client';
+import type { ClusterParts, KubeClient } from '../kas_client/kube_client';
 import { PodFeed, type FeedState } from '../trees/pod_feed';
+import { watchObjectEvents } from './event_watch';
 import type { KubeEvent, KubeObject } from './summarise';
 
 export interface NamespaceWatch {
@@ -29,8 +30,10 @@ export interface DashboardSource {
 /** Dashboard redraws are cheap: changes come in at most every this many ms. */
 const DEBOUNCE_MS = 100;
 
-export function podSource(client: () => Promise<KubeClient>): DashboardSource {
+/** Pods from a pod feed per namespace; events, when `parts` gives the cluster's address and credential. */
+export function podSource(client: () => Promise<KubeClient>, parts?: () => Promise<ClusterParts>): DashboardSource {
   return {
+    watchEvents: parts && ((namespace, uid, onEvents) => watchObjectEvents(parts, namespace, uid, onEvents)),
     kinds: ['Pod'],
     namespaces: async (signal) => (await (await client()).listNamespaces(signal)).sort(),
     watch(namespace, onChange) {

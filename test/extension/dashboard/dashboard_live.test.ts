@@ -34,6 +34,7 @@ describe('dashboard against the local pair (kas + agentk + dev cluster)', functi
   let kas: KasApi;
   let kube: KubeClient;
   let kubeconfig = '';
+  let token = '';
   let controller: DashboardController | undefined;
 
   before(async function () {
@@ -43,7 +44,7 @@ describe('dashboard against the local pair (kas + agentk + dev cluster)', functi
     ready = await pair.ready;
     caPem = ready.caFile ? await readCaFile(ready.caFile) : undefined;
     kas = new KasApi({ baseUrl: ready.apiUrl, authorization: `Bearer ${ready.userToken}`, caPem });
-    const token = formatProxyCredential('pat', ready.agentId, ready.userToken);
+    token = formatProxyCredential('pat', ready.agentId, ready.userToken);
     kube = await kubeClientFor({ server: ready.k8sProxyUrl, token, caPem });
     kubeconfig = join(dir, 'kubeconfig');
     await writeFile(kubeconfig, buildKubeconfig({ contextName: 'dev', server: ready.k8sProxyUrl, caPem, token }));
@@ -87,14 +88,17 @@ describe('dashboard against the local pair (kas + agentk + dev cluster)', functi
     assert.equal(tunnelFiguresPath('1'), '/api/v1/agents/1/tunnel_figures');
   });
 
-  it('posts a snapshot, then pods created, turning Running and deleted, and the health of the agent', async () => {
+  it('posts a snapshot, then pods created, turning Running and deleted, a drawer with live events, and the health of the agent', async () => {
     const namespace = 'default';
     const messages: ExtensionToWebview[] = [];
     controller = new DashboardController({
       agentId: ready.agentId,
       agentName: ready.agentName,
       namespace,
-      source: podSource(() => Promise.resolve(kube)),
+      source: podSource(
+        () => Promise.resolve(kube),
+        () => Promise.resolve({ server: ready.k8sProxyUrl, token, caPem }),
+      ),
       agent: async (signal) => (await kas.agents(signal)).find((a) => a.id === ready.agentId),
       figures: (signal) => kas.tunnelFigures(ready.agentId, signal),
       post: (message) => messages.push(message),
@@ -139,7 +143,27 @@ describe('dashboard against the local pair (kas + agentk + dev cluster)', functi
       'dash-a gone from the dashboard',
       () => {
         apply();
-        return byName('dash-a') === undefined && byName('dash-b') !== undefined;
+        return byName('dash-a') === undefined && byName('dash-b')?.status === 'Running';
+      },
+      60_000,
+    );
+    // The drawer: detail at once, the pod's events, and a new one when it is deleted.
+    const podB = byName('dash-b')!;
+    controller.handle({ type: 'openDetail', ref: { kind: 'Pod', uid: podB.uid, namespace, name: 'dash-b' } });
+    const reasonsOf = () =>
+      seen.flatMap((m) => (m.type === 'events' && m.uid === podB.uid && m.live ? [m.events.map((e) => e.reason)] : [])).at(-1) ?? [];
+    await waitFor('the detail and the pod’s events', () => {
+      apply();
+      return seen.some((m) => m.type === 'detail' && m.detail.uid === podB.uid) && reasonsOf().includes('Started');
+    });
+    const detail = seen.find((m) => m.type === 'detail' && m.detail.uid === podB.uid);
+    assert.ok(detail?.type === 'detail' && detail.detail.containers.includes('main') && /image: sim/.test(detail.detail.specYaml));
+    assert.equal((await runKubectl(['delete', 'pod', 'dash-b', '-n', namespace, '--wait=false'], { kubeconfig })).code, 0);
+    await waitFor(
+      'the Killing event arriving live',
+      () => {
+        apply();
+        return reasonsOf().includes('Killing');
       },
       60_000,
     );
