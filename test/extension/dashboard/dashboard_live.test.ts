@@ -4,6 +4,8 @@
 // then deltas as pods are created, turn Running and are deleted with kubectl; its health
 // carries the connected replica and the figures.
 import { strict as assert } from 'node:assert';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -177,4 +179,43 @@ describe('dashboard against the local pair (kas + agentk + dev cluster)', functi
     assert.ok(health.figures!.requestsPerMinute > 0);
     assert.ok(!seen.some((m) => m.type === 'state' && m.state !== 'live' && m.state !== 'loading'), 'no error state on the way');
   });
+
+  it('shows kas unreachable while nothing answers and clears it by itself when kas answers', async () => {
+    // The first kas address has nothing listening (a port just closed); later the pair's real one.
+    const closed = await closedPort();
+    let reachable = false;
+    const deadKas = new KasApi({ baseUrl: `http://127.0.0.1:${closed}/`, authorization: 'Bearer x', timeoutMs: 2_000 });
+    const deadKube = await kubeClientFor({ server: `http://127.0.0.1:${closed}/k8s-proxy/`, token: 'pat:1:x', timeoutMs: 2_000 });
+    const messages: ExtensionToWebview[] = [];
+    const recovering = new DashboardController({
+      agentId: ready.agentId,
+      agentName: ready.agentName,
+      namespace: 'default',
+      source: podSource(() => Promise.resolve(reachable ? kube : deadKube)),
+      agent: async (signal) => (await (reachable ? kas : deadKas).agents(signal)).find((a) => a.id === ready.agentId),
+      figures: (signal) => (reachable ? kas : deadKas).tunnelFigures(ready.agentId, signal),
+      post: (message) => messages.push(message),
+      healthPollMs: { ok: 300, failing: 300 },
+    });
+    recovering.start();
+    try {
+      const states = () => messages.flatMap((m) => (m.type === 'state' ? [m.state] : []));
+      await waitFor('kas unreachable', () => states().includes('kasUnreachable'), 30_000);
+      const shown = messages.find((m) => m.type === 'state' && m.state === 'kasUnreachable');
+      assert.ok(shown?.type === 'state' && shown.detail.startsWith('UNREACHABLE'), 'an error code, not upstream text');
+      reachable = true;
+      await waitFor('live again without any action', () => states().at(-1) === 'live', 60_000);
+      assert.ok(messages.some((m) => m.type === 'snapshot' && m.kind === 'Pod'));
+    } finally {
+      await recovering.stop();
+    }
+  });
 });
+
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((done) => server.close(done));
+  return port;
+}
