@@ -65,7 +65,11 @@ export class VirtualTable {
     const first = Math.max(0, Math.floor(this.viewport.scrollTop / ROW_HEIGHT) - OVERSCAN);
     const count = Math.min(this.rows.length - first, Math.ceil(this.viewport.clientHeight / ROW_HEIGHT) + 2 * OVERSCAN);
     for (let i = 0; i < Math.max(count, 0); i++) this.fill(this.element(i), first + i, now);
-    for (let i = Math.max(count, 0); i < this.pool.length; i++) this.pool[i]!.hidden = true;
+    for (let i = Math.max(count, 0); i < this.pool.length; i++) {
+      // A spare row keeps no id: aria-activedescendant must find the row shown, not a stale one.
+      this.pool[i]!.hidden = true;
+      this.pool[i]!.removeAttribute('id');
+    }
     const activeRow = this.rows[this.active];
     if (activeRow) this.viewport.setAttribute('aria-activedescendant', rowId(this.active));
     else this.viewport.removeAttribute('aria-activedescendant');

@@ -84,6 +84,8 @@ describe('agent dashboard page in a browser (real CSP, generated data)', functio
     await dashboard.page.locator('.card-title[data-kind="Pod"]').click();
     await dashboard.page.locator('#filter').fill('app-0042');
     await waitForTitle('Pods · 10');
+    assert.equal(await dashboard.page.locator('#table .row:not([hidden])').count(), 10);
+    assert.equal(await dashboard.page.locator('#table .row[hidden][id]').count(), 0, 'spare rows keep no stale id');
     await dashboard.page.locator('#filter').fill('no-such-pod');
     await dashboard.page.locator('#empty', { hasText: 'No pods match the filter.' }).waitFor();
     await dashboard.page.locator('#filter').fill('');
