@@ -61,10 +61,13 @@ describe('dashboard against the local pair (kas + agentk + dev cluster)', functi
   const currentRequests = (view: TunnelFiguresView) => view.minutes.at(-1)!.requests + (view.minutes.at(-2)?.requests ?? 0);
 
   it("reports the agent's tunnel figures: requests counted, latency quantiles, open streams", async () => {
-    const before = await kas.tunnelFigures(ready.agentId);
+    // agentk keeps idle tunnel streams open; right after the ready line they may still be on their way.
+    const before = await waitFor('open tunnel streams', async () => {
+      const view = await kas.tunnelFigures(ready.agentId);
+      return view.openStreams > 0 && view;
+    });
     assert.equal(before.windowMinutes, 15);
     assert.equal(before.minutes.length, 15);
-    assert.ok(before.openStreams > 0, 'agentk keeps idle tunnel streams open');
     for (let i = 0; i < 12; i++) await kube.listNamespaces();
     const after = await kas.tunnelFigures(ready.agentId);
     assert.ok(
