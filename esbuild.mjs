@@ -58,7 +58,7 @@ const builds = [
   },
   {
     ...common,
-    entryPoints: { 'webviews/logview': 'webviews/logview/main.ts' },
+    entryPoints: { 'webviews/logview': 'webviews/logview/main.ts', 'webviews/dashboard': 'webviews/dashboard/main.ts' },
     outdir,
     platform: 'browser',
     format: 'iife',

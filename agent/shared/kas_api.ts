@@ -11,6 +11,11 @@ export const KAS_API_PATHS = {
   connectedAgents: '/api/v1/connected_agents',
 } as const;
 
+/** GET /api/v1/agents/<id>/tunnel_figures: the agent's Kubernetes API traffic through this kas. */
+export function tunnelFiguresPath(agentId: string | number): string {
+  return `${KAS_API_PATHS.agents}/${encodeURIComponent(String(agentId))}/tunnel_figures`;
+}
+
 /** One connected agentk replica. */
 export interface AgentConnection {
   podName: string;
@@ -47,4 +52,36 @@ export interface ConnectedAgentsView {
 /** The body of every REST API error. */
 export interface ApiErrorBody {
   error: { code: string; message: string };
+}
+
+/** One minute of an agent's proxied requests through this kas replica. */
+export interface TunnelFiguresMinute {
+  /** Start of the minute, ms since epoch. */
+  start: number;
+  requests: number;
+  /** Answers with status 5xx (kas's own 502/504 included) or no status. */
+  errors: number;
+  /** Latency to the response head, estimated from the histogram buckets; null without requests. */
+  p50Ms: number | null;
+  p99Ms: number | null;
+  /** Tunnel streams open at the end of the minute (the current one: now). */
+  openStreams: number;
+}
+
+/** GET /api/v1/agents/<id>/tunnel_figures. */
+export interface TunnelFiguresView {
+  agentId: number;
+  /** The window: 15 one-minute buckets, oldest first; the last is the minute under way. */
+  windowMinutes: number;
+  minutes: TunnelFiguresMinute[];
+  /** Over the whole window. */
+  requestsPerMinute: number;
+  errorsPerMinute: number;
+  p50Ms: number | null;
+  p99Ms: number | null;
+  /** Open now: idle streams agentk keeps ready plus streams carrying a request. */
+  openStreams: number;
+  busyStreams: number;
+  /** This replica's figures only (with several kas replicas each sees its own share). */
+  scope: 'replica';
 }

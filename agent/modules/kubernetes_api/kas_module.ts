@@ -6,11 +6,13 @@ import { listen, reachableAddress } from '../../internal/listen';
 import { readTlsFiles } from '../../kascfg/kascfg';
 import type { KasModule } from '../../module/modserver';
 import { createKubernetesApiProxy } from './server/proxy';
+import { tunnelFiguresOf } from './server/tunnel_figures';
 
 export const kubernetesApiModule: KasModule = {
   name: 'kubernetes_api',
   async start({ config, registry, tunnels, listeners, logger }) {
     const settings = config.agent.kubernetesApi;
+    const figures = tunnelFiguresOf(tunnels.local);
     const proxy = createKubernetesApiProxy({
       urlPathPrefix: settings.urlPathPrefix,
       tunnels: tunnels.finder,
@@ -18,6 +20,7 @@ export const kubernetesApiModule: KasModule = {
       agentWaitTimeoutMs: config.kas.agentWaitTimeoutMs,
       serverName: 'kas',
       logger,
+      onAnswered: (agentId, status, seconds) => figures.record(agentId, status, seconds),
     });
     const tls = await readTlsFiles(settings.listen.tls);
     const server = tls ? https.createServer({ cert: tls.certPem, key: tls.keyPem }, proxy) : http.createServer(proxy);

@@ -2,11 +2,12 @@
 import { readTlsFiles } from '../../kascfg/kascfg';
 import type { KasModule } from '../../module/modserver';
 import { KAS_VERSION } from '../../internal/version';
+import { tunnelFiguresOf } from '../kubernetes_api/server/tunnel_figures';
 import { startApiServer } from './server';
 
 export const restApiModule: KasModule = {
   name: 'api',
-  async start({ config, registry, listeners, logger }) {
+  async start({ config, registry, tunnels, listeners, logger }) {
     const api = await startApiServer({
       address: config.api.listen.address,
       tls: await readTlsFiles(config.api.listen.tls),
@@ -19,6 +20,7 @@ export const restApiModule: KasModule = {
       userTokens: registry.userTokens,
       authenticationFailures: registry.authenticationFailures,
       timeouts: config.api.listen.timeouts,
+      tunnelFigures: (agentId) => tunnelFiguresOf(tunnels.local).view(agentId),
       logger,
     });
     listeners.add({ name: 'api_listener', address: api.address, url: api.url });

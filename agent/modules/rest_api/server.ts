@@ -9,7 +9,14 @@ import type { AgentConfigState, AgentConfigWatcher } from '../agent_configuratio
 import { AuthenticationFailures } from '../agent_registry/auth_failures';
 import type { UserTokenStore } from '../agent_registry/user_tokens';
 import { listen, reachableAddress, type HttpTimeouts } from '../../internal/listen';
-import { KAS_API_PATHS, type AgentConnection, type AgentView, type ApiErrorBody, type ConnectedAgentsView } from '../../shared/kas_api';
+import {
+  KAS_API_PATHS,
+  type AgentConnection,
+  type AgentView,
+  type ApiErrorBody,
+  type ConnectedAgentsView,
+  type TunnelFiguresView,
+} from '../../shared/kas_api';
 import { bearerToken, parseProxyCredential } from '../../shared/proxy_credential';
 
 export interface ApiServerOptions {
@@ -31,6 +38,8 @@ export interface ApiServerOptions {
   authenticationFailures?: AuthenticationFailures;
   /** Slow headers and idle keep-alive (api.listen.read_header_timeout, idle_timeout). */
   timeouts?: HttpTimeouts;
+  /** GET /api/v1/agents/<id>/tunnel_figures (kubernetes_api/server/tunnel_figures.ts). */
+  tunnelFigures?: (agentId: number) => TunnelFiguresView;
   logger: Logger;
 }
 
@@ -103,12 +112,13 @@ async function route(req: http.IncomingMessage, options: ServingOptions): Promis
     return { agents: agents.map((a) => agentView(a, options)) };
   }
   if (path === KAS_API_PATHS.connectedAgents) return connectedAgents(configProject ?? options.configProjectId, options);
-  const match = /^\/api\/v1\/agents\/([^/]+)$/.exec(path);
+  const match = /^\/api\/v1\/agents\/([^/]+)(\/tunnel_figures)?$/.exec(path);
   if (match) {
     const id = /^\d+$/.test(match[1]!) ? Number(match[1]) : NaN;
     const agent = Number.isNaN(id) ? undefined : options.watcher.agentById(id);
     if (!agent) throw new ApiError(404, 'not_found', `no agent with id ${match[1]}`);
-    return agentView(agent, options);
+    if (match[2] === undefined) return agentView(agent, options);
+    if (options.tunnelFigures) return options.tunnelFigures(agent.id);
   }
   throw new ApiError(404, 'not_found', `no such endpoint: ${path}`);
 }

@@ -3,7 +3,7 @@
 // BAD_RESPONSE, extra fields are ignored.
 import { KasClientError } from './errors';
 import { HttpTarget, requestJson } from './http';
-import { KAS_API_PATHS, type AgentConnection } from '../../../agent/shared/kas_api';
+import { KAS_API_PATHS, tunnelFiguresPath, type AgentConnection, type TunnelFiguresView } from '../../../agent/shared/kas_api';
 
 export type { AgentConnection };
 
@@ -34,6 +34,15 @@ export class KasApi {
     const body = await requestJson<{ agents?: unknown }>(this.target, KAS_API_PATHS.agents.slice(1), { signal });
     if (!Array.isArray(body?.agents)) throw new KasClientError('BAD_RESPONSE');
     return body.agents.map(toAgentInfo);
+  }
+
+  /** The agent's tunnel figures over the last 15 minutes (the dashboard's health panel). */
+  async tunnelFigures(agentId: string, signal?: AbortSignal): Promise<TunnelFiguresView> {
+    const body = await requestJson<Partial<TunnelFiguresView> | null>(this.target, tunnelFiguresPath(agentId).slice(1), { signal });
+    if (!body || !Array.isArray(body.minutes) || typeof body.requestsPerMinute !== 'number' || typeof body.openStreams !== 'number') {
+      throw new KasClientError('BAD_RESPONSE');
+    }
+    return body as TunnelFiguresView;
   }
 }
 

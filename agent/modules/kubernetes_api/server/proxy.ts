@@ -35,6 +35,8 @@ export interface KubernetesApiProxyOptions {
   /** Names kas in Via and in error messages. */
   serverName: string;
   logger: Logger;
+  /** Told of every answered request of a known agent (the REST API's tunnel figures). */
+  onAnswered?: (agentId: string, status: number, seconds: number) => void;
 }
 
 export type KubernetesApiProxy = ((req: http.IncomingMessage, res: http.ServerResponse) => void) & {
@@ -145,7 +147,13 @@ function disableIdleTimeouts(req: http.IncomingMessage): void {
   req.socket.setKeepAlive(true, 30_000);
 }
 
-function answerFailure(err: unknown, options: KubernetesApiProxyOptions, send: (e: KasError) => void, startedAt: bigint): void {
+function answerFailure(
+  err: unknown,
+  options: KubernetesApiProxyOptions,
+  send: (e: KasError) => void,
+  startedAt: bigint,
+  agentId?: string,
+): void {
   let kasError: KasError;
   if (err instanceof ProxyRefusal) kasError = err.kasError;
   else if (err instanceof TunnelNotFoundError) kasError = { status: 504, message: err.message };
@@ -155,7 +163,7 @@ function answerFailure(err: unknown, options: KubernetesApiProxyOptions, send: (
     options.logger.error('k8s proxy request failed', { err });
     kasError = { status: 500, message: 'internal error' };
   }
-  observe(startedAt, kasError.status);
+  observe(startedAt, kasError.status, options, agentId);
   send(kasError);
 }
 
@@ -163,13 +171,15 @@ type DurationByStatus = ReturnType<typeof proxyRequestDuration.labels>;
 // One histogram child per status, bound once: observe({ status }) hashed a label object per request.
 const durationByStatus = new Map<number, DurationByStatus>();
 
-function observe(startedAt: bigint, status: number): void {
+function observe(startedAt: bigint, status: number, options: KubernetesApiProxyOptions, agentId: string | undefined): void {
   let child = durationByStatus.get(status);
   if (!child) {
     child = proxyRequestDuration.labels(String(status));
     durationByStatus.set(status, child);
   }
-  child.observe(Number(process.hrtime.bigint() - startedAt) / 1e9);
+  const seconds = Number(process.hrtime.bigint() - startedAt) / 1e9;
+  child.observe(seconds);
+  if (agentId !== undefined) options.onAnswered?.(agentId, status, seconds);
 }
 
 async function prepare(
@@ -421,7 +431,7 @@ function runHttpExchange(
   };
   const fail = (message: string, tunnel: Tunnel) => {
     if (answered) return;
-    observe(startedAt, 502);
+    observe(startedAt, 502, options, prepared.agentId);
     sendStatus(res, options.serverName, { status: 502, message });
     finish(tunnel);
   };
@@ -438,7 +448,7 @@ function runHttpExchange(
             fail('the agent sent a response head kas cannot serve', tunnel);
             return;
           }
-          observe(startedAt, frame.header.status ?? 0);
+          observe(startedAt, frame.header.status ?? 0, options, prepared.agentId);
           res.cork();
           holding = isSmallCompleteResponse(frame.header);
           // A small response of known length goes out in one write at the trailer (res.end()
@@ -473,7 +483,7 @@ function runHttpExchange(
       onBroken: fail,
       onRetryFailed: (err) => {
         answered = true;
-        answerFailure(err, options, (e) => sendStatus(res, options.serverName, e), startedAt);
+        answerFailure(err, options, (e) => sendStatus(res, options.serverName, e), startedAt, prepared.agentId);
       },
     },
     options,
@@ -525,7 +535,7 @@ function runUpgradeExchange(prepared: PreparedRequest, socket: Duplex, head: Buf
         const { stream } = tunnel;
         if (frame.header) {
           headerSeen = true;
-          observe(startedAt, frame.header.status ?? 0);
+          observe(startedAt, frame.header.status ?? 0, options, prepared.agentId);
           socket.write(rawResponseHead(frame.header));
         } else if (frame.message) {
           if (!socket.write(messageBytes(frame.message))) {
@@ -542,7 +552,7 @@ function runUpgradeExchange(prepared: PreparedRequest, socket: Duplex, head: Buf
       onBroken: broken,
       onRetryFailed: (err) => {
         done = true;
-        answerFailure(err, options, (e) => sendStatusOnSocket(socket, options.serverName, e), startedAt);
+        answerFailure(err, options, (e) => sendStatusOnSocket(socket, options.serverName, e), startedAt, prepared.agentId);
       },
     },
     options,
