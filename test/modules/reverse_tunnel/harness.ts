@@ -284,12 +284,16 @@ export function request(
   const target = new URL(url);
   const mod = target.protocol === 'https:' ? https : http;
   return new Promise((resolve, reject) => {
-    const req = mod.request(target, { method: options.method ?? 'GET', headers: options.headers, ca: options.ca, agent: options.agent ?? false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }));
-      res.on('error', reject);
-    });
+    const req = mod.request(
+      target,
+      { method: options.method ?? 'GET', headers: options.headers, ca: options.ca, agent: options.agent ?? false },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }));
+        res.on('error', reject);
+      },
+    );
     req.on('error', reject);
     req.end(options.body);
   });

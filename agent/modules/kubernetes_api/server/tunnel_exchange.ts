@@ -170,12 +170,20 @@ export function driveTunnel(request: TunnelRequest, relay: ClientBodyRelay, hand
       }
       handlers.onFrame(frame, tunnel);
     });
-    tunnel.stream.on('end', () => {
-      if (over) return;
+    const closedEarly = () => {
+      if (over) return; // a reset came right behind the end: handled as broken
       leave();
       // A clean end before any answer: agentk retired the stream without reading the request.
       if (!answered && relay.canReplay && declined++ < MAX_DECLINED_REPLAYS) return replay(tunnel, 'declined');
       handlers.onBroken('the tunnel to the agent closed early', tunnel);
+    };
+    tunnel.stream.on('end', () => {
+      if (over) return;
+      if (answered) return closedEarly();
+      // Node's stream.close(code) on the agent's side sends END_STREAM and then RST_STREAM: a
+      // cancel, which may follow a request the agent read, looks like a retirement for a moment.
+      // Both arrive in one read; once it is handled (a turn later), a reset has shown as an error.
+      setImmediate(closedEarly);
     });
     const broken = (err: unknown) => {
       if (over) return;

@@ -71,7 +71,7 @@ export interface NativeGrpcServerOptions {
 
 type AnyMethod = MethodDefinition<unknown, unknown>;
 
-const { NGHTTP2_CANCEL } = http2.constants;
+const { NGHTTP2_CANCEL, NGHTTP2_NO_ERROR } = http2.constants;
 
 export class NativeGrpcServer implements GrpcServiceRegistrar {
   private readonly methods = new Map<string, { definition: AnyMethod; handler: CallHandler }>();
@@ -541,6 +541,14 @@ export class ServerCall extends EventEmitter {
   }
 
   private onEnd(): void {
+    // Node ends the readable side of a stream the peer reset (RST_STREAM) or whose connection went
+    // away too: that is a cancel, not the peer's clean half-close. Told apart here, because a
+    // half-close before any answer means "agentk never read the request" (kas replays any method)
+    // and a reset does not (kas replays only idempotent requests).
+    if (this.h2.aborted || this.h2.destroyed || (this.h2.rstCode ?? NGHTTP2_NO_ERROR) !== NGHTTP2_NO_ERROR) {
+      this.onTransportClosed();
+      return;
+    }
     if (this.decoder.bufferedBytes > 0) {
       this.failAndClose(new GrpcWireError(Status.INTERNAL, 'the request stream ended in the middle of a message'));
       return;
