@@ -42,12 +42,13 @@ export interface Upstream {
 
 /**
  * Echoes requests as JSON (POSTs are counted per body in `posts`); /stream writes a line every
- * 100 ms for 1 s; upgrades are WebSocket echo.
+ * 100 ms for 1 s; /watch writes a line every 200 ms until the client leaves; upgrades are WebSocket echo.
  */
 export async function startUpstream(): Promise<Upstream> {
   const posts = new Map<string, number>();
   const server = http.createServer((req, res) => {
     if (req.url?.startsWith('/stream')) return streamLines(res, 10, 100);
+    if (req.url?.startsWith('/watch')) return streamLines(res, Infinity, 200); // until the client leaves
     if (req.url?.startsWith('/status/')) {
       res.writeHead(Number(req.url.slice('/status/'.length)), { 'content-type': 'application/json' });
       res.end('{"kind":"Status","message":"from the cluster"}');

@@ -4,6 +4,7 @@
 // frozen agentk (SIGSTOP) is noticed within seconds by an HTTP/2 PING.
 import { strict as assert } from 'node:assert';
 import type { ChildProcess } from 'node:child_process';
+import * as http from 'node:http';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
@@ -226,5 +227,54 @@ describe('tunnel: a frozen agentk (SIGSTOP)', function () {
     await eventually(() => frozenIdle() === 0, 'the idle frozen agentk to leave the registry', 15_000);
     const noticedMs = Date.now() - frozenAt;
     assert.ok(noticedMs < 8_000, `noticed after ${noticedMs} ms`);
+  });
+
+  it('ends a watch whose agentk froze with an error the client sees, instead of a silent stall', async () => {
+    const kas = await startKas({ keepaliveTimeMs: 1_000, keepaliveTimeoutMs: 2_000 });
+    cleanups.push(() => kas.stop());
+    const tokenFile = path.join(fixture.dir, 'token');
+    await fs.writeFile(tokenFile, AGENT_TOKEN);
+    const frozen = spawnAgentk(
+      [
+        '--kas-address',
+        kas.grpcAddress,
+        '--token-file',
+        tokenFile,
+        '--kubeconfig',
+        fixture.kubeconfig,
+        '--observability-listen-address',
+        '127.0.0.1:0',
+        '--log-level',
+        'error',
+      ],
+      'agentk-frozen',
+    );
+    cleanups.push(() => stopProcess(frozen));
+    await waitForIdleTunnels(kas.registry, 2, 60_000);
+    const lines: string[] = [];
+    let firstLine!: () => void;
+    const started = new Promise<void>((resolve) => (firstLine = resolve));
+    const ended = new Promise<string>((resolve) => {
+      const req = http.get(`${kas.proxyUrl}/watch`, { headers: userAuth(), agent: false }, (res) => {
+        res.on('data', (chunk: Buffer) => {
+          lines.push(chunk.toString());
+          firstLine();
+        });
+        res.on('end', () => resolve('end'));
+        res.on('aborted', () => resolve('aborted'));
+        res.on('error', (err) => resolve(`error ${err.message}`));
+      });
+      req.on('error', (err) => resolve(`error ${err.message}`));
+      cleanups.push(async () => void req.destroy());
+    });
+    await started;
+    const frozenAt = Date.now();
+    frozen.kill('SIGSTOP');
+    const how = await ended;
+    const ms = Date.now() - frozenAt;
+    // A chunked response cut short: Node's client reports it as aborted (kubectl: "unexpected EOF").
+    assert.match(how, /aborted|error/, `the watch ended: ${how}`);
+    assert.ok(ms < 10_000, `the watch ended ${ms} ms after the freeze`);
+    assert.ok(lines.length > 0);
   });
 });
