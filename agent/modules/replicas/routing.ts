@@ -78,18 +78,25 @@ export class RoutingTunnelFinder implements TunnelFinder {
     return this.claimedLocally(agentId, this.local.findTunnel(agentId, 1_000));
   }
 
-  hasIdleTunnel(agentId: string): boolean {
-    return this.local.hasIdleTunnel(agentId);
+  hasIdleTunnel(agentId: string, method?: string): boolean {
+    return this.local.hasIdleTunnel(agentId, method);
   }
 
-  findTunnel(agentId: string, timeoutMs: number, signal?: AbortSignal): Promise<Tunnel> {
+  // `method` filters this replica's own streams; a remote claim takes any (the proxy checks its descriptor).
+  findTunnel(agentId: string, timeoutMs: number, signal?: AbortSignal, method?: string): Promise<Tunnel> {
     const router = this.router;
-    if (!router) return this.local.findTunnel(agentId, timeoutMs, signal);
-    if (this.localTunnels(agentId).idle > 0) return this.claimedLocally(agentId, this.local.findTunnel(agentId, timeoutMs, signal));
-    return this.routeOrWait(router, agentId, timeoutMs, signal);
+    if (!router) return this.local.findTunnel(agentId, timeoutMs, signal, method);
+    if (this.localTunnels(agentId).idle > 0) return this.claimedLocally(agentId, this.local.findTunnel(agentId, timeoutMs, signal, method));
+    return this.routeOrWait(router, agentId, timeoutMs, signal, method);
   }
 
-  private async routeOrWait(router: RemoteRouter, agentId: string, timeoutMs: number, signal?: AbortSignal): Promise<Tunnel> {
+  private async routeOrWait(
+    router: RemoteRouter,
+    agentId: string,
+    timeoutMs: number,
+    signal: AbortSignal | undefined,
+    method: string | undefined,
+  ): Promise<Tunnel> {
     const remote = await tryReplicas(router, agentId);
     if (remote) return remote;
     return new Promise<Tunnel>((resolve, reject) => {
@@ -116,7 +123,7 @@ export class RoutingTunnelFinder implements TunnelFinder {
           resolve(tunnel);
         });
       });
-      this.local.findTunnel(agentId, timeoutMs, localWait.signal).then(
+      this.local.findTunnel(agentId, timeoutMs, localWait.signal, method).then(
         (tunnel) => {
           if (settled) return tunnel.done();
           settle();

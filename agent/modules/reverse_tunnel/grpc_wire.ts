@@ -11,6 +11,11 @@ export const GRPC_CONTENT_TYPE = 'application/grpc';
 const PREFIX_BYTES = 5;
 /** A peer announcing a bigger message than this is broken or hostile: the stream fails instead. */
 export const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
+/**
+ * What kas accepts from an agent in one message (gRPC's own default receive limit): agentk sends
+ * body pieces of at most a socket read; a peer announcing more is refused before kas buffers it.
+ */
+export const MAX_RECEIVED_MESSAGE_BYTES = 4 * 1024 * 1024;
 
 export class GrpcWireError extends Error {
   override name = 'GrpcWireError';
@@ -86,6 +91,8 @@ export class MessageDecoder {
   private pending: Buffer[] = [];
   private pendingBytes = 0;
 
+  constructor(private readonly maxMessageBytes = MAX_MESSAGE_BYTES) {}
+
   /** The complete messages this chunk finished, in order. */
   push(chunk: Buffer): Buffer[] {
     let data = chunk;
@@ -100,7 +107,7 @@ export class MessageDecoder {
     while (data.length - offset >= PREFIX_BYTES) {
       if (data[offset] !== 0) throw new GrpcWireError(Status.UNIMPLEMENTED, 'compressed gRPC messages are not supported');
       const length = data.readUInt32BE(offset + 1);
-      if (length > MAX_MESSAGE_BYTES)
+      if (length > this.maxMessageBytes)
         throw new GrpcWireError(Status.RESOURCE_EXHAUSTED, `gRPC message of ${length} bytes exceeds the limit`);
       if (data.length - offset - PREFIX_BYTES < length) break;
       messages.push(data.subarray(offset + PREFIX_BYTES, offset + PREFIX_BYTES + length));

@@ -76,11 +76,15 @@ describe('tunnel: agentk call surface over HTTP/2', function () {
     const call = open();
     const status = statusOf(call);
     const received: string[] = [];
-    call.once('data', (first: Buffer) => {
-      received.push(first.toString());
-      call.pause(); // as the forwarder does until its upstream request exists
-    });
+    const first = new Promise<void>((resolve) =>
+      call.once('data', (message: Buffer) => {
+        received.push(message.toString());
+        call.pause(); // as the forwarder does until its upstream request exists
+        resolve();
+      }),
+    );
     call.end();
+    await first; // on a loaded machine the answer may take longer than any fixed wait
     await new Promise((resolve) => setTimeout(resolve, 100));
     assert.deepEqual(received, ['one'], 'nothing is delivered while paused');
     const ended = once(call, 'end');

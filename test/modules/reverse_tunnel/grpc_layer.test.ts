@@ -35,7 +35,7 @@ import {
   type ConnectRequest,
   type ConnectResponse,
 } from '../../../agent/modules/reverse_tunnel/protocol';
-import { decodeMakeRequestHeader } from '../../../agent/modules/kubernetes_api/rpc';
+import { decodeMakeRequestHeader, KUBERNETES_API_MAKE_REQUEST, KUBERNETES_API_SERVICE } from '../../../agent/modules/kubernetes_api/rpc';
 import { TestRepository, makeTempDir, testKasConfig, testLogger } from '../../kas/helpers';
 import {
   AGENT_ID,
@@ -51,7 +51,13 @@ import {
 } from './harness';
 
 const DESCRIPTOR: ConnectRequest = {
-  descriptor: { services: [], version: 'stock-grpc-js', podName: 'stock', podNamespace: 'tests', instanceId: 'stock-1' },
+  descriptor: {
+    services: [{ name: KUBERNETES_API_SERVICE, methods: [KUBERNETES_API_MAKE_REQUEST] }],
+    version: 'stock-grpc-js',
+    podName: 'stock',
+    podNamespace: 'tests',
+    instanceId: 'stock-1',
+  },
 };
 
 function bearer(token: string): grpc.Metadata {

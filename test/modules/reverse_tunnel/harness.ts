@@ -1,6 +1,7 @@
 // Real parts for the tunnel tests: an upstream HTTP server standing in for the Kubernetes API
 // (until a test uses the dev cluster), kas's agent listener + tunnel registry + k8s proxy, and
 // agentk pointed at the upstream through a kubeconfig file.
+import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs/promises';
 import * as http from 'node:http';
 import * as https from 'node:https';
@@ -35,14 +36,20 @@ export const quietLogger: Logger = process.env.TEST_LOG_LEVEL
 export interface Upstream {
   url: string;
   server: http.Server;
-  /** Resolves the next /stream request's writer, for tests that feed a stream by hand. */
+  /** How many times each POST body arrived. */
+  posts: Map<string, number>;
   stop(): Promise<void>;
 }
 
-/** Echoes requests as JSON; /stream writes a line every 100 ms for 1 s; upgrades are WebSocket echo. */
+/**
+ * Echoes requests as JSON (POSTs are counted per body in `posts`); /stream writes a line every
+ * 100 ms for 1 s; /watch writes a line every 200 ms until the client leaves; upgrades are WebSocket echo.
+ */
 export async function startUpstream(): Promise<Upstream> {
+  const posts = new Map<string, number>();
   const server = http.createServer((req, res) => {
     if (req.url?.startsWith('/stream')) return streamLines(res, 10, 100);
+    if (req.url?.startsWith('/watch')) return streamLines(res, Infinity, 200); // until the client leaves
     if (req.url?.startsWith('/status/')) {
       res.writeHead(Number(req.url.slice('/status/'.length)), { 'content-type': 'application/json' });
       res.end('{"kind":"Status","message":"from the cluster"}');
@@ -51,8 +58,10 @@ export async function startUpstream(): Promise<Upstream> {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
+      const body = Buffer.concat(chunks).toString();
+      if (req.method === 'POST') posts.set(body, (posts.get(body) ?? 0) + 1);
       res.writeHead(200, { 'content-type': 'application/json', 'set-cookie': 'upstream=1' });
-      res.end(JSON.stringify({ method: req.method, url: req.url, headers: req.headers, body: Buffer.concat(chunks).toString() }));
+      res.end(JSON.stringify({ method: req.method, url: req.url, headers: req.headers, body }));
     });
   });
   const webSockets = new WebSocketServer({ noServer: true });
@@ -76,6 +85,7 @@ export async function startUpstream(): Promise<Upstream> {
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     server,
+    posts,
     stop: () =>
       new Promise<void>((resolve) => {
         for (const client of webSockets.clients) client.terminate();
@@ -175,6 +185,9 @@ export interface KasOptions {
   agentAddress?: string;
   maxConnectionAgeMs?: number;
   maxConnectionAgeGraceMs?: number;
+  keepaliveTimeMs?: number;
+  keepaliveTimeoutMs?: number;
+  replayWaitMs?: number;
 }
 
 export async function startKas(options: KasOptions = {}): Promise<Kas> {
@@ -185,6 +198,8 @@ export async function startKas(options: KasOptions = {}): Promise<Kas> {
     tls: certificate,
     maxConnectionAgeMs: options.maxConnectionAgeMs,
     maxConnectionAgeGraceMs: options.maxConnectionAgeGraceMs,
+    keepaliveTimeMs: options.keepaliveTimeMs,
+    keepaliveTimeoutMs: options.keepaliveTimeoutMs,
     services: [
       reverseTunnelService({
         registry,
@@ -198,6 +213,7 @@ export async function startKas(options: KasOptions = {}): Promise<Kas> {
     tunnels: registry,
     authorizeUser: options.authorizeUser ?? allowAsAgent,
     agentWaitTimeoutMs: options.agentWaitTimeoutMs ?? 5_000,
+    replayWaitMs: options.replayWaitMs,
     serverName: 'kas-test',
     logger: quietLogger,
   });
@@ -265,20 +281,41 @@ export interface FetchResult {
 /** A plain node:http(s) request (no fetch: it pools and buffers in ways that hide behaviour). */
 export function request(
   url: string,
-  options: { method?: string; headers?: Record<string, string>; body?: string; ca?: string } = {},
+  options: { method?: string; headers?: Record<string, string>; body?: string; ca?: string; agent?: http.Agent } = {},
 ): Promise<FetchResult> {
   const target = new URL(url);
   const mod = target.protocol === 'https:' ? https : http;
   return new Promise((resolve, reject) => {
-    const req = mod.request(target, { method: options.method ?? 'GET', headers: options.headers, ca: options.ca, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }));
-      res.on('error', reject);
-    });
+    const req = mod.request(
+      target,
+      { method: options.method ?? 'GET', headers: options.headers, ca: options.ca, agent: options.agent ?? false },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }));
+        res.on('error', reject);
+      },
+    );
     req.on('error', reject);
     req.end(options.body);
   });
 }
 
 export const userAuth = (token = USER_TOKEN) => ({ authorization: `Bearer pat:${AGENT_ID}:${token}` });
+
+/** agentk as its own process (the command line), for faults an in-process agentk cannot show (kill -9, SIGSTOP). */
+export function spawnAgentk(args: string[], podName = 'agentk-pod-1'): ChildProcess {
+  return spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, '../../../agent/cmd/agentk.ts'), ...args], {
+    env: { ...process.env, POD_NAME: podName, POD_NAMESPACE: 'agents' },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+}
+
+/** Stops a child process (resuming it first if a test stopped it) and waits for its exit. */
+export async function stopProcess(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGCONT');
+  child.kill('SIGTERM');
+  await exited;
+}

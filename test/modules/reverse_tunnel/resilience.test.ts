@@ -1,7 +1,6 @@
 // The tunnel under load and failure: pool growth and shrink, a refused agent token, kas and
 // agentk going away and coming back.
 import { strict as assert } from 'node:assert';
-import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
@@ -13,7 +12,9 @@ import {
   AGENT_TOKEN,
   quietLogger,
   request,
+  spawnAgentk,
   startAgentk,
+  stopProcess,
   startKas,
   useUpstreamFixture,
   userAuth,
@@ -204,18 +205,3 @@ describe('tunnel: pool, failures and recovery', function () {
     assert.equal(res.status, 200, 'a request waits for the new agentk and succeeds');
   });
 });
-
-function spawnAgentk(args: string[]): ChildProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, '../../../agent/cmd/agentk.ts'), ...args], {
-    env: { ...process.env, POD_NAME: 'agentk-pod-1', POD_NAMESPACE: 'agents' },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  return child;
-}
-
-async function stopProcess(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGTERM');
-  await exited;
-}

@@ -8,13 +8,14 @@
 import type * as http from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from '../../../internal/log';
-import { messageBytes, type ConnectRequest, type ValuesMap, type ConnectResponse, type HeaderFrame } from '../../reverse_tunnel/protocol';
+import { messageBytes, type ValuesMap, type HeaderFrame } from '../../reverse_tunnel/protocol';
 import { encodeMakeRequestHeader, KUBERNETES_API_MAKE_REQUEST } from '../rpc';
 import { proxyRequestDuration } from './metrics';
 import { TunnelNotFoundError, type Tunnel, type TunnelFinder } from '../../reverse_tunnel/server/registry';
 import { isImpersonationHeader, type AccessAs } from '../access_as';
 import { sendStatus, sendStatusOnSocket, type KasError } from './status';
 import { parseProxyCredential, type ProxyCredential } from '../../../shared/proxy_credential';
+import { ClientBodyRelay, driveTunnel, TunnelExchangeError, type TunnelRequest } from './tunnel_exchange';
 
 /** A credential and the connection's peer address (failed credentials are rate limited per address). */
 export type ClientCredential = ProxyCredential & { clientAddress?: string };
@@ -32,6 +33,11 @@ export interface KubernetesApiProxyOptions {
   authorizeUser(credential: ClientCredential): Promise<ProxyAuthorization>;
   /** How long a request waits for a free tunnel to its agent; default 20 s. */
   agentWaitTimeoutMs?: number;
+  /**
+   * How long a request whose tunnel broke before any answer (and that may be replayed) waits for
+   * another tunnel before its 502; default 2 s (agentk's first reconnect comes after 1 s).
+   */
+  replayWaitMs?: number;
   /** Names kas in Via and in error messages. */
   serverName: string;
   logger: Logger;
@@ -62,17 +68,17 @@ const HOP_BY_HOP = new Set([
   'host',
 ]);
 const CREDENTIAL_HEADERS = new Set(['authorization', 'cookie']);
+/** Safe to send twice (watches and logs -f are GETs): replayed after a tunnel broke before any answer. */
+const IDEMPOTENT_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
-interface PreparedRequest {
-  tunnel: Tunnel;
-  requestFrame: ConnectResponse;
+interface PreparedRequest extends TunnelRequest {
   startedAt: bigint;
-  /** For finding a replacement tunnel. */
-  agentId: string;
+}
+
+interface ProxySettings {
+  prefix: string;
   waitMs: number;
-  clientWait: ClientWaitSignal;
-  /** GET/HEAD/OPTIONS without upgrade: safe to resend after a tunnel broke before any answer. */
-  idempotent: boolean;
+  replayWaitMs: number;
 }
 
 /**
@@ -106,6 +112,7 @@ export function createKubernetesApiProxy(options: KubernetesApiProxyOptions): Ku
   const settings = {
     prefix: normalizePrefix(options.urlPathPrefix ?? '/k8s-proxy/'),
     waitMs: options.agentWaitTimeoutMs ?? 20_000,
+    replayWaitMs: options.replayWaitMs ?? 2_000,
   };
   const proxy = (req: http.IncomingMessage, res: http.ServerResponse) => {
     // Only a client that left before its answer was complete can be waiting for a tunnel; aborting
@@ -156,6 +163,7 @@ function answerFailure(
 ): void {
   let kasError: KasError;
   if (err instanceof ProxyRefusal) kasError = err.kasError;
+  else if (err instanceof TunnelExchangeError) kasError = { status: err.status, message: err.message };
   else if (err instanceof TunnelNotFoundError) kasError = { status: 504, message: err.message };
   else if (err instanceof Error && err.name === 'TunnelWaitAbortedError')
     return; // nobody left to answer
@@ -187,7 +195,7 @@ async function prepare(
   isUpgrade: boolean,
   clientWait: ClientWaitSignal,
   options: KubernetesApiProxyOptions,
-  settings: { prefix: string; waitMs: number },
+  settings: ProxySettings,
 ): Promise<PreparedRequest> {
   const startedAt = process.hrtime.bigint();
   const url = req.url ?? '/';
@@ -213,8 +221,10 @@ async function prepare(
     });
   }
   // An idle tunnel here is claimed at once: no wait to abort, so no signal to build.
-  const signal = options.tunnels.hasIdleTunnel(credential.agentId) ? undefined : clientWait.signal();
-  const tunnel = await options.tunnels.findTunnel(credential.agentId, settings.waitMs, signal);
+  const method = KUBERNETES_API_MAKE_REQUEST;
+  const signal = options.tunnels.hasIdleTunnel(credential.agentId, method) ? undefined : clientWait.signal();
+  // Only a stream whose descriptor lists the Kubernetes API's method gets this request.
+  const tunnel = await options.tunnels.findTunnel(credential.agentId, settings.waitMs, signal, method);
   const header = encodeMakeRequestHeader({
     http: {
       method: req.method ?? 'GET',
@@ -230,9 +240,19 @@ async function prepare(
       groups: authorization.user?.groups ?? [],
     },
   });
-  const requestInfo = { methodName: KUBERNETES_API_MAKE_REQUEST, meta: {}, header };
-  const idempotent = !isUpgrade && ['GET', 'HEAD', 'OPTIONS'].includes(req.method ?? 'GET');
-  return { tunnel, requestFrame: { requestInfo }, startedAt, agentId: credential.agentId, waitMs: settings.waitMs, clientWait, idempotent };
+  const requestInfo = { methodName: method, meta: {}, header };
+  const httpMethod = req.method ?? 'GET';
+  return {
+    tunnel,
+    requestFrame: { requestInfo },
+    startedAt,
+    agentId: credential.agentId,
+    httpMethod,
+    waitMs: settings.waitMs,
+    replayWaitMs: settings.replayWaitMs,
+    clientWait,
+    idempotent: !isUpgrade && IDEMPOTENT_METHODS.has(httpMethod),
+  };
 }
 
 async function authorize(
@@ -296,126 +316,6 @@ function responseHeaders(header: HeaderFrame): Record<string, string[]> {
   return out;
 }
 
-/**
- * Client bytes (request body, or an upgraded connection's bytes) → message frames on the current
- * tunnel, with backpressure. Until agentk answers, it keeps a copy (up to 1 MiB), so that the
- * request can be replayed on a fresh tunnel if agentk closed the stream before it saw the request.
- */
-class ClientBodyRelay {
-  private tunnel: Tunnel | undefined;
-  private replay: Buffer[] | undefined = [];
-  private replayBytes = 0;
-  private ended = false;
-
-  constructor(private readonly source: http.IncomingMessage | Duplex) {
-    source.on('data', (chunk: Buffer) => this.forward(chunk));
-    source.on('end', () => {
-      this.ended = true;
-      this.sendCloseSend();
-    });
-  }
-
-  get canReplay(): boolean {
-    return this.replay !== undefined;
-  }
-
-  attach(tunnel: Tunnel): void {
-    this.tunnel = tunnel;
-    for (const chunk of this.replay ?? []) tunnel.stream.write({ message: { data: chunk } });
-    if (this.ended) this.sendCloseSend();
-    this.source.resume();
-  }
-
-  /** agentk answered: it has the request, a replay can no longer happen. */
-  acknowledge(): void {
-    this.replay = undefined;
-  }
-
-  private forward(chunk: Buffer): void {
-    if (this.replay) {
-      this.replayBytes += chunk.length;
-      if (this.replayBytes <= MAX_REPLAY_BYTES) this.replay.push(chunk);
-      else this.replay = undefined;
-    }
-    const stream = this.tunnel?.stream;
-    if (!stream?.writable) return;
-    if (!stream.write({ message: { data: chunk } })) {
-      this.source.pause();
-      stream.once('drain', () => this.source.resume());
-    }
-  }
-
-  private sendCloseSend(): void {
-    const stream = this.tunnel?.stream;
-    if (stream?.writable) stream.write({ closeSend: {} });
-  }
-}
-
-const MAX_REPLAY_BYTES = 1024 * 1024;
-const MAX_TUNNEL_ATTEMPTS = 5;
-
-interface TunnelExchangeHandlers {
-  onFrame(frame: ConnectRequest, tunnel: Tunnel): void;
-  /** The tunnel failed after agentk saw the request (or no retry was possible). */
-  onBroken(message: string, tunnel: Tunnel): void;
-  /** No replacement tunnel within the wait. */
-  onRetryFailed(err: unknown): void;
-}
-
-/**
- * Sends the request on the prepared tunnel and routes agentk's frames to the handlers. agentk
- * closes surplus idle streams cleanly (half-close); when kas claimed such a stream in the same
- * instant, the stream ends before any answer, and the request moves to a fresh tunnel.
- */
-function driveTunnel(
-  prepared: PreparedRequest,
-  relay: ClientBodyRelay,
-  handlers: TunnelExchangeHandlers,
-  options: KubernetesApiProxyOptions,
-): void {
-  let current: Tunnel;
-  let attempts = 1;
-  const retry = (tunnel: Tunnel) => {
-    attempts++;
-    tunnel.done();
-    options.tunnels.findTunnel(prepared.agentId, prepared.waitMs, prepared.clientWait.signal()).then(start, handlers.onRetryFailed);
-  };
-  const start = (tunnel: Tunnel) => {
-    current = tunnel;
-    // Claimed while its connection was going down (its close came before this ran): agentk never
-    // saw the request, and the stream will report nothing more.
-    if (!tunnel.stream.writable) {
-      if (relay.canReplay && attempts < MAX_TUNNEL_ATTEMPTS) return retry(tunnel);
-      return handlers.onBroken('the tunnel to the agent broke', tunnel);
-    }
-    let answered = false;
-    // request_info, a body already read and close_send in one HTTP/2 write (one wake-up for agentk).
-    tunnel.stream.cork();
-    tunnel.stream.write(prepared.requestFrame);
-    relay.attach(tunnel);
-    process.nextTick(() => tunnel.stream.uncork());
-    tunnel.stream.on('data', (frame: ConnectRequest) => {
-      if (current !== tunnel) return;
-      if (!answered) relay.acknowledge();
-      answered = true;
-      handlers.onFrame(frame, tunnel);
-    });
-    tunnel.stream.on('end', () => {
-      if (current !== tunnel) return;
-      if (!answered && relay.canReplay && attempts < MAX_TUNNEL_ATTEMPTS) return retry(tunnel);
-      handlers.onBroken('the tunnel to the agent closed early', tunnel);
-    });
-    tunnel.stream.on('error', () => {
-      if (current !== tunnel) return;
-      // A broken connection (agentk gone, connection recycled): agentk may have started the
-      // request, so only requests that are safe to repeat move to another tunnel.
-      if (!answered && prepared.idempotent && attempts < MAX_TUNNEL_ATTEMPTS) return retry(tunnel);
-      handlers.onBroken('the tunnel to the agent broke', tunnel);
-    });
-  };
-  start(prepared.tunnel);
-}
-
 function runHttpExchange(
   prepared: PreparedRequest,
   req: http.IncomingMessage,
@@ -441,6 +341,7 @@ function runHttpExchange(
     new ClientBodyRelay(req),
     {
       onFrame: (frame, tunnel) => {
+        if (answered) return; // kas already answered (a refused head, an error): the rest is dropped
         current = tunnel;
         const { stream } = tunnel;
         if (frame.header) {
@@ -486,7 +387,7 @@ function runHttpExchange(
         answerFailure(err, options, (e) => sendStatus(res, options.serverName, e), startedAt, prepared.agentId);
       },
     },
-    options,
+    options.tunnels,
   );
   res.once('close', () => {
     // The client went away: ending the stream makes agentk stop the upstream request.
@@ -531,6 +432,7 @@ function runUpgradeExchange(prepared: PreparedRequest, socket: Duplex, head: Buf
     new ClientBodyRelay(socket),
     {
       onFrame: (frame, tunnel) => {
+        if (done) return;
         current = tunnel;
         const { stream } = tunnel;
         if (frame.header) {
@@ -555,7 +457,7 @@ function runUpgradeExchange(prepared: PreparedRequest, socket: Duplex, head: Buf
         answerFailure(err, options, (e) => sendStatusOnSocket(socket, options.serverName, e), startedAt, prepared.agentId);
       },
     },
-    options,
+    options.tunnels,
   );
   socket.once('close', () => {
     if (!done) finish(current);

@@ -26,10 +26,12 @@ export interface AgentServerOptions {
   maxConnectionAgeMs?: number;
   /** How long requests in flight on a recycled connection may still run; default 10 min. */
   maxConnectionAgeGraceMs?: number;
-  /** Server→agent keepalive ping interval; default 55 s. */
+  /** A connection on which nothing arrived for this long is pinged; default 5 s. */
   keepaliveTimeMs?: number;
   /** Handshake and authentication deadlines and the cap on unauthenticated connections (agent/internal/connection_guard.ts). */
   guard?: Partial<ConnectionGuardSettings>;
+  /** A ping unanswered for this long closes the connection (a frozen agentk); default 4 s. */
+  keepaliveTimeoutMs?: number;
   logger: Logger;
 }
 
@@ -44,7 +46,12 @@ export interface AgentServer {
 const HTTP2_PREFACE_START = 'PRI ';
 const DEFAULT_MAX_CONNECTION_AGE_MS = 2 * 3600_000;
 const DEFAULT_GRACE_MS = 10 * 60_000;
-const DEFAULT_KEEPALIVE_MS = 55_000;
+// The reference pings every 55 s (20 s timeout) to keep middleboxes open; kas pings silent
+// connections far sooner, because a frozen agentk (SIGSTOP, a stalled node) keeps its TCP
+// connection up and requests routed to it would otherwise sit unanswered. One ping per silent
+// connection every few seconds costs nothing measurable.
+const DEFAULT_KEEPALIVE_MS = 5_000;
+const DEFAULT_KEEPALIVE_TIMEOUT_MS = 4_000;
 
 /** HTTP/2 receive window for responses agentk streams to kas (per stream and per connection). */
 export const TUNNEL_FLOW_CONTROL_WINDOW = 8 * 1024 * 1024;
@@ -96,7 +103,7 @@ export async function startAgentServer(options: AgentServerOptions): Promise<Age
 function createGrpcServer(options: AgentServerOptions): NativeGrpcServer {
   const server = new NativeGrpcServer({
     keepaliveTimeMs: options.keepaliveTimeMs ?? DEFAULT_KEEPALIVE_MS,
-    keepaliveTimeoutMs: 20_000,
+    keepaliveTimeoutMs: options.keepaliveTimeoutMs ?? DEFAULT_KEEPALIVE_TIMEOUT_MS,
     maxConnectionAgeMs: options.maxConnectionAgeMs ?? DEFAULT_MAX_CONNECTION_AGE_MS,
     maxConnectionAgeGraceMs: options.maxConnectionAgeGraceMs ?? DEFAULT_GRACE_MS,
     flowControlWindow: TUNNEL_FLOW_CONTROL_WINDOW,

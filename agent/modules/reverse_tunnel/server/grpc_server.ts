@@ -13,6 +13,7 @@ import type { Logger } from '../../../internal/log';
 import {
   GRPC_CONTENT_TYPE,
   GrpcWireError,
+  MAX_RECEIVED_MESSAGE_BYTES,
   MessageDecoder,
   encodeGrpcMessage,
   frameMessage,
@@ -34,6 +35,28 @@ export interface ConnectionContext {
   readonly cache: Map<string, unknown>;
   /** Called when a call on the connection gets response headers, i.e. kas accepted it (refusals are trailers-only). */
   readonly accepted?: () => void;
+  /** A liveness ping is out and not yet answered: the peer may be frozen. */
+  readonly suspect: boolean;
+  /** Pings the peer now (unless a ping is already out); no answer within the timeout closes the connection. */
+  probe(): void;
+}
+
+/**
+ * A per-call protocol check (the tunnel's state machine): every decoded message passes
+ * `received` before anyone sees it; a string is a protocol error that ends the call.
+ */
+export interface FrameGuard {
+  received(message: unknown): string | undefined;
+  sent(message: unknown): void;
+  /** Called once with the protocol error that ended the call (to log it). */
+  rejected(reason: string): void;
+}
+
+/** The 'error' a call emits when its frame guard refused a frame. */
+export interface ProtocolErrorStatus {
+  code: Status;
+  details: string;
+  protocolError: true;
 }
 
 /** What the listener learns about a connection it handed over (its connection guard). */
@@ -50,7 +73,9 @@ export interface ConnectionHooks {
 }
 
 export interface NativeGrpcServerOptions {
+  /** A connection on which nothing was received for this long is pinged. */
   keepaliveTimeMs: number;
+  /** A ping not answered within this closes the connection (a frozen or vanished peer). */
   keepaliveTimeoutMs: number;
   maxConnectionAgeMs: number;
   maxConnectionAgeGraceMs: number;
@@ -61,7 +86,7 @@ export interface NativeGrpcServerOptions {
 
 type AnyMethod = MethodDefinition<unknown, unknown>;
 
-const { NGHTTP2_CANCEL } = http2.constants;
+const { NGHTTP2_CANCEL, NGHTTP2_NO_ERROR } = http2.constants;
 
 export class NativeGrpcServer implements GrpcServiceRegistrar {
   private readonly methods = new Map<string, { definition: AnyMethod; handler: CallHandler }>();
@@ -119,35 +144,35 @@ export class NativeGrpcServer implements GrpcServiceRegistrar {
       accepted = true;
       hooks?.accepted();
     };
-    const context: ConnectionContext = { id: this.nextConnectionId++, cache: new Map(), accepted: onAccepted };
-    sessionContexts.set(session, context);
     session.on('error', (err) => this.options.logger.debug('agent connection error', { err }));
     try {
       session.setLocalWindowSize(this.options.flowControlWindow);
     } catch {
       // already closing: nothing to tune
     }
-    const stopTimers = this.startConnectionTimers(session);
+    const liveness = new ConnectionLiveness(session, this.options);
+    const context: ConnectionContext = {
+      id: this.nextConnectionId++,
+      cache: new Map(),
+      get suspect() {
+        return liveness.pingOut;
+      },
+      probe: () => liveness.ping(),
+      accepted: onAccepted,
+    };
+    sessionContexts.set(session, context);
+    const stopAgeTimers = this.startAgeTimers(session);
     session.once('close', () => {
-      stopTimers();
+      liveness.stop();
+      stopAgeTimers();
       this.sessions.delete(session);
     });
   }
 
-  /** Keepalive pings, and max connection age: GOAWAY, then a grace period for calls in flight. */
-  private startConnectionTimers(session: http2.ServerHttp2Session): () => void {
-    const { keepaliveTimeMs, keepaliveTimeoutMs, maxConnectionAgeMs, maxConnectionAgeGraceMs } = this.options;
-    let pingTimeout: NodeJS.Timeout | undefined;
+  /** Max connection age: GOAWAY, then a grace period for calls in flight. */
+  private startAgeTimers(session: http2.ServerHttp2Session): () => void {
+    const { maxConnectionAgeMs, maxConnectionAgeGraceMs } = this.options;
     let graceTimer: NodeJS.Timeout | undefined;
-    const pinger = setInterval(() => {
-      if (pingTimeout || session.closed) return;
-      pingTimeout = setTimeout(() => session.destroy(), keepaliveTimeoutMs);
-      const acknowledged = () => {
-        clearTimeout(pingTimeout);
-        pingTimeout = undefined;
-      };
-      if (!session.ping(acknowledged)) acknowledged();
-    }, keepaliveTimeMs);
     // ±10% so that agents connected together do not all come back at the same instant.
     const ageMs = maxConnectionAgeMs * (0.9 + Math.random() * 0.2);
     const ageTimer = setTimeout(() => {
@@ -155,8 +180,6 @@ export class NativeGrpcServer implements GrpcServiceRegistrar {
       graceTimer = setTimeout(() => session.destroy(), maxConnectionAgeGraceMs);
     }, ageMs);
     return () => {
-      clearInterval(pinger);
-      clearTimeout(pingTimeout);
       clearTimeout(ageTimer);
       clearTimeout(graceTimer);
     };
@@ -175,7 +198,7 @@ export class NativeGrpcServer implements GrpcServiceRegistrar {
       respondTrailersOnly(stream, Status.UNIMPLEMENTED, `unknown method ${headers[':path'] ?? ''}`);
       return;
     }
-    const context = sessionContexts.get(stream.session as http2.ServerHttp2Session) ?? { id: 0, cache: new Map() };
+    const context = sessionContexts.get(stream.session as http2.ServerHttp2Session) ?? DETACHED_CONTEXT;
     const call = new ServerCall(stream, headers, method.definition, context);
     const run = () => this.runHandler(method.handler, call, method.definition.path);
     if (method.definition.requestStream) run();
@@ -194,10 +217,71 @@ export class NativeGrpcServer implements GrpcServiceRegistrar {
   }
 }
 
+/** For a stream whose session kas no longer tracks (it is closing). */
+const DETACHED_CONTEXT: ConnectionContext = { id: 0, cache: new Map(), suspect: false, probe: () => undefined };
+
 /** An h2 stream's own 'error' is seen as its 'close'; one shared listener for every stream. */
 const ignoreStreamError = (): void => undefined;
 
 const sessionContexts = new WeakMap<http2.ServerHttp2Session, ConnectionContext>();
+
+/**
+ * Notices a frozen or vanished agent within seconds: a stopped process keeps its TCP connection
+ * open (the kernel still acknowledges), so only an unanswered HTTP/2 PING tells. A connection on
+ * which nothing arrived for keepaliveTimeMs is pinged, and a caller may ping at once (a request
+ * that sees no first byte); no answer within keepaliveTimeoutMs destroys the connection, which
+ * fails its calls (kas then replays what it may) and takes its idle streams out of routing.
+ * Silence is measured by the socket's bytesRead, so a busy connection is never pinged.
+ */
+class ConnectionLiveness {
+  private pingTimer: NodeJS.Timeout | undefined;
+  private readonly checker: NodeJS.Timeout;
+  private lastBytesRead = -1;
+
+  constructor(
+    private readonly session: http2.ServerHttp2Session,
+    private readonly options: Pick<NativeGrpcServerOptions, 'keepaliveTimeMs' | 'keepaliveTimeoutMs' | 'logger'>,
+  ) {
+    this.checker = setInterval(() => this.pingIfSilent(), options.keepaliveTimeMs);
+  }
+
+  get pingOut(): boolean {
+    return this.pingTimer !== undefined;
+  }
+
+  ping(): void {
+    const { session } = this;
+    if (this.pingTimer || session.closed || session.destroyed) return;
+    this.pingTimer = setTimeout(() => {
+      this.options.logger.warn('an agent connection did not answer a ping in time; closing it', {
+        timeoutMs: this.options.keepaliveTimeoutMs,
+      });
+      session.destroy();
+    }, this.options.keepaliveTimeoutMs);
+    const answered = () => {
+      clearTimeout(this.pingTimer);
+      this.pingTimer = undefined;
+    };
+    try {
+      if (!session.ping(answered)) answered();
+    } catch {
+      answered(); // the session is going away: its close does the rest
+    }
+  }
+
+  stop(): void {
+    clearInterval(this.checker);
+    clearTimeout(this.pingTimer);
+    this.pingTimer = undefined;
+  }
+
+  private pingIfSilent(): void {
+    const bytesRead = this.session.socket?.bytesRead ?? 0;
+    const silent = bytesRead === this.lastBytesRead;
+    this.lastBytesRead = bytesRead;
+    if (silent) this.ping();
+  }
+}
 
 function respondTrailersOnly(stream: http2.ServerHttp2Stream, code: Status, details: string): void {
   if (stream.closed || stream.headersSent) return;
@@ -248,7 +332,9 @@ export class ServerCall extends EventEmitter {
   private headersSent = false;
   private statusSent = false;
   private trailers: http2.OutgoingHttpHeaders = OK_TRAILERS;
-  private readonly decoder = new MessageDecoder();
+  private readonly decoder = new MessageDecoder(MAX_RECEIVED_MESSAGE_BYTES);
+  /** The method's protocol check, when its handler installed one (the tunnel's state machine). */
+  frameGuard: FrameGuard | undefined;
   private requestListener: (() => void) | undefined;
   private parsedMetadata: Metadata | undefined;
 
@@ -279,6 +365,16 @@ export class ServerCall extends EventEmitter {
 
   get writableEnded(): boolean {
     return this.ended;
+  }
+
+  /** Whether the call's connection has a liveness ping out (its peer may be frozen). */
+  get connectionSuspect(): boolean {
+    return this.connection.suspect;
+  }
+
+  /** Pings the call's connection now: a frozen peer's connection is closed within the ping timeout. */
+  probeConnection(): void {
+    this.connection.probe();
   }
 
   /** One request header, without building Metadata. */
@@ -339,6 +435,7 @@ export class ServerCall extends EventEmitter {
   write(message: unknown): boolean {
     if (this.ended || this.destroyed) return false;
     if (this.statusSent || this.h2.closed || this.h2.destroyed) return true; // the call is over: dropped
+    this.frameGuard?.sent(message);
     let data: Buffer;
     try {
       data = frameMessage(this.definition.responseSerialize(message));
@@ -439,6 +536,11 @@ export class ServerCall extends EventEmitter {
 
   private deliver(message: unknown): void {
     if (this.destroyed) return;
+    const problem = this.frameGuard?.received(message);
+    if (problem !== undefined) {
+      this.failProtocol(problem);
+      return;
+    }
     if (this.flowing === true && this.queued.length === 0) {
       this.emit('data', message);
       return;
@@ -474,6 +576,14 @@ export class ServerCall extends EventEmitter {
   }
 
   private onEnd(): void {
+    // Node ends the readable side of a stream the peer reset (RST_STREAM) or whose connection went
+    // away too: that is a cancel, not the peer's clean half-close. Told apart here, because a
+    // half-close before any answer means "agentk never read the request" (kas replays any method)
+    // and a reset does not (kas replays only idempotent requests).
+    if (this.h2.aborted || this.h2.destroyed || (this.h2.rstCode ?? NGHTTP2_NO_ERROR) !== NGHTTP2_NO_ERROR) {
+      this.onTransportClosed();
+      return;
+    }
     if (this.decoder.bufferedBytes > 0) {
       this.failAndClose(new GrpcWireError(Status.INTERNAL, 'the request stream ended in the middle of a message'));
       return;
@@ -486,9 +596,33 @@ export class ServerCall extends EventEmitter {
     this.maybeEmitEnd();
   }
 
-  private failAndClose(err: GrpcWireError): void {
-    this.sendStatus(err.code, err.message);
+  /**
+   * A frame the guard refused, or a message kas cannot read (unparsable, compressed, oversized,
+   * cut mid-message): the peer broke the protocol. The call ends with that status, its users see
+   * an 'error' marked protocolError (never replayed), and the HTTP/2 stream is reset shortly after
+   * the status so that a peer that keeps sending holds no stream.
+   */
+  private failProtocol(reason: string, code: Status = Status.INVALID_ARGUMENT): void {
+    if (this.destroyed) return;
+    this.frameGuard?.rejected(reason);
+    this.frameGuard = undefined;
+    const status: ProtocolErrorStatus = { code, details: reason, protocolError: true };
+    this.emit('error', status);
     this.destroy();
+    this.resetSoon();
+  }
+
+  private failAndClose(err: GrpcWireError): void {
+    this.failProtocol(err.message, err.code);
+  }
+
+  /** After a failure status: the status gets a moment to leave, then a peer still sending is cut off. */
+  private resetSoon(): void {
+    const h2 = this.h2;
+    if (h2.closed) return;
+    setTimeout(() => {
+      if (!h2.closed) h2.close(NGHTTP2_CANCEL);
+    }, FAILED_STREAM_RESET_MS).unref();
   }
 
   private onTransportClosed(): void {
@@ -511,6 +645,7 @@ export class ServerCall extends EventEmitter {
   }
 }
 
+const FAILED_STREAM_RESET_MS = 1000;
 const OK_TRAILERS: http2.OutgoingHttpHeaders = Object.freeze({ 'grpc-status': '0' });
 const RESPONSE_HEADERS = Object.freeze({ ':status': 200, 'content-type': GRPC_CONTENT_TYPE });
 const RESPOND_OPTIONS = Object.freeze({ waitForTrailers: true });

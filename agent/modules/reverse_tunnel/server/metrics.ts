@@ -77,3 +77,22 @@ export const agentConnectionsClosedUnauthenticated = processMetric(
       labelNames: ['reason'],
     }),
 );
+
+export const tunnelProtocolErrors = processMetric(
+  'kas_tunnel_protocol_errors_total',
+  () =>
+    new Counter({
+      name: 'kas_tunnel_protocol_errors_total',
+      help: 'Tunnel streams kas closed because the agent sent a frame out of order, after the end, or empty.',
+    }),
+);
+
+export const tunnelReplays = processMetric(
+  'kas_tunnel_replays_total',
+  () =>
+    new Counter({
+      name: 'kas_tunnel_replays_total',
+      help: 'Proxied requests kas sent again on another tunnel stream, by why.',
+      labelNames: ['reason'],
+    }),
+);

@@ -29,6 +29,18 @@ export interface TunnelStream {
   once(event: string, listener: Listener): unknown;
   off(event: string, listener: Listener): unknown;
   emit(event: string, ...args: unknown[]): boolean;
+  /** Local streams: the connection has a liveness ping out (routing prefers other streams). */
+  readonly connectionSuspect?: boolean;
+  /** Local streams: ping the connection now; a frozen agent's connection closes within the ping timeout. */
+  probeConnection?(): void;
+}
+
+/** Whether a stream's descriptor lists the method (a full path, /<service>/<method>). */
+export function offersMethod(descriptor: AgentDescriptor, method: string): boolean {
+  for (const service of descriptor.services ?? []) {
+    if (service?.methods?.includes(method) && method.startsWith(`/${service.name ?? ''}/`)) return true;
+  }
+  return false;
 }
 
 export interface AgentIdentity {
@@ -62,10 +74,14 @@ export interface ConnectedAgent {
 
 /** Where a request for an agent gets its tunnel: this replica's registry, or routing across replicas. */
 export interface TunnelFinder {
-  /** An idle tunnel to the agent, waiting up to timeoutMs for one. */
-  findTunnel(agentId: string, timeoutMs: number, signal?: AbortSignal): Promise<Tunnel>;
+  /**
+   * An idle tunnel to the agent, waiting up to timeoutMs for one. With `method`, only a stream
+   * whose descriptor lists that method (finders that cannot tell may hand out any: check
+   * `tunnel.descriptor`).
+   */
+  findTunnel(agentId: string, timeoutMs: number, signal?: AbortSignal, method?: string): Promise<Tunnel>;
   /** Whether findTunnel would answer at once. */
-  hasIdleTunnel(agentId: string): boolean;
+  hasIdleTunnel(agentId: string, method?: string): boolean;
 }
 
 export class TunnelNotFoundError extends Error {
@@ -96,6 +112,7 @@ interface ReplicaState {
 }
 
 interface Waiter {
+  method: string | undefined;
   resolve(tunnel: Tunnel): void;
 }
 
@@ -127,9 +144,10 @@ export class TunnelRegistry implements TunnelFinder {
     const entry = this.entryFor(identity);
     const replica = this.replicaFor(entry, descriptor);
     const idle: IdleStream = { stream, descriptor, replica };
-    const waiter = entry.waiters.shift();
-    if (waiter) {
-      waiter.resolve(this.claim(entry, idle));
+    const waiterIndex = entry.waiters.findIndex((w) => w.method === undefined || offersMethod(descriptor, w.method));
+    if (waiterIndex >= 0) {
+      const [waiter] = entry.waiters.splice(waiterIndex, 1);
+      waiter!.resolve(this.claim(entry, idle));
       return;
     }
     entry.idle.push(idle);
@@ -144,22 +162,49 @@ export class TunnelRegistry implements TunnelFinder {
     });
   }
 
-  /** An idle tunnel to the agent, waiting up to timeoutMs for one to register. */
-  findTunnel(agentId: string, timeoutMs: number, signal?: AbortSignal): Promise<Tunnel> {
+  /**
+   * An idle tunnel to the agent (offering `method`, when given), waiting up to timeoutMs for one
+   * to register.
+   */
+  findTunnel(agentId: string, timeoutMs: number, signal?: AbortSignal, method?: string): Promise<Tunnel> {
     const entry = this.agents.get(agentId);
-    // Newest first: old idle streams are the ones agentk is about to close as surplus.
-    for (let idle = entry?.idle.pop(); entry && idle; idle = entry.idle.pop()) {
-      idle.replica.idle--;
-      if (idle.stream.writable) return Promise.resolve(this.claim(entry, idle));
-      // Its connection went down and its close is still on the way: not a tunnel any more.
-      this.forgetReplicaIfEmpty(entry, idle.replica);
+    const idle = entry && this.takeIdle(entry, method);
+    if (entry && idle) return Promise.resolve(this.claim(entry, idle));
+    return this.waitForTunnel(agentId, timeoutMs, signal, method);
+  }
+
+  /**
+   * Newest first (old idle streams are the ones agentk is about to close as surplus), skipping
+   * streams that do not offer the method, and streams whose connection has an unanswered
+   * liveness ping while another is there (a frozen agentk must not get new requests).
+   */
+  private takeIdle(entry: AgentEntry, method: string | undefined): IdleStream | undefined {
+    let suspect: IdleStream | undefined;
+    for (let i = entry.idle.length - 1; i >= 0; i--) {
+      const idle = entry.idle[i]!;
+      if (!idle.stream.writable) {
+        // Its connection went down and its close is still on the way: not a tunnel any more.
+        this.dropIdle(entry, idle);
+        continue;
+      }
+      if (method !== undefined && !offersMethod(idle.descriptor, method)) continue;
+      if (!idle.stream.connectionSuspect) return this.takeOut(entry, idle);
+      suspect ??= idle;
     }
-    return this.waitForTunnel(agentId, timeoutMs, signal);
+    return suspect && this.takeOut(entry, suspect);
+  }
+
+  private takeOut(entry: AgentEntry, idle: IdleStream): IdleStream {
+    entry.idle.splice(entry.idle.indexOf(idle), 1);
+    idle.replica.idle--;
+    return idle;
   }
 
   /** Whether an idle tunnel of the agent is registered here (findTunnel would not wait). */
-  hasIdleTunnel(agentId: string): boolean {
-    return (this.agents.get(agentId)?.idle.length ?? 0) > 0;
+  hasIdleTunnel(agentId: string, method?: string): boolean {
+    const idle = this.agents.get(agentId)?.idle;
+    if (!idle) return false;
+    return method === undefined ? idle.length > 0 : idle.some((i) => offersMethod(i.descriptor, method));
   }
 
   connectedAgents(): ConnectedAgent[] {
@@ -195,7 +240,7 @@ export class TunnelRegistry implements TunnelFinder {
     this.removeMetricsSource();
   }
 
-  private waitForTunnel(agentId: string, timeoutMs: number, signal?: AbortSignal): Promise<Tunnel> {
+  private waitForTunnel(agentId: string, timeoutMs: number, signal: AbortSignal | undefined, method: string | undefined): Promise<Tunnel> {
     const entry = this.entryFor({ agentId, agentName: this.agents.get(agentId)?.identity.agentName ?? '' });
     return new Promise<Tunnel>((resolve, reject) => {
       const finish = () => {
@@ -206,6 +251,7 @@ export class TunnelRegistry implements TunnelFinder {
         if (index >= 0) entry.waiters.splice(index, 1);
       };
       const waiter: Waiter = {
+        method,
         resolve: (tunnel) => {
           finish();
           resolve(tunnel);

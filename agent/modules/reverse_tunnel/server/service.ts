@@ -4,10 +4,11 @@
 import { Status, type StatusObject } from '../../../internal/grpc';
 import { bearerToken } from '../../../shared/proxy_credential';
 import type { Logger } from '../../../internal/log';
-import { reverseTunnelServiceDefinition, type ConnectRequest } from '../protocol';
-import type { ConnectionContext, GrpcServiceRegistrar, ServerCall } from './grpc_server';
-import { agentConnectionsRefused } from './metrics';
+import { reverseTunnelServiceDefinition, type ConnectRequest, type ConnectResponse } from '../protocol';
+import type { ConnectionContext, FrameGuard, GrpcServiceRegistrar, ServerCall } from './grpc_server';
+import { agentConnectionsRefused, tunnelProtocolErrors } from './metrics';
 import type { AgentIdentity, TunnelRegistry, TunnelStream } from './registry';
+import { TunnelStreamMachine } from './stream_state';
 
 export interface ReverseTunnelServiceOptions {
   registry: TunnelRegistry;
@@ -33,6 +34,10 @@ export const TOKEN_RECHECK_MS = 60_000;
 export function reverseTunnelService(options: ReverseTunnelServiceOptions): (server: GrpcServiceRegistrar) => void {
   return (server) => {
     const connect = (call: ServerCall) => {
+      // Every frame agentk sends passes the stream's state machine as it arrives, from the first
+      // (frames may come before the token check settles): the guard refuses (and the call ends)
+      // anything but a descriptor first, so parkAfterDescriptor only ever sees one.
+      call.frameGuard = tunnelFrameGuard(call, options.logger);
       acceptStream(call, options).catch((err: unknown) => {
         options.logger.error('tunnel stream setup failed', { err });
         failStream(call, Status.INTERNAL, 'tunnel setup failed');
@@ -62,14 +67,27 @@ function parkAfterDescriptor(call: ServerCall, identity: AgentIdentity, fresh: b
   // streams on an accepted connection as accepted, and this saves a write on kas and a wake-up
   // on agentk per proxied request. Older agents simply see the headers with the request.
   if (fresh) call.sendMetadata();
+  streamAgents.set(call, identity.agentId);
   call.once('data', (first: ConnectRequest) => {
-    if (!first.descriptor) {
-      failStream(call, Status.INVALID_ARGUMENT, 'the first message on a tunnel must be the agent descriptor');
-      return;
-    }
-    options.registry.register(identity, first.descriptor, call);
+    if (first.descriptor) options.registry.register(identity, first.descriptor, call);
   });
   call.on('error', (err) => options.logger.debug('tunnel stream error', { agentId: identity.agentId, err }));
+}
+
+/** For log lines about a stream: its agent, once the token check named it. */
+const streamAgents = new WeakMap<ServerCall, string>();
+
+/** The tunnel's state machine as the call's frame guard; a refusal is logged and counted. */
+function tunnelFrameGuard(call: ServerCall, logger: Logger): FrameGuard {
+  const machine = new TunnelStreamMachine();
+  return {
+    received: (frame) => machine.received(frame as ConnectRequest),
+    sent: (frame) => machine.sent(frame as ConnectResponse),
+    rejected: (reason) => {
+      tunnelProtocolErrors.inc();
+      logger.warn('tunnel protocol error: the stream is closed', { agentId: streamAgents.get(call), state: machine.state, reason });
+    },
+  };
 }
 
 async function authenticate(
