@@ -58,6 +58,7 @@ runMain(async () => {
     kubeconfig: values.kubeconfig,
     kubeContext: values.context,
     observabilityAddress: values['observability-listen-address'] ?? ':8080',
+    collectWhenIdle: true, // this process is agentk's alone
     logger,
   });
   const shutdown = (signal: string) => {
