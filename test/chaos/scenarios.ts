@@ -295,7 +295,9 @@ async function agentView(system: ChaosSystem): Promise<{ valid?: boolean; commit
   const response = await request(`http://127.0.0.1:${system.userKas.api}/api/v1/agents/${system.tokens.agentId}`, {
     headers: { authorization: `Bearer ${system.tokens.userToken}` },
   });
-  return (await response.body.json()) as { valid?: boolean; commit?: string };
+  // The REST API's agent view: the config in force is under `config`.
+  const view = (await response.body.json()) as { config?: { valid?: boolean; commit?: string } };
+  return view.config;
 }
 
 const hostileConfigs: Scenario = {
