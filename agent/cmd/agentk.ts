@@ -103,6 +103,7 @@ runMain(async () => {
     serviceAccountDir: values['service-account-dir'],
     leaderElection: leaderElectionFlags(values),
     observabilityAddress: values['observability-listen-address'] ?? ':8080',
+    collectWhenIdle: true, // this process is agentk's alone
     logger,
   });
   const shutdown = (signal: string) => {

@@ -203,6 +203,17 @@ describe('log grammar (TextMate)', () => {
       assert.deepEqual(highlighter.spans(long), [{ text: long }]);
     });
 
+    it('says when tokenizing stopped at its time limit, and still covers the whole line', () => {
+      const fields = Array.from({ length: 900 }, (_, n) => `"k${n}":${n}`).join(',');
+      const line = `{${fields},"level":"warn"}`;
+      const cut = highlighter.highlight(line, 1);
+      assert.equal(cut.stoppedEarly, true, 'a 1 ms limit stops a 9,700-character line early');
+      assert.equal(cut.spans.map((span) => span.text).join(''), line, 'the plain tail is kept');
+      const full = highlighter.highlight(line, 60_000);
+      assert.equal(full.stoppedEarly, false);
+      assert.equal(full.spans.at(-2)?.className, 'level-warn', 'with time enough the level at the end is coloured');
+    });
+
     it('covers lines with multi-byte text exactly (UTF-16 offsets)', () => {
       const line = '{"level":"info","msg":"déployé ✓ 🚀","n":1}';
       const spans: LogSpan[] = highlighter.spans(line);

@@ -11,8 +11,11 @@ export const LOG_GRAMMAR_SCOPE = 'text.log.agent-workbench';
  * (VS Code's editor stops tokenizing long lines for the same reason).
  */
 export const MAX_HIGHLIGHT_LENGTH = 10_000;
-/** Tokenizing one line stops after this long; the rest of the line stays plain. */
-const LINE_TIME_LIMIT_MS = 20;
+/**
+ * Tokenizing one line stops after this long (a grammar rule that backtracks badly must not hold
+ * the view); the rest of the line stays plain until a retry with a longer limit (see `highlight`).
+ */
+export const LINE_TIME_LIMIT_MS = 20;
 
 /** A piece of a line, and the CSS class its grammar scopes map to (none for plain text). */
 export interface LogSpan {
@@ -51,17 +54,30 @@ export function classForScopes(scopes: readonly string[]): string | undefined {
   return undefined;
 }
 
+/** A line's spans, and whether tokenizing stopped at its time limit (the tail then is plain). */
+export interface LineHighlight {
+  spans: LogSpan[];
+  stoppedEarly: boolean;
+}
+
 export class LogHighlighter {
   /** Public for tests that check the grammar's scopes directly. */
   constructor(readonly grammar: textmate.IGrammar) {}
 
-  /**
-   * The spans of one line. Every line starts from the grammar's initial state: log lines do not
-   * continue one another, and this lets the view drop old lines and filter without a re-scan.
-   */
+  /** The spans of one line (see `highlight`). */
   spans(line: string): LogSpan[] {
-    if (line.length > MAX_HIGHLIGHT_LENGTH) return [{ text: line }];
-    const { tokens } = this.grammar.tokenizeLine(line, textmate.INITIAL, LINE_TIME_LIMIT_MS);
+    return this.highlight(line).spans;
+  }
+
+  /**
+   * Every line starts from the grammar's initial state: log lines do not continue one another, and
+   * this lets the view drop old lines and filter without a re-scan. The time limit is wall-clock
+   * time: on a busy machine (a descheduled renderer, a GC pause) an ordinary line can exceed it, so
+   * `stoppedEarly` tells the caller to try again later rather than keep the line half coloured.
+   */
+  highlight(line: string, timeLimitMs = LINE_TIME_LIMIT_MS): LineHighlight {
+    if (line.length > MAX_HIGHLIGHT_LENGTH) return { spans: [{ text: line }], stoppedEarly: false };
+    const { tokens, stoppedEarly } = this.grammar.tokenizeLine(line, textmate.INITIAL, timeLimitMs);
     const spans: LogSpan[] = [];
     let covered = 0;
     for (const token of tokens) {
@@ -71,7 +87,7 @@ export class LogHighlighter {
       covered = end;
     }
     if (covered < line.length) addSpan(spans, line.slice(covered), undefined); // stopped early
-    return spans;
+    return { spans, stoppedEarly };
   }
 }
 

@@ -3,7 +3,7 @@
 // by the workbench's TextMate log grammar (highlight.ts), and download. Text is only ever
 // inserted with textContent.
 import rawLogGrammar from '../../syntaxes/workbench-log.tmLanguage.json';
-import { createLogHighlighter, type LogHighlighter } from './highlight';
+import { createLogHighlighter, LINE_TIME_LIMIT_MS, type LogHighlighter } from './highlight';
 import type { ExtensionToWebview, LogViewState, WebviewToExtension } from './messages';
 
 interface VsCodeApi {
@@ -19,17 +19,28 @@ const MAX_LINES = 50_000;
  * without freezing scrolling or the filter box.
  */
 const HIGHLIGHT_SLICE_MS = 12;
+/**
+ * A line whose tokenizing hit its time limit is tried again, after every other queued line, with
+ * four times the limit, at most this many times (20, 80, 320, 1280 ms): on a loaded machine ordinary
+ * lines hit the first limit now and then and used to stay uncoloured; a line that needs more than
+ * the last limit is pathological and keeps its plain tail.
+ */
+const HIGHLIGHT_RETRIES = 3;
 
 /** A line and its row; the row is kept (highlighted once) while the filter hides it. */
 interface Entry {
   text: string;
   row: HTMLDivElement;
+  /** Highlight attempts that stopped at their time limit. */
+  stoppedEarly?: number;
 }
 
 const vscode = acquireVsCodeApi();
 const entries: Entry[] = [];
 /** Rows still to highlight; newest last, and highlighted first (what a following view shows). */
 let unhighlighted: Entry[] = [];
+/** Rows whose last attempt stopped at its time limit, for another try once `unhighlighted` is empty. */
+let retries: Entry[] = [];
 let highlighter: LogHighlighter | undefined;
 let sliceScheduled = false;
 let held: string[] = [];
@@ -52,7 +63,13 @@ function createEntry(text: string): Entry {
 }
 
 function highlightRow(entry: Entry, using: LogHighlighter): void {
-  const spans = using.spans(entry.text).map(({ text, className }) => {
+  const attempt = entry.stoppedEarly ?? 0;
+  const result = using.highlight(entry.text, LINE_TIME_LIMIT_MS * 4 ** attempt);
+  if (result.stoppedEarly && attempt < HIGHLIGHT_RETRIES) {
+    entry.stoppedEarly = attempt + 1;
+    retries.push(entry);
+  }
+  const spans = result.spans.map(({ text, className }) => {
     if (className === undefined) return document.createTextNode(text);
     const span = document.createElement('span');
     span.className = className;
@@ -67,7 +84,11 @@ function highlightSlice(): void {
   sliceScheduled = false;
   if (highlighter === undefined) return;
   const deadline = performance.now() + HIGHLIGHT_SLICE_MS;
-  while (unhighlighted.length > 0 && performance.now() < deadline) highlightRow(unhighlighted.pop()!, highlighter);
+  while (performance.now() < deadline) {
+    const next = unhighlighted.pop() ?? retries.shift();
+    if (next === undefined) break;
+    highlightRow(next, highlighter);
+  }
   scheduleHighlighting();
 }
 
@@ -79,7 +100,7 @@ const sliceChannel = new MessageChannel();
 sliceChannel.port1.onmessage = highlightSlice;
 
 function scheduleHighlighting(): void {
-  if (highlighter === undefined || unhighlighted.length === 0 || sliceScheduled) return;
+  if (highlighter === undefined || (unhighlighted.length === 0 && retries.length === 0) || sliceScheduled) return;
   sliceScheduled = true;
   sliceChannel.port2.postMessage(undefined);
 }
@@ -121,9 +142,14 @@ function rowsOf(shown: Entry[]): DocumentFragment {
 
 function dropOldest(count: number): void {
   if (count <= 0) return;
-  for (const entry of entries.splice(0, count)) entry.row.remove();
+  const dropped = entries.splice(0, count);
+  for (const entry of dropped) entry.row.remove();
   // Rows queued but dropped before their turn are not worth highlighting.
   if (unhighlighted.length > entries.length) unhighlighted = unhighlighted.slice(unhighlighted.length - entries.length);
+  if (retries.length > 0) {
+    const gone = new Set(dropped);
+    retries = retries.filter((entry) => !gone.has(entry));
+  }
 }
 
 function rerender(): void {
