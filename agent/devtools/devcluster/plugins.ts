@@ -1,7 +1,8 @@
 // The parts that plug into the API server: the simulated kubelet (pod phases and logs), exec
-// over WebSocket, the RBAC authorizer with its default roles and bindings, and event expiry.
+// over WebSocket, the controllers (Deployments … Services' endpoints), the RBAC authorizer with its default roles and bindings, and event expiry.
 import type { Logger } from '../../internal/log';
 import type { PodRuntime } from './api_server/context';
+import { ControllerManager } from './controllers/controller_manager';
 import { createExecHandler } from './kubelet/exec';
 import { SimulatedKubelet } from './kubelet/kubelet';
 import { createRbacAuthorizer, ensureDefaultRbac } from './auth/rbac';
@@ -21,6 +22,7 @@ export function createClusterPlugins(store: ObjectStore, logger?: Logger): Clust
   // Attach reads the kubelet's container output; closeAll ends exec sessions on stop, since
   // upgraded sockets outlive the HTTPS server's own close.
   const exec = createExecHandler({ logs: kubelet.logs });
+  const controllers = new ControllerManager(store, { logger: logger?.child({ part: 'controllers' }) });
   let stopEventExpiry: (() => void) | undefined;
   return {
     runtime: {
@@ -30,10 +32,12 @@ export function createClusterPlugins(store: ObjectStore, logger?: Logger): Clust
     authorize: createRbacAuthorizer(store),
     start: () => {
       kubelet.start();
+      controllers.start();
       stopEventExpiry = startEventExpiry(store);
     },
     stop: () => {
       stopEventExpiry?.();
+      controllers.stop();
       kubelet.stop();
       exec.closeAll();
     },

@@ -86,7 +86,15 @@ describe('devcluster API: statuses, concurrency, watches, selectors, patches', f
     assert.deepEqual(core.resources.find((r) => r.name === 'pods')?.shortNames, ['po']);
     assert.ok(core.resources.some((r) => r.name === 'pods/log'));
     const groups = (await request(t.cluster, 'GET', '/apis')).json() as { groups: Array<{ name: string }> };
-    assert.deepEqual(groups.groups.map((g) => g.name).sort(), ['authorization.k8s.io', 'coordination.k8s.io', 'rbac.authorization.k8s.io']);
+    assert.deepEqual(groups.groups.map((g) => g.name).sort(), [
+      'apps',
+      'authorization.k8s.io',
+      'batch',
+      'coordination.k8s.io',
+      'discovery.k8s.io',
+      'networking.k8s.io',
+      'rbac.authorization.k8s.io',
+    ]);
   });
 
   it('serves aggregated discovery (apidiscovery.k8s.io/v2) when the client asks for it', async () => {

@@ -19,6 +19,7 @@ import { handleCreate, handleDelete, handleDeleteCollection, handleGet, handleLi
 import { sendError, sendJson, sendStatus } from './http';
 import { openApiV2Json, openApiV2Protobuf, openApiV3Document, openApiV3Index, parseOpenApiV3Path } from '../schema/openapi';
 import { handlePodLog } from './pod_log_endpoint';
+import { handleScale } from './scale_endpoint';
 import { parseResourcePath, verbOf, type ResourceRoute } from './routes';
 import { ApiError, failureStatus, toStatus } from '../status';
 import type { RequestAttributes, UserInfo } from '../types';
@@ -132,6 +133,7 @@ function methodNotAllowed(verb: string, resource: string): ApiError {
 
 async function dispatch(ctx: RequestContext): Promise<void> {
   if (ctx.route.subresource === 'log') return handlePodLog(ctx);
+  if (ctx.route.subresource === 'scale') return handleScale(ctx);
   if (ctx.route.subresource === 'exec' || ctx.route.subresource === 'attach') {
     throw new ApiError(400, 'BadRequest', `${ctx.route.subresource} needs a connection upgrade (WebSocket or SPDY)`);
   }
