@@ -4,6 +4,7 @@ import type { Logger } from '../../internal/log';
 import type { PodRuntime } from './api_server/context';
 import { ControllerManager } from './controllers/controller_manager';
 import { createExecHandler } from './kubelet/exec';
+import { createPortForwardHandler } from './kubelet/port_forward';
 import { SimulatedKubelet } from './kubelet/kubelet';
 import { createRbacAuthorizer, ensureDefaultRbac } from './auth/rbac';
 import { startEventExpiry } from './store/event_ttl';
@@ -22,12 +23,14 @@ export function createClusterPlugins(store: ObjectStore, logger?: Logger): Clust
   // Attach reads the kubelet's container output; closeAll ends exec sessions on stop, since
   // upgraded sockets outlive the HTTPS server's own close.
   const exec = createExecHandler({ logs: kubelet.logs });
+  const portForward = createPortForwardHandler();
   const controllers = new ControllerManager(store, { logger: logger?.child({ part: 'controllers' }) });
   let stopEventExpiry: (() => void) | undefined;
   return {
     runtime: {
       logs: kubelet.logs,
       handleExecUpgrade: (req, socket, head, pod, query) => exec.handleUpgrade(req, socket, head, pod, query),
+      handlePortForwardUpgrade: (req, socket, head, pod, query) => portForward.handleUpgrade(req, socket, head, pod, query),
     },
     authorize: createRbacAuthorizer(store),
     start: () => {
@@ -40,6 +43,7 @@ export function createClusterPlugins(store: ObjectStore, logger?: Logger): Clust
       controllers.stop();
       kubelet.stop();
       exec.closeAll();
+      portForward.closeAll();
     },
   };
 }

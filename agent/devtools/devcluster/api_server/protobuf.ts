@@ -293,7 +293,9 @@ function decodeMessage(buffer: Buffer, schema: Schema): Record<string, unknown> 
   for (const [field, values] of readFields(buffer)) {
     const spec = schema[field];
     if (!spec) continue; // a field this dev cluster does not keep
-    const decoded = values.map((v) => decodeValue(spec, v));
+    // Go writes every non-pointer field, empty or not; JSON would leave empty strings and false out.
+    const decoded = values.map((v) => decodeValue(spec, v)).filter((v) => spec.repeated || (v !== '' && v !== false));
+    if (decoded.length === 0) continue;
     if (spec.kind === 'stringMap' || spec.kind === 'bytesMap') out[spec.name] = Object.fromEntries(decoded as Array<[string, string]>);
     else out[spec.name] = spec.repeated ? decoded : decoded[decoded.length - 1];
   }

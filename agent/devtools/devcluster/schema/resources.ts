@@ -47,7 +47,13 @@ const CORE_ROWS: readonly ResourceDefinition[] = [
     shortNames: ['po'],
     namespaced: true,
     categories: ['all'],
-    subresources: { status: ['get', 'patch', 'update'], log: ['get'], exec: ['create', 'get'], attach: ['create', 'get'] },
+    subresources: {
+      status: ['get', 'patch', 'update'],
+      log: ['get'],
+      exec: ['create', 'get'],
+      attach: ['create', 'get'],
+      portforward: ['create', 'get'],
+    },
   }),
   row({
     group: '',
