@@ -125,8 +125,8 @@ export class KubectlStream {
 
 const running = new Set<KubectlStream>();
 
-export function spawnKubectl(args: string[], options: { kubeconfig: string }): KubectlStream {
-  const child = spawn(KUBECTL, args, { env: kubectlEnv(options.kubeconfig), stdio: ['ignore', 'pipe', 'pipe'] });
+export function spawnKubectl(args: string[], options: { kubeconfig: string; env?: Record<string, string> }): KubectlStream {
+  const child = spawn(KUBECTL, args, { env: { ...kubectlEnv(options.kubeconfig), ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const stream = new KubectlStream(child);
   running.add(stream);
   child.on('close', () => running.delete(stream));

@@ -6,6 +6,7 @@ import type { LocalPairController } from '../local_pair/local_pair_controller';
 import { COMMAND_PREFIX, Services } from '../services';
 import type { AgentsNode } from '../trees/nodes';
 import { argumentOrSelection } from './command_target';
+import { openTerminal, PortForwards } from './stream_commands';
 import { addConnection, removeConnection } from './connection_commands';
 import {
   copyKubeconfig,
@@ -24,6 +25,7 @@ export function registerCommands(
   agentsView: vscode.TreeView<AgentsNode>,
 ): vscode.Disposable[] {
   const diagnostics = vscode.languages.createDiagnosticCollection('kubernetesAgents.agentConfig');
+  const portForwards = new PortForwards();
   const target = <K extends AgentsNode['kind']>(arg: unknown, ...kinds: K[]) => argumentOrSelection(arg, agentsView.selection, kinds);
   const handlers: Record<string, (...args: unknown[]) => Promise<unknown>> = {
     addConnection: (args) => addConnection(services, isPlainObject(args) ? args : {}),
@@ -39,11 +41,19 @@ export function registerCommands(
       reportFailure(services, 'Validate Agent Config', () =>
         validateAgentConfig(services, diagnostics, configEditor, target(node, 'agent')),
       ),
+    openTerminal: (node) => reportFailure(services, 'Open Terminal', () => openTerminal(services, target(node, 'pod', 'container'))),
+    portForward: (node) =>
+      reportFailure(services, 'Port Forward', async () => {
+        const pod = target(node, 'pod');
+        if (pod) await portForwards.start(services, pod);
+      }),
+    stopPortForward: () => reportFailure(services, 'Stop Port Forward', () => portForwards.stopOne()),
     startLocalPair: () => reportFailure(services, 'Start Local Pair', () => localPair.start()),
     stopLocalPair: () => reportFailure(services, 'Stop Local Pair', () => localPair.stop()),
   };
   return [
     diagnostics,
+    portForwards,
     ...Object.entries(handlers).map(([name, handler]) => vscode.commands.registerCommand(`${COMMAND_PREFIX}.${name}`, handler)),
   ];
 }

@@ -5,6 +5,7 @@
 import type { AgentInfo } from '../kas_client/kas_api';
 import { podName, type Pod } from '../kas_client/kube_client';
 import { containerNames, formatAge, podPhase, podStatusText, readyText, restartCount } from './format';
+import { podHealth, POD_HEALTH_ICONS } from './pod_health';
 
 export interface ConnectionNode {
   kind: 'connection';
@@ -133,14 +134,6 @@ function presentAgent(node: AgentNode): NodePresentation {
   };
 }
 
-const PHASE_ICONS: Record<ReturnType<typeof podPhase>, { id: string; color?: string }> = {
-  running: { id: 'pass-filled', color: 'charts.green' },
-  pending: { id: 'clock', color: 'charts.yellow' },
-  succeeded: { id: 'check', color: 'charts.blue' },
-  failed: { id: 'error', color: 'charts.red' },
-  unknown: { id: 'question' },
-};
-
 function presentPod(node: PodNode, now: number): NodePresentation {
   const { pod } = node;
   const phase = podPhase(pod);
@@ -153,7 +146,7 @@ function presentPod(node: PodNode, now: number): NodePresentation {
     description: `${status} · ${restarts} restart${restarts === 1 ? '' : 's'} · ${age}`,
     tooltip: podTooltip(pod, status, restarts, age),
     contextValue: `pod.${phase}`,
-    icon: PHASE_ICONS[phase],
+    icon: POD_HEALTH_ICONS[podHealth(pod)],
     collapsible: containerNames(pod).length > 0,
   };
 }

@@ -89,7 +89,10 @@ describe('devcluster API: statuses, concurrency, watches, selectors, patches', f
     assert.deepEqual(groups.groups.map((g) => g.name).sort(), [
       'apps',
       'authorization.k8s.io',
+      'batch',
       'coordination.k8s.io',
+      'discovery.k8s.io',
+      'networking.k8s.io',
       'policy',
       'rbac.authorization.k8s.io',
     ]);

@@ -11,6 +11,7 @@ import type { Authorizer, KubeObject, PodLogSource, UserInfo } from '../types';
 export interface PodRuntime {
   logs?: PodLogSource;
   handleExecUpgrade?(req: IncomingMessage, socket: Duplex, head: Buffer, pod: KubeObject, query: URLSearchParams): void;
+  handlePortForwardUpgrade?(req: IncomingMessage, socket: Duplex, head: Buffer, pod: KubeObject, query: URLSearchParams): void;
 }
 
 export interface ServerParts {

@@ -62,7 +62,7 @@ function strings(fields: Fields, names: Record<string, number>): Record<string, 
   return out;
 }
 
-type FieldKind = 'string' | 'bytes' | 'bool' | 'int' | 'time' | 'microtime' | 'stringMap' | 'bytesMap' | Schema;
+type FieldKind = 'string' | 'bytes' | 'bool' | 'int' | 'time' | 'microtime' | 'stringMap' | 'bytesMap' | 'intOrString' | Schema;
 
 interface FieldSpec {
   name: string;
@@ -102,7 +102,46 @@ const POLICY_RULE: Schema = {
 };
 const SUBJECT: Schema = { 1: f('kind', 'string'), 2: f('apiGroup', 'string'), 3: f('name', 'string'), 4: f('namespace', 'string') };
 const ROLE_REF: Schema = { 1: f('apiGroup', 'string'), 2: f('kind', 'string'), 3: f('name', 'string') };
-const LABEL_SELECTOR: Schema = { 1: f('matchLabels', 'stringMap') };
+const LABEL_SELECTOR: Schema = {
+  1: f('matchLabels', 'stringMap'),
+  2: f('matchExpressions', { 1: f('key', 'string'), 2: f('operator', 'string'), 3: f('values', 'string', true) }, true),
+};
+// What `kubectl create deployment|job|cronjob|service` and `kubectl run` put in a pod template.
+const CONTAINER: Schema = {
+  1: f('name', 'string'),
+  2: f('image', 'string'),
+  3: f('command', 'string', true),
+  4: f('args', 'string', true),
+  5: f('workingDir', 'string'),
+  6: f('ports', { 1: f('name', 'string'), 2: f('hostPort', 'int'), 3: f('containerPort', 'int'), 4: f('protocol', 'string') }, true),
+  7: f('env', { 1: f('name', 'string'), 2: f('value', 'string') }, true),
+  8: f('resources', {}),
+  14: f('imagePullPolicy', 'string'),
+  16: f('stdin', 'bool'),
+  17: f('stdinOnce', 'bool'),
+  18: f('tty', 'bool'),
+};
+const POD_SPEC: Schema = {
+  2: f('containers', CONTAINER, true),
+  3: f('restartPolicy', 'string'),
+  4: f('terminationGracePeriodSeconds', 'int'),
+  6: f('dnsPolicy', 'string'),
+  7: f('nodeSelector', 'stringMap'),
+  8: f('serviceAccountName', 'string'),
+  10: f('nodeName', 'string'),
+  20: f('initContainers', CONTAINER, true),
+};
+const POD_TEMPLATE: Schema = { 1: f('metadata', OBJECT_META), 2: f('spec', POD_SPEC) };
+const JOB_SPEC: Schema = {
+  1: f('parallelism', 'int'),
+  2: f('completions', 'int'),
+  3: f('activeDeadlineSeconds', 'int'),
+  4: f('selector', LABEL_SELECTOR),
+  6: f('template', POD_TEMPLATE),
+  7: f('backoffLimit', 'int'),
+  8: f('ttlSecondsAfterFinished', 'int'),
+  10: f('suspend', 'bool'),
+};
 const ROLE: Schema = { 1: f('metadata', OBJECT_META), 2: f('rules', POLICY_RULE, true) };
 const BINDING: Schema = { 1: f('metadata', OBJECT_META), 2: f('subjects', SUBJECT, true), 3: f('roleRef', ROLE_REF) };
 const REFERENCE: Schema = { 1: f('kind', 'string'), 2: f('namespace', 'string'), 3: f('name', 'string') };
@@ -137,6 +176,53 @@ const SCHEMAS: Record<string, Schema> = {
       5: f('leaseTransitions', 'int'),
     }),
   },
+  'v1/Pod': { 1: f('metadata', OBJECT_META), 2: f('spec', POD_SPEC) },
+  'apps/v1/Deployment': {
+    1: f('metadata', OBJECT_META),
+    2: f('spec', {
+      1: f('replicas', 'int'),
+      2: f('selector', LABEL_SELECTOR),
+      3: f('template', POD_TEMPLATE),
+      4: f('strategy', { 1: f('type', 'string') }),
+      5: f('minReadySeconds', 'int'),
+      6: f('revisionHistoryLimit', 'int'),
+      7: f('paused', 'bool'),
+      9: f('progressDeadlineSeconds', 'int'),
+    }),
+  },
+  'batch/v1/Job': { 1: f('metadata', OBJECT_META), 2: f('spec', JOB_SPEC) },
+  'batch/v1/CronJob': {
+    1: f('metadata', OBJECT_META),
+    2: f('spec', {
+      1: f('schedule', 'string'),
+      3: f('concurrencyPolicy', 'string'),
+      4: f('suspend', 'bool'),
+      5: f('jobTemplate', { 1: f('metadata', OBJECT_META), 2: f('spec', JOB_SPEC) }),
+      6: f('successfulJobsHistoryLimit', 'int'),
+      7: f('failedJobsHistoryLimit', 'int'),
+      8: f('timeZone', 'string'),
+    }),
+  },
+  'v1/Service': {
+    1: f('metadata', OBJECT_META),
+    2: f('spec', {
+      1: f(
+        'ports',
+        {
+          1: f('name', 'string'),
+          2: f('protocol', 'string'),
+          3: f('port', 'int'),
+          4: f('targetPort', 'intOrString'),
+          5: f('nodePort', 'int'),
+        },
+        true,
+      ),
+      2: f('selector', 'stringMap'),
+      3: f('clusterIP', 'string'),
+      4: f('type', 'string'),
+      7: f('sessionAffinity', 'string'),
+    }),
+  },
   'authorization.k8s.io/v1/SelfSubjectAccessReview': {
     1: f('metadata', OBJECT_META),
     2: f('spec', {
@@ -165,6 +251,12 @@ function decodeMapEntry(value: Buffer | number, bytesValue: boolean): [string, s
   return [key, bytesValue ? raw.toString('base64') : raw.toString('utf8')];
 }
 
+/** intstr.IntOrString: type 0 is intVal (field 2), type 1 strVal (field 3). */
+function decodeIntOrString(value: Buffer | number): number | string {
+  const fields = readFields(asBytes(value));
+  return fields.get(1)?.[0] === 1 ? (stringField(fields, 3) ?? '') : Number(fields.get(2)?.[0] ?? 0);
+}
+
 function decodeTime(value: Buffer | number, micro: boolean): string {
   const fields = readFields(asBytes(value));
   const seconds = Number(fields.get(1)?.[0] ?? 0);
@@ -186,6 +278,8 @@ function decodeValue(spec: FieldSpec, value: Buffer | number): unknown {
     case 'time':
     case 'microtime':
       return decodeTime(value, spec.kind === 'microtime');
+    case 'intOrString':
+      return decodeIntOrString(value);
     case 'stringMap':
     case 'bytesMap':
       return decodeMapEntry(value, spec.kind === 'bytesMap');
@@ -199,7 +293,9 @@ function decodeMessage(buffer: Buffer, schema: Schema): Record<string, unknown> 
   for (const [field, values] of readFields(buffer)) {
     const spec = schema[field];
     if (!spec) continue; // a field this dev cluster does not keep
-    const decoded = values.map((v) => decodeValue(spec, v));
+    // Go writes every non-pointer field, empty or not; JSON would leave empty strings and false out.
+    const decoded = values.map((v) => decodeValue(spec, v)).filter((v) => spec.repeated || (v !== '' && v !== false));
+    if (decoded.length === 0) continue;
     if (spec.kind === 'stringMap' || spec.kind === 'bytesMap') out[spec.name] = Object.fromEntries(decoded as Array<[string, string]>);
     else out[spec.name] = spec.repeated ? decoded : decoded[decoded.length - 1];
   }

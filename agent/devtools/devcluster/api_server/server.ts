@@ -19,6 +19,7 @@ import { handleCreate, handleDelete, handleDeleteCollection, handleGet, handleLi
 import { sendError, sendJson, sendStatus } from './http';
 import { openApiV2Json, openApiV2Protobuf, openApiV3Document, openApiV3Index, parseOpenApiV3Path } from '../schema/openapi';
 import { handlePodLog } from './pod_log_endpoint';
+import { handleScale } from './scale_endpoint';
 import { parseResourcePath, verbOf, type ResourceRoute } from './routes';
 import { ApiError, failureStatus, toStatus } from '../status';
 import type { RequestAttributes, UserInfo } from '../types';
@@ -132,7 +133,8 @@ function methodNotAllowed(verb: string, resource: string): ApiError {
 
 async function dispatch(ctx: RequestContext): Promise<void> {
   if (ctx.route.subresource === 'log') return handlePodLog(ctx);
-  if (ctx.route.subresource === 'exec' || ctx.route.subresource === 'attach') {
+  if (ctx.route.subresource === 'scale') return handleScale(ctx);
+  if (ctx.route.subresource === 'exec' || ctx.route.subresource === 'attach' || ctx.route.subresource === 'portforward') {
     throw new ApiError(400, 'BadRequest', `${ctx.route.subresource} needs a connection upgrade (WebSocket or SPDY)`);
   }
   switch (ctx.verb) {
@@ -199,7 +201,9 @@ function nonResourceDocument(req: IncomingMessage, url: URL): unknown {
   return undefined;
 }
 
-// ---- upgrades: pods/exec and pods/attach ------------------------------------------------
+// ---- upgrades: pods/exec, pods/attach and pods/portforward -------------------------------
+
+const UPGRADABLE = new Set(['exec', 'attach', 'portforward']);
 
 function rejectUpgrade(socket: Duplex, code: number, message: string): void {
   const body = JSON.stringify(
@@ -216,13 +220,13 @@ function handleUpgrade(parts: ServerParts, req: IncomingMessage, socket: Duplex,
   const url = new URL(req.url ?? '/', 'https://devcluster.invalid');
   const user = authenticate(parts, req);
   const route = parseResourcePath(url.pathname);
-  if (!route || route.definition.plural !== 'pods' || (route.subresource !== 'exec' && route.subresource !== 'attach')) {
-    throw new ApiError(400, 'BadRequest', 'only pods/exec and pods/attach accept a connection upgrade');
+  if (!route || route.definition.plural !== 'pods' || !UPGRADABLE.has(route.subresource ?? '')) {
+    throw new ApiError(400, 'BadRequest', 'only pods/exec, pods/attach and pods/portforward accept a connection upgrade');
   }
   authorizeOrThrow(parts, user, attributesOf(route, 'create'));
   const pod = parts.store.get({ group: '', version: 'v1', resource: 'pods' }, route.namespace, route.name ?? '');
   if (!pod) throw new ApiError(404, 'NotFound', `pods "${route.name ?? ''}" not found`);
-  if (!parts.runtime.handleExecUpgrade)
-    throw new ApiError(400, 'BadRequest', `${route.subresource} is not available: this dev cluster runs no pod runtime`);
-  parts.runtime.handleExecUpgrade(req, socket, head, { ...pod, apiVersion: 'v1', kind: 'Pod' }, url.searchParams);
+  const handle = route.subresource === 'portforward' ? parts.runtime.handlePortForwardUpgrade : parts.runtime.handleExecUpgrade;
+  if (!handle) throw new ApiError(400, 'BadRequest', `${route.subresource} is not available: this dev cluster runs no pod runtime`);
+  handle(req, socket, head, { ...pod, apiVersion: 'v1', kind: 'Pod' }, url.searchParams);
 }

@@ -1,14 +1,11 @@
 // Server-side printing: answers as a meta.k8s.io/v1 Table when the client asks (kubectl get
 // does), with the columns kubectl users expect for pods and namespaces, NAME/AGE otherwise.
 import type { KubeObject } from '../types';
+import { age, AGE, column, DEFAULT_PRINTER, humanDuration, NAME, type Printer, type TableColumn } from './table_columns';
+import { WORKLOAD_PRINTERS } from './workload_printers';
 
-export interface TableColumn {
-  name: string;
-  type: string;
-  format: string;
-  description: string;
-  priority: number;
-}
+export type { TableColumn } from './table_columns';
+export { humanDuration } from './table_columns';
 
 export interface TableRow {
   cells: unknown[];
@@ -24,23 +21,6 @@ export interface Table {
 }
 
 export type IncludeObject = 'None' | 'Metadata' | 'Object';
-
-function column(name: string, type = 'string', description = '', format = ''): TableColumn {
-  return { name, type, format: name === 'Name' ? 'name' : format, description, priority: 0 };
-}
-
-const NAME = column('Name', 'string', 'Name must be unique within a namespace.');
-const AGE = column('Age', 'string', 'CreationTimestamp is a timestamp representing the server time when this object was created.');
-
-interface Printer {
-  columns: TableColumn[];
-  cells(object: KubeObject, now: number): unknown[];
-}
-
-const DEFAULT_PRINTER: Printer = {
-  columns: [NAME, AGE],
-  cells: (o, now) => [o.metadata.name, age(o, now)],
-};
 
 interface ContainerStatus {
   ready?: boolean;
@@ -143,6 +123,7 @@ const EVENT_PRINTER: Printer = {
 };
 
 const PRINTERS: Record<string, Printer> = {
+  ...WORKLOAD_PRINTERS,
   Pod: POD_PRINTER,
   Namespace: NAMESPACE_PRINTER,
   ConfigMap: {
@@ -167,27 +148,6 @@ const PRINTERS: Record<string, Printer> = {
   RoleBinding: BINDING,
   ClusterRoleBinding: BINDING,
 };
-
-/** The AGE column in kubectl's short human form (e.g. 45s, 3m12s, 5h, 2d). */
-export function humanDuration(seconds: number): string {
-  const s = Math.max(0, Math.floor(seconds));
-  if (s < 120) return `${s}s`;
-  const minutes = Math.floor(s / 60);
-  if (minutes < 10) return s % 60 === 0 ? `${minutes}m` : `${minutes}m${s % 60}s`;
-  const hours = Math.floor(minutes / 60);
-  if (minutes < 180) return `${minutes}m`;
-  if (hours < 8) return minutes % 60 === 0 ? `${hours}h` : `${hours}h${minutes % 60}m`;
-  const days = Math.floor(hours / 24);
-  if (hours < 48) return `${hours}h`;
-  if (days < 8) return hours % 24 === 0 ? `${days}d` : `${days}d${hours % 24}h`;
-  if (days < 365 * 2) return `${days}d`;
-  return `${Math.floor(days / 365)}y`;
-}
-
-function age(object: KubeObject, now: number): string {
-  const created = Date.parse(object.metadata.creationTimestamp ?? '');
-  return Number.isNaN(created) ? '<unknown>' : humanDuration((now - created) / 1000);
-}
 
 function rowObject(object: KubeObject, include: IncludeObject): unknown {
   if (include === 'Object') return object;

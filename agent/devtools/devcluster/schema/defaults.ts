@@ -1,6 +1,7 @@
 // Defaults the API server fills in, and the objects Kubernetes' controllers would create
 // (a "default" service account in every namespace), so objects look as kubectl expects.
 import type { KubeObject, ObjectStore } from '../types';
+import { withWorkloadDefaults } from './workload_defaults';
 
 const SERVICE_ACCOUNTS = { group: '', version: 'v1', resource: 'serviceaccounts' };
 
@@ -24,7 +25,7 @@ export function withDefaults(object: KubeObject): KubeObject {
     };
     object.status = { phase: 'Pending', qosClass: 'BestEffort', ...((object.status as object | undefined) ?? {}) };
   }
-  return object;
+  return withWorkloadDefaults(object);
 }
 
 /** The "default" service account of a namespace, created when missing. */

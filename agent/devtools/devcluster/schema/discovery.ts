@@ -17,6 +17,13 @@ export function versionInfo(): Record<string, string> {
   };
 }
 
+const SUBRESOURCE_KINDS: Record<string, string> = {
+  exec: 'PodExecOptions',
+  attach: 'PodAttachOptions',
+  portforward: 'PodPortForwardOptions',
+  scale: 'Scale',
+};
+
 function resourceEntries(definition: ResourceDefinition): Array<Record<string, unknown>> {
   const main: Record<string, unknown> = {
     name: definition.plural,
@@ -31,7 +38,9 @@ function resourceEntries(definition: ResourceDefinition): Array<Record<string, u
     name: `${definition.plural}/${sub}`,
     singularName: '',
     namespaced: definition.namespaced,
-    kind: sub === 'exec' ? 'PodExecOptions' : sub === 'attach' ? 'PodAttachOptions' : definition.kind,
+    kind: SUBRESOURCE_KINDS[sub] ?? definition.kind,
+    // The scale subresource answers autoscaling/v1 Scale whatever the workload's group.
+    ...(sub === 'scale' ? { group: 'autoscaling', version: 'v1' } : {}),
     verbs,
   }));
   return [main, ...subresources];
@@ -82,8 +91,12 @@ export function acceptsAggregatedDiscovery(accept: string | undefined): boolean 
 
 function subresourceDiscovery(definition: ResourceDefinition): Array<Record<string, unknown>> {
   return Object.entries(definition.subresources).map(([subresource, verbs]) => {
-    const kind = subresource === 'exec' ? 'PodExecOptions' : subresource === 'attach' ? 'PodAttachOptions' : definition.kind;
-    return { subresource, responseKind: { group: definition.group, version: definition.version, kind }, verbs };
+    const kind = SUBRESOURCE_KINDS[subresource] ?? definition.kind;
+    const responseKind =
+      subresource === 'scale'
+        ? { group: 'autoscaling', version: 'v1', kind }
+        : { group: definition.group, version: definition.version, kind };
+    return { subresource, responseKind, verbs };
   });
 }
 

@@ -1,6 +1,7 @@
 // The one table of resource types the dev cluster serves. Discovery, routing, OpenAPI and
 // validation all read it, so adding a resource is adding a row here.
 import type { ResourceType } from '../types';
+import { DEPLOYMENT_AND_SERVICE_ROWS, WORKLOAD_ROWS } from './workload_resources';
 
 export const READ_VERBS = ['get', 'list', 'watch'];
 export const ALL_VERBS = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'];
@@ -27,7 +28,7 @@ function row(definition: Row): ResourceDefinition {
   return { shortNames: [], verbs: ALL_VERBS, subresources: {}, ...definition };
 }
 
-export const RESOURCES: readonly ResourceDefinition[] = [
+const CORE_ROWS: readonly ResourceDefinition[] = [
   row({
     group: '',
     version: 'v1',
@@ -50,7 +51,13 @@ export const RESOURCES: readonly ResourceDefinition[] = [
     shortNames: ['po'],
     namespaced: true,
     categories: ['all'],
-    subresources: { status: ['get', 'patch', 'update'], log: ['get'], exec: ['create', 'get'], attach: ['create', 'get'] },
+    subresources: {
+      status: ['get', 'patch', 'update'],
+      log: ['get'],
+      exec: ['create', 'get'],
+      attach: ['create', 'get'],
+      portforward: ['create', 'get'],
+    },
   }),
   row({
     group: '',
@@ -174,6 +181,14 @@ export const RESOURCES: readonly ResourceDefinition[] = [
     namespaced: false,
     verbs: ['create'],
   }),
+];
+
+/** The core rows, then the workload rows (controllers/) for kinds the core rows do not serve. */
+export const RESOURCES: readonly ResourceDefinition[] = [
+  ...CORE_ROWS,
+  ...[...DEPLOYMENT_AND_SERVICE_ROWS, ...WORKLOAD_ROWS].filter(
+    (extra) => !CORE_ROWS.some((core) => core.group === extra.group && core.plural === extra.plural),
+  ),
 ];
 
 /** Resources that are only ever created and answered, never stored. */

@@ -2,6 +2,7 @@
 // a bounded history of changes for watches that resume from a resourceVersion.
 // Objects are copied on the way in and out, so callers can never mutate stored state.
 import { randomUUID } from 'node:crypto';
+import { isDeepStrictEqual } from 'node:util';
 import { parseFieldSelector, parseLabelSelector, type Matcher } from './selectors';
 import {
   StoreError,
@@ -67,6 +68,13 @@ function qualifiedName(type: ResourceType): string {
   return type.group ? `${type.resource}.${type.group}` : type.resource;
 }
 
+/** metadata.generation counts changes of .spec, as kube-apiserver keeps it; clients cannot set it. */
+function nextGeneration(existing: KubeObject, next: KubeObject): number | undefined {
+  if (next.spec === undefined && existing.spec === undefined) return undefined;
+  const current = typeof existing.metadata.generation === 'number' ? existing.metadata.generation : 1;
+  return isDeepStrictEqual(existing.spec, next.spec) ? current : current + 1;
+}
+
 export class MemoryObjectStore implements ObjectStore {
   private readonly objects = new Map<string, Map<string, KubeObject>>();
   private readonly history: Change[] = [];
@@ -111,6 +119,7 @@ export class MemoryObjectStore implements ObjectStore {
     meta.uid = randomUUID();
     meta.creationTimestamp = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
     delete meta.deletionTimestamp;
+    if (object.spec !== undefined) meta.generation = 1;
     return this.commit(type, key, object, 'ADDED');
   }
 
@@ -129,6 +138,8 @@ export class MemoryObjectStore implements ObjectStore {
       );
     }
     object.metadata = { ...meta, uid: existing.metadata.uid, creationTimestamp: existing.metadata.creationTimestamp };
+    const generation = nextGeneration(existing, object);
+    if (generation !== undefined) object.metadata.generation = generation;
     return this.commit(type, key, object, 'MODIFIED', existing);
   }
 
