@@ -1,7 +1,7 @@
 // The one table of resource types the dev cluster serves. Discovery, routing, OpenAPI and
 // validation all read it, so adding a resource is adding a row here.
 import type { ResourceType } from '../types';
-import { DEPLOYMENT_AND_SERVICE_ROWS, WORKLOAD_ROWS } from './workload_resources';
+import { WORKLOAD_ROWS } from './workload_resources';
 
 export const READ_VERBS = ['get', 'list', 'watch'];
 export const ALL_VERBS = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'];
@@ -136,7 +136,7 @@ const CORE_ROWS: readonly ResourceDefinition[] = [
     shortNames: ['deploy'],
     namespaced: true,
     categories: ['all'],
-    subresources: { status: ['get', 'patch', 'update'] },
+    subresources: { status: ['get', 'patch', 'update'], scale: ['get', 'patch', 'update'] },
   }),
   row({
     group: '',
@@ -183,12 +183,10 @@ const CORE_ROWS: readonly ResourceDefinition[] = [
   }),
 ];
 
-/** The core rows, then the workload rows (controllers/) for kinds the core rows do not serve. */
+/** The core rows, then the workload rows (controllers/). */
 export const RESOURCES: readonly ResourceDefinition[] = [
   ...CORE_ROWS,
-  ...[...DEPLOYMENT_AND_SERVICE_ROWS, ...WORKLOAD_ROWS].filter(
-    (extra) => !CORE_ROWS.some((core) => core.group === extra.group && core.plural === extra.plural),
-  ),
+  ...WORKLOAD_ROWS,
 ];
 
 /** Resources that are only ever created and answered, never stored. */

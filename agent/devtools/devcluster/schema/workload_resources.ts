@@ -1,6 +1,6 @@
 // The workload, network and node kinds the dev cluster's controllers (controllers/) act on.
 // Kept apart from the core table (resources.ts) so each list can grow on its own; resources.ts
-// appends these rows after its own and skips any kind it already serves.
+// appends these rows after its own (Deployments and Services are core rows there).
 
 /** A row of the resource table (resources.ts checks it is one; importing its type here would be a cycle). */
 interface ResourceDefinition {
@@ -38,22 +38,6 @@ const apps = (kind: string, plural: string, shortNames: string[], scalable: bool
     categories: ['all'],
     subresources: scalable ? SCALE_AND_STATUS : STATUS,
   });
-
-/** Deployments and Services: the two kinds another table may also add (then its row wins). */
-export const DEPLOYMENT_AND_SERVICE_ROWS: readonly ResourceDefinition[] = [
-  apps('Deployment', 'deployments', ['deploy'], true),
-  row({
-    group: '',
-    version: 'v1',
-    kind: 'Service',
-    plural: 'services',
-    singular: 'service',
-    shortNames: ['svc'],
-    namespaced: true,
-    categories: ['all'],
-    subresources: STATUS,
-  }),
-];
 
 export const WORKLOAD_ROWS: readonly ResourceDefinition[] = [
   apps('ReplicaSet', 'replicasets', ['rs'], true),
