@@ -2,6 +2,9 @@
 import { readTlsFiles } from '../../kascfg/kascfg';
 import type { KasModule } from '../../module/modserver';
 import { KAS_VERSION } from '../../internal/version';
+import { AgentConfigWriter } from '../agent_registry/config_writer';
+import { GitConfigRepository } from '../agent_registry/git_repository';
+import { createAgentAdmin } from './agent_admin';
 import { startApiServer } from './server';
 
 export const restApiModule: KasModule = {
@@ -17,6 +20,14 @@ export const restApiModule: KasModule = {
       // With several replicas the agents list comes from what they share; alone, from this one.
       connectedAgentsOfProject: config.redis && ((project: string) => registry.connections.agentsOfProject(project)),
       userTokens: registry.userTokens,
+      agentAdmin: createAgentAdmin({
+        configProjectId: config.registry.projectId,
+        watcher: registry.watcher,
+        writer: new AgentConfigWriter(new GitConfigRepository(config.registry.configRepository)),
+        agentTokens: registry.agentTokens,
+        agentListener: () => ({ address: listeners.find('agent_listener')?.address ?? '', tls: config.agent.listen.tls !== undefined }),
+        logger,
+      }),
       logger,
     });
     listeners.add({ name: 'api_listener', address: api.address, url: api.url });

@@ -6,7 +6,8 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import type { Logger } from '../../internal/log';
 import type { AgentConfigState, AgentConfigWatcher } from '../agent_configuration/config_watcher';
-import type { UserTokenStore } from '../agent_registry/user_tokens';
+import type { Principal, UserTokenStore } from '../agent_registry/user_tokens';
+import { ApiReply, type AgentAdmin } from './agent_admin';
 import { listen, reachableAddress } from '../../internal/listen';
 import { KAS_API_PATHS, type AgentConnection, type AgentView, type ApiErrorBody, type ConnectedAgentsView } from '../../shared/kas_api';
 import { bearerToken, parseProxyCredential } from '../../shared/proxy_credential';
@@ -26,6 +27,8 @@ export interface ApiServerOptions {
     configProject: string,
   ) => Promise<Array<{ agentId: string; agentName: string; connections: AgentConnection[] }>>;
   userTokens: UserTokenStore;
+  /** Connect a Cluster's POST endpoints (agent_admin.ts). */
+  agentAdmin?: AgentAdmin;
   logger: Logger;
 }
 
@@ -49,7 +52,7 @@ class ApiError extends Error {
 export async function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
   const handler = (req: http.IncomingMessage, res: http.ServerResponse) => {
     route(req, options)
-      .then((body) => sendJson(res, 200, body))
+      .then((body) => (body instanceof ApiReply ? sendJson(res, body.status, body.body) : sendJson(res, 200, body)))
       .catch((err: unknown) => {
         if (err instanceof ApiError) {
           const headers: Record<string, string> = err.status === 401 ? { 'www-authenticate': 'Bearer realm="kas"' } : {};
@@ -83,6 +86,10 @@ async function route(req: http.IncomingMessage, options: ApiServerOptions): Prom
   const url = new URL((req.url ?? '/').replace(/^\/{2,}/, '/'), 'http://kas');
   const path = url.pathname.replace(/\/{2,}/g, '/');
   const configProject = url.searchParams.get('config_project');
+  if (req.method === 'POST' && options.agentAdmin && path.startsWith('/api/v1/')) {
+    const reply = await options.agentAdmin(req, path, await authenticate(req, options), (a) => agentView(a, options));
+    if (reply) return reply;
+  }
   if (req.method !== 'GET') throw new ApiError(405, 'method_not_allowed', 'only GET is supported');
   if (!path.startsWith('/api/v1/')) throw new ApiError(404, 'not_found', `no such endpoint: ${path}`);
   await authenticate(req, options);
@@ -103,13 +110,14 @@ async function route(req: http.IncomingMessage, options: ApiServerOptions): Prom
   throw new ApiError(404, 'not_found', `no such endpoint: ${path}`);
 }
 
-async function authenticate(req: http.IncomingMessage, options: ApiServerOptions): Promise<void> {
+async function authenticate(req: http.IncomingMessage, options: ApiServerOptions): Promise<Principal> {
   const bearer = bearerToken(req.headers.authorization);
   if (!bearer) throw new ApiError(401, 'unauthorized', 'send Authorization: Bearer <user token>');
   // The proxy's credential works here too: its token part is the user token.
   const token = parseProxyCredential(req.headers.authorization)?.token ?? bearer;
   const principal = await options.userTokens.authenticate(token);
   if (principal?.kind !== 'user') throw new ApiError(401, 'unauthorized', 'invalid or revoked user token');
+  return principal;
 }
 
 function agentView(agent: AgentConfigState, options: ApiServerOptions): AgentView {
