@@ -4,12 +4,12 @@
 // kubeconfig context; then wait until agentk connects, and say so. The token goes into
 // SecretStorage and the manifest only: never into a log or the output channel.
 import * as vscode from 'vscode';
-import { validateAgentName } from '../../../agent/shared/agent_config/agent_name';
 import type { CreateAgentInstallResponse } from '../../../agent/shared/kas_api';
 import { userMessage } from '../kas_client/errors';
 import type { AgentInfo } from '../kas_client/kas_api';
 import type { Services } from '../services';
 import type { ConnectionNode } from '../trees/nodes';
+import { agentNameProblem } from './agent_name';
 import { applyManifest, currentContext } from './apply_manifest';
 import { adminTarget, createInstall, registerAgent } from './kas_admin';
 
@@ -20,12 +20,6 @@ const WAIT_LIMIT_MS = 30 * 60_000;
 
 export function agentTokenSecretKey(connectionId: string, agentName: string): string {
   return `kubernetesAgents.agentToken/${connectionId}/${agentName}`;
-}
-
-/** The input box's check: the shared name rule, and not a name kas has already. */
-export function agentNameProblem(value: string, existing: readonly string[]): string | undefined {
-  const name = value.trim();
-  return validateAgentName(name) ?? (existing.includes(name) ? `agent "${name}" exists already: pick it from the list instead` : undefined);
 }
 
 export async function connectCluster(services: Services, node?: ConnectionNode): Promise<void> {
