@@ -85,3 +85,54 @@ export interface TunnelFiguresView {
   /** This replica's figures only (with several kas replicas each sees its own share). */
   scope: 'replica';
 }
+
+/** Connect a Cluster: register an agent, then make its token and install manifest. */
+export const KAS_ADMIN_API_PATHS = {
+  /** POST: register an agent (RegisterAgentRequest → RegisterAgentResponse, 201). */
+  registerAgent: '/api/v1/agents',
+  /** POST /api/v1/agents/<id>/install (CreateAgentInstallRequest → CreateAgentInstallResponse, 201). */
+  agentInstall: (agentId: number) => `/api/v1/agents/${agentId}/install`,
+} as const;
+
+/** The error codes of the Connect a Cluster endpoints (besides unauthorized, not_found, internal). */
+export type AgentAdminErrorCode =
+  | 'invalid_request'
+  | 'invalid_agent_name'
+  | 'agent_exists'
+  | 'forbidden'
+  | 'token_limit'
+  | 'config_repository_conflict'
+  | 'config_repository_push_failed';
+
+export interface RegisterAgentRequest {
+  /** The folder name under .gitlab/agents/ (validateAgentName's rules). */
+  name: string;
+}
+
+export interface RegisterAgentResponse {
+  agent: AgentView;
+  /** The commit that added .gitlab/agents/<name>/config.yaml. */
+  commit: string;
+  /** Path of the written file inside the config repository. */
+  configFile: string;
+}
+
+export interface CreateAgentInstallRequest {
+  /** agentk's kas address as the cluster reaches it; default: this kas's agent listener. */
+  kasAddress?: string;
+  /** Namespace for agentk; default gitlab-agent. */
+  namespace?: string;
+  /** A name for the new token; default install-<date>. */
+  tokenName?: string;
+}
+
+export interface CreateAgentInstallResponse {
+  agentId: number;
+  agentName: string;
+  /** The agent token in clear text: given once, kas keeps only its SHA-256. */
+  token: { id: string; name: string; value: string };
+  /** The install manifest (multi-document YAML; it holds the token). */
+  manifest: string;
+  /** One line that installs it: the manifest on stdin of kubectl apply. */
+  installCommand: string;
+}

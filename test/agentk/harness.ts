@@ -13,7 +13,7 @@ import path from 'node:path';
 import { stringify } from 'yaml';
 import { startDevCluster, type DevCluster } from '../../agent/devtools/devcluster/index';
 import { createCertificateAuthority, issueServerCertificate, LOOPBACK_HOSTS } from '../../agent/internal/tls';
-import { renderInstallManifest, type AgentAccess } from '../../agent/kas/install_manifest';
+import { renderInstallManifest, type AgentAccess } from '../../agent/modules/agent_registry/install_manifest';
 import { startKas, type Kas } from '../../agent/kas/index';
 import { runKubectl, type KubectlResult } from '../support/kubectl';
 import { TestRepository, makeTempDir, testKasConfig, testLogger } from '../kas/helpers';

@@ -7,7 +7,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseAllDocuments, stringify } from 'yaml';
 import { parseKasConfig } from '../../agent/kascfg/kascfg';
-import { kustomizeBaseFiles, PLACEHOLDER_KAS_ADDRESS } from '../../agent/kas/install_manifest';
+import { kustomizeBaseFiles, PLACEHOLDER_KAS_ADDRESS } from '../../agent/modules/agent_registry/install_manifest';
 import { runKubectl } from '../support/kubectl';
 import { startTestCluster, type TestCluster } from '../support/devcluster';
 import { makeTempDir } from './helpers';

@@ -7,7 +7,8 @@ import * as https from 'node:https';
 import type { Logger } from '../../internal/log';
 import type { AgentConfigState, AgentConfigWatcher } from '../agent_configuration/config_watcher';
 import { AuthenticationFailures } from '../agent_registry/auth_failures';
-import type { UserTokenStore } from '../agent_registry/user_tokens';
+import type { Principal, UserTokenStore } from '../agent_registry/user_tokens';
+import { ApiReply, type AgentAdmin } from './agent_admin';
 import { listen, reachableAddress, type HttpTimeouts } from '../../internal/listen';
 import {
   KAS_API_PATHS,
@@ -40,6 +41,8 @@ export interface ApiServerOptions {
   timeouts?: HttpTimeouts;
   /** GET /api/v1/agents/<id>/tunnel_figures (kubernetes_api/server/tunnel_figures.ts). */
   tunnelFigures?: (agentId: number) => TunnelFiguresView;
+  /** Connect a Cluster's POST endpoints (agent_admin.ts). */
+  agentAdmin?: AgentAdmin;
   logger: Logger;
 }
 
@@ -65,7 +68,7 @@ export async function startApiServer(serverOptions: ApiServerOptions): Promise<A
   const options = { ...serverOptions, authenticationFailures: serverOptions.authenticationFailures ?? new AuthenticationFailures() };
   const handler = (req: http.IncomingMessage, res: http.ServerResponse) => {
     route(req, options)
-      .then((body) => sendJson(res, 200, body))
+      .then((body) => (body instanceof ApiReply ? sendJson(res, body.status, body.body) : sendJson(res, 200, body)))
       .catch((err: unknown) => {
         if (err instanceof ApiError) {
           const headers: Record<string, string> = err.status === 401 ? { 'www-authenticate': 'Bearer realm="kas"' } : {};
@@ -102,6 +105,10 @@ async function route(req: http.IncomingMessage, options: ServingOptions): Promis
   const url = new URL((req.url ?? '/').replace(/^\/{2,}/, '/'), 'http://kas');
   const path = url.pathname.replace(/\/{2,}/g, '/');
   const configProject = url.searchParams.get('config_project');
+  if (req.method === 'POST' && options.agentAdmin && path.startsWith('/api/v1/')) {
+    const reply = await options.agentAdmin(req, path, await authenticate(req, options), (a) => agentView(a, options));
+    if (reply) return reply;
+  }
   if (req.method !== 'GET') throw new ApiError(405, 'method_not_allowed', 'only GET is supported');
   if (!path.startsWith('/api/v1/')) throw new ApiError(404, 'not_found', `no such endpoint: ${path}`);
   await authenticate(req, options);
@@ -123,7 +130,7 @@ async function route(req: http.IncomingMessage, options: ServingOptions): Promis
   throw new ApiError(404, 'not_found', `no such endpoint: ${path}`);
 }
 
-async function authenticate(req: http.IncomingMessage, options: ServingOptions): Promise<void> {
+async function authenticate(req: http.IncomingMessage, options: ServingOptions): Promise<Principal> {
   const bearer = bearerToken(req.headers.authorization);
   if (!bearer) throw new ApiError(401, 'unauthorized', 'send Authorization: Bearer <user token>');
   // The proxy's credential works here too: its token part is the user token.
@@ -131,7 +138,7 @@ async function authenticate(req: http.IncomingMessage, options: ServingOptions):
   const token = credential?.token ?? bearer;
   const client = { address: req.socket.remoteAddress, agentId: credential?.agentId };
   const checked = await options.authenticationFailures.check(options.userTokens, token, client, (p) => p.kind === 'user');
-  if (checked.ok) return;
+  if (checked.ok) return checked.principal;
   if (checked.status === 429)
     throw new ApiError(429, 'too_many_requests', 'too many failed authentication attempts; retry later', checked.retryAfterSeconds);
   throw new ApiError(401, 'unauthorized', 'invalid or revoked user token');

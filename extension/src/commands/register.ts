@@ -5,6 +5,7 @@ import type { ConfigEditorSupport } from '../config_editor/config_editor';
 import type { LocalPairController } from '../local_pair/local_pair_controller';
 import { COMMAND_PREFIX, Services } from '../services';
 import type { AgentsNode } from '../trees/nodes';
+import { connectCluster } from '../connect_cluster/connect_cluster';
 import { argumentOrSelection } from './command_target';
 import { openTerminal, PortForwards } from './stream_commands';
 import { addConnection, removeConnection } from './connection_commands';
@@ -30,6 +31,7 @@ export function registerCommands(
   const handlers: Record<string, (...args: unknown[]) => Promise<unknown>> = {
     addConnection: (args) => addConnection(services, isPlainObject(args) ? args : {}),
     removeConnection: (node) => removeConnection(services, target(node, 'connection')),
+    connectCluster: (node) => reportFailure(services, 'Connect a Cluster', () => connectCluster(services, target(node, 'connection'))),
     refresh: () => services.model.refresh(),
     showPodLogs: (node) => reportFailure(services, 'Show Pod Logs', () => showPodLogs(services, target(node, 'pod', 'container'))),
     deletePod: (node) => reportFailure(services, 'Delete Pod', () => deletePod(services, target(node, 'pod'))),

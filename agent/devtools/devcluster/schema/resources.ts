@@ -184,10 +184,7 @@ const CORE_ROWS: readonly ResourceDefinition[] = [
 ];
 
 /** The core rows, then the workload rows (controllers/). */
-export const RESOURCES: readonly ResourceDefinition[] = [
-  ...CORE_ROWS,
-  ...WORKLOAD_ROWS,
-];
+export const RESOURCES: readonly ResourceDefinition[] = [...CORE_ROWS, ...WORKLOAD_ROWS];
 
 /** Resources that are only ever created and answered, never stored. */
 export const VIRTUAL_RESOURCES = new Set(['selfsubjectaccessreviews']);
