@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { KubeConfig } from '@kubernetes/client-node' with { 'resolution-mode': 'import' };
 import type { Logger } from '../internal/log';
-import type { AgentConfigurations, AgentkModule, AgentkModuleContext, AgentMeta } from '../module/modagent';
+import type { AgentConfigurations, AgentkModule, AgentkModuleContext, AgentMeta, TunnelTransport } from '../module/modagent';
 import { listenerList } from '../module/listener_list';
 import { ShutdownStack } from '../module/shutdown_stack';
 import { dialKas, type KasConnection } from '../modules/reverse_tunnel/agent/dial';
@@ -28,6 +28,8 @@ export interface AgentkOptions {
   podName?: string;
   podNamespace?: string;
   poolSettings?: Partial<PoolSettings>;
+  /** Default 'grpc'; 'v2' adds the reverse HTTP/1.1 connections kas prefers (module http_tunnel). */
+  tunnelTransport?: TunnelTransport;
   /** Called with every configuration kas pushes (after agentk applied what it uses). */
   onConfig?: (config: AgentConfig, commit: string) => void;
   logger: Logger;
@@ -69,6 +71,14 @@ export async function startAgentkCore(options: AgentkOptions, modules: readonly 
     logger: logger.child({ module: name }),
     agentMeta,
     kas,
+    kasEndpoint: {
+      address: options.kasAddress,
+      token: options.token,
+      caPem,
+      tlsServerName: options.tlsServerName,
+      transport: options.tunnelTransport ?? 'grpc',
+    },
+    poolSettings: options.poolSettings ?? {},
     kubeConfig,
     tunnelServices: { add: (service) => services.push(service) },
     tunnels: { stats: () => pool.current?.stats() ?? { opening: 0, idle: 0, busy: 0, connected: false } },

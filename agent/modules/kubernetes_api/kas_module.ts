@@ -18,6 +18,7 @@ export const kubernetesApiModule: KasModule = {
       agentWaitTimeoutMs: config.kas.agentWaitTimeoutMs,
       serverName: 'kas',
       logger,
+      directRoute: tunnels.direct,
     });
     const tls = await readTlsFiles(settings.listen.tls);
     const server = tls ? https.createServer({ cert: tls.certPem, key: tls.keyPem }, proxy) : http.createServer(proxy);

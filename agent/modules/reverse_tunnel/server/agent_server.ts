@@ -20,6 +20,8 @@ export interface AgentServerOptions {
   tls?: { certPem: string; keyPem: string };
   /** Each registers its services (the tunnel, the configuration stream...). */
   services: Array<(server: GrpcServiceRegistrar) => void>;
+  /** HTTP/1.1 upgrades by protocol (lower case), besides WebSocket: e.g. kas-tunnel-v2 (module http_tunnel). */
+  upgrades?: ReadonlyMap<string, AgentUpgradeHandler>;
   /** Connections older than this are asked to go away (GOAWAY); default 2 h. */
   maxConnectionAgeMs?: number;
   /** How long requests in flight on a recycled connection may still run; default 10 min. */
@@ -28,6 +30,9 @@ export interface AgentServerOptions {
   keepaliveTimeMs?: number;
   logger: Logger;
 }
+
+/** Takes an HTTP/1.1 connection that asked to upgrade; owns the socket from then on. */
+export type AgentUpgradeHandler = (req: http.IncomingMessage, socket: Duplex, head: Buffer) => void;
 
 export interface AgentServer {
   /** The actual host:port it listens on. */
@@ -48,7 +53,7 @@ export const TUNNEL_FLOW_CONTROL_WINDOW = 8 * 1024 * 1024;
 export async function startAgentServer(options: AgentServerOptions): Promise<AgentServer> {
   const grpcServer = createGrpcServer(options);
   const bridge = await startLoopbackBridge((socket) => grpcServer.handleConnection(socket));
-  const webSocketEntry = createWebSocketEntry(bridge, options.logger);
+  const webSocketEntry = createWebSocketEntry(bridge, options.upgrades ?? new Map(), options.logger);
   const route = (socket: net.Socket, isHttp2: boolean) => {
     if (isHttp2) grpcServer.handleConnection(socket);
     else webSocketEntry.emit('connection', socket);
@@ -129,13 +134,15 @@ async function startLoopbackBridge(serve: (socket: net.Socket) => void): Promise
 }
 
 /** An HTTP/1.1 server that is never bound: it only upgrades sockets handed to it into WebSockets. */
-function createWebSocketEntry(bridge: LoopbackBridge, logger: Logger): http.Server {
+function createWebSocketEntry(bridge: LoopbackBridge, upgrades: ReadonlyMap<string, AgentUpgradeHandler>, logger: Logger): http.Server {
   const webSockets = new WebSocketServer({ noServer: true, perMessageDeflate: false });
   const server = http.createServer((_req, res) => {
     res.writeHead(426, { 'content-type': 'text/plain', upgrade: 'websocket' });
     res.end('This is the kas agent endpoint: use gRPC (HTTP/2) or a WebSocket upgrade.\n');
   });
   server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+    const other = upgrades.get((req.headers.upgrade ?? '').toLowerCase());
+    if (other) return other(req, socket, head);
     webSockets.handleUpgrade(req, socket, head, (ws) =>
       joinWebSocketAndSocket(ws, bridge.connect(), (err) => logger.debug('agent websocket closed with error', { err })),
     );
