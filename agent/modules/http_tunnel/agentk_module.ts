@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import type { AgentkModule } from '../../module/modagent';
 import { KubernetesApiUpstream } from '../kubernetes_api/agent/upstream';
+import { DEFAULT_POOL_SETTINGS } from '../reverse_tunnel/agent/pool';
 import { httpTunnelDialer } from './agent/dial';
 import { HttpTunnelPool } from './agent/pool';
 import { createHttpTunnelServer } from './agent/serve';
@@ -13,7 +14,13 @@ export const httpTunnelAgentModule: AgentkModule = {
   name: 'http_tunnel',
   async start({ kasEndpoint, agentMeta, kubeConfig, poolSettings, logger }) {
     if (kasEndpoint.transport !== 'v2') return;
-    const dialer = httpTunnelDialer(kasEndpoint, { ...agentMeta, instanceId: randomUUID() });
+    const rules = { ...DEFAULT_POOL_SETTINGS, ...poolSettings };
+    const dialer = httpTunnelDialer(kasEndpoint, {
+      ...agentMeta,
+      instanceId: randomUUID(),
+      minIdle: rules.minIdle,
+      idleTimeoutMs: rules.idleTimeoutMs,
+    });
     if (!dialer.usable) {
       logger.info('an HTTP proxy is configured for kas: the reverse HTTP/1.1 transport stays off, the gRPC tunnel carries requests');
       return;

@@ -30,6 +30,13 @@ export interface HttpTunnelAgentMeta {
   podName: string;
   podNamespace: string;
   instanceId: string;
+  /**
+   * The pool rules kas applies to the agent's idle connections: kas, which hands them out, closes
+   * those beyond minIdle after idleTimeoutMs (were agentk to close them, a request kas sent in the
+   * same instant would be lost).
+   */
+  minIdle?: number;
+  idleTimeoutMs?: number;
 }
 
 /** CallerInfo as a header value: the Kubernetes API module's protobuf message, base64. */
@@ -49,4 +56,19 @@ export function decodeCallerHeader(value: string): CallerInfo {
   if (decodedCallers.size >= DECODED_CALLERS_LIMIT) decodedCallers.clear();
   decodedCallers.set(value, caller);
   return caller;
+}
+
+/** Responses up to this length (content-length) are written in one piece when complete. */
+const HOLD_COMPLETE_RESPONSE_BYTES = 256 * 1024;
+
+/** Whether undici's raw response headers name a content-length within HOLD_COMPLETE_RESPONSE_BYTES. */
+export function smallContentLength(rawHeaders: Buffer[]): boolean {
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]!;
+    if (name.length === 14 && name.toString('latin1').toLowerCase() === 'content-length') {
+      const length = Number(rawHeaders[i + 1]!.toString('latin1'));
+      return Number.isInteger(length) && length <= HOLD_COMPLETE_RESPONSE_BYTES;
+    }
+  }
+  return false;
 }

@@ -265,15 +265,26 @@ export function startAgentk(options: AgentkStartOptions): Promise<Agentk> {
 /** Resolves once the registry holds at least `count` idle tunnels for the test agent. */
 export async function waitForIdleTunnels(registry: TunnelRegistry, count = 1, timeoutMs = 15_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  // On v2, also the first reverse HTTP/1.1 connection: requests go over it from then on.
   const httpTunnels = TUNNEL_TRANSPORT === 'v2' ? httpTunnelsOf.get(registry) : undefined;
   while (Date.now() < deadline) {
     const idle = registry.counts().find((c) => c.agentId === AGENT_ID)?.idle ?? 0;
-    const httpIdle = httpTunnels ? (httpTunnels.counts().find((c) => c.agentId === AGENT_ID)?.idle ?? 0) : 1;
-    if (idle >= count && httpIdle >= 1) return;
+    if (idle >= count) return waitForHttpTunnel(httpTunnels);
     await new Promise((r) => setTimeout(r, 20));
   }
   throw new Error(`no ${count} idle tunnels within ${timeoutMs} ms`);
+}
+
+/**
+ * On v2, also the first reverse HTTP/1.1 connection (requests go over it from then on), for a
+ * bounded while: clients that are not our agentk (a stock grpc-js client, agentk behind an HTTP
+ * proxy, an agentk process of its own) never open one, and their tests use the gRPC tunnel.
+ */
+async function waitForHttpTunnel(httpTunnels: HttpTunnelRegistry | undefined, graceMs = 3_000): Promise<void> {
+  const deadline = Date.now() + graceMs;
+  while (httpTunnels && Date.now() < deadline) {
+    if ((httpTunnels.counts().find((c) => c.agentId === AGENT_ID)?.idle ?? 0) >= 1) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
 
 export interface FetchResult {

@@ -1,7 +1,8 @@
 // agentk: keeps reverse HTTP/1.1 connections to kas open, by the tunnel pool's rules
 // (reverse_tunnel/agent/pool.ts): at least minIdle idle (or dialing) connections; when requests
-// eat into them, scaleUpStep more; at most maxStreams in all; an idle connection beyond minIdle
-// closes after idleTimeoutMs; failed dials wait per the backoff. A connection kas upgraded (exec,
+// eat into them, scaleUpStep more; at most maxStreams in all; failed dials wait per the backoff.
+// Idle connections beyond minIdle close after idleTimeoutMs, closed by kas (agentk tells it the
+// rules when it dials): kas hands connections out, so only kas can close one no request is on. A connection kas upgraded (exec,
 // attach, port-forward) leaves the pool; kas recycles old ones by closing them.
 import type * as http from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -17,7 +18,6 @@ type State = 'idle' | 'busy';
 interface Entry {
   socket: Duplex;
   state: State;
-  idleTimer?: NodeJS.Timeout;
 }
 
 export interface HttpTunnelPoolStats {
@@ -143,7 +143,6 @@ export class HttpTunnelPool {
     if (entry.state === 'idle') {
       entry.state = 'busy';
       this.idle--;
-      clearTimeout(entry.idleTimer);
       this.fill();
     }
     res.once('finish', () => this.makeIdle(entry));
@@ -153,12 +152,6 @@ export class HttpTunnelPool {
     if (entry.state === 'idle' || !this.entries.has(entry.socket)) return;
     entry.state = 'idle';
     this.idle++;
-    if (this.idle > this.settings.minIdle) {
-      entry.idleTimer = setTimeout(() => {
-        if (entry.state === 'idle' && this.idle > this.settings.minIdle) entry.socket.destroy();
-      }, this.settings.idleTimeoutMs);
-      entry.idleTimer.unref();
-    }
   }
 
   /** Closed, or upgraded (then the request owns it). */
@@ -166,9 +159,7 @@ export class HttpTunnelPool {
     const entry = this.entries.get(socket);
     if (!entry) return;
     this.entries.delete(socket);
-    clearTimeout(entry.idleTimer);
     if (entry.state === 'idle') this.idle--;
-    // kas closed it at once after the upgrade: a fault on the way, not a request.
     this.fill();
   }
 }

@@ -74,11 +74,14 @@ function agentMeta(req: http.IncomingMessage): HttpTunnelAgentMeta | undefined {
   try {
     const parsed = JSON.parse(value) as Partial<HttpTunnelAgentMeta>;
     const text = (v: unknown) => (typeof v === 'string' ? v.slice(0, 256) : '');
+    const count = (v: unknown) => (typeof v === 'number' && Number.isInteger(v) && v >= 0 ? v : undefined);
     return {
       version: text(parsed.version),
       podName: text(parsed.podName),
       podNamespace: text(parsed.podNamespace),
       instanceId: text(parsed.instanceId),
+      minIdle: count(parsed.minIdle),
+      idleTimeoutMs: count(parsed.idleTimeoutMs),
     };
   } catch {
     return undefined; // who it is is informational; the token decided

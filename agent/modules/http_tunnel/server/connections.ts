@@ -8,6 +8,7 @@
 // or is cut after the grace period; agentk dials a fresh one.
 import type { Duplex } from 'node:stream';
 import { Client } from 'undici';
+import { DEFAULT_POOL_SETTINGS } from '../../reverse_tunnel/agent/pool';
 import type { HttpTunnelAgentMeta } from '../protocol';
 import { httpTunnelCountSources, type HttpTunnelCounts } from './metrics';
 
@@ -17,6 +18,8 @@ export interface HttpTunnelConnection {
   readonly socket: Duplex;
   readonly openedAt: number;
   state: 'idle' | 'busy' | 'draining' | 'gone';
+  /** Armed while the connection is idle beyond the agent's minIdle. */
+  idleTimer?: NodeJS.Timeout;
 }
 
 export interface HttpTunnelRegistryOptions {
@@ -49,6 +52,8 @@ interface AgentConnections {
   all: Set<HttpTunnelConnection>;
   waiters: Waiter[];
   meta?: HttpTunnelAgentMeta;
+  minIdle: number;
+  idleTimeoutMs: number;
 }
 
 export class HttpTunnelRegistry {
@@ -87,7 +92,11 @@ export class HttpTunnelRegistry {
     });
     const connection: HttpTunnelConnection = { agentId, client, socket, openedAt: Date.now(), state: 'idle' };
     const agent = this.agentOf(agentId);
-    if (meta) agent.meta = meta;
+    if (meta) {
+      agent.meta = meta;
+      agent.minIdle = meta.minIdle ?? agent.minIdle;
+      agent.idleTimeoutMs = meta.idleTimeoutMs ?? agent.idleTimeoutMs;
+    }
     agent.all.add(connection);
     // undici listens on the socket only once it sent a request on it: until then, this does.
     socket.on('error', () => socket.destroy());
@@ -153,6 +162,7 @@ export class HttpTunnelRegistry {
   detach(connection: HttpTunnelConnection): void {
     if (connection.state === 'gone') return;
     connection.state = 'gone';
+    clearTimeout(connection.idleTimer);
     const agent = this.agents.get(connection.agentId);
     if (!agent) return;
     agent.all.delete(connection);
@@ -190,7 +200,8 @@ export class HttpTunnelRegistry {
   private agentOf(agentId: string): AgentConnections {
     let agent = this.agents.get(agentId);
     if (!agent) {
-      agent = { idle: [], all: new Set(), waiters: [] };
+      const { minIdle, idleTimeoutMs } = DEFAULT_POOL_SETTINGS;
+      agent = { idle: [], all: new Set(), waiters: [], minIdle, idleTimeoutMs };
       this.agents.set(agentId, agent);
     }
     return agent;
@@ -205,6 +216,18 @@ export class HttpTunnelRegistry {
     }
     connection.state = 'idle';
     agent.idle.push(connection);
+    if (agent.idle.length <= agent.minIdle) return;
+    // One timer per connection, re-armed (refresh) rather than made anew for every idle spell.
+    if (connection.idleTimer) connection.idleTimer.refresh();
+    else {
+      connection.idleTimer = setTimeout(() => this.closeIfSurplus(agent, connection), agent.idleTimeoutMs);
+      connection.idleTimer.unref();
+    }
+  }
+
+  /** Still idle at its timeout, and still beyond minIdle: closed; agentk sees it go and counts it gone. */
+  private closeIfSurplus(agent: AgentConnections, connection: HttpTunnelConnection): void {
+    if (connection.state === 'idle' && agent.idle.length > agent.minIdle) this.close(connection);
   }
 
   private recycleOld(): void {

@@ -12,7 +12,7 @@ import type { Logger } from '../../../internal/log';
 import type { AuthorizedProxyRequest, DirectRoute } from '../../kubernetes_api/server/direct_route';
 import { hasNoBody, isForwardedRequestHeader, isForwardedResponseHeader } from '../../kubernetes_api/server/proxy';
 import { sendStatus, sendStatusOnSocket, type KasError } from '../../kubernetes_api/server/status';
-import { CALLER_HEADER, encodeCallerHeader } from '../protocol';
+import { CALLER_HEADER, encodeCallerHeader, smallContentLength } from '../protocol';
 import { HttpTunnelWaitAbortedError, NoHttpTunnelError, type HttpTunnelConnection, type HttpTunnelRegistry } from './connections';
 import { httpTunnelRequests } from './metrics';
 import { UpgradeRelay } from '../upgrade_relay';
@@ -117,6 +117,7 @@ class HttpExchange implements Dispatcher.DispatchHandler {
   private resumeAgent: (() => void) | undefined;
   private answered = false;
   private bodyStarted = false;
+  private holding = false;
   private done = false;
   private attempts = 0;
   private readonly noBody: boolean;
@@ -194,7 +195,7 @@ class HttpExchange implements Dispatcher.DispatchHandler {
     this.request.observe(statusCode);
     try {
       this.res.writeHead(statusCode, statusText || undefined, incomingHeaders(rawHeaders));
-      setImmediate(this.flushQuietHead);
+      this.holdSmallResponse(rawHeaders);
     } catch {
       // A status line or header Node refuses: the agent's fault, answered as such.
       for (const name of this.res.getHeaderNames()) this.res.removeHeader(name);
@@ -207,7 +208,8 @@ class HttpExchange implements Dispatcher.DispatchHandler {
 
   onData(chunk: Buffer): boolean {
     this.bodyStarted = true;
-    if (this.res.write(chunk)) return true;
+    // While held, memory is bounded by the content-length, and no 'drain' comes while corked.
+    if (this.res.write(chunk) || this.holding) return true;
     this.res.once('drain', this.onClientDrain);
     return false;
   }
@@ -218,6 +220,22 @@ class HttpExchange implements Dispatcher.DispatchHandler {
    */
   private readonly flushQuietHead = () => {
     if (!this.bodyStarted && !this.res.writableEnded && !this.res.destroyed) this.res.flushHeaders();
+  };
+
+  /**
+   * A complete response of known small length leaves in one write at the end (res.end uncorks): its
+   * body often arrives in several reads, and a write per read cost a syscall each (profiled). Any
+   * other response flushes at the end of each turn, its head alone if no bytes came (a quiet watch).
+   */
+  private holdSmallResponse(rawHeaders: Buffer[]): void {
+    this.res.cork();
+    this.holding = smallContentLength(rawHeaders);
+    if (!this.holding) setImmediate(this.flushTurn);
+  }
+
+  private readonly flushTurn = () => {
+    this.res.uncork();
+    this.flushQuietHead();
   };
 
   private readonly onClientDrain = () => this.resumeAgent?.();
