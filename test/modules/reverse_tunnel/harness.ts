@@ -164,6 +164,8 @@ export const allowAsAgent: AuthorizeUser = async (credential) =>
 
 export interface Kas {
   registry: TunnelRegistry;
+  /** The reverse HTTP/1.1 connections agentk dialed (transport v2). */
+  httpTunnels: HttpTunnelRegistry;
   agentServer: AgentServer;
   /** grpc:// or grpcs:// address of the agent listener. */
   grpcAddress: string;
@@ -223,6 +225,7 @@ export async function startKas(options: KasOptions = {}): Promise<Kas> {
   const secure = Boolean(certificate);
   return {
     registry,
+    httpTunnels: httpTunnels.registry,
     agentServer,
     grpcAddress: `${secure ? 'grpcs' : 'grpc'}://${agentServer.address}`,
     wsAddress: `${secure ? 'wss' : 'ws'}://${agentServer.address}/agentk-ws`,
