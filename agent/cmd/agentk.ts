@@ -19,6 +19,7 @@ const spec = {
     context: { type: 'string' },
     'observability-listen-address': { type: 'string' },
     'log-level': { type: 'string' },
+    'tunnel-transport': { type: 'string' },
   },
   help: {
     'kas-address': 'kas agent endpoint: grpc://, grpcs://, ws:// or wss:// (HTTPS_PROXY/NO_PROXY honoured)',
@@ -29,6 +30,7 @@ const spec = {
     context: 'kubeconfig context (default: its current context)',
     'observability-listen-address': '/liveness, /readiness, /metrics listener (default :8080)',
     'log-level': 'debug, info, warn or error (default info)',
+    'tunnel-transport': 'grpc, or v2: also reverse HTTP/1.1 connections, which kas prefers when it offers them (default grpc)',
   },
 } as const;
 
@@ -49,6 +51,8 @@ runMain(async () => {
   if (!kasAddress) throw new UsageError("--kas-address is required. Run 'agentk --help' for usage.");
   const level = (values['log-level'] ?? 'info') as LogLevel;
   if (!LOG_LEVELS.includes(level)) throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}`);
+  const transport = values['tunnel-transport'] ?? 'grpc';
+  if (transport !== 'grpc' && transport !== 'v2') throw new UsageError('--tunnel-transport must be grpc or v2');
   const logger = createLogger({ component: 'agentk' }, { level });
   const agentk = await runAgentk({
     kasAddress,
@@ -58,6 +62,7 @@ runMain(async () => {
     kubeconfig: values.kubeconfig,
     kubeContext: values.context,
     observabilityAddress: values['observability-listen-address'] ?? ':8080',
+    tunnelTransport: transport,
     logger,
   });
   const shutdown = (signal: string) => {
