@@ -18,6 +18,7 @@ import { runAgentk } from '../agent/agentk';
 import { createLogger } from '../agent/internal/log';
 import { createKubernetesApiProxy } from '../agent/modules/kubernetes_api';
 import { reverseTunnelService, startAgentServer, TunnelRegistry } from '../agent/modules/reverse_tunnel';
+import { httpTunnelUpgrades, startHttpTunnelServer } from '../agent/modules/http_tunnel';
 import { Pool } from 'undici';
 
 interface AutocannonResult {
@@ -112,15 +113,13 @@ async function runUpstreamRole(): Promise<void> {
 async function runKasRole(): Promise<void> {
   const logger = createLogger({}, { level: 'error' });
   const registry = new TunnelRegistry();
+  const authenticateAgent = async (t: string) => (t === AGENT_TOKEN ? { agentId: AGENT_ID, agentName: 'bench' } : undefined);
+  // kas takes both transports, as the kas module list does; agentk's TUNNEL_BENCH_TRANSPORT picks.
+  const httpTunnels = startHttpTunnelServer({ authenticateAgent, serverName: 'kas-bench', logger });
   const agentServer = await startAgentServer({
     address: '127.0.0.1:0',
-    services: [
-      reverseTunnelService({
-        registry,
-        logger,
-        authenticateAgent: async (t) => (t === AGENT_TOKEN ? { agentId: AGENT_ID, agentName: 'bench' } : undefined),
-      }),
-    ],
+    services: [reverseTunnelService({ registry, logger, authenticateAgent })],
+    upgrades: httpTunnelUpgrades(httpTunnels),
     logger,
   });
   const proxy = createKubernetesApiProxy({
@@ -128,12 +127,15 @@ async function runKasRole(): Promise<void> {
     serverName: 'kas-bench',
     logger,
     authorizeUser: async () => ({ allowed: true, accessAs: { agent: {} } }),
+    directRoute: httpTunnels.route,
   });
   const server = http.createServer(proxy);
   server.keepAliveTimeout = 60_000;
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   const waitForAgent = async () => {
-    while ((registry.counts()[0]?.idle ?? 0) < 2) await new Promise((r) => setTimeout(r, 20));
+    const v2 = process.env.TUNNEL_BENCH_TRANSPORT === 'v2';
+    const ready = () => (registry.counts()[0]?.idle ?? 0) >= 2 && (!v2 || (httpTunnels.registry.counts()[0]?.idle ?? 0) >= 2);
+    while (!ready()) await new Promise((r) => setTimeout(r, 20));
   };
   process.on('message', (message) => {
     if (message === 'wait-agent') void waitForAgent().then(() => process.send?.('agent-ready'));
@@ -208,6 +210,7 @@ async function runAgentkRole(): Promise<void> {
     token: AGENT_TOKEN,
     kubeconfig: process.env.BENCH_KUBECONFIG!,
     observabilityAddress: null,
+    tunnelTransport: process.env.TUNNEL_BENCH_TRANSPORT === 'v2' ? 'v2' : 'grpc',
     logger: createLogger({}, { level: 'error' }),
   });
   report({ started: true });
@@ -238,13 +241,15 @@ function firstLine(child: ChildProcess, what: string): Promise<string> {
   });
 }
 
-async function startKubectlProxy(children: Children, kubeconfig: string): Promise<string> {
+async function startKubectlProxy(children: Children, kubeconfig: string, pids: Map<string, TunnelProcesses>): Promise<string> {
   const child = spawn('kubectl', ['proxy', '--port=0', '--kubeconfig', kubeconfig], { stdio: ['ignore', 'pipe', 'inherit'] });
   children.processes.push(child);
   const line = await firstLine(child, 'kubectl proxy');
   const match = /127\.0\.0\.1:(\d+)/.exec(line);
   if (!match) throw new Error(`unexpected kubectl proxy output: ${line}`);
-  return `http://127.0.0.1:${match[1]}`;
+  const url = `http://127.0.0.1:${match[1]}`;
+  pids.set(url, { kas: child.pid!, agentk: NaN }); // one process: its CPU reads in the kas column
+  return url;
 }
 
 interface LoadResult {
@@ -355,6 +360,7 @@ interface TunnelProcesses {
 
 /** utime + stime of a process in milliseconds, from /proc (Linux); NaN elsewhere. */
 function cpuMs(pid: number): number {
+  if (!Number.isInteger(pid)) return NaN;
   try {
     const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
     return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_S;
@@ -387,10 +393,12 @@ async function startTunnel(
   kubeconfig: string,
   scheme: 'grpc' | 'ws',
   pids: Map<string, TunnelProcesses>,
+  transport: 'grpc' | 'v2' = 'grpc',
 ): Promise<string> {
-  const kas = await spawnRole<{ agentAddress: string; proxyUrl: string }>(children, 'kas');
+  const env = { TUNNEL_BENCH_TRANSPORT: transport };
+  const kas = await spawnRole<{ agentAddress: string; proxyUrl: string }>(children, 'kas', env);
   const kasAddress = scheme === 'grpc' ? `grpc://${kas.info.agentAddress}` : `ws://${kas.info.agentAddress}/agentk-ws`;
-  const agentk = await spawnRole(children, 'agentk', { KAS_ADDRESS: kasAddress, BENCH_KUBECONFIG: kubeconfig });
+  const agentk = await spawnRole(children, 'agentk', { ...env, KAS_ADDRESS: kasAddress, BENCH_KUBECONFIG: kubeconfig });
   pids.set(kas.info.proxyUrl, { kas: kas.child.pid!, agentk: agentk.child.pid! });
   await new Promise<void>((resolve) => {
     kas.child.once('message', () => resolve());
@@ -418,37 +426,89 @@ export default async function run(): Promise<string> {
     const kubeconfig = writeKubeconfig(dir, upstream.info.url);
     const paths: Array<{ name: string; url: string; headers?: Record<string, string> }> = [
       { name: '(a) direct', url: upstream.info.url },
-      { name: '(b) kubectl proxy', url: await startKubectlProxy(children, kubeconfig) },
+      { name: '(b) kubectl proxy', url: await startKubectlProxy(children, kubeconfig, pids) },
       { name: '(c) kas + agentk, grpc://', url: await startTunnel(children, kubeconfig, 'grpc', pids), headers: USER_HEADER },
       { name: "(c') kas + agentk, ws://", url: await startTunnel(children, kubeconfig, 'ws', pids), headers: USER_HEADER },
     ].slice(0, QUICK ? 3 : 4);
+    paths.push(
+      {
+        name: '(e) kas + agentk, v2 (reverse HTTP/1.1) over tcp',
+        url: await startTunnel(children, kubeconfig, 'grpc', pids, 'v2'),
+        headers: USER_HEADER,
+      },
+      {
+        name: "(e') kas + agentk, v2 over ws:// (HTTP/1.1 upgrade)",
+        url: await startTunnel(children, kubeconfig, 'ws', pids, 'v2'),
+        headers: USER_HEADER,
+      },
+    );
     paths.push({
       name: '(d) floor: two bare Node relays (HTTP/2 stream per request, undici)',
       url: await startFloor(children, upstream.info.url, pids),
     });
     const rows: BenchRow[] = [];
-    for (const p of paths) {
+    // TUNNEL_BENCH_PATHS=<regex>: measure only the paths whose name matches (profiling rounds).
+    const only = process.env.TUNNEL_BENCH_PATHS ? new RegExp(process.env.TUNNEL_BENCH_PATHS) : undefined;
+    for (const p of paths.filter((each) => !only || only.test(each.name))) {
       process.stderr.write(`tunnel bench: ${p.name}\n`);
       const url = `${p.url}/api/v1/pods`;
       const processes = pids.get(p.url);
-      const c1 = await load(url, 1, p.headers);
-      await warmUp(url, 50, p.headers);
-      const c50 = await withCpu(processes, () => measureLoad(url, 50, p.headers ?? {}));
-      const latency = await withCpu(processes, () => sequentialLatency(url, p.headers));
-      rows.push({ name: p.name, c1, c50: c50.result, latency: latency.result, cpu50: c50.cpu, cpuSequential: latency.cpu });
+      const runs: BenchRow[] = [];
+      for (let round = 0; round < ROUNDS; round++) {
+        const c1 = await load(url, 1, p.headers);
+        await warmUp(url, 50, p.headers);
+        const c50 = await withCpu(processes, () => measureLoad(url, 50, p.headers ?? {}));
+        const latency = await withCpu(processes, () => sequentialLatency(url, p.headers));
+        runs.push({ name: p.name, c1, c50: c50.result, latency: latency.result, cpu50: c50.cpu, cpuSequential: latency.cpu });
+      }
+      rows.push(medianRow(runs));
     }
+    const v2Path = paths.find((p) => p.name.startsWith('(e)'))!;
     const stream = QUICK
-      ? { direct: NaN, tunnel: NaN, ws: NaN }
+      ? { direct: NaN, tunnel: NaN, ws: NaN, v2: NaN }
       : {
           direct: await measureStream(`${paths[0]!.url}/logs?mb=${LOG_MB}`),
           tunnel: await measureStream(`${paths[2]!.url}/logs?mb=${LOG_MB}`, USER_HEADER),
           ws: await measureStream(`${paths[3]!.url}/logs?mb=${LOG_MB}`, USER_HEADER),
+          v2: await measureStream(`${v2Path.url}/logs?mb=${LOG_MB}`, USER_HEADER),
         };
     return formatSection(rows, stream, upstream.info.podListBytes, loadAtStart);
   } finally {
     for (const child of children.processes) child.kill('SIGTERM');
     fs.rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** Each path is measured this many times (all cells); the table shows the medians. */
+const ROUNDS = Number(process.env.TUNNEL_BENCH_ROUNDS ?? '3');
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+/** The median of each figure over the rounds (figure by figure, not the median round). */
+function medianRow(runs: BenchRow[]): BenchRow {
+  const m = (pick: (r: BenchRow) => number) => median(runs.map(pick));
+  const load = (pick: (r: BenchRow) => LoadResult): LoadResult => ({
+    rps: median(runs.map((r) => pick(r).rps)),
+    p50: median(runs.map((r) => pick(r).p50)),
+    p99: median(runs.map((r) => pick(r).p99)),
+    errors: runs.reduce((sum, r) => sum + pick(r).errors, 0),
+    requests: median(runs.map((r) => pick(r).requests)),
+  });
+  const cpu = (pick: (r: BenchRow) => CpuPerRequest | undefined): CpuPerRequest | undefined =>
+    runs[0] && pick(runs[0])
+      ? { kasMs: median(runs.map((r) => pick(r)!.kasMs)), agentkMs: median(runs.map((r) => pick(r)!.agentkMs)) }
+      : undefined;
+  return {
+    name: runs[0]!.name,
+    c1: load((r) => r.c1),
+    c50: load((r) => r.c50),
+    latency: { p50: m((r) => r.latency.p50), p99: m((r) => r.latency.p99), requests: runs[0]!.latency.requests },
+    cpu50: cpu((r) => r.cpu50),
+    cpuSequential: cpu((r) => r.cpuSequential),
+  };
 }
 
 interface BenchRow {
@@ -460,14 +520,20 @@ interface BenchRow {
   cpuSequential?: CpuPerRequest;
 }
 
-function formatSection(rows: BenchRow[], stream: { direct: number; tunnel: number; ws: number }, bytes: number, load: number[]): string {
-  const [direct, kubectl, tunnel] = rows;
+function formatSection(
+  rows: BenchRow[],
+  stream: { direct: number; tunnel: number; ws: number; v2: number },
+  bytes: number,
+  load: number[],
+): string {
+  const named = (prefix: string) => rows.find((r) => r.name.startsWith(prefix));
+  const [direct, kubectl, tunnel] = [named('(a)'), named('(b)'), named('(c)')];
   const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}×`;
   const lines = [
     '## Kubernetes API through the tunnel (kas + agentk) vs direct and kubectl proxy',
     '',
     `Upstream: a local node:http server answering GET /api/v1/pods with a fixed 50-pod PodList (${(bytes / 1024).toFixed(1)} KiB), not the dev cluster, so the path is measured. ` +
-      `Each server runs in its own process; autocannon runs ${DURATION_S} s per cell after a 1 s warm-up. Proxy listener: plain HTTP on loopback. ` +
+      `Each server runs in its own process; autocannon runs ${DURATION_S} s per cell after a 1 s warm-up; every path is measured ${ROUNDS} times and each figure is the median. Proxy listener: plain HTTP on loopback. ` +
       `Load average at the start: ${load.map((l) => l.toFixed(1)).join(' / ')} (other work on the machine skews every figure alike).`,
     '',
     `p50/p99 @1: ${LATENCY_SAMPLES} sequential requests on one keep-alive connection, timed with hrtime (sub-millisecond); @50: autocannon's histogram (whole milliseconds).`,
@@ -500,21 +566,36 @@ function formatSection(rows: BenchRow[], stream: { direct: number; tunnel: numbe
   }
   const cpuRows = rows.filter((r) => r.cpu50 && r.cpuSequential);
   if (cpuRows.length > 0) {
-    const cell = (c: CpuPerRequest, floorRow: boolean) =>
-      floorRow
+    const cell = (c: CpuPerRequest, row: BenchRow) =>
+      row === floor
         ? `front ${fmt(c.kasMs, 3)} ms, back ${fmt(c.agentkMs, 3)} ms`
-        : `kas ${fmt(c.kasMs, 3)} ms, agentk ${fmt(c.agentkMs, 3)} ms`;
+        : row === kubectl
+          ? `kubectl ${fmt(c.kasMs, 3)} ms`
+          : `kas ${fmt(c.kasMs, 3)} ms, agentk ${fmt(c.agentkMs, 3)} ms (sum ${fmt(c.kasMs + c.agentkMs, 3)} ms)`;
     lines.push(
       'CPU per request (utime+stime from /proc, during the measured runs; 10 ms ticks, so read them as ±0.01 ms):',
       '',
       '| path | sequential (the p50/p99 @1 run) | 50 connections |',
       '| --- | --- | --- |',
-      ...cpuRows.map((r) => `| ${r.name} | ${cell(r.cpuSequential!, r === floor)} | ${cell(r.cpu50!, r === floor)} |`),
+      ...cpuRows.map((r) => `| ${r.name} | ${cell(r.cpuSequential!, r)} | ${cell(r.cpu50!, r)} |`),
+      '',
+    );
+  }
+  const v2 = rows.find((r) => r.name.startsWith('(e)'));
+  const v2ws = rows.find((r) => r.name.startsWith("(e')"));
+  if (v2 && v2ws && kubectl) {
+    const cpuSum = (r: BenchRow) => (r.cpu50 ? r.cpu50.kasMs + r.cpu50.agentkMs : NaN);
+    lines.push(
+      `Transport v2 (reverse HTTP/1.1, module http_tunnel) against kubectl proxy, requests/s: (e)/(b) ${ratio(v2.c1.rps, kubectl.c1.rps)} at 1 connection (target ≥ 1.0×), ` +
+        `${ratio(v2.c50.rps, kubectl.c50.rps)} at 50 (target ≥ 1.2×); kas+agentk CPU per request at 50: ${fmt(cpuSum(v2), 3)} ms against kubectl proxy's ${fmt(kubectl.cpu50?.kasMs ?? NaN, 3)} ms (target ≤). ` +
+        `v2 over ws:// against over tcp: ${ratio(v2ws.c1.rps, v2.c1.rps)} at 1, ${ratio(v2ws.c50.rps, v2.c50.rps)} at 50 (target ≥ 0.8×). ` +
+        `p50 added at 1 connection over direct: ${(v2.latency.p50 - (direct?.latency.p50 ?? NaN)).toFixed(3)} ms.`,
       '',
     );
   }
   lines.push(
-    `logs -f style streaming, one ${LOG_MB} MiB response: direct ${fmt(stream.direct)} MB/s, through the tunnel (grpc://) ${fmt(stream.tunnel)} MB/s (${ratio(stream.tunnel, stream.direct)}), over ws:// ${fmt(stream.ws)} MB/s.`,
+    `logs -f style streaming, one ${LOG_MB} MiB response: direct ${fmt(stream.direct)} MB/s, through the tunnel (grpc://) ${fmt(stream.tunnel)} MB/s (${ratio(stream.tunnel, stream.direct)}), over ws:// ${fmt(stream.ws)} MB/s, ` +
+      `v2 over tcp ${fmt(stream.v2)} MB/s (${ratio(stream.v2, stream.direct)}).`,
   );
   return lines.join('\n');
 }

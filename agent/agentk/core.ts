@@ -11,6 +11,7 @@ import type {
   AgentMeta,
   LeaderElectionSettings,
   Leadership,
+  TunnelTransport,
 } from '../module/modagent';
 import { listenerList } from '../module/listener_list';
 import { ShutdownStack } from '../module/shutdown_stack';
@@ -46,6 +47,8 @@ export interface AgentkOptions {
    * for the agentk program, which owns its process; not for an agentk inside another program.
    */
   collectWhenIdle?: boolean;
+  /** Default 'grpc'; 'v2' adds the reverse HTTP/1.1 connections kas prefers (module http_tunnel). */
+  tunnelTransport?: TunnelTransport;
   /** Called with every configuration kas pushes (after agentk applied what it uses). */
   onConfig?: (config: AgentConfig, commit: string) => void;
   logger: Logger;
@@ -93,6 +96,14 @@ export async function startAgentkCore(options: AgentkOptions, modules: readonly 
     logger: logger.child({ module: name }),
     agentMeta,
     kas,
+    kasEndpoint: {
+      address: options.kasAddress,
+      token: options.token,
+      caPem,
+      tlsServerName: options.tlsServerName,
+      transport: options.tunnelTransport ?? 'grpc',
+    },
+    poolSettings: options.poolSettings ?? {},
     kubeConfig,
     tunnelServices: { add: (service) => services.push(service) },
     tunnels: { stats: () => pool.current?.stats() ?? { opening: 0, idle: 0, busy: 0, connected: false } },

@@ -3,6 +3,7 @@
 // listens for kas. agent/cmd/agentk.ts is the command line.
 import type { AgentkModule } from '../module/modagent';
 import { agentConfigurationAgentModule } from '../modules/agent_configuration/agentk_module';
+import { httpTunnelAgentModule } from '../modules/http_tunnel/agentk_module';
 import { kubernetesApiAgentModule } from '../modules/kubernetes_api/agentk_module';
 import { leaderElectionAgentModule } from '../modules/leader_election/agentk_module';
 import { observabilityAgentModule } from '../modules/observability/agentk_module';
@@ -15,6 +16,7 @@ export const AGENTK_VERSION = '0.1.0';
 /** Start order; the tunnel pool opens after the last, offering the services they registered. */
 export const AGENTK_MODULES: readonly AgentkModule[] = [
   kubernetesApiAgentModule, // MakeRequest through the tunnel, forwarded to the cluster's API server
+  httpTunnelAgentModule, // with tunnelTransport v2: reverse HTTP/1.1 connections kas sends Kubernetes API requests on
   agentConfigurationAgentModule, // the configuration stream from kas
   observabilityAgentModule, // probes and metrics
   leaderElectionAgentModule, // one leader among the agent's replicas (a Lease); tunnels stay open on all

@@ -28,6 +28,7 @@ const spec = {
     'leader-election-lease-duration': { type: 'string' },
     'leader-election-renew-deadline': { type: 'string' },
     'leader-election-retry-period': { type: 'string' },
+    'tunnel-transport': { type: 'string' },
   },
   help: {
     'kas-address': 'kas agent endpoint: grpc://, grpcs://, ws:// or wss:// (HTTPS_PROXY/NO_PROXY honoured)',
@@ -44,6 +45,7 @@ const spec = {
     'leader-election-lease-duration': 'how long a Lease not renewed stays held (default 15s)',
     'leader-election-renew-deadline': 'the leader steps down when it cannot renew for this long (default 10s)',
     'leader-election-retry-period': 'how often each replica tries to take or renew the Lease (default 2s)',
+    'tunnel-transport': 'grpc, or v2: also reverse HTTP/1.1 connections, which kas prefers when it offers them (default grpc)',
   },
 } as const;
 
@@ -92,6 +94,8 @@ runMain(async () => {
   if (!kasAddress) throw new UsageError("--kas-address is required. Run 'agentk --help' for usage.");
   const level = (values['log-level'] ?? 'info') as LogLevel;
   if (!LOG_LEVELS.includes(level)) throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}`);
+  const transport = values['tunnel-transport'] ?? 'grpc';
+  if (transport !== 'grpc' && transport !== 'v2') throw new UsageError('--tunnel-transport must be grpc or v2');
   const logger = createLogger({ component: 'agentk' }, { level });
   const agentk = await runAgentk({
     kasAddress,
@@ -104,6 +108,7 @@ runMain(async () => {
     leaderElection: leaderElectionFlags(values),
     observabilityAddress: values['observability-listen-address'] ?? ':8080',
     collectWhenIdle: true, // this process is agentk's alone
+    tunnelTransport: transport,
     logger,
   });
   const shutdown = (signal: string) => {

@@ -10,7 +10,8 @@ import type { AuthenticatedAgent } from '../modules/agent_registry/agent_tokens'
 import { openAgentRegistry, type AgentRegistry } from '../modules/agent_registry/registry';
 import { cachedRepositoryCheck, kasReadinessChecks } from '../modules/observability/kas_readiness';
 import type { ReadinessCheck } from '../modules/observability/server';
-import { startAgentServer } from '../modules/reverse_tunnel/server/agent_server';
+import { NO_DIRECT_ROUTE, type DirectRoute } from '../modules/kubernetes_api/server/direct_route';
+import { startAgentServer, type AgentUpgradeHandler } from '../modules/reverse_tunnel/server/agent_server';
 import type { GrpcServiceRegistrar } from '../modules/reverse_tunnel/server/grpc_server';
 import { TunnelRegistry, type TunnelFinder } from '../modules/reverse_tunnel/server/registry';
 
@@ -57,6 +58,7 @@ async function assemble(config: KasConfig, modules: readonly KasModule[], logger
   let serving = false;
   const readiness = readinessOf(() => serving, listeners);
   const services: Array<(server: GrpcServiceRegistrar) => void> = [];
+  const upgrades = new Map<string, AgentUpgradeHandler>();
   // Opened after the modules, closed after those that serve users (no new requests first).
   let stopAgentServer = async () => {};
   shutdown.push(() => stopAgentServer());
@@ -64,7 +66,7 @@ async function assemble(config: KasConfig, modules: readonly KasModule[], logger
     config,
     logger: logger.child({ module: name }),
     registry,
-    agentServer: { addService: (register) => services.push(register) },
+    agentServer: { addService: (register) => services.push(register), addUpgrade: (protocol, handler) => upgrades.set(protocol, handler) },
     tunnels,
     listeners,
     readiness,
@@ -85,6 +87,7 @@ async function assemble(config: KasConfig, modules: readonly KasModule[], logger
       maxUnauthenticated: config.agent.listen.maxUnauthenticatedConnections,
     },
     services,
+    upgrades,
     logger: logger.child({ module: 'agent_listener' }),
   });
   stopAgentServer = () => agentServer.stop();
@@ -124,6 +127,7 @@ async function assemble(config: KasConfig, modules: readonly KasModule[], logger
 
 function tunnelsOf(local: TunnelRegistry): KasTunnels {
   let current: TunnelFinder = local;
+  let direct: DirectRoute = NO_DIRECT_ROUTE;
   return {
     local,
     finder: {
@@ -131,6 +135,11 @@ function tunnelsOf(local: TunnelRegistry): KasTunnels {
       hasIdleTunnel: (agentId) => current.hasIdleTunnel(agentId),
     },
     useFinder: (finder) => (current = finder),
+    direct: {
+      serve: (request, req, res) => direct.serve(request, req, res),
+      serveUpgrade: (request, req, socket, head) => direct.serveUpgrade(request, req, socket, head),
+    },
+    useDirect: (route) => (direct = route),
   };
 }
 

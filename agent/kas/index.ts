@@ -4,6 +4,7 @@ import { createLogger, type Logger } from '../internal/log';
 import { loadKasConfig, type KasConfig } from '../kascfg/kascfg';
 import type { KasModule } from '../module/modserver';
 import { agentConfigurationModule } from '../modules/agent_configuration/kas_module';
+import { httpTunnelModule } from '../modules/http_tunnel/kas_module';
 import { kubernetesApiModule } from '../modules/kubernetes_api/kas_module';
 import { observabilityModule } from '../modules/observability/kas_module';
 import { replicasModule } from '../modules/replicas';
@@ -17,6 +18,7 @@ export type { Kas };
 export const KAS_MODULES: readonly KasModule[] = [
   agentConfigurationModule, // GetConfiguration on the agent listener
   reverseTunnelModule, // Connect on the agent listener: agentk's tunnel streams
+  httpTunnelModule, // kas-tunnel-v2 upgrades on the agent listener: reverse HTTP/1.1 connections, the proxy's direct route
   kubernetesApiModule, // the Kubernetes API proxy listener
   restApiModule, // the REST API the extension reads
   replicasModule, // with redis: routing across kas replicas, the shared rate limit

@@ -5,7 +5,7 @@ import type { KubeConfig } from '@kubernetes/client-node' with { 'resolution-mod
 import type { Logger } from '../internal/log';
 import type { AgentConfig } from '../shared/agent_config/types';
 import type { KasConnection } from '../modules/reverse_tunnel/agent/dial';
-import type { PoolStats } from '../modules/reverse_tunnel/agent/pool';
+import type { PoolSettings, PoolStats } from '../modules/reverse_tunnel/agent/pool';
 import type { TunnelService } from '../modules/reverse_tunnel/agent/services';
 import type { ShutdownStack } from './shutdown_stack';
 import type { ListenerList, Stoppable } from './modserver';
@@ -17,6 +17,21 @@ export interface AgentkModule {
   readonly name: string;
   /** Registers what the module serves and starts what it runs; what it returns is stopped at shutdown. */
   start(context: AgentkModuleContext): Promise<Stoppable | void>;
+}
+
+/**
+ * How kas's requests reach agentk: 'grpc' only the Connect streams; 'v2' also the reverse HTTP/1.1
+ * connections (module http_tunnel), which kas prefers when it offers them.
+ */
+export type TunnelTransport = 'grpc' | 'v2';
+
+export interface KasEndpoint {
+  /** grpc://, grpcs://, ws:// or wss:// */
+  address: string;
+  token: string;
+  caPem?: string;
+  tlsServerName?: string;
+  transport: TunnelTransport;
 }
 
 /** Who this agentk is, as kas learns it from every stream. */
@@ -31,6 +46,10 @@ export interface AgentkModuleContext {
   readonly agentMeta: AgentMeta;
   /** The dialed connection to kas's agent listener (it carries the agent token); agentk never listens for kas. */
   readonly kas: KasConnection;
+  /** Where and how to dial kas, for a transport that opens connections of its own (module http_tunnel). */
+  readonly kasEndpoint: KasEndpoint;
+  /** The tunnel pool's rules (idle minimum, batches, maximum, backoff), for every transport. */
+  readonly poolSettings: Partial<PoolSettings>;
   /** The cluster agentk serves: in-cluster credentials or a kubeconfig. */
   readonly kubeConfig: KubeConfig;
   /** Services kas may call through the reverse tunnel; the tunnel pool opens after every module started. */

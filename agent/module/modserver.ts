@@ -5,6 +5,8 @@ import type { Logger } from '../internal/log';
 import type { KasConfig } from '../kascfg/kascfg';
 import type { AgentRegistry } from '../modules/agent_registry/registry';
 import type { ReadinessCheck } from '../modules/observability/server';
+import type { DirectRoute } from '../modules/kubernetes_api/server/direct_route';
+import type { AgentUpgradeHandler } from '../modules/reverse_tunnel/server/agent_server';
 import type { GrpcServiceRegistrar } from '../modules/reverse_tunnel/server/grpc_server';
 import type { TunnelFinder, TunnelRegistry } from '../modules/reverse_tunnel/server/registry';
 import type { ShutdownStack } from './shutdown_stack';
@@ -27,7 +29,11 @@ export interface KasModuleContext {
   readonly logger: Logger;
   readonly registry: AgentRegistry;
   /** Services on the agent listener (the port agentk dials); it opens once every module started. */
-  readonly agentServer: { addService(register: (server: GrpcServiceRegistrar) => void): void };
+  readonly agentServer: {
+    addService(register: (server: GrpcServiceRegistrar) => void): void;
+    /** Takes agent connections that ask for this HTTP/1.1 upgrade protocol (lower case), e.g. kas-tunnel-v2. */
+    addUpgrade(protocol: string, handler: AgentUpgradeHandler): void;
+  };
   readonly tunnels: KasTunnels;
   /** The ports this kas listens on: readiness checks each, and startKas reports them. */
   readonly listeners: ListenerList;
@@ -43,6 +49,9 @@ export interface KasTunnels {
   readonly finder: TunnelFinder;
   /** Sends every later findTunnel to `finder` (the replicas module routes across replicas). */
   useFinder(finder: TunnelFinder): void;
+  /** Direct connections to agents the proxy tries before a tunnel stream (module http_tunnel); none by default. */
+  readonly direct: DirectRoute;
+  useDirect(route: DirectRoute): void;
 }
 
 export interface KasReadiness {

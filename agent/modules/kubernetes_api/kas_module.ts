@@ -21,6 +21,7 @@ export const kubernetesApiModule: KasModule = {
       serverName: 'kas',
       logger,
       onAnswered: (agentId, status, seconds) => figures.record(agentId, status, seconds),
+      directRoute: tunnels.direct,
     });
     const tls = await readTlsFiles(settings.listen.tls);
     const server = tls ? https.createServer({ cert: tls.certPem, key: tls.keyPem }, proxy) : http.createServer(proxy);

@@ -1,5 +1,5 @@
 // The reverse tunnel: public API of both ends (see protocol.ts for the wire contract).
-export { startAgentServer, type AgentServer, type AgentServerOptions } from './server/agent_server';
+export { startAgentServer, type AgentServer, type AgentServerOptions, type AgentUpgradeHandler } from './server/agent_server';
 export {
   TunnelRegistry,
   TunnelNotFoundError,

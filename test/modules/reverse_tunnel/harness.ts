@@ -22,6 +22,13 @@ import {
   type AgentServer,
   type PoolSettings,
 } from '../../../agent/modules/reverse_tunnel';
+import { httpTunnelUpgrades, startHttpTunnelServer, type HttpTunnelRegistry } from '../../../agent/modules/http_tunnel';
+import type { TunnelTransport } from '../../../agent/module/modagent';
+
+/** TUNNEL_TRANSPORT=v2: the suites run with agentk on the reverse HTTP/1.1 transport (module http_tunnel). */
+export const TUNNEL_TRANSPORT: TunnelTransport = process.env.TUNNEL_TRANSPORT === 'v2' ? 'v2' : 'grpc';
+/** Each kas's v2 connections, for waitForIdleTunnels. */
+const httpTunnelsOf = new WeakMap<TunnelRegistry, HttpTunnelRegistry>();
 
 export const AGENT_TOKEN = 'agent-token-for-tests';
 export const AGENT_ID = '42';
@@ -167,6 +174,8 @@ export const allowAsAgent: AuthorizeUser = async (credential) =>
 
 export interface Kas {
   registry: TunnelRegistry;
+  /** The reverse HTTP/1.1 connections agentk dialed (transport v2). */
+  httpTunnels: HttpTunnelRegistry;
   agentServer: AgentServer;
   /** grpc:// or grpcs:// address of the agent listener. */
   grpcAddress: string;
@@ -193,6 +202,17 @@ export interface KasOptions {
 export async function startKas(options: KasOptions = {}): Promise<Kas> {
   const registry = new TunnelRegistry();
   const certificate = options.tlsCa ? issueServerCertificate(options.tlsCa, LOOPBACK_HOSTS) : undefined;
+  const authenticateAgent = async (token: string) => (token === AGENT_TOKEN ? { agentId: AGENT_ID, agentName: 'dev' } : undefined);
+  // Every kas here takes both transports, as kas does; agentk picks by TUNNEL_TRANSPORT.
+  const httpTunnels = startHttpTunnelServer({
+    authenticateAgent,
+    maxConnectionAgeMs: options.maxConnectionAgeMs,
+    maxConnectionAgeGraceMs: options.maxConnectionAgeGraceMs,
+    agentWaitTimeoutMs: options.agentWaitTimeoutMs ?? 5_000,
+    serverName: 'kas-test',
+    logger: quietLogger,
+  });
+  httpTunnelsOf.set(registry, httpTunnels.registry);
   const agentServer = await startAgentServer({
     address: options.agentAddress ?? '127.0.0.1:0',
     tls: certificate,
@@ -200,13 +220,8 @@ export async function startKas(options: KasOptions = {}): Promise<Kas> {
     maxConnectionAgeGraceMs: options.maxConnectionAgeGraceMs,
     keepaliveTimeMs: options.keepaliveTimeMs,
     keepaliveTimeoutMs: options.keepaliveTimeoutMs,
-    services: [
-      reverseTunnelService({
-        registry,
-        authenticateAgent: async (token) => (token === AGENT_TOKEN ? { agentId: AGENT_ID, agentName: 'dev' } : undefined),
-        logger: quietLogger,
-      }),
-    ],
+    services: [reverseTunnelService({ registry, authenticateAgent, logger: quietLogger })],
+    upgrades: httpTunnelUpgrades(httpTunnels),
     logger: quietLogger,
   });
   const proxy = createKubernetesApiProxy({
@@ -216,6 +231,7 @@ export async function startKas(options: KasOptions = {}): Promise<Kas> {
     replayWaitMs: options.replayWaitMs,
     serverName: 'kas-test',
     logger: quietLogger,
+    directRoute: httpTunnels.route,
   });
   const proxyServer = certificate
     ? https.createServer({ cert: certificate.certPem, key: certificate.keyPem }, proxy)
@@ -225,6 +241,7 @@ export async function startKas(options: KasOptions = {}): Promise<Kas> {
   const secure = Boolean(certificate);
   return {
     registry,
+    httpTunnels: httpTunnels.registry,
     agentServer,
     grpcAddress: `${secure ? 'grpcs' : 'grpc'}://${agentServer.address}`,
     wsAddress: `${secure ? 'wss' : 'ws'}://${agentServer.address}/agentk-ws`,
@@ -234,6 +251,7 @@ export async function startKas(options: KasOptions = {}): Promise<Kas> {
       proxyServer.closeAllConnections();
       await new Promise<void>((resolve) => proxyServer.close(() => resolve()));
       await agentServer.stop();
+      httpTunnels.close();
       registry.close();
     },
   };
@@ -245,6 +263,7 @@ export interface AgentkStartOptions {
   caFile?: string;
   token?: string;
   poolSettings?: Partial<PoolSettings>;
+  tunnelTransport?: TunnelTransport;
 }
 
 export function startAgentk(options: AgentkStartOptions): Promise<Agentk> {
@@ -257,6 +276,7 @@ export function startAgentk(options: AgentkStartOptions): Promise<Agentk> {
     podName: 'agentk-test',
     podNamespace: 'tests',
     poolSettings: options.poolSettings,
+    tunnelTransport: options.tunnelTransport ?? TUNNEL_TRANSPORT,
     logger: quietLogger,
   });
 }
@@ -264,12 +284,26 @@ export function startAgentk(options: AgentkStartOptions): Promise<Agentk> {
 /** Resolves once the registry holds at least `count` idle tunnels for the test agent. */
 export async function waitForIdleTunnels(registry: TunnelRegistry, count = 1, timeoutMs = 15_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
+  const httpTunnels = TUNNEL_TRANSPORT === 'v2' ? httpTunnelsOf.get(registry) : undefined;
   while (Date.now() < deadline) {
     const idle = registry.counts().find((c) => c.agentId === AGENT_ID)?.idle ?? 0;
-    if (idle >= count) return;
+    if (idle >= count) return waitForHttpTunnel(httpTunnels);
     await new Promise((r) => setTimeout(r, 20));
   }
   throw new Error(`no ${count} idle tunnels within ${timeoutMs} ms`);
+}
+
+/**
+ * On v2, also the first reverse HTTP/1.1 connection (requests go over it from then on), for a
+ * bounded while: clients that are not our agentk (a stock grpc-js client, agentk behind an HTTP
+ * proxy, an agentk process of its own) never open one, and their tests use the gRPC tunnel.
+ */
+async function waitForHttpTunnel(httpTunnels: HttpTunnelRegistry | undefined, graceMs = 3_000): Promise<void> {
+  const deadline = Date.now() + graceMs;
+  while (httpTunnels && Date.now() < deadline) {
+    if ((httpTunnels.counts().find((c) => c.agentId === AGENT_ID)?.idle ?? 0) >= 1) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
 
 export interface FetchResult {

@@ -82,7 +82,7 @@ export function createKubernetesApiForwarder(options: ForwarderOptions): TunnelR
 }
 
 /** The client's headers that go upstream; impersonation (access_as) replaces the client's own Impersonate-*. */
-function clientHeaders(values: ValuesMap | undefined, caller: CallerInfo | undefined): Record<string, string | string[]> {
+export function clientHeaders(values: ValuesMap | undefined, caller: CallerInfo | undefined): Record<string, string | string[]> {
   const impersonation = impersonationHeaders(
     accessAsOf(caller?.accessAsJson),
     caller?.username ? { username: caller.username, groups: caller.groups ?? [] } : undefined,

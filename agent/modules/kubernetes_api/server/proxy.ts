@@ -19,6 +19,7 @@ import { ClientBodyRelay, driveTunnel, TunnelExchangeError, type TunnelRequest }
 
 /** A credential and the connection's peer address (failed credentials are rate limited per address). */
 export type ClientCredential = ProxyCredential & { clientAddress?: string };
+import type { AuthorizedProxyRequest, DirectRoute } from './direct_route';
 
 export type ProxyAuthorization =
   | { allowed: true; accessAs: AccessAs; user?: { username: string; groups: string[] } }
@@ -43,6 +44,8 @@ export interface KubernetesApiProxyOptions {
   logger: Logger;
   /** Told of every answered request of a known agent (the REST API's tunnel figures). */
   onAnswered?: (agentId: string, status: number, seconds: number) => void;
+  /** Tried before the tunnel: a direct connection to the agent (module http_tunnel). */
+  directRoute?: DirectRoute;
 }
 
 export type KubernetesApiProxy = ((req: http.IncomingMessage, res: http.ServerResponse) => void) & {
@@ -124,8 +127,9 @@ export function createKubernetesApiProxy(options: KubernetesApiProxyOptions): Ku
       });
     });
     disableIdleTimeouts(req);
-    prepare(req, false, clientWait, options, settings)
-      .then((prepared) => runHttpExchange(prepared, req, res, options))
+    const direct = options.directRoute && ((r: AuthorizedProxyRequest) => options.directRoute!.serve(r, req, res));
+    prepare(req, false, clientWait, options, settings, direct)
+      .then((prepared) => prepared && runHttpExchange(prepared, req, res, options))
       .catch((err: unknown) => answerFailure(err, options, (e) => sendStatus(res, options.serverName, e), process.hrtime.bigint()));
   };
   proxy.handleUpgrade = (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
@@ -135,8 +139,9 @@ export function createKubernetesApiProxy(options: KubernetesApiProxyOptions): Ku
     });
     socket.on('error', () => socket.destroy());
     disableIdleTimeouts(req);
-    prepare(req, true, clientWait, options, settings)
-      .then((prepared) => runUpgradeExchange(prepared, socket, head, options))
+    const direct = options.directRoute && ((r: AuthorizedProxyRequest) => options.directRoute!.serveUpgrade(r, req, socket, head));
+    prepare(req, true, clientWait, options, settings, direct)
+      .then((prepared) => prepared && runUpgradeExchange(prepared, socket, head, options))
       .catch((err: unknown) =>
         answerFailure(err, options, (e) => sendStatusOnSocket(socket, options.serverName, e), process.hrtime.bigint()),
       );
@@ -196,7 +201,8 @@ async function prepare(
   clientWait: ClientWaitSignal,
   options: KubernetesApiProxyOptions,
   settings: ProxySettings,
-): Promise<PreparedRequest> {
+  direct?: (request: AuthorizedProxyRequest) => boolean,
+): Promise<PreparedRequest | undefined> {
   const startedAt = process.hrtime.bigint();
   const url = req.url ?? '/';
   if (!url.startsWith(settings.prefix) && `${url}/` !== settings.prefix) {
@@ -220,6 +226,16 @@ async function prepare(
       message: 'Impersonate-* headers are allowed only when the agent grants access_as agent',
     });
   }
+  const caller = {
+    kind: credential.kind,
+    accessAsJson: JSON.stringify(authorization.accessAs),
+    username: authorization.user?.username ?? '',
+    groups: authorization.user?.groups ?? [],
+  };
+  const path = '/' + url.slice(settings.prefix.length);
+  // Served over a direct connection to the agent (http_tunnel): nothing more to prepare here.
+  if (direct?.({ agentId: credential.agentId, path, caller, observe: (status) => observe(startedAt, status, options, credential.agentId) }))
+    return undefined;
   // An idle tunnel here is claimed at once: no wait to abort, so no signal to build.
   const method = KUBERNETES_API_MAKE_REQUEST;
   const signal = options.tunnels.hasIdleTunnel(credential.agentId, method) ? undefined : clientWait.signal();
@@ -228,17 +244,12 @@ async function prepare(
   const header = encodeMakeRequestHeader({
     http: {
       method: req.method ?? 'GET',
-      path: '/' + url.slice(settings.prefix.length),
+      path,
       headers: forwardedHeaders(req, isUpgrade, options.serverName),
       upgrade: isUpgrade,
       noBody: !isUpgrade && hasNoBody(req),
     },
-    caller: {
-      kind: credential.kind,
-      accessAsJson: JSON.stringify(authorization.accessAs),
-      username: authorization.user?.username ?? '',
-      groups: authorization.user?.groups ?? [],
-    },
+    caller,
   });
   const requestInfo = { methodName: method, meta: {}, header };
   const httpMethod = req.method ?? 'GET';
@@ -274,9 +285,20 @@ async function authorize(
 }
 
 /** HTTP/1.1: a request without content-length or transfer-encoding has no body. */
-function hasNoBody(req: http.IncomingMessage): boolean {
+export function hasNoBody(req: http.IncomingMessage): boolean {
   const length = req.headers['content-length'];
   return req.headers['transfer-encoding'] === undefined && (length === undefined || length === '0');
+}
+
+/** Whether kas passes a client's request header (lower-case name) on to the agent. */
+export function isForwardedRequestHeader(name: string, isUpgrade: boolean): boolean {
+  if (isUpgrade && name === 'upgrade') return true;
+  return !(HOP_BY_HOP.has(name) || CREDENTIAL_HEADERS.has(name) || name.startsWith(KAS_HEADER_PREFIX));
+}
+
+/** Whether kas passes an agent's response header (lower-case name) on to the client. */
+export function isForwardedResponseHeader(name: string): boolean {
+  return name === 'upgrade' || !HOP_BY_HOP.has(name);
 }
 
 /** The request headers kas forwards, straight into the wire's multi-valued map (one pass, no copies). */
@@ -285,8 +307,7 @@ function forwardedHeaders(req: http.IncomingMessage, isUpgrade: boolean, serverN
   const raw = req.rawHeaders;
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const name = raw[i]!.toLowerCase();
-    const keepUpgrade = isUpgrade && name === 'upgrade';
-    if (!keepUpgrade && (HOP_BY_HOP.has(name) || CREDENTIAL_HEADERS.has(name) || name.startsWith(KAS_HEADER_PREFIX))) continue;
+    if (!isForwardedRequestHeader(name, isUpgrade)) continue;
     const entry = kept[name];
     if (entry) entry.value.push(raw[i + 1]!);
     else kept[name] = { value: [raw[i + 1]!] };
@@ -310,7 +331,7 @@ function responseHeaders(header: HeaderFrame): Record<string, string[]> {
   const values = header.httpHeaders;
   if (!values) return out;
   for (const name of Object.keys(values)) {
-    if (name !== 'upgrade' && HOP_BY_HOP.has(name)) continue;
+    if (!isForwardedResponseHeader(name)) continue;
     out[name] = values[name]?.value ?? [];
   }
   return out;

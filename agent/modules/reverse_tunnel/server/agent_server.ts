@@ -22,6 +22,8 @@ export interface AgentServerOptions {
   tls?: { certPem: string; keyPem: string };
   /** Each registers its services (the tunnel, the configuration stream...). */
   services: Array<(server: GrpcServiceRegistrar) => void>;
+  /** HTTP/1.1 upgrades by protocol (lower case), besides WebSocket: e.g. kas-tunnel-v2 (module http_tunnel). */
+  upgrades?: ReadonlyMap<string, AgentUpgradeHandler>;
   /** Connections older than this are asked to go away (GOAWAY); default 2 h. */
   maxConnectionAgeMs?: number;
   /** How long requests in flight on a recycled connection may still run; default 10 min. */
@@ -34,6 +36,10 @@ export interface AgentServerOptions {
   keepaliveTimeoutMs?: number;
   logger: Logger;
 }
+
+/** Takes an HTTP/1.1 connection that asked to upgrade; owns the socket from then on. */
+/** Takes over an agent connection's HTTP/1.1 upgrade; calls `authenticated` once the agent is admitted (the connection guard stops counting it). */
+export type AgentUpgradeHandler = (req: http.IncomingMessage, socket: Duplex, head: Buffer, authenticated: () => void) => void;
 
 export interface AgentServer {
   /** The actual host:port it listens on. */
@@ -68,7 +74,7 @@ export async function startAgentServer(options: AgentServerOptions): Promise<Age
     accepted: () => guard.authenticated(socket),
   });
   const bridge = await startLoopbackBridge((socket, hooks) => grpcServer.handleConnection(socket, hooks));
-  const webSocketEntry = createWebSocketEntry(bridge, hooksOf, options.logger);
+  const webSocketEntry = createWebSocketEntry(bridge, hooksOf, options.upgrades ?? new Map(), options.logger);
   const route = (socket: net.Socket, isHttp2: boolean) => {
     if (isHttp2) grpcServer.handleConnection(socket, hooksOf(socket));
     else webSocketEntry.emit('connection', socket);
@@ -167,7 +173,12 @@ async function startLoopbackBridge(serve: (socket: net.Socket, hooks: Connection
 }
 
 /** An HTTP/1.1 server that is never bound: it only upgrades sockets handed to it into WebSockets. */
-function createWebSocketEntry(bridge: LoopbackBridge, hooksOf: (socket: net.Socket) => ConnectionHooks, logger: Logger): http.Server {
+function createWebSocketEntry(
+  bridge: LoopbackBridge,
+  hooksOf: (socket: net.Socket) => ConnectionHooks,
+  upgrades: ReadonlyMap<string, AgentUpgradeHandler>,
+  logger: Logger,
+): http.Server {
   const webSockets = new WebSocketServer({ noServer: true, perMessageDeflate: false });
   const server = http.createServer((_req, res) => {
     res.writeHead(426, { 'content-type': 'text/plain', upgrade: 'websocket' });
@@ -175,6 +186,8 @@ function createWebSocketEntry(bridge: LoopbackBridge, hooksOf: (socket: net.Sock
   });
   server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
     const hooks = hooksOf(socket as net.Socket);
+    const other = upgrades.get((req.headers.upgrade ?? '').toLowerCase());
+    if (other) return other(req, socket, head, () => hooks.accepted());
     webSockets.handleUpgrade(req, socket, head, (ws) =>
       joinWebSocketAndSocket(ws, bridge.connect(hooks), (err) => logger.debug('agent websocket closed with error', { err })),
     );

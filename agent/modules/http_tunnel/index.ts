@@ -1,0 +1,53 @@
+// The reverse HTTP/1.1 agent transport (v2): kas's side assembled (for the kas module, tests and
+// the benchmark) and agentk's pieces. protocol.ts describes the wire.
+import type { Logger } from '../../internal/log';
+import type { AuthenticatedAgent } from '../agent_registry/agent_tokens';
+import type { DirectRoute } from '../kubernetes_api/server/direct_route';
+import type { AgentUpgradeHandler } from '../reverse_tunnel/server/agent_server';
+import { HTTP_TUNNEL_PROTOCOL } from './protocol';
+import { acceptHttpTunnel } from './server/accept';
+import { HttpTunnelRegistry } from './server/connections';
+import { httpTunnelRoute } from './server/route';
+
+export { HTTP_TUNNEL_PROTOCOL } from './protocol';
+export { HttpTunnelRegistry } from './server/connections';
+export { HttpTunnelPool, type HttpTunnelPoolStats } from './agent/pool';
+
+export interface HttpTunnelServerOptions {
+  /** The agent listener's admission: undefined for an unknown token, AgentRateLimitedError over the limit. */
+  authenticateAgent(token: string): Promise<AuthenticatedAgent | undefined>;
+  maxConnectionAgeMs?: number;
+  maxConnectionAgeGraceMs?: number;
+  agentWaitTimeoutMs?: number;
+  serverName: string;
+  logger: Logger;
+}
+
+export interface HttpTunnelServer {
+  registry: HttpTunnelRegistry;
+  /** For the agent listener's upgrades, under HTTP_TUNNEL_PROTOCOL. */
+  accept: AgentUpgradeHandler;
+  /** For the Kubernetes API proxy. */
+  route: DirectRoute;
+  close(): void;
+}
+
+export function startHttpTunnelServer(options: HttpTunnelServerOptions): HttpTunnelServer {
+  const registry = new HttpTunnelRegistry({ maxAgeMs: options.maxConnectionAgeMs, graceMs: options.maxConnectionAgeGraceMs });
+  return {
+    registry,
+    accept: acceptHttpTunnel({ registry, authenticateAgent: options.authenticateAgent, logger: options.logger }),
+    route: httpTunnelRoute({
+      registry,
+      agentWaitTimeoutMs: options.agentWaitTimeoutMs,
+      serverName: options.serverName,
+      logger: options.logger,
+    }),
+    close: () => registry.close(),
+  };
+}
+
+/** The agent listener's upgrade table with this transport in it. */
+export function httpTunnelUpgrades(server: HttpTunnelServer): Map<string, AgentUpgradeHandler> {
+  return new Map([[HTTP_TUNNEL_PROTOCOL, server.accept]]);
+}

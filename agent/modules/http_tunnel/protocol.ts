@@ -1,0 +1,74 @@
+// The v2 agent transport's wire ("reverse HTTP/1.1"): agentk dials kas's agent listener (TCP or
+// TLS with ALPN http/1.1 for grpc(s):// addresses, the ws(s):// URL's host and path otherwise) and
+// asks, in plain HTTP/1.1, to upgrade the connection:
+//
+//   GET <path> HTTP/1.1                 (the ws(s):// URL's path; "/" for grpc(s)://)
+//   Connection: Upgrade
+//   Upgrade: kas-tunnel-v2
+//   Authorization: Bearer <agent token>   checked once for the connection (admission + rate limit)
+//   X-Kas-Agent-Meta: <JSON AgentMeta>
+//
+// kas answers 101 Switching Protocols (or a plain error status: 401, 429, or the 400/426 a kas
+// without the module gives, after which agentk keeps to the gRPC tunnel). From then on the roles
+// turn around: kas is the HTTP/1.1 client and agentk the server, one request at a time per
+// connection (keep-alive, no pipelining). Each request is a Kubernetes API request as kas
+// forwards it; kas adds X-Kas-Caller (who calls and the access_as that applies). agentk takes
+// X-Kas-* only from this authenticated connection (kas strips them from its clients' requests)
+// and never sends them on. An upgraded request (exec, attach, port-forward) keeps its connection
+// until it ends; agentk dials a new one to refill the pool.
+// Because the upgrade is an ordinary HTTP/1.1 Upgrade, load balancers that pass only upgrades
+// pass it on ws(s):// addresses too; there is no WebSocket framing after the 101.
+import { decodeMakeRequestHeader, encodeMakeRequestHeader, type CallerInfo } from '../kubernetes_api/rpc';
+
+export const HTTP_TUNNEL_PROTOCOL = 'kas-tunnel-v2';
+export const AGENT_META_HEADER = 'x-kas-agent-meta';
+export const CALLER_HEADER = 'x-kas-caller';
+
+/** Who the dialing agentk is (as the gRPC tunnel's descriptor carries it). */
+export interface HttpTunnelAgentMeta {
+  version: string;
+  podName: string;
+  podNamespace: string;
+  instanceId: string;
+  /**
+   * The pool rules kas applies to the agent's idle connections: kas, which hands them out, closes
+   * those beyond minIdle after idleTimeoutMs (were agentk to close them, a request kas sent in the
+   * same instant would be lost).
+   */
+  minIdle?: number;
+  idleTimeoutMs?: number;
+}
+
+/** CallerInfo as a header value: the Kubernetes API module's protobuf message, base64. */
+export function encodeCallerHeader(caller: CallerInfo): string {
+  return Buffer.from(encodeMakeRequestHeader({ caller })).toString('base64');
+}
+
+// agentk sees the same few callers again and again: decode each header value once.
+const decodedCallers = new Map<string, CallerInfo>();
+const DECODED_CALLERS_LIMIT = 256;
+
+/** Throws for a value that is not a caller header kas wrote. */
+export function decodeCallerHeader(value: string): CallerInfo {
+  let caller = decodedCallers.get(value);
+  if (caller) return caller;
+  caller = decodeMakeRequestHeader(Buffer.from(value, 'base64')).caller ?? {};
+  if (decodedCallers.size >= DECODED_CALLERS_LIMIT) decodedCallers.clear();
+  decodedCallers.set(value, caller);
+  return caller;
+}
+
+/** Responses up to this length (content-length) are written in one piece when complete. */
+const HOLD_COMPLETE_RESPONSE_BYTES = 256 * 1024;
+
+/** Whether undici's raw response headers name a content-length within HOLD_COMPLETE_RESPONSE_BYTES. */
+export function smallContentLength(rawHeaders: Buffer[]): boolean {
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]!;
+    if (name.length === 14 && name.toString('latin1').toLowerCase() === 'content-length') {
+      const length = Number(rawHeaders[i + 1]!.toString('latin1'));
+      return Number.isInteger(length) && length <= HOLD_COMPLETE_RESPONSE_BYTES;
+    }
+  }
+  return false;
+}

@@ -1,0 +1,319 @@
+// kas: the proxy's direct route over reverse HTTP/1.1 connections (DirectRoute). The authorized
+// request goes out as it came, on one of the agent's idle connections, through undici's raw
+// dispatch handler (no ClientRequest/IncomingMessage per request on kas's agent side); the answer
+// streams back into the client's response with backpressure. A request that finds the agent's
+// connections all busy waits for one (agentk dials more as its idle ones run low), as a request
+// waits for a tunnel stream. With no connection of the agent on this kas the route declines, and
+// the proxy takes the tunnel (this replica's streams or another replica's).
+import type * as http from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Dispatcher } from 'undici';
+import type { Logger } from '../../../internal/log';
+import type { AuthorizedProxyRequest, DirectRoute } from '../../kubernetes_api/server/direct_route';
+import { hasNoBody, isForwardedRequestHeader, isForwardedResponseHeader } from '../../kubernetes_api/server/proxy';
+import { sendStatus, sendStatusOnSocket, type KasError } from '../../kubernetes_api/server/status';
+import { CALLER_HEADER, encodeCallerHeader, smallContentLength } from '../protocol';
+import { HttpTunnelWaitAbortedError, NoHttpTunnelError, type HttpTunnelConnection, type HttpTunnelRegistry } from './connections';
+import { httpTunnelRequests } from './metrics';
+import { UpgradeRelay } from '../upgrade_relay';
+
+export interface HttpTunnelRouteOptions {
+  registry: HttpTunnelRegistry;
+  /** How long a request waits for a free connection to its agent; default 20 s. */
+  agentWaitTimeoutMs?: number;
+  /** Names kas in Via and in error messages. */
+  serverName: string;
+  logger: Logger;
+}
+
+/** Idempotent requests without a body move to another connection when theirs broke before any answer. */
+const MAX_ATTEMPTS = 3;
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+interface RouteContext {
+  registry: HttpTunnelRegistry;
+  waitMs: number;
+  serverName: string;
+  via: string;
+  logger: Logger;
+  counted: { http: { inc(): void }; upgrade: { inc(): void } };
+}
+
+export function httpTunnelRoute(options: HttpTunnelRouteOptions): DirectRoute {
+  const context: RouteContext = {
+    registry: options.registry,
+    waitMs: options.agentWaitTimeoutMs ?? 20_000,
+    serverName: options.serverName,
+    via: `1.1 ${options.serverName}`,
+    logger: options.logger,
+    counted: { http: httpTunnelRequests.labels('http'), upgrade: httpTunnelRequests.labels('upgrade') },
+  };
+  return {
+    serve: (request, req, res) => {
+      if (!context.registry.serves(request.agentId)) return false;
+      context.counted.http.inc();
+      new HttpExchange(context, request, req, res).start();
+      return true;
+    },
+    serveUpgrade: (request, req, socket, head) => {
+      if (!context.registry.serves(request.agentId)) return false;
+      context.counted.upgrade.inc();
+      new UpgradeExchange(context, request, req, socket, head).start();
+      return true;
+    },
+  };
+}
+
+/** The request's headers as kas forwards them (a flat name/value list for undici), Via and the caller added. */
+function outgoingHeaders(context: RouteContext, request: AuthorizedProxyRequest, req: http.IncomingMessage): string[] {
+  const raw = req.rawHeaders;
+  const out: string[] = [];
+  let via: string | undefined;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i]!.toLowerCase();
+    // upgrade: undici writes Connection and Upgrade itself from the request's `upgrade`; expect:
+    // kas's server already answered the 100, and undici refuses the header.
+    if (!isForwardedRequestHeader(name, false) || name === 'expect') continue;
+    if (name === 'via') via = via ? `${via}, ${raw[i + 1]!}` : raw[i + 1]!;
+    else out.push(name, raw[i + 1]!);
+  }
+  out.push('via', via ? `${via}, ${context.via}` : context.via, CALLER_HEADER, callerHeader(request));
+  return out;
+}
+
+// The same few callers make most requests: encode each once.
+const callerHeaders = new Map<string, string>();
+function callerHeader(request: AuthorizedProxyRequest): string {
+  const { caller } = request;
+  const key = `${caller.kind}\n${caller.accessAsJson}\n${caller.username}\n${(caller.groups ?? []).join('\n')}`;
+  let value = callerHeaders.get(key);
+  if (!value) {
+    value = encodeCallerHeader(caller);
+    if (callerHeaders.size >= 256) callerHeaders.clear();
+    callerHeaders.set(key, value);
+  }
+  return value;
+}
+
+/** The agent's response headers kas passes on, as a flat list for writeHead. */
+function incomingHeaders(raw: Buffer[] | string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i]!.toString('latin1');
+    if (isForwardedResponseHeader(name.toLowerCase())) out.push(name, raw[i + 1]!.toString('latin1'));
+  }
+  return out;
+}
+
+function failureOf(err: unknown): KasError {
+  if (err instanceof NoHttpTunnelError) return { status: 504, message: err.message };
+  return { status: 502, message: 'the connection to the agent broke' };
+}
+
+/** One request/response over a pooled connection. */
+class HttpExchange implements Dispatcher.DispatchHandler {
+  private connection: HttpTunnelConnection | undefined;
+  private abortDispatch: ((err?: Error) => void) | undefined;
+  private resumeAgent: (() => void) | undefined;
+  private answered = false;
+  private bodyStarted = false;
+  private holding = false;
+  private done = false;
+  private attempts = 0;
+  private readonly noBody: boolean;
+  private readonly retryable: boolean;
+  private waitAbort: AbortController | undefined;
+
+  constructor(
+    private readonly context: RouteContext,
+    private readonly request: AuthorizedProxyRequest,
+    private readonly req: http.IncomingMessage,
+    private readonly res: http.ServerResponse,
+  ) {
+    this.noBody = hasNoBody(req);
+    this.retryable = this.noBody && IDEMPOTENT.has(req.method ?? 'GET');
+  }
+
+  start(): void {
+    this.res.once('close', this.onClientClose);
+    this.next();
+  }
+
+  private readonly onClientClose = () => {
+    if (this.done) return;
+    this.done = true;
+    // Aborting an HTTP/1.1 exchange closes its connection: agentk then stops the upstream request.
+    this.abortDispatch?.(new HttpTunnelWaitAbortedError('the client left'));
+    this.waitAbort?.abort();
+  };
+
+  private next(): void {
+    this.attempts++;
+    const idle = this.context.registry.take(this.request.agentId);
+    if (idle) return this.send(idle);
+    this.waitAbort = new AbortController();
+    this.context.registry.wait(this.request.agentId, this.context.waitMs, this.waitAbort.signal).then(
+      (connection) => {
+        if (this.done) return this.context.registry.release(connection);
+        this.send(connection);
+      },
+      (err: unknown) => this.fail(err),
+    );
+  }
+
+  private send(connection: HttpTunnelConnection): void {
+    this.connection = connection;
+    connection.client.dispatch(
+      {
+        method: this.req.method ?? 'GET',
+        path: this.request.path,
+        headers: outgoingHeaders(this.context, this.request, this.req),
+        body: this.noBody ? null : this.req,
+      },
+      this,
+    );
+  }
+
+  private fail(err: unknown): void {
+    if (this.done) return;
+    this.done = true;
+    if (err instanceof HttpTunnelWaitAbortedError) return;
+    const failure = failureOf(err);
+    this.request.observe(failure.status);
+    sendStatus(this.res, this.context.serverName, failure);
+  }
+
+  onConnect(abort: (err?: Error) => void): void {
+    this.abortDispatch = abort;
+    if (this.done) abort(new HttpTunnelWaitAbortedError('the client left'));
+  }
+
+  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
+    if (statusCode < 200) return true;
+    this.answered = true;
+    this.resumeAgent = resume;
+    this.request.observe(statusCode);
+    try {
+      this.res.writeHead(statusCode, statusText || undefined, incomingHeaders(rawHeaders));
+      this.holdSmallResponse(rawHeaders);
+    } catch {
+      // A status line or header Node refuses: the agent's fault, answered as such.
+      for (const name of this.res.getHeaderNames()) this.res.removeHeader(name);
+      this.res.statusMessage = '';
+      sendStatus(this.res, this.context.serverName, { status: 502, message: 'the agent sent a response head kas cannot serve' });
+      return false;
+    }
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    this.bodyStarted = true;
+    // While held, memory is bounded by the content-length, and no 'drain' comes while corked.
+    if (this.res.write(chunk) || this.holding) return true;
+    this.res.once('drain', this.onClientDrain);
+    return false;
+  }
+
+  /**
+   * Node sends a head with the first body bytes; a watch may have none for minutes while its client
+   * waits for the head. Whatever came with the head went out by the next turn: then the head goes alone.
+   */
+  private readonly flushQuietHead = () => {
+    if (!this.bodyStarted && !this.res.writableEnded && !this.res.destroyed) this.res.flushHeaders();
+  };
+
+  /**
+   * A complete response of known small length leaves in one write at the end (res.end uncorks): its
+   * body often arrives in several reads, and a write per read cost a syscall each (profiled). Any
+   * other response flushes at the end of each turn, its head alone if no bytes came (a quiet watch).
+   */
+  private holdSmallResponse(rawHeaders: Buffer[]): void {
+    this.res.cork();
+    this.holding = smallContentLength(rawHeaders);
+    if (!this.holding) setImmediate(this.flushTurn);
+  }
+
+  private readonly flushTurn = () => {
+    this.res.uncork();
+    this.flushQuietHead();
+  };
+
+  private readonly onClientDrain = () => this.resumeAgent?.();
+
+  onComplete(): void {
+    this.done = true;
+    this.res.end();
+    if (this.connection) this.context.registry.release(this.connection);
+  }
+
+  onError(err: Error): void {
+    const connection = this.connection;
+    if (connection) this.context.registry.detach(connection);
+    if (this.done) return;
+    if (!this.answered && this.retryable && this.attempts < MAX_ATTEMPTS && this.context.registry.serves(this.request.agentId)) {
+      this.abortDispatch = undefined;
+      return this.next();
+    }
+    if (this.answered) {
+      this.done = true;
+      this.res.destroy();
+      return;
+    }
+    this.context.logger.debug('request over agent connection failed', { agentId: this.request.agentId, err });
+    this.fail(err);
+  }
+}
+
+/** An upgraded request (exec, attach, port-forward): the connection leaves the pool for its lifetime. */
+class UpgradeExchange {
+  private done = false;
+
+  constructor(
+    private readonly context: RouteContext,
+    private readonly request: AuthorizedProxyRequest,
+    private readonly req: http.IncomingMessage,
+    private readonly socket: Duplex,
+    private readonly head: Buffer,
+  ) {}
+
+  start(): void {
+    const abort = new AbortController();
+    this.socket.once('close', () => {
+      this.done = true;
+      abort.abort();
+    });
+    this.context.registry.wait(this.request.agentId, this.context.waitMs, abort.signal).then(
+      (connection) => {
+        this.context.registry.detach(connection);
+        if (this.done) return void connection.client.destroy().catch(() => undefined);
+        const relay = new UpgradeRelay(this.socket, this.head, {
+          answered: (status) => this.request.observe(status),
+          failed: (err) => {
+            this.context.logger.debug('upgrade over agent connection failed', { agentId: this.request.agentId, err });
+            this.fail(err);
+          },
+          forwards: isForwardedResponseHeader,
+        });
+        connection.client.dispatch(
+          {
+            method: this.req.method ?? 'GET',
+            path: this.request.path,
+            headers: outgoingHeaders(this.context, this.request, this.req),
+            upgrade: this.req.headers.upgrade ?? 'websocket',
+            body: null,
+          },
+          relay,
+        );
+      },
+      (err: unknown) => this.fail(err),
+    );
+  }
+
+  private fail(err: unknown): void {
+    this.done = true;
+    if (err instanceof HttpTunnelWaitAbortedError || this.socket.destroyed) return;
+    const failure = failureOf(err);
+    this.request.observe(failure.status);
+    sendStatusOnSocket(this.socket, this.context.serverName, failure);
+  }
+}

@@ -1,0 +1,170 @@
+// Transport v2 (module http_tunnel): kas sends proxied requests as keep-alive HTTP/1.1 over
+// connections agentk dialed and upgraded to kas-tunnel-v2. The shared tunnel suites run on it too
+// (TUNNEL_TRANSPORT=v2); these tests cover what is the transport's own: that requests really take
+// it, the caller travelling in kas's private header, the pool rules, and the negotiation.
+import { strict as assert } from 'node:assert';
+import { register } from 'prom-client';
+import type { Agentk } from '../../../agent/agentk';
+import { httpTunnelDialer } from '../../../agent/modules/http_tunnel/agent/dial';
+import { HttpTunnelRefusedError } from '../../../agent/modules/http_tunnel/agent/dial';
+import { startAgentServer } from '../../../agent/modules/reverse_tunnel';
+import {
+  AGENT_ID,
+  AGENT_TOKEN,
+  USER_TOKEN,
+  quietLogger,
+  request,
+  startAgentk,
+  startKas,
+  useUpstreamFixture,
+  userAuth,
+  waitForIdleTunnels,
+  type Kas,
+} from '../reverse_tunnel/harness';
+
+const FAST_BACKOFF = { initialMs: 50, maxMs: 200, factor: 1.6, jitter: 0.2, resetAfterMs: 25_000 };
+const META = { version: 'test', podName: 'p', podNamespace: 'n', instanceId: 'i' };
+
+async function eventually(check: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+async function requestsOverV2(): Promise<number> {
+  const metric = await register.getSingleMetric('kas_http_tunnel_requests_total')?.get();
+  return metric?.values.find((v) => v.labels['kind'] === 'http')?.value ?? 0;
+}
+
+async function connectionsAccepted(): Promise<number> {
+  return (await register.getSingleMetric('kas_http_tunnel_connections_accepted_total')?.get())?.values[0]?.value ?? 0;
+}
+
+const httpCounts = (kas: Kas) => kas.httpTunnels.counts().find((c) => c.agentId === AGENT_ID) ?? { idle: 0, busy: 0 };
+
+describe('http_tunnel: transport v2 (reverse HTTP/1.1)', function () {
+  this.timeout(60_000);
+  const fixture = useUpstreamFixture();
+
+  async function kasWithAgentk(poolSettings = {}, kasOptions: Parameters<typeof startKas>[0] = {}): Promise<{ kas: Kas; agentk: Agentk }> {
+    const kas = await startKas(kasOptions);
+    fixture.cleanups.push(() => kas.stop());
+    const agentk = await startAgentk({
+      kasAddress: kas.grpcAddress,
+      kubeconfig: fixture.kubeconfig,
+      tunnelTransport: 'v2',
+      poolSettings: { backoff: FAST_BACKOFF, ...poolSettings },
+    });
+    fixture.cleanups.push(() => agentk.stop());
+    await waitForIdleTunnels(kas.registry, 2);
+    await eventually(() => httpCounts(kas).idle >= 2, 'two idle v2 connections');
+    return { kas, agentk };
+  }
+
+  it('carries proxied requests on the dialed-in connections, impersonating as access_as says; client X-Kas-* never reach the API', async () => {
+    const { kas } = await kasWithAgentk(
+      {},
+      {
+        authorizeUser: async (credential) =>
+          credential.token === USER_TOKEN
+            ? { allowed: true, accessAs: { user: {} }, user: { username: 'alice', groups: ['devs'] } }
+            : { allowed: false, status: 401, message: 'no' },
+      },
+    );
+    const before = await requestsOverV2();
+    const res = await request(`${kas.proxyUrl}/api/v1/pods?limit=1`, {
+      headers: { ...userAuth(), 'x-kas-caller': 'forged' },
+    });
+    assert.equal(res.status, 200, res.body);
+    const seen = JSON.parse(res.body) as { url: string; headers: Record<string, string> };
+    assert.equal(seen.url, '/api/v1/pods?limit=1');
+    assert.equal(seen.headers['impersonate-user'], 'gitlab:user:alice');
+    assert.equal(seen.headers['impersonate-group'], 'devs');
+    assert.equal(seen.headers['authorization'], 'Bearer upstream-sa-token');
+    assert.equal(seen.headers['via'], '1.1 kas-test');
+    assert.deepEqual(
+      Object.keys(seen.headers).filter((name) => name.startsWith('x-kas-')),
+      [],
+    );
+    assert.equal((await requestsOverV2()) - before, 1, 'the request went over transport v2');
+  });
+
+  it('grows the pool for 60 concurrent slow requests, then kas closes surplus idle connections down to minIdle', async () => {
+    const { kas } = await kasWithAgentk({ idleTimeoutMs: 300 });
+    let peakBusy = 0;
+    const sampler = setInterval(() => (peakBusy = Math.max(peakBusy, httpCounts(kas).busy)), 10);
+    try {
+      const results = await Promise.all(Array.from({ length: 60 }, () => request(`${kas.proxyUrl}/stream`, { headers: userAuth() })));
+      assert.deepEqual(new Set(results.map((r) => r.status)), new Set([200]));
+      assert.ok(
+        results.every((r) => r.body.split('\n').filter(Boolean).length === 10),
+        'every stream complete',
+      );
+    } finally {
+      clearInterval(sampler);
+    }
+    assert.ok(peakBusy > 10, `expected well over the 2 initial connections busy at once, saw ${peakBusy}`);
+    await eventually(() => httpCounts(kas).idle === 2 && httpCounts(kas).busy === 0, 'surplus idle connections to close down to 2');
+  });
+
+  it('loses no POST while surplus idle connections keep closing (kas closes them, never one a request is on)', async () => {
+    const { kas } = await kasWithAgentk({ idleTimeoutMs: 20 });
+    for (let round = 0; round < 10; round++) {
+      const results = await Promise.all(
+        Array.from({ length: 12 }, (_, i) =>
+          request(`${kas.proxyUrl}/api/v1/configmaps`, { method: 'POST', headers: userAuth(), body: `body-${round}-${i}` }),
+        ),
+      );
+      results.forEach((r, i) => {
+        assert.equal(r.status, 200, r.body);
+        assert.equal((JSON.parse(r.body) as { body: string }).body, `body-${round}-${i}`);
+      });
+      await new Promise((r) => setTimeout(r, 15 + (round % 4) * 5));
+    }
+  });
+
+  it('takes an upgraded connection out of the pool for its lifetime, and agentk refills the pool', async () => {
+    const { kas } = await kasWithAgentk();
+    const { WebSocket } = await import('ws');
+    const url = `${kas.proxyUrl.replace(/^http/, 'ws')}/api/v1/namespaces/default/pods/x/exec`;
+    const ws = new WebSocket(url, { headers: userAuth() });
+    const hello = await new Promise<string>((resolve, reject) => {
+      ws.once('message', (data: Buffer) => resolve(data.toString()));
+      ws.once('error', reject);
+    });
+    assert.equal(hello, 'hello agent');
+    await eventually(() => httpCounts(kas).idle >= 2, 'the pool refilled while the upgrade runs');
+    ws.send('ping');
+    assert.equal(await new Promise<string>((resolve) => ws.once('message', (d: Buffer) => resolve(d.toString()))), 'echo: ping');
+    ws.close();
+  });
+
+  it('negotiates per connection: a kas without the transport answers the upgrade with an error status, a bad token gets 401', async () => {
+    const plain = await startAgentServer({ address: '127.0.0.1:0', services: [], logger: quietLogger });
+    fixture.cleanups.push(() => plain.stop());
+    const old = httpTunnelDialer({ address: `grpc://${plain.address}`, token: AGENT_TOKEN, transport: 'v2' }, META);
+    await assert.rejects(old.dial(), (err) => err instanceof HttpTunnelRefusedError && err.status === 400);
+    const kas = await startKas();
+    fixture.cleanups.push(() => kas.stop());
+    const wrong = httpTunnelDialer({ address: kas.grpcAddress, token: 'not-the-token', transport: 'v2' }, META);
+    await assert.rejects(wrong.dial(), (err) => err instanceof HttpTunnelRefusedError && err.status === 401);
+    assert.equal(httpCounts(kas).idle, 0);
+  });
+
+  it('recycles connections at max connection age; requests keep succeeding', async () => {
+    const { kas } = await kasWithAgentk({}, { maxConnectionAgeMs: 400, maxConnectionAgeGraceMs: 5_000 });
+    const acceptedBefore = await connectionsAccepted();
+    const deadline = Date.now() + 2_000;
+    let ok = 0;
+    while (Date.now() < deadline) {
+      const res = await request(`${kas.proxyUrl}/api/v1/pods`, { headers: userAuth() });
+      assert.equal(res.status, 200, res.body);
+      ok++;
+    }
+    assert.ok(ok > 5);
+    assert.ok((await connectionsAccepted()) - acceptedBefore >= 2, 'old connections were replaced by fresh ones');
+    await eventually(() => httpCounts(kas).idle >= 2, 'fresh connections after recycling');
+  });
+});
