@@ -12,7 +12,8 @@ import { clientHeaders } from '../../kubernetes_api/agent/forwarder';
 import type { KubernetesApiUpstream, UpstreamTarget } from '../../kubernetes_api/agent/upstream';
 import { sendStatus, sendStatusOnSocket } from '../../kubernetes_api/server/status';
 import type { ValuesMap } from '../../reverse_tunnel/protocol';
-import { CALLER_HEADER, decodeCallerHeader, smallContentLength } from '../protocol';
+import { CALLER_HEADER, decodeCallerHeader } from '../protocol';
+import { ResponseWriter } from '../response_writer';
 import { UpgradeRelay } from '../upgrade_relay';
 
 export interface HttpTunnelServerOptions {
@@ -142,15 +143,15 @@ function answerError(res: http.ServerResponse, status: number, message: string):
 class UpstreamExchange implements Dispatcher.DispatchHandler {
   private abort: ((err?: Error) => void) | undefined;
   private resume: (() => void) | undefined;
-  private bodyStarted = false;
-  private holding = false;
   private done = false;
+  private readonly writer: ResponseWriter;
 
   constructor(
     private readonly req: http.IncomingMessage,
     private readonly res: http.ServerResponse,
     private readonly logger: Logger,
   ) {
+    this.writer = new ResponseWriter(res, () => this.resume?.());
     // kas's client left (kas closed the connection): the upstream request stops too.
     res.once('close', () => {
       if (!this.done) this.abort?.(new Error('kas closed the connection'));
@@ -173,7 +174,7 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
     }
     try {
       this.res.writeHead(statusCode, statusText || undefined, headers);
-      this.holdSmallResponse(rawHeaders);
+      this.writer.headWritten(rawHeaders);
     } catch {
       // A status line or header Node refuses (the API server's fault): answered as agentk's error.
       for (const name of this.res.getHeaderNames()) this.res.removeHeader(name);
@@ -187,35 +188,8 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
   }
 
   onData(chunk: Buffer): boolean {
-    this.bodyStarted = true;
-    // While held, memory is bounded by the content-length, and no 'drain' comes while corked.
-    if (this.res.write(chunk) || this.holding) return true;
-    this.res.once('drain', this.onDrain);
-    return false;
+    return this.writer.write(chunk);
   }
-
-  /** As on kas's side (server/route.ts): a quiet watch's head goes out alone after one turn. */
-  private readonly flushQuietHead = () => {
-    if (!this.bodyStarted && !this.res.writableEnded && !this.res.destroyed) this.res.flushHeaders();
-  };
-
-  /**
-   * A complete response of known small length leaves in one write at the end (res.end uncorks): its
-   * body often arrives in several reads, and a write per read cost a syscall each (profiled). Any
-   * other response flushes at the end of each turn, its head alone if no bytes came (a quiet watch).
-   */
-  private holdSmallResponse(rawHeaders: Buffer[]): void {
-    this.res.cork();
-    this.holding = smallContentLength(rawHeaders);
-    if (!this.holding) setImmediate(this.flushTurn);
-  }
-
-  private readonly flushTurn = () => {
-    this.res.uncork();
-    this.flushQuietHead();
-  };
-
-  private readonly onDrain = () => this.resume?.();
 
   onComplete(): void {
     this.done = true;

@@ -12,7 +12,8 @@ import type { Logger } from '../../../internal/log';
 import type { AuthorizedProxyRequest, DirectRoute } from '../../kubernetes_api/server/direct_route';
 import { hasNoBody, isForwardedRequestHeader, isForwardedResponseHeader } from '../../kubernetes_api/server/proxy';
 import { sendStatus, sendStatusOnSocket, type KasError } from '../../kubernetes_api/server/status';
-import { CALLER_HEADER, encodeCallerHeader, smallContentLength } from '../protocol';
+import { CALLER_HEADER, encodeCallerHeader } from '../protocol';
+import { ResponseWriter } from '../response_writer';
 import { HttpTunnelWaitAbortedError, NoHttpTunnelError, type HttpTunnelConnection, type HttpTunnelRegistry } from './connections';
 import { httpTunnelRequests } from './metrics';
 import { UpgradeRelay } from '../upgrade_relay';
@@ -116,9 +117,8 @@ class HttpExchange implements Dispatcher.DispatchHandler {
   private abortDispatch: ((err?: Error) => void) | undefined;
   private resumeAgent: (() => void) | undefined;
   private answered = false;
-  private bodyStarted = false;
-  private holding = false;
   private done = false;
+  private readonly writer: ResponseWriter;
   private attempts = 0;
   private readonly noBody: boolean;
   private readonly retryable: boolean;
@@ -130,6 +130,7 @@ class HttpExchange implements Dispatcher.DispatchHandler {
     private readonly req: http.IncomingMessage,
     private readonly res: http.ServerResponse,
   ) {
+    this.writer = new ResponseWriter(res, () => this.resumeAgent?.());
     this.noBody = hasNoBody(req);
     this.retryable = this.noBody && IDEMPOTENT.has(req.method ?? 'GET');
   }
@@ -195,7 +196,7 @@ class HttpExchange implements Dispatcher.DispatchHandler {
     this.request.observe(statusCode);
     try {
       this.res.writeHead(statusCode, statusText || undefined, incomingHeaders(rawHeaders));
-      this.holdSmallResponse(rawHeaders);
+      this.writer.headWritten(rawHeaders);
     } catch {
       // A status line or header Node refuses: the agent's fault, answered as such.
       for (const name of this.res.getHeaderNames()) this.res.removeHeader(name);
@@ -207,38 +208,8 @@ class HttpExchange implements Dispatcher.DispatchHandler {
   }
 
   onData(chunk: Buffer): boolean {
-    this.bodyStarted = true;
-    // While held, memory is bounded by the content-length, and no 'drain' comes while corked.
-    if (this.res.write(chunk) || this.holding) return true;
-    this.res.once('drain', this.onClientDrain);
-    return false;
+    return this.writer.write(chunk);
   }
-
-  /**
-   * Node sends a head with the first body bytes; a watch may have none for minutes while its client
-   * waits for the head. Whatever came with the head went out by the next turn: then the head goes alone.
-   */
-  private readonly flushQuietHead = () => {
-    if (!this.bodyStarted && !this.res.writableEnded && !this.res.destroyed) this.res.flushHeaders();
-  };
-
-  /**
-   * A complete response of known small length leaves in one write at the end (res.end uncorks): its
-   * body often arrives in several reads, and a write per read cost a syscall each (profiled). Any
-   * other response flushes at the end of each turn, its head alone if no bytes came (a quiet watch).
-   */
-  private holdSmallResponse(rawHeaders: Buffer[]): void {
-    this.res.cork();
-    this.holding = smallContentLength(rawHeaders);
-    if (!this.holding) setImmediate(this.flushTurn);
-  }
-
-  private readonly flushTurn = () => {
-    this.res.uncork();
-    this.flushQuietHead();
-  };
-
-  private readonly onClientDrain = () => this.resumeAgent?.();
 
   onComplete(): void {
     this.done = true;
