@@ -73,11 +73,20 @@ describe('extension UI: terminal and port-forward through kas', function () {
     await podRow.locator('.action-label[aria-label^="Open Terminal"]').click();
     const terminal = page.locator('.terminal-wrapper.active .xterm, .xterm').first();
     await terminal.waitFor({ timeout: 60_000 });
-    await page.locator('.xterm-rows', { hasText: '/ #' }).first().waitFor({ timeout: 60_000 });
-    await terminal.click();
-    await page.keyboard.type('echo typed-in-ui-$(hostname)');
-    await page.keyboard.press('Enter');
-    await page.locator('.xterm-rows', { hasText: 'typed-in-ui-ui-web' }).first().waitFor({ timeout: 30_000 });
+    // On a loaded machine the exec session may still be opening when the terminal shows: type the
+    // command again until its output appears (the condition), each try given 20 s.
+    const output = page.locator('.xterm-rows', { hasText: 'typed-in-ui-ui-web' }).first();
+    for (let attempt = 1; ; attempt++) {
+      await terminal.click();
+      await page.keyboard.type('echo typed-in-ui-$(hostname)');
+      await page.keyboard.press('Enter');
+      try {
+        await output.waitFor({ timeout: 20_000 });
+        break;
+      } catch (err) {
+        if (attempt === 6) throw err;
+      }
+    }
     await vscode!.screenshot('terminal-through-kas');
   });
 
