@@ -87,6 +87,9 @@ export async function startCodeServer(entry: string, workspaceFiles: Record<stri
       // Tooltips that pop up under the pointer would swallow the test's clicks on tree rows.
       'workbench.hover.delay': 600_000,
       'editor.hover.delay': 600_000,
+      // The DOM renderer, so a terminal's text can be read from the page (the GPU one draws it),
+      // set before start: a settings change after the window opened may come too late for it.
+      'terminal.integrated.gpuAcceleration': 'off',
     }),
   );
   const common = ['--user-data-dir', userData, '--extensions-dir', extensions];

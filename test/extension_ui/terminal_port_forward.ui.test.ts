@@ -4,7 +4,7 @@
 // reports. Screenshots go to .test-output/ui/.
 import { strict as assert } from 'node:assert';
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -30,10 +30,6 @@ describe('extension UI: terminal and port-forward through kas', function () {
     this.timeout(600_000);
     dir = await mkdtemp(join(tmpdir(), 'ui-stream-test-'));
     vscode = await startCodeServer(await prepareArtifacts());
-    // The DOM renderer, so the terminal's text can be read from the page (the GPU one draws it).
-    const settingsFile = join(vscode.userData, 'User', 'settings.json');
-    const settings = JSON.parse(await readFile(settingsFile, 'utf8')) as Record<string, unknown>;
-    await writeFile(settingsFile, JSON.stringify({ ...settings, 'terminal.integrated.gpuAcceleration': 'off' }));
   });
   afterEach(async function () {
     if (this.currentTest?.state === 'failed' && vscode) {
