@@ -1,9 +1,14 @@
 // What kas's REST API and its Kubernetes API proxy promise their clients (the extension among
 // them): the endpoints, the JSON shapes, the error body and the header that marks kas's own
-// auth refusals. kas builds these values; clients read them, loosely, as untrusted input.
+// 401s. kas builds these values; clients read them, loosely, as untrusted input.
 
-/** Set to `true` on a 401/403 that kas itself gave (bad credentials), unlike one from the cluster. */
-export const KAS_AUTH_ERROR_HEADER = 'x-kas-auth-error';
+/**
+ * Set to `true` on a 401 that kas itself gave (bad or missing credentials), never on one the
+ * cluster gave: the reference's marker.
+ */
+export const KAS_UNAUTHORIZED_HEADER = 'gitlab-unauthorized';
+/** The marker earlier kas versions set on their own 401/403; clients still read it. */
+export const LEGACY_KAS_AUTH_ERROR_HEADER = 'x-kas-auth-error';
 
 export const KAS_API_PATHS = {
   version: '/api/v1/version',

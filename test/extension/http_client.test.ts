@@ -48,7 +48,7 @@ describe('extension HTTP client', () => {
       const fromKas = req.url?.includes('kas');
       res.writeHead(
         401,
-        fromKas ? { 'X-Kas-Auth-Error': 'true', 'Content-Type': 'application/json' } : { 'Content-Type': 'application/json' },
+        fromKas ? { 'Gitlab-Unauthorized': 'true', 'Content-Type': 'application/json' } : { 'Content-Type': 'application/json' },
       );
       res.end(JSON.stringify({ kind: 'Status', message: '<script>evil upstream text</script>' }));
     });

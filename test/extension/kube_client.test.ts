@@ -119,7 +119,7 @@ describe('extension Kubernetes access (client-node)', () => {
         const kasRefusal = req.url?.includes('/namespaces/kas/');
         res.writeHead(req.url?.includes('/namespaces/gone/') ? 404 : 401, {
           'Content-Type': 'application/json',
-          ...(kasRefusal ? { 'X-Kas-Auth-Error': 'true' } : {}),
+          ...(kasRefusal ? { 'Gitlab-Unauthorized': 'true' } : {}),
         });
         res.end(JSON.stringify({ kind: 'Status', code: 401, message: '<script>evil upstream text</script>' }));
       }),

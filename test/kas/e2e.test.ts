@@ -147,7 +147,7 @@ describe('kas end to end: kubectl through kas and agentk to the dev cluster', fu
     assert.match(result.stderr, /kas: /, 'the error message names kas');
     const direct = await httpsGet(`${kas!.k8sProxyUrl}api/v1/namespaces`, caPem, `pat:${agentId}:kut_wrong`);
     assert.equal(direct.status, 401);
-    assert.equal(direct.headers['x-kas-auth-error'], 'true', "kas's marker header tells its 401 from the cluster's");
+    assert.equal(direct.headers['gitlab-unauthorized'], 'true', "kas's marker header tells its 401 from the cluster's");
     assert.equal(JSON.parse(direct.body).kind, 'Status');
   });
 

@@ -1,6 +1,7 @@
 // Errors users see: a stable code plus a short explanation written here. Upstream text (kas,
 // the cluster, a proxy in between) never reaches the UI: a user-controlled URL could point
 // anywhere, and whatever answers there must not be able to put words in our notifications.
+import { KAS_UNAUTHORIZED_HEADER, LEGACY_KAS_AUTH_ERROR_HEADER } from '../../../agent/shared/kas_api';
 
 export type KasErrorCode =
   | 'BAD_URL'
@@ -87,6 +88,18 @@ export class UserFacingError extends Error {
 export function userMessage(error: unknown): string {
   if (error instanceof KasClientError || error instanceof UserFacingError) return error.message;
   return 'INTERNAL_ERROR: something unexpected went wrong (see the output channel)';
+}
+
+/**
+ * Whether kas itself (not the cluster behind it) refused the credentials: kas marks its own 401s
+ * with `Gitlab-Unauthorized: true` (as the reference does); earlier versions used
+ * `X-Kas-Auth-Error: true`, still read. `header` looks a header up by its lower-case name.
+ */
+export function kasRefusedCredentials(header: (name: string) => unknown): boolean {
+  return [KAS_UNAUTHORIZED_HEADER, LEGACY_KAS_AUTH_ERROR_HEADER].some((name) => {
+    const value = header(name);
+    return value === 'true' || (Array.isArray(value) && value.includes('true'));
+  });
 }
 
 /**

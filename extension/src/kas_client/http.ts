@@ -4,8 +4,7 @@
 import * as http from 'node:http';
 import * as https from 'node:https';
 import { readFile } from 'node:fs/promises';
-import { KasClientError, codeForNetworkError, codeForStatus } from './errors';
-import { KAS_AUTH_ERROR_HEADER } from '../../../agent/shared/kas_api';
+import { KasClientError, codeForNetworkError, codeForStatus, kasRefusedCredentials } from './errors';
 
 export interface HttpTarget {
   /** Base URL; request paths are appended to it (so a path prefix like /k8s-proxy/ is kept). */
@@ -89,7 +88,7 @@ export function openResponse(target: HttpTarget, path: string, options: RequestO
       const status = response.statusCode ?? 0;
       if (status >= 200 && status < 300) return resolve(response);
       response.resume();
-      const fromKas = target.unauthorizedMeansKas === true || response.headers[KAS_AUTH_ERROR_HEADER] === 'true';
+      const fromKas = target.unauthorizedMeansKas === true || kasRefusedCredentials((name) => response.headers[name]);
       reject(new KasClientError(codeForStatus(status, fromKas), status));
     });
     request.on('error', (error: NodeJS.ErrnoException) => {

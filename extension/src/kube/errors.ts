@@ -1,8 +1,7 @@
 // client-node failures as the extension's error codes (kasClient/errors.ts). Upstream text
 // (ApiException carries the server's body, FetchError the URL) is dropped here: only a code and
 // the HTTP status survive, so no token, URL or cluster message reaches a notification or a log.
-import { codeForNetworkError, codeForStatus, KasClientError } from '../kas_client/errors';
-import { KAS_AUTH_ERROR_HEADER } from '../../../agent/shared/kas_api';
+import { codeForNetworkError, codeForStatus, KasClientError, kasRefusedCredentials } from '../kas_client/errors';
 
 interface FailureShape {
   name?: unknown;
@@ -33,8 +32,8 @@ export function toKasClientError(error: unknown, signal?: AbortSignal): KasClien
 /** kas marks its own 401s (a bad token) so that they differ from the cluster's. */
 function kasRefusedToken(headers: unknown): boolean {
   if (typeof headers !== 'object' || headers === null) return false;
-  const value = (headers as Record<string, unknown>)[KAS_AUTH_ERROR_HEADER];
-  return value === 'true';
+  const byName = new Map(Object.entries(headers).map(([name, value]) => [name.toLowerCase(), value as unknown]));
+  return kasRefusedCredentials((name) => byName.get(name));
 }
 
 /** Runs a cluster call and maps whatever it throws. */

@@ -14,7 +14,7 @@ import type {
   V1ServiceAccount,
   Watch,
 } from '@kubernetes/client-node' with { 'resolution-mode': 'import' };
-import { KasClientError } from '../kas_client/errors';
+import { codeForStatus, KasClientError, kasRefusedCredentials } from '../kas_client/errors';
 import type {
   KubeClient,
   LogOptions,
@@ -26,7 +26,6 @@ import type {
 } from '../kas_client/kube_client';
 import type { ClientNode, KasKubeConfig } from './kube_config';
 import { mapped, toKasClientError } from './errors';
-import { KAS_AUTH_ERROR_HEADER } from '../../../agent/shared/kas_api';
 
 const enc = encodeURIComponent;
 
@@ -90,7 +89,7 @@ export class ClientNodeKubeClient implements KubeClient {
       const response = await fetch(url.toString(), { ...init, method: 'GET', signal: options.signal as never });
       if (response.status !== 200) {
         response.body.resume();
-        throw new KasClientError(statusFailure(response.status, response.headers.get(KAS_AUTH_ERROR_HEADER)), response.status);
+        throw new KasClientError(statusFailure(response.status, response.headers), response.status);
       }
       return response.body as Readable;
     }, options.signal);
@@ -149,8 +148,11 @@ function runWatch(
   });
 }
 
-function statusFailure(status: number, kasAuthHeader: string | null) {
-  return toKasClientError({ code: status, headers: { [KAS_AUTH_ERROR_HEADER]: kasAuthHeader ?? '' } }).code;
+function statusFailure(status: number, headers: { get(name: string): string | null }) {
+  return codeForStatus(
+    status,
+    kasRefusedCredentials((name) => headers.get(name)),
+  );
 }
 
 function statusCodeOf(object: unknown): number | undefined {

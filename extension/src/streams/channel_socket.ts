@@ -4,8 +4,7 @@
 import WebSocket from 'ws';
 import type { ClusterParts } from '../kas_client/kube_client';
 import { joinUrl } from '../kas_client/http';
-import { codeForNetworkError, codeForStatus, KasClientError } from '../kas_client/errors';
-import { KAS_AUTH_ERROR_HEADER } from '../../../agent/shared/kas_api';
+import { codeForNetworkError, codeForStatus, KasClientError, kasRefusedCredentials } from '../kas_client/errors';
 
 export interface ChannelSocket {
   ws: WebSocket;
@@ -27,7 +26,14 @@ export function openChannelSocket(parts: ClusterParts, path: string, protocols: 
     ws.once('open', () => resolve({ ws, protocol: ws.protocol }));
     ws.once('unexpected-response', (_req, res) => {
       ws.terminate();
-      reject(new KasClientError(codeForStatus(res.statusCode ?? 500, res.headers[KAS_AUTH_ERROR_HEADER.toLowerCase()] !== undefined)));
+      reject(
+        new KasClientError(
+          codeForStatus(
+            res.statusCode ?? 500,
+            kasRefusedCredentials((name) => res.headers[name]),
+          ),
+        ),
+      );
     });
     ws.once('error', (error: NodeJS.ErrnoException) => reject(new KasClientError(codeForNetworkError(error))));
   });

@@ -8,6 +8,7 @@ import type { Agentk } from '../../../agent/agentk';
 import { httpTunnelDialer } from '../../../agent/modules/http_tunnel/agent/dial';
 import { HttpTunnelRefusedError } from '../../../agent/modules/http_tunnel/agent/dial';
 import { startAgentServer } from '../../../agent/modules/reverse_tunnel';
+import { kasVia } from '../../../agent/modules/kubernetes_api/server/status';
 import {
   AGENT_ID,
   AGENT_TOKEN,
@@ -83,7 +84,7 @@ describe('http_tunnel: transport v2 (reverse HTTP/1.1)', function () {
     assert.equal(seen.headers['impersonate-user'], 'gitlab:user:alice');
     assert.equal(seen.headers['impersonate-group'], 'devs');
     assert.equal(seen.headers['authorization'], 'Bearer upstream-sa-token');
-    assert.equal(seen.headers['via'], '1.1 kas-test');
+    assert.equal(seen.headers['via'], kasVia('kas-test'));
     assert.deepEqual(
       Object.keys(seen.headers).filter((name) => name.startsWith('x-kas-')),
       [],

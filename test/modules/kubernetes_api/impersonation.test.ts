@@ -100,7 +100,7 @@ describe('tunnel: access_as impersonation and metrics', function () {
     authorization = { allowed: true, accessAs: { agent: {} } };
     const res = await request(`${kas.proxyUrl}/status/401`, { headers: userAuth() });
     assert.equal(res.status, 401);
-    assert.equal(res.headers['x-kas-auth-error'], undefined);
+    assert.equal(res.headers['gitlab-unauthorized'], undefined);
     assert.match(res.body, /from the cluster/);
   });
 

@@ -8,7 +8,8 @@ import * as path from 'node:path';
 import WebSocket from 'ws';
 import type { Agentk } from '../../../agent/agentk';
 import { createCertificateAuthority } from '../../../agent/internal/tls';
-import { KAS_AUTH_ERROR_HEADER } from '../../../agent/shared/kas_api';
+import { KAS_VERSION } from '../../../agent/internal/version';
+import { KAS_UNAUTHORIZED_HEADER } from '../../../agent/shared/kas_api';
 import {
   AGENT_ID,
   makeTempDir,
@@ -90,7 +91,7 @@ describe('tunnel: requests through kas and agentk', function () {
         assert.equal(echo.headers['authorization'], 'Bearer upstream-sa-token', 'agentk applies its own kubeconfig credentials');
         assert.equal(echo.headers['cookie'], undefined);
         assert.equal(echo.headers['x-kas-internal'], undefined);
-        assert.equal(echo.headers['via'], '1.1 kas-test');
+        assert.equal(echo.headers['via'], `gRPC/1.0 kas-test/${KAS_VERSION}`);
         assert.equal(res.headers['set-cookie']?.[0], 'upstream=1', 'response headers come back');
       });
 
@@ -151,7 +152,7 @@ describe('tunnel: kas errors', function () {
       for (const headers of [{}, userAuth('wrong-token'), { authorization: 'Bearer plain-token' }]) {
         const res = await request(`${kas.proxyUrl}/api/v1/pods`, { headers });
         assert.equal(res.status, 401);
-        assert.equal(res.headers[KAS_AUTH_ERROR_HEADER], 'true');
+        assert.equal(res.headers[KAS_UNAUTHORIZED_HEADER], 'true');
         const status = JSON.parse(res.body) as { kind: string; message: string; code: number };
         assert.equal(status.kind, 'Status');
         assert.equal(status.code, 401);
@@ -162,12 +163,13 @@ describe('tunnel: kas errors', function () {
     }
   });
 
-  it('answers 403 when authorizeUser denies', async () => {
+  it('answers 403 without the 401 marker when authorizeUser denies', async () => {
     const kas = await startKas({ authorizeUser: async () => ({ allowed: false, status: 403, message: 'agent 42 grants no user_access' }) });
     try {
       const res = await request(`${kas.proxyUrl}/api/v1/pods`, { headers: userAuth() });
       assert.equal(res.status, 403);
-      assert.equal(res.headers[KAS_AUTH_ERROR_HEADER], 'true');
+      assert.equal(res.headers[KAS_UNAUTHORIZED_HEADER], undefined, 'the reference marks only its 401s');
+      assert.equal((JSON.parse(res.body) as { reason: string }).reason, 'Forbidden');
       assert.match(JSON.parse(res.body).message as string, /^kas-test: agent 42 grants no user_access$/);
     } finally {
       await kas.stop();
@@ -179,7 +181,7 @@ describe('tunnel: kas errors', function () {
     try {
       const res = await request(`${kas.proxyUrl}/api/v1/pods`, { headers: userAuth() });
       assert.equal(res.status, 504);
-      assert.equal(res.headers[KAS_AUTH_ERROR_HEADER], undefined);
+      assert.equal(res.headers[KAS_UNAUTHORIZED_HEADER], undefined);
       const status = JSON.parse(res.body) as { message: string; reason: string };
       assert.equal(status.message, `kas-test: agent ${AGENT_ID} is not connected`);
     } finally {
@@ -187,11 +189,11 @@ describe('tunnel: kas errors', function () {
     }
   });
 
-  it('answers 404 Status outside the path prefix', async () => {
+  it('answers 400 Status outside the path prefix', async () => {
     const kas = await startKas();
     try {
       const res = await request(kas.proxyUrl.replace('/k8s-proxy', '/elsewhere'), { headers: userAuth() });
-      assert.equal(res.status, 404);
+      assert.equal(res.status, 400);
       assert.equal((JSON.parse(res.body) as { kind: string }).kind, 'Status');
     } finally {
       await kas.stop();

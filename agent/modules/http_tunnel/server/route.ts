@@ -11,7 +11,7 @@ import type { Dispatcher } from 'undici';
 import type { Logger } from '../../../internal/log';
 import type { AuthorizedProxyRequest, DirectRoute } from '../../kubernetes_api/server/direct_route';
 import { hasNoBody, isForwardedRequestHeader, isForwardedResponseHeader } from '../../kubernetes_api/server/proxy';
-import { sendStatus, sendStatusOnSocket, type KasError } from '../../kubernetes_api/server/status';
+import { kasVia, sendStatus, sendStatusOnSocket, type KasError } from '../../kubernetes_api/server/status';
 import { CALLER_HEADER, encodeCallerHeader } from '../protocol';
 import { ResponseWriter } from '../response_writer';
 import { HttpTunnelWaitAbortedError, NoHttpTunnelError, type HttpTunnelConnection, type HttpTunnelRegistry } from './connections';
@@ -45,7 +45,7 @@ export function httpTunnelRoute(options: HttpTunnelRouteOptions): DirectRoute {
     registry: options.registry,
     waitMs: options.agentWaitTimeoutMs ?? 20_000,
     serverName: options.serverName,
-    via: `1.1 ${options.serverName}`,
+    via: kasVia(options.serverName),
     logger: options.logger,
     counted: { http: httpTunnelRequests.labels('http'), upgrade: httpTunnelRequests.labels('upgrade') },
   };
@@ -96,13 +96,14 @@ function callerHeader(request: AuthorizedProxyRequest): string {
   return value;
 }
 
-/** The agent's response headers kas passes on, as a flat list for writeHead. */
-function incomingHeaders(raw: Buffer[] | string[]): string[] {
+/** The agent's response headers kas passes on, as a flat list for writeHead, kas's Via appended. */
+function incomingHeaders(raw: Buffer[] | string[], via: string): string[] {
   const out: string[] = [];
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const name = raw[i]!.toString('latin1');
     if (isForwardedResponseHeader(name.toLowerCase())) out.push(name, raw[i + 1]!.toString('latin1'));
   }
+  out.push('via', via);
   return out;
 }
 
@@ -195,7 +196,7 @@ class HttpExchange implements Dispatcher.DispatchHandler {
     this.resumeAgent = resume;
     this.request.observe(statusCode);
     try {
-      this.res.writeHead(statusCode, statusText || undefined, incomingHeaders(rawHeaders));
+      this.res.writeHead(statusCode, statusText || undefined, incomingHeaders(rawHeaders, this.context.via));
       this.writer.headWritten(rawHeaders);
     } catch {
       // A status line or header Node refuses: the agent's fault, answered as such.

@@ -1,8 +1,9 @@
 // kas: the Kubernetes API proxy. Authenticates the caller (`Bearer pat:<agent-id>:<token>` or
 // `Bearer ci:<agent-id>:<token>`), asks B2's authorizeUser which access_as applies, takes an idle
 // tunnel to the agent (waiting up to agentWaitTimeoutMs) and streams the request through it.
-// kas never forwards the caller's credentials, cookies or kas's own headers; it adds Via.
-// Its own errors are Kubernetes Status JSON; 401/403 from kas's auth carry X-Kas-Auth-Error: true.
+// kas never forwards the caller's credentials, cookies, the reference's agent id and CSRF headers
+// and query parameters, or kas's own headers; it appends Via both ways and drops the cluster's CORS
+// headers. Its own errors are Kubernetes Status JSON; its 401s carry Gitlab-Unauthorized: true.
 // Watches, logs -f and upgraded connections (exec, attach, port-forward) run as long as both ends
 // keep them open: the proxy path turns off socket idle timeouts.
 import type * as http from 'node:http';
@@ -13,7 +14,7 @@ import { encodeMakeRequestHeader, KUBERNETES_API_MAKE_REQUEST } from '../rpc';
 import { proxyRequestDuration } from './metrics';
 import { TunnelNotFoundError, type Tunnel, type TunnelFinder } from '../../reverse_tunnel/server/registry';
 import { isImpersonationHeader, type AccessAs } from '../access_as';
-import { sendStatus, sendStatusOnSocket, type KasError } from './status';
+import { kasVia, sendStatus, sendStatusOnSocket, type KasError } from './status';
 import { parseProxyCredential, type ProxyCredential } from '../../../shared/proxy_credential';
 import { ClientBodyRelay, driveTunnel, TunnelExchangeError, type TunnelRequest } from './tunnel_exchange';
 
@@ -70,16 +71,30 @@ const HOP_BY_HOP = new Set([
   'upgrade',
   'host',
 ]);
-const CREDENTIAL_HEADERS = new Set(['authorization', 'cookie']);
+/** The caller's credentials, and what the reference's session-cookie access sends beside them. */
+const CREDENTIAL_HEADERS = new Set(['authorization', 'cookie', 'gitlab-agent-id', 'x-csrf-token']);
+/** Query parameters of the reference's session-cookie access: never forwarded. */
+const CREDENTIAL_QUERY_PARAMETERS = new Set(['gitlab-agent-id', 'gitlab-csrf-token']);
+/** CORS is kas's to answer, not the cluster's: these never reach the client from upstream. */
+const UPSTREAM_CORS_HEADERS = new Set([
+  'access-control-allow-origin',
+  'access-control-allow-headers',
+  'access-control-allow-credentials',
+  'access-control-allow-methods',
+  'access-control-max-age',
+]);
 /** Safe to send twice (watches and logs -f are GETs): replayed after a tunnel broke before any answer. */
 const IDEMPOTENT_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 interface PreparedRequest extends TunnelRequest {
   startedAt: bigint;
+  /** Appended to the response's Via. */
+  via: string;
 }
 
 interface ProxySettings {
   prefix: string;
+  via: string;
   waitMs: number;
   replayWaitMs: number;
 }
@@ -114,6 +129,7 @@ class ProxyRefusal extends Error {
 export function createKubernetesApiProxy(options: KubernetesApiProxyOptions): KubernetesApiProxy {
   const settings = {
     prefix: normalizePrefix(options.urlPathPrefix ?? '/k8s-proxy/'),
+    via: kasVia(options.serverName),
     waitMs: options.agentWaitTimeoutMs ?? 20_000,
     replayWaitMs: options.replayWaitMs ?? 2_000,
   };
@@ -206,7 +222,7 @@ async function prepare(
   const startedAt = process.hrtime.bigint();
   const url = req.url ?? '/';
   if (!url.startsWith(settings.prefix) && `${url}/` !== settings.prefix) {
-    throw new ProxyRefusal({ status: 404, message: `not found: the Kubernetes API proxy serves paths under ${settings.prefix}` });
+    throw new ProxyRefusal({ status: 400, message: `bad request: the Kubernetes API proxy serves paths under ${settings.prefix}` });
   }
   // Two Authorization headers are refused, not resolved: node keeps only the first in req.headers.
   const authorizations = req.headersDistinct.authorization ?? [];
@@ -214,7 +230,6 @@ async function prepare(
   if (!credential) {
     throw new ProxyRefusal({
       status: 401,
-      authError: true,
       message: 'missing or malformed credentials: expected Authorization: Bearer pat:<agent-id>:<token> or Bearer ci:<agent-id>:<token>',
     });
   }
@@ -222,7 +237,6 @@ async function prepare(
   if (!('agent' in authorization.accessAs) && Object.keys(req.headers).some(isImpersonationHeader)) {
     throw new ProxyRefusal({
       status: 403,
-      authError: true,
       message: 'Impersonate-* headers are allowed only when the agent grants access_as agent',
     });
   }
@@ -232,7 +246,7 @@ async function prepare(
     username: authorization.user?.username ?? '',
     groups: authorization.user?.groups ?? [],
   };
-  const path = '/' + url.slice(settings.prefix.length);
+  const path = withoutCredentialParameters('/' + url.slice(settings.prefix.length));
   // Served over a direct connection to the agent (http_tunnel): nothing more to prepare here.
   if (direct?.({ agentId: credential.agentId, path, caller, observe: (status) => observe(startedAt, status, options, credential.agentId) }))
     return undefined;
@@ -245,7 +259,7 @@ async function prepare(
     http: {
       method: req.method ?? 'GET',
       path,
-      headers: forwardedHeaders(req, isUpgrade, options.serverName),
+      headers: forwardedHeaders(req, isUpgrade, settings.via),
       upgrade: isUpgrade,
       noBody: !isUpgrade && hasNoBody(req),
     },
@@ -257,6 +271,7 @@ async function prepare(
     tunnel,
     requestFrame: { requestInfo },
     startedAt,
+    via: settings.via,
     agentId: credential.agentId,
     httpMethod,
     waitMs: settings.waitMs,
@@ -279,7 +294,7 @@ async function authorize(
   }
   if (!result.allowed) {
     const retryAfterSeconds = result.status === 429 ? result.retryAfterSeconds : undefined;
-    throw new ProxyRefusal({ status: result.status, authError: true, message: result.message, retryAfterSeconds });
+    throw new ProxyRefusal({ status: result.status, message: result.message, retryAfterSeconds });
   }
   return result;
 }
@@ -298,11 +313,35 @@ export function isForwardedRequestHeader(name: string, isUpgrade: boolean): bool
 
 /** Whether kas passes an agent's response header (lower-case name) on to the client. */
 export function isForwardedResponseHeader(name: string): boolean {
-  return name === 'upgrade' || !HOP_BY_HOP.has(name);
+  return name === 'upgrade' || !(HOP_BY_HOP.has(name) || UPSTREAM_CORS_HEADERS.has(name));
+}
+
+/**
+ * The path with the credential query parameters removed; the other parameters stay as the client
+ * wrote them (the reference re-encodes the whole query, which changes nothing the API server reads).
+ */
+export function withoutCredentialParameters(path: string): string {
+  const start = path.indexOf('?');
+  if (start < 0 || !path.includes('gitlab-', start)) return path; // the common case: nothing to parse
+  const kept = path
+    .slice(start + 1)
+    .split('&')
+    .filter((pair) => !CREDENTIAL_QUERY_PARAMETERS.has(queryName(pair)));
+  return kept.length > 0 ? `${path.slice(0, start)}?${kept.join('&')}` : path.slice(0, start);
+}
+
+function queryName(pair: string): string {
+  const end = pair.indexOf('=');
+  const raw = (end < 0 ? pair : pair.slice(0, end)).replaceAll('+', ' ');
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    return raw; // not valid percent-encoding: no credential name, forwarded as it is
+  }
 }
 
 /** The request headers kas forwards, straight into the wire's multi-valued map (one pass, no copies). */
-function forwardedHeaders(req: http.IncomingMessage, isUpgrade: boolean, serverName: string): ValuesMap {
+function forwardedHeaders(req: http.IncomingMessage, isUpgrade: boolean, via: string): ValuesMap {
   const kept: Record<string, { value: string[] }> = {};
   const raw = req.rawHeaders;
   for (let i = 0; i + 1 < raw.length; i += 2) {
@@ -312,7 +351,6 @@ function forwardedHeaders(req: http.IncomingMessage, isUpgrade: boolean, serverN
     if (entry) entry.value.push(raw[i + 1]!);
     else kept[name] = { value: [raw[i + 1]!] };
   }
-  const via = `1.1 ${serverName}`;
   if (kept['via']) kept['via'].value.push(via);
   else kept['via'] = { value: [via] };
   return kept;
@@ -326,14 +364,17 @@ function isSmallCompleteResponse(header: HeaderFrame): boolean {
   return Number.isInteger(length) && length <= HOLD_COMPLETE_RESPONSE_BYTES;
 }
 
-function responseHeaders(header: HeaderFrame): Record<string, string[]> {
+/** The agent's response headers kas passes on, kas's Via appended after the cluster's. */
+function responseHeaders(header: HeaderFrame, via: string): Record<string, string[]> {
   const out: Record<string, string[]> = {};
   const values = header.httpHeaders;
-  if (!values) return out;
-  for (const name of Object.keys(values)) {
-    if (!isForwardedResponseHeader(name)) continue;
-    out[name] = values[name]?.value ?? [];
+  if (values) {
+    for (const name of Object.keys(values)) {
+      if (!isForwardedResponseHeader(name)) continue;
+      out[name] = values[name]?.value ?? [];
+    }
   }
+  out['via'] = out['via'] ? [...out['via'], via] : [via];
   return out;
 }
 
@@ -366,7 +407,7 @@ function runHttpExchange(
         current = tunnel;
         const { stream } = tunnel;
         if (frame.header) {
-          if (!writeAgentHead(res, frame.header)) {
+          if (!writeAgentHead(res, frame.header, prepared.via)) {
             fail('the agent sent a response head kas cannot serve', tunnel);
             return;
           }
@@ -421,9 +462,9 @@ function runHttpExchange(
  * 100-999, characters not allowed in a reason or a header), which is the agent's fault and must
  * not take kas down. What was set before the refusal is cleared so the 502 carries none of it.
  */
-function writeAgentHead(res: http.ServerResponse, header: HeaderFrame): boolean {
+function writeAgentHead(res: http.ServerResponse, header: HeaderFrame, via: string): boolean {
   try {
-    res.writeHead(header.status ?? 502, header.reason || undefined, responseHeaders(header));
+    res.writeHead(header.status ?? 502, header.reason || undefined, responseHeaders(header, via));
     return true;
   } catch {
     res.statusMessage = ''; // writeHead keeps a refused reason, and would refuse the 502 with it
@@ -459,7 +500,7 @@ function runUpgradeExchange(prepared: PreparedRequest, socket: Duplex, head: Buf
         if (frame.header) {
           headerSeen = true;
           observe(startedAt, frame.header.status ?? 0, options, prepared.agentId);
-          socket.write(rawResponseHead(frame.header));
+          socket.write(rawResponseHead(frame.header, prepared.via));
         } else if (frame.message) {
           if (!socket.write(messageBytes(frame.message))) {
             stream.pause();
@@ -485,10 +526,10 @@ function runUpgradeExchange(prepared: PreparedRequest, socket: Duplex, head: Buf
   });
 }
 
-function rawResponseHead(header: HeaderFrame): string {
+function rawResponseHead(header: HeaderFrame, via: string): string {
   const status = header.status ?? 502;
   const lines = [`HTTP/1.1 ${status} ${header.reason || (status === 101 ? 'Switching Protocols' : 'Response')}`];
-  const headers = responseHeaders(header);
+  const headers = responseHeaders(header, via);
   if (status === 101) headers['connection'] = ['Upgrade'];
   else headers['connection'] = ['close']; // no chunked framing on a raw socket: the body ends with the connection
   for (const [name, values] of Object.entries(headers)) for (const value of values) lines.push(`${name}: ${value}`);
