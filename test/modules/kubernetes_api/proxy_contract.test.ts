@@ -6,6 +6,7 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs/promises';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import WebSocket from 'ws';
 import type { Agentk } from '../../../agent/agentk';
 import { KAS_VERSION } from '../../../agent/internal/version';
 import { KAS_UNAUTHORIZED_HEADER, LEGACY_KAS_AUTH_ERROR_HEADER } from '../../../agent/shared/kas_api';
@@ -175,5 +176,34 @@ describe('kubernetes_api: the proxy contract (reference)', function () {
     assert.equal(res.status, 400);
     const status = JSON.parse(res.body) as { kind: string; reason: string; code: number };
     assert.deepEqual([status.kind, status.reason, status.code], ['Status', 'BadRequest', 400]);
+  });
+
+  it('answers a CORS preflight itself (any OPTIONS, before credentials), never passing it to the cluster', async () => {
+    const res = await request(`${kas.proxyUrl}/api/v1/pods`, {
+      method: 'OPTIONS',
+      headers: { 'access-control-request-method': 'POST', 'access-control-request-headers': 'Content-Type, X-Csrf-Token' },
+    });
+    assert.equal(res.status, 200);
+    assert.equal(res.body, '', 'no echo from the upstream');
+    assert.equal(res.headers['access-control-allow-methods'], 'GET, HEAD, POST, PUT, DELETE, CONNECT, OPTIONS, TRACE, PATCH');
+    assert.equal(res.headers['access-control-allow-headers'], 'Content-Type, X-Csrf-Token');
+    assert.equal(res.headers['access-control-max-age'], '86400');
+    assert.equal(res.headers['server'], `kas-test/${KAS_VERSION}`);
+  });
+
+  it('refuses a request with an Origin (403, no body): no origin is allowed without a GitLab external URL', async () => {
+    const res = await request(`${kas.proxyUrl}/api/v1/pods`, { headers: { ...userAuth(), origin: 'https://app.example.com' } });
+    assert.deepEqual([res.status, res.body], [403, '']);
+    const ws = new WebSocket(`${kas.proxyUrl.replace(/^http/, 'ws')}/api/v1/namespaces/default/pods/p/exec`, {
+      headers: userAuth(),
+      origin: 'https://app.example.com',
+    });
+    const refused = await new Promise<number>((resolve, reject) => {
+      ws.once('unexpected-response', (_req, response) => resolve(response.statusCode ?? 0));
+      ws.once('open', () => reject(new Error('the upgrade went through')));
+      ws.once('error', reject);
+    });
+    ws.terminate();
+    assert.equal(refused, 403);
   });
 });

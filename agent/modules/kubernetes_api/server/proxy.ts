@@ -14,7 +14,7 @@ import { encodeMakeRequestHeader, KUBERNETES_API_MAKE_REQUEST } from '../rpc';
 import { proxyRequestDuration } from './metrics';
 import { TunnelNotFoundError, type Tunnel, type TunnelFinder } from '../../reverse_tunnel/server/registry';
 import { isImpersonationHeader, type AccessAs } from '../access_as';
-import { kasVia, sendStatus, sendStatusOnSocket, type KasError } from './status';
+import { kasIdentity, kasVia, sendStatus, sendStatusOnSocket, type KasError } from './status';
 import { parseProxyCredential, type ProxyCredential } from '../../../shared/proxy_credential';
 import { ClientBodyRelay, driveTunnel, TunnelExchangeError, type TunnelRequest } from './tunnel_exchange';
 
@@ -84,7 +84,9 @@ const UPSTREAM_CORS_HEADERS = new Set([
   'access-control-max-age',
 ]);
 /** Safe to send twice (watches and logs -f are GETs): replayed after a tunnel broke before any answer. */
-const IDEMPOTENT_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+const IDEMPOTENT_METHODS = new Set(['GET', 'HEAD']);
+/** Every method there is, as the reference's preflight answer lists them. */
+const PREFLIGHT_METHODS = 'GET, HEAD, POST, PUT, DELETE, CONNECT, OPTIONS, TRACE, PATCH';
 
 interface PreparedRequest extends TunnelRequest {
   startedAt: bigint;
@@ -95,6 +97,8 @@ interface PreparedRequest extends TunnelRequest {
 interface ProxySettings {
   prefix: string;
   via: string;
+  /** Server on kas's own answers. */
+  server: string;
   waitMs: number;
   replayWaitMs: number;
 }
@@ -130,6 +134,7 @@ export function createKubernetesApiProxy(options: KubernetesApiProxyOptions): Ku
   const settings = {
     prefix: normalizePrefix(options.urlPathPrefix ?? '/k8s-proxy/'),
     via: kasVia(options.serverName),
+    server: kasIdentity(options.serverName),
     waitMs: options.agentWaitTimeoutMs ?? 20_000,
     replayWaitMs: options.replayWaitMs ?? 2_000,
   };
@@ -142,6 +147,7 @@ export function createKubernetesApiProxy(options: KubernetesApiProxyOptions): Ku
         if (!res.writableFinished) onGone();
       });
     });
+    if (answeredCors(req, res, settings.server)) return;
     disableIdleTimeouts(req);
     const direct = options.directRoute && ((r: AuthorizedProxyRequest) => options.directRoute!.serve(r, req, res));
     prepare(req, false, clientWait, options, settings, direct)
@@ -154,6 +160,10 @@ export function createKubernetesApiProxy(options: KubernetesApiProxyOptions): Ku
       socket.once('close', onGone);
     });
     socket.on('error', () => socket.destroy());
+    if (req.headers.origin !== undefined) {
+      socket.end(`HTTP/1.1 403 Forbidden\r\nserver: ${settings.server}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n`);
+      return;
+    }
     disableIdleTimeouts(req);
     const direct = options.directRoute && ((r: AuthorizedProxyRequest) => options.directRoute!.serveUpgrade(r, req, socket, head));
     prepare(req, true, clientWait, options, settings, direct)
@@ -163,6 +173,31 @@ export function createKubernetesApiProxy(options: KubernetesApiProxyOptions): Ku
       );
   };
   return proxy;
+}
+
+/**
+ * CORS as the reference answers it. It allows only the origin of its GitLab (gitlab.external_url);
+ * this kas has no GitLab, so no origin is allowed: a request with an Origin is refused (403, no
+ * body, as the reference's), and a preflight (any OPTIONS) is answered here, never proxied.
+ */
+function answeredCors(req: http.IncomingMessage, res: http.ServerResponse, server: string): boolean {
+  if (req.headers.origin !== undefined) {
+    res.writeHead(403, { server, 'content-length': '0' });
+    res.end();
+    return true;
+  }
+  if (req.method !== 'OPTIONS') return false;
+  const headers: Record<string, string> = {
+    server,
+    'access-control-allow-methods': PREFLIGHT_METHODS,
+    'access-control-max-age': '86400',
+    'content-length': '0',
+  };
+  const requested = req.headers['access-control-request-headers'];
+  if (requested !== undefined) headers['access-control-allow-headers'] = requested;
+  res.writeHead(200, headers);
+  res.end();
+  return true;
 }
 
 function normalizePrefix(prefix: string): string {
