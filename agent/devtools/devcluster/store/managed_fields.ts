@@ -196,6 +196,7 @@ function writeOwners(object: KubeObject, owners: Owner[]): void {
       ...(owner.subresource ? { subresource: owner.subresource } : {}),
     });
   }
+  if (!isObject(object.metadata)) object.metadata = {};
   const metadata = object.metadata as { managedFields?: ManagedFieldsEntry[] };
   if (entries.length > 0) metadata.managedFields = entries;
   else delete metadata.managedFields;
