@@ -58,7 +58,14 @@ export function registerResourceCommands(services: Services, agentsView: vscode.
   /** The dry-run diff, a modal confirmation, then server-side apply; conflicts offer Reload or Force. */
   const applyText = async (api: ResourceApi, text: string, target: Target, editCopy?: vscode.TextDocument) => {
     const objects = parseObjects(text);
-    const plan: ApplyPlan = await inBackground('Server-side dry run…', () => planApply(api, objects));
+    let plan: ApplyPlan;
+    try {
+      plan = await inBackground('Server-side dry run…', () => planApply(api, objects));
+    } catch (error) {
+      // The dry run already meets the conflict: the user decides before any diff.
+      if (!(await resolveConflict(api, error, editCopy))) return;
+      plan = await inBackground('Server-side dry run (force)…', () => planApply(api, objects, true));
+    }
     const changes = plan.items.filter((i) => i.change !== 'none');
     if (changes.length === 0) {
       void vscode.window.showInformationMessage(
@@ -80,19 +87,24 @@ export function registerResourceCommands(services: Services, agentsView: vscode.
     try {
       await inBackground('Applying…', () => applyPlan(api, plan));
     } catch (error) {
-      if (!(error instanceof ApplyConflictError)) throw error;
-      const fields = error.conflicts.map((c) => `${c.field} (owned by ${c.manager})`).join('\n');
-      const choices = error.conflicts.length > 0 ? ['Force Apply', 'Reload'] : ['Reload'];
-      const choice = await vscode.window.showWarningMessage(
-        error.conflicts.length > 0 ? 'Apply conflicts with fields another manager set' : 'The object changed since it was loaded',
-        { modal: true, detail: fields || 'Reload to edit the current version.' },
-        ...(editCopy ? choices : choices.filter((c) => c !== 'Reload')),
-      );
-      if (choice === 'Force Apply') await inBackground('Applying (force)…', () => applyPlan(api, plan, true));
-      else if (choice === 'Reload' && editCopy) return reloadCopy(api, editCopy);
-      else return;
+      if (!(await resolveConflict(api, error, editCopy))) return;
+      await inBackground('Applying (force)…', () => applyPlan(api, plan, true));
     }
     void vscode.window.showInformationMessage(`Applied ${changes.map((i) => i.label).join(', ')}.`);
+  };
+
+  /** A 409: the fields and their managers; true when the user chose Force Apply (Reload reloads the copy). */
+  const resolveConflict = async (api: ResourceApi, error: unknown, editCopy?: vscode.TextDocument): Promise<boolean> => {
+    if (!(error instanceof ApplyConflictError)) throw error;
+    const fields = error.conflicts.map((c) => `${c.field} (owned by ${c.manager})`).join('\n');
+    const choices = [...(error.conflicts.length > 0 ? ['Force Apply'] : []), ...(editCopy ? ['Reload'] : [])];
+    const choice = await vscode.window.showWarningMessage(
+      error.conflicts.length > 0 ? 'Apply conflicts with fields another manager set' : 'The object changed since it was loaded',
+      { modal: true, detail: fields || 'Reload to edit the current version.' },
+      ...choices,
+    );
+    if (choice === 'Reload' && editCopy) await reloadCopy(api, editCopy);
+    return choice === 'Force Apply';
   };
 
   const reloadCopy = async (api: ResourceApi, copy: vscode.TextDocument) => {

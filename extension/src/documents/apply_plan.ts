@@ -15,6 +15,8 @@ export interface PlannedObject {
 }
 
 export interface ApplyPlan {
+  /** Planned to take over fields other managers own (the user chose Force). */
+  force: boolean;
   items: PlannedObject[];
   /** The live objects, then what the server would make of the applied ones: the diff's sides. */
   liveText: string;
@@ -61,7 +63,7 @@ function diffText(object: KubeObject | undefined): string {
   return objectYaml({ ...object, metadata });
 }
 
-export async function planApply(api: ResourceApi, objects: KubeObject[]): Promise<ApplyPlan> {
+export async function planApply(api: ResourceApi, objects: KubeObject[], force = false): Promise<ApplyPlan> {
   const items: PlannedObject[] = [];
   for (const object of objects) {
     const ref = {
@@ -74,12 +76,13 @@ export async function planApply(api: ResourceApi, objects: KubeObject[]): Promis
       if (error instanceof KasClientError && error.code === 'NOT_FOUND') return undefined;
       throw error;
     });
-    const dryRun = await api.apply(object, { dryRun: true });
+    const dryRun = await api.apply(object, { dryRun: true, force });
     const change = !live ? 'create' : diffText(live) === diffText(dryRun) ? 'none' : 'change';
     items.push({ object, live, dryRun, label: objectLabel(object), change });
   }
   const join = (texts: string[]) => texts.map((t, i) => `# ${items[i]!.label}\n${t}`).join('---\n');
   return {
+    force,
     items,
     liveText: join(items.map((i) => diffText(i.live))),
     dryRunText: join(items.map((i) => diffText(i.dryRun))),
@@ -87,7 +90,7 @@ export async function planApply(api: ResourceApi, objects: KubeObject[]): Promis
 }
 
 /** Applies what the plan would change; a conflict rejects with ApplyConflictError (nothing after it is applied). */
-export async function applyPlan(api: ResourceApi, plan: ApplyPlan, force = false): Promise<KubeObject[]> {
+export async function applyPlan(api: ResourceApi, plan: ApplyPlan, force = plan.force): Promise<KubeObject[]> {
   const applied: KubeObject[] = [];
   for (const item of plan.items) {
     if (item.change === 'none') continue;

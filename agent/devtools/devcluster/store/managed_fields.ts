@@ -261,7 +261,8 @@ export function recordApply(
     if (owner.manager === manager && owner.operation === 'Apply') continue;
     for (const key of appliedFields) {
       if (!owner.fields.has(key)) continue;
-      if (sameValue(valueAt(applied, pathOf(key)), valueAt(current, pathOf(key)))) continue;
+      // A list item's own entry (`.`) is about its presence; its fields are compared one by one.
+      if (key.endsWith(`${SEP}.`) || sameValue(valueAt(applied, pathOf(key)), valueAt(current, pathOf(key)))) continue;
       if (force) owner.fields.delete(key);
       else conflicts.push({ manager: owner.manager, apiVersion: owner.apiVersion, field: fieldPathText(key) });
     }
