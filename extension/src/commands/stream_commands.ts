@@ -75,6 +75,30 @@ export async function openTerminal(services: Services, node?: PodNode | Containe
   vscode.window.createTerminal({ name: `Pod ${title}`, pty: terminal.pty }).show();
 }
 
+/** Attach: the container's own process in a terminal (its output; keystrokes to its stdin). */
+export function openAttachTerminal(
+  services: Services,
+  ref: { connectionId: string; agentId: string; namespace?: string; name: string },
+  container: string,
+): void {
+  const title = `${ref.namespace}/${ref.name}:${container}`;
+  const terminal: ExecTerminal = execTerminal(async () => {
+    const parts = await clusterParts(services, ref.connectionId, ref.agentId);
+    return ExecSession.open(
+      parts,
+      { namespace: ref.namespace ?? 'default', pod: ref.name, container, command: [], tty: false, attach: true },
+      {
+        output: (data) => terminal.output(data.toString('utf8').replace(/\r?\n/g, '\r\n')),
+        exit: (code, message) =>
+          terminal.output(
+            `\r\n\x1b[2m[detached: the container ended with code ${code ?? 'unknown'}${message ? `: ${message}` : ''}]\x1b[0m\r\n`,
+          ),
+      },
+    );
+  }, title);
+  vscode.window.createTerminal({ name: `Attach ${title}`, pty: terminal.pty }).show();
+}
+
 /** Active forwards, shown in the status bar; each can be stopped from there or the palette. */
 export class PortForwards implements vscode.Disposable {
   private readonly forwards = new Set<PortForward>();

@@ -3,6 +3,7 @@
 import type { RequestContext } from './context';
 import { decodeBody, readBody, sendJson } from './http';
 import { applyPatch, patchTypeOf } from '../store/patch';
+import { fieldManagerOf, recordApply, recordUpdate } from '../store/managed_fields';
 import { decodeProtobufObject } from './protobuf';
 import { ensureDefaultServiceAccount, withDefaults } from '../schema/defaults';
 import { apiVersionOf, resourceTypeOf, RESOURCES, type ResourceDefinition } from '../schema/resources';
@@ -161,6 +162,7 @@ export async function handleCreate(ctx: RequestContext): Promise<void> {
   if (ctx.route.name !== undefined) throw new ApiError(405, 'MethodNotAllowed', 'POST is not allowed on a named object');
   const object = prepareForWrite(ctx, await readObject(ctx));
   requireNamespace(ctx, object.metadata.namespace);
+  recordUpdate(undefined, object, managerOf(ctx));
   const created = createObject(ctx, object);
   if (created.kind === 'Namespace' && !isDryRun(ctx)) ensureDefaultServiceAccount(ctx.parts.store, created.metadata.name ?? '');
   respondObjects(ctx, 201, [created], true);
@@ -170,6 +172,16 @@ function createObject(ctx: RequestContext, object: KubeObject): KubeObject {
   const { definition } = ctx.route;
   if (isDryRun(ctx)) return withDefaults(object);
   return withTypeMeta(definition, ctx.parts.store.create(resourceTypeOf(definition), withDefaults(object)));
+}
+
+function managerOf(ctx: RequestContext): string {
+  return fieldManagerOf(ctx.query, ctx.req.headers['user-agent']);
+}
+
+/** Field ownership follows writes to the object itself; status writes (the kubelet's, controllers') are not tracked. */
+function recordWrite(ctx: RequestContext, before: KubeObject, after: KubeObject): KubeObject {
+  if (ctx.route.subresource !== 'status') recordUpdate(before, after, managerOf(ctx));
+  return after;
 }
 
 function isDryRun(ctx: RequestContext): boolean {
@@ -203,7 +215,7 @@ export async function handleUpdate(ctx: RequestContext): Promise<void> {
   if (incoming.metadata.name !== ctx.route.name)
     throw badRequest(`the name of the object (${String(incoming.metadata.name)}) does not match the name on the URL (${ctx.route.name})`);
   const current = getExisting(ctx);
-  const updated = storeUpdate(ctx, prepareForWrite(ctx, mergeForSubresource(ctx, current, incoming)));
+  const updated = storeUpdate(ctx, recordWrite(ctx, current, prepareForWrite(ctx, mergeForSubresource(ctx, current, incoming))));
   respondObjects(ctx, 200, [updated], true);
 }
 
@@ -220,23 +232,36 @@ export async function handlePatch(ctx: RequestContext): Promise<void> {
     return applyCreate(ctx, patch);
   }
   const current = withTypeMeta(definition, existing);
+  if (type === 'apply') checkApplyBody(patch);
   const patched = applyPatch(type, current, patch) as KubeObject;
   if (typeof patched !== 'object' || patched === null || typeof patched.metadata !== 'object' || patched.metadata === null)
     throw badRequest('the patch must leave an object with metadata');
   patched.metadata = { ...patched.metadata, name: current.metadata.name, namespace: current.metadata.namespace, uid: current.metadata.uid };
-  respondObjects(ctx, 200, [storeUpdate(ctx, prepareForWrite(ctx, mergeForSubresource(ctx, current, patched)))], true);
+  if (type === 'apply' && ctx.route.subresource !== 'status')
+    recordApply(current, patch as KubeObject, patched, managerOf(ctx), isForced(ctx));
+  const prepared = prepareForWrite(ctx, mergeForSubresource(ctx, current, patched));
+  respondObjects(ctx, 200, [storeUpdate(ctx, type === 'apply' ? prepared : recordWrite(ctx, current, prepared))], true);
+}
+
+function checkApplyBody(patch: unknown): asserts patch is KubeObject {
+  if (typeof patch !== 'object' || patch === null || Array.isArray(patch)) throw badRequest('an apply patch must be an object');
+}
+
+function isForced(ctx: RequestContext): boolean {
+  return ctx.query.get('force') === 'true';
 }
 
 /** Server-side apply of an object that does not exist yet: a create. */
 async function applyCreate(ctx: RequestContext, patch: unknown): Promise<void> {
-  if (typeof patch !== 'object' || patch === null) throw badRequest('an apply patch must be an object');
-  const object = patch as KubeObject;
+  checkApplyBody(patch);
+  const object = structuredClone(patch);
   object.metadata = { ...(object.metadata ?? {}) };
   if (object.metadata.name !== undefined && object.metadata.name !== ctx.route.name)
     throw badRequest('the name of the object does not match the name on the URL');
   object.metadata.name = ctx.route.name;
   const prepared = prepareForWrite(ctx, object);
   requireNamespace(ctx, prepared.metadata.namespace);
+  recordApply(undefined, patch, prepared, managerOf(ctx), isForced(ctx));
   respondObjects(ctx, 201, [createObject(ctx, prepared)], true);
 }
 

@@ -3,6 +3,7 @@
 import type { RequestContext } from './context';
 import { decodeBody, readBody, sendJson } from './http';
 import { applyPatch, patchTypeOf } from '../store/patch';
+import { fieldManagerOf, recordUpdate } from '../store/managed_fields';
 import { resourceTypeOf } from '../schema/resources';
 import { badRequest, notFound } from '../status';
 import type { KubeObject } from '../types';
@@ -51,8 +52,8 @@ export async function handleScale(ctx: RequestContext): Promise<void> {
   if (ctx.verb === 'update' && next.metadata?.resourceVersion && next.metadata.resourceVersion !== workload.metadata.resourceVersion)
     workload.metadata.resourceVersion = next.metadata.resourceVersion; // the store answers 409 Conflict
   const dryRun = ctx.query.getAll('dryRun').includes('All');
-  const updated = dryRun
-    ? { ...workload, spec: { ...(workload.spec as object), replicas } }
-    : ctx.parts.store.update(type, { ...workload, spec: { ...(workload.spec as object), replicas } });
+  const scaled: KubeObject = { ...workload, metadata: { ...workload.metadata }, spec: { ...(workload.spec as object), replicas } };
+  recordUpdate(workload, scaled, fieldManagerOf(ctx.query, ctx.req.headers['user-agent']), 'scale');
+  const updated = dryRun ? scaled : ctx.parts.store.update(type, scaled);
   sendJson(ctx.res, 200, scaleOf(updated));
 }
