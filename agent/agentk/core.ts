@@ -47,7 +47,7 @@ export interface AgentkOptions {
    * for the agentk program, which owns its process; not for an agentk inside another program.
    */
   collectWhenIdle?: boolean;
-  /** Default 'grpc'; 'v2' adds the reverse HTTP/1.1 connections kas prefers (module http_tunnel). */
+  /** Default 'v2': the reverse HTTP/1.1 connections kas prefers (module http_tunnel) beside the gRPC tunnel; 'grpc': the gRPC tunnel alone. */
   tunnelTransport?: TunnelTransport;
   /** Called with every configuration kas pushes (after agentk applied what it uses). */
   onConfig?: (config: AgentConfig, commit: string) => void;
@@ -101,7 +101,7 @@ export async function startAgentkCore(options: AgentkOptions, modules: readonly 
       token: options.token,
       caPem,
       tlsServerName: options.tlsServerName,
-      transport: options.tunnelTransport ?? 'grpc',
+      transport: options.tunnelTransport ?? 'v2',
     },
     poolSettings: options.poolSettings ?? {},
     kubeConfig,

@@ -8,16 +8,23 @@
 //   Authorization: Bearer <agent token>   checked once for the connection (admission + rate limit)
 //   X-Kas-Agent-Meta: <JSON AgentMeta>
 //
+// On ws(s):// addresses the upgrade is a WebSocket handshake (RFC 6455) instead, so that load
+// balancers that pass only WebSocket upgrades pass it: `Upgrade: websocket`, Sec-WebSocket-Key
+// and -Version, and `Sec-WebSocket-Protocol: kas-tunnel-v2`; kas answers with the key's
+// Sec-WebSocket-Accept and that subprotocol. The subprotocol's bytes are the same as after the
+// plain upgrade: HTTP/1.1 without WebSocket framing (a proxy that passed the handshake relays
+// bytes; framing each request would cost a mask and a copy per chunk at both ends).
+//
 // kas answers 101 Switching Protocols (or a plain error status: 401, 429, or the 400/426 a kas
-// without the module gives, after which agentk keeps to the gRPC tunnel). From then on the roles
+// without the module gives, or a 101 without the subprotocol from a WebSocket endpoint that only
+// bridges gRPC, after which agentk keeps to the gRPC tunnel). From then on the roles
 // turn around: kas is the HTTP/1.1 client and agentk the server, one request at a time per
 // connection (keep-alive, no pipelining). Each request is a Kubernetes API request as kas
 // forwards it; kas adds X-Kas-Caller (who calls and the access_as that applies). agentk takes
 // X-Kas-* only from this authenticated connection (kas strips them from its clients' requests)
 // and never sends them on. An upgraded request (exec, attach, port-forward) keeps its connection
 // until it ends; agentk dials a new one to refill the pool.
-// Because the upgrade is an ordinary HTTP/1.1 Upgrade, load balancers that pass only upgrades
-// pass it on ws(s):// addresses too; there is no WebSocket framing after the 101.
+import { createHash } from 'node:crypto';
 import { decodeMakeRequestHeader, encodeMakeRequestHeader, type CallerInfo } from '../kubernetes_api/rpc';
 
 export const HTTP_TUNNEL_PROTOCOL = 'kas-tunnel-v2';
@@ -37,6 +44,11 @@ export interface HttpTunnelAgentMeta {
    */
   minIdle?: number;
   idleTimeoutMs?: number;
+}
+
+/** Sec-WebSocket-Accept for a Sec-WebSocket-Key (RFC 6455 4.2.2). */
+export function webSocketAccept(key: string): string {
+  return createHash('sha1').update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
 }
 
 /** CallerInfo as a header value: the Kubernetes API module's protobuf message, base64. */

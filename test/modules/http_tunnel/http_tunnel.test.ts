@@ -1,8 +1,12 @@
 // Transport v2 (module http_tunnel): kas sends proxied requests as keep-alive HTTP/1.1 over
-// connections agentk dialed and upgraded to kas-tunnel-v2. The shared tunnel suites run on it too
-// (TUNNEL_TRANSPORT=v2); these tests cover what is the transport's own: that requests really take
+// connections agentk dialed and upgraded to kas-tunnel-v2. The shared tunnel suites run on it by
+// default (TUNNEL_TRANSPORT=grpc: on the gRPC tunnel); these tests cover what is the transport's own: that requests really take
 // it, the caller travelling in kas's private header, the pool rules, and the negotiation.
 import { strict as assert } from 'node:assert';
+import * as http from 'node:http';
+import * as net from 'node:net';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { register } from 'prom-client';
 import type { Agentk } from '../../../agent/agentk';
 import { httpTunnelDialer } from '../../../agent/modules/http_tunnel/agent/dial';
@@ -41,6 +45,55 @@ async function requestsOverV2(): Promise<number> {
 
 async function connectionsAccepted(): Promise<number> {
   return (await register.getSingleMetric('kas_http_tunnel_connections_accepted_total')?.get())?.values[0]?.value ?? 0;
+}
+
+/**
+ * A load balancer that passes only WebSocket upgrades: it reads the request, answers 403 to
+ * anything but `Upgrade: websocket` (plain requests, other upgrades such as kas-tunnel-v2, and
+ * HTTP/2), and relays the bytes of a WebSocket both ways once it passed the handshake on.
+ */
+async function startWebSocketOnlyProxy(
+  target: string,
+): Promise<{ address: string; passed: () => number; refused: () => number; stop(): Promise<void> }> {
+  const [host, port] = [target.slice(0, target.lastIndexOf(':')), Number(target.slice(target.lastIndexOf(':') + 1))];
+  let passed = 0;
+  let refused = 0;
+  const sockets = new Set<Duplex>();
+  const track = (socket: Duplex) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  };
+  const server = http.createServer((_req, res) => {
+    refused++;
+    res.writeHead(403).end('only WebSocket upgrades pass\n');
+  });
+  server.on('connection', track);
+  server.on('upgrade', (req: http.IncomingMessage, client: Duplex, head: Buffer) => {
+    if ((req.headers.upgrade ?? '').toLowerCase() !== 'websocket' || !req.headers['sec-websocket-key']) {
+      refused++;
+      return void client.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    }
+    passed++;
+    const upstream = net.connect({ host, port });
+    track(upstream);
+    let head0 = `${req.method ?? 'GET'} ${req.url ?? '/'} HTTP/1.1\r\n`;
+    for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) head0 += `${req.rawHeaders[i]!}: ${req.rawHeaders[i + 1]!}\r\n`;
+    upstream.write(`${head0}\r\n`);
+    if (head.length > 0) upstream.write(head);
+    client.on('error', () => upstream.destroy());
+    upstream.on('error', () => client.destroy());
+    client.pipe(upstream).pipe(client);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  return {
+    address: `127.0.0.1:${(server.address() as AddressInfo).port}`,
+    passed: () => passed,
+    refused: () => refused,
+    stop: async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
 }
 
 const httpCounts = (kas: Kas) => kas.httpTunnels.counts().find((c) => c.agentId === AGENT_ID) ?? { idle: 0, busy: 0 };
@@ -152,6 +205,39 @@ describe('http_tunnel: transport v2 (reverse HTTP/1.1)', function () {
     const wrong = httpTunnelDialer({ address: kas.grpcAddress, token: 'not-the-token', transport: 'v2' }, META);
     await assert.rejects(wrong.dial(), (err) => err instanceof HttpTunnelRefusedError && err.status === 401);
     assert.equal(httpCounts(kas).idle, 0);
+  });
+
+  it('on a ws:// address passes a load balancer that lets only WebSocket upgrades through (a WebSocket handshake, subprotocol kas-tunnel-v2)', async () => {
+    const kas = await startKas();
+    fixture.cleanups.push(() => kas.stop());
+    const balancer = await startWebSocketOnlyProxy(kas.agentServer.address);
+    fixture.cleanups.push(() => balancer.stop());
+    // The plain upgrade does not pass it: what a grpc:// address would send is refused.
+    const plain = httpTunnelDialer({ address: `grpc://${balancer.address}`, token: AGENT_TOKEN, transport: 'v2' }, META);
+    await assert.rejects(plain.dial(), (err) => err instanceof HttpTunnelRefusedError && err.status === 403);
+    const agentk = await startAgentk({
+      kasAddress: `ws://${balancer.address}/agentk-ws`,
+      kubeconfig: fixture.kubeconfig,
+      tunnelTransport: 'v2',
+      poolSettings: { backoff: FAST_BACKOFF },
+    });
+    fixture.cleanups.push(() => agentk.stop());
+    await waitForIdleTunnels(kas.registry, 2);
+    await eventually(() => httpCounts(kas).idle >= 2, 'two idle v2 connections through the WebSocket-only balancer');
+    const before = await requestsOverV2();
+    const res = await request(`${kas.proxyUrl}/api/v1/pods?limit=1`, { headers: userAuth() });
+    assert.equal(res.status, 200, res.body);
+    assert.equal((JSON.parse(res.body) as { url: string }).url, '/api/v1/pods?limit=1');
+    assert.equal((await requestsOverV2()) - before, 1, 'the request went over transport v2');
+    // Every connection agentk made (the gRPC tunnel's WebSockets and v2's) was a WebSocket upgrade.
+    assert.ok(balancer.passed() >= 3, `passed ${balancer.passed()}`);
+  });
+
+  it('on a ws:// address keeps to gRPC when the WebSocket endpoint does not take the kas-tunnel-v2 subprotocol', async () => {
+    const plain = await startAgentServer({ address: '127.0.0.1:0', services: [], logger: quietLogger });
+    fixture.cleanups.push(() => plain.stop());
+    const dialer = httpTunnelDialer({ address: `ws://${plain.address}/agentk-ws`, token: AGENT_TOKEN, transport: 'v2' }, META);
+    await assert.rejects(dialer.dial(), (err) => err instanceof HttpTunnelRefusedError && err.notOffered);
   });
 
   it('recycles connections at max connection age; requests keep succeeding', async () => {

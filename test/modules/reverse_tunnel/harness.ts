@@ -25,8 +25,15 @@ import {
 import { httpTunnelUpgrades, startHttpTunnelServer, type HttpTunnelRegistry } from '../../../agent/modules/http_tunnel';
 import type { TunnelTransport } from '../../../agent/module/modagent';
 
-/** TUNNEL_TRANSPORT=v2: the suites run with agentk on the reverse HTTP/1.1 transport (module http_tunnel). */
-export const TUNNEL_TRANSPORT: TunnelTransport = process.env.TUNNEL_TRANSPORT === 'v2' ? 'v2' : 'grpc';
+/** The suites run with agentk on its default, the reverse HTTP/1.1 transport (module http_tunnel); TUNNEL_TRANSPORT=grpc: on the gRPC tunnel alone. */
+export const TUNNEL_TRANSPORT: TunnelTransport = process.env.TUNNEL_TRANSPORT === 'grpc' ? 'grpc' : 'v2';
+let currentTransport: TunnelTransport = TUNNEL_TRANSPORT;
+
+/** The transport agentk runs on in the tests of this describe (a suite that runs on both, whatever TUNNEL_TRANSPORT says). */
+export function useTunnelTransport(transport: TunnelTransport): void {
+  before(() => (currentTransport = transport));
+  after(() => (currentTransport = TUNNEL_TRANSPORT));
+}
 /** Each kas's v2 connections, for waitForIdleTunnels. */
 const httpTunnelsOf = new WeakMap<TunnelRegistry, HttpTunnelRegistry>();
 
@@ -276,7 +283,7 @@ export function startAgentk(options: AgentkStartOptions): Promise<Agentk> {
     podName: 'agentk-test',
     podNamespace: 'tests',
     poolSettings: options.poolSettings,
-    tunnelTransport: options.tunnelTransport ?? TUNNEL_TRANSPORT,
+    tunnelTransport: options.tunnelTransport ?? currentTransport,
     logger: quietLogger,
   });
 }
@@ -284,7 +291,7 @@ export function startAgentk(options: AgentkStartOptions): Promise<Agentk> {
 /** Resolves once the registry holds at least `count` idle tunnels for the test agent. */
 export async function waitForIdleTunnels(registry: TunnelRegistry, count = 1, timeoutMs = 15_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  const httpTunnels = TUNNEL_TRANSPORT === 'v2' ? httpTunnelsOf.get(registry) : undefined;
+  const httpTunnels = currentTransport === 'v2' ? httpTunnelsOf.get(registry) : undefined;
   while (Date.now() < deadline) {
     const idle = registry.counts().find((c) => c.agentId === AGENT_ID)?.idle ?? 0;
     if (idle >= count) return waitForHttpTunnel(httpTunnels);
@@ -339,7 +346,8 @@ export const userAuth = (token = USER_TOKEN) => ({ authorization: `Bearer pat:${
 
 /** agentk as its own process (the command line), for faults an in-process agentk cannot show (kill -9, SIGSTOP). */
 export function spawnAgentk(args: string[], podName = 'agentk-pod-1'): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, '../../../agent/cmd/agentk.ts'), ...args], {
+  const transport = args.includes('--tunnel-transport') ? [] : ['--tunnel-transport', currentTransport];
+  return spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, '../../../agent/cmd/agentk.ts'), ...transport, ...args], {
     env: { ...process.env, POD_NAME: podName, POD_NAMESPACE: 'agents' },
     stdio: ['ignore', 'ignore', 'inherit'],
   });

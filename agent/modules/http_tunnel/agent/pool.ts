@@ -108,7 +108,7 @@ export class HttpTunnelPool {
       (err: unknown) => {
         this.dialing--;
         if (this.stopped) return;
-        if (err instanceof HttpTunnelRefusedError && (err.status === 400 || err.status === 404 || err.status === 426)) {
+        if (err instanceof HttpTunnelRefusedError && err.notOffered) {
           // A kas without the transport (or the reference's): the gRPC tunnel carries everything.
           this.offered = false;
           this.logger.info('kas does not offer the reverse HTTP/1.1 transport; using the gRPC tunnel only', { status: err.status });

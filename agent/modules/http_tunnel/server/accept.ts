@@ -8,7 +8,7 @@ import type { Logger } from '../../../internal/log';
 import { AgentRateLimitedError } from '../../agent_registry/admission';
 import type { AuthenticatedAgent } from '../../agent_registry/agent_tokens';
 import type { AgentUpgradeHandler } from '../../reverse_tunnel/server/agent_server';
-import { AGENT_META_HEADER, HTTP_TUNNEL_PROTOCOL, type HttpTunnelAgentMeta } from '../protocol';
+import { AGENT_META_HEADER, HTTP_TUNNEL_PROTOCOL, webSocketAccept, type HttpTunnelAgentMeta } from '../protocol';
 import type { HttpTunnelRegistry } from './connections';
 import { httpTunnelConnectionsAccepted, httpTunnelConnectionsRefused } from './metrics';
 import { bearerToken } from '../../../shared/proxy_credential';
@@ -24,6 +24,16 @@ export interface AcceptOptions {
 const TCP_KEEPALIVE_MS = 55_000;
 
 const SWITCHING = `HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: ${HTTP_TUNNEL_PROTOCOL}\r\n\r\n`;
+
+/** The 101 for the upgrade asked: the plain one, or the WebSocket handshake's answer with the subprotocol. */
+function switching(req: http.IncomingMessage): string {
+  const key = req.headers['sec-websocket-key'];
+  if ((req.headers.upgrade ?? '').toLowerCase() !== 'websocket' || typeof key !== 'string') return SWITCHING;
+  return (
+    'HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n' +
+    `Sec-WebSocket-Accept: ${webSocketAccept(key)}\r\nSec-WebSocket-Protocol: ${HTTP_TUNNEL_PROTOCOL}\r\n\r\n`
+  );
+}
 
 export function acceptHttpTunnel(options: AcceptOptions): AgentUpgradeHandler {
   const refused = {
@@ -47,7 +57,7 @@ export function acceptHttpTunnel(options: AcceptOptions): AgentUpgradeHandler {
         // agentk sends nothing before kas's first request: anything else is not our agentk.
         if (socket.destroyed || head.length > 0) return void socket.destroy();
         (socket as net.Socket).setKeepAlive?.(true, TCP_KEEPALIVE_MS);
-        socket.write(SWITCHING);
+        socket.write(switching(req));
         authenticated();
         httpTunnelConnectionsAccepted.inc();
         options.registry.add(agent.agentId, socket, agentMeta(req));

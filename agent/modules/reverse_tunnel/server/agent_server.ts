@@ -22,7 +22,7 @@ export interface AgentServerOptions {
   tls?: { certPem: string; keyPem: string };
   /** Each registers its services (the tunnel, the configuration stream...). */
   services: Array<(server: GrpcServiceRegistrar) => void>;
-  /** HTTP/1.1 upgrades by protocol (lower case), besides WebSocket: e.g. kas-tunnel-v2 (module http_tunnel). */
+  /** HTTP/1.1 upgrades by protocol (lower case), besides WebSocket: e.g. kas-tunnel-v2 (module http_tunnel); also a WebSocket offering that name as its subprotocol. */
   upgrades?: ReadonlyMap<string, AgentUpgradeHandler>;
   /** Connections older than this are asked to go away (GOAWAY); default 2 h. */
   maxConnectionAgeMs?: number;
@@ -172,6 +172,17 @@ async function startLoopbackBridge(serve: (socket: net.Socket, hooks: Connection
   };
 }
 
+/** The handler for the upgrade's protocol, or for a WebSocket the one for its first subprotocol that has one; else the gRPC bridge takes it. */
+function upgradeHandlerOf(req: http.IncomingMessage, upgrades: ReadonlyMap<string, AgentUpgradeHandler>): AgentUpgradeHandler | undefined {
+  const protocol = (req.headers.upgrade ?? '').toLowerCase();
+  if (protocol !== 'websocket') return upgrades.get(protocol);
+  for (const offered of (req.headers['sec-websocket-protocol'] ?? '').split(',')) {
+    const handler = upgrades.get(offered.trim().toLowerCase());
+    if (handler) return handler;
+  }
+  return undefined;
+}
+
 /** An HTTP/1.1 server that is never bound: it only upgrades sockets handed to it into WebSockets. */
 function createWebSocketEntry(
   bridge: LoopbackBridge,
@@ -179,14 +190,15 @@ function createWebSocketEntry(
   upgrades: ReadonlyMap<string, AgentUpgradeHandler>,
   logger: Logger,
 ): http.Server {
-  const webSockets = new WebSocketServer({ noServer: true, perMessageDeflate: false });
+  // The gRPC bridge speaks no subprotocol: one offered (kas-tunnel-v2 to a kas without it) is not taken.
+  const webSockets = new WebSocketServer({ noServer: true, perMessageDeflate: false, handleProtocols: () => false });
   const server = http.createServer((_req, res) => {
     res.writeHead(426, { 'content-type': 'text/plain', upgrade: 'websocket' });
     res.end('This is the kas agent endpoint: use gRPC (HTTP/2) or a WebSocket upgrade.\n');
   });
   server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
     const hooks = hooksOf(socket as net.Socket);
-    const other = upgrades.get((req.headers.upgrade ?? '').toLowerCase());
+    const other = upgradeHandlerOf(req, upgrades);
     if (other) return other(req, socket, head, () => hooks.accepted());
     webSockets.handleUpgrade(req, socket, head, (ws) =>
       joinWebSocketAndSocket(ws, bridge.connect(hooks), (err) => logger.debug('agent websocket closed with error', { err })),
