@@ -47,7 +47,10 @@ export interface AgentkOptions {
    * for the agentk program, which owns its process; not for an agentk inside another program.
    */
   collectWhenIdle?: boolean;
-  /** Default 'v2': the reverse HTTP/1.1 connections kas prefers (module http_tunnel) beside the gRPC tunnel; 'grpc': the gRPC tunnel alone. */
+  /**
+   * Default 'grpc' (the gRPC tunnel alone) until v2 notices a frozen agentk as the gRPC tunnel's PING does;
+   * 'v2' adds the reverse HTTP/1.1 connections kas prefers (module http_tunnel).
+   */
   tunnelTransport?: TunnelTransport;
   /** Called with every configuration kas pushes (after agentk applied what it uses). */
   onConfig?: (config: AgentConfig, commit: string) => void;
@@ -101,7 +104,7 @@ export async function startAgentkCore(options: AgentkOptions, modules: readonly 
       token: options.token,
       caPem,
       tlsServerName: options.tlsServerName,
-      transport: options.tunnelTransport ?? 'v2',
+      transport: options.tunnelTransport ?? 'grpc',
     },
     poolSettings: options.poolSettings ?? {},
     kubeConfig,

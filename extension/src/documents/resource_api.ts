@@ -6,10 +6,9 @@
 import type * as http from 'node:http';
 import * as https from 'node:https';
 import * as httpPlain from 'node:http';
-import { codeForNetworkError, codeForStatus, KasClientError, UserFacingError } from '../kas_client/errors';
+import { codeForNetworkError, codeForStatus, kasRefusedCredentials, KasClientError, UserFacingError } from '../kas_client/errors';
 import { joinUrl, readBody } from '../kas_client/http';
 import type { ClusterParts } from '../kas_client/kube_client';
-import { KAS_AUTH_ERROR_HEADER } from '../../../agent/shared/kas_api';
 import type { ObjectIdentity } from './resource_ref';
 
 export const FIELD_MANAGER = 'kubernetes-agent-workbench';
@@ -130,7 +129,7 @@ export class ResourceApi {
         clearTimeout(timer);
         const status = response.statusCode ?? 0;
         if (status >= 200 && status < 300) return resolve(response);
-        const fromKas = response.headers[KAS_AUTH_ERROR_HEADER] === 'true';
+        const fromKas = kasRefusedCredentials((name) => response.headers[name]);
         readBody(response).then(
           (body) => reject(failureOf(status, body, fromKas)),
           () => reject(new KasClientError(codeForStatus(status, fromKas), status)),
