@@ -11,6 +11,7 @@ import type { Services } from './services';
 import { AgentsModel } from './trees/agents_model';
 import { registerManagedAppsCommands } from './commands/managed_apps_commands';
 import { registerDashboardCommands } from './dashboard/dashboard_commands';
+import { registerTreeCommands } from './trees/tree_commands';
 import { kubeConfigFromParts } from './managed_apps/kube';
 import { ManagedAppsRegistry } from './managed_apps/registry';
 import { AppsTreeNode, appsTreeChildren, presentAppsTreeNode } from './managed_apps/tree';
@@ -73,6 +74,7 @@ export function activate(context: vscode.ExtensionContext): void {
     ...registerCommands(services, localPair, configEditor, agentsView),
     ...registerManagedAppsCommands(services, appsRegistry),
     ...registerDashboardCommands(services, appsRegistry, agentsView),
+    ...registerTreeCommands(services, agentsView),
   );
   const activateMs = performance.now() - started;
   const moduleMs = moduleEvaluatedAt - moduleStartedAt;
