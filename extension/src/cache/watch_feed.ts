@@ -2,8 +2,9 @@
 // then a watch from the list's resourceVersion that applies ADDED/MODIFIED/DELETED events to a
 // map. Readers take a sorted snapshot at any time without waiting. Changes are reported
 // debounced, so a burst of events redraws once. A watch the server ends is resumed from the
-// last resourceVersion (bookmarks advance it); a 410 Gone relists; other failures keep the last
-// content, relist after a capped backoff (1 s × 1.6 up to 20 s, as the reference's tunnel).
+// last resourceVersion (bookmarks advance it), and so is a watch cut by a network failure, after
+// a capped backoff (1 s × 1.6 up to 20 s, as the reference's tunnel); only a 410 Gone (or a
+// failed list) relists, as client-go's reflector does. The last content stays on show meanwhile.
 import { KasClientError } from '../kas_client/errors';
 import type { KubeObject, ObjectList, WatchEvent } from '../kas_client/kube_client';
 
@@ -118,7 +119,6 @@ export class WatchFeed<T extends Keyed = KubeObject> {
     // Keep showing the last known objects; the state tells the view that they may be stale.
     this.state = this.objects.size > 0 ? 'live' : 'error';
     this.error = error;
-    this.resourceVersion = undefined;
     this.options.onChange();
   }
 

@@ -241,7 +241,8 @@ describe('dashboard against the local pair (kas + agentk + dev cluster)', functi
       assert.ok(shown?.type === 'state' && shown.detail.startsWith('UNREACHABLE'), 'an error code, not upstream text');
       reachable = true;
       await waitFor('live again without any action', () => states().at(-1) === 'live', 60_000);
-      assert.ok(messages.some((m) => m.type === 'snapshot' && m.kind === 'Pod'));
+      // Every kind's feed relists on its own backoff: the pods arrive, though maybe after another kind.
+      await waitFor('the pods listed again', () => messages.some((m) => m.type === 'snapshot' && m.kind === 'Pod'), 60_000);
     } finally {
       await recovering.stop();
     }
