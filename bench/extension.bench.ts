@@ -13,7 +13,7 @@ import type { Pod } from '../extension/src/kas_client/kube_client';
 import { kubeClientFor } from '../extension/src/kube/load';
 import { podNodesOf } from '../extension/src/trees/agents_model';
 import { NamespaceNode, present } from '../extension/src/trees/nodes';
-import { PodFeed } from '../extension/src/trees/pod_feed';
+import { WatchFeed } from '../extension/src/cache/watch_feed';
 import { formatMs, median, timeRuns } from './stats';
 
 const POD_COUNT = 5000;
@@ -51,17 +51,19 @@ function makePods(count: number): Pod[] {
 }
 
 /** A feed filled directly, never started: the benchmark measures the cache path only. */
-function filledFeed(pods: Pod[]): PodFeed {
-  const feed = new PodFeed({
-    client: () => Promise.reject(new KasClientError('CANCELLED')),
-    namespace: 'bench',
+function filledFeed(pods: Pod[]): WatchFeed<Pod> {
+  const feed = new WatchFeed<Pod>({
+    source: {
+      list: () => Promise.reject(new KasClientError('CANCELLED')),
+      watch: () => Promise.reject(new KasClientError('CANCELLED')),
+    },
     onChange: () => undefined,
   });
   feed.replaceAll([...pods].reverse(), '1');
   return feed;
 }
 
-function expand(feed: PodFeed, node: NamespaceNode, now: number): number {
+function expand(feed: WatchFeed<Pod>, node: NamespaceNode, now: number): number {
   let labels = 0;
   for (const child of podNodesOf(feed, node)) labels += present(child, now).label.length;
   return labels;

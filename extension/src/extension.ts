@@ -12,6 +12,7 @@ import { AgentsModel } from './trees/agents_model';
 import { registerManagedAppsCommands } from './commands/managed_apps_commands';
 import { registerDashboardCommands } from './dashboard/dashboard_commands';
 import { registerResourceCommands } from './commands/resource_commands';
+import { registerTreeCommands } from './trees/tree_commands';
 import { kubeConfigFromParts } from './managed_apps/kube';
 import { ManagedAppsRegistry } from './managed_apps/registry';
 import { AppsTreeNode, appsTreeChildren, presentAppsTreeNode } from './managed_apps/tree';
@@ -75,6 +76,7 @@ export function activate(context: vscode.ExtensionContext): void {
     ...registerManagedAppsCommands(services, appsRegistry),
     ...registerDashboardCommands(services, appsRegistry, agentsView),
     ...registerResourceCommands(services, agentsView),
+    ...registerTreeCommands(services, agentsView),
   );
   const activateMs = performance.now() - started;
   const moduleMs = moduleEvaluatedAt - moduleStartedAt;

@@ -13,7 +13,6 @@ import type {
   ResourceRef,
   WebviewToExtension,
 } from '../../../webviews/dashboard/messages';
-import { RESOURCE_KINDS } from '../../../webviews/dashboard/messages';
 import { KasClientError, userMessage } from '../kas_client/errors';
 import type { AgentInfo } from '../kas_client/kas_api';
 import { RowDiffer } from './row_differ';
@@ -239,9 +238,4 @@ function healthOf(agentId: string, agent: AgentInfo, figures: TunnelFiguresView 
     },
     figures,
   };
-}
-
-/** Kinds of the overview not yet wired to the watch cache (reported by the panel in its log). */
-export function unwiredKinds(source: DashboardSource): ResourceKind[] {
-  return RESOURCE_KINDS.filter((kind) => !source.kinds.includes(kind));
 }

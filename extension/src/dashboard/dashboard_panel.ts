@@ -7,13 +7,14 @@ import { randomBytes } from 'node:crypto';
 import { stringify } from 'yaml';
 import type { DashboardAction, ExtensionToWebview, ManagedAppRow, ResourceRef } from '../../../webviews/dashboard/messages';
 import { isWebviewToExtension } from '../../../webviews/dashboard/messages';
-import type { Pod } from '../kas_client/kube_client';
+import type { KubeObject, Pod } from '../kas_client/kube_client';
 import type { ManagedAppsRegistry } from '../managed_apps/registry';
 import { COMMAND_PREFIX, type Services } from '../services';
-import type { AgentNode, PodNode } from '../trees/nodes';
-import { DashboardController, unwiredKinds } from './dashboard_controller';
+import type { AgentNode, PodNode, ResourceNode } from '../trees/nodes';
+import { DashboardController } from './dashboard_controller';
+import { BUILTIN_KINDS } from '../cache/kinds';
 import { dashboardHtml } from './dashboard_html';
-import { podSource } from './source';
+import { cacheSource } from './source';
 
 export const DASHBOARD_VIEW_TYPE = 'kubernetesAgents.dashboard';
 
@@ -57,9 +58,8 @@ export function openDashboard(services: Services, apps: ManagedAppsRegistry, tar
     if (ready) void panel.webview.postMessage(message);
     else queue.push(message);
   };
-  const source = podSource(
-    () => services.model.kube(target.connectionId, target.agentId),
-    async () => (await services.sessions.get(target.connectionId)).kubeconfigParts(target.agentId),
+  const source = cacheSource(services.model.caches.forAgent(target.connectionId, target.agentId), async () =>
+    (await services.sessions.get(target.connectionId)).kubeconfigParts(target.agentId),
   );
   const controller = new DashboardController({
     agentId: target.agentId,
@@ -71,7 +71,6 @@ export function openDashboard(services: Services, apps: ManagedAppsRegistry, tar
     apps: () => appRows(apps, target),
     post,
   });
-  services.output.info(`dashboard for ${target.agentName}: kinds not wired to the watch cache yet: ${unwiredKinds(source).join(', ')}`);
   panel.webview.onDidReceiveMessage((message: unknown) => {
     if (!isWebviewToExtension(message)) return;
     if (message.type === 'ready') {
@@ -99,12 +98,15 @@ function appRows(apps: ManagedAppsRegistry, target: DashboardTarget): ManagedApp
   return view.apps.filter((app) => app.state !== 'installable').map((app) => ({ name: app.title, state: app.state }));
 }
 
-/** Commands of the workbench that carry out an action on a pod; other kinds wait for theirs. */
+/** The workbench commands a drawer action hands over to: pod-only ones, and ones for any kind (h15yaml's). */
 const POD_COMMANDS: Partial<Record<DashboardAction, string>> = {
   logs: `${COMMAND_PREFIX}.showPodLogs`,
-  delete: `${COMMAND_PREFIX}.deletePod`,
-  terminal: `${COMMAND_PREFIX}.openPodTerminal`,
+  terminal: `${COMMAND_PREFIX}.openTerminal`,
   portForward: `${COMMAND_PREFIX}.portForward`,
+};
+const ANY_KIND_COMMANDS: Partial<Record<DashboardAction, string>> = {
+  yaml: `${COMMAND_PREFIX}.openYaml`,
+  delete: `${COMMAND_PREFIX}.deleteResource`,
 };
 
 async function runAction(
@@ -119,25 +121,34 @@ async function runAction(
     void vscode.window.showInformationMessage(`${ref.kind} ${ref.namespace}/${ref.name} no longer exists.`);
     return;
   }
+  const available = new Set(await vscode.commands.getCommands(true));
+  const node = nodeOf(target, ref, object);
+  const command = [ANY_KIND_COMMANDS[action], ref.kind === 'Pod' ? POD_COMMANDS[action] : undefined].find(
+    (id): id is string => id !== undefined && available.has(id),
+  );
+  if (command) {
+    services.output.info(`dashboard: ${action} ${ref.kind} ${ref.namespace}/${ref.name}`);
+    await vscode.commands.executeCommand(command, node);
+    return;
+  }
   if (action === 'yaml') {
+    // Until a YAML document provider is registered: a read-only-by-intent untitled copy.
     const document = await vscode.workspace.openTextDocument({ language: 'yaml', content: stringify(JSON.parse(JSON.stringify(object))) });
     await vscode.window.showTextDocument(document, { preview: true });
     return;
   }
-  const command = ref.kind === 'Pod' ? POD_COMMANDS[action] : undefined;
-  if (!command || !(await vscode.commands.getCommands(true)).includes(command)) {
-    void vscode.window.showInformationMessage(`${actionTitle(action)} of a ${ref.kind} is not available in this version yet.`);
+  if (action === 'delete' && ref.kind === 'Pod' && available.has(`${COMMAND_PREFIX}.deletePod`)) {
+    await vscode.commands.executeCommand(`${COMMAND_PREFIX}.deletePod`, node);
     return;
   }
-  const node: PodNode = {
-    kind: 'pod',
-    connectionId: target.connectionId,
-    agentId: target.agentId,
-    namespace: ref.namespace,
-    pod: object as Pod,
-  };
-  services.output.info(`dashboard: ${action} ${ref.kind} ${ref.namespace}/${ref.name}`);
-  await vscode.commands.executeCommand(command, node);
+  void vscode.window.showInformationMessage(`${actionTitle(action)} of a ${ref.kind} is not available in this version yet.`);
+}
+
+/** The tree node the workbench commands take: a pod node for pods, a resource node otherwise. */
+function nodeOf(target: DashboardTarget, ref: ResourceRef, object: unknown): PodNode | ResourceNode {
+  const base = { connectionId: target.connectionId, agentId: target.agentId, namespace: ref.namespace };
+  if (ref.kind === 'Pod') return { kind: 'pod', ...base, pod: object as Pod };
+  return { kind: 'resource', ...base, info: BUILTIN_KINDS[ref.kind], object: object as KubeObject };
 }
 
 function actionTitle(action: DashboardAction): string {

@@ -1,11 +1,12 @@
 // What the dashboard needs of the extension's watch cache, as a small interface: the kinds it
-// can watch in a namespace, each kind's objects now, a signal when they changed, and (where the
-// cache has them) an object's events. The panel depends on this only; `podSource` adapts the
-// pod feed the Agents tree uses (trees/pod_feed.ts), the one kind the cache watches today. A
-// cache that watches more kinds offers them by implementing this interface.
-import type { ResourceKind } from '../../../webviews/dashboard/messages';
-import type { ClusterParts, KubeClient } from '../kas_client/kube_client';
-import { PodFeed, type FeedState } from '../trees/pod_feed';
+// can watch in a namespace, each kind's objects now, a signal when they changed, and an
+// object's events. The panel depends on this only; `cacheSource` adapts the agent's
+// ResourceCache (cache/resource_cache.ts), the same feeds the Agents tree holds.
+import { RESOURCE_KINDS, type ResourceKind } from '../../../webviews/dashboard/messages';
+import { BUILTIN_KINDS } from '../cache/kinds';
+import type { ResourceCache, Subscription } from '../cache/resource_cache';
+import type { FeedState } from '../cache/watch_feed';
+import type { ClusterParts } from '../kas_client/kube_client';
 import { watchObjectEvents } from './event_watch';
 import type { KubeEvent, KubeObject } from './summarise';
 
@@ -27,23 +28,50 @@ export interface DashboardSource {
   watchEvents?(namespace: string, uid: string, onEvents: (events: KubeEvent[]) => void): () => void;
 }
 
-/** Dashboard redraws are cheap: changes come in at most every this many ms. */
-const DEBOUNCE_MS = 100;
-
-/** Pods from a pod feed per namespace; events, when `parts` gives the cluster's address and credential. */
-export function podSource(client: () => Promise<KubeClient>, parts?: () => Promise<ClusterParts>): DashboardSource {
+/** Every dashboard kind from the agent's watch cache; events, when `parts` gives the cluster's address and credential. */
+export function cacheSource(cache: ResourceCache, parts?: () => Promise<ClusterParts>): DashboardSource {
   return {
     watchEvents: parts && ((namespace, uid, onEvents) => watchObjectEvents(parts, namespace, uid, onEvents)),
-    kinds: ['Pod'],
-    namespaces: async (signal) => (await (await client()).listNamespaces(signal)).sort(),
+    kinds: RESOURCE_KINDS,
+    namespaces: (signal) => namespacesOf(cache, signal),
     watch(namespace, onChange) {
-      const feed = new PodFeed({ client, namespace, onChange: () => onChange('Pod'), debounceMs: DEBOUNCE_MS });
-      feed.start();
+      const subs = new Map<ResourceKind, Subscription>(
+        RESOURCE_KINDS.map((kind) => [kind, cache.subscribe(BUILTIN_KINDS[kind], namespace, () => onChange(kind))]),
+      );
       return {
-        objects: (kind) => (kind === 'Pod' ? feed.snapshot() : []),
-        state: (kind) => (kind === 'Pod' ? { state: feed.state, error: feed.error } : { state: 'stopped' }),
-        stop: () => feed.stop(),
+        objects: (kind) => (subs.get(kind)?.feed.snapshot() ?? []) as readonly KubeObject[],
+        state: (kind) => {
+          const feed = subs.get(kind)?.feed;
+          return feed ? { state: feed.state, error: feed.error } : { state: 'stopped' };
+        },
+        stop: () => {
+          for (const sub of subs.values()) sub.dispose();
+          return Promise.resolve();
+        },
       };
     },
   };
+}
+
+/** The namespace names once the cache's Namespace feed has listed (it stays held while the tree shows them). */
+function namespacesOf(cache: ResourceCache, signal?: AbortSignal): Promise<string[]> {
+  return new Promise((resolve, reject) => {
+    const sub = cache.subscribe(BUILTIN_KINDS.Namespace, undefined, () => settle());
+    const settle = () => {
+      const { feed } = sub;
+      if (feed.state === 'loading' && !signal?.aborted) return;
+      sub.dispose();
+      signal?.removeEventListener('abort', settle);
+      if (feed.state === 'error' || signal?.aborted) reject(feed.error ?? new Error('cancelled'));
+      else
+        resolve(
+          feed
+            .snapshot()
+            .map((n) => n.metadata?.name ?? '')
+            .filter((name) => name !== ''),
+        );
+    };
+    signal?.addEventListener('abort', settle);
+    settle();
+  });
 }

@@ -19,6 +19,29 @@ export interface PodList {
   resourceVersion: string;
 }
 
+/** Any Kubernetes object, as the watch cache holds it (typed views narrow it where they read it). */
+export interface KubeObject {
+  apiVersion?: string;
+  kind?: string;
+  metadata?: {
+    name?: string;
+    namespace?: string;
+    uid?: string;
+    resourceVersion?: string;
+    creationTimestamp?: Date | string;
+    deletionTimestamp?: Date | string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    ownerReferences?: Array<{ kind: string; name: string; uid: string; controller?: boolean }>;
+  };
+  [field: string]: unknown;
+}
+
+export interface ObjectList<T> {
+  items: T[];
+  resourceVersion: string;
+}
+
 export interface LogOptions {
   container?: string;
   follow?: boolean;
@@ -54,6 +77,15 @@ export interface KubeClient {
     namespace: string,
     options: { resourceVersion: string; labelSelector?: string },
     onEvent: (event: WatchEvent<Pod>) => void,
+    signal: AbortSignal,
+  ): Promise<void>;
+  /** Lists a collection path (`/apis/apps/v1/namespaces/x/deployments`) as plain JSON objects. */
+  listObjects(path: string, options: { labelSelector?: string }, signal?: AbortSignal): Promise<ObjectList<KubeObject>>;
+  /** Watches a collection path; the same contract as watchPods (GONE on 410, bookmarks passed on). */
+  watchObjects(
+    path: string,
+    options: { resourceVersion: string; labelSelector?: string },
+    onEvent: (event: WatchEvent<KubeObject>) => void,
     signal: AbortSignal,
   ): Promise<void>;
   /** Opens the log stream of a container; the caller reads and destroys it. */

@@ -17,7 +17,9 @@ import type {
 import { codeForStatus, KasClientError, kasRefusedCredentials } from '../kas_client/errors';
 import type {
   KubeClient,
+  KubeObject,
   LogOptions,
+  ObjectList,
   Pod,
   PodList,
   RestrictedNamespaceObjects,
@@ -73,13 +75,47 @@ export class ClientNodeKubeClient implements KubeClient {
     onEvent: (event: WatchEvent<Pod>) => void,
     signal: AbortSignal,
   ): Promise<void> {
+    return this.watchObjects(
+      `/api/v1/namespaces/${enc(namespace)}/pods`,
+      options,
+      onEvent as (event: WatchEvent<KubeObject>) => void,
+      signal,
+    );
+  }
+
+  async listObjects(path: string, options: { labelSelector?: string }, signal?: AbortSignal): Promise<ObjectList<KubeObject>> {
+    const url = this.urlOf(path);
+    if (options.labelSelector) url.searchParams.set('labelSelector', options.labelSelector);
+    return mapped(async () => {
+      const init = await this.kubeConfig.applyToFetchOptions({});
+      const response = await fetch(url.toString(), { ...init, method: 'GET', signal: signal as never });
+      if (response.status !== 200) {
+        response.body.resume();
+        throw new KasClientError(statusFailure(response.status, response.headers), response.status);
+      }
+      const list = (await response.json()) as { items?: KubeObject[] | null; metadata?: { resourceVersion?: string } };
+      return { items: list.items ?? [], resourceVersion: list.metadata?.resourceVersion ?? '0' };
+    }, signal);
+  }
+
+  watchObjects(
+    path: string,
+    options: { resourceVersion: string; labelSelector?: string },
+    onEvent: (event: WatchEvent<KubeObject>) => void,
+    signal: AbortSignal,
+  ): Promise<void> {
     const query: Record<string, string | boolean> = { resourceVersion: options.resourceVersion, allowWatchBookmarks: true };
     if (options.labelSelector) query['labelSelector'] = options.labelSelector;
-    return runWatch(new this.k8s.Watch(this.kubeConfig), `/api/v1/namespaces/${enc(namespace)}/pods`, query, onEvent, signal);
+    return runWatch(new this.k8s.Watch(this.kubeConfig), path, query, onEvent, signal);
+  }
+
+  private urlOf(path: string): URL {
+    // The server keeps kas's path prefix (/k8s-proxy/); the API path goes after it.
+    return new URL(`${this.kubeConfig.getCurrentCluster()?.server ?? ''}${path}`);
   }
 
   async streamLogs(namespace: string, pod: string, options: LogOptions): Promise<Readable> {
-    const url = new URL(`${this.kubeConfig.getCurrentCluster()?.server ?? ''}/api/v1/namespaces/${enc(namespace)}/pods/${enc(pod)}/log`);
+    const url = this.urlOf(`/api/v1/namespaces/${enc(namespace)}/pods/${enc(pod)}/log`);
     if (options.container) url.searchParams.set('container', options.container);
     if (options.follow) url.searchParams.set('follow', 'true');
     if (options.tailLines !== undefined) url.searchParams.set('tailLines', String(options.tailLines));
@@ -118,7 +154,7 @@ function runWatch(
   watch: Watch,
   path: string,
   query: Record<string, string | boolean>,
-  onEvent: (event: WatchEvent<Pod>) => void,
+  onEvent: (event: WatchEvent<KubeObject>) => void,
   signal: AbortSignal,
 ): Promise<void> {
   let controller: AbortController | undefined;
@@ -136,8 +172,8 @@ function runWatch(
       if (type === 'ERROR') {
         failure = new KasClientError(statusCodeOf(object) === 410 ? 'GONE' : 'SERVER_ERROR', statusCodeOf(object));
         abort();
-      } else if (isPodEvent(type, object)) {
-        onEvent({ type, object: object as Pod });
+      } else if (isObjectEvent(type, object)) {
+        onEvent({ type, object: object as KubeObject });
       }
     };
     signal.addEventListener('abort', abort);
@@ -162,6 +198,6 @@ function statusCodeOf(object: unknown): number | undefined {
 
 const EVENT_TYPES = new Set<string>(['ADDED', 'MODIFIED', 'DELETED', 'BOOKMARK']);
 
-function isPodEvent(type: string, object: unknown): type is Exclude<WatchEventType, 'ERROR'> {
+function isObjectEvent(type: string, object: unknown): type is Exclude<WatchEventType, 'ERROR'> {
   return EVENT_TYPES.has(type) && typeof object === 'object' && object !== null;
 }

@@ -1,16 +1,20 @@
-// The Agents view's data: connection → agent → namespace → pod → container. children() answers
-// synchronously from caches (agents and namespaces: stale-while-revalidate; pods: a live feed
-// kept by watch) and starts background work; `onChange` fires when something landed.
+// The Agents view's data: connection → agent → (namespaces | Cluster) → group → kind → object
+// (pods → containers). children() answers synchronously from caches (agents: stale-while-
+// revalidate, kas has no watch for them; everything in the cluster: the agent's watch cache)
+// and starts background work; `onChange` fires when something landed. The model holds a cache
+// subscription for every kind it has shown until refresh, prune or dispose.
 import type { ConnectionRecord } from '../connections/connection_store';
 import type { Session } from '../connections/sessions';
+import { BUILTIN_KINDS, kindKey, type KindInfo } from '../cache/kinds';
+import { customKindsOf, ResourceCaches, type Subscription } from '../cache/resource_cache';
 import { SwrCache } from '../cache/swr_cache';
+import type { Keyed, WatchFeed } from '../cache/watch_feed';
 import { userMessage } from '../kas_client/errors';
 import type { AgentInfo } from '../kas_client/kas_api';
-import { podName, type KubeClient } from '../kas_client/kube_client';
+import { podName, type KubeClient, type KubeObject, type Pod } from '../kas_client/kube_client';
 import { containerNames } from './format';
-import type { AgentNode, AgentsNode, ConnectionNode, MessageNode, NamespaceNode, PodNode } from './nodes';
+import type { AgentNode, AgentsNode, ConnectionNode, GroupId, GroupNode, KindListNode, MessageNode, NamespaceNode, PodNode } from './nodes';
 import { nodeId } from './nodes';
-import { PodFeed } from './pod_feed';
 
 export interface AgentsModelDeps {
   connections: () => ConnectionRecord[];
@@ -23,17 +27,36 @@ export interface AgentsModelDeps {
 }
 
 const DEFAULT_AGENT_POLL = { allConnected: 15_000, someOffline: 3_000 };
+
+/** The kinds of each group, in the order shown. */
+export const GROUP_KINDS: Record<Exclude<GroupId, 'custom' | 'events'>, KindInfo[]> = {
+  workloads: [
+    BUILTIN_KINDS.Deployment,
+    BUILTIN_KINDS.StatefulSet,
+    BUILTIN_KINDS.DaemonSet,
+    BUILTIN_KINDS.ReplicaSet,
+    BUILTIN_KINDS.Job,
+    BUILTIN_KINDS.CronJob,
+    BUILTIN_KINDS.Pod,
+  ],
+  network: [BUILTIN_KINDS.Service, BUILTIN_KINDS.Ingress],
+  config: [BUILTIN_KINDS.ConfigMap, BUILTIN_KINDS.Secret],
+  cluster: [BUILTIN_KINDS.Node, BUILTIN_KINDS.Namespace, BUILTIN_KINDS.CustomResourceDefinition],
+};
+const NAMESPACE_GROUPS: GroupId[] = ['workloads', 'network', 'config', 'events'];
 const sameJson = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 
 export class AgentsModel {
   private readonly agents: SwrCache<AgentInfo[]>;
-  private readonly namespaces: SwrCache<string[]>;
-  private readonly feeds = new Map<string, PodFeed>();
+  /** The watch caches, one per (connection, agent): shared with the dashboard and every other view. */
+  readonly caches: ResourceCaches;
+  private readonly held = new Map<string, Subscription>();
+  private readonly namespaceFilters = new Map<string, ReadonlySet<string>>();
   private readonly agentPolls = new Map<string, NodeJS.Timeout>();
 
   constructor(private readonly deps: AgentsModelDeps) {
     this.agents = new SwrCache<AgentInfo[]>(() => deps.onChange(), deps.maxAgeMs, Date.now, sameJson);
-    this.namespaces = new SwrCache(() => deps.onChange(), deps.maxAgeMs);
+    this.caches = new ResourceCaches((connectionId, agentId) => this.kube(connectionId, agentId));
   }
 
   children(node?: AgentsNode): AgentsNode[] {
@@ -44,7 +67,11 @@ export class AgentsModel {
       case 'agent':
         return this.namespaceNodes(node);
       case 'namespace':
-        return this.podNodes(node);
+        return NAMESPACE_GROUPS.map((group): GroupNode => ({ kind: 'group', ...scopeOf(node), namespace: node.namespace, group }));
+      case 'group':
+        return this.groupChildren(node);
+      case 'kindList':
+        return this.objectNodes(node);
       case 'pod':
         return containerNames(node.pod).map((container) => ({
           kind: 'container',
@@ -77,28 +104,37 @@ export class AgentsModel {
     return entry?.value ?? [];
   }
 
-  /** The live pod feed of a namespace (created and started on first use). */
-  feed(connectionId: string, agentId: string, namespace: string, labelSelector?: string): PodFeed {
-    const key = `${connectionId}/${agentId}/${namespace}/${labelSelector ?? ''}`;
-    let feed = this.feeds.get(key);
-    if (!feed) {
-      feed = new PodFeed({
-        client: () => this.kube(connectionId, agentId),
-        namespace,
-        labelSelector,
-        onChange: () => this.deps.onChange(),
-      });
-      this.feeds.set(key, feed);
-      feed.start();
+  /**
+   * The live feed of a kind in a namespace (undefined: cluster-wide), held by the tree until
+   * refresh, prune or dispose.
+   */
+  feed(connectionId: string, agentId: string, info: KindInfo, namespace?: string): WatchFeed {
+    const key = `${connectionId}/${agentId}/${kindKey(info)}/${info.namespaced ? (namespace ?? '*') : '*'}`;
+    let sub = this.held.get(key);
+    if (!sub) {
+      sub = this.caches.forAgent(connectionId, agentId).subscribe(info, namespace, () => this.deps.onChange());
+      this.held.set(key, sub);
     }
-    return feed;
+    return sub.feed;
   }
 
-  /** Everything is re-read: caches go stale and pod feeds restart. */
+  /** Namespaces shown under an agent (undefined: all). */
+  namespaceFilter(connectionId: string, agentId: string): ReadonlySet<string> | undefined {
+    return this.namespaceFilters.get(`${connectionId}/${agentId}`);
+  }
+
+  setNamespaceFilter(connectionId: string, agentId: string, names: readonly string[] | undefined): void {
+    const key = `${connectionId}/${agentId}`;
+    if (names === undefined || names.length === 0) this.namespaceFilters.delete(key);
+    else this.namespaceFilters.set(key, new Set(names));
+    this.deps.onChange();
+  }
+
+  /** Everything is re-read: caches go stale and watches restart. */
   async refresh(): Promise<void> {
     this.agents.invalidateAll();
-    this.namespaces.invalidateAll();
-    await this.stopFeeds();
+    this.release(() => true);
+    await this.caches.dispose();
     this.deps.onChange();
   }
 
@@ -107,31 +143,32 @@ export class AgentsModel {
     const ids = new Set(this.deps.connections().map((c) => c.id));
     const gone = (key: string) => !ids.has(key.split('/')[0] ?? '');
     this.agents.deleteWhere(gone);
-    this.namespaces.deleteWhere(gone);
     for (const [id, timer] of [...this.agentPolls]) {
       if (!gone(id)) continue;
       clearTimeout(timer);
       this.agentPolls.delete(id);
     }
-    const stale = [...this.feeds.entries()].filter(([key]) => gone(key));
-    for (const [key] of stale) this.feeds.delete(key);
-    await Promise.all(stale.map(([, feed]) => feed.stop()));
+    this.release(gone);
+    await this.caches.prune((connectionId) => ids.has(connectionId));
   }
 
   async dispose(): Promise<void> {
     for (const timer of this.agentPolls.values()) clearTimeout(timer);
     this.agentPolls.clear();
-    await this.stopFeeds();
+    this.release(() => true);
+    await this.caches.dispose();
   }
 
   async kube(connectionId: string, agentId: string): Promise<KubeClient> {
     return await (await this.deps.session(connectionId)).kube(agentId);
   }
 
-  private async stopFeeds(): Promise<void> {
-    const feeds = [...this.feeds.values()];
-    this.feeds.clear();
-    await Promise.all(feeds.map((f) => f.stop()));
+  private release(predicate: (key: string) => boolean): void {
+    for (const [key, sub] of [...this.held]) {
+      if (!predicate(key)) continue;
+      this.held.delete(key);
+      sub.dispose();
+    }
   }
 
   private async fetchAgents(connectionId: string): Promise<AgentInfo[]> {
@@ -175,44 +212,86 @@ export class AgentsModel {
   }
 
   private namespaceNodes(node: AgentNode): AgentsNode[] {
-    const key = `${node.connectionId}/${node.agent.id}`;
-    const entry = this.namespaces.read(key, async () => {
-      const names = await (await this.kube(node.connectionId, node.agent.id)).listNamespaces();
-      return names.sort();
-    });
-    if (entry.value === undefined) return [pendingOrError(nodeId(node), entry.error)];
-    return entry.value.map((namespace): NamespaceNode => ({
+    const feed = this.feed(node.connectionId, node.agent.id, BUILTIN_KINDS.Namespace);
+    const cluster: GroupNode = { kind: 'group', connectionId: node.connectionId, agentId: node.agent.id, group: 'cluster' };
+    const names = feed.snapshot().map((n) => n.metadata?.name ?? '');
+    if (names.length === 0 && feed.state !== 'live') return [stateMessage(nodeId(node), feed), cluster];
+    const filter = this.namespaceFilter(node.connectionId, node.agent.id);
+    const shown = filter ? names.filter((name) => filter.has(name)) : names;
+    const namespaces = shown.map((namespace): NamespaceNode => ({
       kind: 'namespace',
       connectionId: node.connectionId,
       agentId: node.agent.id,
       namespace,
     }));
+    return [...namespaces, cluster];
   }
 
-  private podNodes(node: NamespaceNode): AgentsNode[] {
-    return podNodesOf(this.feed(node.connectionId, node.agentId, node.namespace), node);
+  private groupChildren(node: GroupNode): AgentsNode[] {
+    const scope = scopeOf(node);
+    if (node.group === 'events')
+      return this.objectNodes({ kind: 'kindList', ...scope, namespace: node.namespace, info: BUILTIN_KINDS.Event });
+    const kinds =
+      node.group === 'custom'
+        ? customKindsOf(this.feed(scope.connectionId, scope.agentId, BUILTIN_KINDS.CustomResourceDefinition).snapshot())
+        : GROUP_KINDS[node.group];
+    const lists: AgentsNode[] = kinds.map((info): KindListNode => {
+      const feed = this.feed(scope.connectionId, scope.agentId, info, node.namespace);
+      return {
+        kind: 'kindList',
+        ...scope,
+        namespace: node.namespace,
+        info,
+        count: feed.state === 'live' ? feed.snapshot().length : undefined,
+      };
+    });
+    if (node.group === 'cluster') lists.push({ kind: 'group', ...scope, group: 'custom' } satisfies GroupNode);
+    if (node.group === 'custom' && lists.length === 0) return [message(nodeId(node), 'No custom resource definitions', 'info')];
+    return lists;
+  }
+
+  private objectNodes(node: KindListNode): AgentsNode[] {
+    const feed = this.feed(node.connectionId, node.agentId, node.info, node.namespace);
+    if (node.info === BUILTIN_KINDS.Pod) return podNodesOf(feed as unknown as WatchFeed<Pod>, node);
+    const objects = feed.snapshot();
+    if (objects.length === 0)
+      return [feed.state === 'live' ? message(nodeId(node), `No ${node.info.plural}`, 'info') : stateMessage(nodeId(node), feed)];
+    return objects.map((object: KubeObject) => ({
+      kind: 'resource',
+      connectionId: node.connectionId,
+      agentId: node.agentId,
+      namespace: object.metadata?.namespace ?? '',
+      info: node.info,
+      object,
+    }));
   }
 }
 
-/** A namespace's children from its pod feed: pods in name order, or one message node. */
-export function podNodesOf(feed: PodFeed, node: NamespaceNode): AgentsNode[] {
+/** A pod kind's children from its feed: pods in name order, or one message node. */
+export function podNodesOf(feed: WatchFeed<Pod>, node: { connectionId: string; agentId: string; namespace?: string }): AgentsNode[] {
   const pods = feed.snapshot();
-  if (pods.length === 0) {
-    if (feed.state === 'loading') return [message(nodeId(node), 'Loading…', 'loading')];
-    if (feed.state === 'error') return [message(nodeId(node), userMessage(feed.error), 'error')];
-    return [message(nodeId(node), 'No pods', 'info')];
-  }
+  const parentId = `c/${node.connectionId}/a/${node.agentId}/n/${node.namespace ?? '*'}/pods`;
+  if (pods.length === 0) return [feed.state === 'live' ? message(parentId, 'No pods', 'info') : stateMessage(parentId, feed)];
   const nodes = new Array<AgentsNode>(pods.length);
   for (let i = 0; i < pods.length; i++) {
+    const pod = pods[i]!;
     nodes[i] = {
       kind: 'pod',
       connectionId: node.connectionId,
       agentId: node.agentId,
-      namespace: node.namespace,
-      pod: pods[i]!,
+      namespace: pod.metadata?.namespace ?? node.namespace ?? '',
+      pod,
     } satisfies PodNode;
   }
   return nodes;
+}
+
+function scopeOf(node: { connectionId: string; agentId: string }): { connectionId: string; agentId: string } {
+  return { connectionId: node.connectionId, agentId: node.agentId };
+}
+
+function stateMessage(parentId: string, feed: WatchFeed<Keyed>): MessageNode {
+  return feed.state === 'error' ? message(parentId, userMessage(feed.error), 'error') : message(parentId, 'Loading…', 'loading');
 }
 
 function toConnectionNode(record: ConnectionRecord): ConnectionNode {

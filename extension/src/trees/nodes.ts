@@ -1,9 +1,13 @@
 // Tree nodes and how they look, without VS Code types: the providers map a NodePresentation to
 // a TreeItem one to one. contextValue conventions (menus in package.json match on them):
 //   connection | agent.connected | agent.disconnected | namespace | pod.<phase> | container
-//   | managedApp.<state> | message
+//   | managedApp.<state> | message | kubernetesAgents.group.<group> | kubernetesAgents.kind.<kindId>
+//   | kubernetesAgents.resource.<kindId> (every kind but pods, e.g. kubernetesAgents.resource.deployment)
+import { RESOURCE_KINDS, type ResourceKind } from '../../../webviews/dashboard/messages';
+import { kindId, type KindInfo } from '../cache/kinds';
+import { summarise } from '../dashboard/summarise';
 import type { AgentInfo } from '../kas_client/kas_api';
-import { podName, type Pod } from '../kas_client/kube_client';
+import { podName, type KubeObject, type Pod } from '../kas_client/kube_client';
 import { containerNames, formatAge, podPhase, podStatusText, readyText, restartCount } from './format';
 import { podHealth, POD_HEALTH_ICONS } from './pod_health';
 
@@ -46,7 +50,37 @@ export interface MessageNode {
   severity: 'info' | 'loading' | 'error';
 }
 
-export type AgentsNode = ConnectionNode | AgentNode | NamespaceNode | PodNode | ContainerNode | MessageNode;
+export type GroupId = 'workloads' | 'network' | 'config' | 'events' | 'cluster' | 'custom';
+/** A group of kinds under a namespace, or (namespace undefined) the cluster-scoped ones under an agent. */
+export interface GroupNode {
+  kind: 'group';
+  connectionId: string;
+  agentId: string;
+  namespace?: string;
+  group: GroupId;
+}
+/** One kind's objects; `count` once the cache has listed them. */
+export interface KindListNode {
+  kind: 'kindList';
+  connectionId: string;
+  agentId: string;
+  namespace?: string;
+  info: KindInfo;
+  count?: number;
+}
+/** Any object but a pod (pods keep their own node, with containers below). */
+export interface ResourceNode {
+  kind: 'resource';
+  connectionId: string;
+  agentId: string;
+  /** '' for cluster-scoped objects. */
+  namespace: string;
+  info: KindInfo;
+  object: KubeObject;
+}
+
+export type AgentsNode =
+  ConnectionNode | AgentNode | NamespaceNode | GroupNode | KindListNode | ResourceNode | PodNode | ContainerNode | MessageNode;
 
 export interface NodePresentation {
   id: string;
@@ -57,6 +91,8 @@ export interface NodePresentation {
   /** A codicon id, and a theme colour id for it. */
   icon?: { id: string; color?: string };
   collapsible: boolean;
+  /** Shown expanded the first time (the Workloads group and its Pods). */
+  expanded?: boolean;
 }
 
 export function nodeId(node: AgentsNode): string {
@@ -67,6 +103,12 @@ export function nodeId(node: AgentsNode): string {
       return `c/${node.connectionId}/a/${node.agent.id}`;
     case 'namespace':
       return `c/${node.connectionId}/a/${node.agentId}/n/${node.namespace}`;
+    case 'group':
+      return `c/${node.connectionId}/a/${node.agentId}/n/${node.namespace ?? '*'}/g/${node.group}`;
+    case 'kindList':
+      return `c/${node.connectionId}/a/${node.agentId}/n/${node.namespace ?? '*'}/k/${node.info.group}/${node.info.plural}`;
+    case 'resource':
+      return `c/${node.connectionId}/a/${node.agentId}/n/${node.namespace || '*'}/r/${node.info.group}/${node.info.plural}/${node.object.metadata?.name ?? ''}`;
     case 'pod':
       return `c/${node.connectionId}/a/${node.agentId}/n/${node.namespace}/p/${podName(node.pod)}`;
     case 'container':
@@ -92,6 +134,12 @@ export function present(node: AgentsNode, now: number): NodePresentation {
       return presentAgent(node);
     case 'namespace':
       return { id: nodeId(node), label: node.namespace, contextValue: 'namespace', icon: { id: 'symbol-namespace' }, collapsible: true };
+    case 'group':
+      return presentGroup(node);
+    case 'kindList':
+      return presentKindList(node);
+    case 'resource':
+      return presentResource(node, now);
     case 'pod':
       return presentPod(node, now);
     case 'container':
@@ -162,6 +210,100 @@ function podTooltip(pod: Pod, status: string, restarts: number, age: string): st
   ]
     .filter((line): line is string => line !== undefined)
     .join('\n');
+}
+
+const GROUPS: Record<GroupId, { label: string; icon: string }> = {
+  workloads: { label: 'Workloads', icon: 'server-process' },
+  network: { label: 'Network', icon: 'globe' },
+  config: { label: 'Config', icon: 'settings' },
+  events: { label: 'Events', icon: 'bell' },
+  cluster: { label: 'Cluster', icon: 'server-environment' },
+  custom: { label: 'Custom Resources', icon: 'extensions' },
+};
+
+function presentGroup(node: GroupNode): NodePresentation {
+  const { label, icon } = GROUPS[node.group];
+  return {
+    id: nodeId(node),
+    label,
+    contextValue: `kubernetesAgents.group.${node.group}`,
+    icon: { id: icon },
+    collapsible: true,
+    expanded: node.group === 'workloads',
+  };
+}
+
+function presentKindList(node: KindListNode): NodePresentation {
+  const { info } = node;
+  return {
+    id: nodeId(node),
+    label: pluralTitle(info),
+    description: node.count === undefined ? undefined : String(node.count),
+    tooltip: `${info.kind} (${info.group === '' ? '' : `${info.group}/`}${info.version})`,
+    contextValue: `kubernetesAgents.kind.${kindId(info)}`,
+    icon: { id: 'symbol-class' },
+    collapsible: true,
+    expanded: info.kind === 'Pod' && info.group === '',
+  };
+}
+
+function pluralTitle(info: KindInfo): string {
+  if (info.kind === 'Ingress') return 'Ingresses';
+  if (info.kind === 'CustomResourceDefinition') return 'CustomResourceDefinitions';
+  return /s$/.test(info.kind) ? `${info.kind}es` : `${info.kind}s`;
+}
+
+function presentResource(node: ResourceNode, now: number): NodePresentation {
+  const { object, info } = node;
+  const age = formatAge(object.metadata?.creationTimestamp, now);
+  const name = object.metadata?.name ?? '';
+  let description = age;
+  let icon: NodePresentation['icon'] = { id: 'symbol-field' };
+  if (isDashboardKind(info)) {
+    const row = summarise(info.kind, object);
+    description = [row.status, row.ready && `ready ${row.ready}`, age].filter(Boolean).join(' · ');
+    icon = statusIcon(row.status);
+  } else if (info.kind === 'Event') {
+    const warning = object['type'] === 'Warning';
+    description = `${String(object['reason'] ?? '')} · ${String(object['message'] ?? '')}`;
+    icon = warning ? { id: 'warning', color: 'charts.yellow' } : { id: 'info' };
+  } else if (info.kind === 'Secret' || info.kind === 'ConfigMap') {
+    // Keys only: a Secret's values stay hidden until a command opens it.
+    const keys = Object.keys((object['data'] as object | undefined) ?? {}).length;
+    const type = info.kind === 'Secret' ? `${String(object['type'] ?? 'Opaque')} · ` : '';
+    description = `${type}${keys} key${keys === 1 ? '' : 's'} · ${age}`;
+  } else if (info.kind === 'Node') {
+    const ready = ((object['status'] as { conditions?: Array<{ type: string; status: string }> } | undefined)?.conditions ?? []).find(
+      (c) => c.type === 'Ready',
+    );
+    description = `${ready?.status === 'True' ? 'Ready' : 'NotReady'} · ${age}`;
+    icon = ready?.status === 'True' ? { id: 'vm-running', color: 'charts.green' } : { id: 'vm-outline', color: 'charts.red' };
+  }
+  return {
+    id: nodeId(node),
+    label: info.kind === 'Event' ? eventLabel(object) : name,
+    description,
+    tooltip: `${info.kind} ${node.namespace ? `${node.namespace}/` : ''}${name}`,
+    contextValue: `kubernetesAgents.resource.${kindId(info)}`,
+    icon,
+    collapsible: false,
+  };
+}
+
+function eventLabel(event: KubeObject): string {
+  const involved = event['involvedObject'] as { kind?: string; name?: string } | undefined;
+  return `${involved?.kind ?? ''}/${involved?.name ?? ''}`;
+}
+
+function isDashboardKind(info: KindInfo): info is KindInfo & { kind: ResourceKind } {
+  return (info.group === '' || info.group === 'apps' || info.group === 'batch') && RESOURCE_KINDS.includes(info.kind as ResourceKind);
+}
+
+function statusIcon(status: string): NodePresentation['icon'] {
+  if (/^(Available|Ready|Running|Complete|Succeeded|Scheduled|Active|ClusterIP|NodePort|LoadBalancer|ExternalName)$/.test(status))
+    return { id: 'pass', color: 'charts.green' };
+  if (/^(Failed|Error|CrashLoopBackOff)$/.test(status)) return { id: 'error', color: 'charts.red' };
+  return { id: 'sync', color: 'charts.yellow' };
 }
 
 function presentMessage(node: MessageNode): NodePresentation {

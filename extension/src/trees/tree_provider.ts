@@ -33,7 +33,11 @@ export class ModelTreeProvider<N> implements vscode.TreeDataProvider<N>, vscode.
 function toTreeItem(p: NodePresentation): vscode.TreeItem {
   const item = new vscode.TreeItem(
     p.label,
-    p.collapsible ? vscode.TreeItemCollapsibleState.Collapsed : vscode.TreeItemCollapsibleState.None,
+    !p.collapsible
+      ? vscode.TreeItemCollapsibleState.None
+      : p.expanded
+        ? vscode.TreeItemCollapsibleState.Expanded
+        : vscode.TreeItemCollapsibleState.Collapsed,
   );
   item.id = p.id;
   item.description = p.description;

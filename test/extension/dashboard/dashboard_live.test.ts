@@ -14,7 +14,8 @@ import { formatProxyCredential } from '../../../agent/shared/proxy_credential';
 import { tunnelFiguresPath, type TunnelFiguresView } from '../../../agent/shared/kas_api';
 import { buildKubeconfig } from '../../../extension/src/commands/kubeconfig';
 import { DashboardController } from '../../../extension/src/dashboard/dashboard_controller';
-import { podSource } from '../../../extension/src/dashboard/source';
+import { cacheSource } from '../../../extension/src/dashboard/source';
+import { ResourceCache } from '../../../extension/src/cache/resource_cache';
 import { readCaFile } from '../../../extension/src/kas_client/http';
 import { KasApi } from '../../../extension/src/kas_client/kas_api';
 import { KasClientError } from '../../../extension/src/kas_client/errors';
@@ -100,9 +101,8 @@ describe('dashboard against the local pair (kas + agentk + dev cluster)', functi
       agentId: ready.agentId,
       agentName: ready.agentName,
       namespace,
-      source: podSource(
-        () => Promise.resolve(kube),
-        () => Promise.resolve({ server: ready.k8sProxyUrl, token, caPem }),
+      source: cacheSource(new ResourceCache({ client: () => Promise.resolve(kube), debounceMs: 100 }), () =>
+        Promise.resolve({ server: ready.k8sProxyUrl, token, caPem }),
       ),
       agent: async (signal) => (await kas.agents(signal)).find((a) => a.id === ready.agentId),
       figures: (signal) => kas.tunnelFigures(ready.agentId, signal),
@@ -142,6 +142,39 @@ describe('dashboard against the local pair (kas + agentk + dev cluster)', functi
       60_000,
     );
     assert.equal(byName('dash-a')?.ready, '1/1');
+    // A Deployment: its ReplicaSet and pods arrive from the same cache, the pods turn Running,
+    // and a deleted pod is replaced (the pod count dips and comes back, the old name gone).
+    const created = await runKubectl(['create', 'deployment', 'dash-web', '--image=sim', '--replicas=2', '-n', namespace], { kubeconfig });
+    assert.equal(created.code, 0, created.stderr);
+    const webPods = () => [...rows.values()].filter((row) => row.kind === 'Pod' && row.name.startsWith('dash-web-'));
+    await waitFor(
+      'the deployment Available with two Running pods owned by its ReplicaSet',
+      () => {
+        apply();
+        const deployment = [...rows.values()].find((row) => row.kind === 'Deployment' && row.name === 'dash-web');
+        const replicaSet = [...rows.values()].find((row) => row.kind === 'ReplicaSet' && row.owners.some((o) => o.name === 'dash-web'));
+        const pods = webPods();
+        return (
+          deployment?.status === 'Available' &&
+          deployment.ready === '2/2' &&
+          replicaSet !== undefined &&
+          pods.length === 2 &&
+          pods.every((p) => p.status === 'Running' && p.owners.some((o) => o.name === replicaSet.name))
+        );
+      },
+      60_000,
+    );
+    const victim = webPods()[0]!.name;
+    assert.equal((await runKubectl(['delete', 'pod', victim, '-n', namespace, '--wait=false'], { kubeconfig })).code, 0);
+    await waitFor(
+      'the deleted pod replaced, two Running again',
+      () => {
+        apply();
+        const pods = webPods();
+        return !pods.some((p) => p.name === victim) && pods.length === 2 && pods.every((p) => p.status === 'Running');
+      },
+      60_000,
+    );
     const deleted = await runKubectl(['delete', 'pod', 'dash-a', '-n', namespace, '--wait=false'], { kubeconfig });
     assert.equal(deleted.code, 0, deleted.stderr);
     await waitFor(
@@ -194,7 +227,7 @@ describe('dashboard against the local pair (kas + agentk + dev cluster)', functi
       agentId: ready.agentId,
       agentName: ready.agentName,
       namespace: 'default',
-      source: podSource(() => Promise.resolve(reachable ? kube : deadKube)),
+      source: cacheSource(new ResourceCache({ client: () => Promise.resolve(reachable ? kube : deadKube), debounceMs: 100 })),
       agent: async (signal) => (await (reachable ? kas : deadKas).agents(signal)).find((a) => a.id === ready.agentId),
       figures: (signal) => (reachable ? kas : deadKas).tunnelFigures(ready.agentId, signal),
       post: (message) => messages.push(message),
@@ -208,7 +241,8 @@ describe('dashboard against the local pair (kas + agentk + dev cluster)', functi
       assert.ok(shown?.type === 'state' && shown.detail.startsWith('UNREACHABLE'), 'an error code, not upstream text');
       reachable = true;
       await waitFor('live again without any action', () => states().at(-1) === 'live', 60_000);
-      assert.ok(messages.some((m) => m.type === 'snapshot' && m.kind === 'Pod'));
+      // Every kind's feed relists on its own backoff: the pods arrive, though maybe after another kind.
+      await waitFor('the pods listed again', () => messages.some((m) => m.type === 'snapshot' && m.kind === 'Pod'), 60_000);
     } finally {
       await recovering.stop();
     }
