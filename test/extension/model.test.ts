@@ -10,6 +10,7 @@ import type { Pod } from '../../extension/src/kas_client/kube_client';
 import { AgentsModel } from '../../extension/src/trees/agents_model';
 import { formatAge, podStatusText } from '../../extension/src/trees/format';
 import { AgentsNode, present } from '../../extension/src/trees/nodes';
+import { loadKubeLayer } from '../../extension/src/kube/load';
 import { adminClient, createObjects, serve, simulatedPod, startQuietDevCluster, TestServer, waitFor } from './helpers';
 
 /** Map-backed stand-ins for VS Code's Memento and SecretStorage (same contract, in memory). */
@@ -270,7 +271,12 @@ describe('extension model', () => {
       );
     }
 
-    it('reaches pods from connection → agent → namespace, answering from cache first', async () => {
+    /** A namespace's Workloads → Pods node. */
+    async function pods(namespace: AgentsNode): Promise<AgentsNode> {
+      return expand(await expand(namespace, 'Workloads'), 'Pods');
+    }
+
+    it('reaches pods from connection → agent → namespace → Workloads → Pods, answering from cache first', async () => {
       model = new AgentsModel({ connections: () => [record], session, onChange: () => changes++ });
       const connection = await expand(undefined, 'test');
       const first = model.children(connection);
@@ -278,7 +284,7 @@ describe('extension model', () => {
       const agent = await expand(connection, 'dev');
       assert.equal(present(agent, 0).contextValue, 'agent.connected');
       const namespace = await expand(agent, 'tree-test');
-      const pod = await expand(namespace, 'first');
+      const pod = await expand(await pods(namespace), 'first');
       assert.equal(pod.kind, 'pod');
       assert.deepEqual(
         model.children(pod).map((n) => present(n, 0).label),
@@ -288,7 +294,7 @@ describe('extension model', () => {
 
     it('updates the pod list through watch events (added, deleted)', async () => {
       const connection = await expand(undefined, 'test');
-      const namespace = await expand(await expand(connection, 'dev'), 'tree-test');
+      const namespace = await pods(await expand(await expand(connection, 'dev'), 'tree-test'));
       await expand(namespace, 'first');
       const before = changes;
       await createObjects(cluster, 'tree-test', { pods: [simulatedPod('second')] });
@@ -299,6 +305,61 @@ describe('extension model', () => {
         'first to disappear',
         () => !model!.children(namespace).some((n) => n.kind === 'pod' && n.pod.metadata?.name === 'first'),
       );
+    });
+
+    it('groups a namespace by Workloads, Network, Config and Events, and the cluster-scoped kinds under Cluster, live', async () => {
+      const connection = await expand(undefined, 'test');
+      const agent = await expand(connection, 'dev');
+      const namespace = await expand(agent, 'tree-test');
+      const labels = (node: AgentsNode) => model!.children(node).map((n) => present(n, Date.now()).label);
+      assert.deepEqual(labels(namespace), ['Workloads', 'Network', 'Config', 'Events']);
+      const workloads = await expand(namespace, 'Workloads');
+      assert.ok(present(workloads, 0).expanded, 'Workloads opens expanded');
+      assert.deepEqual(labels(workloads), ['Deployments', 'StatefulSets', 'DaemonSets', 'ReplicaSets', 'Jobs', 'CronJobs', 'Pods']);
+      const layer = await loadKubeLayer();
+      const config = layer.createKubeConfig({ server: cluster.url, token: cluster.adminToken, caPem: cluster.caPem });
+      const apps = config.makeApiClient(layer.clientNode.AppsV1Api);
+      const core = config.makeApiClient(layer.clientNode.CoreV1Api);
+      await apps.createNamespacedDeployment({
+        namespace: 'tree-test',
+        body: {
+          metadata: { name: 'web' },
+          spec: {
+            replicas: 2,
+            selector: { matchLabels: { app: 'web' } },
+            template: { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'main', image: 'sim' }] } },
+          },
+        },
+      });
+      await core.createNamespacedSecret({ namespace: 'tree-test', body: { metadata: { name: 'creds' }, data: { password: 'c2VjcmV0' } } });
+      const deployments = await expand(workloads, 'Deployments');
+      const deployment = await waitFor(
+        'web Available 2/2 in the tree',
+        () => {
+          const node = model!.children(deployments).find((n) => present(n, Date.now()).label === 'web');
+          return node && /^Available · ready 2\/2/.test(present(node, Date.now()).description ?? '') && node;
+        },
+        30_000,
+      );
+      assert.equal(present(deployment, 0).contextValue, 'kubernetesAgents.resource.deployment');
+      await waitFor('the Deployments count', () => present(model!.children(workloads)[0]!, 0).description === '1');
+      const secrets = await expand(await expand(namespace, 'Config'), 'Secrets');
+      const secret = await expand(secrets, 'creds');
+      const shown = present(secret, 0);
+      assert.equal(shown.contextValue, 'kubernetesAgents.resource.secret');
+      assert.match(shown.description ?? '', /Opaque · 1 key/);
+      assert.ok(!JSON.stringify(shown).includes('c2VjcmV0'), 'a secret value is never shown');
+      const clusterGroup = await expand(agent, 'Cluster');
+      assert.deepEqual(labels(clusterGroup), ['Nodes', 'Namespaces', 'CustomResourceDefinitions', 'Custom Resources']);
+      const nodes = await expand(clusterGroup, 'Nodes');
+      const node = await waitFor('a node, Ready', () => model!.children(nodes).find((n) => n.kind === 'resource'));
+      assert.match(present(node, 0).description ?? '', /^Ready/);
+      assert.equal(present(node, 0).contextValue, 'kubernetesAgents.resource.node');
+      // The namespace filter: only the picked namespaces stay under the agent (Cluster always).
+      model!.setNamespaceFilter('conn-1', '1', ['tree-test']);
+      assert.deepEqual(labels(agent), ['tree-test', 'Cluster']);
+      model!.setNamespaceFilter('conn-1', '1', undefined);
+      assert.ok(labels(agent).includes('default'));
     });
   });
 });
