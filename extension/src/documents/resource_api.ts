@@ -8,25 +8,13 @@ import * as https from 'node:https';
 import * as httpPlain from 'node:http';
 import { codeForNetworkError, codeForStatus, kasRefusedCredentials, KasClientError, UserFacingError } from '../kas_client/errors';
 import { joinUrl, readBody } from '../kas_client/http';
-import type { ClusterParts } from '../kas_client/kube_client';
+import type { ClusterParts, KubeObject } from '../kas_client/kube_client';
 import type { ObjectIdentity } from './resource_ref';
+
+export type { KubeObject };
 
 export const FIELD_MANAGER = 'kubernetes-agent-workbench';
 const DEFAULT_TIMEOUT_MS = 15_000;
-
-export interface KubeObject {
-  apiVersion?: string;
-  kind?: string;
-  metadata?: {
-    name?: string;
-    namespace?: string;
-    uid?: string;
-    resourceVersion?: string;
-    managedFields?: unknown;
-    [key: string]: unknown;
-  };
-  [key: string]: unknown;
-}
 
 export interface FieldConflict {
   manager: string;

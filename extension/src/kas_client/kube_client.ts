@@ -33,6 +33,8 @@ export interface KubeObject {
     labels?: Record<string, string>;
     annotations?: Record<string, string>;
     ownerReferences?: Array<{ kind: string; name: string; uid: string; controller?: boolean }>;
+    managedFields?: unknown;
+    [field: string]: unknown;
   };
   [field: string]: unknown;
 }
