@@ -2,35 +2,25 @@
 // (a local port, HTTP GETs through it, stop) and exec (a shell with a TTY: typed commands, their
 // output, the exit code); and the pod health the tree's icons show, from real simulated pods.
 import { strict as assert } from 'node:assert';
-import { promises as fs } from 'node:fs';
-import path from 'node:path';
-import type { Agentk } from '../../agent/agentk';
-import { createCertificateAuthority } from '../../agent/internal/tls';
 import type { ClusterParts, Pod } from '../../extension/src/kas_client/kube_client';
 import { ExecSession } from '../../extension/src/streams/exec_session';
 import { PortForward } from '../../extension/src/streams/port_forward';
 import { podHealth } from '../../extension/src/trees/pod_health';
-import { startTestCluster, type TestCluster } from '../support/devcluster';
-import { AGENT_ID, USER_TOKEN, startAgentk, startKas, waitForIdleTunnels, type Kas } from '../modules/reverse_tunnel/harness';
+import type { TestCluster } from '../support/devcluster';
+import { startClusterBehindKas, type ClusterBehindKas } from '../support/cluster_behind_kas';
 import { adminClient, createObjects, simulatedPod, waitFor } from './helpers';
 
 describe('extension streams through kas (port-forward, exec) and pod health', function () {
   this.timeout(60_000);
+  let stack: ClusterBehindKas;
   let cluster: TestCluster;
-  let kas: Kas;
-  let agentk: Agentk;
   let parts: ClusterParts;
   const forwards: PortForward[] = [];
 
   before(async () => {
-    cluster = await startTestCluster();
-    const ca = createCertificateAuthority();
-    const caFile = path.join(cluster.dir, 'kas-ca.pem');
-    await fs.writeFile(caFile, ca.certPem);
-    kas = await startKas({ tlsCa: ca });
-    agentk = await startAgentk({ kasAddress: kas.grpcAddress, kubeconfig: cluster.kubeconfig, caFile });
-    await waitForIdleTunnels(kas.registry);
-    parts = { server: kas.proxyUrl, token: `pat:${AGENT_ID}:${USER_TOKEN}`, caPem: ca.certPem };
+    stack = await startClusterBehindKas();
+    cluster = stack.cluster;
+    parts = { server: stack.kas.proxyUrl, token: stack.userToken, caPem: stack.caPem };
     const web = simulatedPod('web', {}, { app: 'web' });
     (web.spec as { containers: Array<Record<string, unknown>> }).containers[0]!.ports = [{ containerPort: 8080 }];
     await createObjects(cluster.cluster, 'default', { pods: [web] });
@@ -39,9 +29,7 @@ describe('extension streams through kas (port-forward, exec) and pod health', fu
   });
   after(async () => {
     for (const forward of forwards) await forward.stop();
-    await agentk?.stop();
-    await kas?.stop();
-    await cluster?.stop();
+    await stack?.stop();
   });
 
   it('port-forwards a local port to the pod through kas; HTTP GETs answer; stop frees the port', async () => {

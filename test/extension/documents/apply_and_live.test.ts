@@ -3,18 +3,14 @@
 // (fields named, then forced), a stale resourceVersion, scale and restart, a live object list
 // that follows changes, and Describe's text with the object's events.
 import { strict as assert } from 'node:assert';
-import { promises as fs } from 'node:fs';
-import path from 'node:path';
-import type { Agentk } from '../../../agent/agentk';
-import { createCertificateAuthority } from '../../../agent/internal/tls';
 import { applyPlan, parseObjects, planApply } from '../../../extension/src/documents/apply_plan';
 import { describeText } from '../../../extension/src/documents/describe';
 import { LiveList } from '../../../extension/src/documents/live_list';
 import { ApplyConflictError, ResourceApi, type KubeObject } from '../../../extension/src/documents/resource_api';
 import { involvedObjectSelector, restartRollout, scale } from '../../../extension/src/documents/resource_actions';
-import { startTestCluster, type TestCluster } from '../../support/devcluster';
+import type { TestCluster } from '../../support/devcluster';
 import { runKubectl } from '../../support/kubectl';
-import { AGENT_ID, USER_TOKEN, startAgentk, startKas, waitForIdleTunnels, type Kas } from '../../modules/reverse_tunnel/harness';
+import { startClusterBehindKas, type ClusterBehindKas } from '../../support/cluster_behind_kas';
 import { waitFor } from '../helpers';
 
 const DEPLOYMENT = (replicas: number) => `
@@ -39,27 +35,19 @@ const WEB = { apiVersion: 'apps/v1', kind: 'Deployment', namespace: 'default', n
 
 describe('extension resource documents through kas (apply with dry-run, conflicts, scale, live lists)', function () {
   this.timeout(60_000);
+  let stack: ClusterBehindKas;
   let cluster: TestCluster;
-  let kas: Kas;
-  let agentk: Agentk;
   let api: ResourceApi;
   const lists: LiveList[] = [];
 
   before(async () => {
-    cluster = await startTestCluster();
-    const ca = createCertificateAuthority();
-    const caFile = path.join(cluster.dir, 'kas-ca.pem');
-    await fs.writeFile(caFile, ca.certPem);
-    kas = await startKas({ tlsCa: ca });
-    agentk = await startAgentk({ kasAddress: kas.grpcAddress, kubeconfig: cluster.kubeconfig, caFile });
-    await waitForIdleTunnels(kas.registry);
-    api = new ResourceApi({ server: kas.proxyUrl, token: `pat:${AGENT_ID}:${USER_TOKEN}`, caPem: ca.certPem });
+    stack = await startClusterBehindKas();
+    cluster = stack.cluster;
+    api = new ResourceApi({ server: stack.kas.proxyUrl, token: stack.userToken, caPem: stack.caPem });
   });
   after(async () => {
     for (const list of lists) list.dispose();
-    await agentk?.stop();
-    await kas?.stop();
-    await cluster?.stop();
+    await stack?.stop();
   });
 
   it('plans a multi-document file (dry run: nothing created), then applies it with server-side apply', async () => {

@@ -4,11 +4,10 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { stringify } from 'yaml';
-import type { Agentk } from '../../../agent/agentk';
-import { createCertificateAuthority } from '../../../agent/internal/tls';
-import { startTestCluster, type TestCluster } from '../../support/devcluster';
+import type { TestCluster } from '../../support/devcluster';
+import { startClusterBehindKas, type ClusterBehindKas } from '../../support/cluster_behind_kas';
 import { runKubectl, spawnKubectl, stopAllKubectl } from '../../support/kubectl';
-import { AGENT_ID, USER_TOKEN, startAgentk, startKas, waitForIdleTunnels, type Kas } from '../reverse_tunnel/harness';
+import { AGENT_ID, USER_TOKEN } from '../reverse_tunnel/harness';
 
 function kubeconfigThroughKas(proxyUrl: string, caPem: string, token: string): string {
   return stringify({
@@ -28,9 +27,8 @@ async function kubectlMinorVersion(kubeconfig: string): Promise<number> {
 
 describe('tunnel: real kubectl through kas and agentk to the dev cluster', function () {
   this.timeout(90_000);
+  let stack: ClusterBehindKas;
   let cluster: TestCluster;
-  let kas: Kas;
-  let agentk: Agentk;
   let kubeconfig: string;
   const kubectl = async (args: string[], input?: string) => {
     const result = await runKubectl(args, { kubeconfig, input });
@@ -39,22 +37,15 @@ describe('tunnel: real kubectl through kas and agentk to the dev cluster', funct
   };
 
   before(async () => {
-    cluster = await startTestCluster();
-    const ca = createCertificateAuthority();
-    const caFile = path.join(cluster.dir, 'kas-ca.pem');
-    await fs.writeFile(caFile, ca.certPem);
-    kas = await startKas({ tlsCa: ca });
-    agentk = await startAgentk({ kasAddress: kas.grpcAddress, kubeconfig: cluster.kubeconfig, caFile });
-    await waitForIdleTunnels(kas.registry);
+    stack = await startClusterBehindKas();
+    cluster = stack.cluster;
     kubeconfig = path.join(cluster.dir, 'kubeconfig-through-kas');
-    await fs.writeFile(kubeconfig, kubeconfigThroughKas(kas.proxyUrl, ca.certPem, USER_TOKEN), { mode: 0o600 });
+    await fs.writeFile(kubeconfig, kubeconfigThroughKas(stack.kas.proxyUrl, stack.caPem, USER_TOKEN), { mode: 0o600 });
   });
   afterEach(() => stopAllKubectl());
   after(async () => {
     await stopAllKubectl();
-    await agentk?.stop();
-    await kas?.stop();
-    await cluster?.stop();
+    await stack?.stop();
   });
 
   it('kubectl get namespaces and get pods -A', async () => {
