@@ -2,7 +2,7 @@
 // written out here as our own proto text: kas serves the reference's services with it, so an agent
 // built from the reference's .proto files talks to our kas. One constant per reference file;
 // imports are left out because all of them are parsed into one protobufjs root. Validation
-// options of the reference are checked in code (reference_machine.ts), not declared here.
+// options of the reference are checked in code (kas_translator.ts), not declared here.
 import protobuf from 'protobufjs';
 
 /** google/protobuf/any.proto, google/protobuf/duration.proto, google/rpc/status.proto. */
