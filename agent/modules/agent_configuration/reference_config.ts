@@ -46,3 +46,28 @@ function convertDuration(target: unknown, path: readonly string[]): void {
   const seconds = Math.floor(ms / 1000);
   parent[last] = { seconds, nanos: Math.round((ms - seconds * 1000) * 1e6) };
 }
+
+/** Keys kas adds to AgentConfiguration that the config file does not have. */
+const KAS_ADDED_KEYS = ['agent_id', 'project_id', 'project_path', 'gitlab_external_url'];
+
+/** The reference's AgentConfiguration (as toObject gives it: snake_case, enums by name) as our config. */
+export function agentConfigOfReference(configuration: Record<string, unknown> | undefined): AgentConfig {
+  const copy = structuredClone(configuration ?? {});
+  for (const key of KAS_ADDED_KEYS) delete copy[key];
+  for (const path of DURATION_PATHS) durationToText(copy, path);
+  const manifestProjects = (copy.gitops as { manifest_projects?: unknown } | undefined)?.manifest_projects;
+  if (Array.isArray(manifestProjects)) {
+    for (const project of manifestProjects) for (const key of MANIFEST_PROJECT_DURATIONS) durationToText(project, [key]);
+  }
+  return copy as AgentConfig;
+}
+
+function durationToText(target: unknown, path: readonly string[]): void {
+  let parent = target as Record<string, unknown> | undefined;
+  for (const key of path.slice(0, -1)) parent = parent?.[key] as Record<string, unknown> | undefined;
+  const last = path[path.length - 1]!;
+  const duration = parent?.[last] as { seconds?: number; nanos?: number } | undefined;
+  if (!parent || typeof duration !== 'object' || duration === null) return;
+  const ms = (duration.seconds ?? 0) * 1000 + (duration.nanos ?? 0) / 1e6;
+  parent[last] = ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
+}

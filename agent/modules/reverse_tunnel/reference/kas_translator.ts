@@ -149,7 +149,24 @@ export class KasReferenceTranslator implements FrameTranslator {
       const ours = name === REFERENCE_KUBERNETES_API_SERVICE ? KUBERNETES_API_SERVICE : name;
       return { name: ours, methods: (service?.methods ?? []).map((method) => `/${ours}/${method?.name ?? ''}`) };
     });
-    return { services, ...this.agentInfo() };
+    // Read when the registry takes the descriptor (after the token check), not as the frame
+    // arrives: a GetConfiguration opened first on the connection has left its agent_meta by then.
+    const agentInfo = this.agentInfo;
+    return {
+      services,
+      get version() {
+        return agentInfo().version;
+      },
+      get podName() {
+        return agentInfo().podName;
+      },
+      get podNamespace() {
+        return agentInfo().podNamespace;
+      },
+      get instanceId() {
+        return agentInfo().instanceId;
+      },
+    };
   }
 
   /** One gRPC message of the agent's answer: a grpctool.HttpResponse for the Kubernetes API, else passed on. */

@@ -3,7 +3,7 @@
 // as our own frames are; the configuration uses a snake_case root so that our parsed config
 // (snake_case, as the YAML) goes through fromObject as it is.
 import type { ServiceDefinition } from '../../../internal/grpc';
-import { methodDefinition, protoCodec } from '../../../internal/proto_codec';
+import { methodDefinition, protoCodec, type ProtoCodec } from '../../../internal/proto_codec';
 import type { ValuesMap } from '../protocol';
 import { referenceRoot } from './protos';
 
@@ -112,10 +112,18 @@ const configurationRequestCodec = protoCodec<RefConfigurationRequest>(
   snakeRoot.lookupType('gitlab.agent.agent_configuration.rpc.ConfigurationRequest'),
   { plainObjects: true },
 );
-const configurationResponseCodec = protoCodec<RefConfigurationResponse>(
-  snakeRoot.lookupType('gitlab.agent.agent_configuration.rpc.ConfigurationResponse'),
-  { plainObjects: true },
-);
+const configurationResponseType = snakeRoot.lookupType('gitlab.agent.agent_configuration.rpc.ConfigurationResponse');
+const configurationResponsePlain = protoCodec<RefConfigurationResponse>(configurationResponseType, { plainObjects: true });
+// Enums by name (log levels as the YAML writes them), int64 as numbers.
+const configurationResponseCodec: ProtoCodec<RefConfigurationResponse> = {
+  serialize: configurationResponsePlain.serialize,
+  deserialize: (bytes) =>
+    configurationResponseType.toObject(configurationResponseType.decode(bytes), {
+      longs: Number,
+      enums: String,
+      defaults: false,
+    }) as RefConfigurationResponse,
+};
 
 export const serializeRefConfigurationRequest = configurationRequestCodec.serialize;
 export const deserializeRefConfigurationRequest = configurationRequestCodec.deserialize;
@@ -130,4 +138,10 @@ export const referenceConfigurationServiceDefinition: ServiceDefinition = {
     configurationResponseCodec,
     'getConfiguration',
   ),
+};
+
+/** The request and response encodings of the reference's GetConfiguration, as agentk's client call takes them. */
+export const referenceConfigurationCallCodec = {
+  serialize: serializeRefConfigurationRequest,
+  deserialize: deserializeRefConfigurationResponse,
 };
