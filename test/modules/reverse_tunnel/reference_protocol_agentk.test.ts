@@ -1,15 +1,17 @@
 // Our agentk speaking the reference's agent protocol (agentk --agent-protocol reference): a core
 // subset of the tunnel suite on it (GET, POST, a streamed response, an upgrade, a cluster status),
 // its configuration through the reference's GetConfiguration from a real kas (and the next one
-// after a commit).
+// after a commit), and the command line's refusal of a combination the reference cannot run.
 // The whole tunnel suite runs this way with AGENT_PROTOCOL=reference.
 import { strict as assert } from 'node:assert';
+import { spawn } from 'node:child_process';
 import * as path from 'node:path';
 import WebSocket from 'ws';
 import { runAgentk, type Agentk } from '../../../agent/agentk';
 import { startKas as startFullKas, type Kas as FullKas } from '../../../agent/kas/index';
 import { TestRepository, makeTempDir, testKasConfig, testLogger } from '../../kas/helpers';
 import {
+  AGENT_TOKEN,
   quietLogger,
   request,
   startAgentk,
@@ -153,5 +155,28 @@ describe('reference protocol: our agentk gets its configuration through the refe
       for (const stop of kasStops) await stop();
       temp.remove();
     }
+  });
+});
+
+describe('agentk --agent-protocol on the command line', function () {
+  this.timeout(30_000);
+
+  function runCli(args: string[]): Promise<{ code: number | null; stderr: string }> {
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, '../../../agent/cmd/agentk.ts'), ...args], {
+      env: { ...process.env, AGENTK_TOKEN: AGENT_TOKEN },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    return new Promise((resolve) => child.once('exit', (code) => resolve({ code, stderr })));
+  }
+
+  it('refuses an unknown protocol, and the reference protocol with transport v2', async () => {
+    const unknown = await runCli(['--kas-address', 'grpc://127.0.0.1:1', '--agent-protocol', 'gitlab']);
+    assert.notEqual(unknown.code, 0);
+    assert.match(unknown.stderr, /--agent-protocol must be workbench or reference/);
+    const v2 = await runCli(['--kas-address', 'grpc://127.0.0.1:1', '--agent-protocol', 'reference', '--tunnel-transport', 'v2']);
+    assert.notEqual(v2.code, 0);
+    assert.match(v2.stderr, /gRPC tunnel alone/);
   });
 });
