@@ -109,6 +109,17 @@ describe('reference protocol: an agent built from the reference .proto files, se
     assert.equal(next.commit_id, commit, 'the first configuration sent is the new commit, not the one the agent had');
   });
 
+  it('sends an agent without config.yaml an empty configuration with its commit id', async () => {
+    const commit = repo.commit({ '.gitlab/agents/bare/README.md': 'no config file\n' }, 'add agent bare');
+    await kas.registry.watcher.refresh();
+    const token = (await kas.registry.agentTokens.create('bare')).token;
+    const watch = watchReferenceConfiguration({ address: kas.agentAddress, token });
+    stops.push(() => watch.stop());
+    const first = await watch.next(() => true);
+    assert.equal(first.commit_id, commit);
+    assert.deepEqual(Object.keys(first.configuration).sort(), ['agent_id', 'project_path']);
+  });
+
   it('refuses GetConfiguration and Connect without a valid agent token', async () => {
     const watch = watchReferenceConfiguration({ address: kas.agentAddress, token: 'not-a-token' });
     stops.push(() => watch.stop());
