@@ -154,6 +154,18 @@ describe('reference protocol: a hostile reference agent cannot take kas down', f
     });
   }
 
+  it('cuts a response the agent fails midway (trailer, then error, as the reference agent sends it): not a protocol error', async () => {
+    const { kas, client } = await kasAndClient();
+    const before = await protocolErrors();
+    const { status } = await hostileStream(kas, client, [GRPC_HEADER, HTTP_HEAD, HTTP_DATA, GRPC_TRAILER, ERROR], true);
+    const res = await answered(`${kas.proxyUrl}/api/v1/pods`);
+    assert.ok(res instanceof Error, `the response was not cut: ${res instanceof Error ? '' : `${res.status} ${res.body}`}`);
+    assert.doesNotMatch(res.message, /no answer within/);
+    assert.equal((await status).code, grpc.status.OK, 'a well-formed failure ends the stream normally');
+    assert.equal(await protocolErrors(), before);
+    await servesNormally(kas);
+  });
+
   it('answers an agent error before the response with its status, as the reference maps it', async () => {
     const { kas, client } = await kasAndClient();
     await hostileStream(kas, client, [ERROR]);
