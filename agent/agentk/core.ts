@@ -16,7 +16,7 @@ import type {
 import { listenerList } from '../module/listener_list';
 import { ShutdownStack } from '../module/shutdown_stack';
 import { collectWhenIdle } from './memory';
-import { dialKas, type KasConnection } from '../modules/reverse_tunnel/agent/dial';
+import { dialKas, type AgentProtocol, type KasConnection } from '../modules/reverse_tunnel/agent/dial';
 import { TunnelPool, type PoolSettings, type PoolStats } from '../modules/reverse_tunnel/agent/pool';
 import { tunnelServiceDispatch, type TunnelService } from '../modules/reverse_tunnel/agent/services';
 import type { AgentConfig } from '../shared/agent_config/types';
@@ -52,6 +52,8 @@ export interface AgentkOptions {
    * 'v2' adds the reverse HTTP/1.1 connections kas prefers (module http_tunnel).
    */
   tunnelTransport?: TunnelTransport;
+  /** The agent RPCs' protocol: ours (default) or the reference's, as its agentk speaks them (tunnel and configuration). */
+  agentProtocol?: AgentProtocol;
   /** Called with every configuration kas pushes (after agentk applied what it uses). */
   onConfig?: (config: AgentConfig, commit: string) => void;
   logger: Logger;
@@ -77,7 +79,14 @@ export async function startAgentkCore(options: AgentkOptions, modules: readonly 
   const serviceAccountDir = options.serviceAccountDir ?? SERVICE_ACCOUNT_DIR;
   const kubeConfig = await loadKubeConfig(options, inCluster ? serviceAccountDir : undefined);
   const caPem = options.caFile ? await readFile(options.caFile, 'utf8') : undefined;
-  const kas = await dialKas({ kasAddress: options.kasAddress, token: options.token, caPem, tlsServerName: options.tlsServerName, logger });
+  const kas = await dialKas({
+    kasAddress: options.kasAddress,
+    token: options.token,
+    caPem,
+    tlsServerName: options.tlsServerName,
+    protocol: options.agentProtocol,
+    logger,
+  });
   const shutdown = new ShutdownStack(logger);
   shutdown.push(() => kas.close());
   const agentMeta: AgentMeta = {

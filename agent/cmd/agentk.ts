@@ -29,6 +29,7 @@ const spec = {
     'leader-election-renew-deadline': { type: 'string' },
     'leader-election-retry-period': { type: 'string' },
     'tunnel-transport': { type: 'string' },
+    'agent-protocol': { type: 'string' },
   },
   help: {
     'kas-address': 'kas agent endpoint: grpc://, grpcs://, ws:// or wss:// (HTTPS_PROXY/NO_PROXY honoured)',
@@ -47,6 +48,8 @@ const spec = {
     'leader-election-retry-period': 'how often each replica tries to take or renew the Lease (default 2s)',
     'tunnel-transport':
       'v2: reverse HTTP/1.1 connections beside the gRPC tunnel, which kas prefers when it offers them; grpc: the gRPC tunnel alone (default grpc)',
+    'agent-protocol':
+      "workbench: our tunnel and configuration RPCs; reference: the GitLab agent's (its .proto services), gRPC tunnel only (default workbench)",
   },
 } as const;
 
@@ -95,7 +98,12 @@ runMain(async () => {
   if (!kasAddress) throw new UsageError("--kas-address is required. Run 'agentk --help' for usage.");
   const level = (values['log-level'] ?? 'info') as LogLevel;
   if (!LOG_LEVELS.includes(level)) throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}`);
-  const transport = values['tunnel-transport'] ?? 'grpc';
+  const protocol = values['agent-protocol'] ?? 'workbench';
+  if (protocol !== 'workbench' && protocol !== 'reference') throw new UsageError('--agent-protocol must be workbench or reference');
+  // The reference has only the gRPC tunnel: its protocol leaves out our reverse HTTP/1.1 transport.
+  if (protocol === 'reference' && values['tunnel-transport'] === 'v2')
+    throw new UsageError('--agent-protocol reference runs on the gRPC tunnel alone: leave out --tunnel-transport v2');
+  const transport = protocol === 'reference' ? 'grpc' : (values['tunnel-transport'] ?? 'grpc');
   if (transport !== 'grpc' && transport !== 'v2') throw new UsageError('--tunnel-transport must be grpc or v2');
   const logger = createLogger({ component: 'agentk' }, { level });
   const agentk = await runAgentk({
@@ -110,6 +118,7 @@ runMain(async () => {
     observabilityAddress: values['observability-listen-address'] ?? ':8080',
     collectWhenIdle: true, // this process is agentk's alone
     tunnelTransport: transport,
+    agentProtocol: protocol,
     logger,
   });
   const shutdown = (signal: string) => {

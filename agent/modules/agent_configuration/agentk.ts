@@ -5,7 +5,13 @@
 import { Status } from '../../internal/grpc';
 import type { Logger } from '../../internal/log';
 import type { AgentConfig } from '../../shared/agent_config';
-import { dialKas, type KasConnection, type KasDialOptions } from '../reverse_tunnel/agent/dial';
+import { dialKas, type AgentProtocol, type KasConnection, type KasDialOptions } from '../reverse_tunnel/agent/dial';
+import {
+  REFERENCE_GET_CONFIGURATION_PATH,
+  referenceConfigurationCallCodec,
+  type RefConfigurationResponse,
+} from '../reverse_tunnel/reference/wire';
+import { agentConfigOfReference } from './reference_config';
 import type { CallStatus, ClientCall } from '../reverse_tunnel/agent/grpc_client';
 import {
   GET_CONFIGURATION_PATH,
@@ -20,7 +26,7 @@ export interface ConfigurationWatchOptions {
    * agentk's connection to kas (calls carry its agent token; not closed by stop()), or where to
    * dial one of its own (closed by stop()).
    */
-  connection: Pick<KasConnection, 'openCall'> | Omit<KasDialOptions, 'logger'>;
+  connection: (Pick<KasConnection, 'openCall'> & { protocol?: AgentProtocol }) | Omit<KasDialOptions, 'logger'>;
   agentMeta?: AgentMeta;
   onConfig: (config: AgentConfig, commit: string) => void;
   logger: Logger;
@@ -39,7 +45,9 @@ export function watchAgentConfiguration(options: ConfigurationWatchOptions): Con
   const backoff = options.backoff ?? DEFAULT_BACKOFF;
   let delayMs = backoff.initialMs;
   let stopped = false;
-  let current: ClientCall<ConfigurationRequest, ConfigurationResponse> | undefined;
+  let current: ClientCall<unknown, unknown> | undefined;
+  /** The reference's agents tell kas the commit they have, so that a reconnect does not resend it. */
+  let lastCommit = '';
   let retryTimer: NodeJS.Timeout | undefined;
 
   const scheduleReconnect = (reason: string) => {
@@ -50,20 +58,37 @@ export function watchAgentConfiguration(options: ConfigurationWatchOptions): Con
     delayMs = Math.min(delayMs * backoff.factor, backoff.maxMs);
   };
 
-  function openOn(kas: Pick<KasConnection, 'openCall'>): void {
+  function openOn(kas: Pick<KasConnection, 'openCall'> & { protocol?: AgentProtocol }): void {
     if (stopped) return;
-    const stream = kas.openCall(GET_CONFIGURATION_PATH, configurationCallCodec);
-    current = stream;
-    stream.on('data', (response: ConfigurationResponse) => {
-      delayMs = backoff.initialMs;
-      deliver(response, options);
-    });
+    const stream = kas.protocol === 'reference' ? openReference(kas) : openOwn(kas);
+    current = stream as ClientCall<unknown, unknown>;
     stream.on('error', () => undefined); // the status says why
     stream.once('status', (status: CallStatus) => {
       if (current === stream) current = undefined;
       scheduleReconnect(status.code === Status.OK ? 'closed by kas' : `${Status[status.code] ?? status.code}: ${status.details}`);
     });
+  }
+
+  function openOwn(kas: Pick<KasConnection, 'openCall'>): ClientCall<ConfigurationRequest, ConfigurationResponse> {
+    const stream = kas.openCall(GET_CONFIGURATION_PATH, configurationCallCodec);
+    stream.on('data', (response: ConfigurationResponse) => {
+      delayMs = backoff.initialMs;
+      deliver(response, options);
+    });
     stream.end({ agentMeta: options.agentMeta ?? {} });
+    return stream;
+  }
+
+  function openReference(kas: Pick<KasConnection, 'openCall'>): ClientCall<unknown, unknown> {
+    const stream = kas.openCall(REFERENCE_GET_CONFIGURATION_PATH, referenceConfigurationCallCodec);
+    stream.on('data', (response: RefConfigurationResponse) => {
+      delayMs = backoff.initialMs;
+      lastCommit = response.commit_id ?? '';
+      deliverConfig(agentConfigOfReference(response.configuration), lastCommit, options);
+    });
+    const meta = options.agentMeta ?? {};
+    stream.end({ commit_id: lastCommit, agent_meta: { version: meta.version, pod_name: meta.podName, pod_namespace: meta.podNamespace } });
+    return stream as ClientCall<unknown, unknown>;
   }
 
   function open(): void {
@@ -97,8 +122,12 @@ function deliver(response: ConfigurationResponse, options: ConfigurationWatchOpt
     options.logger.error('kas sent a configuration that is not JSON; ignored', { err });
     return;
   }
+  deliverConfig(config, response.commitId ?? '', options);
+}
+
+function deliverConfig(config: AgentConfig, commit: string, options: ConfigurationWatchOptions): void {
   try {
-    options.onConfig(config, response.commitId ?? '');
+    options.onConfig(config, commit);
   } catch (err) {
     options.logger.error('applying the agent configuration failed', { err });
   }

@@ -35,11 +35,17 @@ export function isImpersonationHeader(name: string): boolean {
 
 /** The Impersonate-* headers to set upstream; undefined for `agent` (leave the client's as they are). */
 export function impersonationHeaders(accessAs: AccessAs, user: CallerUser | undefined): Record<string, string[]> | undefined {
+  const impersonation = impersonationOf(accessAs, user);
+  return impersonation && fromImpersonation(impersonation);
+}
+
+/** Whom the request impersonates; undefined for `agent` (the reference's empty ImpersonationConfig). */
+export function impersonationOf(accessAs: AccessAs, user: CallerUser | undefined): Impersonation | undefined {
   if ('agent' in accessAs) return undefined;
-  if ('impersonate' in accessAs) return fromImpersonation(accessAs.impersonate);
+  if ('impersonate' in accessAs) return accessAs.impersonate;
   const kind = 'user' in accessAs ? 'user' : 'ci_job';
   if (!user?.username) throw new ImpersonationError(`access_as ${kind} needs the caller's identity, and kas sent none`);
-  return fromImpersonation({ username: `gitlab:${kind}:${user.username}`, groups: user.groups });
+  return { username: `gitlab:${kind}:${user.username}`, groups: user.groups };
 }
 
 function fromImpersonation(imp: Impersonation): Record<string, string[]> {

@@ -24,9 +24,13 @@ import {
 } from '../../../agent/modules/reverse_tunnel';
 import { httpTunnelUpgrades, startHttpTunnelServer, type HttpTunnelRegistry } from '../../../agent/modules/http_tunnel';
 import type { TunnelTransport } from '../../../agent/module/modagent';
+import type { AgentProtocol } from '../../../agent/modules/reverse_tunnel/agent/dial';
+
+/** AGENT_PROTOCOL=reference: agentk speaks the reference's agent protocol (agentk --agent-protocol reference), on the gRPC tunnel. */
+export const AGENT_PROTOCOL: AgentProtocol = process.env.AGENT_PROTOCOL === 'reference' ? 'reference' : 'workbench';
 
 /** The suites run with agentk on its default, the reverse HTTP/1.1 transport (module http_tunnel); TUNNEL_TRANSPORT=grpc: on the gRPC tunnel alone. */
-export const TUNNEL_TRANSPORT: TunnelTransport = process.env.TUNNEL_TRANSPORT === 'grpc' ? 'grpc' : 'v2';
+export const TUNNEL_TRANSPORT: TunnelTransport = process.env.TUNNEL_TRANSPORT === 'grpc' || AGENT_PROTOCOL === 'reference' ? 'grpc' : 'v2';
 let currentTransport: TunnelTransport = TUNNEL_TRANSPORT;
 
 /** The transport agentk runs on in the tests of this describe (a suite that runs on both, whatever TUNNEL_TRANSPORT says). */
@@ -271,6 +275,7 @@ export interface AgentkStartOptions {
   token?: string;
   poolSettings?: Partial<PoolSettings>;
   tunnelTransport?: TunnelTransport;
+  agentProtocol?: AgentProtocol;
 }
 
 export function startAgentk(options: AgentkStartOptions): Promise<Agentk> {
@@ -284,6 +289,7 @@ export function startAgentk(options: AgentkStartOptions): Promise<Agentk> {
     podNamespace: 'tests',
     poolSettings: options.poolSettings,
     tunnelTransport: options.tunnelTransport ?? currentTransport,
+    agentProtocol: options.agentProtocol ?? AGENT_PROTOCOL,
     logger: quietLogger,
   });
 }
@@ -347,10 +353,18 @@ export const userAuth = (token = USER_TOKEN) => ({ authorization: `Bearer pat:${
 /** agentk as its own process (the command line), for faults an in-process agentk cannot show (kill -9, SIGSTOP). */
 export function spawnAgentk(args: string[], podName = 'agentk-pod-1'): ChildProcess {
   const transport = args.includes('--tunnel-transport') ? [] : ['--tunnel-transport', currentTransport];
-  return spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, '../../../agent/cmd/agentk.ts'), ...transport, ...args], {
-    env: { ...process.env, POD_NAME: podName, POD_NAMESPACE: 'agents' },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
+  const protocol =
+    args.includes('--agent-protocol') || AGENT_PROTOCOL === 'workbench' || currentTransport === 'v2'
+      ? []
+      : ['--agent-protocol', AGENT_PROTOCOL];
+  return spawn(
+    process.execPath,
+    ['--import', 'tsx', path.join(__dirname, '../../../agent/cmd/agentk.ts'), ...transport, ...protocol, ...args],
+    {
+      env: { ...process.env, POD_NAME: podName, POD_NAMESPACE: 'agents' },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    },
+  );
 }
 
 /** Stops a child process (resuming it first if a test stopped it) and waits for its exit. */

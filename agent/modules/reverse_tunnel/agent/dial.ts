@@ -30,6 +30,8 @@ import {
 import { GRPC_MESSAGE_PREFIX_BYTES, frameBytesMessage, frameMessage, writeMessagePrefix } from '../grpc_wire';
 import { joinWebSocketAndSocket } from '../ws_bridge';
 import { NativeGrpcChannel, type CallCodec, type ClientCall } from './grpc_client';
+import { AgentkReferenceCodec } from '../reference/agentk_codec';
+import { REFERENCE_CONNECT_PATH } from '../reference/wire';
 
 export interface KasDialOptions {
   /** grpc://, grpcs://, ws:// or wss:// URL of kas's agent listener. */
@@ -40,8 +42,13 @@ export interface KasDialOptions {
   /** Verify kas's certificate for this name instead of the address's host. */
   tlsServerName?: string;
   keepaliveTimeMs?: number;
+  /** Which agent protocol the calls speak: ours (default) or the reference's (its .proto services and messages). */
+  protocol?: AgentProtocol;
   logger: Logger;
 }
+
+/** workbench: our Connect and GetConfiguration; reference: the GitLab agent's (reference/wire.ts), as its agentk speaks them. */
+export type AgentProtocol = 'workbench' | 'reference';
 
 /** One Connect stream as agentk sees it (a grpc-js ClientDuplexStream look-alike, see grpc_client.ts). */
 export type TunnelClientStream = ClientCall<ConnectRequest, ConnectResponse>;
@@ -51,6 +58,8 @@ export interface KasConnection {
   openTunnelStream(): TunnelClientStream;
   /** Opens a call of another agent RPC (e.g. the configuration stream) carrying the agent token. */
   openCall<Req, Res>(path: string, codec: CallCodec<Req, Res>): ClientCall<Req, Res>;
+  /** The protocol openTunnelStream speaks, and the configuration stream should. */
+  readonly protocol: AgentProtocol;
   close(): Promise<void>;
 }
 
@@ -120,8 +129,13 @@ export async function dialKas(options: KasDialOptions): Promise<KasConnection> {
     logger: options.logger,
   });
   const authorization = { authorization: `Bearer ${options.token}` };
+  const protocol = options.protocol ?? 'workbench';
   return {
-    openTunnelStream: () => channel.openCall(CONNECT_METHOD_PATH, authorization, CONNECT_CODEC),
+    openTunnelStream:
+      protocol === 'reference'
+        ? () => channel.openCall(REFERENCE_CONNECT_PATH, authorization, new AgentkReferenceCodec())
+        : () => channel.openCall(CONNECT_METHOD_PATH, authorization, CONNECT_CODEC),
+    protocol,
     openCall: (path, codec) => channel.openCall(path, authorization, codec),
     close: async () => {
       channel.close();

@@ -207,8 +207,8 @@ export interface CallObserver<Res> {
 
 export interface CallCodec<Req, Res> {
   serialize: (value: Req) => Uint8Array;
-  /** Called unbound. */
-  deserialize: (bytes: Buffer) => Res;
+  /** Called unbound. undefined: the message stands for nothing the reader sees (a translating codec holds it). */
+  deserialize: (bytes: Buffer) => Res | undefined;
   /** Optional: a message already framed as buffers to write in order (zero-copy paths), or undefined. */
   frameParts?(value: Req): Buffer[] | undefined;
 }
@@ -245,7 +245,9 @@ export class ClientCall<Req, Res> extends EventEmitter {
   private observer: CallObserver<Res> | undefined;
   private firstMessageSeen = false;
   private readonly decoder = new MessageDecoder();
-  private readonly deliverMessage = (message: Res): void => this.deliver(message);
+  private readonly deliverMessage = (message: Res | undefined): void => {
+    if (message !== undefined) this.deliver(message);
+  };
 
   constructor(private readonly codec: CallCodec<Req, Res>) {
     super();

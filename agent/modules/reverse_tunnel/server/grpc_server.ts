@@ -52,6 +52,21 @@ export interface FrameGuard {
   rejected(reason: string): void;
 }
 
+/**
+ * Translates between a method's own messages and the frames its handler works with (the
+ * reference's agent protocol onto the tunnel's own frames): one message may stand for none or
+ * several frames, both ways. Received frames pass the frame guard after translation; a string is
+ * a protocol error that ends the call.
+ */
+export interface FrameTranslator {
+  /** The frames one received message stands for, in order. */
+  inbound(message: unknown): unknown[] | string;
+  /** The peer half-closed: the frames that implies (often none). */
+  inboundEnd(): unknown[] | string;
+  /** The messages one frame the handler writes becomes. */
+  outbound(frame: unknown): unknown[];
+}
+
 /** The 'error' a call emits when its frame guard refused a frame. */
 export interface ProtocolErrorStatus {
   code: Status;
@@ -335,6 +350,8 @@ export class ServerCall extends EventEmitter {
   private readonly decoder = new MessageDecoder(MAX_RECEIVED_MESSAGE_BYTES);
   /** The method's protocol check, when its handler installed one (the tunnel's state machine). */
   frameGuard: FrameGuard | undefined;
+  /** Set by a handler whose method's messages are not the frames it works with (see FrameTranslator). */
+  frameTranslator: FrameTranslator | undefined;
   private requestListener: (() => void) | undefined;
   private parsedMetadata: Metadata | undefined;
 
@@ -438,7 +455,9 @@ export class ServerCall extends EventEmitter {
     this.frameGuard?.sent(message);
     let data: Buffer;
     try {
-      data = frameMessage(this.definition.responseSerialize(message));
+      data = this.frameTranslator
+        ? this.translateOutbound(this.frameTranslator, message)
+        : frameMessage(this.definition.responseSerialize(message));
     } catch (err) {
       this.destroy(err as Error);
       return false;
@@ -448,6 +467,11 @@ export class ServerCall extends EventEmitter {
       return true;
     }
     return this.writeToStream(data);
+  }
+
+  private translateOutbound(translator: FrameTranslator, frame: unknown): Buffer {
+    const messages = translator.outbound(frame).map((message) => frameMessage(this.definition.responseSerialize(message)));
+    return messages.length === 1 ? messages[0]! : Buffer.concat(messages);
   }
 
   private writeToStream(data: Buffer): boolean {
@@ -536,6 +560,19 @@ export class ServerCall extends EventEmitter {
 
   private deliver(message: unknown): void {
     if (this.destroyed) return;
+    if (!this.frameTranslator) return this.deliverFrame(message);
+    this.deliverTranslated(this.frameTranslator.inbound(message));
+  }
+
+  private deliverTranslated(frames: unknown[] | string): void {
+    if (typeof frames === 'string') return this.failProtocol(frames);
+    for (const frame of frames) {
+      if (this.destroyed) return;
+      this.deliverFrame(frame);
+    }
+  }
+
+  private deliverFrame(message: unknown): void {
     const problem = this.frameGuard?.received(message);
     if (problem !== undefined) {
       this.failProtocol(problem);
@@ -591,6 +628,10 @@ export class ServerCall extends EventEmitter {
     if (!this.definition.requestStream && this.request === undefined) {
       this.failAndClose(new GrpcWireError(Status.INVALID_ARGUMENT, 'the call ended without a request message'));
       return;
+    }
+    if (this.frameTranslator) {
+      this.deliverTranslated(this.frameTranslator.inboundEnd());
+      if (this.destroyed) return;
     }
     this.endReceived = true;
     this.maybeEmitEnd();

@@ -103,9 +103,9 @@ interface IdleStream {
 
 interface ReplicaState {
   instanceId: string;
-  podName: string;
-  podNamespace: string;
-  version: string;
+  readonly podName: string;
+  readonly podNamespace: string;
+  readonly version: string;
   connectedSince: Date;
   idle: number;
   busy: number;
@@ -314,11 +314,19 @@ export class TunnelRegistry implements TunnelFinder {
     const instanceId = descriptor.instanceId || `${descriptor.podNamespace ?? ''}/${descriptor.podName ?? ''}`;
     let replica = entry.replicas.get(instanceId);
     if (!replica) {
+      // Read from the descriptor when asked: a reference agent's descriptor names its pod only
+      // once a GetConfiguration on its connection told kas (reference/kas_translator.ts).
       replica = {
         instanceId,
-        podName: descriptor.podName ?? '',
-        podNamespace: descriptor.podNamespace ?? '',
-        version: descriptor.version ?? '',
+        get podName() {
+          return descriptor.podName ?? '';
+        },
+        get podNamespace() {
+          return descriptor.podNamespace ?? '';
+        },
+        get version() {
+          return descriptor.version ?? '';
+        },
         connectedSince: new Date(),
         idle: 0,
         busy: 0,

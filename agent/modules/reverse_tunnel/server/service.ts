@@ -9,6 +9,8 @@ import type { ConnectionContext, FrameGuard, GrpcServiceRegistrar, ServerCall } 
 import { agentConnectionsRefused, tunnelProtocolErrors } from './metrics';
 import type { AgentIdentity, TunnelRegistry, TunnelStream } from './registry';
 import { TunnelStreamMachine } from './stream_state';
+import { KasReferenceTranslator, referenceAgentInfo } from '../reference/kas_translator';
+import { referenceTunnelServiceDefinition } from '../reference/wire';
 
 export interface ReverseTunnelServiceOptions {
   registry: TunnelRegistry;
@@ -30,7 +32,10 @@ export interface ReverseTunnelServiceOptions {
  */
 export const TOKEN_RECHECK_MS = 60_000;
 
-/** For startAgentServer's `services`. */
+/**
+ * For startAgentServer's `services`: our Connect, and the reference's (an agent built from the
+ * reference's .proto files), whose frames are translated into ours before anything checks them.
+ */
 export function reverseTunnelService(options: ReverseTunnelServiceOptions): (server: GrpcServiceRegistrar) => void {
   return (server) => {
     const connect = (call: ServerCall) => {
@@ -44,6 +49,12 @@ export function reverseTunnelService(options: ReverseTunnelServiceOptions): (ser
       });
     };
     server.addService(reverseTunnelServiceDefinition, { Connect: connect });
+    server.addService(referenceTunnelServiceDefinition, {
+      Connect: (call: ServerCall) => {
+        call.frameTranslator = new KasReferenceTranslator(() => referenceAgentInfo(call.connection));
+        connect(call);
+      },
+    });
   };
 }
 
