@@ -107,6 +107,14 @@ describe('agent dashboard page in a browser (real CSP, generated data)', functio
     assert.equal(await drawer.locator('[data-part="conditions"] li strong').textContent(), 'Available: True');
     await drawer.locator('li[data-relation="owned"] button', { hasText: 'ReplicaSet app-0003-5d8f9c7b6' }).waitFor();
     assert.equal(await drawer.locator('li[data-relation="owned"] ul li').count(), 10, 'the ReplicaSet’s 10 pods');
+    // With the drawer and the health panel beside it, every column still fits, none cut short.
+    const clipped = await dashboard.page.evaluate(() => {
+      const right = document.getElementById('resources')!.getBoundingClientRect().right;
+      return Array.from(document.querySelectorAll<HTMLElement>('#table-header .cell'))
+        .filter((cell) => cell.getBoundingClientRect().right > right + 0.5 || cell.scrollWidth > cell.clientWidth)
+        .map((cell) => cell.textContent);
+    });
+    assert.deepEqual(clipped, [], 'columns cut off beside the drawer');
     await drawer.locator('button[data-action="delete"]').click();
     const action = (await dashboard.posted()).at(-1) as { type: string; action?: string; ref?: { name: string } };
     assert.deepEqual([action.type, action.action, action.ref?.name], ['action', 'delete', 'app-0003']);
