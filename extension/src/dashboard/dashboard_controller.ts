@@ -50,6 +50,7 @@ export class DashboardController {
   private feedProblem: Problem;
   private shownState = '';
   private pollTimer: NodeJS.Timeout | undefined;
+  private stopNamespaces: (() => void) | undefined;
   private readonly abort = new AbortController();
 
   constructor(private readonly deps: DashboardControllerDeps) {
@@ -58,7 +59,7 @@ export class DashboardController {
 
   start(): void {
     this.watchNamespace(this.namespace);
-    this.loadNamespaces();
+    this.stopNamespaces = this.deps.source.watchNamespaces((namespaces) => this.namespacesChanged(namespaces));
     this.pollHealth();
     this.postApps();
   }
@@ -92,6 +93,7 @@ export class DashboardController {
   async stop(): Promise<void> {
     this.abort.abort();
     clearTimeout(this.pollTimer);
+    this.stopNamespaces?.();
     this.closeDetail();
     await this.watch?.stop();
   }
@@ -153,15 +155,11 @@ export class DashboardController {
     this.lastDetailObject = undefined;
   }
 
-  private loadNamespaces(): void {
-    this.deps.source.namespaces(this.abort.signal).then(
-      (namespaces) => {
-        this.namespaces = namespaces;
-        const list = namespaces.includes(this.namespace) ? namespaces : [this.namespace, ...namespaces];
-        this.deps.post({ type: 'namespaces', namespaces: list, namespace: this.namespace });
-      },
-      () => undefined, // the picker keeps the one namespace; the watch reports what is wrong
-    );
+  /** The picker follows namespaces created and deleted; the one shown stays in it even when gone. */
+  private namespacesChanged(namespaces: string[]): void {
+    this.namespaces = namespaces;
+    const list = namespaces.includes(this.namespace) ? namespaces : [this.namespace, ...namespaces];
+    this.deps.post({ type: 'namespaces', namespaces: list, namespace: this.namespace });
   }
 
   private pollHealth(): void {
