@@ -47,7 +47,6 @@ export class DashboardController {
   /** The detail last posted: an unchanged object is not sent again. */
   private lastDetailObject: unknown;
   private healthProblem: Problem;
-  private feedProblem: Problem;
   private shownState = '';
   private pollTimer: NodeJS.Timeout | undefined;
   private stopNamespaces: (() => void) | undefined;
@@ -116,9 +115,8 @@ export class DashboardController {
     const watch = this.watch;
     const differ = this.differs.get(kind);
     if (!watch || !differ) return;
-    const { state, error } = watch.state(kind);
+    const { state } = watch.state(kind);
     if (state === 'loading') return;
-    this.feedProblem = state === 'error' ? problemOf(error) : undefined;
     this.showState();
     if (state === 'error') return;
     const update = differ.update(watch.objects(kind));
@@ -199,7 +197,7 @@ export class DashboardController {
 
   private showState(): void {
     if (this.abort.signal.aborted) return;
-    const problem = this.healthProblem ?? this.feedProblem;
+    const problem = this.healthProblem ?? this.feedProblem();
     const anyListed = [...this.differs.keys()].some((kind) => this.watch?.state(kind).state === 'live');
     const message: ExtensionToWebview = problem
       ? { type: 'state', ...problem }
@@ -208,6 +206,17 @@ export class DashboardController {
     if (key === this.shownState) return;
     this.shownState = key;
     this.deps.post(message);
+  }
+
+  /** The first kind that cannot be read, as long as it cannot: one failing kind is not hidden by the others' news. */
+  private feedProblem(): Problem {
+    for (const kind of this.differs.keys()) {
+      const { state, error } = this.watch?.state(kind) ?? { state: 'stopped' };
+      if (state !== 'error') continue;
+      const problem = problemOf(error)!;
+      return problem.state === 'error' ? { ...problem, detail: `${kind}: ${problem.detail}` } : problem;
+    }
+    return undefined;
   }
 }
 

@@ -2,8 +2,7 @@
 // them): kas's tunnel figures endpoint counts the requests that went through the agent's
 // tunnel, and the dashboard controller, fed by the pod feed through kas, posts a snapshot and
 // then deltas as pods are created, turn Running and are deleted with kubectl, and the namespace
-// picker as namespaces come and go; its health
-// carries the connected replica and the figures.
+// picker as namespaces come and go; its health carries the connected replica and the figures.
 import { strict as assert } from 'node:assert';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
