@@ -285,14 +285,15 @@ describe('agent dashboard page in a browser (real CSP, generated data)', functio
 
   it('takes every colour from the VS Code theme: dark, light, high contrast dark and light', async () => {
     const themes = {
-      dark: { class: 'vscode-dark', bg: '#1f1f1f', fg: '#cccccc', error: '#f85149', passed: '#73c991', border: '' },
-      light: { class: 'vscode-light', bg: '#ffffff', fg: '#3b3b3b', error: '#e51400', passed: '#388a34', border: '' },
+      dark: { class: 'vscode-dark', bg: '#1f1f1f', fg: '#cccccc', error: '#f85149', passed: '#73c991', chart: '#3794ff', border: '' },
+      light: { class: 'vscode-light', bg: '#ffffff', fg: '#3b3b3b', error: '#e51400', passed: '#388a34', chart: '#1a85ff', border: '' },
       'high-contrast': {
         class: 'vscode-high-contrast',
         bg: '#000000',
         fg: '#ffffff',
         error: '#f48771',
         passed: '#89d185',
+        chart: '#2f8fff',
         border: '#6fc3df',
       },
       'high-contrast-light': {
@@ -301,6 +302,7 @@ describe('agent dashboard page in a browser (real CSP, generated data)', functio
         fg: '#292929',
         error: '#b5200d',
         passed: '#374e06',
+        chart: '#0f4a85',
         border: '#0f4a85',
       },
     };
@@ -319,6 +321,7 @@ describe('agent dashboard page in a browser (real CSP, generated data)', functio
           'editor-foreground': t.fg,
           errorForeground: t.error,
           'testing-iconPassed': t.passed,
+          'charts-blue': t.chart,
           contrastBorder: t.border,
         })) {
           if (value) root.setProperty(`--vscode-${key}`, value);
@@ -339,6 +342,12 @@ describe('agent dashboard page in a browser (real CSP, generated data)', functio
         name,
       );
       if (theme.border) assert.equal(colours.card, rgb(theme.border), `${name}: cards outlined in the contrast border`);
+      // The tunnel chart is drawn again in the theme's colour (a canvas does not follow CSS by itself).
+      await dashboard.page.waitForFunction((expected) => {
+        const canvas = document.querySelector<HTMLCanvasElement>('#health canvas')!;
+        const [r, g, b] = canvas.getContext('2d')!.getImageData(14 * 20 + 10, canvas.height - 2, 1, 1).data;
+        return `rgb(${r}, ${g}, ${b})` === expected;
+      }, rgb(theme.chart));
       await dashboard.page.screenshot({ path: join(OUTPUT_DIR, `dashboard-page-${name}.png`) });
     }
   });
