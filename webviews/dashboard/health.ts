@@ -10,10 +10,19 @@ export interface HealthCallbacks {
   openManagedApps(): void;
 }
 
+/** The figures charted last, so the chart can be drawn again in another theme's colours. */
+let charted: TunnelFiguresView | undefined;
+
 export function renderHealth(root: HTMLElement, health: AgentHealth, callbacks: HealthCallbacks): void {
   root.replaceChildren(el('h2', `Agent ${health.agentName}`), replicas(health), config(health, callbacks), figures(health.figures));
+  charted = health.figures;
+  redrawChart(root);
+}
+
+/** A canvas keeps the colours it was drawn in: the page calls this when the theme changes. */
+export function redrawChart(root: HTMLElement): void {
   const canvas = root.querySelector('canvas');
-  if (canvas && health.figures) drawChart(canvas, health.figures);
+  if (canvas && charted) drawChart(canvas, charted);
 }
 
 function replicas(health: AgentHealth): HTMLElement {

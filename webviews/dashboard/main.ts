@@ -8,7 +8,7 @@ import { KIND_STATUSES, RESOURCE_KINDS } from './messages';
 import { DashboardStore, type Selection } from './store';
 import { VirtualTable } from './table';
 import { Drawer } from './drawer';
-import { renderApps, renderHealth, type HealthCallbacks } from './health';
+import { redrawChart, renderApps, renderHealth, type HealthCallbacks } from './health';
 import { el } from './dom';
 
 interface VsCodeApi {
@@ -227,6 +227,10 @@ document.addEventListener('keydown', (event) => {
     filterInput.focus();
   }
 });
+// VS Code switches themes by the body's class and the root's variables: the chart follows.
+const themeWatch = new MutationObserver(() => redrawChart($('health')));
+themeWatch.observe(document.body, { attributes: true, attributeFilter: ['class'] });
+themeWatch.observe(document.documentElement, { attributes: true, attributeFilter: ['style'] });
 // Ages move on by themselves.
 setInterval(() => table.draw(), 10_000);
 window.addEventListener('message', (event: MessageEvent<ExtensionToWebview>) => onMessage(event.data));

@@ -47,9 +47,9 @@ export class DashboardController {
   /** The detail last posted: an unchanged object is not sent again. */
   private lastDetailObject: unknown;
   private healthProblem: Problem;
-  private feedProblem: Problem;
   private shownState = '';
   private pollTimer: NodeJS.Timeout | undefined;
+  private stopNamespaces: (() => void) | undefined;
   private readonly abort = new AbortController();
 
   constructor(private readonly deps: DashboardControllerDeps) {
@@ -58,7 +58,7 @@ export class DashboardController {
 
   start(): void {
     this.watchNamespace(this.namespace);
-    this.loadNamespaces();
+    this.stopNamespaces = this.deps.source.watchNamespaces((namespaces) => this.namespacesChanged(namespaces));
     this.pollHealth();
     this.postApps();
   }
@@ -92,6 +92,7 @@ export class DashboardController {
   async stop(): Promise<void> {
     this.abort.abort();
     clearTimeout(this.pollTimer);
+    this.stopNamespaces?.();
     this.closeDetail();
     await this.watch?.stop();
   }
@@ -114,9 +115,8 @@ export class DashboardController {
     const watch = this.watch;
     const differ = this.differs.get(kind);
     if (!watch || !differ) return;
-    const { state, error } = watch.state(kind);
+    const { state } = watch.state(kind);
     if (state === 'loading') return;
-    this.feedProblem = state === 'error' ? problemOf(error) : undefined;
     this.showState();
     if (state === 'error') return;
     const update = differ.update(watch.objects(kind));
@@ -153,15 +153,11 @@ export class DashboardController {
     this.lastDetailObject = undefined;
   }
 
-  private loadNamespaces(): void {
-    this.deps.source.namespaces(this.abort.signal).then(
-      (namespaces) => {
-        this.namespaces = namespaces;
-        const list = namespaces.includes(this.namespace) ? namespaces : [this.namespace, ...namespaces];
-        this.deps.post({ type: 'namespaces', namespaces: list, namespace: this.namespace });
-      },
-      () => undefined, // the picker keeps the one namespace; the watch reports what is wrong
-    );
+  /** The picker follows namespaces created and deleted; the one shown stays in it even when gone. */
+  private namespacesChanged(namespaces: string[]): void {
+    this.namespaces = namespaces;
+    const list = namespaces.includes(this.namespace) ? namespaces : [this.namespace, ...namespaces];
+    this.deps.post({ type: 'namespaces', namespaces: list, namespace: this.namespace });
   }
 
   private pollHealth(): void {
@@ -201,7 +197,7 @@ export class DashboardController {
 
   private showState(): void {
     if (this.abort.signal.aborted) return;
-    const problem = this.healthProblem ?? this.feedProblem;
+    const problem = this.healthProblem ?? this.feedProblem();
     const anyListed = [...this.differs.keys()].some((kind) => this.watch?.state(kind).state === 'live');
     const message: ExtensionToWebview = problem
       ? { type: 'state', ...problem }
@@ -210,6 +206,17 @@ export class DashboardController {
     if (key === this.shownState) return;
     this.shownState = key;
     this.deps.post(message);
+  }
+
+  /** The first kind that cannot be read, as long as it cannot: one failing kind is not hidden by the others' news. */
+  private feedProblem(): Problem {
+    for (const kind of this.differs.keys()) {
+      const { state, error } = this.watch?.state(kind) ?? { state: 'stopped' };
+      if (state !== 'error') continue;
+      const problem = problemOf(error)!;
+      return problem.state === 'error' ? { ...problem, detail: `${kind}: ${problem.detail}` } : problem;
+    }
+    return undefined;
   }
 }
 

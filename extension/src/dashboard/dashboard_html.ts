@@ -74,7 +74,7 @@ const STYLE = `
   #resources { flex: 2; display: flex; flex-direction: column; min-width: 0; padding: 0 8px; }
   #table { flex: 1; overflow: auto; position: relative; font-family: var(--vscode-editor-font-family); }
   .spacer { width: 1px; }
-  .row { display: grid; grid-template-columns: minmax(12em, 3fr) minmax(6em, 1.2fr) 10em 5em 6em 5em; height: 24px; line-height: 24px; white-space: nowrap; }
+  .row { display: grid; grid-template-columns: minmax(8em, 3fr) minmax(7.5em, 1.2fr) minmax(6.5em, 10em) minmax(3.5em, 5em) minmax(4.5em, 6em) minmax(3.5em, 5em); height: 24px; line-height: 24px; white-space: nowrap; }
   #table .row { position: absolute; top: 0; left: 0; right: 0; cursor: pointer; }
   #table .row[hidden] { display: none; }
   .row .cell { overflow: hidden; text-overflow: ellipsis; padding: 0 4px; }
@@ -83,7 +83,7 @@ const STYLE = `
   #table .row[aria-selected=true] { background: var(--vscode-list-inactiveSelectionBackground); color: var(--vscode-list-inactiveSelectionForeground, inherit); outline: 1px dotted var(--vscode-contrastActiveBorder, transparent); }
   #table:focus .row[aria-selected=true] { background: var(--vscode-list-activeSelectionBackground); color: var(--vscode-list-activeSelectionForeground); }
   #empty { padding: 16px 4px; }
-  #drawer { flex: 2; overflow: auto; padding: 0 8px 8px; border-left: 1px solid var(--vscode-panel-border); background: var(--vscode-sideBar-background, transparent); min-width: 0; }
+  #drawer { flex: 1.6; overflow: auto; padding: 0 8px 8px; border-left: 1px solid var(--vscode-panel-border); background: var(--vscode-sideBar-background, transparent); min-width: 0; }
   #drawer[hidden] { display: none; }
   .drawer-header { display: flex; gap: 8px; align-items: center; position: sticky; top: 0; background: inherit; }
   .drawer-header h2 { margin-right: auto; overflow-wrap: anywhere; }

@@ -21,7 +21,8 @@ export interface NamespaceWatch {
 export interface DashboardSource {
   /** The kinds this source watches; the others show as not available. */
   readonly kinds: readonly ResourceKind[];
-  namespaces(signal?: AbortSignal): Promise<string[]>;
+  /** The namespace names, now (when known) and on every change, until the returned stop is called. */
+  watchNamespaces(onNames: (names: string[]) => void): () => void;
   /** Starts watching a namespace; `onChange(kind)` fires (debounced) when a kind's objects or state changed. */
   watch(namespace: string, onChange: (kind: ResourceKind) => void): NamespaceWatch;
   /** An object's events, as they arrive; absent while the cache has no events. Returns stop. */
@@ -33,7 +34,7 @@ export function cacheSource(cache: ResourceCache, parts?: () => Promise<ClusterP
   return {
     watchEvents: parts && ((namespace, uid, onEvents) => watchObjectEvents(parts, namespace, uid, onEvents)),
     kinds: RESOURCE_KINDS,
-    namespaces: (signal) => namespacesOf(cache, signal),
+    watchNamespaces: (onNames) => watchNamespaces(cache, onNames),
     watch(namespace, onChange) {
       const subs = new Map<ResourceKind, Subscription>(
         RESOURCE_KINDS.map((kind) => [kind, cache.subscribe(BUILTIN_KINDS[kind], namespace, () => onChange(kind))]),
@@ -53,25 +54,18 @@ export function cacheSource(cache: ResourceCache, parts?: () => Promise<ClusterP
   };
 }
 
-/** The namespace names once the cache's Namespace feed has listed (it stays held while the tree shows them). */
-function namespacesOf(cache: ResourceCache, signal?: AbortSignal): Promise<string[]> {
-  return new Promise((resolve, reject) => {
-    const sub = cache.subscribe(BUILTIN_KINDS.Namespace, undefined, () => settle());
-    const settle = () => {
-      const { feed } = sub;
-      if (feed.state === 'loading' && !signal?.aborted) return;
-      sub.dispose();
-      signal?.removeEventListener('abort', settle);
-      if (feed.state === 'error' || signal?.aborted) reject(feed.error ?? new Error('cancelled'));
-      else
-        resolve(
-          feed
-            .snapshot()
-            .map((n) => n.metadata?.name ?? '')
-            .filter((name) => name !== ''),
-        );
-    };
-    signal?.addEventListener('abort', settle);
-    settle();
-  });
+/** The cache's Namespace feed (the tree holds the same one), as names; nothing while it cannot list. */
+function watchNamespaces(cache: ResourceCache, onNames: (names: string[]) => void): () => void {
+  let last: readonly unknown[] | undefined;
+  // The cache calls back debounced, never from within subscribe.
+  const sub = cache.subscribe(BUILTIN_KINDS.Namespace, undefined, () => changed());
+  const changed = () => {
+    const { feed } = sub;
+    const objects = feed.snapshot();
+    if (feed.state !== 'live' || objects === last) return;
+    last = objects;
+    onNames(objects.map((n) => n.metadata?.name ?? '').filter((name) => name !== ''));
+  };
+  changed();
+  return () => sub.dispose();
 }

@@ -1,8 +1,8 @@
 // The dashboard against a real local pair (dev cluster, kas and agentk as the extension starts
 // them): kas's tunnel figures endpoint counts the requests that went through the agent's
 // tunnel, and the dashboard controller, fed by the pod feed through kas, posts a snapshot and
-// then deltas as pods are created, turn Running and are deleted with kubectl; its health
-// carries the connected replica and the figures.
+// then deltas as pods are created, turn Running and are deleted with kubectl, and the namespace
+// picker as namespaces come and go; its health carries the connected replica and the figures.
 import { strict as assert } from 'node:assert';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
@@ -128,6 +128,29 @@ describe('dashboard against the local pair (kas + agentk + dev cluster)', functi
       apply();
       return seen.some((m) => m.type === 'init') && seen.some((m) => m.type === 'state' && m.state === 'live');
     });
+    // The namespace picker follows namespaces created and deleted while the dashboard is open.
+    const picker = () => seen.filter((m) => m.type === 'namespaces').at(-1);
+    await waitFor('the namespaces listed', () => {
+      apply();
+      const last = picker();
+      return last?.type === 'namespaces' && last.namespaces.includes('default');
+    });
+    assert.equal((await runKubectl(['create', 'namespace', 'dash-new'], { kubeconfig })).code, 0);
+    await waitFor('a new namespace in the picker', () => {
+      apply();
+      const last = picker();
+      return last?.type === 'namespaces' && last.namespaces.includes('dash-new') && last.namespace === namespace;
+    });
+    assert.equal((await runKubectl(['delete', 'namespace', 'dash-new', '--wait=false'], { kubeconfig })).code, 0);
+    await waitFor(
+      'the deleted namespace gone from the picker',
+      () => {
+        apply();
+        const last = picker();
+        return last?.type === 'namespaces' && !last.namespaces.includes('dash-new');
+      },
+      60_000,
+    );
     const manifest = (name: string) => JSON.stringify({ ...simulatedPod(name), metadata: { name, namespace } });
     for (const name of ['dash-a', 'dash-b']) {
       const created = await runKubectl(['apply', '-f', '-'], { kubeconfig, input: manifest(name) });

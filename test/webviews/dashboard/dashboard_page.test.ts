@@ -107,6 +107,14 @@ describe('agent dashboard page in a browser (real CSP, generated data)', functio
     assert.equal(await drawer.locator('[data-part="conditions"] li strong').textContent(), 'Available: True');
     await drawer.locator('li[data-relation="owned"] button', { hasText: 'ReplicaSet app-0003-5d8f9c7b6' }).waitFor();
     assert.equal(await drawer.locator('li[data-relation="owned"] ul li').count(), 10, 'the ReplicaSet’s 10 pods');
+    // With the drawer and the health panel beside it, every column still fits, none cut short.
+    const clipped = await dashboard.page.evaluate(() => {
+      const right = document.getElementById('resources')!.getBoundingClientRect().right;
+      return Array.from(document.querySelectorAll<HTMLElement>('#table-header .cell'))
+        .filter((cell) => cell.getBoundingClientRect().right > right + 0.5 || cell.scrollWidth > cell.clientWidth)
+        .map((cell) => cell.textContent);
+    });
+    assert.deepEqual(clipped, [], 'columns cut off beside the drawer');
     await drawer.locator('button[data-action="delete"]').click();
     const action = (await dashboard.posted()).at(-1) as { type: string; action?: string; ref?: { name: string } };
     assert.deepEqual([action.type, action.action, action.ref?.name], ['action', 'delete', 'app-0003']);
@@ -160,6 +168,49 @@ describe('agent dashboard page in a browser (real CSP, generated data)', functio
     assert.equal(await dashboard.page.evaluate(() => document.activeElement?.id), 'filter');
   });
 
+  it('keeps the counts exact while hundreds of watch events arrive, and the rows in view follow them', async () => {
+    // Pods no other test touches: their statuses are known here, so the expected counts are too.
+    const subset = data.pods.filter((p) => p.name >= 'app-0100' && p.name < 'app-0150');
+    const current = new Map(subset.map((p) => [p.uid, p.status]));
+    const statuses = ['Running', 'Pending', 'Succeeded', 'Failed', 'CrashLoopBackOff'];
+    const before = new Map<string, number>();
+    for (const status of statuses) before.set(status, Number(await chipCount('Pod', status)));
+    const totalBefore = Number(await dashboard.page.locator('.card-title[data-kind="Pod"] .total').textContent());
+    const gone = new Set<string>();
+    for (let batch = 0; batch < 50; batch++) {
+      const messages = Array.from({ length: 10 }, (_, i) => {
+        const n = batch * 10 + i;
+        const row = subset[(n * 7) % subset.length]!;
+        // Every 13th event deletes the pod (a later one brings it back): deletes count too.
+        if (n % 13 === 12 && !gone.has(row.uid)) {
+          gone.add(row.uid);
+          return { type: 'delta' as const, upserts: [], deletes: [{ kind: 'Pod' as const, uid: row.uid }] };
+        }
+        gone.delete(row.uid);
+        const status = statuses[(n * 3) % statuses.length]!;
+        current.set(row.uid, status);
+        return { type: 'delta' as const, upserts: [{ ...row, status }], deletes: [] };
+      });
+      await dashboard.post(...messages);
+    }
+    const expected = new Map(before);
+    for (const row of subset) expected.set(row.status, expected.get(row.status)! - 1);
+    for (const [uid, status] of current) if (!gone.has(uid)) expected.set(status, expected.get(status)! + 1);
+    await dashboard.page.waitForFunction(
+      (total) => document.querySelector('.card-title[data-kind="Pod"] .total')?.textContent === String(total),
+      totalBefore - gone.size,
+    );
+    for (const status of statuses) assert.equal(await chipCount('Pod', status), String(expected.get(status)), `Pods ${status}`);
+    await dashboard.page.locator('#filter').fill('app-0100');
+    await waitForTitle(`Pods · ${subset.filter((p) => p.name.startsWith('app-0100') && !gone.has(p.uid)).length}`);
+    const shown = await dashboard.page
+      .locator('#table .row:not([hidden])')
+      .evaluateAll((rows) => rows.map((r) => [r.querySelector('.cell')!.textContent, (r as HTMLElement).dataset.status]));
+    const byName = new Map(subset.map((p) => [p.name, current.get(p.uid)]));
+    for (const [name, status] of shown) assert.equal(status, byName.get(name!), `${name} shows its last status`);
+    await dashboard.page.locator('#filter').fill('');
+  });
+
   it('shows kas unreachable and clears it when the data flows again; shows the agent’s health', async () => {
     await dashboard.post({ type: 'state', state: 'kasUnreachable', detail: 'KAS_UNREACHABLE: no answer from kas' });
     await dashboard.page.locator('#state', { hasText: 'kas is unreachable' }).waitFor();
@@ -208,6 +259,97 @@ describe('agent dashboard page in a browser (real CSP, generated data)', functio
     assert.ok(await health.locator('canvas').isVisible());
     await mkdir(OUTPUT_DIR, { recursive: true });
     await dashboard.page.screenshot({ path: join(OUTPUT_DIR, 'dashboard-page.png') });
+  });
+
+  it('switches namespace from the picker: asks the extension, then shows the new namespace, empty state included', async () => {
+    await dashboard.page.locator('#namespace').selectOption('default');
+    const asked = (await dashboard.posted()).filter((m) => m.type === 'selectNamespace').at(-1);
+    assert.deepEqual(asked, { type: 'selectNamespace', namespace: 'default' });
+    await dashboard.post(
+      {
+        type: 'init',
+        agentName: 'dev',
+        namespaces: ['default', NAMESPACE],
+        namespace: 'default',
+        kinds: ['Pod', 'Deployment', 'ReplicaSet'],
+      },
+      { type: 'snapshot', kind: 'Pod', rows: [] },
+    );
+    await dashboard.page.locator('.card-title[data-kind="Pod"]').click();
+    await dashboard.page.locator('#empty', { hasText: 'No pods in namespace default.' }).waitFor();
+    assert.equal(await dashboard.page.locator('.card-title[data-kind="Pod"] .total').textContent(), '0');
+    assert.equal(await dashboard.page.locator('.card-title[data-kind="Deployment"] .total').textContent(), '–', 'not listed yet');
+    assert.equal(await dashboard.page.locator('#namespace').inputValue(), 'default');
+    assert.equal(await dashboard.page.locator('#table .row:not([hidden])').count(), 0);
+  });
+
+  it('takes every colour from the VS Code theme: dark, light, high contrast dark and light', async () => {
+    const themes = {
+      dark: { class: 'vscode-dark', bg: '#1f1f1f', fg: '#cccccc', error: '#f85149', passed: '#73c991', chart: '#3794ff', border: '' },
+      light: { class: 'vscode-light', bg: '#ffffff', fg: '#3b3b3b', error: '#e51400', passed: '#388a34', chart: '#1a85ff', border: '' },
+      'high-contrast': {
+        class: 'vscode-high-contrast',
+        bg: '#000000',
+        fg: '#ffffff',
+        error: '#f48771',
+        passed: '#89d185',
+        chart: '#2f8fff',
+        border: '#6fc3df',
+      },
+      'high-contrast-light': {
+        class: 'vscode-high-contrast-light',
+        bg: '#ffffff',
+        fg: '#292929',
+        error: '#b5200d',
+        passed: '#374e06',
+        chart: '#0f4a85',
+        border: '#0f4a85',
+      },
+    };
+    // Rows of two statuses in view: a Running pod and a crash-looping one.
+    const rows = [data.pods[1]!, data.pods[25]!];
+    await dashboard.post({ type: 'snapshot', kind: 'Pod', rows });
+    await waitForTitle('Pods · 2');
+    const rgb = (hex: string) => `rgb(${[1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16)).join(', ')})`;
+    for (const [name, theme] of Object.entries(themes)) {
+      // No named helpers inside: tsx would wrap them in a __name() the page does not have.
+      const colours = await dashboard.page.evaluate((t) => {
+        document.body.className = t.class;
+        const root = document.documentElement.style;
+        for (const [key, value] of Object.entries({
+          'editor-background': t.bg,
+          'editor-foreground': t.fg,
+          errorForeground: t.error,
+          'testing-iconPassed': t.passed,
+          'charts-blue': t.chart,
+          contrastBorder: t.border,
+        })) {
+          if (value) root.setProperty(`--vscode-${key}`, value);
+          else root.removeProperty(`--vscode-${key}`);
+        }
+        const body = getComputedStyle(document.body);
+        return {
+          bg: body.backgroundColor,
+          fg: body.color,
+          running: getComputedStyle(document.querySelector('#table .row[data-status="Running"] .cell:nth-child(3)')!).color,
+          crashing: getComputedStyle(document.querySelector('#table .row[data-status="CrashLoopBackOff"] .cell:nth-child(3)')!).color,
+          card: getComputedStyle(document.querySelector('.card')!).borderTopColor,
+        };
+      }, theme);
+      assert.deepEqual(
+        [colours.bg, colours.fg, colours.running, colours.crashing],
+        [rgb(theme.bg), rgb(theme.fg), rgb(theme.passed), rgb(theme.error)],
+        name,
+      );
+      if (theme.border) assert.equal(colours.card, rgb(theme.border), `${name}: cards outlined in the contrast border`);
+      // The tunnel chart is drawn again in the theme's colour (a canvas does not follow CSS by itself).
+      await dashboard.page.waitForFunction((expected) => {
+        const canvas = document.querySelector<HTMLCanvasElement>('#health canvas')!;
+        const [r, g, b] = canvas.getContext('2d')!.getImageData(14 * 20 + 10, canvas.height - 2, 1, 1).data;
+        return `rgb(${r}, ${g}, ${b})` === expected;
+      }, rgb(theme.chart));
+      await dashboard.page.screenshot({ path: join(OUTPUT_DIR, `dashboard-page-${name}.png`) });
+    }
   });
 
   it('ran without a single Content Security Policy violation', async () => {
