@@ -11,9 +11,11 @@ export interface HttpTimeouts {
   readHeaderTimeoutMs: number;
   /** How long a keep-alive connection may wait for its next request. */
   idleTimeoutMs: number;
+  /** Connections still waiting for their first request's headers at once; more are closed at accept. */
+  maxPendingConnections: number;
 }
 
-export const DEFAULT_HTTP_TIMEOUTS: HttpTimeouts = { readHeaderTimeoutMs: 10_000, idleTimeoutMs: 60_000 };
+export const DEFAULT_HTTP_TIMEOUTS: HttpTimeouts = { readHeaderTimeoutMs: 10_000, idleTimeoutMs: 60_000, maxPendingConnections: 1_000 };
 
 /** Binds `host:port` (":port" = all interfaces) and resolves with the bound address; applies `timeouts` first. */
 export function listen(server: http.Server, address: string, timeouts: HttpTimeouts = DEFAULT_HTTP_TIMEOUTS): Promise<string> {
@@ -40,7 +42,7 @@ export function listen(server: http.Server, address: string, timeouts: HttpTimeo
  * caller set it (the Kubernetes API proxy turns it off for long uploads).
  */
 export function applyHttpTimeouts(server: http.Server, timeouts: HttpTimeouts): void {
-  const { readHeaderTimeoutMs, idleTimeoutMs } = timeouts;
+  const { readHeaderTimeoutMs, idleTimeoutMs, maxPendingConnections } = timeouts;
   if (server.requestTimeout > 0 && server.requestTimeout < readHeaderTimeoutMs) server.requestTimeout = readHeaderTimeoutMs;
   server.headersTimeout = readHeaderTimeoutMs;
   server.keepAliveTimeout = idleTimeoutMs;
@@ -49,7 +51,7 @@ export function applyHttpTimeouts(server: http.Server, timeouts: HttpTimeouts): 
     50,
     Math.min(1000, Math.floor(readHeaderTimeoutMs / 10)),
   );
-  armFirstRequestDeadline(server, readHeaderTimeoutMs);
+  armFirstRequestDeadline(server, readHeaderTimeoutMs, maxPendingConnections);
 }
 
 /**
@@ -61,13 +63,22 @@ export function peerKey(socket: Socket): string | undefined {
   return socket.remotePort === undefined ? undefined : `${socket.remoteAddress ?? ''}|${socket.remotePort}`;
 }
 
-/** Destroys a connection whose first request's headers are not complete `ms` after it was accepted (the TLS handshake counts). */
-function armFirstRequestDeadline(server: http.Server, ms: number): void {
+/**
+ * Destroys a connection whose first request's headers are not complete `ms` after it was accepted
+ * (the TLS handshake counts), and one accepted while `max` others are still waiting for theirs: so
+ * sockets that send nothing hold at most `max` descriptors, each for at most `ms`, and kas keeps
+ * accepting (a backlog full of them would delay legitimate connections past their own deadline).
+ */
+function armFirstRequestDeadline(server: http.Server, ms: number, max: number): void {
   const deadlines = new Map<string, NodeJS.Timeout>();
   const keyOf = peerKey;
   server.on('connection', (socket: Socket) => {
     const key = keyOf(socket);
     if (key === undefined) return;
+    if (deadlines.size >= max) {
+      socket.destroy();
+      return;
+    }
     const timer = setTimeout(() => socket.destroy(), ms);
     deadlines.set(key, timer);
     socket.once('close', () => {

@@ -50,10 +50,11 @@ export interface RedisConfig {
   writeTimeoutMs: number;
 }
 
-/** `<listener>.listen.read_header_timeout` and `idle_timeout` of an HTTP/1.1 listener (agent/internal/listen.ts). */
+/** `<listener>.listen.read_header_timeout`, `idle_timeout` and `max_pending_connections` of an HTTP/1.1 listener (agent/internal/listen.ts). */
 export interface HttpListenTimeouts {
   readHeaderTimeoutMs: number;
   idleTimeoutMs: number;
+  maxPendingConnections: number;
 }
 
 /** kas.authentication_failures: failed credentials per client address and per agent id (agent_registry/auth_failures.ts). */
@@ -163,6 +164,7 @@ const tlsFiles = (): Record<string, FieldSpec> => ({ certificate_file: { kind: '
 const httpTimeouts = (): Record<string, FieldSpec> => ({
   read_header_timeout: { kind: 'duration', default: '10s' },
   idle_timeout: { kind: 'duration', default: '1m' },
+  max_pending_connections: { kind: 'int', default: 1000, min: 1 },
 });
 const unsupported = (reason: string): FieldSpec => ({ kind: 'unsupported', reason });
 const fixed = (value: string | boolean, reason: string): FieldSpec => ({ kind: 'fixed', value, reason });
@@ -488,6 +490,7 @@ function buildConfig(state: WalkState, baseDir: string): KasConfig | undefined {
   const timeouts = (prefix: string): HttpListenTimeouts => ({
     readHeaderTimeoutMs: num(`${prefix}.read_header_timeout`),
     idleTimeoutMs: num(`${prefix}.idle_timeout`),
+    maxPendingConnections: num(`${prefix}.max_pending_connections`),
   });
   const resolvePath = (p: string) => path.resolve(baseDir, p);
   const optionalPath = (p: unknown) => (typeof p === 'string' ? resolvePath(p) : undefined);

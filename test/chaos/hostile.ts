@@ -269,6 +269,13 @@ export async function fuzzTunnel(agentAddress: string, agentToken: string, count
   return result;
 }
 
+/**
+ * HTTP/2 refuses a header block past its HPACK limits (64 KiB) with RST_STREAM COMPRESSION_ERROR
+ * before any call exists: grpc-js reports it as INTERNAL. The HTTP/1.1 listeners' 431.
+ */
+const RST_STREAM_COMPRESSION = /RST_STREAM with code 9\b/;
+export const HEADER_BLOCK_REFUSED = 'header block refused (RST_STREAM COMPRESSION_ERROR)';
+
 /** A Connect call with this token: the status kas ends it with (UNAUTHENTICATED expected). */
 export async function connectWithToken(agentAddress: string, token: string): Promise<string> {
   const Client = grpc.makeGenericClientConstructor(RAW_CONNECT as unknown as grpc.ServiceDefinition, 'ReverseTunnel');
@@ -280,7 +287,9 @@ export async function connectWithToken(agentAddress: string, token: string): Pro
     call.write(serialize({ descriptor: { services: [] } }));
     return await Promise.race([
       new Promise<string>((resolve) => {
-        call.on('error', (err: grpc.ServiceError) => resolve(grpc.status[err.code] ?? String(err.code)));
+        call.on('error', (err: grpc.ServiceError) =>
+          resolve(RST_STREAM_COMPRESSION.test(err.details) ? HEADER_BLOCK_REFUSED : (grpc.status[err.code] ?? String(err.code))),
+        );
         call.on('end', () => resolve('OK'));
         call.on('data', () => resolve('request received'));
       }),

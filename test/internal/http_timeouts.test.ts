@@ -99,7 +99,7 @@ describe('HTTP listeners: slow headers and idle keep-alive are timed out; long r
       address: '127.0.0.1:0',
       secret: Buffer.alloc(32, 7),
       claimLocalTunnel: async () => undefined,
-      timeouts: { readHeaderTimeoutMs: TIMEOUT_MS, idleTimeoutMs: TIMEOUT_MS },
+      timeouts: { readHeaderTimeoutMs: TIMEOUT_MS, idleTimeoutMs: TIMEOUT_MS, maxPendingConnections: 1_000 },
       logger: testLogger(),
     });
   });
@@ -148,6 +148,43 @@ describe('HTTP listeners: slow headers and idle keep-alive are timed out; long r
       }
     });
   }
+
+  it('closes a connection at accept while max_pending_connections others wait for their first headers, and serves again once they go', async () => {
+    // A long header deadline: whatever closes early is the cap, not the timer.
+    const capped = await startPrivateApiServer({
+      address: '127.0.0.1:0',
+      secret: Buffer.alloc(32, 7),
+      claimLocalTunnel: async () => undefined,
+      timeouts: { readHeaderTimeoutMs: 30_000, idleTimeoutMs: 30_000, maxPendingConnections: 3 },
+      logger: testLogger(),
+    });
+    try {
+      const waiting = await Promise.all(Array.from({ length: 3 }, () => open(capped.address)));
+      const surplus = await open(capped.address);
+      await closedWithin(surplus, 5_000);
+      assert.ok(
+        waiting.every((socket) => !socket.destroyed),
+        'the first three are held until their deadline',
+      );
+      for (const socket of waiting) socket.destroy();
+      const { host, port } = hostPort(capped.address);
+      const status = await new Promise<number>((resolve, reject) => {
+        // The server sees the three closes only after they arrive: retry until the cap has room.
+        const attempt = () =>
+          http
+            .get({ host, port, path: '/', agent: false }, (res) => {
+              res.resume();
+              resolve(res.statusCode ?? 0);
+            })
+            .on('error', () => setTimeout(attempt, 50));
+        attempt();
+        setTimeout(() => reject(new Error('no answer within 10 s')), 10_000).unref();
+      });
+      assert.equal(status, 404);
+    } finally {
+      await capped.stop();
+    }
+  });
 
   it('k8s proxy: a watch that stays silent for 10x the timeouts is held to its end', async () => {
     const agentToken = (await kas.registry.agentTokens.create('dev')).token;

@@ -173,6 +173,11 @@ describe('kas: configuration delivery, REST API and probes', function () {
     assert.equal(anonymous.status, 401);
     assert.equal(anonymous.body.error.code, 'unauthorized');
     assert.equal((await getJson(`${kas.apiUrl}api/v1/agents`, agentToken)).status, 401, 'an agent token is not a user token');
+    assert.equal(
+      (await getJson(`${kas.apiUrl}api/v1/agents`, `ci:${dev.id}:${userToken}`)).status,
+      401,
+      'a user token in a CI job credential is not a user credential',
+    );
   });
 
   it('refuses an unknown agent token with UNAUTHENTICATED', async () => {

@@ -45,14 +45,18 @@ describe('kascfg: listener deadlines and failed-credential limits', () => {
     const config = parseKasConfig(
       MINIMAL +
         'agent:\n  listen:\n    handshake_timeout: 2s\n    authentication_timeout: 5s\n    max_unauthenticated_connections: 64\n' +
-        '  kubernetes_api:\n    listen:\n      read_header_timeout: 3s\n      idle_timeout: 2m\n' +
+        '  kubernetes_api:\n    listen:\n      read_header_timeout: 3s\n      idle_timeout: 2m\n      max_pending_connections: 50\n' +
         'kas:\n  authentication_failures:\n    delay_after: 2\n    refuse_after: 4\n    window: 30s\n    max_delay: 500ms\n',
       '/etc/kas/kascfg.yaml',
     );
     assert.equal(config.agent.listen.handshakeTimeoutMs, 2000);
     assert.equal(config.agent.listen.authenticationTimeoutMs, 5000);
     assert.equal(config.agent.listen.maxUnauthenticatedConnections, 64);
-    assert.deepEqual(config.agent.kubernetesApi.listen.timeouts, { readHeaderTimeoutMs: 3000, idleTimeoutMs: 120_000 });
+    assert.deepEqual(config.agent.kubernetesApi.listen.timeouts, {
+      readHeaderTimeoutMs: 3000,
+      idleTimeoutMs: 120_000,
+      maxPendingConnections: 50,
+    });
     assert.deepEqual(config.kas.authenticationFailures, { delayAfter: 2, refuseAfter: 4, windowMs: 30_000, maxDelayMs: 500 });
   });
 

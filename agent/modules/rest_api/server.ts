@@ -133,9 +133,10 @@ async function route(req: http.IncomingMessage, options: ServingOptions): Promis
 async function authenticate(req: http.IncomingMessage, options: ServingOptions): Promise<Principal> {
   const bearer = bearerToken(req.headers.authorization);
   if (!bearer) throw new ApiError(401, 'unauthorized', 'send Authorization: Bearer <user token>');
-  // The proxy's credential works here too: its token part is the user token.
+  // A user's proxy credential (pat:) works here too: its token part is the user token. A ci: one
+  // names a CI job, never a user, so it is taken whole (and matches no user token).
   const credential = parseProxyCredential(req.headers.authorization);
-  const token = credential?.token ?? bearer;
+  const token = credential?.kind === 'pat' ? credential.token : bearer;
   const client = { address: req.socket.remoteAddress, agentId: credential?.agentId };
   const checked = await options.authenticationFailures.check(options.userTokens, token, client, (p) => p.kind === 'user');
   if (checked.ok) return checked.principal;
