@@ -20,7 +20,7 @@ const POD_COUNT = 5000;
 const RUNS = 30;
 const LIST_RUNS = 10;
 
-function makePods(count: number): Pod[] {
+export function makePods(count: number): Pod[] {
   // client-node's V1Pod, as a list answer delivers it (timestamps as Dates).
   const created = new Date(Date.now() - 3600_000);
   return Array.from({ length: count }, (_, i) => ({
@@ -51,7 +51,7 @@ function makePods(count: number): Pod[] {
 }
 
 /** A feed filled directly, never started: the benchmark measures the cache path only. */
-function filledFeed(pods: Pod[]): WatchFeed<Pod> {
+export function filledFeed(pods: Pod[]): WatchFeed<Pod> {
   const feed = new WatchFeed<Pod>({
     source: {
       list: () => Promise.reject(new KasClientError('CANCELLED')),
@@ -63,7 +63,7 @@ function filledFeed(pods: Pod[]): WatchFeed<Pod> {
   return feed;
 }
 
-function expand(feed: WatchFeed<Pod>, node: NamespaceNode, now: number): number {
+export function expand(feed: WatchFeed<Pod>, node: NamespaceNode, now: number): number {
   let labels = 0;
   for (const child of podNodesOf(feed, node)) labels += present(child, now).label.length;
   return labels;

@@ -361,5 +361,40 @@ describe('extension model', () => {
       model!.setNamespaceFilter('conn-1', '1', undefined);
       assert.ok(labels(agent).includes('default'));
     });
+
+    it('shows the custom resources a CustomResourceDefinition serves under Cluster → Custom Resources, live', async () => {
+      const agent = await expand(await expand(undefined, 'test'), 'dev');
+      const custom = await expand(await expand(agent, 'Cluster'), 'Custom Resources');
+      await expand(custom, 'No custom resource definitions');
+      const layer = await loadKubeLayer();
+      const config = layer.createKubeConfig({ server: cluster.url, token: cluster.adminToken, caPem: cluster.caPem });
+      const extensions = config.makeApiClient(layer.clientNode.ApiextensionsV1Api);
+      await extensions.createCustomResourceDefinition({
+        body: {
+          metadata: { name: 'widgets.example.com' },
+          spec: {
+            group: 'example.com',
+            scope: 'Namespaced',
+            names: { plural: 'widgets', singular: 'widget', kind: 'Widget' },
+            versions: [{ name: 'v1', served: true, storage: true, schema: { openAPIV3Schema: { type: 'object' } } }],
+          },
+        },
+      });
+      const widgets = await expand(custom, 'Widgets');
+      assert.equal(present(widgets, 0).contextValue, 'kubernetesAgents.kind.widget.example.com');
+      await expand(widgets, 'No widgets');
+      const objects = config.makeApiClient(layer.clientNode.CustomObjectsApi);
+      await objects.createNamespacedCustomObject({
+        group: 'example.com',
+        version: 'v1',
+        namespace: 'tree-test',
+        plural: 'widgets',
+        body: { apiVersion: 'example.com/v1', kind: 'Widget', metadata: { name: 'gear' }, spec: { size: 1 } },
+      });
+      const gear = await expand(widgets, 'gear');
+      assert.equal(gear.kind, 'resource');
+      await extensions.deleteCustomResourceDefinition({ name: 'widgets.example.com' });
+      await expand(custom, 'No custom resource definitions');
+    });
   });
 });

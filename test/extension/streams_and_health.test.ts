@@ -1,6 +1,6 @@
 // The extension's streams through kas + agentk to the dev cluster, without VS Code: port-forward
-// (a local port, HTTP GETs through it, stop) and exec (a shell with a TTY: typed commands, their
-// output, the exit code); and the pod health the tree's icons show, from real simulated pods.
+// (a local port, HTTP GETs through it, stop), exec (a shell with a TTY: typed commands, their
+// output, the exit code) and attach with stdin; and the pod health the tree's icons show, from real simulated pods.
 import { strict as assert } from 'node:assert';
 import type { ClusterParts, Pod } from '../../extension/src/kas_client/kube_client';
 import { ExecSession } from '../../extension/src/streams/exec_session';
@@ -78,6 +78,32 @@ describe('extension streams through kas (port-forward, exec) and pod health', fu
     session.write('exit 3\r');
     await waitFor('the exit', () => exit !== null);
     assert.equal(exit, 3);
+  });
+
+  it('attaches to a container with stdin: typed lines reach its process, whose output comes back; ending stdin ends it', async () => {
+    const reader = simulatedPod('reader');
+    Object.assign((reader.spec as { containers: Array<Record<string, unknown>> }).containers[0]!, {
+      command: ['cat'],
+      stdin: true,
+      stdinOnce: true,
+    });
+    (reader.spec as Record<string, unknown>).restartPolicy = 'Never';
+    await createObjects(cluster.cluster, 'default', { pods: [reader] });
+    const client = await adminClient(cluster.cluster);
+    await waitFor('reader to run', async () => (await client.readPod('default', 'reader')).status?.phase === 'Running');
+    let output = '';
+    let exit: number | undefined | null = null;
+    const session = await ExecSession.open(
+      parts,
+      { namespace: 'default', pod: 'reader', command: [], tty: false, attach: true },
+      { output: (data) => (output += data.toString()), exit: (code) => (exit = code) },
+    );
+    session.write('hello through kas\n');
+    await waitFor('the line back from cat', () => output.includes('hello through kas\n'));
+    session.endInput();
+    await waitFor('the end of the attach', () => exit !== null);
+    assert.equal(exit, 0);
+    await waitFor('reader to complete', async () => (await client.readPod('default', 'reader')).status?.phase === 'Succeeded');
   });
 
   it('tells ready, not-ready, pending, crash-looping, completed and terminating pods apart', async () => {

@@ -22,6 +22,7 @@ import {
   type PersistedTls,
 } from './store/persistence';
 import { createClusterPlugins } from './plugins';
+import { CustomResourceTable } from './schema/custom_resources';
 import { ensureDefaultNamespaces, loadSeedFile } from './store/seed';
 import { createApiServer } from './api_server/server';
 import { MemoryObjectStore } from './store/store';
@@ -148,11 +149,21 @@ export async function startDevCluster(options: DevClusterOptions = {}): Promise<
   const tls = await loadOrCreateTls(options.dataDir, LOOPBACK_HOSTS.includes(host) ? LOOPBACK_HOSTS : [host, ...LOOPBACK_HOSTS]);
   const { tokens, adminToken } = await loadOrCreateTokens(options.dataDir);
   const store = await loadStore(options, logger);
+  const resources = new CustomResourceTable(store);
+  resources.start();
   const plugins = createClusterPlugins(store, logger);
   const persistence = persistStore(store, options.dataDir, logger);
   await persistence.flush();
 
-  const parts: ServerParts = { store, tokens, authorize: plugins.authorize, logger, runtime: plugins.runtime, openStreams: new Set() };
+  const parts: ServerParts = {
+    store,
+    tokens,
+    authorize: plugins.authorize,
+    logger,
+    runtime: plugins.runtime,
+    resources,
+    openStreams: new Set(),
+  };
   const server = createApiServer(parts, { certPem: tls.certPem, keyPem: tls.keyPem });
   const port = await listen(server, options.port ?? 0, host).catch(async (err: unknown) => {
     await persistence.stop();
@@ -169,6 +180,7 @@ export async function startDevCluster(options: DevClusterOptions = {}): Promise<
   let stopping: Promise<void> | undefined;
   const stop = async () => {
     plugins.stop();
+    resources.stop();
     for (const end of [...parts.openStreams]) end();
     await closeServer(server);
     await persistence.stop();

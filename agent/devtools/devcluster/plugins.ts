@@ -20,9 +20,9 @@ export interface ClusterPlugins {
 export function createClusterPlugins(store: ObjectStore, logger?: Logger): ClusterPlugins {
   ensureDefaultRbac(store);
   const kubelet = new SimulatedKubelet(store, { logger: logger?.child({ part: 'kubelet' }) });
-  // Attach reads the kubelet's container output; closeAll ends exec sessions on stop, since
+  // Attach reads the kubelet's container output and writes containers' stdin; closeAll ends exec sessions on stop, since
   // upgraded sockets outlive the HTTPS server's own close.
-  const exec = createExecHandler({ logs: kubelet.logs });
+  const exec = createExecHandler({ logs: kubelet.logs, stdin: kubelet.stdin });
   const portForward = createPortForwardHandler();
   const controllers = new ControllerManager(store, { logger: logger?.child({ part: 'controllers' }) });
   let stopEventExpiry: (() => void) | undefined;

@@ -116,6 +116,15 @@ export interface PodLogQuery {
   timestamps?: boolean;
 }
 
+/** A container's stdin (`stdin: true` in its spec), written by attach. */
+export interface ContainerStdin {
+  /** Whether the container has an open stdin to write to. */
+  accepts(namespace: string, pod: string, container: string): boolean;
+  write(namespace: string, pod: string, container: string, text: string): void;
+  /** An attach session's stdin ended: with `stdinOnce` the container's stdin closes (EOF). */
+  detach(namespace: string, pod: string, container: string): void;
+}
+
 export interface PodLogSource {
   /** Lines already written, filtered by the query; undefined when there is no such container log. */
   read(query: PodLogQuery): LogLine[] | undefined;

@@ -87,6 +87,7 @@ describe('devcluster API: statuses, concurrency, watches, selectors, patches', f
     assert.ok(core.resources.some((r) => r.name === 'pods/log'));
     const groups = (await request(t.cluster, 'GET', '/apis')).json() as { groups: Array<{ name: string }> };
     assert.deepEqual(groups.groups.map((g) => g.name).sort(), [
+      'apiextensions.k8s.io',
       'apps',
       'authorization.k8s.io',
       'batch',

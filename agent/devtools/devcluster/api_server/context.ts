@@ -6,6 +6,7 @@ import type { TokenAuthenticator } from '../auth/tokens';
 import type { ResourceRoute } from './routes';
 import type { MemoryObjectStore } from '../store/store';
 import type { Authorizer, KubeObject, PodLogSource, UserInfo } from '../types';
+import type { ResourceDefinition } from '../schema/resources';
 
 /** The parts that run pods (the simulated kubelet and exec), plugged in when available. */
 export interface PodRuntime {
@@ -20,6 +21,8 @@ export interface ServerParts {
   authorize: Authorizer;
   logger: Logger;
   runtime: PodRuntime;
+  /** The served resource types: the built-in table and what the stored CustomResourceDefinitions add. */
+  resources: { readonly definitions: readonly ResourceDefinition[] };
   /** Ends every open watch and log stream; stopping the server calls each. */
   openStreams: Set<() => void>;
 }

@@ -6,7 +6,7 @@ import { applyPatch, patchTypeOf } from '../store/patch';
 import { fieldManagerOf, recordApply, recordUpdate } from '../store/managed_fields';
 import { decodeProtobufObject } from './protobuf';
 import { ensureDefaultServiceAccount, withDefaults } from '../schema/defaults';
-import { apiVersionOf, resourceTypeOf, RESOURCES, type ResourceDefinition } from '../schema/resources';
+import { apiVersionOf, resourceTypeOf, type ResourceDefinition } from '../schema/resources';
 import { ApiError, badRequest, notFound, successStatus } from '../status';
 import { includeObjectOf, toTable, wantsTable } from './table';
 import type { KubeObject, ResourceType } from '../types';
@@ -284,8 +284,10 @@ export function handleDelete(ctx: RequestContext): void {
 
 /** Deleting a namespace deletes everything in it (no finalizers: there is no controller). */
 function deleteNamespaceContents(ctx: RequestContext, namespace: string): void {
-  for (const definition of RESOURCES.filter((r) => r.namespaced)) {
-    const type = resourceTypeOf(definition);
+  const types = new Map(
+    ctx.parts.resources.definitions.filter((r) => r.namespaced).map((r) => [JSON.stringify(resourceTypeOf(r)), resourceTypeOf(r)]),
+  );
+  for (const type of types.values()) {
     for (const object of ctx.parts.store.list(type, { namespace }).items)
       ctx.parts.store.delete(type, namespace, object.metadata.name ?? '');
   }

@@ -17,7 +17,8 @@ function splitPath(pathname: string): string[] {
 }
 
 /** undefined when the path is not a resource path at all (/api/v1/... or /apis/g/v/...). */
-export function parseResourcePath(pathname: string): ResourceRoute | undefined {
+/** `table`: the cluster's live resource table (built-in rows and what its CRDs serve). */
+export function parseResourcePath(pathname: string, table: readonly ResourceDefinition[]): ResourceRoute | undefined {
   let segments: string[];
   try {
     segments = splitPath(pathname);
@@ -30,22 +31,28 @@ export function parseResourcePath(pathname: string): ResourceRoute | undefined {
   if (segments[0] === 'api' && segments.length >= 3) [group, version, rest] = ['', segments[1]!, segments.slice(2)];
   else if (segments[0] === 'apis' && segments.length >= 4) [group, version, rest] = [segments[1]!, segments[2]!, segments.slice(3)];
   else return undefined;
-  return routeWithin(group, version, rest, pathname);
+  return routeWithin(group, version, rest, pathname, table);
 }
 
 function notFoundPath(pathname: string): ApiError {
   return new ApiError(404, 'NotFound', `the server could not find the requested resource (${pathname})`);
 }
 
-function routeWithin(group: string, version: string, rest: string[], pathname: string): ResourceRoute {
+function routeWithin(
+  group: string,
+  version: string,
+  rest: string[],
+  pathname: string,
+  table: readonly ResourceDefinition[],
+): ResourceRoute {
   // /namespaces/<ns>/<resource>[/<name>[/<sub>]] when <resource> is namespaced in this group.
   if (rest[0] === 'namespaces' && rest.length >= 3) {
-    const namespaced = findResource(group, version, rest[2]!);
+    const namespaced = findResource(group, version, rest[2]!, table);
     if (namespaced?.namespaced && rest.length <= 5) {
       return { definition: namespaced, namespace: rest[1], name: rest[3], subresource: rest[4] };
     }
   }
-  const definition = findResource(group, version, rest[0]!);
+  const definition = findResource(group, version, rest[0]!, table);
   if (!definition || rest.length > 3) throw notFoundPath(pathname);
   return { definition, name: rest[1], subresource: rest[2] };
 }

@@ -23,6 +23,7 @@ import { handleScale } from './scale_endpoint';
 import { parseResourcePath, verbOf, type ResourceRoute } from './routes';
 import { ApiError, failureStatus, toStatus } from '../status';
 import type { RequestAttributes, UserInfo } from '../types';
+import type { ResourceDefinition } from '../schema/resources';
 import { handleWatch } from './watch';
 
 const HEALTH_PATHS = new Set(['/healthz', '/livez', '/readyz']);
@@ -90,10 +91,10 @@ async function handleRequest(parts: ServerParts, req: IncomingMessage, res: Serv
   const url = new URL(req.url ?? '/', 'https://devcluster.invalid');
   if (PUBLIC_PATHS.has(url.pathname) && req.method === 'GET') return servePublic(res, url.pathname);
   const user = authenticate(parts, req);
-  const route = parseResourcePath(url.pathname);
+  const route = parseResourcePath(url.pathname, parts.resources.definitions);
   if (!route) {
     authorizeOrThrow(parts, user, { verb: (req.method ?? 'GET').toLowerCase(), apiGroup: '', resource: '', nonResourcePath: url.pathname });
-    return serveNonResource(req, res, url);
+    return serveNonResource(req, res, url, parts.resources.definitions);
   }
   const verb = verbOf(req.method ?? 'GET', route, url.searchParams);
   checkSubresource(route, verb);
@@ -163,15 +164,15 @@ function servePublic(res: ServerResponse, pathname: string): void {
   res.end('ok');
 }
 
-function serveNonResource(req: IncomingMessage, res: ServerResponse, url: URL): void {
+function serveNonResource(req: IncomingMessage, res: ServerResponse, url: URL, table: readonly ResourceDefinition[]): void {
   const path = url.pathname.replace(/\/+$/, '');
   if ((path === '/api' || path === '/apis') && acceptsAggregatedDiscovery(req.headers.accept)) {
-    const body = JSON.stringify(aggregatedDiscovery(path === '/api'));
+    const body = JSON.stringify(aggregatedDiscovery(path === '/api', table));
     res.writeHead(200, { 'Content-Type': AGGREGATED_DISCOVERY_CONTENT_TYPE, 'Content-Length': Buffer.byteLength(body) });
     res.end(body);
     return;
   }
-  const document = nonResourceDocument(req, url);
+  const document = nonResourceDocument(req, url, table);
   if (document === undefined) {
     return sendStatus(res, failureStatus(404, 'NotFound', `the server could not find the requested resource (${url.pathname})`));
   }
@@ -184,20 +185,20 @@ function serveNonResource(req: IncomingMessage, res: ServerResponse, url: URL): 
   sendJson(res, 200, document);
 }
 
-function nonResourceDocument(req: IncomingMessage, url: URL): unknown {
+function nonResourceDocument(req: IncomingMessage, url: URL, table: readonly ResourceDefinition[]): unknown {
   const path = url.pathname.replace(/\/+$/, '') || '/';
   if (path === '/api') return coreVersions(req.socket.localAddress ? `${req.socket.localAddress}:${req.socket.localPort}` : 'localhost');
-  if (path === '/apis') return groupList();
+  if (path === '/apis') return groupList(table);
   if (path === '/openapi/v2') return /protobuf/.test(req.headers.accept ?? '') ? openApiV2Protobuf() : openApiV2Json();
-  if (path === '/openapi/v3') return openApiV3Index();
+  if (path === '/openapi/v3') return openApiV3Index(table);
   const openApiGroup = parseOpenApiV3Path(path);
-  if (openApiGroup) return openApiV3Document(openApiGroup.group, openApiGroup.version);
+  if (openApiGroup) return openApiV3Document(openApiGroup.group, openApiGroup.version, table);
   const core = /^\/api\/([^/]+)$/.exec(path);
-  if (core) return resourceList('', core[1]!);
+  if (core) return resourceList('', core[1]!, table);
   const group = /^\/apis\/([^/]+)$/.exec(path);
-  if (group) return groupDocument(group[1]!);
+  if (group) return groupDocument(group[1]!, table);
   const groupVersion = /^\/apis\/([^/]+)\/([^/]+)$/.exec(path);
-  if (groupVersion) return resourceList(groupVersion[1]!, groupVersion[2]!);
+  if (groupVersion) return resourceList(groupVersion[1]!, groupVersion[2]!, table);
   return undefined;
 }
 
@@ -219,7 +220,7 @@ function rejectUpgrade(socket: Duplex, code: number, message: string): void {
 function handleUpgrade(parts: ServerParts, req: IncomingMessage, socket: Duplex, head: Buffer): void {
   const url = new URL(req.url ?? '/', 'https://devcluster.invalid');
   const user = authenticate(parts, req);
-  const route = parseResourcePath(url.pathname);
+  const route = parseResourcePath(url.pathname, parts.resources.definitions);
   if (!route || route.definition.plural !== 'pods' || !UPGRADABLE.has(route.subresource ?? '')) {
     throw new ApiError(400, 'BadRequest', 'only pods/exec, pods/attach and pods/portforward accept a connection upgrade');
   }

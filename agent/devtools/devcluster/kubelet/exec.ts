@@ -18,7 +18,7 @@ import {
   type OutputStream,
   type ProgramRun,
 } from '../programs/index';
-import type { KubeObject, PodLogSource } from '../types';
+import type { ContainerStdin, KubeObject, PodLogSource } from '../types';
 
 const CHANNEL = { stdin: 0, stdout: 1, stderr: 2, error: 3, resize: 4, close: 255 } as const;
 
@@ -66,6 +66,8 @@ export interface ExecHandler {
 export interface ExecHandlerOptions {
   /** Where attach reads a container's output; without it attach is refused. */
   logs?: PodLogSource;
+  /** Where attach writes a container's stdin (containers whose spec says `stdin: true`). */
+  stdin?: ContainerStdin;
 }
 
 export function createExecHandler(handlerOptions: ExecHandlerOptions = {}): ExecHandler {
@@ -84,7 +86,7 @@ export function createExecHandler(handlerOptions: ExecHandlerOptions = {}): Exec
       server.handleUpgrade(req, socket, head, (ws) => {
         sessions.add(ws);
         ws.on('close', () => sessions.delete(ws));
-        if (attach && handlerOptions.logs) attachToOutput(ws, handlerOptions.logs, pod, options);
+        if (attach && handlerOptions.logs) attachToContainer(ws, handlerOptions, pod, options);
         else new ExecSession(ws, options, execProgram(pod, options)).start();
       });
     },
@@ -438,11 +440,30 @@ class ExecSession {
 }
 
 /**
- * Attach: what the container writes from now on arrives on stdout, until the container stops.
- * The simulated containers read no stdin, so input is ignored.
+ * Attach: what the container writes from now on arrives on stdout, until the container stops;
+ * stdin frames go to the container's stdin when its spec has one (`stdin: true`), else nowhere.
+ * The end of this session's stdin (v5 close frame, or the socket closing) closes a `stdinOnce`
+ * container's stdin. On a terminal, Enter (CR) reaches the program as a newline, as a tty's
+ * line discipline turns it.
  */
-function attachToOutput(ws: WebSocket, logs: PodLogSource, pod: KubeObject, options: ExecOptions): void {
+function attachToContainer(ws: WebSocket, { logs, stdin }: ExecHandlerOptions, pod: KubeObject, options: ExecOptions): void {
+  if (!logs) return;
   const query = { namespace: pod.metadata.namespace ?? 'default', pod: pod.metadata.name ?? '', container: options.container };
+  if (options.stdin && stdin?.accepts(query.namespace, query.pod, query.container)) {
+    let attached = true;
+    const detach = () => {
+      if (attached) stdin.detach(query.namespace, query.pod, query.container);
+      attached = false;
+    };
+    ws.on('message', (data: RawData) => {
+      const frame = toBuffer(data);
+      if (frame[0] === CHANNEL.close && frame[1] === CHANNEL.stdin && ws.protocol === 'v5.channel.k8s.io') return detach();
+      if (frame[0] !== CHANNEL.stdin || frame.length < 2 || !attached) return;
+      const text = frame.subarray(1).toString('utf8');
+      stdin.write(query.namespace, query.pod, query.container, options.tty ? text.replace(/\r\n?/g, '\n') : text);
+    });
+    ws.on('close', detach);
+  }
   const send = (channel: number, payload: string) => {
     if (ws.readyState === ws.OPEN) ws.send(Buffer.concat([Buffer.from([channel]), Buffer.from(payload, 'utf8')]));
   };

@@ -14,7 +14,7 @@ import {
   type ContainerSpec,
   type ProgramRun,
 } from '../programs/index';
-import { StoreError, type KubeObject, type ObjectStore, type ResourceType, type WatchEvent } from '../types';
+import { StoreError, type ContainerStdin, type KubeObject, type ObjectStore, type ResourceType, type WatchEvent } from '../types';
 
 export const PODS: ResourceType = { group: '', version: 'v1', resource: 'pods' };
 export const EVENTS: ResourceType = { group: '', version: 'v1', resource: 'events' };
@@ -57,6 +57,8 @@ interface ContainerRun {
   /** Ended for good: restartPolicy says it stays terminated. */
   finished: boolean;
   run: ProgramRun | undefined;
+  /** The running attempt's stdin, when the spec asks for one: text not yet read, and whether the program waits for it. */
+  stdin?: { buffered: string; closed: boolean; reading: boolean };
 }
 
 interface PodSimulation {
@@ -230,14 +232,19 @@ export class SimulatedKubelet {
     container.containerID = `containerd://${randomBytes(32).toString('hex')}`;
     container.state = { running: { startedAt: nowSeconds() } };
     container.everStarted = true;
-    container.run = runContainerProgram(program, {
-      hostname: simulation.name,
-      env: program.env,
-      files: {
-        ...podFiles({ name: simulation.name, namespace: simulation.namespace }),
-        ...this.mountedConfigMapFiles(simulation, container),
+    container.stdin = container.spec.stdin ? { buffered: '', closed: false, reading: false } : undefined;
+    container.run = runContainerProgram(
+      program,
+      {
+        hostname: simulation.name,
+        env: program.env,
+        files: {
+          ...podFiles({ name: simulation.name, namespace: simulation.namespace }),
+          ...this.mountedConfigMapFiles(simulation, container),
+        },
       },
-    });
+      { stdin: container.spec.stdin === true },
+    );
     this.recordEvent(simulation, container, 'Normal', 'Started', `Started container ${container.spec.name}`);
     this.writeStatus(simulation);
     this.step(simulation, container);
@@ -265,13 +272,55 @@ export class SimulatedKubelet {
         if (action.ms !== Infinity) this.schedule(simulation, action.ms, () => this.step(simulation, container));
         return;
       }
-      // 'stdin': a pod's container has no stdin attached, so cat reads end of file at once.
+      if (action.kind === 'stdin' && container.stdin && !container.stdin.closed) {
+        // cat without a file: what attach wrote arrives on stdout, until stdin closes.
+        container.stdin.reading = true;
+        this.readStdin(simulation, container);
+        return;
+      }
+      // 'stdin' without one (no `stdin: true`, or closed): cat reads end of file at once.
     }
     this.schedule(simulation, BUSY_LOOP_PAUSE_MS, () => this.step(simulation, container));
   }
 
+  private readStdin(simulation: PodSimulation, container: ContainerRun): void {
+    const stdin = container.stdin;
+    if (!stdin?.reading) return;
+    if (stdin.buffered) this.logs.append(simulation.namespace, simulation.name, container.spec.name, stdin.buffered);
+    stdin.buffered = '';
+    if (!stdin.closed) return;
+    stdin.reading = false;
+    this.step(simulation, container);
+  }
+
+  /** The running container an attach names, when it has an open stdin. */
+  private stdinTarget(namespace: string, pod: string, name: string): { simulation: PodSimulation; container: ContainerRun } | undefined {
+    const simulation = this.pods.get(`${namespace}/${pod}`);
+    const container = simulation?.containers.find((c) => c.spec.name === name);
+    if (!simulation || !container?.run || !container.stdin || container.stdin.closed) return undefined;
+    return { simulation, container };
+  }
+
+  /** Attach's way into containers' stdin. */
+  readonly stdin: ContainerStdin = {
+    accepts: (namespace, pod, name) => this.stdinTarget(namespace, pod, name) !== undefined,
+    write: (namespace, pod, name, text) => {
+      const target = this.stdinTarget(namespace, pod, name);
+      if (!target) return;
+      target.container.stdin!.buffered += text;
+      this.readStdin(target.simulation, target.container);
+    },
+    detach: (namespace, pod, name) => {
+      const target = this.stdinTarget(namespace, pod, name);
+      if (!target?.container.spec.stdinOnce) return;
+      target.container.stdin!.closed = true;
+      this.readStdin(target.simulation, target.container);
+    },
+  };
+
   private containerExited(simulation: PodSimulation, container: ContainerRun, exitCode: number): void {
     container.run = undefined;
+    container.stdin = undefined;
     this.logs.endAttempt(simulation.namespace, simulation.name, container.spec.name);
     const startedAt = 'running' in container.state ? container.state.running.startedAt : nowSeconds();
     const terminated = {

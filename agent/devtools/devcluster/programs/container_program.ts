@@ -13,6 +13,9 @@ export interface ContainerSpec {
   command?: string[];
   args?: string[];
   env?: Array<{ name: string; value?: string }>;
+  /** The container has a stdin (attach writes to it); `stdinOnce`: it closes when the first attach ends. */
+  stdin?: boolean;
+  stdinOnce?: boolean;
 }
 
 /** The environment variables of the SIM_* form. */
@@ -113,13 +116,16 @@ function optionalNumber(env: Record<string, string>, name: string, min: number, 
   return value;
 }
 
-/** Runs a described program: the generator yields its actions and returns its exit code. */
-export function runContainerProgram(program: ContainerProgram, context: ProgramContext): ProgramRun {
+/**
+ * Runs a described program: the generator yields its actions and returns its exit code.
+ * `stdin`: the container has one (`stdin: true`), so `cat` and the like read it.
+ */
+export function runContainerProgram(program: ContainerProgram, context: ProgramContext, options = { stdin: false }): ProgramRun {
   switch (program.form.kind) {
     case 'simulation':
       return runSimulation(program.form.settings);
     case 'command':
-      return runCommand(program.form.argv, context, { stdin: false });
+      return runCommand(program.form.argv, context, options);
     case 'daemon':
       return runDaemon(program.form.image, program.form.argv);
   }

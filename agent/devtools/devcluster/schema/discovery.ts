@@ -3,6 +3,9 @@
 // client-go fall back to when the aggregated form is not offered.
 import { groupVersions, resourcesIn, type ResourceDefinition } from './resources';
 
+/** The cluster's live resource table (built-in rows and what its CRDs serve). */
+type Table = readonly ResourceDefinition[];
+
 export const KUBERNETES_VERSION = { major: '1', minor: '32', gitVersion: 'v1.32.0-devcluster' };
 
 export function versionInfo(): Record<string, string> {
@@ -46,8 +49,8 @@ function resourceEntries(definition: ResourceDefinition): Array<Record<string, u
   return [main, ...subresources];
 }
 
-export function resourceList(group: string, version: string): Record<string, unknown> | undefined {
-  const definitions = resourcesIn(group, version);
+export function resourceList(group: string, version: string, table: Table): Record<string, unknown> | undefined {
+  const definitions = resourcesIn(group, version, table);
   if (definitions.length === 0) return undefined;
   return {
     kind: 'APIResourceList',
@@ -66,13 +69,13 @@ function apiGroup(name: string, versions: string[]): Record<string, unknown> {
   return { name, versions: entries, preferredVersion: entries[0] };
 }
 
-export function groupList(): Record<string, unknown> {
-  const groups = [...groupVersions()].filter(([name]) => name !== '').map(([name, versions]) => apiGroup(name, versions));
+export function groupList(table: Table): Record<string, unknown> {
+  const groups = [...groupVersions(table)].filter(([name]) => name !== '').map(([name, versions]) => apiGroup(name, versions));
   return { kind: 'APIGroupList', apiVersion: 'v1', groups };
 }
 
-export function groupDocument(name: string): Record<string, unknown> | undefined {
-  const versions = groupVersions().get(name);
+export function groupDocument(name: string, table: Table): Record<string, unknown> | undefined {
+  const versions = groupVersions(table).get(name);
   if (!name || !versions) return undefined;
   return { kind: 'APIGroup', apiVersion: 'v1', ...apiGroup(name, versions) };
 }
@@ -115,20 +118,24 @@ function resourceDiscovery(definition: ResourceDefinition): Record<string, unkno
   return entry;
 }
 
-function groupDiscovery(name: string, versions: string[]): Record<string, unknown> {
+function groupDiscovery(name: string, versions: string[], table: Table): Record<string, unknown> {
   return {
     metadata: name ? { name } : {},
-    versions: versions.map((version) => ({ version, resources: resourcesIn(name, version).map(resourceDiscovery), freshness: 'Current' })),
+    versions: versions.map((version) => ({
+      version,
+      resources: resourcesIn(name, version, table).map(resourceDiscovery),
+      freshness: 'Current',
+    })),
   };
 }
 
 /** The aggregated document of /api (core group only) or /apis (every named group). */
-export function aggregatedDiscovery(core: boolean): Record<string, unknown> {
-  const groups = [...groupVersions()].filter(([name]) => (name === '') === core);
+export function aggregatedDiscovery(core: boolean, table: Table): Record<string, unknown> {
+  const groups = [...groupVersions(table)].filter(([name]) => (name === '') === core);
   return {
     kind: 'APIGroupDiscoveryList',
     apiVersion: 'apidiscovery.k8s.io/v2',
     metadata: {},
-    items: groups.map(([name, versions]) => groupDiscovery(name, versions)),
+    items: groups.map(([name, versions]) => groupDiscovery(name, versions, table)),
   };
 }

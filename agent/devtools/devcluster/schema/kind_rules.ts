@@ -4,6 +4,7 @@
 // a 422 Invalid, in the API server's words; structure (unknown fields, types) is structure.ts's.
 import type { StatusCause } from '../status';
 import type { KubeObject } from '../types';
+import { crdCauses } from './custom_resources';
 
 export const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const CONFIG_KEY = /^[-._a-zA-Z0-9]+$/;
@@ -54,6 +55,8 @@ export function kindCauses(kind: string, object: KubeObject): StatusCause[] {
       return dataKeyCauses(object);
     case 'PersistentVolumeClaim':
       return claimCauses(obj(object.spec));
+    case 'CustomResourceDefinition':
+      return crdCauses(object);
     default:
       return [];
   }

@@ -9,6 +9,9 @@ import { createHash } from 'node:crypto';
 import { KUBERNETES_VERSION } from './discovery';
 import { groupVersions, resourcesIn, type ResourceDefinition } from './resources';
 
+/** The cluster's live resource table (built-in rows and what its CRDs serve). */
+type Table = readonly ResourceDefinition[];
+
 const FIELD_VALIDATION = { name: 'fieldValidation', in: 'query', schema: { type: 'string', uniqueItems: true } };
 const DRY_RUN = { name: 'dryRun', in: 'query', schema: { type: 'string', uniqueItems: true } };
 const FIELD_MANAGER = { name: 'fieldManager', in: 'query', schema: { type: 'string', uniqueItems: true } };
@@ -46,8 +49,8 @@ function groupVersionKey(group: string, version: string): string {
 }
 
 /** The OpenAPI v3 document of one group/version, or undefined for an unknown one. */
-export function openApiV3Document(group: string, version: string): Record<string, unknown> | undefined {
-  const definitions = resourcesIn(group, version);
+export function openApiV3Document(group: string, version: string, table: Table): Record<string, unknown> | undefined {
+  const definitions = resourcesIn(group, version, table);
   if (definitions.length === 0) return undefined;
   return {
     openapi: '3.0.0',
@@ -57,20 +60,20 @@ export function openApiV3Document(group: string, version: string): Record<string
   };
 }
 
-function documentHash(group: string, version: string): string {
+function documentHash(group: string, version: string, table: Table): string {
   return createHash('sha256')
-    .update(JSON.stringify(openApiV3Document(group, version)))
+    .update(JSON.stringify(openApiV3Document(group, version, table)))
     .digest('hex')
     .slice(0, 32)
     .toUpperCase();
 }
 
-export function openApiV3Index(): Record<string, unknown> {
+export function openApiV3Index(table: Table): Record<string, unknown> {
   const paths: Record<string, { serverRelativeURL: string }> = {};
-  for (const [group, versions] of groupVersions()) {
+  for (const [group, versions] of groupVersions(table)) {
     for (const version of versions) {
       const key = groupVersionKey(group, version);
-      paths[key] = { serverRelativeURL: `/openapi/v3/${key}?hash=${documentHash(group, version)}` };
+      paths[key] = { serverRelativeURL: `/openapi/v3/${key}?hash=${documentHash(group, version, table)}` };
     }
   }
   return { paths };

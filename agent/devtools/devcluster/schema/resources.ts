@@ -20,6 +20,11 @@ export interface ResourceDefinition {
   categories?: string[];
   /** The @kubernetes/client-node model whose fields the kind has (schema/structure.ts). */
   model?: string;
+  /**
+   * Set for the kinds a CustomResourceDefinition serves (custom_resources.ts): the version its
+   * objects are stored under, whichever served version a request names (conversion `None`).
+   */
+  storageVersion?: string;
 }
 
 type Row = Omit<ResourceDefinition, 'shortNames' | 'verbs' | 'subresources'> & Partial<ResourceDefinition>;
@@ -173,6 +178,18 @@ const CORE_ROWS: readonly ResourceDefinition[] = [
     subresources: { status: ['get', 'patch', 'update'] },
   }),
   row({
+    group: 'apiextensions.k8s.io',
+    version: 'v1',
+    kind: 'CustomResourceDefinition',
+    model: 'V1CustomResourceDefinition',
+    plural: 'customresourcedefinitions',
+    singular: 'customresourcedefinition',
+    shortNames: ['crd', 'crds'],
+    namespaced: false,
+    categories: ['api-extensions'],
+    subresources: { status: ['get', 'patch', 'update'] },
+  }),
+  row({
     group: 'authorization.k8s.io',
     version: 'v1',
     kind: 'SelfSubjectAccessReview',
@@ -194,21 +211,34 @@ export function apiVersionOf(definition: ResourceDefinition): string {
 }
 
 export function resourceTypeOf(definition: ResourceDefinition): ResourceType {
-  return { group: definition.group, version: definition.version, resource: definition.plural };
+  return { group: definition.group, version: definition.storageVersion ?? definition.version, resource: definition.plural };
 }
 
-export function findResource(group: string, version: string, plural: string): ResourceDefinition | undefined {
-  return RESOURCES.find((r) => r.group === group && r.version === version && r.plural === plural);
+/**
+ * The lookups below take the table to search: the built-in rows by default, or a cluster's
+ * live table (built-in rows plus what its CustomResourceDefinitions serve, custom_resources.ts).
+ */
+export function findResource(
+  group: string,
+  version: string,
+  plural: string,
+  table: readonly ResourceDefinition[] = RESOURCES,
+): ResourceDefinition | undefined {
+  return table.find((r) => r.group === group && r.version === version && r.plural === plural);
 }
 
-export function findByKind(apiVersion: string, kind: string): ResourceDefinition | undefined {
-  return RESOURCES.find((r) => apiVersionOf(r) === apiVersion && r.kind === kind);
+export function findByKind(
+  apiVersion: string,
+  kind: string,
+  table: readonly ResourceDefinition[] = RESOURCES,
+): ResourceDefinition | undefined {
+  return table.find((r) => apiVersionOf(r) === apiVersion && r.kind === kind);
 }
 
 /** Group → versions, in table order; '' is the legacy core group served under /api. */
-export function groupVersions(): Map<string, string[]> {
+export function groupVersions(table: readonly ResourceDefinition[] = RESOURCES): Map<string, string[]> {
   const groups = new Map<string, string[]>();
-  for (const r of RESOURCES) {
+  for (const r of table) {
     const versions = groups.get(r.group) ?? [];
     if (!versions.includes(r.version)) versions.push(r.version);
     groups.set(r.group, versions);
@@ -216,6 +246,6 @@ export function groupVersions(): Map<string, string[]> {
   return groups;
 }
 
-export function resourcesIn(group: string, version: string): ResourceDefinition[] {
-  return RESOURCES.filter((r) => r.group === group && r.version === version);
+export function resourcesIn(group: string, version: string, table: readonly ResourceDefinition[] = RESOURCES): ResourceDefinition[] {
+  return table.filter((r) => r.group === group && r.version === version);
 }
