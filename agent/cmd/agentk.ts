@@ -46,7 +46,7 @@ const spec = {
     'leader-election-renew-deadline': 'the leader steps down when it cannot renew for this long (default 10s)',
     'leader-election-retry-period': 'how often each replica tries to take or renew the Lease (default 2s)',
     'tunnel-transport':
-      'v2: reverse HTTP/1.1 connections beside the gRPC tunnel, which kas prefers when it offers them; grpc: the gRPC tunnel alone (default grpc)',
+      'v2: reverse HTTP/1.1 connections beside the gRPC tunnel, which kas prefers when it offers them; grpc: the gRPC tunnel alone (default v2)',
   },
 } as const;
 
@@ -95,7 +95,7 @@ runMain(async () => {
   if (!kasAddress) throw new UsageError("--kas-address is required. Run 'agentk --help' for usage.");
   const level = (values['log-level'] ?? 'info') as LogLevel;
   if (!LOG_LEVELS.includes(level)) throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}`);
-  const transport = values['tunnel-transport'] ?? 'grpc';
+  const transport = values['tunnel-transport'] ?? 'v2';
   if (transport !== 'grpc' && transport !== 'v2') throw new UsageError('--tunnel-transport must be grpc or v2');
   const logger = createLogger({ component: 'agentk' }, { level });
   const agentk = await runAgentk({
