@@ -433,13 +433,31 @@ async function runStreamOnly(): Promise<string> {
       { name: 'grpc://', url: await startTunnel(children, kubeconfig, 'grpc', pids), headers: USER_HEADER },
     ];
     const figures = new Map<string, number[]>(paths.map((p) => [p.name, []]));
-    await measureStream(`${paths[1]!.url}/logs?mb=10`, USER_HEADER); // warm-up of the tunnel's code paths
+    const cpu = new Map<string, CpuPerRequest[]>(paths.map((p) => [p.name, []]));
+    for (const p of paths.slice(1)) await measureStream(`${p.url}/logs?mb=10`, USER_HEADER); // warm-up of the tunnels' code paths
     for (let round = 0; round < ROUNDS; round++) {
-      for (const p of paths) figures.get(p.name)!.push(await measureStream(`${p.url}/logs?mb=${LOG_MB}`, p.headers));
+      for (const p of paths) {
+        // CPU per 100 MiB: holds up under the machine's load better than MB/s does.
+        const measured = await withCpu(pids.get(p.url), async () => ({
+          mbps: await measureStream(`${p.url}/logs?mb=${LOG_MB}`, p.headers),
+          requests: LOG_MB / 100,
+        }));
+        figures.get(p.name)!.push(measured.result.mbps);
+        if (measured.cpu) cpu.get(p.name)!.push(measured.cpu);
+      }
     }
     const loadAtEnd = os.loadavg();
     const med = (name: string) => median(figures.get(name)!);
-    const each = (name: string) => `${fmt(med(name))} MB/s (runs ${figures.get(name)!.map(fmt).join(', ')})`;
+    const each = (name: string) => {
+      const used = cpu.get(name)!;
+      const cpuText = used.length
+        ? `, CPU per 100 MiB kas ${fmt(median(used.map((c) => c.kasMs)))} ms + agentk ${fmt(median(used.map((c) => c.agentkMs)))} ms`
+        : '';
+      return `${fmt(med(name))} MB/s (runs ${figures
+        .get(name)!
+        .map((n) => fmt(n))
+        .join(', ')}${cpuText})`;
+    };
     return [
       `logs -f style streaming, one ${LOG_MB} MiB response, medians of ${ROUNDS} rounds (paths alternating in each round); ` +
         `load average ${loadAtStart.map((l) => l.toFixed(1)).join(' / ')} at the start, ${loadAtEnd.map((l) => l.toFixed(1)).join(' / ')} at the end:`,
