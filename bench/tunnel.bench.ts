@@ -44,6 +44,8 @@ const DURATION_S = 3;
 const LOG_MB = 100;
 /** TUNNEL_BENCH_QUICK=1: direct, kubectl proxy and grpc:// only, no streaming (for profiling rounds). */
 const QUICK = process.env.TUNNEL_BENCH_QUICK === '1';
+/** TUNNEL_BENCH_STREAM=1: only the logs -f figure, direct / v2 over tcp / grpc:// alternating, medians of ROUNDS. */
+const STREAM_ONLY = process.env.TUNNEL_BENCH_STREAM === '1';
 
 interface Children {
   processes: ChildProcess[];
@@ -416,7 +418,61 @@ async function startFloor(children: Children, upstreamUrl: string, pids: Map<str
 
 const fmt = (n: number, digits = 0) => n.toFixed(digits);
 
+/** The logs -f figure alone: one LOG_MB MiB response per path and round, the paths alternating within each round. */
+async function runStreamOnly(): Promise<string> {
+  const loadAtStart = os.loadavg();
+  const children: Children = { processes: [] };
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tunnel-bench-'));
+  const pids = new Map<string, TunnelProcesses>();
+  try {
+    const upstream = await spawnRole<{ url: string; podListBytes: number }>(children, 'upstream');
+    const kubeconfig = writeKubeconfig(dir, upstream.info.url);
+    const paths = [
+      { name: 'direct', url: upstream.info.url, headers: {} },
+      { name: 'v2 over tcp', url: await startTunnel(children, kubeconfig, 'grpc', pids, 'v2'), headers: USER_HEADER },
+      { name: 'grpc://', url: await startTunnel(children, kubeconfig, 'grpc', pids), headers: USER_HEADER },
+    ];
+    const figures = new Map<string, number[]>(paths.map((p) => [p.name, []]));
+    const cpu = new Map<string, CpuPerRequest[]>(paths.map((p) => [p.name, []]));
+    for (const p of paths.slice(1)) await measureStream(`${p.url}/logs?mb=10`, USER_HEADER); // warm-up of the tunnels' code paths
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const p of paths) {
+        // CPU per 100 MiB: holds up under the machine's load better than MB/s does.
+        const measured = await withCpu(pids.get(p.url), async () => ({
+          mbps: await measureStream(`${p.url}/logs?mb=${LOG_MB}`, p.headers),
+          requests: LOG_MB / 100,
+        }));
+        figures.get(p.name)!.push(measured.result.mbps);
+        if (measured.cpu) cpu.get(p.name)!.push(measured.cpu);
+      }
+    }
+    const loadAtEnd = os.loadavg();
+    const med = (name: string) => median(figures.get(name)!);
+    const each = (name: string) => {
+      const used = cpu.get(name)!;
+      const cpuText = used.length
+        ? `, CPU per 100 MiB kas ${fmt(median(used.map((c) => c.kasMs)))} ms + agentk ${fmt(median(used.map((c) => c.agentkMs)))} ms`
+        : '';
+      return `${fmt(med(name))} MB/s (runs ${figures
+        .get(name)!
+        .map((n) => fmt(n))
+        .join(', ')}${cpuText})`;
+    };
+    return [
+      `logs -f style streaming, one ${LOG_MB} MiB response, medians of ${ROUNDS} rounds (paths alternating in each round); ` +
+        `load average ${loadAtStart.map((l) => l.toFixed(1)).join(' / ')} at the start, ${loadAtEnd.map((l) => l.toFixed(1)).join(' / ')} at the end:`,
+      `- direct ${each('direct')}`,
+      `- v2 over tcp ${each('v2 over tcp')}: ${(med('v2 over tcp') / med('direct')).toFixed(2)}× direct`,
+      `- grpc:// ${each('grpc://')}: ${(med('grpc://') / med('direct')).toFixed(2)}× direct`,
+    ].join('\n');
+  } finally {
+    for (const child of children.processes) child.kill('SIGTERM');
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 export default async function run(): Promise<string> {
+  if (STREAM_ONLY) return runStreamOnly();
   const loadAtStart = os.loadavg();
   const children: Children = { processes: [] };
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tunnel-bench-'));

@@ -48,8 +48,8 @@ export interface AgentkOptions {
    */
   collectWhenIdle?: boolean;
   /**
-   * Default 'grpc' (the gRPC tunnel alone) until v2 notices a frozen agentk as the gRPC tunnel's PING does;
-   * 'v2' adds the reverse HTTP/1.1 connections kas prefers (module http_tunnel).
+   * Default 'v2': the reverse HTTP/1.1 connections kas prefers (module http_tunnel) beside the gRPC
+   * tunnel, which a kas without the module keeps using; 'grpc': the gRPC tunnel alone.
    */
   tunnelTransport?: TunnelTransport;
   /** The agent RPCs' protocol: ours (default) or the reference's, as its agentk speaks them (tunnel and configuration). */
@@ -113,7 +113,8 @@ export async function startAgentkCore(options: AgentkOptions, modules: readonly 
       token: options.token,
       caPem,
       tlsServerName: options.tlsServerName,
-      transport: options.tunnelTransport ?? 'grpc',
+      // The reference protocol has only the gRPC tunnel.
+      transport: options.agentProtocol === 'reference' ? 'grpc' : (options.tunnelTransport ?? 'v2'),
     },
     poolSettings: options.poolSettings ?? {},
     kubeConfig,

@@ -47,7 +47,7 @@ const spec = {
     'leader-election-renew-deadline': 'the leader steps down when it cannot renew for this long (default 10s)',
     'leader-election-retry-period': 'how often each replica tries to take or renew the Lease (default 2s)',
     'tunnel-transport':
-      'v2: reverse HTTP/1.1 connections beside the gRPC tunnel, which kas prefers when it offers them; grpc: the gRPC tunnel alone (default grpc)',
+      'v2: reverse HTTP/1.1 connections beside the gRPC tunnel, which kas prefers when it offers them; grpc: the gRPC tunnel alone (default v2)',
     'agent-protocol':
       "workbench: our tunnel and configuration RPCs; reference: the GitLab agent's (its .proto services), gRPC tunnel only (default workbench)",
   },
@@ -103,7 +103,7 @@ runMain(async () => {
   // The reference has only the gRPC tunnel: its protocol leaves out our reverse HTTP/1.1 transport.
   if (protocol === 'reference' && values['tunnel-transport'] === 'v2')
     throw new UsageError('--agent-protocol reference runs on the gRPC tunnel alone: leave out --tunnel-transport v2');
-  const transport = protocol === 'reference' ? 'grpc' : (values['tunnel-transport'] ?? 'grpc');
+  const transport = protocol === 'reference' ? 'grpc' : (values['tunnel-transport'] ?? 'v2');
   if (transport !== 'grpc' && transport !== 'v2') throw new UsageError('--tunnel-transport must be grpc or v2');
   const logger = createLogger({ component: 'agentk' }, { level });
   const agentk = await runAgentk({

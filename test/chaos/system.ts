@@ -130,6 +130,8 @@ export class ChaosSystem {
         this.adminKubeconfig,
         '--observability-listen-address',
         '127.0.0.1:0',
+        // agentk's default is transport v2; TUNNEL_TRANSPORT=grpc runs the suite on the gRPC tunnel alone, as the tunnel tests.
+        ...(process.env.TUNNEL_TRANSPORT === 'grpc' ? ['--tunnel-transport', 'grpc'] : []),
       ],
       /"msg":"agentk started"/,
     );

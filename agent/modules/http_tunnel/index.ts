@@ -18,6 +18,10 @@ export interface HttpTunnelServerOptions {
   authenticateAgent(token: string): Promise<AuthenticatedAgent | undefined>;
   maxConnectionAgeMs?: number;
   maxConnectionAgeGraceMs?: number;
+  /** An agentk from which nothing arrived for this long is probed; default 5 s. */
+  keepaliveTimeMs?: number;
+  /** A probe with no byte back within this long closes that agentk's connections; default 4 s. */
+  keepaliveTimeoutMs?: number;
   agentWaitTimeoutMs?: number;
   serverName: string;
   logger: Logger;
@@ -33,7 +37,13 @@ export interface HttpTunnelServer {
 }
 
 export function startHttpTunnelServer(options: HttpTunnelServerOptions): HttpTunnelServer {
-  const registry = new HttpTunnelRegistry({ maxAgeMs: options.maxConnectionAgeMs, graceMs: options.maxConnectionAgeGraceMs });
+  const registry = new HttpTunnelRegistry({
+    maxAgeMs: options.maxConnectionAgeMs,
+    graceMs: options.maxConnectionAgeGraceMs,
+    keepaliveTimeMs: options.keepaliveTimeMs,
+    keepaliveTimeoutMs: options.keepaliveTimeoutMs,
+    logger: options.logger,
+  });
   return {
     registry,
     accept: acceptHttpTunnel({ registry, authenticateAgent: options.authenticateAgent, logger: options.logger }),

@@ -24,12 +24,23 @@
 // X-Kas-* only from this authenticated connection (kas strips them from its clients' requests)
 // and never sends them on. An upgraded request (exec, attach, port-forward) keeps its connection
 // until it ends; agentk dials a new one to refill the pool.
+//
+// Liveness: kas probes an agentk that went silent with `OPTIONS / HTTP/1.1` carrying
+// `X-Kas-Probe: 1` on one of its idle connections; agentk answers 204 itself, without touching
+// the cluster (kas strips X-Kas-* from its clients, so only kas can send it). An agentk without
+// the probe answers it 400 (no X-Kas-Caller), also without touching the cluster: any answer counts.
 import { createHash } from 'node:crypto';
 import { decodeMakeRequestHeader, encodeMakeRequestHeader, type CallerInfo } from '../kubernetes_api/rpc';
 
 export const HTTP_TUNNEL_PROTOCOL = 'kas-tunnel-v2';
 export const AGENT_META_HEADER = 'x-kas-agent-meta';
 export const CALLER_HEADER = 'x-kas-caller';
+export const PROBE_HEADER = 'x-kas-probe';
+
+/** Whether a request on a tunnel connection is kas's liveness probe (answered by agentk itself). */
+export function isProbe(headers: NodeJS.Dict<string | string[]>): boolean {
+  return headers[PROBE_HEADER] !== undefined;
+}
 
 /** Who the dialing agentk is (as the gRPC tunnel's descriptor carries it). */
 export interface HttpTunnelAgentMeta {

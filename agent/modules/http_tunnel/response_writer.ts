@@ -3,6 +3,14 @@
 import type * as http from 'node:http';
 import { smallContentLength } from './protocol';
 
+/**
+ * How much may wait in the response's buffer before the undici response is paused. Node's
+ * highWaterMark (16 KiB) is below one socket read (up to 64 KiB): pausing there paused a fast
+ * stream (logs -f) after nearly every piece, a pause/resume cycle each (the gRPC tunnel's
+ * TUNNEL_BACKLOG_BYTES, for the same reason).
+ */
+const BACKLOG_BYTES = 256 * 1024;
+
 export class ResponseWriter {
   private bodyStarted = false;
   private holding = false;
@@ -29,7 +37,8 @@ export class ResponseWriter {
   write(chunk: Buffer): boolean {
     this.bodyStarted = true;
     // While held, memory is bounded by the content-length, and no 'drain' comes while corked.
-    if (this.res.write(chunk) || this.holding) return true;
+    // Past the highWaterMark write() returned false, so a 'drain' comes when the buffer empties.
+    if (this.res.write(chunk) || this.holding || this.res.writableLength < BACKLOG_BYTES) return true;
     this.res.once('drain', this.resume);
     return false;
   }

@@ -43,6 +43,19 @@ async function requestsOverV2(): Promise<number> {
   return metric?.values.find((v) => v.labels['kind'] === 'http')?.value ?? 0;
 }
 
+async function probes(result: string): Promise<number> {
+  const metric = await register.getSingleMetric('kas_http_tunnel_probes_total')?.get();
+  return metric?.values.find((v) => v.labels['result'] === result)?.value ?? 0;
+}
+
+async function eventuallyAsync(check: () => Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 async function connectionsAccepted(): Promise<number> {
   return (await register.getSingleMetric('kas_http_tunnel_connections_accepted_total')?.get())?.values[0]?.value ?? 0;
 }
@@ -193,6 +206,27 @@ describe('http_tunnel: transport v2 (reverse HTTP/1.1)', function () {
     ws.send('ping');
     assert.equal(await new Promise<string>((resolve) => ws.once('message', (d: Buffer) => resolve(d.toString()))), 'echo: ping');
     ws.close();
+  });
+
+  it('probes a silent agentk with a request agentk answers itself: the cluster sees none, no connection is replaced or dropped', async () => {
+    // Dials exactly minIdle (2) at start, so the count of connections is settled once two are idle.
+    const { kas } = await kasWithAgentk({ scaleUpStep: 2 }, { keepaliveTimeMs: 100, keepaliveTimeoutMs: 2_000 });
+    let upstreamRequests = 0;
+    const count = () => upstreamRequests++;
+    fixture.upstream.server.on('request', count);
+    fixture.cleanups.push(async () => void fixture.upstream.server.off('request', count));
+    await eventually(() => httpCounts(kas).idle === 2, 'two idle v2 connections');
+    const accepted = await connectionsAccepted();
+    const answered = await probes('answered');
+    const closed = await probes('agent_closed');
+    let seen = 0;
+    await eventuallyAsync(async () => (seen = (await probes('answered')) - answered) >= 5, 'five answered probes');
+    assert.equal(upstreamRequests, 0, 'no probe reached the Kubernetes API');
+    assert.equal((await connectionsAccepted()) - accepted, 0, 'agentk dialed no replacement for a probed connection');
+    assert.equal((await probes('agent_closed')) - closed, 0, 'the live agentk was not judged dead');
+    assert.equal(httpCounts(kas).idle, 2, `after ${seen} probes`);
+    const res = await request(`${kas.proxyUrl}/api/v1/pods`, { headers: userAuth() });
+    assert.equal(res.status, 200);
   });
 
   it('negotiates per connection: a kas without the transport answers the upgrade with an error status, a bad token gets 401', async () => {

@@ -219,6 +219,8 @@ export async function startKas(options: KasOptions = {}): Promise<Kas> {
     authenticateAgent,
     maxConnectionAgeMs: options.maxConnectionAgeMs,
     maxConnectionAgeGraceMs: options.maxConnectionAgeGraceMs,
+    keepaliveTimeMs: options.keepaliveTimeMs,
+    keepaliveTimeoutMs: options.keepaliveTimeoutMs,
     agentWaitTimeoutMs: options.agentWaitTimeoutMs ?? 5_000,
     serverName: 'kas-test',
     logger: quietLogger,

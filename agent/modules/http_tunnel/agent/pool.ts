@@ -11,6 +11,7 @@ import type { Logger } from '../../../internal/log';
 import { processMetric } from '../../../internal/metrics';
 import { Backoff, DEFAULT_BACKOFF } from '../../reverse_tunnel/agent/backoff';
 import { DEFAULT_POOL_SETTINGS, type PoolSettings } from '../../reverse_tunnel/agent/pool';
+import { isProbe } from '../protocol';
 import { HttpTunnelRefusedError, type HttpTunnelDialer } from './dial';
 
 type State = 'idle' | 'busy';
@@ -139,7 +140,8 @@ export class HttpTunnelPool {
 
   private onRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
     const entry = this.entries.get(req.socket);
-    if (!entry) return;
+    // A liveness probe leaves the connection idle: no replacement is dialed for it.
+    if (!entry || isProbe(req.headers)) return;
     if (entry.state === 'idle') {
       entry.state = 'busy';
       this.idle--;

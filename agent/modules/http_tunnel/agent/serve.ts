@@ -12,7 +12,7 @@ import { clientHeaders } from '../../kubernetes_api/agent/forwarder';
 import type { KubernetesApiUpstream, UpstreamTarget } from '../../kubernetes_api/agent/upstream';
 import { sendStatus, sendStatusOnSocket } from '../../kubernetes_api/server/status';
 import type { ValuesMap } from '../../reverse_tunnel/protocol';
-import { CALLER_HEADER, decodeCallerHeader } from '../protocol';
+import { CALLER_HEADER, decodeCallerHeader, isProbe } from '../protocol';
 import { ResponseWriter } from '../response_writer';
 import { UpgradeRelay } from '../upgrade_relay';
 
@@ -74,6 +74,8 @@ function withTarget(upstream: KubernetesApiUpstream, use: (target: UpstreamTarge
 }
 
 function serveRequest(options: HttpTunnelServerOptions, req: http.IncomingMessage, res: http.ServerResponse): void {
+  // kas asks whether this process lives: answered here, the cluster is not asked.
+  if (isProbe(req.headers)) return void res.writeHead(204).end();
   const prepared = prepare(req);
   if ('error' in prepared) return answerError(res, 400, prepared.error);
   const hasBody = req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] ?? '0') !== '0';

@@ -6,11 +6,25 @@
 //   detach   out of the pool for good: an upgraded request owns it, or it broke
 // Max connection age: a connection older than maxAgeMs is handed out no more; it closes when idle,
 // or is cut after the grace period; agentk dials a fresh one.
+//
+// Liveness: a frozen agentk (SIGSTOP, a stalled node) keeps its TCP connections up (its kernel
+// answers keepalive), and HTTP/1.1 has no ping on a connection a request is on. So kas judges
+// each agentk process (the instance id it dials with) as a whole, by the bytes its connections
+// brought: an instance silent for keepaliveTimeMs, or holding a request that saw no answer byte
+// for FIRST_BYTE_PROBE_MS, is probed (protocol.ts: OPTIONS with X-Kas-Probe, on one of its idle
+// connections). If nothing at all arrived from the instance within keepaliveTimeoutMs, every
+// connection of it is closed: out of routing, its unanswered requests replayed or failed by the
+// route's rules, its watches and logs -f cut. If other bytes arrived but the probe's own answer
+// did not, only that (idle) connection is closed.
+import type * as net from 'node:net';
 import type { Duplex } from 'node:stream';
+import type { Dispatcher } from 'undici';
 import { Client } from 'undici';
+import type { Logger } from '../../../internal/log';
+import { FIRST_BYTE_PROBE_MS } from '../../kubernetes_api/server/tunnel_exchange';
 import { DEFAULT_POOL_SETTINGS } from '../../reverse_tunnel/agent/pool';
-import type { HttpTunnelAgentMeta } from '../protocol';
-import { httpTunnelCountSources, type HttpTunnelCounts } from './metrics';
+import { PROBE_HEADER, type HttpTunnelAgentMeta } from '../protocol';
+import { httpTunnelCountSources, httpTunnelProbes, type HttpTunnelCounts } from './metrics';
 
 export interface HttpTunnelConnection {
   readonly agentId: string;
@@ -20,6 +34,32 @@ export interface HttpTunnelConnection {
   state: 'idle' | 'busy' | 'draining' | 'gone';
   /** Armed while the connection is idle beyond the agent's minIdle. */
   idleTimer?: NodeJS.Timeout;
+  /** The agentk process it belongs to (judged alive or dead as a whole). */
+  readonly instance: AgentInstance;
+  /** When kas sent the request on it that has not seen an answer byte yet; 0 when none. */
+  awaitingSince: number;
+  /** Fires FIRST_BYTE_PROBE_MS after the last request sent (re-armed, never re-made). */
+  firstByteTimer?: NodeJS.Timeout;
+}
+
+/** One agentk process's connections (by the instance id it dialed with). */
+interface AgentInstance {
+  readonly key: string;
+  readonly connections: Set<HttpTunnelConnection>;
+  readonly meta?: HttpTunnelAgentMeta;
+  /** Bytes read on its connections (those still open) at the last look, and when that last grew. */
+  bytesRead: number;
+  heardAt: number;
+  probe?: Probe;
+}
+
+interface Probe {
+  /** Bytes read on each of the instance's connections when it started. */
+  bytesAtStart: Map<HttpTunnelConnection, number>;
+  timer: NodeJS.Timeout;
+  /** The connection the probe request went on (none when the instance had no idle one). */
+  connection?: HttpTunnelConnection;
+  answered: boolean;
 }
 
 export interface HttpTunnelRegistryOptions {
@@ -27,6 +67,11 @@ export interface HttpTunnelRegistryOptions {
   maxAgeMs?: number;
   /** How long a recycled connection may still carry its request; default 10 min. */
   graceMs?: number;
+  /** An agentk from which nothing arrived for this long is probed; default 5 s. */
+  keepaliveTimeMs?: number;
+  /** A probe with no byte from the agentk within this long closes its connections; default 4 s. */
+  keepaliveTimeoutMs?: number;
+  logger?: Logger;
 }
 
 export class HttpTunnelWaitAbortedError extends Error {
@@ -41,6 +86,15 @@ export class NoHttpTunnelError extends Error {
 const NO_IDLE_TIMEOUT_MS = 2 ** 31 - 1;
 const DEFAULT_MAX_AGE_MS = 2 * 3600_000;
 const DEFAULT_GRACE_MS = 10 * 60_000;
+// As the gRPC tunnel's HTTP/2 PING (reverse_tunnel/server/agent_server.ts): a probe of a silent
+// agentk every 5 s costs one tiny request per agentk process, not per connection.
+const DEFAULT_KEEPALIVE_MS = 5_000;
+const DEFAULT_KEEPALIVE_TIMEOUT_MS = 4_000;
+const PROBE_HEADERS = [PROBE_HEADER, '1'];
+
+function bytesReadOf(connection: HttpTunnelConnection): number {
+  return (connection.socket as net.Socket).bytesRead ?? 0;
+}
 
 interface Waiter {
   resolve(connection: HttpTunnelConnection): void;
@@ -61,13 +115,25 @@ export class HttpTunnelRegistry {
   private readonly maxAgeMs: number;
   private readonly graceMs: number;
   private readonly sweeper: NodeJS.Timeout;
+  private readonly instances = new Map<string, AgentInstance>();
+  private readonly keepaliveTimeMs: number;
+  private readonly keepaliveTimeoutMs: number;
+  private readonly liveness: NodeJS.Timeout;
+  private readonly logger: Logger | undefined;
+  private nextAnonymous = 0;
   private readonly countSource = () => this.counts();
 
   constructor(options: HttpTunnelRegistryOptions = {}) {
     this.maxAgeMs = options.maxAgeMs ?? DEFAULT_MAX_AGE_MS;
     this.graceMs = options.graceMs ?? DEFAULT_GRACE_MS;
+    this.keepaliveTimeMs = options.keepaliveTimeMs ?? DEFAULT_KEEPALIVE_MS;
+    this.keepaliveTimeoutMs = options.keepaliveTimeoutMs ?? DEFAULT_KEEPALIVE_TIMEOUT_MS;
+    this.logger = options.logger;
     this.sweeper = setInterval(() => this.recycleOld(), Math.max(50, Math.min(60_000, this.maxAgeMs / 4)));
     this.sweeper.unref();
+    // Silence is sampled once per keepaliveTimeMs: a frozen idle agentk is probed within 2 × that.
+    this.liveness = setInterval(() => this.probeSilent(), this.keepaliveTimeMs);
+    this.liveness.unref();
     httpTunnelCountSources.add(this.countSource);
   }
 
@@ -90,7 +156,10 @@ export class HttpTunnelRegistry {
       headersTimeout: 0,
       bodyTimeout: 0,
     });
-    const connection: HttpTunnelConnection = { agentId, client, socket, openedAt: Date.now(), state: 'idle' };
+    const instance = this.instanceOf(agentId, meta);
+    const connection: HttpTunnelConnection = { agentId, client, socket, openedAt: Date.now(), state: 'idle', instance, awaitingSince: 0 };
+    instance.connections.add(connection);
+    instance.heardAt = Date.now();
     const agent = this.agentOf(agentId);
     if (meta) {
       agent.meta = meta;
@@ -150,6 +219,23 @@ export class HttpTunnelRegistry {
     });
   }
 
+  /** kas sent a request on the connection: no answer byte within FIRST_BYTE_PROBE_MS probes its agentk. */
+  sent(connection: HttpTunnelConnection): void {
+    connection.awaitingSince = Date.now();
+    if (connection.firstByteTimer) connection.firstByteTimer.refresh();
+    else {
+      connection.firstByteTimer = setTimeout(() => {
+        if (connection.awaitingSince !== 0 && connection.state !== 'gone') this.probe(connection.instance);
+      }, FIRST_BYTE_PROBE_MS);
+      connection.firstByteTimer.unref();
+    }
+  }
+
+  /** The request on the connection got its first answer byte (or ended). */
+  answered(connection: HttpTunnelConnection): void {
+    connection.awaitingSince = 0;
+  }
+
   /** The exchange is complete: the connection takes the next request (or closes, when recycled). */
   release(connection: HttpTunnelConnection): void {
     if (connection.state === 'gone') return;
@@ -163,6 +249,14 @@ export class HttpTunnelRegistry {
     if (connection.state === 'gone') return;
     connection.state = 'gone';
     clearTimeout(connection.idleTimer);
+    clearTimeout(connection.firstByteTimer);
+    const { instance } = connection;
+    instance.connections.delete(connection);
+    if (instance.probe && instance.probe.connection === connection) instance.probe.connection = undefined;
+    if (instance.connections.size === 0) {
+      if (instance.probe) clearTimeout(instance.probe.timer);
+      this.instances.delete(instance.key);
+    }
     const agent = this.agents.get(connection.agentId);
     if (!agent) return;
     agent.all.delete(connection);
@@ -173,6 +267,24 @@ export class HttpTunnelRegistry {
 
   counts(): HttpTunnelCounts[] {
     return [...this.agents].map(([agentId, agent]) => ({ agentId, idle: agent.idle.length, busy: agent.all.size - agent.idle.length }));
+  }
+
+  /** The agent's agentk processes (by instance id) with their connections here. */
+  instancesOf(agentId: string): Array<{ podName: string; instanceId: string; idle: number; busy: number }> {
+    const out = [];
+    for (const instance of this.instances.values()) {
+      const first = instance.connections.values().next().value as HttpTunnelConnection | undefined;
+      if (first?.agentId !== agentId) continue;
+      let idle = 0;
+      for (const connection of instance.connections) if (connection.state === 'idle') idle++;
+      out.push({
+        podName: instance.meta?.podName ?? '',
+        instanceId: instance.meta?.instanceId ?? '',
+        idle,
+        busy: instance.connections.size - idle,
+      });
+    }
+    return out;
   }
 
   meta(agentId: string): HttpTunnelAgentMeta | undefined {
@@ -189,6 +301,7 @@ export class HttpTunnelRegistry {
       return;
     }
     clearInterval(this.sweeper);
+    clearInterval(this.liveness);
     httpTunnelCountSources.delete(this.countSource);
     for (const agent of this.agents.values()) {
       for (const waiter of [...agent.waiters]) waiter.reject(new NoHttpTunnelError('kas is stopping'));
@@ -205,6 +318,104 @@ export class HttpTunnelRegistry {
       this.agents.set(agentId, agent);
     }
     return agent;
+  }
+
+  private instanceOf(agentId: string, meta: HttpTunnelAgentMeta | undefined): AgentInstance {
+    // Without an instance id (not our agentk), each connection is judged on its own.
+    const key = meta?.instanceId ? `${agentId}\n${meta.instanceId}` : `${agentId}\n#${this.nextAnonymous++}`;
+    let instance = this.instances.get(key);
+    if (!instance) {
+      instance = { key, connections: new Set(), meta, bytesRead: 0, heardAt: Date.now() };
+      this.instances.set(key, instance);
+    }
+    return instance;
+  }
+
+  /** Bytes read on the instance's open connections now; notes when they last grew. */
+  private sample(instance: AgentInstance, now: number): number {
+    let total = 0;
+    for (const connection of instance.connections) total += bytesReadOf(connection);
+    if (total !== instance.bytesRead) {
+      instance.bytesRead = total;
+      instance.heardAt = now;
+    }
+    return total;
+  }
+
+  private probeSilent(): void {
+    const now = Date.now();
+    for (const instance of this.instances.values()) {
+      this.sample(instance, now);
+      if (!instance.probe && now - instance.heardAt >= this.keepaliveTimeMs) this.probe(instance);
+    }
+  }
+
+  /** Asks the agentk for a sign of life (unless a probe is out already); see the file's header. */
+  private probe(instance: AgentInstance): void {
+    if (instance.probe || instance.connections.size === 0) return;
+    const bytesAtStart = new Map<HttpTunnelConnection, number>();
+    for (const connection of instance.connections) bytesAtStart.set(connection, bytesReadOf(connection));
+    const probe: Probe = { bytesAtStart, answered: false, timer: setTimeout(() => this.judge(instance, probe), this.keepaliveTimeoutMs) };
+    probe.timer.unref();
+    instance.probe = probe;
+    const agent = this.agents.get([...instance.connections][0]!.agentId);
+    const index = agent ? agent.idle.findIndex((c) => c.instance === instance) : -1;
+    if (!agent || index < 0) return; // none idle: any byte on its busy connections answers
+    const [connection] = agent.idle.splice(index, 1) as [HttpTunnelConnection];
+    connection.state = 'busy';
+    probe.connection = connection;
+    const handler: Dispatcher.DispatchHandler = {
+      onConnect: () => undefined,
+      onHeaders: () => true,
+      onData: () => true,
+      onComplete: () => {
+        probe.answered = true;
+        httpTunnelProbes.labels('answered').inc();
+        if (instance.probe === probe) this.settleProbe(instance, probe);
+        this.release(connection);
+      },
+      onError: () => this.close(connection),
+    };
+    connection.client.dispatch({ method: 'OPTIONS', path: '/', headers: PROBE_HEADERS, body: null }, handler);
+  }
+
+  private settleProbe(instance: AgentInstance, probe: Probe): void {
+    clearTimeout(probe.timer);
+    instance.probe = undefined;
+    instance.heardAt = Date.now();
+  }
+
+  /** keepaliveTimeoutMs after a probe started: nothing heard from the instance → all its connections go. */
+  private judge(instance: AgentInstance, probe: Probe): void {
+    if (instance.probe !== probe) return;
+    instance.probe = undefined;
+    const now = Date.now();
+    this.sample(instance, now);
+    // A byte on any of its connections, or a connection it dialed since, is a sign of life.
+    let heard = false;
+    for (const connection of instance.connections) {
+      const before = probe.bytesAtStart.get(connection);
+      if (before === undefined || bytesReadOf(connection) > before) heard = true;
+    }
+    if (heard) {
+      instance.heardAt = now;
+      // The process lives, but this connection did not carry the answer: it alone is broken.
+      if (probe.connection && !probe.answered) {
+        httpTunnelProbes.labels('connection_closed').inc();
+        this.close(probe.connection);
+      }
+      return;
+    }
+    httpTunnelProbes.labels('agent_closed').inc();
+    const connections = [...instance.connections];
+    this.logger?.warn('agentk did not answer a liveness probe: its reverse HTTP/1.1 connections are closed', {
+      agentId: connections[0]?.agentId,
+      connections: connections.length,
+      timeoutMs: this.keepaliveTimeoutMs,
+    });
+    // Out of routing first, all of them, so no replay lands on a sibling about to close.
+    for (const connection of connections) this.detach(connection);
+    for (const connection of connections) this.close(connection);
   }
 
   private makeIdle(agent: AgentConnections, connection: HttpTunnelConnection): void {

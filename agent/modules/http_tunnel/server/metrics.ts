@@ -53,3 +53,15 @@ export const httpTunnelRequests = processMetric(
       labelNames: ['kind'],
     }),
 );
+
+export const httpTunnelProbes = processMetric(
+  'kas_http_tunnel_probes_total',
+  () =>
+    new Counter({
+      name: 'kas_http_tunnel_probes_total',
+      help:
+        'Liveness probes of agentk processes over reverse HTTP/1.1 connections, by result (answered; agent_closed: nothing came ' +
+        'from the agentk in time, all its connections closed; connection_closed: only the probed connection did not answer).',
+      labelNames: ['result'],
+    }),
+);

@@ -109,6 +109,7 @@ function incomingHeaders(raw: Buffer[] | string[], via: string): string[] {
 
 function failureOf(err: unknown): KasError {
   if (err instanceof NoHttpTunnelError) return { status: 504, message: err.message };
+  if (err instanceof BrokenAfterSendError) return { status: 502, message: err.message };
   return { status: 502, message: 'the connection to the agent broke' };
 }
 
@@ -165,6 +166,7 @@ class HttpExchange implements Dispatcher.DispatchHandler {
 
   private send(connection: HttpTunnelConnection): void {
     this.connection = connection;
+    this.context.registry.sent(connection);
     connection.client.dispatch(
       {
         method: this.req.method ?? 'GET',
@@ -191,6 +193,7 @@ class HttpExchange implements Dispatcher.DispatchHandler {
   }
 
   onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
+    if (this.connection) this.context.registry.answered(this.connection);
     if (statusCode < 200) return true;
     this.answered = true;
     this.resumeAgent = resume;
@@ -220,7 +223,10 @@ class HttpExchange implements Dispatcher.DispatchHandler {
 
   onError(err: Error): void {
     const connection = this.connection;
-    if (connection) this.context.registry.detach(connection);
+    if (connection) {
+      this.context.registry.answered(connection);
+      this.context.registry.detach(connection);
+    }
     if (this.done) return;
     if (!this.answered && this.retryable && this.attempts < MAX_ATTEMPTS && this.context.registry.serves(this.request.agentId)) {
       this.abortDispatch = undefined;
@@ -232,8 +238,18 @@ class HttpExchange implements Dispatcher.DispatchHandler {
       return;
     }
     this.context.logger.debug('request over agent connection failed', { agentId: this.request.agentId, err });
-    this.fail(err);
+    if (this.retryable) return this.fail(err);
+    // The request's bytes may have reached agentk, and it may have forwarded them (defect 10 of issue 13).
+    this.fail(
+      new BrokenAfterSendError(
+        `the connection to the agent broke after kas sent the request; a ${this.req.method ?? 'request'} is not retried, the agent may have forwarded it`,
+      ),
+    );
   }
+}
+
+class BrokenAfterSendError extends Error {
+  override name = 'BrokenAfterSendError';
 }
 
 /** An upgraded request (exec, attach, port-forward): the connection leaves the pool for its lifetime. */
