@@ -92,7 +92,8 @@ const STYLE = `
   .kv dt { color: var(--vscode-debugTokenExpression-name); overflow-wrap: anywhere; }
   .kv dd { margin: 0; overflow-wrap: anywhere; }
   ul.tree, ul.conditions, ol.events { margin: 0; padding-left: 1.2em; }
-  ol.events li { display: grid; grid-template-columns: 4em 6em 10em 1fr; gap: 4px; }
+  ol.events li { display: grid; grid-template-columns: 3.5em 5em 1fr; gap: 0 4px; margin-bottom: 4px; }
+  ol.events li > span:last-child { grid-column: 2 / -1; overflow-wrap: anywhere; }
   ol.events li[data-type=Warning] .event-type { color: var(--vscode-editorWarning-foreground); }
   pre.yaml { font-family: var(--vscode-editor-font-family); font-size: var(--vscode-editor-font-size); background: var(--vscode-textCodeBlock-background); padding: 4px; overflow: auto; margin: 0; border: 1px solid var(--vscode-contrastBorder, transparent); }
   span.yaml-key { color: var(--vscode-debugTokenExpression-name); }

@@ -136,6 +136,12 @@ describe('agent dashboard page in a browser (real CSP, generated data)', functio
     await dashboard.post({ type: 'events', uid: 'deploy-app-0003', events: [event(1), event(2)], live: true });
     await drawer.locator('ol.events li[data-type="Warning"]', { hasText: 'message 2' }).waitFor();
     assert.equal(await drawer.locator('[data-part="events"] h3').textContent(), 'Events (live)');
+    // The message has a line of its own under age, type and reason: a narrow drawer keeps it readable.
+    const [reason, message] = await drawer
+      .locator('ol.events li')
+      .first()
+      .evaluate((item) => [item.querySelector('.event-reason')!, item.lastElementChild!].map((e) => e.getBoundingClientRect().toJSON()));
+    assert.ok(message.top >= reason.bottom - 0.5 && message.width > reason.width, JSON.stringify({ reason, message }));
     // Events of another object do not land in this drawer.
     await dashboard.post({ type: 'events', uid: 'someone-else', events: [event(3)], live: true });
     // One of its pods is deleted, another starts crash-looping: the tree and the counts follow.
