@@ -5,8 +5,11 @@
 // the upstream), (c) kas + agentk over grpc:// and (c') over ws:// (the loopback WebSocket bridge).
 // Every server is its own process (this file, spawned with a role), as in a deployment; the load
 // generator (autocannon) runs in this process. The proxy listener is plain HTTP on loopback.
+// The server roles run from a bundle of this file built at start (esbuild, as dist/ ships agentk
+// and kas), not through tsx: tsx's loader thread and on-the-fly compilation showed in their profiles.
 // Run alone: npx tsx bench/tunnel.bench.ts
 import { spawn, type ChildProcess } from 'node:child_process';
+import { buildSync } from 'esbuild';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as http2 from 'node:http2';
@@ -222,10 +225,28 @@ function report(value: unknown): void {
 
 // ---------------------------------------------------------------- orchestration
 
+/** Where the roles' bundle goes (dist/ is not committed); identifiers kept, so profiles read. */
+const ROLES_BUNDLE = path.join(__dirname, '..', 'dist', 'bench', 'tunnel_bench_roles.js');
+
+function bundleRoles(): void {
+  buildSync({
+    entryPoints: [__filename],
+    outfile: ROLES_BUNDLE,
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    minifySyntax: true,
+    minifyWhitespace: true,
+    legalComments: 'none',
+    logLevel: 'warning',
+  });
+}
+
 function spawnRole<T>(children: Children, role: string, env: Record<string, string> = {}): Promise<{ child: ChildProcess; info: T }> {
   // BENCH_CPU_PROF_DIR=<dir>: each server process writes a CPU profile there when it stops.
   const profile = process.env.BENCH_CPU_PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF_DIR}`] : [];
-  const child = spawn(process.execPath, [...profile, '--import', 'tsx', __filename], {
+  const child = spawn(process.execPath, [...profile, ROLES_BUNDLE], {
     env: { ...process.env, ...env, [ROLE_ENV]: role },
     stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
   });
@@ -421,6 +442,7 @@ export default async function run(): Promise<string> {
   const children: Children = { processes: [] };
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tunnel-bench-'));
   const pids = new Map<string, TunnelProcesses>();
+  bundleRoles();
   try {
     const upstream = await spawnRole<{ url: string; podListBytes: number }>(children, 'upstream');
     const kubeconfig = writeKubeconfig(dir, upstream.info.url);
@@ -605,9 +627,6 @@ function formatSection(
 const role = process.env[ROLE_ENV];
 if (role) {
   process.once('SIGTERM', () => process.exit(0)); // a clean exit (lets --cpu-prof write its profile)
-  // tsx turns on source-mapped stack traces, which grpc-js pays for on every call (it records the
-  // caller's stack); the shipped bundles run without them, so the servers here do too.
-  process.setSourceMapsEnabled(false);
   const roles: Record<string, () => Promise<void>> = {
     upstream: runUpstreamRole,
     kas: runKasRole,
