@@ -23,6 +23,7 @@ import { createKubernetesApiProxy } from '../agent/modules/kubernetes_api';
 import { reverseTunnelService, startAgentServer, TunnelRegistry } from '../agent/modules/reverse_tunnel';
 import { httpTunnelUpgrades, startHttpTunnelServer } from '../agent/modules/http_tunnel';
 import { Pool } from 'undici';
+import { startLayoutBack, startLayoutFront, type KasLayout } from './experiments/kas_layouts';
 
 interface AutocannonResult {
   requests: { average: number; total: number };
@@ -47,6 +48,8 @@ const DURATION_S = 3;
 const LOG_MB = 100;
 /** TUNNEL_BENCH_QUICK=1: direct, kubectl proxy and grpc:// only, no streaming (for profiling rounds). */
 const QUICK = process.env.TUNNEL_BENCH_QUICK === '1';
+/** TUNNEL_BENCH_LAYOUTS=1: also the bare kas-side client layouts of bench/experiments/kas_layouts.ts. */
+const LAYOUTS = process.env.TUNNEL_BENCH_LAYOUTS === '1';
 
 interface Children {
   processes: ChildProcess[];
@@ -207,6 +210,15 @@ async function runFloorFrontRole(): Promise<void> {
   report({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` });
 }
 
+async function runLayoutFrontRole(): Promise<void> {
+  report(await startLayoutFront(process.env.LAYOUT as KasLayout));
+}
+
+async function runLayoutBackRole(): Promise<void> {
+  await startLayoutBack(process.env.LAYOUT_FRONT!, process.env.LAYOUT_UPSTREAM!);
+  report({ connected: true });
+}
+
 async function runAgentkRole(): Promise<void> {
   await runAgentk({
     kasAddress: process.env.KAS_ADDRESS!,
@@ -225,7 +237,7 @@ function report(value: unknown): void {
 
 // ---------------------------------------------------------------- orchestration
 
-/** Where the roles' bundle goes (dist/ is not committed); identifiers kept, so profiles read. */
+/** Where the roles' bundle goes (dist/ is not committed); not minified, so profiles read. */
 const ROLES_BUNDLE = path.join(__dirname, '..', 'dist', 'bench', 'tunnel_bench_roles.js');
 
 function bundleRoles(): void {
@@ -236,10 +248,9 @@ function bundleRoles(): void {
     platform: 'node',
     format: 'cjs',
     target: 'node20',
-    minifySyntax: true,
-    minifyWhitespace: true,
     legalComments: 'none',
-    logLevel: 'warning',
+    logLevel: 'error',
+    external: ['esbuild'],
   });
 }
 
@@ -435,6 +446,18 @@ async function startFloor(children: Children, upstreamUrl: string, pids: Map<str
   return front.info.url;
 }
 
+async function startLayout(
+  children: Children,
+  upstreamUrl: string,
+  layout: KasLayout,
+  pids: Map<string, TunnelProcesses>,
+): Promise<string> {
+  const front = await spawnRole<{ url: string; agentAddress: string }>(children, 'layout-front', { LAYOUT: layout });
+  const back = await spawnRole(children, 'layout-back', { LAYOUT_FRONT: front.info.agentAddress, LAYOUT_UPSTREAM: upstreamUrl });
+  pids.set(front.info.url, { kas: front.child.pid!, agentk: back.child.pid! });
+  return front.info.url;
+}
+
 const fmt = (n: number, digits = 0) => n.toFixed(digits);
 
 export default async function run(): Promise<string> {
@@ -468,6 +491,18 @@ export default async function run(): Promise<string> {
       name: '(d) floor: two bare Node relays (HTTP/2 stream per request, undici)',
       url: await startFloor(children, upstream.info.url, pids),
     });
+    if (LAYOUTS) {
+      for (const [layout, what] of [
+        ['undici', 'undici Client on the dialed-in socket'],
+        ['http', 'node:http Agent, createConnection'],
+        ['raw', 'hand-written request head, native llhttp'],
+      ] as const) {
+        paths.push({
+          name: `(f) bare reverse HTTP/1.1 pair, kas side: ${what}`,
+          url: await startLayout(children, upstream.info.url, layout, pids),
+        });
+      }
+    }
     const rows: BenchRow[] = [];
     // TUNNEL_BENCH_PATHS=<regex>: measure only the paths whose name matches (profiling rounds).
     const only = process.env.TUNNEL_BENCH_PATHS ? new RegExp(process.env.TUNNEL_BENCH_PATHS) : undefined;
@@ -633,6 +668,8 @@ if (role) {
     agentk: runAgentkRole,
     'floor-back': runFloorBackRole,
     'floor-front': runFloorFrontRole,
+    'layout-front': runLayoutFrontRole,
+    'layout-back': runLayoutBackRole,
   };
   roles[role]!().catch((err: unknown) => {
     process.stderr.write(`tunnel bench ${role} failed: ${(err as Error).stack ?? String(err)}\n`);
