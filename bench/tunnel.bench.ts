@@ -506,20 +506,24 @@ export default async function run(): Promise<string> {
     const rows: BenchRow[] = [];
     // TUNNEL_BENCH_PATHS=<regex>: measure only the paths whose name matches (profiling rounds).
     const only = process.env.TUNNEL_BENCH_PATHS ? new RegExp(process.env.TUNNEL_BENCH_PATHS) : undefined;
-    for (const p of paths.filter((each) => !only || only.test(each.name))) {
-      process.stderr.write(`tunnel bench: ${p.name}\n`);
-      const url = `${p.url}/api/v1/pods`;
-      const processes = pids.get(p.url);
-      const runs: BenchRow[] = [];
-      for (let round = 0; round < ROUNDS; round++) {
+    const measured = paths.filter((each) => !only || only.test(each.name));
+    // Rounds outside, paths inside: load from other work on the machine drifts over minutes, and
+    // a path measured all at once would take its own share of it; this way each round of every
+    // path sees about the same.
+    const runs = measured.map((): BenchRow[] => []);
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const [i, p] of measured.entries()) {
+        process.stderr.write(`tunnel bench: round ${round + 1}, ${p.name}\n`);
+        const url = `${p.url}/api/v1/pods`;
+        const processes = pids.get(p.url);
         const c1 = await load(url, 1, p.headers);
         await warmUp(url, 50, p.headers);
         const c50 = await withCpu(processes, () => measureLoad(url, 50, p.headers ?? {}));
         const latency = await withCpu(processes, () => sequentialLatency(url, p.headers));
-        runs.push({ name: p.name, c1, c50: c50.result, latency: latency.result, cpu50: c50.cpu, cpuSequential: latency.cpu });
+        runs[i]!.push({ name: p.name, c1, c50: c50.result, latency: latency.result, cpu50: c50.cpu, cpuSequential: latency.cpu });
       }
-      rows.push(medianRow(runs));
     }
+    rows.push(...runs.map(medianRow));
     const v2Path = paths.find((p) => p.name.startsWith('(e)'))!;
     const stream = QUICK
       ? { direct: NaN, tunnel: NaN, ws: NaN, v2: NaN }
