@@ -5,8 +5,11 @@
 // the upstream), (c) kas + agentk over grpc:// and (c') over ws:// (the loopback WebSocket bridge).
 // Every server is its own process (this file, spawned with a role), as in a deployment; the load
 // generator (autocannon) runs in this process. The proxy listener is plain HTTP on loopback.
+// The server roles run from a bundle of this file built at start (esbuild, as dist/ ships agentk
+// and kas), not through tsx: tsx's loader thread and on-the-fly compilation showed in their profiles.
 // Run alone: npx tsx bench/tunnel.bench.ts
 import { spawn, type ChildProcess } from 'node:child_process';
+import { buildSync } from 'esbuild';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as http2 from 'node:http2';
@@ -20,6 +23,7 @@ import { createKubernetesApiProxy } from '../agent/modules/kubernetes_api';
 import { reverseTunnelService, startAgentServer, TunnelRegistry } from '../agent/modules/reverse_tunnel';
 import { httpTunnelUpgrades, startHttpTunnelServer } from '../agent/modules/http_tunnel';
 import { Pool } from 'undici';
+import { startLayoutBack, startLayoutFront, type KasLayout } from './experiments/kas_layouts';
 
 interface AutocannonResult {
   requests: { average: number; total: number };
@@ -46,6 +50,8 @@ const LOG_MB = 100;
 const QUICK = process.env.TUNNEL_BENCH_QUICK === '1';
 /** TUNNEL_BENCH_STREAM=1: only the logs -f figure, direct / v2 over tcp / grpc:// alternating, medians of ROUNDS. */
 const STREAM_ONLY = process.env.TUNNEL_BENCH_STREAM === '1';
+/** TUNNEL_BENCH_LAYOUTS=1: also the bare kas-side client layouts of bench/experiments/kas_layouts.ts. */
+const LAYOUTS = process.env.TUNNEL_BENCH_LAYOUTS === '1';
 
 interface Children {
   processes: ChildProcess[];
@@ -206,6 +212,15 @@ async function runFloorFrontRole(): Promise<void> {
   report({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` });
 }
 
+async function runLayoutFrontRole(): Promise<void> {
+  report(await startLayoutFront(process.env.LAYOUT as KasLayout));
+}
+
+async function runLayoutBackRole(): Promise<void> {
+  await startLayoutBack(process.env.LAYOUT_FRONT!, process.env.LAYOUT_UPSTREAM!);
+  report({ connected: true });
+}
+
 async function runAgentkRole(): Promise<void> {
   await runAgentk({
     kasAddress: process.env.KAS_ADDRESS!,
@@ -224,10 +239,27 @@ function report(value: unknown): void {
 
 // ---------------------------------------------------------------- orchestration
 
+/** Where the roles' bundle goes (dist/ is not committed); not minified, so profiles read. */
+const ROLES_BUNDLE = path.join(__dirname, '..', 'dist', 'bench', 'tunnel_bench_roles.js');
+
+function bundleRoles(): void {
+  buildSync({
+    entryPoints: [__filename],
+    outfile: ROLES_BUNDLE,
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    legalComments: 'none',
+    logLevel: 'error',
+    external: ['esbuild'],
+  });
+}
+
 function spawnRole<T>(children: Children, role: string, env: Record<string, string> = {}): Promise<{ child: ChildProcess; info: T }> {
   // BENCH_CPU_PROF_DIR=<dir>: each server process writes a CPU profile there when it stops.
   const profile = process.env.BENCH_CPU_PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF_DIR}`] : [];
-  const child = spawn(process.execPath, [...profile, '--import', 'tsx', __filename], {
+  const child = spawn(process.execPath, [...profile, ROLES_BUNDLE], {
     env: { ...process.env, ...env, [ROLE_ENV]: role },
     stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
   });
@@ -416,6 +448,18 @@ async function startFloor(children: Children, upstreamUrl: string, pids: Map<str
   return front.info.url;
 }
 
+async function startLayout(
+  children: Children,
+  upstreamUrl: string,
+  layout: KasLayout,
+  pids: Map<string, TunnelProcesses>,
+): Promise<string> {
+  const front = await spawnRole<{ url: string; agentAddress: string }>(children, 'layout-front', { LAYOUT: layout });
+  const back = await spawnRole(children, 'layout-back', { LAYOUT_FRONT: front.info.agentAddress, LAYOUT_UPSTREAM: upstreamUrl });
+  pids.set(front.info.url, { kas: front.child.pid!, agentk: back.child.pid! });
+  return front.info.url;
+}
+
 const fmt = (n: number, digits = 0) => n.toFixed(digits);
 
 /** The logs -f figure alone: one LOG_MB MiB response per path and round, the paths alternating within each round. */
@@ -477,6 +521,7 @@ export default async function run(): Promise<string> {
   const children: Children = { processes: [] };
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tunnel-bench-'));
   const pids = new Map<string, TunnelProcesses>();
+  bundleRoles();
   try {
     const upstream = await spawnRole<{ url: string; podListBytes: number }>(children, 'upstream');
     const kubeconfig = writeKubeconfig(dir, upstream.info.url);
@@ -502,23 +547,39 @@ export default async function run(): Promise<string> {
       name: '(d) floor: two bare Node relays (HTTP/2 stream per request, undici)',
       url: await startFloor(children, upstream.info.url, pids),
     });
+    if (LAYOUTS) {
+      for (const [layout, what] of [
+        ['undici', 'undici Client on the dialed-in socket'],
+        ['http', 'node:http Agent, createConnection'],
+        ['raw', 'hand-written request head, native llhttp'],
+      ] as const) {
+        paths.push({
+          name: `(f) bare reverse HTTP/1.1 pair, kas side: ${what}`,
+          url: await startLayout(children, upstream.info.url, layout, pids),
+        });
+      }
+    }
     const rows: BenchRow[] = [];
     // TUNNEL_BENCH_PATHS=<regex>: measure only the paths whose name matches (profiling rounds).
     const only = process.env.TUNNEL_BENCH_PATHS ? new RegExp(process.env.TUNNEL_BENCH_PATHS) : undefined;
-    for (const p of paths.filter((each) => !only || only.test(each.name))) {
-      process.stderr.write(`tunnel bench: ${p.name}\n`);
-      const url = `${p.url}/api/v1/pods`;
-      const processes = pids.get(p.url);
-      const runs: BenchRow[] = [];
-      for (let round = 0; round < ROUNDS; round++) {
+    const measured = paths.filter((each) => !only || only.test(each.name));
+    // Rounds outside, paths inside: load from other work on the machine drifts over minutes, and
+    // a path measured all at once would take its own share of it; this way each round of every
+    // path sees about the same.
+    const runs = measured.map((): BenchRow[] => []);
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const [i, p] of measured.entries()) {
+        process.stderr.write(`tunnel bench: round ${round + 1}, ${p.name}\n`);
+        const url = `${p.url}/api/v1/pods`;
+        const processes = pids.get(p.url);
         const c1 = await load(url, 1, p.headers);
         await warmUp(url, 50, p.headers);
         const c50 = await withCpu(processes, () => measureLoad(url, 50, p.headers ?? {}));
         const latency = await withCpu(processes, () => sequentialLatency(url, p.headers));
-        runs.push({ name: p.name, c1, c50: c50.result, latency: latency.result, cpu50: c50.cpu, cpuSequential: latency.cpu });
+        runs[i]!.push({ name: p.name, c1, c50: c50.result, latency: latency.result, cpu50: c50.cpu, cpuSequential: latency.cpu });
       }
-      rows.push(medianRow(runs));
     }
+    rows.push(...runs.map(medianRow));
     const v2Path = paths.find((p) => p.name.startsWith('(e)'))!;
     const stream = QUICK
       ? { direct: NaN, tunnel: NaN, ws: NaN, v2: NaN }
@@ -661,15 +722,14 @@ function formatSection(
 const role = process.env[ROLE_ENV];
 if (role) {
   process.once('SIGTERM', () => process.exit(0)); // a clean exit (lets --cpu-prof write its profile)
-  // tsx turns on source-mapped stack traces, which grpc-js pays for on every call (it records the
-  // caller's stack); the shipped bundles run without them, so the servers here do too.
-  process.setSourceMapsEnabled(false);
   const roles: Record<string, () => Promise<void>> = {
     upstream: runUpstreamRole,
     kas: runKasRole,
     agentk: runAgentkRole,
     'floor-back': runFloorBackRole,
     'floor-front': runFloorFrontRole,
+    'layout-front': runLayoutFrontRole,
+    'layout-back': runLayoutBackRole,
   };
   roles[role]!().catch((err: unknown) => {
     process.stderr.write(`tunnel bench ${role} failed: ${(err as Error).stack ?? String(err)}\n`);
