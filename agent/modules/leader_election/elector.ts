@@ -11,9 +11,10 @@
 // - on a clean stop the leader releases the Lease so a follower takes over at its next retry.
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
-import type { CoordinationV1Api, KubeConfig, V1Lease } from '@kubernetes/client-node' with { 'resolution-mode': 'import' };
+import type { KubeConfig } from '@kubernetes/client-node' with { 'resolution-mode': 'import' };
 import type { Logger } from '../../internal/log';
 import type { LeaderElectionSettings } from '../../module/modagent';
+import { LeaseClient, type Lease } from './lease_client';
 
 export interface ElectorOptions {
   kubeConfig: KubeConfig;
@@ -56,7 +57,7 @@ function errorCode(err: unknown): string | number {
 }
 
 export class LeaseElector {
-  private api: CoordinationV1Api | undefined;
+  private readonly api: LeaseClient;
   private observed: Observed | undefined;
   private leader = false;
   private lastRenewal = 0;
@@ -64,12 +65,13 @@ export class LeaseElector {
   private stopped = false;
   private round: Promise<void> = Promise.resolve();
 
-  constructor(private readonly options: ElectorOptions) {}
+  constructor(private readonly options: ElectorOptions) {
+    this.api = new LeaseClient(options.kubeConfig, options.namespace);
+  }
 
-  async start(): Promise<void> {
-    const { CoordinationV1Api } = await import('@kubernetes/client-node');
-    this.api = this.options.kubeConfig.makeApiClient(CoordinationV1Api);
+  start(): Promise<void> {
     this.schedule(0);
+    return Promise.resolve();
   }
 
   isLeader(): boolean {
@@ -117,15 +119,15 @@ export class LeaseElector {
 
   /** true when this candidate holds the Lease after the round. */
   private async tryAcquireOrRenew(): Promise<boolean> {
-    const api = this.api!;
-    const { namespace, settings, identity } = this.options;
+    const api = this.api;
+    const { settings, identity } = this.options;
     const now = new Date();
-    let current: V1Lease;
+    let current: Lease;
     try {
-      current = await api.readNamespacedLease({ name: settings.leaseName, namespace });
+      current = await api.read(settings.leaseName);
     } catch (err) {
       if (statusCode(err) !== 404) throw err;
-      await api.createNamespacedLease({ namespace, body: this.leaseRecord(undefined, now) });
+      await api.create(this.leaseRecord(undefined, now));
       return true;
     }
     const spec = current.spec ?? {};
@@ -135,7 +137,7 @@ export class LeaseElector {
     const durationMs = (spec.leaseDurationSeconds ?? 0) * 1000;
     if (holder && holder !== identity && this.observed.at + durationMs > now.getTime()) return false;
     try {
-      await api.replaceNamespacedLease({ name: settings.leaseName, namespace, body: this.leaseRecord(current, now) });
+      await api.replace(settings.leaseName, this.leaseRecord(current, now));
     } catch (err) {
       if (statusCode(err) === 409) return false; // another candidate wrote first
       throw err;
@@ -143,7 +145,7 @@ export class LeaseElector {
     return true;
   }
 
-  private leaseRecord(current: V1Lease | undefined, now: Date): V1Lease {
+  private leaseRecord(current: Lease | undefined, now: Date): Lease {
     const { namespace, settings, identity } = this.options;
     const spec = current?.spec ?? {};
     const takeover = spec.holderIdentity !== identity;
@@ -154,9 +156,8 @@ export class LeaseElector {
       spec: {
         holderIdentity: identity,
         leaseDurationSeconds: Math.max(1, Math.ceil(settings.leaseDurationMs / 1000)),
-        // MicroTime strings: client-node passes them through as written.
-        acquireTime: (takeover ? microTime(now) : spec.acquireTime) as unknown as Date,
-        renewTime: microTime(now) as unknown as Date,
+        acquireTime: takeover ? microTime(now) : spec.acquireTime,
+        renewTime: microTime(now),
         leaseTransitions: current ? (spec.leaseTransitions ?? 0) + (takeover && spec.holderIdentity ? 1 : 0) : 0,
       },
     };
@@ -164,16 +165,15 @@ export class LeaseElector {
 
   /** Gives the Lease up: no holder and a one-second duration, as client-go's ReleaseOnCancel. */
   private async release(): Promise<void> {
-    const { namespace, settings, identity, logger } = this.options;
+    const { settings, identity, logger } = this.options;
     try {
-      const current = await this.api!.readNamespacedLease({ name: settings.leaseName, namespace });
+      const current = await this.api.read(settings.leaseName);
       if (current.spec?.holderIdentity !== identity) return;
-      const now = microTime(new Date()) as unknown as Date;
+      const now = microTime(new Date());
       await withDeadline(
-        this.api!.replaceNamespacedLease({
-          name: settings.leaseName,
-          namespace,
-          body: { ...current, spec: { ...current.spec, holderIdentity: '', leaseDurationSeconds: 1, renewTime: now, acquireTime: now } },
+        this.api.replace(settings.leaseName, {
+          ...current,
+          spec: { ...current.spec, holderIdentity: '', leaseDurationSeconds: 1, renewTime: now, acquireTime: now },
         }),
         settings.renewDeadlineMs,
       );
