@@ -264,7 +264,7 @@ function formatSection(results: PathResult[], bigBytes: number, smallBytes: numb
       const perRequest = m.smallMs / SMALL_GETS;
       lines.push(
         `| ${r.name} | ${delayMs} ms (${2 * delayMs} ms) | ${m.bigMs.toFixed(0)} ms | ${(m.bigMs / base.bigMs).toFixed(2)}× | ${m.smallMs.toFixed(0)} ms | ` +
-          `${perRequest.toFixed(1)} ms | ${(perRequest / (2 * delayMs)).toFixed(2)} |`,
+          `${perRequest.toFixed(1)} ms | ${delayMs > 0 ? (perRequest / (2 * delayMs)).toFixed(2) : '–'} |`,
       );
     }
   }
