@@ -43,7 +43,7 @@ const autocannon = require('autocannon') as (options: {
 const ROLE_ENV = 'TUNNEL_BENCH_ROLE';
 const AGENT_TOKEN = 'bench-agent-token';
 const AGENT_ID = '1';
-const USER_HEADER = { authorization: `Bearer pat:${AGENT_ID}:bench-user-token` };
+export const USER_HEADER = { authorization: `Bearer pat:${AGENT_ID}:bench-user-token` };
 const DURATION_S = 3;
 const LOG_MB = 100;
 /** TUNNEL_BENCH_QUICK=1: direct, kubectl proxy and grpc:// only, no streaming (for profiling rounds). */
@@ -53,13 +53,13 @@ const STREAM_ONLY = process.env.TUNNEL_BENCH_STREAM === '1';
 /** TUNNEL_BENCH_LAYOUTS=1: also the bare kas-side client layouts of bench/experiments/kas_layouts.ts. */
 const LAYOUTS = process.env.TUNNEL_BENCH_LAYOUTS === '1';
 
-interface Children {
+export interface Children {
   processes: ChildProcess[];
 }
 
 // ---------------------------------------------------------------- roles (child processes)
 
-function podList(count: number): string {
+export function podList(count: number): string {
   const items = Array.from({ length: count }, (_, i) => ({
     metadata: {
       name: `web-${i}-7d4b9c8f5-x${i}q2z`,
@@ -267,7 +267,7 @@ function spawnRole<T>(children: Children, role: string, env: Record<string, stri
   return firstLine(child, role).then((line) => ({ child, info: JSON.parse(line) as T }));
 }
 
-function firstLine(child: ChildProcess, what: string): Promise<string> {
+export function firstLine(child: ChildProcess, what: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const lines = readline.createInterface({ input: child.stdout! });
     lines.once('line', (line) => resolve(line));
@@ -275,7 +275,7 @@ function firstLine(child: ChildProcess, what: string): Promise<string> {
   });
 }
 
-async function startKubectlProxy(children: Children, kubeconfig: string, pids: Map<string, TunnelProcesses>): Promise<string> {
+export async function startKubectlProxy(children: Children, kubeconfig: string, pids: Map<string, TunnelProcesses>): Promise<string> {
   const child = spawn('kubectl', ['proxy', '--port=0', '--kubeconfig', kubeconfig], { stdio: ['ignore', 'pipe', 'inherit'] });
   children.processes.push(child);
   const line = await firstLine(child, 'kubectl proxy');
@@ -370,7 +370,7 @@ function measureStream(url: string, headers: Record<string, string> = {}): Promi
   });
 }
 
-function writeKubeconfig(dir: string, server: string): string {
+export function writeKubeconfig(dir: string, server: string): string {
   const file = path.join(dir, 'kubeconfig.json');
   fs.writeFileSync(
     file,
@@ -387,7 +387,7 @@ function writeKubeconfig(dir: string, server: string): string {
 }
 
 /** kas and agentk process ids of a tunnel path, for CPU per request. */
-interface TunnelProcesses {
+export interface TunnelProcesses {
   kas: number;
   agentk: number;
 }
@@ -422,16 +422,19 @@ async function withCpu<T>(
   return { result, cpu: { kasMs: (after[0]! - before[0]!) / result.requests, agentkMs: (after[1]! - before[1]!) / result.requests } };
 }
 
-async function startTunnel(
+/** `agentAddressVia`: where agentk dials instead of kas's agent listener (the wide-area bench's delay relay in front of it). */
+export async function startTunnel(
   children: Children,
   kubeconfig: string,
   scheme: 'grpc' | 'ws',
   pids: Map<string, TunnelProcesses>,
   transport: 'grpc' | 'v2' = 'grpc',
+  agentAddressVia: (agentAddress: string) => Promise<string> = async (address) => address,
 ): Promise<string> {
   const env = { TUNNEL_BENCH_TRANSPORT: transport };
   const kas = await spawnRole<{ agentAddress: string; proxyUrl: string }>(children, 'kas', env);
-  const kasAddress = scheme === 'grpc' ? `grpc://${kas.info.agentAddress}` : `ws://${kas.info.agentAddress}/agentk-ws`;
+  const dialed = await agentAddressVia(kas.info.agentAddress);
+  const kasAddress = scheme === 'grpc' ? `grpc://${dialed}` : `ws://${dialed}/agentk-ws`;
   const agentk = await spawnRole(children, 'agentk', { ...env, KAS_ADDRESS: kasAddress, BENCH_KUBECONFIG: kubeconfig });
   pids.set(kas.info.proxyUrl, { kas: kas.child.pid!, agentk: agentk.child.pid! });
   await new Promise<void>((resolve) => {
