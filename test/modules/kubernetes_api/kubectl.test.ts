@@ -66,6 +66,31 @@ describe('tunnel: real kubectl through kas and agentk to the dev cluster', funct
     assert.match(await kubectl(['delete', 'configmap', 'through-tunnel']), /deleted/);
   });
 
+  it('kubectl apply --server-side, diff --server-side and a conflict with another field manager, through kas', async () => {
+    const configMap = (color: string) =>
+      stringify({
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: { name: 'applied-through-tunnel', namespace: 'default' },
+        data: { color },
+      });
+    assert.match(
+      await kubectl(['apply', '--server-side', '-f', '-'], configMap('blue')),
+      /configmap\/applied-through-tunnel serverside-applied/,
+    );
+    const diff = await runKubectl(['diff', '--server-side', '-f', '-'], { kubeconfig, input: configMap('green') });
+    assert.equal(diff.code, 1, `kubectl diff exits 1 when there are differences: ${diff.stderr}`);
+    assert.match(diff.stdout, /^-\s+color: blue$/m);
+    assert.match(diff.stdout, /^\+\s+color: green$/m);
+    await kubectl(['patch', 'configmap', 'applied-through-tunnel', '-p', '{"data":{"color":"red"}}', '--field-manager', 'painter']);
+    const refused = await runKubectl(['apply', '--server-side', '-f', '-'], { kubeconfig, input: configMap('green') });
+    assert.notEqual(refused.code, 0, 'a field another manager owns conflicts');
+    assert.match(refused.stderr, /conflict/i);
+    await kubectl(['apply', '--server-side', '--force-conflicts', '-f', '-'], configMap('green'));
+    assert.equal(await kubectl(['get', 'configmap', 'applied-through-tunnel', '-o', 'jsonpath={.data.color}']), 'green');
+    await kubectl(['delete', 'configmap', 'applied-through-tunnel']);
+  });
+
   it('kubectl get -w stays open past 30 s of silence and still receives events', async function () {
     this.timeout(120_000);
     const watch = spawnKubectl(['get', 'configmaps', '-w', '--output-watch-events', '-o', 'name'], { kubeconfig });
