@@ -1,11 +1,14 @@
 // Failed user and CI credentials (the Kubernetes API proxy, the REST API), counted per client
 // address and per agent id in fixed windows (kas.authentication_failures): past delay_after
-// attempts in a window each further failure is answered later (doubling, up to max_delay), past
-// refuse_after the key is refused with 429 and Retry-After until its window ends, without a token
-// lookup. An attempt is any check of a token kas does not know as valid. A token this kas already knows as valid (in its lookup cache) is never refused: valid
-// users keep working while their address or their agent is under attack. The reference has no
-// such limit; this is ours. Counted per replica: with several replicas an attacker spreading over
-// them gets each replica's allowance.
+// failures in a window each further failure is answered later (doubling, up to max_delay), past
+// refuse_after it is answered 429 with Retry-After until the window ends. Only failures count,
+// and every token is still checked (without a file read: hashed_tokens.ts), so a valid user is
+// never refused: not while its address or its agent id is under attack, not on its first use
+// after a restart, not when many of its requests arrive at once. Tokens are 256 random bits, so
+// checking a refused key's tokens gives an attacker nothing; the limit bounds what failures cost
+// and tells a misconfigured client to back off. The reference has no such limit; this is ours.
+// Counted per replica: with several replicas an attacker spreading over them gets each replica's
+// allowance.
 import type { AuthenticationFailuresConfig } from '../../kascfg/kascfg';
 import { authenticationFailures } from './metrics';
 import { FixedWindowCounter } from './rate_limit';
@@ -33,8 +36,6 @@ export type CredentialCheck<P> =
 
 export interface CredentialStore<P> {
   authenticate(token: string): Promise<P | undefined>;
-  /** Without I/O: whether the token is cached as valid. */
-  isKnownValid(token: string): boolean;
 }
 
 export class AuthenticationFailures {
@@ -44,37 +45,28 @@ export class AuthenticationFailures {
     this.counter = new FixedWindowCounter(settings.windowMs);
   }
 
-  /**
-   * Checks `token` with `store`; `accepts` says whether the principal fits (a user token where a
-   * user is expected). Every attempt with a token not known as valid counts before its lookup, so
-   * concurrent attempts cannot all slip in under the limit; a success takes its count back.
-   */
+  /** Checks `token` with `store`; `accepts` says whether the principal fits (a user token where a user is expected). */
   async check<P>(
     store: CredentialStore<P>,
     token: string,
     client: CredentialClient,
     accepts: (principal: P) => boolean = () => true,
   ): Promise<CredentialCheck<P>> {
+    const principal = await store.authenticate(token);
+    if (principal !== undefined && accepts(principal)) return { ok: true, principal };
     const keys = keysOf(client);
-    const known = store.isKnownValid(token);
-    const attempts = known ? 0 : this.count(keys);
-    if (attempts > this.settings.refuseAfter) {
+    const failures = this.count(keys);
+    if (failures > this.settings.refuseAfter) {
       authenticationFailures.inc({ answer: 'refused' });
       return { ok: false, status: 429, retryAfterSeconds: this.retryAfterSeconds(keys) };
     }
-    const principal = await store.authenticate(token);
-    if (principal !== undefined && accepts(principal)) {
-      // A valid user's first use is no failure: only failures (and checks in flight) stay counted.
-      if (!known) for (const key of keys) this.counter.undo(key);
-      return { ok: true, principal };
-    }
-    const delayMs = this.delayFor(known ? this.count(keys) : attempts);
+    const delayMs = this.delayFor(failures);
     authenticationFailures.inc({ answer: delayMs > 0 ? 'delayed' : 'unauthorized' });
     if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
     return { ok: false, status: 401 };
   }
 
-  /** Counts an attempt under each key; returns the highest count. */
+  /** Counts a failure under each key; returns the highest count. */
   private count(keys: string[]): number {
     let highest = 0;
     for (const key of keys) highest = Math.max(highest, this.counter.add(key));
@@ -91,7 +83,7 @@ export class AuthenticationFailures {
     return Math.max(1, Math.ceil(longest / 1000));
   }
 
-  /** How long to hold a failure's answer: 0 up to delay_after attempts, then doubling up to max_delay. */
+  /** How long to hold a failure's answer: 0 up to delay_after failures, then doubling up to max_delay. */
   private delayFor(attempts: number): number {
     const over = attempts - this.settings.delayAfter;
     if (over <= 0) return 0;

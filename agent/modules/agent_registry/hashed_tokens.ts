@@ -33,6 +33,8 @@ export class TokenNotFoundError extends Error {
 /** A JSON file of token records; every mutation re-reads it (another process may have written). */
 export class TokenFile<T extends StoredToken> {
   private pending: Promise<unknown> = Promise.resolve();
+  /** Active tokens by hash, as of one version of the file. */
+  private index: { version: string; active: Map<string, T> } | undefined;
 
   constructor(readonly file: string) {}
 
@@ -40,8 +42,17 @@ export class TokenFile<T extends StoredToken> {
     return (await readJsonFile<{ tokens: T[] }>(this.file, { tokens: [] })).tokens;
   }
 
+  /**
+   * A stat, and a read only when the file changed: an unknown token (a client sending bogus ones,
+   * a token refused while its address is over the failure limit) costs no file read.
+   */
   async findActiveByHash(sha256: string): Promise<T | undefined> {
-    return (await this.all()).find((t) => t.sha256 === sha256 && !t.revokedAt);
+    const version = await this.version();
+    if (this.index?.version !== version) {
+      const tokens = await this.all();
+      this.index = { version, active: new Map(tokens.filter((t) => !t.revokedAt).map((t) => [t.sha256, t])) };
+    }
+    return this.index.active.get(sha256);
   }
 
   /** Read-modify-write of the token list, serialised in this process and locked against others. */
@@ -111,12 +122,6 @@ export class TokenLookupCache<V> {
       this.remember(generation, key, { value: { ok: false, error: err as Error }, expiresAt: now + this.errorTtlMs });
       throw err;
     }
-  }
-
-  /** The cached answer for `token` without I/O; undefined when none is fresh or the lookup failed. */
-  peek(token: string): V | undefined {
-    const cached = this.entries.get(hashToken(token));
-    return cached && cached.expiresAt > Date.now() && cached.value.ok ? cached.value.value : undefined;
   }
 
   invalidate(): void {

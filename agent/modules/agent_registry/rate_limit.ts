@@ -44,12 +44,6 @@ export class FixedWindowCounter {
     return ++window.count;
   }
 
-  /** Takes back one event counted for `key` in its current window (it turned out not to count). */
-  undo(key: string, now = Date.now()): void {
-    const window = this.windows.get(key);
-    if (window && now - window.startedAt < this.windowMs && window.count > 0) window.count--;
-  }
-
   private sweep(now: number): void {
     if (now - this.lastSweep < this.windowMs) return;
     this.lastSweep = now;

@@ -66,11 +66,6 @@ export class UserTokenStore {
   authenticate(token: string): Promise<Principal | undefined> {
     return this.cache.get(token);
   }
-
-  /** Whether the token is cached as valid (no I/O): lets a known user through a refused address. */
-  isKnownValid(token: string): boolean {
-    return this.cache.peek(token) !== undefined;
-  }
 }
 
 /** Group and project paths are compared without surrounding slashes. */
