@@ -50,6 +50,8 @@ const LOAD_POOL = { minIdle: MIN_IDLE, scaleUpStep: MIN_IDLE };
 /** Agents started at once: their connections stay under kas's 500 unauthenticated connections. */
 const BATCH = Math.floor(400 / MIN_IDLE);
 const REQUESTS = 1_000;
+/** kas's CPU with every agent idle is read over two liveness periods (kas probes a silent agentk every 5 s). */
+const IDLE_WINDOW_MS = 10_000;
 const USER_TOKEN = 'bench-user-token';
 const agentToken = (i: number) => `bench-agent-token-${i}`;
 
@@ -170,7 +172,9 @@ function bundleRoles(): void {
 }
 
 function spawnRole<T>(children: ChildProcess[], role: string, env: Record<string, string> = {}): Promise<{ child: ChildProcess; info: T }> {
-  const child = spawn(process.execPath, ['--expose-gc', ROLES_BUNDLE], {
+  // BENCH_CPU_PROF_DIR=<dir>: each child writes a CPU profile there when it stops (as in tunnel.bench.ts).
+  const profile = process.env.BENCH_CPU_PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF_DIR}`] : [];
+  const child = spawn(process.execPath, [...profile, '--expose-gc', ROLES_BUNDLE], {
     env: { ...process.env, ...env, [ROLE_ENV]: role },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
@@ -186,6 +190,12 @@ function ask<T>(child: ChildProcess, message: unknown): Promise<T> {
     child.once('message', (answer) => resolve(answer as T));
     child.send(message as string);
   });
+}
+
+/** user + system CPU time of a process so far, ms (/proc/<pid>/stat, clock ticks of 10 ms). */
+function cpuMs(pid: number): number {
+  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
 function startUpstream(): Promise<http.Server> {
@@ -215,6 +225,8 @@ interface Row {
   stats: KasStats;
   addedMs: number;
   added: number;
+  /** kas CPU time per wall-clock time while every agent idles (1 = one core). */
+  idleCpu: number;
   p50: number;
   p99: number;
   load: number[];
@@ -239,9 +251,12 @@ export default async function run(): Promise<string> {
       agents = step;
       let stats = await ask<KasStats>(kas.child, 'stats');
       while (stats.connections < MIN_IDLE * agents) stats = await ask<KasStats>(kas.child, 'stats');
+      const cpuBefore = cpuMs(kas.child.pid!);
+      await new Promise((r) => setTimeout(r, IDLE_WINDOW_MS));
+      const idleCpu = (cpuMs(kas.child.pid!) - cpuBefore) / IDLE_WINDOW_MS;
       const runs = await timeRuns(request, REQUESTS, 50);
       stats = await ask<KasStats>(kas.child, 'stats');
-      rows.push({ agents, stats, addedMs: ms, added, p50: percentile(runs, 50), p99: percentile(runs, 99), load: os.loadavg() });
+      rows.push({ agents, stats, addedMs: ms, added, idleCpu, p50: percentile(runs, 50), p99: percentile(runs, 99), load: os.loadavg() });
       process.stderr.write(`idle agents: ${agents} connected, kas RSS ${(stats.rss / 2 ** 20).toFixed(0)} MiB\n`);
     }
     return formatSection(rows, loadAtStart);
@@ -263,7 +278,7 @@ function formatSection(rows: Row[], load: number[]): string {
     return (
       `| ${r.agents.toLocaleString('en-US')} | ${r.stats.connections.toLocaleString('en-US')} | ${mib(r.stats.rss)} MiB | ${perAgent(r.stats.rss, base.rss)} | ` +
       `${perAgent(r.stats.heapUsed, base.heapUsed)} | ${perAgent(r.stats.external, base.external)} | ` +
-      `${r.added.toLocaleString('en-US')} in ${(r.addedMs / 1000).toFixed(2)} s | ${formatMs(r.p50)} | ${formatMs(r.p99)} | ${r.load.map((l) => l.toFixed(1)).join(' / ')} |`
+      `${r.added.toLocaleString('en-US')} in ${(r.addedMs / 1000).toFixed(2)} s | ${(r.idleCpu * 100).toFixed(1)} % | ${formatMs(r.p50)} | ${formatMs(r.p99)} | ${r.load.map((l) => l.toFixed(1)).join(' / ')} |`
     );
   });
   const last = rows[rows.length - 1]!;
@@ -278,12 +293,13 @@ function formatSection(rows: Row[], load: number[]): string {
       'the gRPC tunnel a real agentk also keeps for its configuration is not opened). ' +
       `Agents are added in steps to the same kas, started ${BATCH} at a time (kas admits at most 500 unauthenticated connections at once). ` +
       'Memory: process.memoryUsage() in kas after a full GC; per agent = (figure − figure with one agent) / (agents − 1). ' +
+      `kas CPU, all idle: its CPU time over ${IDLE_WINDOW_MS / 1000} s with no request (100 % = one core). ` +
       `Latency: ${REQUESTS} sequential GETs of a small list through kas's Kubernetes API proxy to the first agent over one keep-alive connection, the others idle. ` +
       `Open-file limit of both processes: ${NOFILE.toLocaleString('en-US')} (hard limit, cannot be raised here). Load average at the start: ${load.map((l) => l.toFixed(1)).join(' / ')}; ` +
       'the table gives it after each step.',
     '',
-    '| agents | kas v2 connections | kas RSS | RSS KiB/agent | heap KiB/agent | external KiB/agent | connect (added agents) | p50 | p99 | load average |',
-    '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
+    '| agents | kas v2 connections | kas RSS | RSS KiB/agent | heap KiB/agent | external KiB/agent | connect (added agents) | kas CPU, all idle | p50 | p99 | load average |',
+    '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
     ...table,
     '',
     `With ${last.agents.toLocaleString('en-US')} idle agents: p50 ${formatMs(last.p50)} against ${formatMs(baseline.p50)} with one agent, p99 ${formatMs(last.p99)} against ${formatMs(baseline.p99)}.`,
@@ -293,6 +309,7 @@ function formatSection(rows: Row[], load: number[]): string {
 const role = process.env[ROLE_ENV];
 if (role) {
   const roles: Record<string, () => Promise<void>> = { kas: runKasRole, load: runLoadRole };
+  process.once('SIGTERM', () => process.exit(0)); // a clean exit (lets --cpu-prof write its profile)
   roles[role]!().catch((err: unknown) => {
     process.stderr.write(`idle agents bench ${role} failed: ${(err as Error).stack ?? String(err)}\n`);
     process.exit(1);
