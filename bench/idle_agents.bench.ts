@@ -2,9 +2,9 @@
 // full GC), how long a batch of agents takes to connect, and whether a proxied request to one of
 // them slows down while the rest idle. Transport v2 (module http_tunnel, agentk's default): each
 // load agent is agentk's own v2 client code (dialer, pool, server of agent/modules/http_tunnel/agent)
-// with its own token (one token per agent, one agent per token) and the default pool rules
-// (minIdle 2: two idle connections an agent; see the open-file limit below). The gRPC tunnel a real agentk also keeps (its
-// configuration stream) is not opened here: the figures are the v2 connections' cost.
+// with its own token (one token per agent, one agent per token); pool rules: minIdle 2 (the default;
+// see the open-file limit below) and scaleUpStep = minIdle (LOAD_POOL). The gRPC tunnel a real
+// agentk also keeps (its configuration stream) is not opened here: the figures are the v2 connections' cost.
 // Processes: kas (its v2 server, the gRPC agent listener it shares, the Kubernetes API proxy), one
 // load process holding every agent, and this one (upstream and the measured requests). Agents are
 // added in steps (1, 100, 1,000, 10,000 in all) to the same kas, dialed in batches: kas drops
