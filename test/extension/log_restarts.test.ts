@@ -79,13 +79,22 @@ describe('log sessions across container restarts, through kas', function () {
     assert.deepEqual(view.shown, ['run 1', 'run 2']);
   });
 
-  it('reads the previous instance’s logs after a restart', async () => {
-    await createObjects(stack.cluster.cluster, 'default', { pods: [crashingPod('crashed', 'Always', 2)] });
+  it('reads the previous instance’s logs after a restart, not the current one’s', async () => {
+    // Each instance prints when it started (the back-off puts a second or more between two).
+    const pod = simulatedPod('crashed');
+    const spec = pod.spec as { restartPolicy?: string; containers: Array<Record<string, unknown>> };
+    spec.restartPolicy = 'Always';
+    spec.containers[0]!.command = ['sh', '-c', 'echo "up $(date)"; exit 2'];
+    await createObjects(stack.cluster.cluster, 'default', { pods: [pod] });
     await waitFor('a restart', async () => (await restarts('crashed')) >= 1, 30_000);
-    const view = watch('crashed', { previous: true });
-    await waitFor('the end of the previous logs', () => view.stateNames().includes('ended'));
-    assert.deepEqual(view.shown, ['run 1', 'run 2']);
-    assert.ok(!view.stateNames().includes('error'));
+    const current = watch('crashed', { follow: false });
+    const previous = watch('crashed', { previous: true });
+    await waitFor('both views to end', () => current.stateNames().includes('ended') && previous.stateNames().includes('ended'));
+    assert.equal(previous.shown.length, 1, previous.shown.join('|'));
+    assert.match(previous.shown[0]!, /^up /);
+    assert.equal(current.shown.length, 1, current.shown.join('|'));
+    assert.notEqual(previous.shown[0], current.shown[0], 'the previous instance is another run');
+    assert.ok(!previous.stateNames().includes('error'));
   });
 
   it('answers "no previous logs" for a container that has not restarted; kas passes on the API’s 400', async () => {
