@@ -216,4 +216,23 @@ describe('log view highlighting in a browser (TextMate grammar, real CSP)', func
     ]);
     await page.locator('#filter').fill('');
   });
+
+  it('marks a container restart with a break line the filter keeps; Previous logs asks the extension', async () => {
+    await post({ type: 'lines', lines: ['last of run zero'] });
+    await post({ type: 'restarted', restartCount: 1 });
+    await post({ type: 'lines', lines: ['first of run one'] });
+    const marker = page.locator('#log .line.restart');
+    await marker.waitFor();
+    assert.equal(await marker.textContent(), '── container restarted (restart 1) ──');
+    const lastThree = (await page.locator('#log .line').allTextContents()).slice(-3);
+    assert.deepEqual(lastThree, ['last of run zero', '── container restarted (restart 1) ──', 'first of run one']);
+    await page.locator('#filter').fill('first of run');
+    assert.deepEqual(await page.locator('#log .line').allTextContents(), ['── container restarted (restart 1) ──', 'first of run one']);
+    await page.locator('#filter').fill('');
+    await page.locator('#previous').click();
+    await page.waitForFunction(() => (window as unknown as { __posted: { type: string }[] }).__posted.some((m) => m.type === 'previous'));
+    await post({ type: 'init', target: { namespace: 'demo', pod: 'p', container: 'c' }, tailLines: 100, follow: false, previous: true });
+    await page.locator('#previous').waitFor({ state: 'hidden' });
+    assert.match((await page.locator('#title').textContent()) ?? '', /\(previous instance\)$/);
+  });
 });

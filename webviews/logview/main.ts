@@ -1,6 +1,7 @@
 // The log view: receives lines from the extension and shows them with follow (auto-scroll),
 // pause/resume (lines are kept while paused and shown on resume), a text filter, highlighting
-// by the workbench's TextMate log grammar (highlight.ts), and download. Text is only ever
+// by the workbench's TextMate log grammar (highlight.ts), a marked break line per container
+// restart, download, and a button for the previous instance's logs. Text is only ever
 // inserted with textContent.
 import rawLogGrammar from '../../syntaxes/workbench-log.tmLanguage.json';
 import { createLogHighlighter, LINE_TIME_LIMIT_MS, type LogHighlighter } from './highlight';
@@ -33,6 +34,8 @@ interface Entry {
   row: HTMLDivElement;
   /** Highlight attempts that stopped at their time limit. */
   stoppedEarly?: number;
+  /** A restart break: not highlighted, and shown whatever the filter. */
+  marker?: boolean;
 }
 
 const vscode = acquireVsCodeApi();
@@ -43,7 +46,7 @@ let unhighlighted: Entry[] = [];
 let retries: Entry[] = [];
 let highlighter: LogHighlighter | undefined;
 let sliceScheduled = false;
-let held: string[] = [];
+let held: Entry[] = [];
 let paused = false;
 let filter = '';
 
@@ -54,12 +57,20 @@ const followBox = $<HTMLInputElement>('follow');
 const pauseButton = $<HTMLButtonElement>('pause');
 const filterInput = $<HTMLInputElement>('filter');
 const title = $<HTMLSpanElement>('title');
+const previousButton = $<HTMLButtonElement>('previous');
 
 function createEntry(text: string): Entry {
   const row = document.createElement('div');
   row.className = 'line';
   row.textContent = text;
   return { text, row };
+}
+
+function createRestartMarker(restartCount: number): Entry {
+  const entry = createEntry(`── container restarted (restart ${restartCount}) ──`);
+  entry.row.className = 'line restart';
+  entry.marker = true;
+  return entry;
 }
 
 function highlightRow(entry: Entry, using: LogHighlighter): void {
@@ -115,20 +126,19 @@ async function loadHighlighter(): Promise<void> {
   scheduleHighlighting();
 }
 
-function matches(text: string): boolean {
-  return filter === '' || text.toLowerCase().includes(filter);
+function matches(entry: Entry): boolean {
+  return filter === '' || entry.marker === true || entry.text.toLowerCase().includes(filter);
 }
 
-function append(newLines: string[]): void {
-  const added = newLines.map(createEntry);
+function append(added: Entry[]): void {
   for (const entry of added) {
     entries.push(entry);
-    unhighlighted.push(entry);
+    if (!entry.marker) unhighlighted.push(entry);
   }
   dropOldest(entries.length - MAX_LINES);
   // A batch larger than the view keeps only its newest lines.
   const kept = added.slice(Math.max(0, added.length - entries.length));
-  output.append(rowsOf(kept.filter((entry) => matches(entry.text))));
+  output.append(rowsOf(kept.filter(matches)));
   scrollIfFollowing();
   scheduleHighlighting();
 }
@@ -153,7 +163,7 @@ function dropOldest(count: number): void {
 }
 
 function rerender(): void {
-  output.replaceChildren(rowsOf(entries.filter((entry) => matches(entry.text))));
+  output.replaceChildren(rowsOf(entries.filter(matches)));
   scrollIfFollowing();
 }
 
@@ -177,15 +187,23 @@ function showState(state: LogViewState, detail: string): void {
   document.body.dataset.state = state;
 }
 
+function receive(added: Entry[]): void {
+  if (paused) held.push(...added);
+  else append(added);
+}
+
 function onMessage(message: ExtensionToWebview): void {
   switch (message.type) {
     case 'init':
-      title.textContent = `${message.target.namespace}/${message.target.pod} · ${message.target.container}`;
+      title.textContent = `${message.target.namespace}/${message.target.pod} · ${message.target.container}${message.previous ? ' (previous instance)' : ''}`;
+      previousButton.hidden = message.previous === true;
       followBox.checked = message.follow;
       break;
     case 'lines':
-      if (paused) held.push(...message.lines);
-      else append(message.lines);
+      receive(message.lines.map(createEntry));
+      break;
+    case 'restarted':
+      receive([createRestartMarker(message.restartCount)]);
       break;
     case 'state':
       showState(message.state, message.detail);
@@ -208,9 +226,10 @@ filterInput.addEventListener('input', () => {
   rerender();
 });
 $<HTMLButtonElement>('download').addEventListener('click', () => {
-  const shown = entries.filter((entry) => matches(entry.text)).map((entry) => entry.text);
+  const shown = entries.filter(matches).map((entry) => entry.text);
   vscode.postMessage({ type: 'download', text: shown.join('\n') + '\n' });
 });
+previousButton.addEventListener('click', () => vscode.postMessage({ type: 'previous' }));
 window.addEventListener('message', (event: MessageEvent<ExtensionToWebview>) => onMessage(event.data));
 vscode.postMessage({ type: 'ready' });
 // Lines show at once; colours follow when the grammar runtime has loaded. Should it fail to

@@ -24,14 +24,17 @@ export interface LogTarget {
 }
 
 export type ExtensionToWebview =
-  | { type: 'init'; target: LogTarget; tailLines: number; follow: boolean }
+  | { type: 'init'; target: LogTarget; tailLines: number; follow: boolean; previous?: boolean }
   | { type: 'lines'; lines: string[] }
+  /** The container restarted: a break line, then the new instance's lines. */
+  | { type: 'restarted'; restartCount: number }
   | { type: 'state'; state: LogViewState; detail: string };
 
-export type WebviewToExtension = { type: 'ready' } | { type: 'download'; text: string };
+/** `previous`: open the container's instance before its last restart in a view of its own. */
+export type WebviewToExtension = { type: 'ready' } | { type: 'download'; text: string } | { type: 'previous' };
 
 export function isWebviewToExtension(value: unknown): value is WebviewToExtension {
   const message = value as { type?: unknown; text?: unknown } | null;
   if (!message || typeof message !== 'object') return false;
-  return message.type === 'ready' || (message.type === 'download' && typeof message.text === 'string');
+  return message.type === 'ready' || message.type === 'previous' || (message.type === 'download' && typeof message.text === 'string');
 }

@@ -49,6 +49,8 @@ export interface LogOptions {
   follow?: boolean;
   tailLines?: number;
   timestamps?: boolean;
+  /** The container's previous instance (before its last restart); the API answers 400 when there is none. */
+  previous?: boolean;
   signal?: AbortSignal;
 }
 

@@ -120,6 +120,7 @@ export class ClientNodeKubeClient implements KubeClient {
     if (options.follow) url.searchParams.set('follow', 'true');
     if (options.tailLines !== undefined) url.searchParams.set('tailLines', String(options.tailLines));
     if (options.timestamps) url.searchParams.set('timestamps', 'true');
+    if (options.previous) url.searchParams.set('previous', 'true');
     return mapped(async () => {
       const init = await this.kubeConfig.applyToFetchOptions({});
       const response = await fetch(url.toString(), { ...init, method: 'GET', signal: options.signal as never });

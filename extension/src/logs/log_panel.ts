@@ -16,9 +16,10 @@ export function openLogPanel(
   extensionUri: vscode.Uri,
   client: KubeClient,
   target: LogTarget,
-  options: { follow: boolean; tailLines: number },
+  options: { follow: boolean; tailLines: number; previous?: boolean },
 ): vscode.WebviewPanel {
-  const panel = vscode.window.createWebviewPanel(LOG_VIEW_TYPE, `Logs: ${target.pod}/${target.container}`, vscode.ViewColumn.Active, {
+  const title = `Logs: ${target.pod}/${target.container}${options.previous ? ' (previous)' : ''}`;
+  const panel = vscode.window.createWebviewPanel(LOG_VIEW_TYPE, title, vscode.ViewColumn.Active, {
     enableScripts: true,
     retainContextWhenHidden: true,
     localResourceRoots: [vscode.Uri.joinPath(extensionUri, 'dist', 'webviews')],
@@ -37,12 +38,15 @@ export function openLogPanel(
   const session = new LogSession(client, target, options, {
     lines: (lines) => post({ type: 'lines', lines }),
     state: (state, detail) => post({ type: 'state', state, detail }),
+    restarted: (restartCount) => post({ type: 'restarted', restartCount }),
   });
   panel.webview.onDidReceiveMessage(async (message: unknown) => {
     if (!isWebviewToExtension(message)) return;
     if (message.type === 'ready') {
       ready = true;
       for (const queued of queue.splice(0)) void panel.webview.postMessage(queued);
+    } else if (message.type === 'previous') {
+      openLogPanel(extensionUri, client, target, { follow: false, tailLines: options.tailLines, previous: true });
     } else {
       await saveLogs(target, message.text);
     }

@@ -31,6 +31,7 @@ export function logViewHtml(cspSource: string, nonce: string, scriptUri: string,
   #log { flex: 1; overflow: auto; font-family: var(--vscode-editor-font-family); font-size: var(--vscode-editor-font-size); white-space: pre-wrap; padding: 0 8px; }
   /* Rows off screen skip layout and paint: a view of 50,000 lines stays quick to append to and colour. */
   .line { content-visibility: auto; contain-intrinsic-block-size: auto 1.4em; }
+  .line.restart { color: var(--vscode-editorWarning-foreground); font-style: italic; margin: 4px 0; }
   /* Token classes from webviews/logview/highlight.ts (grammar scopes), in theme colours. */
   span.level-error { color: var(--vscode-errorForeground); font-weight: 600; }
   span.level-warn { color: var(--vscode-editorWarning-foreground); font-weight: 600; }
@@ -54,6 +55,7 @@ export function logViewHtml(cspSource: string, nonce: string, scriptUri: string,
   <button id="pause">Pause</button>
   <input type="text" id="filter" placeholder="Filter" aria-label="Filter lines">
   <button id="download">Download</button>
+  <button id="previous" title="The container's logs from before its last restart">Previous logs</button>
 </header>
 <div id="state" role="status"></div>
 <div id="log" role="log"></div>

@@ -133,6 +133,14 @@ describe('devcluster pods through kubectl and client-node', function () {
     assert.equal(previous.stdout, 'crashing now\n');
   });
 
+  it('kubectl logs --previous of a container that never restarted is a 400, as from a kubelet', async () => {
+    await apply(podManifest('steady', { env: simEnv({ SIM_LINES: 1, SIM_DURATION_SECONDS: 'forever' }) }));
+    await waitFor('steady running', () => phaseOf('steady') === 'Running');
+    const previous = await runKubectl(['logs', 'steady', '--previous'], { kubeconfig });
+    assert.notEqual(previous.code, 0);
+    assert.match(previous.stderr, /previous terminated container "main" in pod "steady" not found/);
+  });
+
   it('kubectl auth can-i answers yes with a RoleBinding and no without', async () => {
     await apply(
       [

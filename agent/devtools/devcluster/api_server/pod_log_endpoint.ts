@@ -39,6 +39,11 @@ function linesWithoutLog(pod: KubeObject, container: string): LogLine[] {
   throw badRequest(`container "${container}" in pod "${pod.metadata.name ?? ''}" is waiting to start: ${reason}`);
 }
 
+/** `previous=true` for a container that has not restarted: 400, in the kubelet's words. */
+function noPreviousInstance(pod: KubeObject, container: string): never {
+  throw badRequest(`previous terminated container "${container}" in pod "${pod.metadata.name ?? ''}" not found`);
+}
+
 function nonNegativeInteger(query: URLSearchParams, name: string): number | undefined {
   const raw = query.get(name);
   if (raw === null || raw === '') return undefined;
@@ -69,7 +74,8 @@ export function handlePodLog(ctx: RequestContext): void {
   const pod = parts.store.get(resourceTypeOf(route.definition), route.namespace, route.name ?? '');
   if (!pod) throw notFound('pods', route.name ?? '');
   const query = logQuery(ctx, pod);
-  const lines = parts.runtime.logs?.read(query) ?? linesWithoutLog(pod, query.container);
+  const lines =
+    parts.runtime.logs?.read(query) ?? (query.previous ? noPreviousInstance(pod, query.container) : linesWithoutLog(pod, query.container));
   const follow = ctx.query.get('follow') === 'true';
   ctx.res.writeHead(200, { 'Content-Type': 'text/plain', 'Cache-Control': 'no-cache, private', 'Transfer-Encoding': 'chunked' });
   ctx.res.write(lines.map((line) => formatLine(line, query.timestamps)).join(''));
