@@ -6,7 +6,7 @@ import { strict as assert } from 'node:assert';
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { CodeServer, openAgentsContainer, openFile, prepareArtifacts, runCommand, startCodeServer } from './code_server';
+import { agentsWelcome, CodeServer, openAgentsContainer, openFile, prepareArtifacts, runCommand, startCodeServer } from './code_server';
 
 const run = promisify(execFile);
 
@@ -62,7 +62,7 @@ describe('extension UI: edit a YAML file, see the dry-run diff, apply', function
   it('applies an edited replica count through the diff editor and the Deployment scales', async () => {
     const page = vscode!.page;
     await openAgentsContainer(page);
-    await page.locator('.welcome-view-content').getByRole('button', { name: 'Start Local Pair' }).click();
+    await agentsWelcome(page).getByRole('button', { name: 'Start Local Pair' }).click();
     await row('local pair (dev)').waitFor({ timeout: 90_000 });
     await row('local pair (dev)').click();
     await row('1 connected').waitFor({ timeout: 60_000 });

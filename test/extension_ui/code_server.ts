@@ -7,7 +7,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
 import { WATCHDOG_SOURCE } from './watchdog';
 
 const run = promisify(execFile);
@@ -168,6 +168,11 @@ export async function openAgentsContainer(page: Page): Promise<void> {
     .first()
     .click({ timeout: 60_000 });
   await header.waitFor({ timeout: 30_000 });
+}
+
+/** The Agents view's welcome (no connection yet); the Managed Apps view has a welcome with the same buttons. */
+export function agentsWelcome(page: Page): Locator {
+  return page.locator('.welcome-view-content', { hasText: 'No connection to kas yet' });
 }
 
 /** Waits for the quick input titled `title` (steps reuse one widget), types and confirms. */

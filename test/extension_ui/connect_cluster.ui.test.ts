@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import {
+  agentsWelcome,
   answerInput,
   CodeServer,
   openAgentsContainer,
@@ -68,7 +69,7 @@ describe('Connect a Cluster in code-server', function () {
   it('registers a new agent, shows and applies its manifest, and shows it connected once its agentk runs', async () => {
     const page = vscode!.page;
     await openAgentsContainer(page);
-    await page.locator('.welcome-view-content').getByRole('button', { name: 'Start Local Pair' }).click({ timeout: 60_000 });
+    await agentsWelcome(page).getByRole('button', { name: 'Start Local Pair' }).click({ timeout: 60_000 });
     await page.locator('.monaco-list-row', { hasText: 'local pair (dev)' }).first().waitFor({ timeout: 90_000 });
     await page.locator('.monaco-list-row', { hasText: 'local pair (dev)' }).first().click();
     await copyFile(clusterKubeconfig(), process.env.KUBECONFIG!);

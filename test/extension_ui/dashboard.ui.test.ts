@@ -10,7 +10,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { type CodeServer, openAgentsContainer, prepareArtifacts, runCommand, startCodeServer } from './code_server';
+import { agentsWelcome, type CodeServer, openAgentsContainer, prepareArtifacts, runCommand, startCodeServer } from './code_server';
 
 const run = promisify(execFile);
 /** Generous: the machine's two cores are shared with other test runs. */
@@ -62,7 +62,7 @@ describe('agent dashboard in code-server with the local pair', function () {
   it('opens the dashboard of agent dev from its context menu, with the agent’s health', async () => {
     const page = vscode!.page;
     await openAgentsContainer(page);
-    await page.locator('.welcome-view-content').getByRole('button', { name: 'Start Local Pair' }).click({ timeout: 60_000 });
+    await agentsWelcome(page).getByRole('button', { name: 'Start Local Pair' }).click({ timeout: 60_000 });
     await page.locator('.monaco-list-row', { hasText: 'local pair (dev)' }).first().click({ timeout: SLOW });
     const agent = page.locator('.monaco-list-row', { hasText: '1 connected' }).first();
     await agent.waitFor({ timeout: SLOW });

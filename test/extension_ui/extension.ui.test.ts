@@ -11,6 +11,7 @@ import type { DevCluster } from '../../agent/devtools/devcluster/index';
 import { startDevCluster } from '../../agent/devtools/devcluster/index';
 import { createLogger } from '../../agent/internal/log';
 import {
+  agentsWelcome,
   answerInput,
   CodeServer,
   openAgentsContainer,
@@ -154,7 +155,7 @@ describe('extension UI in code-server', function () {
 
     it('Start Local Pair registers a connection whose agent dev is connected', async () => {
       const page = vscode!.page;
-      await page.locator('.welcome-view-content').getByRole('button', { name: 'Start Local Pair' }).click();
+      await agentsWelcome(page).getByRole('button', { name: 'Start Local Pair' }).click();
       await row('local pair (dev)').waitFor({ timeout: 90_000 });
       await row('local pair (dev)').click();
       const agent = page.locator('.monaco-list-row', { hasText: /^dev/ }).filter({ hasText: 'connected' }).first();

@@ -3,7 +3,7 @@
 // the notification), its helm log streams into the log view, and the view reaches `installed`.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CodeServer, openAgentsContainer, prepareArtifacts, REPO, runCommand, startCodeServer } from './code_server';
+import { agentsWelcome, CodeServer, openAgentsContainer, prepareArtifacts, REPO, runCommand, startCodeServer } from './code_server';
 
 const localPairBuilt = !readFileSync(join(REPO, 'agent', 'cmd', 'local_pair.ts'), 'utf8').includes('not built yet');
 
@@ -31,7 +31,7 @@ describe('managed apps UI in code-server', function () {
   it('installs Crossplane from the Managed Apps view: values editor, live helm log, state installed', async () => {
     const page = vscode!.page;
     await openAgentsContainer(page);
-    await page.locator('.welcome-view-content').getByRole('button', { name: 'Start Local Pair' }).click({ timeout: 60_000 });
+    await agentsWelcome(page).getByRole('button', { name: 'Start Local Pair' }).click({ timeout: 60_000 });
     const appsPane = page.locator('.pane', { has: page.locator('.pane-header', { hasText: 'Managed Apps' }) });
     await appsPane.locator('.monaco-list-row', { hasText: 'dev' }).first().click({ timeout: 90_000 });
     const app = appsPane.locator('.monaco-list-row', { hasText: 'Crossplane' }).first();

@@ -7,7 +7,7 @@ import { strict as assert } from 'node:assert';
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { CodeServer, answerInput, openAgentsContainer, prepareArtifacts, runCommand, startCodeServer } from './code_server';
+import { agentsWelcome, CodeServer, answerInput, openAgentsContainer, prepareArtifacts, runCommand, startCodeServer } from './code_server';
 
 const run = promisify(execFile);
 
@@ -62,7 +62,7 @@ describe('extension UI: resource commands (scale, copy, delete, events)', functi
   it('shows a Deployment created by kubectl with its pod', async () => {
     const page = vscode!.page;
     await openAgentsContainer(page);
-    await agentsPane().locator('.welcome-view-content').getByRole('button', { name: 'Start Local Pair' }).click();
+    await agentsWelcome(vscode!.page).getByRole('button', { name: 'Start Local Pair' }).click();
     await row('local pair (dev)').waitFor({ timeout: 90_000 });
     await row('local pair (dev)').click();
     await agentsRows().filter({ hasText: '1 connected' }).first().click({ timeout: 60_000 });

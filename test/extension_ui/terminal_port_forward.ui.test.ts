@@ -8,7 +8,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { CodeServer, openAgentsContainer, prepareArtifacts, startCodeServer } from './code_server';
+import { agentsWelcome, CodeServer, openAgentsContainer, prepareArtifacts, startCodeServer } from './code_server';
 
 const run = promisify(execFile);
 
@@ -44,7 +44,7 @@ describe('extension UI: terminal and port-forward through kas', function () {
   it('shows a pod with a container port under the local pair agent', async () => {
     const page = vscode!.page;
     await openAgentsContainer(page);
-    await page.locator('.welcome-view-content').getByRole('button', { name: 'Start Local Pair' }).click();
+    await agentsWelcome(page).getByRole('button', { name: 'Start Local Pair' }).click();
     await row('local pair (dev)').waitFor({ timeout: 90_000 });
     await row('local pair (dev)').click();
     await row('1 connected').click({ timeout: 60_000 });
