@@ -72,6 +72,8 @@ export function decodeImpersonation(extra: { type_url?: string; value?: Uint8Arr
 export interface ReferenceAgent {
   /** Every grpctool.HttpRequest header kas sent (with its impersonation decoded). */
   requests: Frame[];
+  /** The agent's gRPC channel (one HTTP/2 connection to kas), for other calls on the same connection. */
+  channel: grpc.ChannelInterface;
   stop(): void;
 }
 
@@ -93,6 +95,7 @@ export function startReferenceAgent(options: { address: string; token: string; u
   for (let i = 0; i < (options.idle ?? 2); i++) open();
   return {
     requests,
+    channel: client.getChannel(),
     stop: () => {
       stopped = true;
       for (const call of calls) call.cancel();
@@ -224,8 +227,15 @@ export function watchReferenceConfiguration(options: { address: string; token: s
 }
 
 /** One AgentRegistrar/Register call as a newer reference agent makes it (a stock grpc-js unary call); resolves with its status. */
-export function registerReference(options: { address: string; token: string; podName: string; podId: string }): Promise<grpc.StatusObject> {
-  const client = new AgentRegistrarClient(options.address, grpc.credentials.createInsecure());
+export function registerReference(options: {
+  address: string;
+  token: string;
+  podName: string;
+  podId: string;
+  /** Call on this channel (left open), e.g. a reference agent's; otherwise on a channel of its own. */
+  channel?: grpc.ChannelInterface;
+}): Promise<grpc.StatusObject> {
+  const client = new AgentRegistrarClient(options.address, grpc.credentials.createInsecure(), { channelOverride: options.channel });
   const request = {
     agent_meta: {
       version: 'v17.0.0',
@@ -242,7 +252,7 @@ export function registerReference(options: { address: string; token: string; pod
     });
     call.on('status', (status: grpc.StatusObject) => {
       if (status.code === grpc.status.OK) resolve(status);
-      client.close();
+      if (!options.channel) client.close();
     });
   });
 }

@@ -165,6 +165,26 @@ describe('reference protocol: an agent built from the reference .proto files, se
     assert.ok(!kas.registry.connections.connectionsOf(agentId).some((c) => c.podName === 'intruder'));
   });
 
+  it("names the replica of the tunnel streams on the Register's connection", async () => {
+    const reference = agent();
+    const tunnelReplica = () =>
+      kas.tunnels
+        .connectedAgents()
+        .find((a) => a.agentId === String(agentId))
+        ?.replicas.find((r) => r.instanceId.startsWith('reference-connection-') && r.podName === 'tunnel-pod');
+    const status = await registerReference({
+      address: kas.agentAddress,
+      token: agentToken,
+      podName: 'tunnel-pod',
+      podId: '7',
+      channel: reference.channel,
+    });
+    assert.equal(status.code, grpc.status.OK);
+    const deadline = Date.now() + 10_000;
+    while (!tunnelReplica() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.equal(tunnelReplica()?.podNamespace, 'gitlab-agent');
+  });
+
   it('lets a registration expire unless the same pod registers again', async () => {
     const connections = kas.registry.connections;
     const pods = () => connections.connectionsOf(agentId).map((c) => c.podName);
