@@ -1,7 +1,9 @@
 // kas side of the agent configuration: GetConfiguration on the agent listener streams each agent
-// its configuration from the config repository, and every open stream counts as a connected replica.
+// its configuration from the config repository, and every open stream counts as a connected replica
+// (as does a reference agent's Register, until it expires).
 import type { KasModule } from '../../module/modserver';
 import { configDeliveriesCounter } from './metrics';
+import { registrarService } from './registrar';
 import { configurationService } from './server';
 
 export const agentConfigurationModule: KasModule = {
@@ -14,6 +16,13 @@ export const agentConfigurationModule: KasModule = {
         projectId: config.registry.projectId,
         trackConnection: (agentId, meta) => registry.connections.trackConfigStream(agentId, meta),
         onDelivered: () => configDeliveriesCounter.inc(),
+        logger,
+      }),
+    );
+    agentServer.addService(
+      registrarService({
+        admitAgent: (token) => registry.admission.admit(token),
+        trackRegistration: (agentId, podId, meta, ttlMs) => registry.connections.trackRegistration(agentId, podId, meta, ttlMs),
         logger,
       }),
     );

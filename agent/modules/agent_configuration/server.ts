@@ -8,6 +8,7 @@ import type { GrpcServiceRegistrar, ServerCall } from '../reverse_tunnel/server/
 import { rememberReferenceAgentMeta } from '../reverse_tunnel/reference/kas_translator';
 import {
   referenceConfigurationServiceDefinition,
+  type RefAgentMeta,
   type RefConfigurationRequest,
   type RefConfigurationResponse,
 } from '../reverse_tunnel/reference/wire';
@@ -78,11 +79,13 @@ const OWN_DIALECT: Dialect = {
   }),
 };
 
+/** The replica a reference agent_meta names (GetConfiguration's and Register's). */
+export function referenceReplicaMeta(agentMeta: RefAgentMeta | undefined): Required<AgentMeta> {
+  return { version: agentMeta?.version ?? '', podName: agentMeta?.pod_name ?? '', podNamespace: agentMeta?.pod_namespace ?? '' };
+}
+
 const REFERENCE_DIALECT: Dialect = {
-  meta: (request) => {
-    const agentMeta = (request as RefConfigurationRequest).agent_meta;
-    return { version: agentMeta?.version ?? '', podName: agentMeta?.pod_name ?? '', podNamespace: agentMeta?.pod_namespace ?? '' };
-  },
+  meta: (request) => referenceReplicaMeta((request as RefConfigurationRequest).agent_meta),
   knownCommit: (request) => (request as RefConfigurationRequest).commit_id || undefined,
   skipRegister: (request) => (request as RefConfigurationRequest).skip_register === true,
   response: (state, agentId, projectId): RefConfigurationResponse => ({

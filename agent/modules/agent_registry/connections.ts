@@ -1,5 +1,6 @@
 // Connected agentk replicas as kas sees them: through their configuration streams (each agentk
-// keeps exactly one open, so an open stream is a connected replica), their tunnel streams, and,
+// keeps exactly one open, so an open stream is a connected replica), the registrations of newer
+// reference agents (AgentRegistrar/Register, kept until they expire), their tunnel streams, and,
 // with several kas replicas, what the others publish. Feeds the REST API, the tunnel tracker and
 // the connected-agents metrics.
 import type { ConnectedAgent } from '../reverse_tunnel/server/registry';
@@ -75,6 +76,11 @@ export class AgentConnections {
   private remote: RemoteConnections | undefined;
   private readonly changeListeners = new Set<(agentId: number) => void>();
   private readonly removeCountSource = addConnectionCountSource(() => this.counts());
+  /** Live registrations by agent id and pod id: their meta, how to forget them, and their expiry timer. */
+  private readonly registrations = new Map<
+    string,
+    { meta: Omit<AgentConnection, 'connectedSince'>; remove: () => void; timer: NodeJS.Timeout }
+  >();
 
   constructor(private readonly sources: ConnectionSources) {}
 
@@ -86,6 +92,27 @@ export class AgentConnections {
       remove();
       this.notifyChange(agentId);
     };
+  }
+
+  /**
+   * Records a registered replica (the reference's Register: one per agentk pod, repeated
+   * periodically) until `ttlMs` passes without another registration of the same pod id. A
+   * repeated registration with the same meta keeps the replica's connectedSince.
+   */
+  trackRegistration(agentId: number, podId: string, meta: Omit<AgentConnection, 'connectedSince'>, ttlMs: number): void {
+    const key = `${agentId}/${podId}`;
+    const known = this.registrations.get(key);
+    if (known) clearTimeout(known.timer);
+    const same =
+      known && known.meta.podName === meta.podName && known.meta.podNamespace === meta.podNamespace && known.meta.version === meta.version;
+    if (known && !same) known.remove();
+    const remove = same ? known.remove : this.trackConfigStream(agentId, meta);
+    const timer = setTimeout(() => {
+      this.registrations.delete(key);
+      remove();
+    }, ttlMs);
+    timer.unref();
+    this.registrations.set(key, { meta, remove, timer });
   }
 
   /** With several kas replicas: the connections the others publish. */
@@ -143,6 +170,8 @@ export class AgentConnections {
   }
 
   close(): void {
+    for (const registration of this.registrations.values()) clearTimeout(registration.timer);
+    this.registrations.clear();
     this.removeCountSource();
     this.changeListeners.clear();
   }

@@ -3,7 +3,8 @@
 // protocol to kas. It keeps Connect streams open (descriptor offering the reference's
 // KubernetesApi/MakeRequest), serves each request against a real HTTP upstream as the reference's
 // agent does (grpctool.HttpRequest in, grpctool.HttpResponse out, upgrades as upgrade data,
-// the impersonation config as Impersonate-* headers), and follows GetConfiguration.
+// the impersonation config as Impersonate-* headers), follows GetConfiguration and registers with
+// AgentRegistrar/Register.
 import * as http from 'node:http';
 import * as path from 'node:path';
 import type { Duplex } from 'node:stream';
@@ -12,7 +13,7 @@ import * as protoLoader from '@grpc/proto-loader';
 import protobuf from 'protobufjs';
 
 const PROTO_DIR = path.join(__dirname, 'reference_protos');
-const FILES = ['reverse_tunnel.proto', 'agent_configuration.proto', 'grpctool.proto', 'kubernetes_api.proto'];
+const FILES = ['reverse_tunnel.proto', 'agent_configuration.proto', 'agent_registrar.proto', 'grpctool.proto', 'kubernetes_api.proto'];
 
 const packageDefinition = protoLoader.loadSync(FILES, {
   includeDirs: [PROTO_DIR],
@@ -25,6 +26,7 @@ const packageDefinition = protoLoader.loadSync(FILES, {
 const loaded = grpc.loadPackageDefinition(packageDefinition) as any;
 export const ReverseTunnelClient: grpc.ServiceClientConstructor = loaded.gitlab.agent.reverse_tunnel.rpc.ReverseTunnel;
 export const AgentConfigurationClient: grpc.ServiceClientConstructor = loaded.gitlab.agent.agent_configuration.rpc.AgentConfiguration;
+export const AgentRegistrarClient: grpc.ServiceClientConstructor = loaded.gitlab.agent.agent_registrar.rpc.AgentRegistrar;
 
 // The messages that travel inside Message.data.
 const root = new protobuf.Root();
@@ -70,6 +72,8 @@ export function decodeImpersonation(extra: { type_url?: string; value?: Uint8Arr
 export interface ReferenceAgent {
   /** Every grpctool.HttpRequest header kas sent (with its impersonation decoded). */
   requests: Frame[];
+  /** The agent's gRPC channel (one HTTP/2 connection to kas), for other calls on the same connection. */
+  channel: grpc.ChannelInterface;
   stop(): void;
 }
 
@@ -91,6 +95,7 @@ export function startReferenceAgent(options: { address: string; token: string; u
   for (let i = 0; i < (options.idle ?? 2); i++) open();
   return {
     requests,
+    channel: client.getChannel(),
     stop: () => {
       stopped = true;
       for (const call of calls) call.cancel();
@@ -219,4 +224,35 @@ export function watchReferenceConfiguration(options: { address: string; token: s
       client.close();
     },
   };
+}
+
+/** One AgentRegistrar/Register call as a newer reference agent makes it (a stock grpc-js unary call); resolves with its status. */
+export function registerReference(options: {
+  address: string;
+  token: string;
+  podName: string;
+  podId: string;
+  /** Call on this channel (left open), e.g. a reference agent's; otherwise on a channel of its own. */
+  channel?: grpc.ChannelInterface;
+}): Promise<grpc.StatusObject> {
+  const client = new AgentRegistrarClient(options.address, grpc.credentials.createInsecure(), { channelOverride: options.channel });
+  const request = {
+    agent_meta: {
+      version: 'v17.0.0',
+      commit_id: 'abc1234',
+      pod_name: options.podName,
+      pod_namespace: 'gitlab-agent',
+      kubernetes_version: { major: '1', minor: '30' },
+    },
+    pod_id: options.podId,
+  };
+  return new Promise((resolve) => {
+    const call = client.Register(request, bearer(options.token), (err: grpc.ServiceError | null) => {
+      if (err) resolve(err);
+    });
+    call.on('status', (status: grpc.StatusObject) => {
+      if (status.code === grpc.status.OK) resolve(status);
+      if (!options.channel) client.close();
+    });
+  });
 }

@@ -1,7 +1,8 @@
 // An agent built from the reference's .proto files (the test's own proto text, a stock grpc-js
 // client) against our kas: it receives its configuration as agentcfg.AgentConfiguration (and the
 // next one after a commit), and serves proxied requests — a GET, a streamed response, a
-// WebSocket upgrade — through kas's Kubernetes API proxy, with the impersonation kas decided.
+// WebSocket upgrade — through kas's Kubernetes API proxy, with the impersonation kas decided; a
+// newer agent's AgentRegistrar/Register makes its pod a connected replica until it expires.
 import { strict as assert } from 'node:assert';
 import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
@@ -18,6 +19,7 @@ import {
   KUBERNETES_API_DESCRIPTOR,
   ReverseTunnelClient,
   bearer,
+  registerReference,
   startReferenceAgent,
   watchReferenceConfiguration,
   type ReferenceAgent,
@@ -131,6 +133,75 @@ describe('reference protocol: an agent built from the reference .proto files, se
     const status = new Promise<grpc.StatusObject>((resolve) => call.on('status', resolve));
     call.write(KUBERNETES_API_DESCRIPTOR);
     assert.equal((await status).code, 16);
+  });
+
+  it('records a Register as a connected replica (REST API and registry), one per pod id, and refuses a bad token', async () => {
+    // Pod ids past 2^53 that a Number would merge: each is its own registration.
+    const first = await registerReference({
+      address: kas.agentAddress,
+      token: agentToken,
+      podName: 'registered-0',
+      podId: '9007199254740993',
+    });
+    assert.equal(first.code, grpc.status.OK);
+    const second = await registerReference({
+      address: kas.agentAddress,
+      token: agentToken,
+      podName: 'registered-1',
+      podId: '9007199254740992',
+    });
+    assert.equal(second.code, grpc.status.OK);
+    const response = await fetch(`${kas.apiUrl}api/v1/agents/${agentId}`, { headers: { authorization: `Bearer ${userToken}` } });
+    assert.equal(response.status, 200);
+    const body = (await response.json()) as { connections: Array<{ podName: string; podNamespace: string; version: string }> };
+    for (const podName of ['registered-0', 'registered-1']) {
+      const replica = body.connections.find((c) => c.podName === podName);
+      assert.deepEqual(replica && [replica.podNamespace, replica.version], ['gitlab-agent', 'v17.0.0'], JSON.stringify(body.connections));
+    }
+    assert.ok(kas.registry.connections.connectionsOf(agentId).some((c) => c.podName === 'registered-1'));
+
+    const refused = await registerReference({ address: kas.agentAddress, token: 'not-a-token', podName: 'intruder', podId: '1' });
+    assert.equal(refused.code, grpc.status.UNAUTHENTICATED);
+    assert.ok(!kas.registry.connections.connectionsOf(agentId).some((c) => c.podName === 'intruder'));
+  });
+
+  it("names the replica of the tunnel streams on the Register's connection", async () => {
+    const reference = agent();
+    const tunnelReplica = () =>
+      kas.tunnels
+        .connectedAgents()
+        .find((a) => a.agentId === String(agentId))
+        ?.replicas.find((r) => r.instanceId.startsWith('reference-connection-') && r.podName === 'tunnel-pod');
+    const status = await registerReference({
+      address: kas.agentAddress,
+      token: agentToken,
+      podName: 'tunnel-pod',
+      podId: '7',
+      channel: reference.channel,
+    });
+    assert.equal(status.code, grpc.status.OK);
+    const deadline = Date.now() + 10_000;
+    while (!tunnelReplica() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.equal(tunnelReplica()?.podNamespace, 'gitlab-agent');
+  });
+
+  it('lets a registration expire unless the same pod registers again', async () => {
+    const connections = kas.registry.connections;
+    const pods = () => connections.connectionsOf(agentId).map((c) => c.podName);
+    const meta = { podName: 'short-lived', podNamespace: 'gitlab-agent', version: 'v17.0.0' };
+    connections.trackRegistration(agentId, '42', meta, 1_000);
+    const since = connections.connectionsOf(agentId).find((c) => c.podName === 'short-lived')!.connectedSince;
+    const renewUntil = Date.now() + 1_500;
+    while (Date.now() < renewUntil) {
+      connections.trackRegistration(agentId, '42', meta, 1_000);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    assert.ok(pods().includes('short-lived'), 'renewed within its ttl, it stays');
+    assert.equal(connections.connectionsOf(agentId).find((c) => c.podName === 'short-lived')!.connectedSince, since);
+    assert.equal(pods().filter((p) => p === 'short-lived').length, 1);
+    const deadline = Date.now() + 5_000;
+    while (pods().includes('short-lived') && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.ok(!pods().includes('short-lived'), 'gone once not renewed');
   });
 
   it('serves a proxied GET with the impersonation kas decided (access_as user)', async () => {

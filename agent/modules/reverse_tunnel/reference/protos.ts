@@ -293,6 +293,20 @@ service AgentConfiguration {
 }
 `;
 
+/** internal/module/agent_registrar/rpc/rpc.proto (newer agents register each replica with it). */
+export const AGENT_REGISTRAR_PROTO = `
+syntax = "proto3";
+package gitlab.agent.agent_registrar.rpc;
+message RegisterRequest {
+  gitlab.agent.entity.AgentMeta agent_meta = 1;
+  int64 pod_id = 2;
+}
+message RegisterResponse {}
+service AgentRegistrar {
+  rpc Register(RegisterRequest) returns (RegisterResponse);
+}
+`;
+
 /** Every file above, in dependency order. */
 export const REFERENCE_PROTO_FILES: Readonly<Record<string, string>> = {
   'google/protobuf/any_duration.proto': GOOGLE_PROTO,
@@ -305,6 +319,7 @@ export const REFERENCE_PROTO_FILES: Readonly<Record<string, string>> = {
   'pkg/entity/entity.proto': ENTITY_PROTO,
   'pkg/agentcfg/agentcfg.proto': AGENTCFG_PROTO,
   'internal/module/agent_configuration/rpc/rpc.proto': AGENT_CONFIGURATION_PROTO,
+  'internal/module/agent_registrar/rpc/rpc.proto': AGENT_REGISTRAR_PROTO,
 };
 
 /** All reference files in one root (field names as written: snake_case, as the reference's JSON). */

@@ -9,6 +9,7 @@ import { referenceRoot } from './protos';
 
 export const REFERENCE_CONNECT_PATH = '/gitlab.agent.reverse_tunnel.rpc.ReverseTunnel/Connect';
 export const REFERENCE_GET_CONFIGURATION_PATH = '/gitlab.agent.agent_configuration.rpc.AgentConfiguration/GetConfiguration';
+export const REFERENCE_REGISTER_PATH = '/gitlab.agent.agent_registrar.rpc.AgentRegistrar/Register';
 export const REFERENCE_KUBERNETES_API_SERVICE = 'gitlab.agent.kubernetes_api.rpc.KubernetesApi';
 export const REFERENCE_MAKE_REQUEST = `/${REFERENCE_KUBERNETES_API_SERVICE}/MakeRequest`;
 export const HEADER_EXTRA_TYPE_URL = 'type.googleapis.com/gitlab.agent.kubernetes_api.rpc.HeaderExtra';
@@ -144,4 +145,32 @@ export const referenceConfigurationServiceDefinition: ServiceDefinition = {
 export const referenceConfigurationCallCodec = {
   serialize: serializeRefConfigurationRequest,
   deserialize: deserializeRefConfigurationResponse,
+};
+
+// ------------------------------------------------------------------------- agent registrar
+
+export interface RefRegisterRequest {
+  agent_meta?: RefAgentMeta;
+  /** int64, random per agentk pod: kept as a decimal string (a Number would round it). */
+  pod_id?: string;
+}
+
+const registerRequestType = snakeRoot.lookupType('gitlab.agent.agent_registrar.rpc.RegisterRequest');
+const registerRequestCodec: ProtoCodec<RefRegisterRequest> = {
+  serialize: protoCodec<RefRegisterRequest>(registerRequestType, { plainObjects: true }).serialize,
+  deserialize: (bytes) =>
+    registerRequestType.toObject(registerRequestType.decode(bytes), { longs: String, defaults: false }) as RefRegisterRequest,
+};
+const registerResponseCodec = protoCodec<Record<string, never>>(snakeRoot.lookupType('gitlab.agent.agent_registrar.rpc.RegisterResponse'), {
+  plainObjects: true,
+});
+
+export const referenceRegistrarServiceDefinition: ServiceDefinition = {
+  Register: methodDefinition(
+    REFERENCE_REGISTER_PATH,
+    { requestStream: false, responseStream: false },
+    registerRequestCodec,
+    registerResponseCodec,
+    'register',
+  ),
 };

@@ -3,8 +3,9 @@
 // proxied request that was most of kas's CPU. This serves the streaming methods agentk calls with
 // one object-mode Duplex per call and stays wire-compatible with any gRPC client (a stock grpc-js
 // client is tested against it).
-// Handlers keep the grpc-js calling convention: addService(definition, implementation); a call has `metadata`, `request` (server-streaming), `cancelled`, write/end,
-// `sendMetadata`, and `call.emit('error', { code, details })` ends the call with that status.
+// Handlers keep the grpc-js calling convention: addService(definition, implementation); a call has `metadata`, `request` (server-streaming and unary), `cancelled`, write/end,
+// `sendMetadata`, and `call.emit('error', { code, details })` ends the call with that status. A
+// unary answer is the same wire as a stream of one message: its handler writes once, then end().
 import { Status, type Metadata, type MethodDefinition, type ServiceDefinition } from '../../../internal/grpc';
 import * as http2 from 'node:http2';
 import type * as net from 'node:net';
@@ -21,7 +22,7 @@ import {
   metadataFromHeaders,
 } from '../grpc_wire';
 
-/** A method's implementation: gets each call (server-streaming: once its request arrived). */
+/** A method's implementation: gets each call (server-streaming and unary: once its request arrived). */
 export type CallHandler = (call: ServerCall) => void;
 
 /** What a feature needs to register its RPCs (as a grpc-js Server's addService). */
@@ -124,7 +125,6 @@ export class NativeGrpcServer implements GrpcServiceRegistrar {
     for (const [name, definition] of Object.entries(service)) {
       const handler = implementation[name];
       if (typeof handler !== 'function') throw new TypeError(`no implementation for ${definition.path}`);
-      if (!definition.responseStream) throw new TypeError(`${definition.path}: only streaming responses are served here`);
       this.methods.set(definition.path, { definition: definition as AnyMethod, handler });
     }
   }
