@@ -170,6 +170,11 @@ export async function openAgentsContainer(page: Page): Promise<void> {
   await header.waitFor({ timeout: 30_000 });
 }
 
+/** The Agents view (the Managed Apps view lists the same agents: rows must be looked for in one view). */
+export function agentsPane(page: Page): Locator {
+  return page.locator('.pane').filter({ has: page.locator('.pane-header', { hasText: /^\s*agents/i }) });
+}
+
 /** The Agents view's welcome (no connection yet); the Managed Apps view has a welcome with the same buttons. */
 export function agentsWelcome(page: Page): Locator {
   return page.locator('.welcome-view-content', { hasText: 'No connection to kas yet' });

@@ -10,7 +10,15 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { agentsWelcome, type CodeServer, openAgentsContainer, prepareArtifacts, runCommand, startCodeServer } from './code_server';
+import {
+  agentsPane,
+  agentsWelcome,
+  type CodeServer,
+  openAgentsContainer,
+  prepareArtifacts,
+  runCommand,
+  startCodeServer,
+} from './code_server';
 
 const run = promisify(execFile);
 /** Generous: the machine's two cores are shared with other test runs. */
@@ -63,8 +71,8 @@ describe('agent dashboard in code-server with the local pair', function () {
     const page = vscode!.page;
     await openAgentsContainer(page);
     await agentsWelcome(page).getByRole('button', { name: 'Start Local Pair' }).click({ timeout: 60_000 });
-    await page.locator('.monaco-list-row', { hasText: 'local pair (dev)' }).first().click({ timeout: SLOW });
-    const agent = page.locator('.monaco-list-row', { hasText: '1 connected' }).first();
+    await agentsPane(page).locator('.monaco-list-row', { hasText: 'local pair (dev)' }).first().click({ timeout: SLOW });
+    const agent = agentsPane(page).locator('.monaco-list-row', { hasText: '1 connected' }).first();
     await agent.waitFor({ timeout: SLOW });
     await agent.click({ button: 'right' });
     await page.locator('.monaco-menu .action-label', { hasText: 'Open Agent Dashboard' }).first().hover({ timeout: 30_000 });

@@ -11,6 +11,7 @@ import type { DevCluster } from '../../agent/devtools/devcluster/index';
 import { startDevCluster } from '../../agent/devtools/devcluster/index';
 import { createLogger } from '../../agent/internal/log';
 import {
+  agentsPane,
   agentsWelcome,
   answerInput,
   CodeServer,
@@ -142,7 +143,7 @@ describe('extension UI in code-server', function () {
   });
 
   describe('with the local pair', () => {
-    const row = (text: string) => vscode!.page.locator('.monaco-list-row', { hasText: text }).first();
+    const row = (text: string) => agentsPane(vscode!.page).locator('.monaco-list-row', { hasText: text }).first();
     const kubeconfig = () =>
       join(vscode!.userData, 'User', 'globalStorage', 'agent-workbench.kubernetes-agent-workbench', 'local-pair', 'kubeconfig');
 
@@ -158,15 +159,15 @@ describe('extension UI in code-server', function () {
       await agentsWelcome(page).getByRole('button', { name: 'Start Local Pair' }).click();
       await row('local pair (dev)').waitFor({ timeout: 90_000 });
       await row('local pair (dev)').click();
-      const agent = page.locator('.monaco-list-row', { hasText: /^dev/ }).filter({ hasText: 'connected' }).first();
+      const agent = agentsPane(page).locator('.monaco-list-row', { hasText: /^dev/ }).filter({ hasText: 'connected' }).first();
       await agent.waitFor({ timeout: 60_000 });
-      await page.locator('.monaco-list-row', { hasText: '1 connected' }).first().waitFor({ timeout: 60_000 });
+      await agentsPane(page).locator('.monaco-list-row', { hasText: '1 connected' }).first().waitFor({ timeout: 60_000 });
       await vscode!.screenshot('local-pair-agent-connected');
     });
 
     it("Open Agent Config from the agent's context menu opens its config.yaml (the workspace copy comes first)", async () => {
       const page = vscode!.page;
-      await page.locator('.monaco-list-row', { hasText: '1 connected' }).first().click({ button: 'right' });
+      await agentsPane(page).locator('.monaco-list-row', { hasText: '1 connected' }).first().click({ button: 'right' });
       // The web context menu acts on keyboard confirmation of the item under the pointer.
       await page.locator('.monaco-menu .action-label', { hasText: 'Open Agent Config' }).first().hover({ timeout: 30_000 });
       await page.keyboard.press('Enter');
@@ -194,7 +195,7 @@ describe('extension UI in code-server', function () {
 
     it('expanding the agent reaches a pod created through kas, shown live through watch', async () => {
       const page = vscode!.page;
-      await page.locator('.monaco-list-row', { hasText: '1 connected' }).first().click();
+      await agentsPane(page).locator('.monaco-list-row', { hasText: '1 connected' }).first().click();
       await row('default').click({ timeout: 60_000 });
       const pod = {
         apiVersion: 'v1',
@@ -296,7 +297,7 @@ describe('extension UI in code-server', function () {
       const page = vscode!.page;
       await page.context().grantPermissions(['clipboard-read', 'clipboard-write'], { origin: new URL(page.url()).origin });
       await page.evaluate(() => navigator.clipboard.writeText('nothing copied yet'));
-      await contextCommand(page.locator('.monaco-list-row', { hasText: '1 connected' }).first(), 'Copy Kubeconfig');
+      await contextCommand(agentsPane(page).locator('.monaco-list-row', { hasText: '1 connected' }).first(), 'Copy Kubeconfig');
       await page.locator('.notification-toast', { hasText: 'Kubeconfig for agent dev copied' }).first().waitFor({ timeout: 30_000 });
       const copied = await page.evaluate(() => navigator.clipboard.readText());
       assert.match(copied, /server: "https:\/\/127\.0\.0\.1:\d+\/k8s-proxy\/?"/, 'the server is the kas k8s proxy');

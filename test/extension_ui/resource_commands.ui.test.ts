@@ -7,7 +7,16 @@ import { strict as assert } from 'node:assert';
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { agentsWelcome, CodeServer, answerInput, openAgentsContainer, prepareArtifacts, runCommand, startCodeServer } from './code_server';
+import {
+  agentsPane,
+  agentsWelcome,
+  CodeServer,
+  answerInput,
+  openAgentsContainer,
+  prepareArtifacts,
+  runCommand,
+  startCodeServer,
+} from './code_server';
 
 const run = promisify(execFile);
 
@@ -17,8 +26,7 @@ describe('extension UI: resource commands (scale, copy, delete, events)', functi
   this.bail(true);
   let vscode: CodeServer | undefined;
   /** Rows of the Agents view only (the Managed Apps view lists the agent too). */
-  const agentsPane = () => vscode!.page.locator('.pane').filter({ has: vscode!.page.locator('.pane-header', { hasText: /^\s*agents/i }) });
-  const agentsRows = () => agentsPane().locator('.monaco-list-row');
+  const agentsRows = () => agentsPane(vscode!.page).locator('.monaco-list-row');
   /** The row whose label is exactly `label` (pod names start with their Deployment's name). */
   const row = (label: string) =>
     agentsRows()
