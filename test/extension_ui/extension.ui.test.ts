@@ -82,7 +82,7 @@ describe('extension UI in code-server', function () {
   it('shows the Kubernetes Agents container with its welcome view when there is no connection', async () => {
     const page = vscode!.page;
     await openAgentsContainer(page);
-    const welcome = page.locator('.welcome-view-content', { hasText: 'No connection to kas yet' });
+    const welcome = agentsWelcome(page);
     await welcome.waitFor({ timeout: 60_000 });
     await welcome.getByRole('button', { name: 'Add Connection' }).waitFor();
     await welcome.getByRole('button', { name: 'Start Local Pair' }).waitFor();
@@ -105,7 +105,7 @@ describe('extension UI in code-server', function () {
     const page = vscode!.page;
     const caFile = join(dir, 'ca.pem');
     await writeFile(caFile, cluster!.caPem);
-    await page.locator('.welcome-view-content').getByRole('button', { name: 'Add Connection' }).click();
+    await agentsWelcome(page).getByRole('button', { name: 'Add Connection' }).click();
     await answerInput(page, '(1/4)', `${cluster!.url}/`);
     await answerInput(page, '(2/4)', `${cluster!.url}/`);
     await answerInput(page, '(3/4)', 'not-a-valid-token');
@@ -118,7 +118,7 @@ describe('extension UI in code-server', function () {
     await page.waitForTimeout(600); // let the toast finish sliding in, for a readable screenshot
     await vscode!.screenshot('bad-token-error');
     // Nothing was saved: the welcome view is still there.
-    await page.locator('.welcome-view-content', { hasText: 'No connection to kas yet' }).waitFor();
+    await agentsWelcome(page).waitFor();
     await waitForLog(/add connection to .* failed: KAS_UNAUTHORIZED/);
     await runCommand(page, 'Notifications: Clear All Notifications');
     const logs = await readFilesMatching(vscode!.userData, '');
@@ -341,7 +341,7 @@ describe('extension UI in code-server', function () {
     it('Stop Local Pair removes its connection and stops the processes', async () => {
       const page = vscode!.page;
       await runCommand(page, 'Kubernetes Agents: Stop Local Pair');
-      await page.locator('.welcome-view-content', { hasText: 'No connection to kas yet' }).waitFor({ timeout: 60_000 });
+      await agentsWelcome(page).waitFor({ timeout: 60_000 });
       assert.ok(existsSync(kubeconfig()), 'the pair kept its state in the extension storage');
       const dataDir = join(kubeconfig(), '..');
       const deadline = Date.now() + 20_000;
