@@ -242,7 +242,7 @@ function report(value: unknown): void {
 /** Where the roles' bundle goes (dist/ is not committed); not minified, so profiles read. */
 const ROLES_BUNDLE = path.join(__dirname, '..', 'dist', 'bench', 'tunnel_bench_roles.js');
 
-function bundleRoles(): void {
+export function bundleRoles(): void {
   buildSync({
     entryPoints: [__filename],
     outfile: ROLES_BUNDLE,
@@ -393,7 +393,7 @@ export interface TunnelProcesses {
 }
 
 /** utime + stime of a process in milliseconds, from /proc (Linux); NaN elsewhere. */
-function cpuMs(pid: number): number {
+export function cpuMs(pid: number): number {
   if (!Number.isInteger(pid)) return NaN;
   try {
     const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
@@ -471,6 +471,7 @@ async function runStreamOnly(): Promise<string> {
   const children: Children = { processes: [] };
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tunnel-bench-'));
   const pids = new Map<string, TunnelProcesses>();
+  bundleRoles();
   try {
     const upstream = await spawnRole<{ url: string; podListBytes: number }>(children, 'upstream');
     const kubeconfig = writeKubeconfig(dir, upstream.info.url);
