@@ -13,21 +13,19 @@
 // connections at the default minIdle 2 would not fit the (hard) open-file limit, the load agents keep 1.
 // Run alone: npx tsx bench/idle_agents.bench.ts  (IDLE_AGENTS_MAX=1000 stops at 1,000)
 import { spawn, type ChildProcess } from 'node:child_process';
-import { buildSync } from 'esbuild';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { createLogger } from '../agent/internal/log';
-import { createKubernetesApiProxy } from '../agent/modules/kubernetes_api';
 import { KubernetesApiUpstream } from '../agent/modules/kubernetes_api/agent/upstream';
-import { reverseTunnelService, startAgentServer, TunnelRegistry } from '../agent/modules/reverse_tunnel';
 import { DEFAULT_POOL_SETTINGS } from '../agent/modules/reverse_tunnel/agent/pool';
-import { httpTunnelUpgrades, startHttpTunnelServer, HttpTunnelPool } from '../agent/modules/http_tunnel';
+import { HttpTunnelPool } from '../agent/modules/http_tunnel';
 import { httpTunnelDialer } from '../agent/modules/http_tunnel/agent/dial';
 import { createHttpTunnelServer } from '../agent/modules/http_tunnel/agent/serve';
 import { writeKubeconfig } from '../test/modules/reverse_tunnel/harness';
+import { bundleRoles, cpuMs, profileArgs, startBenchKas } from './bench_processes';
 import { formatMs, percentile, timeRuns } from './stats';
 
 const ROLE_ENV = 'IDLE_AGENTS_ROLE';
@@ -66,30 +64,12 @@ interface KasStats {
 // ---------------------------------------------------------------- roles (child processes)
 
 async function runKasRole(): Promise<void> {
-  const logger = createLogger({}, { level: 'error' });
-  const registry = new TunnelRegistry();
-  const authenticateAgent = async (t: string) => {
+  const kas = await startBenchKas(async (t) => {
     const match = /^bench-agent-token-(\d+)$/.exec(t);
     // Agent ids start at 1 (proxy credentials refuse 0).
     return match ? { agentId: String(Number(match[1]) + 1), agentName: `bench-${match[1]}` } : undefined;
-  };
-  const httpTunnels = startHttpTunnelServer({ authenticateAgent, serverName: 'kas-bench', logger });
-  const agentServer = await startAgentServer({
-    address: '127.0.0.1:0',
-    services: [reverseTunnelService({ registry, logger, authenticateAgent })],
-    upgrades: httpTunnelUpgrades(httpTunnels),
-    logger,
   });
-  const proxy = createKubernetesApiProxy({
-    tunnels: registry,
-    serverName: 'kas-bench',
-    logger,
-    authorizeUser: async () => ({ allowed: true, accessAs: { agent: {} } }),
-    directRoute: httpTunnels.route,
-  });
-  const server = http.createServer(proxy);
-  server.keepAliveTimeout = 60_000;
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  const { httpTunnels } = kas;
   process.on('message', (message) => {
     if (message !== 'stats') return;
     (globalThis as { gc?: () => void }).gc?.();
@@ -104,7 +84,7 @@ async function runKasRole(): Promise<void> {
     };
     process.send?.(stats);
   });
-  report({ agentAddress: agentServer.address, proxyUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}/k8s-proxy` });
+  report({ agentAddress: kas.agentAddress, proxyUrl: kas.proxyUrl });
 }
 
 async function runLoadRole(): Promise<void> {
@@ -155,26 +135,11 @@ function report(value: unknown): void {
 
 // ---------------------------------------------------------------- orchestration
 
-const ROLES_BUNDLE = path.join(__dirname, '..', 'dist', 'bench', 'idle_agents_bench_roles.js');
-
-function bundleRoles(): void {
-  buildSync({
-    entryPoints: [__filename],
-    outfile: ROLES_BUNDLE,
-    bundle: true,
-    platform: 'node',
-    format: 'cjs',
-    target: 'node20',
-    legalComments: 'none',
-    logLevel: 'error',
-    external: ['esbuild'],
-  });
-}
+/** Set by run(): the bundle of this file the roles run from. */
+let rolesBundle = '';
 
 function spawnRole<T>(children: ChildProcess[], role: string, env: Record<string, string> = {}): Promise<{ child: ChildProcess; info: T }> {
-  // BENCH_CPU_PROF_DIR=<dir>: each child writes a CPU profile there when it stops (as in tunnel.bench.ts).
-  const profile = process.env.BENCH_CPU_PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF_DIR}`] : [];
-  const child = spawn(process.execPath, [...profile, '--expose-gc', ROLES_BUNDLE], {
+  const child = spawn(process.execPath, [...profileArgs(), '--expose-gc', rolesBundle], {
     env: { ...process.env, ...env, [ROLE_ENV]: role },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
@@ -190,12 +155,6 @@ function ask<T>(child: ChildProcess, message: unknown): Promise<T> {
     child.once('message', (answer) => resolve(answer as T));
     child.send(message as string);
   });
-}
-
-/** user + system CPU time of a process so far, ms (/proc/<pid>/stat, clock ticks of 10 ms). */
-function cpuMs(pid: number): number {
-  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
 function startUpstream(): Promise<http.Server> {
@@ -238,7 +197,7 @@ export default async function run(): Promise<string> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'idle-agents-'));
   const upstream = await startUpstream();
   try {
-    bundleRoles();
+    rolesBundle = bundleRoles(__filename, 'idle_agents_bench_roles');
     const kubeconfig = await writeKubeconfig(dir, `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`);
     const kas = await spawnRole<{ agentAddress: string; proxyUrl: string }>(children, 'kas');
     const load = await spawnRole(children, 'load', { KAS_AGENT_ADDRESS: kas.info.agentAddress, BENCH_KUBECONFIG: kubeconfig });

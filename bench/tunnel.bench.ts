@@ -5,11 +5,10 @@
 // the upstream), (c) kas + agentk over grpc:// and (c') over ws:// (the loopback WebSocket bridge).
 // Every server is its own process (this file, spawned with a role), as in a deployment; the load
 // generator (autocannon) runs in this process. The proxy listener is plain HTTP on loopback.
-// The server roles run from a bundle of this file built at start (esbuild, as dist/ ships agentk
-// and kas), not through tsx: tsx's loader thread and on-the-fly compilation showed in their profiles.
+// The server roles run from a bundle of this file built at start (bench_processes.ts), not through
+// tsx: tsx's loader thread and on-the-fly compilation showed in their profiles.
 // Run alone: npx tsx bench/tunnel.bench.ts
 import { spawn, type ChildProcess } from 'node:child_process';
-import { buildSync } from 'esbuild';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as http2 from 'node:http2';
@@ -19,11 +18,9 @@ import * as path from 'node:path';
 import * as readline from 'node:readline';
 import { runAgentk } from '../agent/agentk';
 import { createLogger } from '../agent/internal/log';
-import { createKubernetesApiProxy } from '../agent/modules/kubernetes_api';
-import { reverseTunnelService, startAgentServer, TunnelRegistry } from '../agent/modules/reverse_tunnel';
-import { httpTunnelUpgrades, startHttpTunnelServer } from '../agent/modules/http_tunnel';
 import { Pool } from 'undici';
 import { startLayoutBack, startLayoutFront, type KasLayout } from './experiments/kas_layouts';
+import { bundleRoles, cpuMs, profileArgs, startBenchKas } from './bench_processes';
 
 interface AutocannonResult {
   requests: { average: number; total: number };
@@ -119,36 +116,18 @@ async function runUpstreamRole(): Promise<void> {
 }
 
 async function runKasRole(): Promise<void> {
-  const logger = createLogger({}, { level: 'error' });
-  const registry = new TunnelRegistry();
   const authenticateAgent = async (t: string) => (t === AGENT_TOKEN ? { agentId: AGENT_ID, agentName: 'bench' } : undefined);
   // kas takes both transports, as the kas module list does; agentk's TUNNEL_BENCH_TRANSPORT picks.
-  const httpTunnels = startHttpTunnelServer({ authenticateAgent, serverName: 'kas-bench', logger });
-  const agentServer = await startAgentServer({
-    address: '127.0.0.1:0',
-    services: [reverseTunnelService({ registry, logger, authenticateAgent })],
-    upgrades: httpTunnelUpgrades(httpTunnels),
-    logger,
-  });
-  const proxy = createKubernetesApiProxy({
-    tunnels: registry,
-    serverName: 'kas-bench',
-    logger,
-    authorizeUser: async () => ({ allowed: true, accessAs: { agent: {} } }),
-    directRoute: httpTunnels.route,
-  });
-  const server = http.createServer(proxy);
-  server.keepAliveTimeout = 60_000;
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  const kas = await startBenchKas(authenticateAgent);
   const waitForAgent = async () => {
     const v2 = process.env.TUNNEL_BENCH_TRANSPORT === 'v2';
-    const ready = () => (registry.counts()[0]?.idle ?? 0) >= 2 && (!v2 || (httpTunnels.registry.counts()[0]?.idle ?? 0) >= 2);
+    const ready = () => (kas.tunnels.counts()[0]?.idle ?? 0) >= 2 && (!v2 || (kas.httpTunnels.registry.counts()[0]?.idle ?? 0) >= 2);
     while (!ready()) await new Promise((r) => setTimeout(r, 20));
   };
   process.on('message', (message) => {
     if (message === 'wait-agent') void waitForAgent().then(() => process.send?.('agent-ready'));
   });
-  report({ agentAddress: agentServer.address, proxyUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}/k8s-proxy` });
+  report({ agentAddress: kas.agentAddress, proxyUrl: kas.proxyUrl });
 }
 
 // The floor of the tunnel's process layout in Node, a peer for (c): two bare relays with nothing
@@ -239,27 +218,16 @@ function report(value: unknown): void {
 
 // ---------------------------------------------------------------- orchestration
 
-/** Where the roles' bundle goes (dist/ is not committed); not minified, so profiles read. */
-const ROLES_BUNDLE = path.join(__dirname, '..', 'dist', 'bench', 'tunnel_bench_roles.js');
+/** Set by prepareRoles(): the bundle of this file the roles run from. */
+let rolesBundle = '';
 
-export function bundleRoles(): void {
-  buildSync({
-    entryPoints: [__filename],
-    outfile: ROLES_BUNDLE,
-    bundle: true,
-    platform: 'node',
-    format: 'cjs',
-    target: 'node20',
-    legalComments: 'none',
-    logLevel: 'error',
-    external: ['esbuild'],
-  });
+/** Bundles this file's roles; run() and other benches that start its paths call it first. */
+export function prepareRoles(): void {
+  rolesBundle = bundleRoles(__filename, 'tunnel_bench_roles');
 }
 
 function spawnRole<T>(children: Children, role: string, env: Record<string, string> = {}): Promise<{ child: ChildProcess; info: T }> {
-  // BENCH_CPU_PROF_DIR=<dir>: each server process writes a CPU profile there when it stops.
-  const profile = process.env.BENCH_CPU_PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF_DIR}`] : [];
-  const child = spawn(process.execPath, [...profile, ROLES_BUNDLE], {
+  const child = spawn(process.execPath, [...profileArgs(), rolesBundle], {
     env: { ...process.env, ...env, [ROLE_ENV]: role },
     stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
   });
@@ -392,19 +360,6 @@ export interface TunnelProcesses {
   agentk: number;
 }
 
-/** utime + stime of a process in milliseconds, from /proc (Linux); NaN elsewhere. */
-export function cpuMs(pid: number): number {
-  if (!Number.isInteger(pid)) return NaN;
-  try {
-    const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_S;
-  } catch {
-    return NaN;
-  }
-}
-/** USER_HZ: 100 on every Linux this runs on (sysconf is not reachable from Node). */
-const CLOCK_TICKS_PER_S = 100;
-
 interface CpuPerRequest {
   kasMs: number;
   agentkMs: number;
@@ -471,7 +426,6 @@ async function runStreamOnly(): Promise<string> {
   const children: Children = { processes: [] };
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tunnel-bench-'));
   const pids = new Map<string, TunnelProcesses>();
-  bundleRoles();
   try {
     const upstream = await spawnRole<{ url: string; podListBytes: number }>(children, 'upstream');
     const kubeconfig = writeKubeconfig(dir, upstream.info.url);
@@ -520,12 +474,12 @@ async function runStreamOnly(): Promise<string> {
 }
 
 export default async function run(): Promise<string> {
+  prepareRoles();
   if (STREAM_ONLY) return runStreamOnly();
   const loadAtStart = os.loadavg();
   const children: Children = { processes: [] };
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tunnel-bench-'));
   const pids = new Map<string, TunnelProcesses>();
-  bundleRoles();
   try {
     const upstream = await spawnRole<{ url: string; podListBytes: number }>(children, 'upstream');
     const kubeconfig = writeKubeconfig(dir, upstream.info.url);

@@ -16,8 +16,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import {
-  bundleRoles,
-  cpuMs,
+  prepareRoles,
   firstLine,
   podList,
   startKubectlProxy,
@@ -27,6 +26,7 @@ import {
   type Children,
   type TunnelProcesses,
 } from './tunnel.bench';
+import { cpuMs } from './bench_processes';
 import { median } from './stats';
 
 const ROLE_ENV = 'WIDE_AREA_BENCH_ROLE';
@@ -219,7 +219,7 @@ export default async function run(): Promise<string> {
   const children: Children = { processes: [] };
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wide-area-bench-'));
   const pids = new Map<string, TunnelProcesses>();
-  bundleRoles(); // startTunnel's kas and agentk run from the tunnel bench's roles bundle
+  prepareRoles(); // startTunnel's kas and agentk run from the tunnel bench's roles bundle
   try {
     const upstream = await spawnOwnRole<{ address: string; bigBytes: number; smallBytes: number }>(children, 'upstream');
     const relay = new Relay((await spawnOwnRole(children, 'relay')).child);
