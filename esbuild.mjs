@@ -64,6 +64,83 @@ const kubeConfigWithoutGeneratedApi = {
   },
 };
 
+/**
+ * client-node's KubeConfig file imports, at its top, helpers only some kubeconfigs use: the azure,
+ * gcp and oidc auth providers (jsonpath-plus, openid-client), node-fetch (whatwg-url and tr46's
+ * Unicode tables) for the generated API's fetch, and the proxy agents of a cluster's proxy-url
+ * (socks, hpagent). In the agent programs each is a stand-in that loads the real module on first
+ * use, so an agentk whose kubeconfig uses none never runs them (BENCHMARKS.md, agentk memory).
+ */
+const LAZY_AUTH_PROVIDERS = {
+  './azure_auth.js': ['AzureAuth', 'azure'],
+  './gcp_auth.js': ['GoogleCloudPlatformAuth', 'gcp'],
+  './oidc_auth.js': ['OpenIDConnectAuth', 'oidc'],
+};
+const LAZY_CLASSES = {
+  'node-fetch': ['Headers'],
+  'socks-proxy-agent': ['SocksProxyAgent'],
+  hpagent: ['HttpProxyAgent', 'HttpsProxyAgent'],
+};
+const lazyStandIn = (spec) => {
+  const provider = LAZY_AUTH_PROVIDERS[spec];
+  if (provider) {
+    const [name, authProvider] = provider;
+    return `export class ${name} {
+  isAuthProvider(user) { return user?.authProvider?.name === '${authProvider}'; }
+  async applyAuthentication(...args) { this.real ??= import('${spec}').then((m) => new m.${name}()); return (await this.real).applyAuthentication(...args); }
+}`;
+  }
+  const classes = LAZY_CLASSES[spec].map(
+    (name) => `export class ${name} { constructor(...args) { return new (load().${name})(...args); } }`,
+  );
+  const fetch = spec === 'node-fetch' ? ['export default function fetch(...args) { return load()(...args); }'] : [];
+  return [`let loaded; const load = () => (loaded ??= require('${spec}'));`, ...classes, ...fetch].join('\n');
+};
+const kubeConfigHelpersOnFirstUse = {
+  name: 'kubeconfig-helpers-on-first-use',
+  setup(build) {
+    const specs = [...Object.keys(LAZY_AUTH_PROVIDERS), ...Object.keys(LAZY_CLASSES)];
+    build.onResolve({ filter: /^(\.\/(azure|gcp|oidc)_auth\.js|node-fetch|socks-proxy-agent|hpagent)$/ }, (args) => {
+      const importer = args.importer.replaceAll('\\', '/');
+      const fromConfig = importer.endsWith('@kubernetes/client-node/dist/config.js');
+      const fromFetchLibrary = importer.endsWith('@kubernetes/client-node/dist/gen/http/isomorphic-fetch.js');
+      if (!specs.includes(args.path) || !(fromConfig || (fromFetchLibrary && args.path === 'node-fetch'))) return undefined;
+      return {
+        path: `on-first-use:${args.path}`,
+        namespace: 'kubeconfig-lazy',
+        pluginData: { spec: args.path, resolveDir: args.resolveDir },
+      };
+    });
+    build.onLoad({ filter: /.*/, namespace: 'kubeconfig-lazy' }, (args) => ({
+      contents: lazyStandIn(args.pluginData.spec),
+      resolveDir: args.pluginData.resolveDir,
+      loader: 'js',
+    }));
+  },
+};
+
+/**
+ * The agent programs use undici's Pool (agentk) and Client (kas) through their dispatch API alone.
+ * Its package index also builds fetch, WebSocket, caches, mocks and proxy agents at start, about
+ * 9 MiB of RSS (BENCHMARKS.md, agentk memory); importing anything else from 'undici' fails the build.
+ */
+const undiciDispatchersOnly = {
+  name: 'undici-dispatchers-only',
+  setup(build) {
+    build.onResolve({ filter: /^undici$/ }, (args) => ({
+      path: 'undici-dispatchers',
+      namespace: 'undici-dispatchers',
+      pluginData: args.resolveDir,
+    }));
+    build.onLoad({ filter: /.*/, namespace: 'undici-dispatchers' }, (args) => ({
+      contents:
+        "export { default as Pool } from 'undici/lib/dispatcher/pool.js'; export { default as Client } from 'undici/lib/dispatcher/client.js';",
+      resolveDir: args.pluginData,
+      loader: 'js',
+    }));
+  },
+};
+
 const extensionBundle = { ...common, outdir, platform: 'node', format: 'cjs', target: 'node20', external: ['vscode'] };
 
 const builds = [
@@ -77,7 +154,7 @@ const builds = [
     format: 'cjs',
     target: 'node20',
     banner: { js: '#!/usr/bin/env node' },
-    plugins: [kubeConfigWithoutGeneratedApi],
+    plugins: [kubeConfigWithoutGeneratedApi, kubeConfigHelpersOnFirstUse, undiciDispatchersOnly],
   },
   {
     ...common,
