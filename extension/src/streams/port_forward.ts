@@ -123,8 +123,13 @@ export class PortForward {
   }
 
   private accept(socket: net.Socket): void {
-    if (this.state.status !== 'active') return void socket.end();
+    // Every accepted socket is tracked, the ones refused too: server.close() waits for all of them.
     this.sockets.add(socket);
+    if (this.state.status !== 'active') {
+      socket.once('close', () => this.sockets.delete(socket));
+      socket.on('error', () => socket.destroy());
+      return void socket.end();
+    }
     this.state.activeConnections++;
     this.state.totalConnections++;
     this.onChange(this.state);
