@@ -33,6 +33,25 @@ export async function serve(handler: http.RequestListener): Promise<TestServer> 
   };
 }
 
+/** A stand-in for kas's REST API that lists one agent, dev (id 1), with one connected replica. */
+export function serveOneConnectedAgent(): Promise<TestServer> {
+  return serve((_req, res) =>
+    res.end(
+      JSON.stringify({
+        agents: [
+          {
+            id: '1',
+            name: 'dev',
+            configProject: 'g/p',
+            config: { commit: 'abc', valid: true, errors: [] },
+            connections: [{ podName: 'agentk-0', podNamespace: 'gitlab-agent', version: 'v0', connectedSince: new Date().toISOString() }],
+          },
+        ],
+      }),
+    ),
+  );
+}
+
 export function startQuietDevCluster(): Promise<DevCluster> {
   return startDevCluster({ logger: createLogger({}, { level: 'error', write: () => undefined }) });
 }

@@ -11,7 +11,16 @@ import { AgentsModel } from '../../extension/src/trees/agents_model';
 import { formatAge, podStatusText } from '../../extension/src/trees/format';
 import { AgentsNode, present } from '../../extension/src/trees/nodes';
 import { loadKubeLayer } from '../../extension/src/kube/load';
-import { adminClient, createObjects, serve, simulatedPod, startQuietDevCluster, TestServer, waitFor } from './helpers';
+import {
+  adminClient,
+  createObjects,
+  serve,
+  serveOneConnectedAgent,
+  simulatedPod,
+  startQuietDevCluster,
+  TestServer,
+  waitFor,
+} from './helpers';
 
 /** Map-backed stand-ins for VS Code's Memento and SecretStorage (same contract, in memory). */
 function memoryStorage(): { state: KeyValueState & { dump(): string }; vault: SecretVault & { keys(): string[] } } {
@@ -231,23 +240,7 @@ describe('extension model', () => {
     before(async () => {
       cluster = await startQuietDevCluster();
       // kas's REST API answers the agents list (the contract the extension codes against).
-      kas = await serve((_req, res) =>
-        res.end(
-          JSON.stringify({
-            agents: [
-              {
-                id: '1',
-                name: 'dev',
-                configProject: 'g/p',
-                config: { commit: 'abc', valid: true, errors: [] },
-                connections: [
-                  { podName: 'agentk-0', podNamespace: 'gitlab-agent', version: 'v0', connectedSince: new Date().toISOString() },
-                ],
-              },
-            ],
-          }),
-        ),
-      );
+      kas = await serveOneConnectedAgent();
       record.apiUrl = kas.url;
       record.k8sProxyUrl = cluster.url;
       await createObjects(cluster, 'tree-test', { namespace: true, pods: [simulatedPod('first')] });

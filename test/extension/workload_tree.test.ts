@@ -11,7 +11,7 @@ import { loadKubeLayer } from '../../extension/src/kube/load';
 import { AgentsModel } from '../../extension/src/trees/agents_model';
 import { AgentsNode, present } from '../../extension/src/trees/nodes';
 import { byOwnerUid, podsOfWorkload, type Owned } from '../../extension/src/trees/ownership';
-import { adminClient, createObjects, serve, startQuietDevCluster, TestServer, waitFor } from './helpers';
+import { adminClient, createObjects, serveOneConnectedAgent, startQuietDevCluster, TestServer, waitFor } from './helpers';
 
 function object(name: string, uid: string, ...owners: string[]): Owned & { name: string } {
   return { name, metadata: { uid, ownerReferences: owners.map((owner) => ({ uid: owner })) } };
@@ -63,23 +63,7 @@ describe('workload nodes expand to what they own', () => {
 
     before(async () => {
       cluster = await startQuietDevCluster();
-      kas = await serve((_req, res) =>
-        res.end(
-          JSON.stringify({
-            agents: [
-              {
-                id: '1',
-                name: 'dev',
-                configProject: 'g/p',
-                config: { commit: 'abc', valid: true, errors: [] },
-                connections: [
-                  { podName: 'agentk-0', podNamespace: 'gitlab-agent', version: 'v0', connectedSince: new Date().toISOString() },
-                ],
-              },
-            ],
-          }),
-        ),
-      );
+      kas = await serveOneConnectedAgent();
       record.apiUrl = kas.url;
       record.k8sProxyUrl = cluster.url;
       await createObjects(cluster, namespace, { namespace: true });

@@ -6,7 +6,16 @@ import { strict as assert } from 'node:assert';
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { agentsWelcome, CodeServer, openAgentsContainer, openFile, prepareArtifacts, runCommand, startCodeServer } from './code_server';
+import {
+  agentsWelcome,
+  CodeServer,
+  expandRow,
+  openAgentsContainer,
+  openFile,
+  prepareArtifacts,
+  runCommand,
+  startCodeServer,
+} from './code_server';
 
 const run = promisify(execFile);
 
@@ -64,7 +73,7 @@ describe('extension UI: edit a YAML file, see the dry-run diff, apply', function
     await openAgentsContainer(page);
     await agentsWelcome(page).getByRole('button', { name: 'Start Local Pair' }).click();
     await row('local pair (dev)').waitFor({ timeout: 90_000 });
-    await row('local pair (dev)').click();
+    await expandRow(row('local pair (dev)'));
     await row('1 connected').waitFor({ timeout: 60_000 });
     await kubectl('create', '-f', join(vscode!.workspace, 'web.yaml'));
 

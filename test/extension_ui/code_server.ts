@@ -175,6 +175,35 @@ export function agentsPane(page: Page): Locator {
   return page.locator('.pane').filter({ has: page.locator('.pane-header', { hasText: /^\s*agents/i }) });
 }
 
+/**
+ * Expands a tree row and waits until it says so. A click toggles, and a click that lands while the
+ * tree re-renders (every cache change refreshes it) can be lost: it clicks again until expanded.
+ */
+export async function expandRow(row: Locator, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  await row.waitFor({ timeout: timeoutMs });
+  while ((await row.getAttribute('aria-expanded', { timeout: timeoutMs })) !== 'true') {
+    if (Date.now() > deadline) throw new Error(`row ${await row.textContent()} did not expand within ${timeoutMs} ms`);
+    await row.click({ timeout: Math.max(1, deadline - Date.now()) });
+    await row
+      .and(row.page().locator('[aria-expanded="true"]'))
+      .waitFor({ timeout: 2_000 })
+      .catch(() => undefined);
+  }
+}
+
+/** The rendered rows of a tree pane, one line each with depth and label, for a failure's message. */
+export async function treeRows(pane: Locator): Promise<string> {
+  const rows = await pane
+    .locator('.monaco-list-row')
+    .evaluateAll((elements) =>
+      elements.map(
+        (e) => `${'  '.repeat(Number(e.getAttribute('aria-level') ?? 1) - 1)}${e.getAttribute('aria-label') ?? e.textContent ?? ''}`,
+      ),
+    );
+  return rows.join('\n');
+}
+
 /** The Agents view's welcome (no connection yet); the Managed Apps view has a welcome with the same buttons. */
 export function agentsWelcome(page: Page): Locator {
   return page.locator('.welcome-view-content', { hasText: 'No connection to kas yet' });

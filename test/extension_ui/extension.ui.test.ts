@@ -15,6 +15,7 @@ import {
   agentsWelcome,
   answerInput,
   CodeServer,
+  expandRow,
   openAgentsContainer,
   OUTPUT_DIR,
   prepareArtifacts,
@@ -158,7 +159,7 @@ describe('extension UI in code-server', function () {
       const page = vscode!.page;
       await agentsWelcome(page).getByRole('button', { name: 'Start Local Pair' }).click();
       await row('local pair (dev)').waitFor({ timeout: 90_000 });
-      await row('local pair (dev)').click();
+      await expandRow(row('local pair (dev)'));
       const agent = agentsPane(page).locator('.monaco-list-row', { hasText: /^dev/ }).filter({ hasText: 'connected' }).first();
       await agent.waitFor({ timeout: 60_000 });
       await agentsPane(page).locator('.monaco-list-row', { hasText: '1 connected' }).first().waitFor({ timeout: 60_000 });
@@ -195,8 +196,8 @@ describe('extension UI in code-server', function () {
 
     it('expanding the agent reaches a pod created through kas, shown live through watch', async () => {
       const page = vscode!.page;
-      await agentsPane(page).locator('.monaco-list-row', { hasText: '1 connected' }).first().click();
-      await row('default').click({ timeout: 60_000 });
+      await expandRow(agentsPane(page).locator('.monaco-list-row', { hasText: '1 connected' }).first());
+      await expandRow(row('default'));
       const pod = {
         apiVersion: 'v1',
         kind: 'Pod',

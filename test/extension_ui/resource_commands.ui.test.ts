@@ -12,10 +12,12 @@ import {
   agentsWelcome,
   CodeServer,
   answerInput,
+  expandRow,
   openAgentsContainer,
   prepareArtifacts,
   runCommand,
   startCodeServer,
+  treeRows,
 } from './code_server';
 
 const run = promisify(execFile);
@@ -68,6 +70,7 @@ describe('extension UI: resource commands (scale, copy, delete, events)', functi
   afterEach(async function () {
     if (this.currentTest?.state === 'failed' && vscode) {
       await vscode.screenshot(`failed-${this.currentTest.title.replace(/\W+/g, '-')}`).catch(() => undefined);
+      console.log(`Agents view when it failed:\n${await treeRows(agentsPane(vscode.page)).catch(String)}`);
     }
   });
   after(async () => {
@@ -79,13 +82,13 @@ describe('extension UI: resource commands (scale, copy, delete, events)', functi
     await openAgentsContainer(page);
     await agentsWelcome(vscode!.page).getByRole('button', { name: 'Start Local Pair' }).click();
     await row('local pair (dev)').waitFor({ timeout: 90_000 });
-    await row('local pair (dev)').click();
-    await agentsRows().filter({ hasText: '1 connected' }).first().click({ timeout: 60_000 });
-    await row('default').click({ timeout: 60_000 });
+    await expandRow(row('local pair (dev)'));
+    await expandRow(agentsRows().filter({ hasText: '1 connected' }).first());
+    await expandRow(row('default'));
     await kubectl('create', 'deployment', 'ui-scale', '--image=nginx:1');
     await kubectl('create', 'configmap', 'ui-keep', '--from-literal=a=1');
     await kubectl('create', 'configmap', 'ui-gone', '--from-literal=a=1');
-    await row('Deployments').click({ timeout: 60_000 });
+    await expandRow(row('Deployments'));
     await row('ui-scale').filter({ hasText: 'ready 1/1' }).waitFor({ timeout: 60_000 });
     // The Pods group opens expanded; collapsed, the pod rows left are the Deployment's children.
     await row('Pods').waitFor({ timeout: 60_000 });

@@ -25,6 +25,14 @@ import {
 
 const FROZEN = 'agentk-frozen';
 const SLOW_MS = 60_000;
+/** kas whose v2 liveness probe judges within ~3 s and whose gRPC ping would take a minute. */
+const V2_VERDICT_ONLY = {
+  agentWaitTimeoutMs: 20_000,
+  keepaliveTimeMs: 1_000,
+  keepaliveTimeoutMs: 2_000,
+  grpcKeepaliveTimeMs: SLOW_MS,
+  grpcKeepaliveTimeoutMs: SLOW_MS,
+};
 
 async function spawnFrozenCandidate(kas: Kas, dir: string, kubeconfig: string): Promise<ChildProcess> {
   const tokenFile = path.join(dir, 'token');
@@ -78,13 +86,7 @@ describe('kas: a frozen agentk is one dead instance on both transports', functio
 
   it('takes the process out of its gRPC routing when the reverse HTTP/1.1 probe judges it dead; its GETs wait and succeed once it resumes', async () => {
     // The gRPC tunnel's own ping is slow here: its streams can only leave by the v2 verdict.
-    const kas = await startKas({
-      agentWaitTimeoutMs: 20_000,
-      keepaliveTimeMs: 1_000,
-      keepaliveTimeoutMs: 2_000,
-      grpcKeepaliveTimeMs: SLOW_MS,
-      grpcKeepaliveTimeoutMs: SLOW_MS,
-    });
+    const kas = await startKas(V2_VERDICT_ONLY);
     cleanups.push(() => kas.stop());
     const frozen = await frozenCandidate(kas);
     frozen.kill('SIGSTOP');
@@ -109,13 +111,7 @@ describe('kas: a frozen agentk is one dead instance on both transports', functio
   });
 
   it('replays the frozen process GETs on another agentk, not on the frozen process gRPC streams', async () => {
-    const kas = await startKas({
-      agentWaitTimeoutMs: 20_000,
-      keepaliveTimeMs: 1_000,
-      keepaliveTimeoutMs: 2_000,
-      grpcKeepaliveTimeMs: SLOW_MS,
-      grpcKeepaliveTimeoutMs: SLOW_MS,
-    });
+    const kas = await startKas(V2_VERDICT_ONLY);
     cleanups.push(() => kas.stop());
     // Another agentk on the gRPC tunnel alone: while the frozen one has v2 connections, requests take those.
     const healthy = await startAgentk({ kasAddress: kas.grpcAddress, kubeconfig: fixture.kubeconfig, tunnelTransport: 'grpc' });
