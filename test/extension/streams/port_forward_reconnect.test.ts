@@ -33,8 +33,7 @@ function bytesUntilClose(port: number, send = ''): Promise<string> {
   });
 }
 
-// Skipped: in the fresh-clone CI run its before hook saw no idle tunnel from the spawned agentk within 60 s (passes locally); see issue 15.
-describe.skip('port-forward through kas across an agentk restart, and when the pod is deleted', function () {
+describe('port-forward through kas across an agentk restart, and when the pod is deleted', function () {
   this.timeout(120_000);
   let cluster: TestCluster;
   let kas: Kas;
@@ -45,7 +44,7 @@ describe.skip('port-forward through kas across an agentk restart, and when the p
   const startAgentkProcess = async () => {
     const tokenFile = path.join(cluster.dir, 'agent-token');
     await fs.writeFile(tokenFile, AGENT_TOKEN);
-    agentk = spawnAgentk([
+    const child = spawnAgentk([
       '--kas-address',
       kas.grpcAddress,
       '--token-file',
@@ -55,7 +54,8 @@ describe.skip('port-forward through kas across an agentk restart, and when the p
       '--log-level',
       'error',
     ]);
-    await waitForIdleTunnels(kas.registry, 1, 60_000);
+    agentk = child;
+    await waitForIdleTunnels(kas.registry, 1, 60_000, child);
   };
   const servingPod = async (name: string) => {
     const pod = simulatedPod(name);

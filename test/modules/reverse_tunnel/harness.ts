@@ -300,11 +300,16 @@ export function startAgentk(options: AgentkStartOptions): Promise<Agentk> {
   });
 }
 
-/** Resolves once the registry holds at least `count` idle tunnels for the test agent. */
-export async function waitForIdleTunnels(registry: TunnelRegistry, count = 1, timeoutMs = 15_000): Promise<void> {
+/**
+ * Resolves once the registry holds at least `count` idle tunnels for the test agent. With `child`
+ * (an agentk process), fails as soon as that process exits: it will never dial.
+ */
+export async function waitForIdleTunnels(registry: TunnelRegistry, count = 1, timeoutMs = 15_000, child?: ChildProcess): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   const httpTunnels = currentTransport === 'v2' ? httpTunnelsOf.get(registry) : undefined;
   while (Date.now() < deadline) {
+    if (child && (child.exitCode !== null || child.signalCode !== null))
+      throw new Error(`agentk exited (${child.exitCode ?? child.signalCode}) before it had ${count} idle tunnels`);
     const idle = registry.counts().find((c) => c.agentId === AGENT_ID)?.idle ?? 0;
     if (idle >= count) return waitForHttpTunnel(httpTunnels);
     await new Promise((r) => setTimeout(r, 20));
@@ -356,16 +361,23 @@ export function request(
 
 export const userAuth = (token = USER_TOKEN) => ({ authorization: `Bearer pat:${AGENT_ID}:${token}` });
 
-/** agentk as its own process (the command line), for faults an in-process agentk cannot show (kill -9, SIGSTOP). */
+/**
+ * agentk as its own process (the command line), for faults an in-process agentk cannot show (kill -9, SIGSTOP).
+ * Its observability listener takes a free port unless the args name one: the command's default,
+ * :8080, is often taken on a shared machine (a local pair, a dev server), and agentk exits on EADDRINUSE.
+ */
 export function spawnAgentk(args: string[], podName = 'agentk-pod-1'): ChildProcess {
   const transport = args.includes('--tunnel-transport') ? [] : ['--tunnel-transport', currentTransport];
+  const observability = args.some((arg) => arg.startsWith('--observability-listen-address'))
+    ? []
+    : ['--observability-listen-address', '127.0.0.1:0'];
   const protocol =
     args.includes('--agent-protocol') || AGENT_PROTOCOL === 'workbench' || currentTransport === 'v2'
       ? []
       : ['--agent-protocol', AGENT_PROTOCOL];
   return spawn(
     process.execPath,
-    ['--import', 'tsx', path.join(__dirname, '../../../agent/cmd/agentk.ts'), ...transport, ...protocol, ...args],
+    ['--import', 'tsx', path.join(__dirname, '../../../agent/cmd/agentk.ts'), ...transport, ...protocol, ...observability, ...args],
     {
       env: { ...process.env, POD_NAME: podName, POD_NAMESPACE: 'agents' },
       stdio: ['ignore', 'ignore', 'inherit'],
