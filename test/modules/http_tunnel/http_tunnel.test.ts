@@ -60,6 +60,12 @@ async function connectionsAccepted(): Promise<number> {
   return (await register.getSingleMetric('kas_http_tunnel_connections_accepted_total')?.get())?.values[0]?.value ?? 0;
 }
 
+/** agentk's own count of its v2 connections (the pool's gauge), by state: dialing, idle, busy. */
+async function agentkConnections(state: 'dialing' | 'idle' | 'busy'): Promise<number> {
+  const metric = await register.getSingleMetric('agentk_http_tunnel_connections')?.get();
+  return metric?.values.find((v) => v.labels['state'] === state)?.value ?? 0;
+}
+
 /**
  * A load balancer that passes only WebSocket upgrades: it reads the request, answers 403 to
  * anything but `Upgrade: websocket` (plain requests, other upgrades such as kas-tunnel-v2, and
@@ -158,6 +164,21 @@ describe('http_tunnel: transport v2 (reverse HTTP/1.1)', function () {
     assert.equal((await requestsOverV2()) - before, 1, 'the request went over transport v2');
   });
 
+  it('dials only minIdle (2) connections at start, and scaleUpStep (10) more once a request holds one', async () => {
+    const accepted = await connectionsAccepted();
+    const { kas } = await kasWithAgentk();
+    await eventuallyAsync(
+      async () => (await agentkConnections('dialing')) === 0 && (await agentkConnections('idle')) === 2,
+      'agentk to finish dialing',
+    );
+    assert.deepEqual({ idle: httpCounts(kas).idle, busy: httpCounts(kas).busy }, { idle: 2, busy: 0 });
+    assert.equal((await connectionsAccepted()) - accepted, 2, 'no surplus connection at start');
+    const res = await request(`${kas.proxyUrl}/stream`, { headers: userAuth() });
+    assert.equal(res.status, 200);
+    await eventually(() => httpCounts(kas).idle === 12 && httpCounts(kas).busy === 0, 'the pool grown by one step of 10');
+    assert.equal((await connectionsAccepted()) - accepted, 12);
+  });
+
   it('grows the pool for 60 concurrent slow requests, then kas closes surplus idle connections down to minIdle', async () => {
     const { kas } = await kasWithAgentk({ idleTimeoutMs: 300 });
     let peakBusy = 0;
@@ -209,8 +230,8 @@ describe('http_tunnel: transport v2 (reverse HTTP/1.1)', function () {
   });
 
   it('probes a silent agentk with a request agentk answers itself: the cluster sees none, no connection is replaced or dropped', async () => {
-    // Dials exactly minIdle (2) at start, so the count of connections is settled once two are idle.
-    const { kas } = await kasWithAgentk({ scaleUpStep: 2 }, { keepaliveTimeMs: 100, keepaliveTimeoutMs: 2_000 });
+    // agentk dials exactly minIdle (2) at start, so the count of connections is settled once two are idle.
+    const { kas } = await kasWithAgentk({}, { keepaliveTimeMs: 100, keepaliveTimeoutMs: 2_000 });
     let upstreamRequests = 0;
     const count = () => upstreamRequests++;
     fixture.upstream.server.on('request', count);

@@ -1,6 +1,7 @@
 // agentk: keeps reverse HTTP/1.1 connections to kas open, by the tunnel pool's rules
-// (reverse_tunnel/agent/pool.ts): at least minIdle idle (or dialing) connections; when requests
-// eat into them, scaleUpStep more; at most maxStreams in all; failed dials wait per the backoff.
+// (reverse_tunnel/agent/pool.ts, streamsToOpen): at least minIdle idle (or dialing) connections,
+// and no more than that while nothing is busy (at start); when requests eat into them,
+// scaleUpStep more; at most maxStreams in all; failed dials wait per the backoff.
 // Idle connections beyond minIdle close after idleTimeoutMs, closed by kas (agentk tells it the
 // rules when it dials): kas hands connections out, so only kas can close one no request is on. A connection kas upgraded (exec,
 // attach, port-forward) leaves the pool; kas recycles old ones by closing them.
@@ -10,7 +11,7 @@ import { Gauge } from 'prom-client';
 import type { Logger } from '../../../internal/log';
 import { processMetric } from '../../../internal/metrics';
 import { Backoff, DEFAULT_BACKOFF } from '../../reverse_tunnel/agent/backoff';
-import { DEFAULT_POOL_SETTINGS, type PoolSettings } from '../../reverse_tunnel/agent/pool';
+import { DEFAULT_POOL_SETTINGS, streamsToOpen, type PoolSettings } from '../../reverse_tunnel/agent/pool';
 import { isProbe } from '../protocol';
 import { HttpTunnelRefusedError, type HttpTunnelDialer } from './dial';
 
@@ -90,9 +91,11 @@ export class HttpTunnelPool {
 
   private fill(): void {
     if (this.stopped || !this.offered || this.retryTimer) return;
-    if (this.idle + this.dialing >= this.settings.minIdle) return;
-    const room = this.settings.maxStreams - this.entries.size - this.dialing;
-    const count = Math.min(Math.max(this.settings.scaleUpStep, this.settings.minIdle), room);
+    const busy = this.entries.size - this.idle;
+    const count = streamsToOpen(
+      { opening: this.dialing, idle: this.idle, busy, scheduled: 0, total: this.entries.size + this.dialing },
+      this.settings,
+    );
     for (let i = 0; i < count; i++) this.dialOne();
   }
 
