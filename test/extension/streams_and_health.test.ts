@@ -51,6 +51,15 @@ describe('extension streams through kas (port-forward, exec) and pod health', fu
     await assert.rejects(fetch(`http://127.0.0.1:${port}/after-stop`));
   });
 
+  it('port-forwards an upload of 20 MB whole, through the back-pressure on both sides', async () => {
+    const forward = new PortForward(async () => parts, { namespace: 'default', pod: 'web', remotePort: 8080, localPort: 0 });
+    forwards.push(forward);
+    const port = await forward.start();
+    const response = await fetch(`http://127.0.0.1:${port}/count`, { method: 'POST', body: Buffer.alloc(20_000_000, 'u') });
+    assert.equal(await response.text(), '20000000\n');
+    await forward.stop();
+  });
+
   it('reports a port no container declares as the forward’s last error', async () => {
     const forward = new PortForward(async () => parts, { namespace: 'default', pod: 'web', remotePort: 9, localPort: 0 });
     forwards.push(forward);

@@ -35,6 +35,7 @@ export interface PortForwardState {
 }
 
 const PORT_PREFIX_BYTES = 2;
+const SEND_HIGH_WATER_BYTES = 1 << 20;
 /** A WebSocket that closed without a close frame: the path through kas broke, not the pod's end. */
 const ABNORMAL_CLOSURE = 1006;
 /** Open failures that say kas could not reach the agent (or kas itself is away), not that the request is wrong. */
@@ -181,12 +182,10 @@ export class PortForward {
     });
     ws.on('error', () => socket.destroy());
     socket.on('data', (chunk: Buffer) => {
-      ws.send(channelMessage(0, chunk));
-      if (ws.bufferedAmount > 1 << 20) {
-        socket.pause();
-        const resume = () => (ws.bufferedAmount > 1 << 18 ? setTimeout(resume, 5) : socket.resume());
-        setTimeout(resume, 5);
-      }
+      // Back-pressure: past the high-water mark, stop reading the local socket until that frame is written.
+      const over = ws.bufferedAmount + chunk.length > SEND_HIGH_WATER_BYTES;
+      ws.send(channelMessage(0, chunk), over ? () => socket.resume() : undefined);
+      if (over) socket.pause();
     });
     socket.on('end', () => ws.close(1000));
     socket.on('close', () => ws.close(1000));

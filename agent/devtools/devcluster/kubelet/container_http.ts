@@ -3,6 +3,7 @@
 // a socket on this machine: each forwarded connection is an in-memory stream pair, one end
 // handed to node's HTTP server. The answers (see docs/devcluster_pods.md, "Container ports"):
 //   GET /bytes/<n>   n bytes of "x" (up to 1 GiB), for throughput measurements
+//   POST /count      the number of body bytes received, for uploads
 //   anything else    SIM_HTTP_BODY (if the container sets it) or a line naming pod, container,
 //                    port, method and path
 import http from 'node:http';
@@ -102,6 +103,12 @@ function answer(pod: KubeObject, container: ContainerSpec, port: number, req: ht
       res.end();
     };
     return pump();
+  }
+  if (path === '/count' && req.method === 'POST') {
+    let received = 0;
+    req.on('data', (chunk: Buffer) => (received += chunk.length));
+    req.on('end', () => res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8' }).end(`${received}\n`));
+    return;
   }
   const env = containerEnvironment(container);
   const body =

@@ -17,6 +17,7 @@ import { SpdyServerSession, type SpdyStream } from './spdy_server';
 export const SPDY_TUNNEL_PROTOCOL = 'SPDY/3.1+portforward.k8s.io';
 const CHANNEL_PROTOCOLS = ['v4.channel.k8s.io', 'channel.k8s.io'];
 const PORT_FORWARD_PROTOCOL = 'portforward.k8s.io';
+const HIGH_WATER_BYTES = 1 << 20;
 /**
  * ws refuses subprotocols that are not RFC 6455 tokens, and '/' is not a token character; the
  * offered list is rewritten with this alias, and the real name is what the handshake answers.
@@ -187,13 +188,10 @@ function serveChannels(ws: WebSocket, pod: KubeObject, ports: number[]): void {
   if (targets.every((t) => t === undefined)) return void ws.close(1000);
   targets.forEach((target, i) => {
     target?.on('data', (chunk: Buffer) => {
-      ws.send(Buffer.concat([Buffer.from([2 * i]), chunk]));
-      // Back-pressure: stop reading the pod while the WebSocket's buffer is full.
-      if (ws.bufferedAmount > 1 << 20) {
-        target.pause();
-        const resume = () => (ws.bufferedAmount > 1 << 18 ? setTimeout(resume, 5) : target.resume());
-        setTimeout(resume, 5);
-      }
+      // Back-pressure: past the high-water mark, stop reading the pod until that frame is written.
+      const over = ws.bufferedAmount + chunk.length > HIGH_WATER_BYTES;
+      ws.send(Buffer.concat([Buffer.from([2 * i]), chunk]), over ? () => target.resume() : undefined);
+      if (over) target.pause();
     });
     target?.on('end', () => ws.close(1000));
     target?.on('error', () => ws.close(1011));
@@ -201,7 +199,12 @@ function serveChannels(ws: WebSocket, pod: KubeObject, ports: number[]): void {
   ws.on('message', (data: RawData, isBinary: boolean) => {
     const bytes = toBuffer(data);
     if (!isBinary || bytes.length === 0 || bytes[0]! % 2 !== 0) return;
-    targets[bytes[0]! / 2]?.write(bytes.subarray(1));
+    const target = targets[bytes[0]! / 2];
+    // Back-pressure: stop reading the WebSocket while the pod's side is full.
+    if (target?.write(bytes.subarray(1)) === false) {
+      ws.pause();
+      target.once('drain', () => ws.resume());
+    }
   });
   ws.on('close', () => {
     for (const target of targets) target?.destroy();
