@@ -20,10 +20,9 @@ export interface Exchange {
   ms: number;
 }
 
-function connect(target: Listener): net.Socket {
-  return target.tls
-    ? tls.connect({ host: '127.0.0.1', port: target.port, rejectUnauthorized: false, ALPNProtocols: ['http/1.1'] })
-    : net.connect(target.port, '127.0.0.1');
+function connect(target: Listener, localAddress?: string): net.Socket {
+  const to = { host: '127.0.0.1', port: target.port, localAddress };
+  return target.tls ? tls.connect({ ...to, rejectUnauthorized: false, ALPNProtocols: ['http/1.1'] }) : net.connect(to);
 }
 
 /** Writes `bytes` (in pieces, for large ones) and waits up to `waitMs` for an answer or a close. */
@@ -88,44 +87,57 @@ export function badInputs(authorization: string): Array<{ name: string; bytes: B
 }
 
 /**
- * Holds `count` sockets open on the listener for `holdMs` (sending nothing, or with `slow`
- * request headers at a byte a second); returns how many the server closed meanwhile.
+ * `count` sockets held open on a listener from `localAddress`, sending nothing or (`slow`)
+ * request headers at a byte a second, until `release()`. The client side knows only which
+ * sockets were closed on it; which the server still holds is kas's to say (kas_sockets.ts).
  */
-export async function holdSockets(
-  target: Listener,
-  count: number,
-  holdMs: number,
-  slow: boolean,
-): Promise<{ opened: number; closedByServer: number }> {
-  const sockets: net.Socket[] = [];
-  let closedByServer = 0;
-  let opened = 0;
-  const timers: NodeJS.Timeout[] = [];
-  let stopping = false;
-  for (let i = 0; i < count; i++) {
-    const socket = connect(target);
-    sockets.push(socket);
-    socket.on(target.tls ? 'secureConnect' : 'connect', () => {
-      opened++;
-      if (!slow) return;
+export class HeldSockets {
+  private readonly sockets: net.Socket[] = [];
+  private readonly timers: NodeJS.Timeout[] = [];
+  private released = false;
+  opened = 0;
+  closedByServer = 0;
+
+  private constructor(
+    readonly target: Listener,
+    private readonly slow: boolean,
+    private readonly localAddress: string,
+  ) {}
+
+  static async open(target: Listener, count: number, slow: boolean, localAddress: string): Promise<HeldSockets> {
+    const held = new HeldSockets(target, slow, localAddress);
+    for (let i = 0; i < count; i++) {
+      held.add();
+      if (i % 200 === 199) await new Promise((r) => setTimeout(r, 50)); // do not overrun the accept backlog
+    }
+    return held;
+  }
+
+  release(): void {
+    this.released = true;
+    for (const timer of this.timers) clearInterval(timer);
+    for (const socket of this.sockets) socket.destroy();
+  }
+
+  private add(): void {
+    const socket = connect(this.target, this.localAddress);
+    this.sockets.push(socket);
+    socket.on(this.target.tls ? 'secureConnect' : 'connect', () => {
+      this.opened++;
+      if (!this.slow) return;
       const text = 'GET / HTTP/1.1\r\nHost: chaos\r\nX-Slow: ' + 'a'.repeat(10_000);
       let at = 0;
-      const timer = setInterval(() => {
-        if (at < text.length && !socket.destroyed) socket.write(text[at++]!);
-      }, 1_000);
-      timers.push(timer);
+      this.timers.push(
+        setInterval(() => {
+          if (at < text.length && !socket.destroyed) socket.write(text[at++]!);
+        }, 1_000),
+      );
     });
     socket.on('error', () => undefined);
     socket.on('close', () => {
-      if (!stopping) closedByServer++;
+      if (!this.released) this.closedByServer++;
     });
-    if (i % 200 === 199) await new Promise((r) => setTimeout(r, 50)); // do not overrun the accept backlog
   }
-  await new Promise((r) => setTimeout(r, holdMs));
-  stopping = true;
-  for (const timer of timers) clearInterval(timer);
-  for (const socket of sockets) socket.destroy();
-  return { opened, closedByServer };
 }
 
 /** Sends one HTTP/1.1 request with this Authorization header (raw bytes: non-ASCII stays as sent). */

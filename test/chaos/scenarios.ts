@@ -5,6 +5,8 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { request } from 'undici';
+import { DEFAULT_CONNECTION_GUARD } from '../../agent/internal/connection_guard';
+import { DEFAULT_HTTP_TIMEOUTS } from '../../agent/internal/listen';
 import type { Load } from './load';
 import { sleep, waitFor, type Proc } from './procs';
 import {
@@ -13,11 +15,12 @@ import {
   exchange,
   fuzzTunnel,
   HEADER_BLOCK_REFUSED,
-  holdSockets,
+  HeldSockets,
   requestWithAuthorization,
   tokenShapes,
   type Listener,
 } from './hostile';
+import { fdCensus, HELD_SOCKETS_ADDRESS, HeldByKas } from './kas_sockets';
 import type { ChaosSystem } from './system';
 
 export interface FaultInfo {
@@ -185,30 +188,85 @@ export const garbageBytes: Scenario = {
   },
 };
 
+/**
+ * What a listener promises a stranger's sockets (kas's defaults; the suite's kascfg sets none):
+ * the HTTP listeners close a connection whose first headers are not in within read_header_timeout
+ * and one accepted while max_pending_connections others wait; the agent port closes one that has
+ * not finished its HTTP/2 or WebSocket handshake within handshake_timeout and one accepted while
+ * max_unauthenticated_connections others wait for a call to be accepted.
+ */
+function socketBounds(target: Listener): { cap: number; deadlineMs: number } {
+  return target.name.startsWith('agent port')
+    ? { cap: DEFAULT_CONNECTION_GUARD.maxUnauthenticated, deadlineMs: DEFAULT_CONNECTION_GUARD.handshakeTimeoutMs }
+    : { cap: DEFAULT_HTTP_TIMEOUTS.maxPendingConnections, deadlineMs: DEFAULT_HTTP_TIMEOUTS.readHeaderTimeoutMs };
+}
+
+/** kas's timers and the once-a-second census both run late on a loaded machine. */
+const SOCKET_DEADLINE_SLACK_MS = 5_000;
+/** kas's descriptors after the sockets are gone: the load's own connections come and go by this many. */
+const FD_BASELINE_SLACK = 25;
+
 function heldSockets(slow: boolean): Scenario {
   const count = slow ? 200 : 2_000;
+  const what = slow ? 'slow' : 'idle';
   return {
     name: slow ? '200 slow-header sockets per listener (a byte a second)' : '2,000 idle TCP connections per listener',
     replicas: false,
     async inject({ system }) {
       const failures: string[] = [];
       const notes: string[] = [];
-      const kas = system.kas[0]!;
-      const before = kas.sample()?.fds ?? 0;
-      let peak = 0;
-      const sampler = setInterval(() => (peak = Math.max(peak, kas.sample()?.fds ?? 0)), 1_000);
-      const results = await Promise.all(
-        listeners(system, false).map(async (target) => ({ target, ...(await holdSockets(target, count, HOLD_MS, slow)) })),
+      const pid = system.kas[0]!.pid!;
+      const targets = listeners(system, false);
+      const before = fdCensus(pid);
+      const held: HeldSockets[] = [];
+      const census = new HeldByKas(
+        pid,
+        targets.map((t) => t.port),
+        HELD_SOCKETS_ADDRESS,
       );
-      clearInterval(sampler);
-      for (const r of results) {
-        notes.push(`${r.target.name}: ${r.closedByServer}/${r.opened} closed by kas within ${HOLD_MS / 1000} s`);
-        if (r.closedByServer < r.opened)
-          failures.push(
-            `${r.target.name}: kas held ${r.opened - r.closedByServer} of ${r.opened} ${slow ? 'slow' : 'idle'} sockets ${HOLD_MS / 1000} s`,
-          );
+      const sampler = setInterval(() => census.sample(), 1_000);
+      try {
+        held.push(...(await Promise.all(targets.map((target) => HeldSockets.open(target, count, slow, HELD_SOCKETS_ADDRESS)))));
+        await sleep(HOLD_MS);
+        census.sample();
+        for (const h of held) h.release();
+        // kas sees each client close; what it still holds after its own deadline it would hold for good.
+        const longestDeadline = Math.max(...targets.map((t) => socketBounds(t).deadlineMs));
+        await waitFor(
+          "kas's descriptors back to their baseline",
+          async () => {
+            const now = census.sample();
+            const fds = fdCensus(pid)?.fds ?? Infinity;
+            return now && [...now.values()].every((n) => n === 0) && fds <= (before?.fds ?? 0) + FD_BASELINE_SLACK ? true : undefined;
+          },
+          longestDeadline + SOCKET_DEADLINE_SLACK_MS,
+        ).catch(() => undefined);
+      } finally {
+        clearInterval(sampler);
+        for (const h of held) h.release();
       }
-      notes.push(`kas open fds ${before} → peak ${peak}`);
+      const after = fdCensus(pid);
+      for (const h of held) {
+        const { cap, deadlineMs } = socketBounds(h.target);
+        const port = h.target.port;
+        const peak = census.peakHeld(port);
+        const longest = census.longestHeldMs(port);
+        notes.push(
+          `${h.target.name}: kas held at most ${peak} of ${h.opened} (cap ${cap}), none longer than ${(longest / 1000).toFixed(0)} s ` +
+            `(deadline ${deadlineMs / 1000} s); ${h.closedByServer} closed on the client side within ${HOLD_MS / 1000} s`,
+        );
+        if (peak > cap) failures.push(`${h.target.name}: kas held ${peak} ${what} sockets at once, past its cap of ${cap}`);
+        if (longest > deadlineMs + SOCKET_DEADLINE_SLACK_MS)
+          failures.push(
+            `${h.target.name}: kas held an ${what} socket ${Math.round(longest / 1000)} s, past its ${deadlineMs / 1000} s deadline`,
+          );
+        if (census.heldNow(port) > 0)
+          failures.push(`${h.target.name}: kas still held ${census.heldNow(port)} after the clients closed them`);
+      }
+      const show = (c: { fds: number; sockets: number } | undefined) => (c ? `${c.fds} (${c.sockets} sockets)` : '–');
+      notes.push(`kas descriptors ${show(before)} → peak ${show(census.peakFds)} → after ${show(after)}`);
+      if (!before || !after || after.fds > before.fds + FD_BASELINE_SLACK)
+        failures.push(`kas's descriptors did not return to their baseline: ${show(before)} → ${show(after)}`);
       return { allowedFailures: 0, notes, failures };
     },
   };
