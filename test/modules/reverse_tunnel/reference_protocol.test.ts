@@ -68,8 +68,11 @@ describe('reference protocol: an agent built from the reference .proto files, se
     upstream = await startUpstream();
   });
 
-  after(async () => {
+  // A test's agents go with it: one left connected would serve the next test's requests.
+  afterEach(() => {
     for (const stop of stops.splice(0)) stop();
+  });
+  after(async () => {
     await kas?.stop();
     await upstream?.stop();
     temp?.remove();
