@@ -1,14 +1,19 @@
-// Builds every bundle: the extension (CommonJS, `vscode` external; its Kubernetes layer a second
-// bundle loaded on first cluster use), the agent-side command-line
-// programs (kas, agentk, kas-devcluster, the local pair) and the webview scripts (browser IIFE).
-// Usage: node esbuild.mjs [--watch] [--production]
+// Builds the bundles: the extension (CommonJS, `vscode` external; its Kubernetes layer a second
+// bundle loaded on first cluster use), the agent-side command-line programs (kas, agentk,
+// kas-devcluster, the local pair) and the webview scripts (browser IIFE). Names build only those
+// bundles (`npm start` builds just `local-pair`); a bundle whose inputs have not changed since it
+// was last built in the same mode is not built again.
+// Usage: node esbuild.mjs [--watch] [--production] [extension|kas|agentk|kas-devcluster|local-pair|webviews ...]
 import * as esbuild from 'esbuild';
-import { cpSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { cpSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 
-const watch = process.argv.includes('--watch');
-const production = process.argv.includes('--production');
+const args = process.argv.slice(2);
+const watch = args.includes('--watch');
+const production = args.includes('--production');
 const outdir = 'dist';
+/** What each bundle was last built from: dist/.build/<target>.json (see upToDate). */
+const recordDir = join(outdir, '.build');
 
 const common = {
   bundle: true,
@@ -64,30 +69,120 @@ const kubeConfigWithoutGeneratedApi = {
   },
 };
 
+/**
+ * client-node's KubeConfig file imports, at its top, helpers only some kubeconfigs use: the azure,
+ * gcp and oidc auth providers (jsonpath-plus, openid-client), node-fetch (whatwg-url and tr46's
+ * Unicode tables) for the generated API's fetch, and the proxy agents of a cluster's proxy-url
+ * (socks, hpagent). In the agent programs each is a stand-in that loads the real module on first
+ * use, so an agentk whose kubeconfig uses none never runs them (BENCHMARKS.md, agentk memory).
+ */
+const LAZY_AUTH_PROVIDERS = {
+  './azure_auth.js': ['AzureAuth', 'azure'],
+  './gcp_auth.js': ['GoogleCloudPlatformAuth', 'gcp'],
+  './oidc_auth.js': ['OpenIDConnectAuth', 'oidc'],
+};
+const LAZY_CLASSES = {
+  'node-fetch': ['Headers'],
+  'socks-proxy-agent': ['SocksProxyAgent'],
+  hpagent: ['HttpProxyAgent', 'HttpsProxyAgent'],
+};
+const lazyStandIn = (spec) => {
+  const provider = LAZY_AUTH_PROVIDERS[spec];
+  if (provider) {
+    const [name, authProvider] = provider;
+    return `export class ${name} {
+  isAuthProvider(user) { return user?.authProvider?.name === '${authProvider}'; }
+  async applyAuthentication(...args) { this.real ??= import('${spec}').then((m) => new m.${name}()); return (await this.real).applyAuthentication(...args); }
+}`;
+  }
+  const classes = LAZY_CLASSES[spec].map(
+    (name) => `export class ${name} { constructor(...args) { return new (load().${name})(...args); } }`,
+  );
+  const fetch = spec === 'node-fetch' ? ['export default function fetch(...args) { return load()(...args); }'] : [];
+  return [`let loaded; const load = () => (loaded ??= require('${spec}'));`, ...classes, ...fetch].join('\n');
+};
+const kubeConfigHelpersOnFirstUse = {
+  name: 'kubeconfig-helpers-on-first-use',
+  setup(build) {
+    const specs = [...Object.keys(LAZY_AUTH_PROVIDERS), ...Object.keys(LAZY_CLASSES)];
+    build.onResolve({ filter: /^(\.\/(azure|gcp|oidc)_auth\.js|node-fetch|socks-proxy-agent|hpagent)$/ }, (args) => {
+      const importer = args.importer.replaceAll('\\', '/');
+      const fromConfig = importer.endsWith('@kubernetes/client-node/dist/config.js');
+      const fromFetchLibrary = importer.endsWith('@kubernetes/client-node/dist/gen/http/isomorphic-fetch.js');
+      if (!specs.includes(args.path) || !(fromConfig || (fromFetchLibrary && args.path === 'node-fetch'))) return undefined;
+      return {
+        path: `on-first-use:${args.path}`,
+        namespace: 'kubeconfig-lazy',
+        pluginData: { spec: args.path, resolveDir: args.resolveDir },
+      };
+    });
+    build.onLoad({ filter: /.*/, namespace: 'kubeconfig-lazy' }, (args) => ({
+      contents: lazyStandIn(args.pluginData.spec),
+      resolveDir: args.pluginData.resolveDir,
+      loader: 'js',
+    }));
+  },
+};
+
+/**
+ * The agent programs use undici's Pool (agentk) and Client (kas) through their dispatch API alone.
+ * Its package index also builds fetch, WebSocket, caches, mocks and proxy agents at start, about
+ * 9 MiB of RSS (BENCHMARKS.md, agentk memory); importing anything else from 'undici' fails the build.
+ */
+const undiciDispatchersOnly = {
+  name: 'undici-dispatchers-only',
+  setup(build) {
+    build.onResolve({ filter: /^undici$/ }, (args) => ({
+      path: 'undici-dispatchers',
+      namespace: 'undici-dispatchers',
+      pluginData: args.resolveDir,
+    }));
+    build.onLoad({ filter: /.*/, namespace: 'undici-dispatchers' }, (args) => ({
+      contents:
+        "export { default as Pool } from 'undici/lib/dispatcher/pool.js'; export { default as Client } from 'undici/lib/dispatcher/client.js';",
+      resolveDir: args.pluginData,
+      loader: 'js',
+    }));
+  },
+};
+
 const extensionBundle = { ...common, outdir, platform: 'node', format: 'cjs', target: 'node20', external: ['vscode'] };
 
-const builds = [
-  { ...extensionBundle, entryPoints: { extension: 'extension/src/extension.ts' }, plugins: [kubeLayerAsSeparateBundle] },
-  { ...extensionBundle, entryPoints: { 'extension-kube': 'extension/src/kube/layer.ts' } },
-  {
-    ...common,
-    entryPoints: agentPrograms,
-    outdir,
-    platform: 'node',
-    format: 'cjs',
-    target: 'node20',
-    banner: { js: '#!/usr/bin/env node' },
-    plugins: [kubeConfigWithoutGeneratedApi],
+const program = (name) => ({
+  ...common,
+  entryPoints: { [name]: agentPrograms[name] },
+  outdir,
+  platform: 'node',
+  format: 'cjs',
+  target: 'node20',
+  banner: { js: '#!/usr/bin/env node' },
+  plugins: [kubeConfigWithoutGeneratedApi, kubeConfigHelpersOnFirstUse, undiciDispatchersOnly],
+});
+
+/** Every target: the esbuild builds it is made of and what it copies next to them. */
+const targets = {
+  extension: {
+    builds: [
+      { ...extensionBundle, entryPoints: { extension: 'extension/src/extension.ts' }, plugins: [kubeLayerAsSeparateBundle] },
+      { ...extensionBundle, entryPoints: { 'extension-kube': 'extension/src/kube/layer.ts' } },
+    ],
+    copy: copyAssets,
   },
-  {
-    ...common,
-    entryPoints: { 'webviews/logview': 'webviews/logview/main.ts', 'webviews/dashboard': 'webviews/dashboard/main.ts' },
-    outdir,
-    platform: 'browser',
-    format: 'iife',
-    target: 'es2022',
+  ...Object.fromEntries(Object.keys(agentPrograms).map((name) => [name, { builds: [program(name)] }])),
+  webviews: {
+    builds: [
+      {
+        ...common,
+        entryPoints: { 'webviews/logview': 'webviews/logview/main.ts', 'webviews/dashboard': 'webviews/dashboard/main.ts' },
+        outdir,
+        platform: 'browser',
+        format: 'iife',
+        target: 'es2022',
+      },
+    ],
+    copy: copyWebviewAssets,
   },
-];
+};
 
 /** Files read at run time next to the bundles (protocol definitions, schemas, data). */
 function copyAssets() {
@@ -112,11 +207,55 @@ function copyWebviewAssets() {
   cpSync('node_modules/vscode-oniguruma/release/onig.wasm', join(outdir, 'webviews', 'onig.wasm'));
 }
 
-copyAssets();
-copyWebviewAssets();
+const named = args.filter((a) => !a.startsWith('--'));
+const unknown = named.filter((name) => !(name in targets));
+if (unknown.length > 0) {
+  console.error(`esbuild.mjs: no target ${unknown.join(', ')} (targets: ${Object.keys(targets).join(', ')})`);
+  process.exit(2);
+}
+const selected = named.length > 0 ? named : Object.keys(targets);
+const mode = production ? 'production' : 'development';
+const recordFile = (name) => join(recordDir, `${name}.json`);
+
+/**
+ * True when the target's last build (its record: the mode, when it started, and every input and
+ * output file esbuild named) is still current: same mode, every output present, and no input, nor
+ * this file, changed since that build started.
+ */
+function upToDate(name) {
+  try {
+    const record = JSON.parse(readFileSync(recordFile(name), 'utf8'));
+    if (record.mode !== mode) return false;
+    for (const file of record.outputs) statSync(file);
+    return [import.meta.filename, ...record.inputs].every((file) => statSync(file).mtimeMs < record.startedAt);
+  } catch {
+    return false; // no record yet, or a file it names is gone
+  }
+}
+
+async function build(name) {
+  const target = targets[name];
+  target.copy?.();
+  if (upToDate(name)) {
+    console.error(`${name}: up to date`);
+    return;
+  }
+  const startedAt = Date.now();
+  const results = await Promise.all(target.builds.map((options) => esbuild.build({ ...options, metafile: true })));
+  const inputs = results.flatMap((r) => Object.keys(r.metafile.inputs).filter((file) => !file.includes(':')));
+  const outputs = results.flatMap((r) => Object.keys(r.metafile.outputs));
+  mkdirSync(recordDir, { recursive: true });
+  writeFileSync(recordFile(name), JSON.stringify({ mode, startedAt, inputs, outputs }));
+}
+
 if (watch) {
-  const contexts = await Promise.all(builds.map((b) => esbuild.context(b)));
+  const options = selected.flatMap((name) => {
+    rmSync(recordFile(name), { force: true }); // what watch builds is not recorded: build in full next time
+    targets[name].copy?.();
+    return targets[name].builds;
+  });
+  const contexts = await Promise.all(options.map((b) => esbuild.context(b)));
   await Promise.all(contexts.map((c) => c.watch()));
 } else {
-  await Promise.all(builds.map((b) => esbuild.build(b)));
+  await Promise.all(selected.map(build));
 }

@@ -218,8 +218,13 @@ function report(value: unknown): void {
 
 // ---------------------------------------------------------------- orchestration
 
-/** Set by run(): the bundle of this file the roles run from. */
+/** Set by prepareRoles(): the bundle of this file the roles run from. */
 let rolesBundle = '';
+
+/** Bundles this file's roles; run() and other benches that start its paths call it first. */
+export function prepareRoles(): void {
+  rolesBundle = bundleRoles(__filename, 'tunnel_bench_roles');
+}
 
 function spawnRole<T>(children: Children, role: string, env: Record<string, string> = {}): Promise<{ child: ChildProcess; info: T }> {
   const child = spawn(process.execPath, [...profileArgs(), rolesBundle], {
@@ -469,7 +474,7 @@ async function runStreamOnly(): Promise<string> {
 }
 
 export default async function run(): Promise<string> {
-  rolesBundle = bundleRoles(__filename, 'tunnel_bench_roles');
+  prepareRoles();
   if (STREAM_ONLY) return runStreamOnly();
   const loadAtStart = os.loadavg();
   const children: Children = { processes: [] };

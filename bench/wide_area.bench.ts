@@ -16,6 +16,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import {
+  prepareRoles,
   firstLine,
   podList,
   startKubectlProxy,
@@ -25,6 +26,7 @@ import {
   type Children,
   type TunnelProcesses,
 } from './tunnel.bench';
+import { cpuMs } from './bench_processes';
 import { median } from './stats';
 
 const ROLE_ENV = 'WIDE_AREA_BENCH_ROLE';
@@ -177,22 +179,36 @@ function get(url: string, agent: http.Agent, headers: Record<string, string>): P
   });
 }
 
+interface Measured {
+  bigMs: number;
+  smallMs: number;
+  /** CPU ms of kas and agentk per big GET (a tunnel path; NaN for kubectl proxy's agentk). */
+  bigCpu?: { kasMs: number; agentkMs: number };
+}
+
 interface PathResult {
   name: string;
   /** Per one-way delay: median ms of the big GET, and ms of the 20 small GETs in all. */
-  byDelay: Map<number, { bigMs: number; smallMs: number }>;
+  byDelay: Map<number, Measured>;
 }
 
-async function measurePath(url: string, headers: Record<string, string>): Promise<{ bigMs: number; smallMs: number }> {
+async function measurePath(url: string, headers: Record<string, string>, processes?: TunnelProcesses): Promise<Measured> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
   try {
     await get(`${url}${SMALL_PATH}`, agent, headers); // the connection, and the path's pools, warm
     await get(`${url}${BIG_PATH}`, agent, headers);
     const big: number[] = [];
+    // CPU per big GET: what a hop's per-byte work costs, which the machine's load does not change.
+    const cpuBefore = processes && [cpuMs(processes.kas), cpuMs(processes.agentk)];
     for (let i = 0; i < BIG_RUNS; i++) big.push((await get(`${url}${BIG_PATH}`, agent, headers)).ms);
+    const bigCpu = processes &&
+      cpuBefore && {
+        kasMs: (cpuMs(processes.kas) - cpuBefore[0]!) / BIG_RUNS,
+        agentkMs: (cpuMs(processes.agentk) - cpuBefore[1]!) / BIG_RUNS,
+      };
     const started = process.hrtime.bigint();
     for (let i = 0; i < SMALL_GETS; i++) await get(`${url}${SMALL_PATH}`, agent, headers);
-    return { bigMs: median(big), smallMs: Number(process.hrtime.bigint() - started) / 1e6 };
+    return { bigMs: median(big), smallMs: Number(process.hrtime.bigint() - started) / 1e6, bigCpu };
   } finally {
     agent.destroy();
   }
@@ -203,6 +219,7 @@ export default async function run(): Promise<string> {
   const children: Children = { processes: [] };
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wide-area-bench-'));
   const pids = new Map<string, TunnelProcesses>();
+  prepareRoles(); // startTunnel's kas and agentk run from the tunnel bench's roles bundle
   try {
     const upstream = await spawnOwnRole<{ address: string; bigBytes: number; smallBytes: number }>(children, 'upstream');
     const relay = new Relay((await spawnOwnRole(children, 'relay')).child);
@@ -210,28 +227,42 @@ export default async function run(): Promise<string> {
     const localKubeconfig = writeKubeconfig(fs.mkdtempSync(path.join(dir, 'local-')), `http://${upstream.info.address}`);
     const relayedKubeconfig = writeKubeconfig(fs.mkdtempSync(path.join(dir, 'relayed-')), `http://${upstreamViaRelay}`);
     const viaRelay = (address: string) => relay.listen(address);
-    const paths: Array<{ name: string; url: string; headers?: Record<string, string> }> = [
-      { name: 'direct (client → relay → upstream)', url: `http://${upstreamViaRelay}` },
-      { name: 'kubectl proxy (kubectl → relay → upstream)', url: await startKubectlProxy(children, relayedKubeconfig, pids) },
+    // WIDE_AREA_PATHS=<regex>: only the paths whose name matches, and direct (profiling runs).
+    const only = process.env.WIDE_AREA_PATHS ? new RegExp(process.env.WIDE_AREA_PATHS) : undefined;
+    const wanted = (name: string) => !only || only.test(name);
+    const candidates: Array<{ name: string; start: () => Promise<string>; headers?: Record<string, string> }> = [
+      { name: 'kubectl proxy (kubectl → relay → upstream)', start: () => startKubectlProxy(children, relayedKubeconfig, pids) },
       {
         name: 'tunnel grpc:// (agentk → relay → kas)',
-        url: await startTunnel(children, localKubeconfig, 'grpc', pids, 'grpc', viaRelay),
+        start: () => startTunnel(children, localKubeconfig, 'grpc', pids, 'grpc', viaRelay),
         headers: USER_HEADER,
       },
       {
         name: 'tunnel gRPC over ws://',
-        url: await startTunnel(children, localKubeconfig, 'ws', pids, 'grpc', viaRelay),
+        start: () => startTunnel(children, localKubeconfig, 'ws', pids, 'grpc', viaRelay),
         headers: USER_HEADER,
       },
-      { name: 'tunnel v2 over tcp', url: await startTunnel(children, localKubeconfig, 'grpc', pids, 'v2', viaRelay), headers: USER_HEADER },
-      { name: 'tunnel v2 over ws://', url: await startTunnel(children, localKubeconfig, 'ws', pids, 'v2', viaRelay), headers: USER_HEADER },
+      {
+        name: 'tunnel v2 over tcp',
+        start: () => startTunnel(children, localKubeconfig, 'grpc', pids, 'v2', viaRelay),
+        headers: USER_HEADER,
+      },
+      {
+        name: 'tunnel v2 over ws://',
+        start: () => startTunnel(children, localKubeconfig, 'ws', pids, 'v2', viaRelay),
+        headers: USER_HEADER,
+      },
     ];
+    const paths: Array<{ name: string; url: string; headers?: Record<string, string> }> = [
+      { name: 'direct (client → relay → upstream)', url: `http://${upstreamViaRelay}` },
+    ];
+    for (const c of candidates) if (wanted(c.name)) paths.push({ name: c.name, url: await c.start(), headers: c.headers });
     const results: PathResult[] = paths.map((p) => ({ name: p.name, byDelay: new Map() }));
     for (const delayMs of DELAYS_MS) {
       await relay.setDelay(delayMs);
       for (const [i, p] of paths.entries()) {
         process.stderr.write(`wide-area bench: ${delayMs} ms each way, ${p.name}\n`);
-        results[i]!.byDelay.set(delayMs, await measurePath(p.url, p.headers ?? {}));
+        results[i]!.byDelay.set(delayMs, await measurePath(p.url, p.headers ?? {}, pids.get(p.url)));
       }
     }
     return formatSection(results, upstream.info.bigBytes, upstream.info.smallBytes, loadAtStart, os.loadavg());
@@ -239,6 +270,12 @@ export default async function run(): Promise<string> {
     for (const child of children.processes) child.kill('SIGTERM');
     fs.rmSync(dir, { recursive: true, force: true });
   }
+}
+
+function cpuText(m: Measured): string {
+  if (!m.bigCpu) return '';
+  const { kasMs, agentkMs } = m.bigCpu;
+  return Number.isNaN(agentkMs) ? `${kasMs.toFixed(0)} ms (one process)` : `${kasMs.toFixed(0)} + ${agentkMs.toFixed(0)} ms`;
 }
 
 function formatSection(results: PathResult[], bigBytes: number, smallBytes: number, loadStart: number[], loadEnd: number[]): string {
@@ -254,8 +291,8 @@ function formatSection(results: PathResult[], bigBytes: number, smallBytes: numb
       `The relay's TCP legs are loopback, so the kernel's TCP windows see no delay: this is a long link of unlimited bandwidth, where only the round trips a protocol waits for cost time. ` +
       `Load average at the start ${load(loadStart)}, at the end ${load(loadEnd)}.`,
     '',
-    '| path | delay each way (RTT) | big GET | × direct | 20 small GETs | per request | round trips per request |',
-    '| --- | --- | ---: | ---: | ---: | ---: | ---: |',
+    '| path | delay each way (RTT) | big GET | × direct | CPU per big GET (kas + agentk) | 20 small GETs | per request | round trips per request |',
+    '| --- | --- | ---: | ---: | --- | ---: | ---: | ---: |',
   ];
   for (const delayMs of DELAYS_MS) {
     const base = direct.byDelay.get(delayMs)!;
@@ -263,7 +300,7 @@ function formatSection(results: PathResult[], bigBytes: number, smallBytes: numb
       const m = r.byDelay.get(delayMs)!;
       const perRequest = m.smallMs / SMALL_GETS;
       lines.push(
-        `| ${r.name} | ${delayMs} ms (${2 * delayMs} ms) | ${m.bigMs.toFixed(0)} ms | ${(m.bigMs / base.bigMs).toFixed(2)}× | ${m.smallMs.toFixed(0)} ms | ` +
+        `| ${r.name} | ${delayMs} ms (${2 * delayMs} ms) | ${m.bigMs.toFixed(0)} ms | ${(m.bigMs / base.bigMs).toFixed(2)}× | ${cpuText(m)} | ${m.smallMs.toFixed(0)} ms | ` +
           `${perRequest.toFixed(1)} ms | ${delayMs > 0 ? (perRequest / (2 * delayMs)).toFixed(2) : '–'} |`,
       );
     }

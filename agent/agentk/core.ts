@@ -91,6 +91,7 @@ export async function startAgentkCore(options: AgentkOptions, modules: readonly 
   shutdown.push(() => kas.close());
   const agentMeta: AgentMeta = {
     version,
+    instanceId: randomUUID(),
     podName: options.podName ?? process.env.POD_NAME ?? '',
     podNamespace:
       options.podNamespace ?? process.env.POD_NAMESPACE ?? (inCluster ? serviceAccountNamespace(serviceAccountDir) : undefined) ?? '',
@@ -138,7 +139,7 @@ export async function startAgentkCore(options: AgentkOptions, modules: readonly 
   const dispatch = tunnelServiceDispatch(services);
   const tunnelPool = new TunnelPool({
     openStream: () => kas.openTunnelStream(),
-    descriptor: { services: dispatch.descriptorServices, ...agentMeta, instanceId: randomUUID() },
+    descriptor: { services: dispatch.descriptorServices, ...agentMeta },
     handleRequest: dispatch.handleRequest,
     settings: options.poolSettings,
     logger,

@@ -39,6 +39,11 @@ export interface AgentMeta {
   version: string;
   podName: string;
   podNamespace: string;
+  /**
+   * One random id per agentk process, sent on every transport (tunnel descriptors, reverse
+   * HTTP/1.1 dials): kas judges a process alive or dead as a whole, whichever transport noticed.
+   */
+  instanceId: string;
 }
 
 export interface AgentkModuleContext {

@@ -1,10 +1,15 @@
 // Managed apps in a real VS Code (code-server + chromium): with the local pair started from the
-// welcome view, an app is installed from the Managed Apps view (values in an editor, Install on
-// the notification), its helm log streams into the log view, and the view reaches `installed`.
+// welcome view, an app is installed from the Managed Apps view (values in an editor tab named
+// after the app, edited there, Install on the notification), its helm log streams into the log
+// view, the view reaches `installed`, and the values ConfigMap holds the edited values.
+import { strict as assert } from 'node:assert';
+import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { agentsWelcome, CodeServer, openAgentsContainer, prepareArtifacts, REPO, runCommand, startCodeServer } from './code_server';
 
+const run = promisify(execFile);
 const localPairBuilt = !readFileSync(join(REPO, 'agent', 'cmd', 'local_pair.ts'), 'utf8').includes('not built yet');
 
 describe('managed apps UI in code-server', function () {
@@ -41,7 +46,18 @@ describe('managed apps UI in code-server', function () {
 
     const prompt = page.locator('.notification-toast', { hasText: 'edit the values, then choose Install' }).first();
     await prompt.waitFor({ timeout: 30_000 });
-    await page.locator('.monaco-editor .view-line', { hasText: 'replicas: 1' }).first().waitFor({ timeout: 30_000 });
+    // The tab is named after the app, not after the values' first line ("replicas: 1 Untitled-1").
+    const tab = page.locator('.tabs-container .tab', { hasText: 'crossplane-values.yaml' });
+    await tab.waitFor({ timeout: 30_000 });
+    assert.equal(await page.locator('.tabs-container .tab', { hasText: 'Untitled' }).count(), 0);
+    const replicas = page.locator('.monaco-editor .view-line', { hasText: 'replicas: 1' }).first();
+    await replicas.waitFor({ timeout: 30_000 });
+    await replicas.click();
+    await page.keyboard.press('End');
+    await page.keyboard.press('Backspace');
+    await page.keyboard.type('2');
+    await page.locator('.monaco-editor .view-line', { hasText: 'replicas: 2' }).first().waitFor({ timeout: 30_000 });
+    await vscode!.screenshot('managed-app-values-tab');
     await prompt.getByRole('button', { name: 'Install' }).click();
 
     const view = page.frameLocator('iframe.webview.ready').frameLocator('iframe#active-frame');
@@ -54,5 +70,25 @@ describe('managed apps UI in code-server', function () {
       .first()
       .waitFor({ timeout: 60_000 });
     await vscode!.screenshot('managed-app-installed');
+    const kubeconfig = join(
+      vscode!.userData,
+      'User',
+      'globalStorage',
+      'agent-workbench.kubernetes-agent-workbench',
+      'local-pair',
+      'kubeconfig',
+    );
+    const { stdout } = await run('kubectl', [
+      '--kubeconfig',
+      kubeconfig,
+      '-n',
+      'gitlab-managed-apps',
+      'get',
+      'configmap',
+      'values-content-configuration-crossplane',
+      '-o',
+      'jsonpath={.data.values\\.yaml}',
+    ]);
+    assert.match(stdout, /^replicas: 2$/m, 'install used the edited values');
   });
 });

@@ -48,10 +48,17 @@ describe('extension UI: resource commands (scale, copy, delete, events)', functi
     }
   };
   const clipboard = () => vscode!.page.evaluate(() => navigator.clipboard.readText());
+  /** Running pod rows of ui-scale; with the Pods group collapsed, only those under the Deployment's row. */
   const podRows = () =>
     agentsRows()
       .filter({ hasText: /ui-scale-[a-z0-9]+-[a-z0-9]+/ })
       .filter({ hasText: 'Running' });
+  const podNames = async () => (await podRows().locator('.label-name').allTextContents()).map((name) => name.trim()).sort();
+  /** Selects a row; a click toggles a collapsible row, so a row the click collapsed is clicked again. */
+  const select = async (label: string) => {
+    await row(label).click();
+    if ((await row(label).getAttribute('aria-expanded')) === 'false') await row(label).click();
+  };
 
   before(async function () {
     this.timeout(600_000);
@@ -80,14 +87,22 @@ describe('extension UI: resource commands (scale, copy, delete, events)', functi
     await kubectl('create', 'configmap', 'ui-gone', '--from-literal=a=1');
     await row('Deployments').click({ timeout: 60_000 });
     await row('ui-scale').filter({ hasText: 'ready 1/1' }).waitFor({ timeout: 60_000 });
+    // The Pods group opens expanded; collapsed, the pod rows left are the Deployment's children.
+    await row('Pods').waitFor({ timeout: 60_000 });
+    if ((await row('Pods').getAttribute('aria-expanded')) === 'true') await row('Pods').click();
+    await until('the Pods group collapsed', async () => (await row('Pods').getAttribute('aria-expanded')) === 'false');
+    assert.equal(await podRows().count(), 0);
+    await select('ui-scale');
     await podRows().first().waitFor({ timeout: 60_000 });
     assert.equal(await podRows().count(), 1);
+    const deploymentLevel = Number(await row('ui-scale').getAttribute('aria-level'));
+    assert.equal(Number(await podRows().first().getAttribute('aria-level')), deploymentLevel + 1);
     await vscode!.screenshot('resource-deployment-with-pods');
   });
 
   it('Scale: the input box answered with 3 makes 3 running pods', async () => {
     const page = vscode!.page;
-    await row('ui-scale').click();
+    await select('ui-scale');
     await runCommand(page, 'Kubernetes Agents: Scale…');
     await answerInput(page, 'Scale Deployment default/ui-scale', '3');
     await until(
@@ -103,18 +118,33 @@ describe('extension UI: resource commands (scale, copy, delete, events)', functi
   it('Copy Name and Copy YAML put the Deployment on the clipboard', async () => {
     const page = vscode!.page;
     await page.evaluate(() => navigator.clipboard.writeText('before the copy'));
-    await row('ui-scale').click();
+    await select('ui-scale');
     await runCommand(page, 'Kubernetes Agents: Copy Name');
     await until('the name on the clipboard', async () => (await clipboard()) !== 'before the copy');
     assert.equal(await clipboard(), 'ui-scale');
 
-    await row('ui-scale').click();
+    await select('ui-scale');
     await runCommand(page, 'Kubernetes Agents: Copy YAML');
     await page.locator('.notifications-toasts', { hasText: 'YAML of Deployment default/ui-scale copied.' }).waitFor({ timeout: 30_000 });
     const yaml = await clipboard();
     assert.match(yaml, /^kind: Deployment$/m);
     assert.match(yaml, /^ {2}name: ui-scale$/m);
     assert.match(yaml, /^ {2}replicas: 3$/m);
+  });
+
+  it('Restart Rollout replaces every pod under the Deployment, and kubectl rollout status sees it finish', async () => {
+    const page = vscode!.page;
+    const before = await podNames();
+    assert.equal(before.length, 3);
+    await select('ui-scale');
+    await runCommand(page, 'Kubernetes Agents: Restart Rollout');
+    await page.locator('.notifications-toasts', { hasText: 'Deployment default/ui-scale restarting.' }).waitFor({ timeout: 30_000 });
+    assert.match(await kubectl('rollout', 'status', 'deployment/ui-scale', '--timeout=120s'), /successfully rolled out/);
+    await until('3 new running pods under the Deployment', async () => {
+      const now = await podNames();
+      return now.length === 3 && now.every((name) => !before.includes(name));
+    });
+    await vscode!.screenshot('resource-rollout-restarted');
   });
 
   it('Delete a ConfigMap: cancelled it stays, confirmed it is gone', async () => {

@@ -2,7 +2,6 @@
 // pool of connections to kas and serves the Kubernetes API requests kas sends on them. The gRPC
 // tunnel keeps running beside it: kas uses it when it has no v2 connection of this agent (another
 // replica routing a request, a kas without the module), and the configuration stream rides on it.
-import { randomUUID } from 'node:crypto';
 import type { AgentkModule } from '../../module/modagent';
 import { KubernetesApiUpstream } from '../kubernetes_api/agent/upstream';
 import { DEFAULT_POOL_SETTINGS } from '../reverse_tunnel/agent/pool';
@@ -17,7 +16,6 @@ export const httpTunnelAgentModule: AgentkModule = {
     const rules = { ...DEFAULT_POOL_SETTINGS, ...poolSettings };
     const dialer = httpTunnelDialer(kasEndpoint, {
       ...agentMeta,
-      instanceId: randomUUID(),
       minIdle: rules.minIdle,
       idleTimeoutMs: rules.idleTimeoutMs,
     });

@@ -4,6 +4,7 @@ import type { Logger } from '../../internal/log';
 import type { AuthenticatedAgent } from '../agent_registry/agent_tokens';
 import type { DirectRoute } from '../kubernetes_api/server/direct_route';
 import type { AgentUpgradeHandler } from '../reverse_tunnel/server/agent_server';
+import type { TunnelRegistry } from '../reverse_tunnel/server/registry';
 import { HTTP_TUNNEL_PROTOCOL } from './protocol';
 import { acceptHttpTunnel } from './server/accept';
 import { HttpTunnelRegistry } from './server/connections';
@@ -23,6 +24,11 @@ export interface HttpTunnelServerOptions {
   /** A probe with no byte back within this long closes that agentk's connections; default 4 s. */
   keepaliveTimeoutMs?: number;
   agentWaitTimeoutMs?: number;
+  /**
+   * This kas's gRPC tunnel registry: an agentk process one transport judges dead leaves the
+   * other's routing too (one instance id per process on both).
+   */
+  tunnels?: TunnelRegistry;
   serverName: string;
   logger: Logger;
 }
@@ -42,8 +48,10 @@ export function startHttpTunnelServer(options: HttpTunnelServerOptions): HttpTun
     graceMs: options.maxConnectionAgeGraceMs,
     keepaliveTimeMs: options.keepaliveTimeMs,
     keepaliveTimeoutMs: options.keepaliveTimeoutMs,
+    onInstanceDead: options.tunnels && ((agentId, instanceId) => options.tunnels!.instanceDead(agentId, instanceId)),
     logger: options.logger,
   });
+  const stopListening = options.tunnels?.onInstanceDead((agentId, instanceId) => registry.suspect(agentId, instanceId));
   return {
     registry,
     accept: acceptHttpTunnel({ registry, authenticateAgent: options.authenticateAgent, logger: options.logger }),
@@ -53,7 +61,10 @@ export function startHttpTunnelServer(options: HttpTunnelServerOptions): HttpTun
       serverName: options.serverName,
       logger: options.logger,
     }),
-    close: () => registry.close(),
+    close: () => {
+      stopListening?.();
+      registry.close();
+    },
   };
 }
 

@@ -12,6 +12,7 @@ export const httpTunnelModule: KasModule = {
       authenticateAgent: (token) => registry.admission.authenticate(token),
       maxConnectionAgeMs: config.agent.listen.maxConnectionAgeMs,
       agentWaitTimeoutMs: config.kas.agentWaitTimeoutMs,
+      tunnels: tunnels.local,
       serverName: 'kas',
       logger,
     });

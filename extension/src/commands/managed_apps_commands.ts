@@ -8,8 +8,10 @@ import { ManagedAppsActions, type ManagedAppsUi } from '../managed_apps/actions'
 import { bundledCatalog, type CatalogApp } from '../managed_apps/catalog';
 import type { ManagedAppsRegistry } from '../managed_apps/registry';
 import type { AppNode } from '../managed_apps/tree';
+import { valuesDocumentName } from '../managed_apps/values';
 import { COMMAND_PREFIX, type Services } from '../services';
 import type { AgentNode } from '../trees/nodes';
+import { pickAgent } from './pick_agent';
 
 type Target = { connectionId: string; agentId: string; app?: string };
 
@@ -41,23 +43,6 @@ function targetOf(node: AppNode | AgentNode): Target {
     : { connectionId: node.connectionId, agentId: node.agent.id };
 }
 
-/** From the palette: choose the agent among the cached ones of every connection. */
-async function pickAgent(services: Services): Promise<Target | undefined> {
-  const items = services.store.list().flatMap((connection) =>
-    (services.model.readAgents(connection.id) ?? []).map((agent) => ({
-      label: agent.name,
-      description: connection.label,
-      target: { connectionId: connection.id, agentId: agent.id },
-    })),
-  );
-  if (items.length === 0) {
-    void vscode.window.showInformationMessage('No agents yet: add a connection (or start the local pair) in the Kubernetes Agents view.');
-    return undefined;
-  }
-  if (items.length === 1) return items[0]?.target;
-  return (await vscode.window.showQuickPick(items, { title: 'Agent' }))?.target;
-}
-
 function vscodeUi(services: Services, target: Target): ManagedAppsUi {
   return {
     pickApp: async (apps, placeholder) =>
@@ -85,11 +70,17 @@ function vscodeUi(services: Services, target: Target): ManagedAppsUi {
 }
 
 /**
- * Values are edited in an untitled YAML editor; a notification waits for Install or Cancel,
- * so the user can edit while it is shown. The text is validated by the caller.
+ * Values are edited in an untitled YAML editor named after the app; a notification waits for
+ * Install or Cancel, so the user can edit while it is shown. The text is validated by the caller.
  */
 async function editValues(app: CatalogApp, text: string, problem?: string): Promise<string | undefined> {
-  const document = await vscode.workspace.openTextDocument({ content: text, language: 'yaml' });
+  // An untitled URI with a name: VS Code reuses the document if it is still open, so its text is set here.
+  const uri = vscode.Uri.from({ scheme: 'untitled', path: valuesDocumentName(app.name) });
+  let document = await vscode.workspace.openTextDocument(uri);
+  const edit = new vscode.WorkspaceEdit();
+  edit.replace(uri, new vscode.Range(0, 0, document.lineCount, 0), text);
+  await vscode.workspace.applyEdit(edit);
+  if (document.languageId !== 'yaml') document = await vscode.languages.setTextDocumentLanguage(document, 'yaml');
   await vscode.window.showTextDocument(document, { preview: false });
   const prompt = problem
     ? `${app.title}: ${problem}. Fix the values, then choose Install.`

@@ -7,6 +7,7 @@ import { COMMAND_PREFIX, Services } from '../services';
 import type { AgentsNode } from '../trees/nodes';
 import { connectCluster } from '../connect_cluster/connect_cluster';
 import { argumentOrSelection } from './command_target';
+import { showPreviousLogs } from '../logs/log_commands';
 import { openTerminal, PortForwards } from './stream_commands';
 import { addConnection, removeConnection } from './connection_commands';
 import {
@@ -34,6 +35,8 @@ export function registerCommands(
     connectCluster: (node) => reportFailure(services, 'Connect a Cluster', () => connectCluster(services, target(node, 'connection'))),
     refresh: () => services.model.refresh(),
     showPodLogs: (node) => reportFailure(services, 'Show Pod Logs', () => showPodLogs(services, target(node, 'pod', 'container'))),
+    showPreviousLogs: (node) =>
+      reportFailure(services, 'Show Previous Logs', () => showPreviousLogs(services, target(node, 'pod', 'container'))),
     deletePod: (node) => reportFailure(services, 'Delete Pod', () => deletePod(services, target(node, 'pod'))),
     copyKubeconfig: (node) => reportFailure(services, 'Copy Kubeconfig', () => copyKubeconfig(services, target(node, 'agent'))),
     createRestrictedNamespace: (node) =>

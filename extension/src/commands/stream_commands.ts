@@ -6,7 +6,7 @@ import { userMessage } from '../kas_client/errors';
 import { podName, type ClusterParts, type Pod } from '../kas_client/kube_client';
 import type { Services } from '../services';
 import { ExecSession } from '../streams/exec_session';
-import { PortForward } from '../streams/port_forward';
+import { endText, PortForward } from '../streams/port_forward';
 import { containerNames } from '../trees/format';
 import type { ContainerNode, PodNode } from '../trees/nodes';
 
@@ -128,6 +128,9 @@ export class PortForwards implements vscode.Disposable {
       { namespace: node.namespace, pod: podName(node.pod), remotePort: Number(remoteText), localPort: Number(localText) },
       (state) => {
         if (state.lastError) services.output.appendLine(`Port forward ${forward.label}: ${state.lastError}`);
+        if (state.status === 'ended' && state.endReason !== 'STOPPED' && this.forwards.delete(forward)) {
+          void vscode.window.showWarningMessage(`Port forward ${forward.label} ended: ${endText(state.endReason ?? 'STOPPED')}.`);
+        }
         this.render();
       },
     );
@@ -153,8 +156,11 @@ export class PortForwards implements vscode.Disposable {
   private render(): void {
     const count = this.forwards.size;
     if (count === 0) return void this.item.hide();
-    this.item.text = `$(plug) ${count} port forward${count === 1 ? '' : 's'}`;
-    this.item.tooltip = [...this.forwards].map((f) => f.label).join('\n');
+    const waiting = [...this.forwards].filter((f) => f.state.status === 'reconnecting').length;
+    this.item.text = `$(plug) ${count} port forward${count === 1 ? '' : 's'}${waiting ? ` (${waiting} reconnecting)` : ''}`;
+    this.item.tooltip = [...this.forwards]
+      .map((f) => `${f.label}${f.state.status === 'reconnecting' ? ' — waiting for the agent' : ''}`)
+      .join('\n');
     this.item.show();
   }
 

@@ -73,7 +73,7 @@ export class LogSession {
   private async attempt(): Promise<'done' | 'retry' | 'restarted'> {
     const pod = await this.readPod();
     if (pod === 'deleted') return this.finish('podDeleted', 'The pod no longer exists.');
-    if (this.options.previous && pod && restartCount(pod, this.target.container) === 0) return this.noPreviousInstance();
+    if (this.options.previous && pod && containerRestartCount(pod, this.target.container) === 0) return this.noPreviousInstance();
     if (!this.options.previous && pod && !containerStarted(pod, this.target.container)) {
       this.events.state(
         'waiting',
@@ -83,7 +83,7 @@ export class LogSession {
     }
     // After a restart the new instance is read from its first line: it has only just started.
     const afterRestart = this.instance !== undefined;
-    if (pod) this.instance = restartCount(pod, this.target.container);
+    if (pod) this.instance = containerRestartCount(pod, this.target.container);
     try {
       const stream = await this.client.streamLogs(this.target.namespace, this.target.pod, {
         container: this.target.container,
@@ -132,7 +132,7 @@ export class LogSession {
         );
       const next = this.following && pod && this.instance !== undefined ? afterEnd(pod, this.target.container, this.instance) : 'ended';
       if (next === 'restarted') {
-        this.events.restarted?.(restartCount(pod as Pod, this.target.container));
+        this.events.restarted?.(containerRestartCount(pod as Pod, this.target.container));
         return 'restarted';
       }
       if (next === 'ended' || (next === 'running' && ++stillRunning > 3)) return this.finish('ended', 'The log stream ended.');
@@ -198,7 +198,8 @@ function containerStarted(pod: Pod, container: string): boolean {
   return Boolean(status.state?.running || status.state?.terminated) || (status.restartCount ?? 0) > 0;
 }
 
-function restartCount(pod: Pod, container: string): number {
+/** How often `container` of `pod` restarted (0 when it has no status yet). */
+export function containerRestartCount(pod: Pod, container: string): number {
   return pod.status?.containerStatuses?.find((s) => s.name === container)?.restartCount ?? 0;
 }
 

@@ -2,6 +2,7 @@
 // rejects anything else with a far less helpful message, after the install pod has started).
 import { parseDocument } from 'yaml';
 import { ManagedAppsError } from './errors';
+import { releaseName } from './names';
 
 export type HelmValues = Record<string, unknown>;
 
@@ -23,4 +24,13 @@ export function parseHelmValues(text: string, what = 'values'): HelmValues {
     );
   }
   return value as HelmValues;
+}
+
+/**
+ * The values editor's document name. An untitled document without one is named by VS Code
+ * after its first line ("controller: Untitled-1" for ingress); the app's release name says
+ * whose values they are, and the .yaml suffix gives the YAML language.
+ */
+export function valuesDocumentName(app: string): string {
+  return `${releaseName(app)}-values.yaml`;
 }

@@ -6,9 +6,17 @@ import type { ClusterParts } from '../kas_client/kube_client';
 import { joinUrl } from '../kas_client/http';
 import { codeForNetworkError, codeForStatus, KasClientError, kasRefusedCredentials } from '../kas_client/errors';
 
+export type MessageHandler = (data: Buffer, isBinary: boolean) => void;
+
 export interface ChannelSocket {
   ws: WebSocket;
   protocol: string;
+  /**
+   * Hands every message to `handler`, those that came before too: a server may send frames in the
+   * same packet as its 101 (the port-forward's port prefixes do), and ws emits them in the same
+   * tick as 'open', before any caller of an awaited open could listen.
+   */
+  onMessage(handler: MessageHandler): void;
 }
 
 /** Opens the WebSocket offering `protocols` (best first); rejects with a KasClientError code. */
@@ -23,7 +31,15 @@ export function openChannelSocket(parts: ClusterParts, path: string, protocols: 
       followRedirects: false,
       handshakeTimeout: parts.timeoutMs ?? 15_000,
     });
-    ws.once('open', () => resolve({ ws, protocol: ws.protocol }));
+    const early: Array<[Buffer, boolean]> = [];
+    const queue = (data: WebSocket.RawData, isBinary: boolean) => early.push([toBuffer(data), isBinary]);
+    ws.on('message', queue);
+    const onMessage = (handler: MessageHandler) => {
+      ws.off('message', queue);
+      for (const [data, isBinary] of early.splice(0)) handler(data, isBinary);
+      ws.on('message', (data, isBinary) => handler(toBuffer(data), isBinary));
+    };
+    ws.once('open', () => resolve({ ws, protocol: ws.protocol, onMessage }));
     ws.once('unexpected-response', (_req, res) => {
       ws.terminate();
       reject(

@@ -3,7 +3,7 @@
 // Status (the exit code), 4 terminal size; v5 adds 255 "close channel" (end of stdin).
 import type WebSocket from 'ws';
 import type { ClusterParts } from '../kas_client/kube_client';
-import { channelMessage, openChannelSocket, toBuffer } from './channel_socket';
+import { channelMessage, openChannelSocket, type ChannelSocket } from './channel_socket';
 
 export const EXEC_PROTOCOLS = ['v5.channel.k8s.io', 'v4.channel.k8s.io'];
 const CHANNEL = { stdin: 0, stdout: 1, stderr: 2, status: 3, resize: 4, close: 255 } as const;
@@ -53,19 +53,22 @@ export function execPath(target: ExecTarget): string {
 export class ExecSession {
   private ended = false;
 
+  private readonly ws: WebSocket;
+  readonly protocol: string;
+
   private constructor(
-    private readonly ws: WebSocket,
-    readonly protocol: string,
+    socket: ChannelSocket,
     private readonly events: ExecEvents,
   ) {
-    ws.on('message', (data, isBinary) => this.receive(toBuffer(data), isBinary));
-    ws.on('close', () => this.finish(undefined));
-    ws.on('error', () => this.finish(undefined, 'the connection failed'));
+    this.ws = socket.ws;
+    this.protocol = socket.protocol;
+    socket.onMessage((data, isBinary) => this.receive(data, isBinary));
+    this.ws.on('close', () => this.finish(undefined));
+    this.ws.on('error', () => this.finish(undefined, 'the connection failed'));
   }
 
   static async open(parts: ClusterParts, target: ExecTarget, events: ExecEvents): Promise<ExecSession> {
-    const { ws, protocol } = await openChannelSocket(parts, execPath(target), EXEC_PROTOCOLS);
-    return new ExecSession(ws, protocol, events);
+    return new ExecSession(await openChannelSocket(parts, execPath(target), EXEC_PROTOCOLS), events);
   }
 
   write(data: string | Buffer): void {

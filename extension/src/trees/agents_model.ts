@@ -13,8 +13,20 @@ import { userMessage } from '../kas_client/errors';
 import type { AgentInfo } from '../kas_client/kas_api';
 import { podName, type KubeClient, type KubeObject, type Pod } from '../kas_client/kube_client';
 import { containerNames } from './format';
-import type { AgentNode, AgentsNode, ConnectionNode, GroupId, GroupNode, KindListNode, MessageNode, NamespaceNode, PodNode } from './nodes';
-import { nodeId } from './nodes';
+import type {
+  AgentNode,
+  AgentsNode,
+  ConnectionNode,
+  GroupId,
+  GroupNode,
+  KindListNode,
+  MessageNode,
+  NamespaceNode,
+  PodNode,
+  ResourceNode,
+} from './nodes';
+import { nodeId, ownsPods } from './nodes';
+import { ownedBy, podsOfWorkload, type OwnerKind } from './ownership';
 
 export interface AgentsModelDeps {
   connections: () => ConnectionRecord[];
@@ -72,6 +84,8 @@ export class AgentsModel {
         return this.groupChildren(node);
       case 'kindList':
         return this.objectNodes(node);
+      case 'resource':
+        return ownsPods(node.info) ? this.ownedNodes(node) : [];
       case 'pod':
         return containerNames(node.pod).map((container) => ({
           kind: 'container',
@@ -80,6 +94,7 @@ export class AgentsModel {
           namespace: node.namespace,
           podName: podName(node.pod),
           container,
+          under: node.under,
         }));
       default:
         return [];
@@ -253,16 +268,51 @@ export class AgentsModel {
   private objectNodes(node: KindListNode): AgentsNode[] {
     const feed = this.feed(node.connectionId, node.agentId, node.info, node.namespace);
     if (node.info === BUILTIN_KINDS.Pod) return podNodesOf(feed as unknown as WatchFeed<Pod>, node);
-    const objects = feed.snapshot();
+    return this.resourceNodes(node, feed.snapshot(), feed);
+  }
+
+  /**
+   * A workload's children from the watch caches the tree holds anyway (its namespace's pods,
+   * ReplicaSets, Jobs): pods by ownerReferences uid, a CronJob's Jobs. No request of its own.
+   */
+  private ownedNodes(node: ResourceNode): AgentsNode[] {
+    const { connectionId, agentId, namespace, object } = node;
+    const under = nodeId(node);
+    if (node.info.kind === 'CronJob') {
+      const jobs = this.feed(connectionId, agentId, BUILTIN_KINDS.Job, namespace);
+      return this.resourceNodes({ connectionId, agentId, info: BUILTIN_KINDS.Job, under }, ownedBy(jobs.snapshot(), object), jobs);
+    }
+    const pods = this.feed(connectionId, agentId, BUILTIN_KINDS.Pod, namespace) as unknown as WatchFeed<Pod>;
+    const replicaSets =
+      node.info.kind === 'Deployment' ? this.feed(connectionId, agentId, BUILTIN_KINDS.ReplicaSet, namespace).snapshot() : [];
+    const owned = podsOfWorkload(node.info.kind as Exclude<OwnerKind, 'CronJob'>, object, pods.snapshot(), replicaSets);
+    if (owned.length === 0) return [pods.state === 'live' ? message(under, 'No pods', 'info') : stateMessage(under, pods)];
+    return owned.map((pod): PodNode => ({
+      kind: 'pod',
+      connectionId,
+      agentId,
+      namespace: pod.metadata?.namespace ?? namespace,
+      pod,
+      under,
+    }));
+  }
+
+  private resourceNodes(
+    parent: { connectionId: string; agentId: string; namespace?: string; info: KindInfo; under?: string },
+    objects: readonly KubeObject[],
+    feed: WatchFeed,
+  ): AgentsNode[] {
+    const parentId = parent.under ?? nodeId({ kind: 'kindList', ...parent });
     if (objects.length === 0)
-      return [feed.state === 'live' ? message(nodeId(node), `No ${node.info.plural}`, 'info') : stateMessage(nodeId(node), feed)];
-    return objects.map((object: KubeObject) => ({
+      return [feed.state === 'live' ? message(parentId, `No ${parent.info.plural}`, 'info') : stateMessage(parentId, feed)];
+    return objects.map((object): ResourceNode => ({
       kind: 'resource',
-      connectionId: node.connectionId,
-      agentId: node.agentId,
+      connectionId: parent.connectionId,
+      agentId: parent.agentId,
       namespace: object.metadata?.namespace ?? '',
-      info: node.info,
+      info: parent.info,
       object,
+      under: parent.under,
     }));
   }
 }

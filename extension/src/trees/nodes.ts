@@ -9,6 +9,7 @@ import { summarise } from '../dashboard/summarise';
 import type { AgentInfo } from '../kas_client/kas_api';
 import { podName, type KubeObject, type Pod } from '../kas_client/kube_client';
 import { containerNames, formatAge, podPhase, podStatusText, readyText, restartCount } from './format';
+import { isOwnerKind } from './ownership';
 import { podHealth, POD_HEALTH_ICONS } from './pod_health';
 
 export interface ConnectionNode {
@@ -34,6 +35,8 @@ export interface PodNode {
   agentId: string;
   namespace: string;
   pod: Pod;
+  /** The id of the workload node this row is listed under (tree ids must be unique); unset under Pods. */
+  under?: string;
 }
 export interface ContainerNode {
   kind: 'container';
@@ -42,6 +45,8 @@ export interface ContainerNode {
   namespace: string;
   podName: string;
   container: string;
+  /** As the pod's `under`. */
+  under?: string;
 }
 export interface MessageNode {
   kind: 'message';
@@ -68,7 +73,7 @@ export interface KindListNode {
   info: KindInfo;
   count?: number;
 }
-/** Any object but a pod (pods keep their own node, with containers below). */
+/** Any object but a pod (pods keep their own node, with containers below); workloads expand to what they own. */
 export interface ResourceNode {
   kind: 'resource';
   connectionId: string;
@@ -77,6 +82,8 @@ export interface ResourceNode {
   namespace: string;
   info: KindInfo;
   object: KubeObject;
+  /** The id of the workload node this row is listed under (a CronJob's Jobs); unset under its kind. */
+  under?: string;
 }
 
 export type AgentsNode =
@@ -108,11 +115,11 @@ export function nodeId(node: AgentsNode): string {
     case 'kindList':
       return `c/${node.connectionId}/a/${node.agentId}/n/${node.namespace ?? '*'}/k/${node.info.group}/${node.info.plural}`;
     case 'resource':
-      return `c/${node.connectionId}/a/${node.agentId}/n/${node.namespace || '*'}/r/${node.info.group}/${node.info.plural}/${node.object.metadata?.name ?? ''}`;
+      return `${node.under ?? `c/${node.connectionId}/a/${node.agentId}/n/${node.namespace || '*'}`}/r/${node.info.group}/${node.info.plural}/${node.object.metadata?.name ?? ''}`;
     case 'pod':
-      return `c/${node.connectionId}/a/${node.agentId}/n/${node.namespace}/p/${podName(node.pod)}`;
+      return `${node.under ?? `c/${node.connectionId}/a/${node.agentId}/n/${node.namespace}`}/p/${podName(node.pod)}`;
     case 'container':
-      return `c/${node.connectionId}/a/${node.agentId}/n/${node.namespace}/p/${node.podName}/k/${node.container}`;
+      return `${node.under ?? `c/${node.connectionId}/a/${node.agentId}/n/${node.namespace}`}/p/${node.podName}/k/${node.container}`;
     case 'message':
       return `${node.parentId}/msg`;
   }
@@ -286,8 +293,13 @@ function presentResource(node: ResourceNode, now: number): NodePresentation {
     tooltip: `${info.kind} ${node.namespace ? `${node.namespace}/` : ''}${name}`,
     contextValue: `kubernetesAgents.resource.${kindId(info)}`,
     icon,
-    collapsible: false,
+    collapsible: ownsPods(info),
   };
+}
+
+/** Workloads expand to what they own (agents_model.ts); custom kinds named Job do not. */
+export function ownsPods(info: KindInfo): boolean {
+  return (info.group === 'apps' || info.group === 'batch') && isOwnerKind(info.kind);
 }
 
 function eventLabel(event: KubeObject): string {

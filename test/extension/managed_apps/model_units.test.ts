@@ -6,7 +6,7 @@ import type { ProgramAction } from '../../../agent/devtools/devcluster/programs/
 import { bundledCatalog, catalogApp, parseCatalog } from '../../../extension/src/managed_apps/catalog';
 import { helmPod, helmScript, valuesConfigMap } from '../../../extension/src/managed_apps/manifests';
 import { deriveAppState, isHelmPodActive, type AppFacts, type PodPhase } from '../../../extension/src/managed_apps/state';
-import { parseHelmValues } from '../../../extension/src/managed_apps/values';
+import { parseHelmValues, valuesDocumentName } from '../../../extension/src/managed_apps/values';
 import type { AppAction } from '../../../extension/src/managed_apps/names';
 
 const NOW = Date.parse('2026-01-01T12:00:00Z');
@@ -111,6 +111,11 @@ describe('managed apps: values', () => {
     assert.throws(() => parseHelmValues('a: 1\nb: [1, 2\n'), /VALUES_INVALID: values are not valid YAML \(line \d\)/);
     assert.throws(() => parseHelmValues('- a\n- b\n'), /VALUES_INVALID: values must be a YAML mapping .*not a list/);
     assert.throws(() => parseHelmValues('just text'), /not a string/);
+  });
+
+  it('names the values document after the app (release name), as a .yaml file', () => {
+    assert.equal(valuesDocumentName('ingress'), 'ingress-values.yaml');
+    assert.equal(valuesDocumentName('cert_manager'), 'cert-manager-values.yaml');
   });
 });
 

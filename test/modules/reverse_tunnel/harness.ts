@@ -207,6 +207,9 @@ export interface KasOptions {
   maxConnectionAgeGraceMs?: number;
   keepaliveTimeMs?: number;
   keepaliveTimeoutMs?: number;
+  /** The gRPC tunnel's ping alone, when it should differ from the reverse HTTP/1.1 probe's keepalive*. */
+  grpcKeepaliveTimeMs?: number;
+  grpcKeepaliveTimeoutMs?: number;
   replayWaitMs?: number;
 }
 
@@ -222,6 +225,7 @@ export async function startKas(options: KasOptions = {}): Promise<Kas> {
     keepaliveTimeMs: options.keepaliveTimeMs,
     keepaliveTimeoutMs: options.keepaliveTimeoutMs,
     agentWaitTimeoutMs: options.agentWaitTimeoutMs ?? 5_000,
+    tunnels: registry,
     serverName: 'kas-test',
     logger: quietLogger,
   });
@@ -231,8 +235,8 @@ export async function startKas(options: KasOptions = {}): Promise<Kas> {
     tls: certificate,
     maxConnectionAgeMs: options.maxConnectionAgeMs,
     maxConnectionAgeGraceMs: options.maxConnectionAgeGraceMs,
-    keepaliveTimeMs: options.keepaliveTimeMs,
-    keepaliveTimeoutMs: options.keepaliveTimeoutMs,
+    keepaliveTimeMs: options.grpcKeepaliveTimeMs ?? options.keepaliveTimeMs,
+    keepaliveTimeoutMs: options.grpcKeepaliveTimeoutMs ?? options.keepaliveTimeoutMs,
     services: [reverseTunnelService({ registry, authenticateAgent, logger: quietLogger })],
     upgrades: httpTunnelUpgrades(httpTunnels),
     logger: quietLogger,

@@ -26,7 +26,7 @@ let loading: Promise<void> | undefined;
 
 /** Loads the models once per process (client-node is an ES module; the bundles are CommonJS). */
 export function loadStructuralSchemas(): Promise<void> {
-  loading ??= import('@kubernetes/client-node').then((module) => {
+  loading ??= import('@kubernetes/client-node/dist/gen/models/all.js').then((module) => {
     models = module as unknown as Models;
   });
   return loading;

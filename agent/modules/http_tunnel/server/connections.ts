@@ -15,7 +15,9 @@
 // connections). If nothing at all arrived from the instance within keepaliveTimeoutMs, every
 // connection of it is closed: out of routing, its unanswered requests replayed or failed by the
 // route's rules, its watches and logs -f cut. If other bytes arrived but the probe's own answer
-// did not, only that (idle) connection is closed.
+// did not, only that (idle) connection is closed. The verdict is the process's, on every
+// transport: onInstanceDead (the gRPC tunnel's streams of it leave routing too); and when the
+// gRPC tunnel's ping loses a connection of the process, suspect() probes it here at once.
 import type * as net from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from '../../../internal/log';
@@ -70,6 +72,8 @@ export interface HttpTunnelRegistryOptions {
   keepaliveTimeMs?: number;
   /** A probe with no byte from the agentk within this long closes its connections; default 4 s. */
   keepaliveTimeoutMs?: number;
+  /** Told when a probe judged an agentk process (by its instance id) dead, before its connections close. */
+  onInstanceDead?: (agentId: string, instanceId: string) => void;
   logger?: Logger;
 }
 
@@ -79,6 +83,11 @@ export class HttpTunnelWaitAbortedError extends Error {
 
 export class NoHttpTunnelError extends Error {
   override name = 'NoHttpTunnelError';
+}
+
+/** The agent's last connection here went while a request waited for one (it may take the tunnel instead). */
+export class HttpTunnelsGoneError extends Error {
+  override name = 'HttpTunnelsGoneError';
 }
 
 const DEFAULT_MAX_AGE_MS = 2 * 3600_000;
@@ -96,6 +105,7 @@ function bytesReadOf(connection: HttpTunnelConnection): number {
 interface Waiter {
   resolve(connection: HttpTunnelConnection): void;
   reject(err: Error): void;
+  untilGone: boolean;
 }
 
 interface AgentConnections {
@@ -117,6 +127,7 @@ export class HttpTunnelRegistry {
   private readonly keepaliveTimeoutMs: number;
   private readonly liveness: NodeJS.Timeout;
   private readonly logger: Logger | undefined;
+  private readonly onInstanceDead: ((agentId: string, instanceId: string) => void) | undefined;
   private nextAnonymous = 0;
   private readonly countSource = () => this.counts();
 
@@ -126,6 +137,7 @@ export class HttpTunnelRegistry {
     this.keepaliveTimeMs = options.keepaliveTimeMs ?? DEFAULT_KEEPALIVE_MS;
     this.keepaliveTimeoutMs = options.keepaliveTimeoutMs ?? DEFAULT_KEEPALIVE_TIMEOUT_MS;
     this.logger = options.logger;
+    this.onInstanceDead = options.onInstanceDead;
     this.sweeper = setInterval(() => this.recycleOld(), Math.max(50, Math.min(60_000, this.maxAgeMs / 4)));
     this.sweeper.unref();
     // Silence is sampled once per keepaliveTimeMs: a frozen idle agentk is probed within 2 × that.
@@ -168,8 +180,11 @@ export class HttpTunnelRegistry {
     return (this.agents.get(agentId)?.all.size ?? 0) > 0;
   }
 
-  /** Waits for an idle connection of the agent, up to timeoutMs. */
-  wait(agentId: string, timeoutMs: number, signal?: AbortSignal): Promise<HttpTunnelConnection> {
+  /**
+   * Waits for an idle connection of the agent, up to timeoutMs; with untilGone, only while the
+   * agent has connections here (HttpTunnelsGoneError when its last one goes).
+   */
+  wait(agentId: string, timeoutMs: number, signal?: AbortSignal, untilGone = false): Promise<HttpTunnelConnection> {
     const now = this.take(agentId);
     if (now) return Promise.resolve(now);
     const agent = this.agentOf(agentId);
@@ -189,6 +204,7 @@ export class HttpTunnelRegistry {
           settle();
           reject(err);
         },
+        untilGone,
       };
       const onAbort = () => waiter.reject(new HttpTunnelWaitAbortedError('the client left'));
       const timer = setTimeout(
@@ -244,7 +260,10 @@ export class HttpTunnelRegistry {
     agent.all.delete(connection);
     const index = agent.idle.indexOf(connection);
     if (index >= 0) agent.idle.splice(index, 1);
-    if (agent.all.size === 0 && agent.waiters.length === 0) this.agents.delete(connection.agentId);
+    if (agent.all.size > 0) return;
+    for (const waiter of agent.waiters.filter((w) => w.untilGone))
+      waiter.reject(new HttpTunnelsGoneError(`agent ${connection.agentId} has no connection here`));
+    if (agent.waiters.length === 0) this.agents.delete(connection.agentId);
   }
 
   counts(): HttpTunnelCounts[] {
@@ -267,6 +286,17 @@ export class HttpTunnelRegistry {
       });
     }
     return out;
+  }
+
+  /**
+   * Another transport lost this agentk process (its gRPC connection's ping went unanswered): probe
+   * it now rather than at the next silence check; the probe's verdict closes its connections here.
+   * Not closed at once: one lost connection does not prove the process dead, and closing cuts the
+   * answers its connections are streaming.
+   */
+  suspect(agentId: string, instanceId: string): void {
+    const instance = this.instances.get(`${agentId}\n${instanceId}`);
+    if (instance) this.probe(instance);
   }
 
   meta(agentId: string): HttpTunnelAgentMeta | undefined {
@@ -394,7 +424,12 @@ export class HttpTunnelRegistry {
       connections: connections.length,
       timeoutMs: this.keepaliveTimeoutMs,
     });
-    // Out of routing first, all of them, so no replay lands on a sibling about to close.
+    // Out of routing before any request moves: the process's gRPC streams first (forgotten here
+    // first, so that the other transport's word comes back to nothing), then all its connections
+    // here, so no replay or waiting request lands on the same process, on either transport.
+    this.instances.delete(instance.key);
+    const instanceId = instance.meta?.instanceId;
+    if (instanceId && connections[0]) this.onInstanceDead?.(connections[0].agentId, instanceId);
     for (const connection of connections) this.detach(connection);
     for (const connection of connections) this.close(connection);
   }

@@ -13,7 +13,13 @@ import { hasNoBody, isForwardedRequestHeader, isForwardedResponseHeader } from '
 import { kasVia, sendStatus, sendStatusOnSocket, type KasError } from '../../kubernetes_api/server/status';
 import { CALLER_HEADER, encodeCallerHeader } from '../protocol';
 import { ResponseWriter } from '../response_writer';
-import { HttpTunnelWaitAbortedError, NoHttpTunnelError, type HttpTunnelConnection, type HttpTunnelRegistry } from './connections';
+import {
+  HttpTunnelsGoneError,
+  HttpTunnelWaitAbortedError,
+  NoHttpTunnelError,
+  type HttpTunnelConnection,
+  type HttpTunnelRegistry,
+} from './connections';
 import type { ExchangeHandler } from './http1_client';
 import { httpTunnelRequests } from './metrics';
 import { UpgradeRelay } from '../upgrade_relay';
@@ -125,6 +131,8 @@ class HttpExchange implements ExchangeHandler {
   private readonly noBody: boolean;
   private readonly retryable: boolean;
   private waitAbort: AbortController | undefined;
+  /** The request's wait budget for a connection, across its attempts. */
+  private readonly deadline: number;
 
   constructor(
     private readonly context: RouteContext,
@@ -135,6 +143,7 @@ class HttpExchange implements ExchangeHandler {
     this.writer = new ResponseWriter(res, () => this.resumeAgent?.());
     this.noBody = hasNoBody(req);
     this.retryable = this.noBody && IDEMPOTENT.has(req.method ?? 'GET');
+    this.deadline = Date.now() + context.waitMs;
   }
 
   start(): void {
@@ -155,13 +164,24 @@ class HttpExchange implements ExchangeHandler {
     const idle = this.context.registry.take(this.request.agentId);
     if (idle) return this.send(idle);
     this.waitAbort = new AbortController();
-    this.context.registry.wait(this.request.agentId, this.context.waitMs, this.waitAbort.signal).then(
+    const { agentId, useTunnel } = this.request;
+    this.context.registry.wait(agentId, Math.max(0, this.deadline - Date.now()), this.waitAbort.signal, Boolean(useTunnel)).then(
       (connection) => {
         if (this.done) return this.context.registry.release(connection);
         this.send(connection);
       },
-      (err: unknown) => this.fail(err),
+      (err: unknown) => (err instanceof HttpTunnelsGoneError && !this.done ? this.toTunnel() : this.fail(err)),
     );
+  }
+
+  /**
+   * Nothing of the request reached an agentk that may act on it, and the agent has no connection
+   * here any more (a liveness verdict, a restart): the proxy's tunnel path waits for another
+   * agentk, or this one back, on any transport, for what is left of the budget.
+   */
+  private toTunnel(): void {
+    this.done = true;
+    this.request.useTunnel!();
   }
 
   private send(connection: HttpTunnelConnection): void {
@@ -228,9 +248,13 @@ class HttpExchange implements ExchangeHandler {
       this.context.registry.detach(connection);
     }
     if (this.done) return;
-    if (!this.answered && this.retryable && this.attempts < MAX_ATTEMPTS && this.context.registry.serves(this.request.agentId)) {
-      this.abortDispatch = undefined;
-      return this.next();
+    if (!this.answered && this.retryable) {
+      const serves = this.context.registry.serves(this.request.agentId);
+      if (!serves && this.request.useTunnel) return this.toTunnel();
+      if (serves && this.attempts < MAX_ATTEMPTS) {
+        this.abortDispatch = undefined;
+        return this.next();
+      }
     }
     if (this.answered) {
       this.done = true;

@@ -15,6 +15,13 @@ export interface AuthorizedProxyRequest {
   caller: CallerInfo;
   /** Records the answer's status in the proxy's duration metric. */
   observe(status: number): void;
+  /**
+   * Hands the request back to the proxy's tunnel path (this replica's streams or another
+   * replica's), which waits for what is left of the request's wait budget: for a request the
+   * direct route can no longer serve (the agent's connections here all went) and that no agent
+   * may have acted on. The route answers nothing after calling it. Absent for upgrades.
+   */
+  useTunnel?(): void;
 }
 
 export interface DirectRoute {

@@ -10,7 +10,7 @@ import type * as http from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from '../../../internal/log';
 import { messageBytes, type ValuesMap, type HeaderFrame } from '../../reverse_tunnel/protocol';
-import { encodeMakeRequestHeader, KUBERNETES_API_MAKE_REQUEST } from '../rpc';
+import { encodeMakeRequestHeader, KUBERNETES_API_MAKE_REQUEST, type CallerInfo } from '../rpc';
 import { proxyRequestDuration } from './metrics';
 import { TunnelNotFoundError, type Tunnel, type TunnelFinder } from '../../reverse_tunnel/server/registry';
 import { isImpersonationHeader, type AccessAs } from '../access_as';
@@ -150,9 +150,11 @@ export function createKubernetesApiProxy(options: KubernetesApiProxyOptions): Ku
     if (answeredCors(req, res, settings.server)) return;
     disableIdleTimeouts(req);
     const direct = options.directRoute && ((r: AuthorizedProxyRequest) => options.directRoute!.serve(r, req, res));
-    prepare(req, false, clientWait, options, settings, direct)
-      .then((prepared) => prepared && runHttpExchange(prepared, req, res, options))
-      .catch((err: unknown) => answerFailure(err, options, (e) => sendStatus(res, options.serverName, e), process.hrtime.bigint()));
+    const run = (prepared: Promise<PreparedRequest | undefined>) =>
+      prepared
+        .then((ready) => ready && runHttpExchange(ready, req, res, options))
+        .catch((err: unknown) => answerFailure(err, options, (e) => sendStatus(res, options.serverName, e), process.hrtime.bigint()));
+    void run(prepare(req, false, clientWait, options, settings, direct, run));
   };
   proxy.handleUpgrade = (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
     const clientWait = new ClientWaitSignal((onGone) => {
@@ -253,6 +255,8 @@ async function prepare(
   options: KubernetesApiProxyOptions,
   settings: ProxySettings,
   direct?: (request: AuthorizedProxyRequest) => boolean,
+  /** Runs a request the direct route hands back (AuthorizedProxyRequest.useTunnel). */
+  runTunnelled?: (prepared: Promise<PreparedRequest>) => void,
 ): Promise<PreparedRequest | undefined> {
   const startedAt = process.hrtime.bigint();
   const url = req.url ?? '/';
@@ -282,14 +286,41 @@ async function prepare(
     groups: authorization.user?.groups ?? [],
   };
   const path = withoutCredentialParameters('/' + url.slice(settings.prefix.length));
+  const authorized = { agentId: credential.agentId, path, caller, startedAt };
   // Served over a direct connection to the agent (http_tunnel): nothing more to prepare here.
-  if (direct?.({ agentId: credential.agentId, path, caller, observe: (status) => observe(startedAt, status, options, credential.agentId) }))
+  if (
+    direct?.({
+      agentId: credential.agentId,
+      path,
+      caller,
+      observe: (status) => observe(startedAt, status, options, credential.agentId),
+      useTunnel:
+        runTunnelled &&
+        (() => {
+          const leftMs = settings.waitMs - Number(process.hrtime.bigint() - startedAt) / 1e6;
+          runTunnelled(prepareTunnel(req, isUpgrade, clientWait, options, settings, authorized, Math.max(0, leftMs)));
+        }),
+    })
+  )
     return undefined;
+  return prepareTunnel(req, isUpgrade, clientWait, options, settings, authorized, settings.waitMs);
+}
+
+/** The tunnel path of an authorized request: a tunnel to the agent within waitMs, and the request's first frame. */
+async function prepareTunnel(
+  req: http.IncomingMessage,
+  isUpgrade: boolean,
+  clientWait: ClientWaitSignal,
+  options: KubernetesApiProxyOptions,
+  settings: ProxySettings,
+  { agentId, path, caller, startedAt }: { agentId: string; path: string; caller: CallerInfo; startedAt: bigint },
+  waitMs: number,
+): Promise<PreparedRequest> {
   // An idle tunnel here is claimed at once: no wait to abort, so no signal to build.
   const method = KUBERNETES_API_MAKE_REQUEST;
-  const signal = options.tunnels.hasIdleTunnel(credential.agentId, method) ? undefined : clientWait.signal();
+  const signal = options.tunnels.hasIdleTunnel(agentId, method) ? undefined : clientWait.signal();
   // Only a stream whose descriptor lists the Kubernetes API's method gets this request.
-  const tunnel = await options.tunnels.findTunnel(credential.agentId, settings.waitMs, signal, method);
+  const tunnel = await options.tunnels.findTunnel(agentId, waitMs, signal, method);
   const header = encodeMakeRequestHeader({
     http: {
       method: req.method ?? 'GET',
@@ -307,9 +338,9 @@ async function prepare(
     requestFrame: { requestInfo },
     startedAt,
     via: settings.via,
-    agentId: credential.agentId,
+    agentId,
     httpMethod,
-    waitMs: settings.waitMs,
+    waitMs,
     replayWaitMs: settings.replayWaitMs,
     clientWait,
     idempotent: !isUpgrade && IDEMPOTENT_METHODS.has(httpMethod),

@@ -40,6 +40,10 @@ export interface ConnectionContext {
   readonly suspect: boolean;
   /** Pings the peer now (unless a ping is already out); no answer within the timeout closes the connection. */
   probe(): void;
+  /** kas judged the peer dead (an unanswered ping, or its agentk process judged dead on another transport). */
+  readonly dead: boolean;
+  /** Judges the peer dead and closes the connection (its calls fail). */
+  close(): void;
 }
 
 /**
@@ -173,6 +177,10 @@ export class NativeGrpcServer implements GrpcServiceRegistrar {
         return liveness.pingOut;
       },
       probe: () => liveness.ping(),
+      get dead() {
+        return liveness.dead;
+      },
+      close: () => liveness.fail(),
       accepted: onAccepted,
     };
     sessionContexts.set(session, context);
@@ -233,7 +241,14 @@ export class NativeGrpcServer implements GrpcServiceRegistrar {
 }
 
 /** For a stream whose session kas no longer tracks (it is closing). */
-const DETACHED_CONTEXT: ConnectionContext = { id: 0, cache: new Map(), suspect: false, probe: () => undefined };
+const DETACHED_CONTEXT: ConnectionContext = {
+  id: 0,
+  cache: new Map(),
+  suspect: false,
+  probe: () => undefined,
+  dead: false,
+  close: () => undefined,
+};
 
 /** An h2 stream's own 'error' is seen as its 'close'; one shared listener for every stream. */
 const ignoreStreamError = (): void => undefined;
@@ -252,6 +267,7 @@ class ConnectionLiveness {
   private pingTimer: NodeJS.Timeout | undefined;
   private readonly checker: NodeJS.Timeout;
   private lastBytesRead = -1;
+  dead = false;
 
   constructor(
     private readonly session: http2.ServerHttp2Session,
@@ -271,7 +287,7 @@ class ConnectionLiveness {
       this.options.logger.warn('an agent connection did not answer a ping in time; closing it', {
         timeoutMs: this.options.keepaliveTimeoutMs,
       });
-      session.destroy();
+      this.fail();
     }, this.options.keepaliveTimeoutMs);
     const answered = () => {
       clearTimeout(this.pingTimer);
@@ -282,6 +298,12 @@ class ConnectionLiveness {
     } catch {
       answered(); // the session is going away: its close does the rest
     }
+  }
+
+  /** The peer is dead: its calls see the connection close with `dead` set (the tunnel registry tells the other transport). */
+  fail(): void {
+    this.dead = true;
+    this.session.destroy();
   }
 
   stop(): void {
@@ -392,6 +414,16 @@ export class ServerCall extends EventEmitter {
   /** Pings the call's connection now: a frozen peer's connection is closed within the ping timeout. */
   probeConnection(): void {
     this.connection.probe();
+  }
+
+  /** Whether kas closed the call's connection because it judged the peer dead. */
+  get connectionDead(): boolean {
+    return this.connection.dead;
+  }
+
+  /** Judges the call's peer dead: its connection closes, with every call on it. */
+  closeConnection(): void {
+    this.connection.close();
   }
 
   /** One request header, without building Metadata. */

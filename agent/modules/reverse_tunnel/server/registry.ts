@@ -33,6 +33,10 @@ export interface TunnelStream {
   readonly connectionSuspect?: boolean;
   /** Local streams: ping the connection now; a frozen agent's connection closes within the ping timeout. */
   probeConnection?(): void;
+  /** Local streams: kas closed the connection because it judged the agent dead (an unanswered ping). */
+  readonly connectionDead?: boolean;
+  /** Local streams: judge the agent dead and close the connection, with every stream on it. */
+  closeConnection?(): void;
 }
 
 /** Whether a stream's descriptor lists the method (a full path, /<service>/<method>). */
@@ -109,6 +113,8 @@ interface ReplicaState {
   connectedSince: Date;
   idle: number;
   busy: number;
+  /** Judged dead (by either transport), until a stream of it registers again. */
+  dead: boolean;
 }
 
 interface Waiter {
@@ -127,6 +133,7 @@ export class TunnelRegistry implements TunnelFinder {
   private readonly agents = new Map<string, AgentEntry>();
   private readonly removeMetricsSource = addTunnelCountSource(() => this.counts());
   private readonly registerListeners = new Set<(identity: AgentIdentity, stream: TunnelStream) => void>();
+  private readonly deadListeners = new Set<(agentId: string, instanceId: string) => void>();
 
   /** Adds a stream that just sent its descriptor. It leaves the registry by itself when it closes. */
   register(identity: AgentIdentity, descriptor: AgentDescriptor, stream: TunnelStream): void {
@@ -140,9 +147,40 @@ export class TunnelRegistry implements TunnelFinder {
     return () => this.registerListeners.delete(listener);
   }
 
+  /**
+   * An agentk process (instance id) judged dead by a liveness check of either transport (an
+   * unanswered HTTP/2 PING here, the reverse HTTP/1.1 transport's probe): its idle streams leave
+   * routing at once and their connections close, so its busy streams break and their requests
+   * follow the replay rules; then the listeners (the other transport) are told. A stream of the
+   * instance that registers later (it resumed) is routed to again.
+   */
+  instanceDead(agentId: string, instanceId: string): void {
+    const entry = this.agents.get(agentId);
+    const replica = entry?.replicas.get(instanceId);
+    if (replica) replica.dead = true;
+    for (const idle of entry ? [...entry.idle] : []) {
+      if (idle.replica.instanceId !== instanceId) continue;
+      this.dropIdle(entry!, idle);
+      if (idle.stream.closeConnection) idle.stream.closeConnection();
+      else idle.stream.destroy();
+    }
+    for (const listener of this.deadListeners) listener(agentId, instanceId);
+  }
+
+  /** Called when an agentk process is judged dead (see instanceDead); returns an unsubscribe. */
+  onInstanceDead(listener: (agentId: string, instanceId: string) => void): () => void {
+    this.deadListeners.add(listener);
+    return () => this.deadListeners.delete(listener);
+  }
+
   private place(identity: AgentIdentity, descriptor: AgentDescriptor, stream: TunnelStream): void {
     const entry = this.entryFor(identity);
     const replica = this.replicaFor(entry, descriptor);
+    replica.dead = false;
+    // A connection kas closed for an unanswered ping: the whole agentk process is judged dead, once.
+    stream.once('close', () => {
+      if (stream.connectionDead && !replica.dead) this.instanceDead(identity.agentId, replica.instanceId);
+    });
     const idle: IdleStream = { stream, descriptor, replica };
     const waiterIndex = entry.waiters.findIndex((w) => w.method === undefined || offersMethod(descriptor, w.method));
     if (waiterIndex >= 0) {
@@ -330,6 +368,7 @@ export class TunnelRegistry implements TunnelFinder {
         connectedSince: new Date(),
         idle: 0,
         busy: 0,
+        dead: false,
       };
       entry.replicas.set(instanceId, replica);
     }
