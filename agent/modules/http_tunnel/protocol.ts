@@ -84,8 +84,8 @@ export function decodeCallerHeader(value: string): CallerInfo {
 /** Responses up to this length (content-length) are written in one piece when complete. */
 const HOLD_COMPLETE_RESPONSE_BYTES = 256 * 1024;
 
-/** Whether raw response headers (undici's buffers, or Node's parser's strings) name a content-length within HOLD_COMPLETE_RESPONSE_BYTES. */
-export function smallContentLength(rawHeaders: ReadonlyArray<Buffer | string>): boolean {
+/** Whether undici's raw response headers name a content-length within HOLD_COMPLETE_RESPONSE_BYTES. */
+export function smallContentLength(rawHeaders: Buffer[]): boolean {
   for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
     const name = rawHeaders[i]!;
     if (name.length === 14 && name.toString('latin1').toLowerCase() === 'content-length') {

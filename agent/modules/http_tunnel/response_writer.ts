@@ -27,7 +27,7 @@ export class ResponseWriter {
    * each (profiled). Any other response flushes at the end of each turn, its head alone if no bytes
    * came: a watch may have none for minutes while its client waits for the head.
    */
-  headWritten(rawHeaders: ReadonlyArray<Buffer | string>): void {
+  headWritten(rawHeaders: Buffer[]): void {
     this.res.cork();
     this.holding = smallContentLength(rawHeaders);
     if (!this.holding) setImmediate(this.flushTurn);

@@ -1,5 +1,5 @@
-// Both ends: an upgraded request relayed between a raw client socket and the socket the HTTP client
-// (kas: http1_client.ts, agentk: undici) hands over after the 101 (kas: client ↔ agent connection; agentk: agent connection ↔ API server). An
+// Both ends: an upgraded request relayed between a raw client socket and the socket undici hands
+// over after the 101 (kas: client ↔ agent connection; agentk: agent connection ↔ API server). An
 // answer without the upgrade (a refusal) is written raw too, and ends with the connection.
 import * as http from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -41,7 +41,7 @@ export class UpgradeRelay implements Dispatcher.DispatchHandler {
     joinSockets(this.socket, upgraded);
   }
 
-  onHeaders(statusCode: number, rawHeaders: Buffer[] | string[], _resume: () => void, statusText: string): boolean {
+  onHeaders(statusCode: number, rawHeaders: Buffer[], _resume: () => void, statusText: string): boolean {
     if (statusCode < 200) return true;
     this.answered = true;
     this.hooks.answered(statusCode);

@@ -1,6 +1,6 @@
 // kas: the reverse HTTP/1.1 connections agents dialed in, per agent. Each connection is one
-// keep-alive HTTP/1.1 client connection on the dialed-in socket (http1_client.ts): one request at
-// a time, never queued behind another (a watch would hold it).
+// keep-alive HTTP/1.1 client connection (an undici Client whose `connect` hands out the dialed-in
+// socket, once): one request at a time, never queued behind another (a watch would hold it).
 //   take     an idle connection, now; or wait for one (agentk dials more when its idle ones run low)
 //   release  back to idle after a complete exchange
 //   detach   out of the pool for good: an upgraded request owns it, or it broke
@@ -20,16 +20,17 @@
 // gRPC tunnel's ping loses a connection of the process, suspect() probes it here at once.
 import type * as net from 'node:net';
 import type { Duplex } from 'node:stream';
+import type { Dispatcher } from 'undici';
+import { Client } from 'undici';
 import type { Logger } from '../../../internal/log';
 import { FIRST_BYTE_PROBE_MS } from '../../kubernetes_api/server/tunnel_exchange';
 import { DEFAULT_POOL_SETTINGS } from '../../reverse_tunnel/agent/pool';
 import { PROBE_HEADER, type HttpTunnelAgentMeta } from '../protocol';
-import { Http1ClientConnection, type ExchangeHandler } from './http1_client';
 import { httpTunnelCountSources, httpTunnelProbes, type HttpTunnelCounts } from './metrics';
 
 export interface HttpTunnelConnection {
   readonly agentId: string;
-  readonly client: Http1ClientConnection;
+  readonly client: Client;
   readonly socket: Duplex;
   readonly openedAt: number;
   state: 'idle' | 'busy' | 'draining' | 'gone';
@@ -90,6 +91,8 @@ export class HttpTunnelsGoneError extends Error {
   override name = 'HttpTunnelsGoneError';
 }
 
+/** Never used for an idle connection: kas closes what it recycles, agentk what it no longer needs. */
+const NO_IDLE_TIMEOUT_MS = 2 ** 31 - 1;
 const DEFAULT_MAX_AGE_MS = 2 * 3600_000;
 const DEFAULT_GRACE_MS = 10 * 60_000;
 // As the gRPC tunnel's HTTP/2 PING (reverse_tunnel/server/agent_server.ts): a probe of a silent
@@ -148,8 +151,23 @@ export class HttpTunnelRegistry {
 
   /** A connection agentk dialed and kas admitted: idle from now on. */
   add(agentId: string, socket: Duplex, meta: HttpTunnelAgentMeta | undefined): HttpTunnelConnection {
-    (socket as net.Socket).setNoDelay?.(true); // one write per request and per answer: nothing to coalesce
-    const client = new Http1ClientConnection(socket, `agent-${agentId}.kas-tunnel`);
+    let handedOut = false;
+    const client = new Client(`http://agent-${agentId}.kas-tunnel`, {
+      // The dialed-in socket, once: when it is gone, the connection is. Called back on the next
+      // tick: undici starts its connection from inside its dispatch loop, and a callback in the
+      // same turn leaves the first request unsent.
+      connect: (_options, callback) => {
+        if (handedOut) return process.nextTick(callback, new NoHttpTunnelError('the agent connection closed'), null);
+        handedOut = true;
+        process.nextTick(callback, null, socket as never);
+      },
+      pipelining: 1,
+      keepAliveTimeout: NO_IDLE_TIMEOUT_MS,
+      keepAliveMaxTimeout: NO_IDLE_TIMEOUT_MS,
+      // Watches and logs -f may stay quiet for as long as the client wants.
+      headersTimeout: 0,
+      bodyTimeout: 0,
+    });
     const instance = this.instanceOf(agentId, meta);
     const connection: HttpTunnelConnection = { agentId, client, socket, openedAt: Date.now(), state: 'idle', instance, awaitingSince: 0 };
     instance.connections.add(connection);
@@ -161,6 +179,7 @@ export class HttpTunnelRegistry {
       agent.idleTimeoutMs = meta.idleTimeoutMs ?? agent.idleTimeoutMs;
     }
     agent.all.add(connection);
+    // undici listens on the socket only once it sent a request on it: until then, this does.
     socket.on('error', () => socket.destroy());
     socket.once('close', () => this.detach(connection));
     this.makeIdle(agent, connection);
@@ -236,8 +255,7 @@ export class HttpTunnelRegistry {
   /** The exchange is complete: the connection takes the next request (or closes, when recycled). */
   release(connection: HttpTunnelConnection): void {
     if (connection.state === 'gone') return;
-    // Recycled, or agentk asked to close it after this answer.
-    if (connection.state === 'draining' || connection.client.destroyed) return this.close(connection);
+    if (connection.state === 'draining') return this.close(connection);
     const agent = this.agents.get(connection.agentId);
     if (agent) this.makeIdle(agent, connection);
   }
@@ -308,7 +326,8 @@ export class HttpTunnelRegistry {
   close(connection?: HttpTunnelConnection): void {
     if (connection) {
       this.detach(connection);
-      connection.client.destroy();
+      connection.client.destroy().catch(() => undefined); // nothing waits on it
+      connection.socket.destroy();
       return;
     }
     clearInterval(this.sweeper);
@@ -375,7 +394,7 @@ export class HttpTunnelRegistry {
     const [connection] = agent.idle.splice(index, 1) as [HttpTunnelConnection];
     connection.state = 'busy';
     probe.connection = connection;
-    const handler: ExchangeHandler = {
+    const handler: Dispatcher.DispatchHandler = {
       onConnect: () => undefined,
       onHeaders: () => true,
       onData: () => true,

@@ -1,12 +1,13 @@
 // kas: the proxy's direct route over reverse HTTP/1.1 connections (DirectRoute). The authorized
-// request goes out as it came, on one of the agent's idle connections (http1_client.ts: no
-// ClientRequest/IncomingMessage per request on kas's agent side); the answer streams back into
-// the client's response with backpressure. A request that finds the agent's
+// request goes out as it came, on one of the agent's idle connections, through undici's raw
+// dispatch handler (no ClientRequest/IncomingMessage per request on kas's agent side); the answer
+// streams back into the client's response with backpressure. A request that finds the agent's
 // connections all busy waits for one (agentk dials more as its idle ones run low), as a request
 // waits for a tunnel stream. With no connection of the agent on this kas the route declines, and
 // the proxy takes the tunnel (this replica's streams or another replica's).
 import type * as http from 'node:http';
 import type { Duplex } from 'node:stream';
+import type { Dispatcher } from 'undici';
 import type { Logger } from '../../../internal/log';
 import type { AuthorizedProxyRequest, DirectRoute } from '../../kubernetes_api/server/direct_route';
 import { hasNoBody, isForwardedRequestHeader, isForwardedResponseHeader } from '../../kubernetes_api/server/proxy';
@@ -20,7 +21,6 @@ import {
   type HttpTunnelConnection,
   type HttpTunnelRegistry,
 } from './connections';
-import type { ExchangeHandler } from './http1_client';
 import { httpTunnelRequests } from './metrics';
 import { UpgradeRelay } from '../upgrade_relay';
 
@@ -71,15 +71,15 @@ export function httpTunnelRoute(options: HttpTunnelRouteOptions): DirectRoute {
   };
 }
 
-/** The request's headers as kas forwards them (a flat name/value list), Via and the caller added. */
+/** The request's headers as kas forwards them (a flat name/value list for undici), Via and the caller added. */
 function outgoingHeaders(context: RouteContext, request: AuthorizedProxyRequest, req: http.IncomingMessage): string[] {
   const raw = req.rawHeaders;
   const out: string[] = [];
   let via: string | undefined;
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const name = raw[i]!.toLowerCase();
-    // upgrade: the client connection writes Connection and Upgrade itself from the request's
-    // `upgrade`; expect: kas's server already answered the 100.
+    // upgrade: undici writes Connection and Upgrade itself from the request's `upgrade`; expect:
+    // kas's server already answered the 100, and undici refuses the header.
     if (!isForwardedRequestHeader(name, false) || name === 'expect') continue;
     if (name === 'via') via = via ? `${via}, ${raw[i + 1]!}` : raw[i + 1]!;
     else out.push(name, raw[i + 1]!);
@@ -103,11 +103,11 @@ function callerHeader(request: AuthorizedProxyRequest): string {
 }
 
 /** The agent's response headers kas passes on, as a flat list for writeHead, kas's Via appended. */
-function incomingHeaders(raw: string[], via: string): string[] {
+function incomingHeaders(raw: Buffer[] | string[], via: string): string[] {
   const out: string[] = [];
   for (let i = 0; i + 1 < raw.length; i += 2) {
-    const name = raw[i]!;
-    if (isForwardedResponseHeader(name.toLowerCase())) out.push(name, raw[i + 1]!);
+    const name = raw[i]!.toString('latin1');
+    if (isForwardedResponseHeader(name.toLowerCase())) out.push(name, raw[i + 1]!.toString('latin1'));
   }
   out.push('via', via);
   return out;
@@ -120,7 +120,7 @@ function failureOf(err: unknown): KasError {
 }
 
 /** One request/response over a pooled connection. */
-class HttpExchange implements ExchangeHandler {
+class HttpExchange implements Dispatcher.DispatchHandler {
   private connection: HttpTunnelConnection | undefined;
   private abortDispatch: ((err?: Error) => void) | undefined;
   private resumeAgent: (() => void) | undefined;
@@ -212,7 +212,7 @@ class HttpExchange implements ExchangeHandler {
     if (this.done) abort(new HttpTunnelWaitAbortedError('the client left'));
   }
 
-  onHeaders(statusCode: number, rawHeaders: string[], resume: () => void, statusText: string): boolean {
+  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
     if (this.connection) this.context.registry.answered(this.connection);
     if (statusCode < 200) return true;
     this.answered = true;
@@ -297,7 +297,7 @@ class UpgradeExchange {
     this.context.registry.wait(this.request.agentId, this.context.waitMs, abort.signal).then(
       (connection) => {
         this.context.registry.detach(connection);
-        if (this.done) return connection.client.destroy();
+        if (this.done) return void connection.client.destroy().catch(() => undefined);
         const relay = new UpgradeRelay(this.socket, this.head, {
           answered: (status) => this.request.observe(status),
           failed: (err) => {
