@@ -52,6 +52,9 @@ export interface BenchKas {
   proxyUrl: string;
 }
 
+// One access_as object, as kas's authorizer returns its agent config's (agent_registry/authorize.ts).
+const ALLOWED = { allowed: true, accessAs: { agent: {} } } as const;
+
 /** A kas as the kas modules assemble it (both transports, the Kubernetes API proxy), every user allowed. */
 export async function startBenchKas(authenticateAgent: (token: string) => Promise<AuthenticatedAgent | undefined>): Promise<BenchKas> {
   const logger = createLogger({}, { level: 'error' });
@@ -67,7 +70,7 @@ export async function startBenchKas(authenticateAgent: (token: string) => Promis
     tunnels,
     serverName: 'kas-bench',
     logger,
-    authorizeUser: async () => ({ allowed: true, accessAs: { agent: {} } }),
+    authorizeUser: async () => ALLOWED,
     directRoute: httpTunnels.route,
   });
   const server = http.createServer(proxy);

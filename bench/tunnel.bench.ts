@@ -49,6 +49,12 @@ const QUICK = process.env.TUNNEL_BENCH_QUICK === '1';
 const STREAM_ONLY = process.env.TUNNEL_BENCH_STREAM === '1';
 /** TUNNEL_BENCH_LAYOUTS=1: also the bare kas-side client layouts of bench/experiments/kas_layouts.ts. */
 const LAYOUTS = process.env.TUNNEL_BENCH_LAYOUTS === '1';
+/**
+ * TUNNEL_BENCH_BASELINE=<dir>: another checkout of the project (`git archive main` unpacked, its
+ * node_modules linked); its kas and agentk run v2 as rows (e0) and (e0') of the same run, so a
+ * change is measured before and after under the same load.
+ */
+const BASELINE = process.env.TUNNEL_BENCH_BASELINE;
 
 export interface Children {
   processes: ChildProcess[];
@@ -220,14 +226,22 @@ function report(value: unknown): void {
 
 /** Set by prepareRoles(): the bundle of this file the roles run from. */
 let rolesBundle = '';
+/** The baseline checkout's roles bundle (TUNNEL_BENCH_BASELINE). */
+let baselineBundle = '';
 
 /** Bundles this file's roles; run() and other benches that start its paths call it first. */
 export function prepareRoles(): void {
   rolesBundle = bundleRoles(__filename, 'tunnel_bench_roles');
+  if (BASELINE) baselineBundle = bundleRoles(path.join(BASELINE, 'bench', 'tunnel.bench.ts'), 'tunnel_bench_roles_baseline');
 }
 
-function spawnRole<T>(children: Children, role: string, env: Record<string, string> = {}): Promise<{ child: ChildProcess; info: T }> {
-  const child = spawn(process.execPath, [...profileArgs(), rolesBundle], {
+function spawnRole<T>(
+  children: Children,
+  role: string,
+  env: Record<string, string> = {},
+  bundle = rolesBundle,
+): Promise<{ child: ChildProcess; info: T }> {
+  const child = spawn(process.execPath, [...profileArgs(), bundle], {
     env: { ...process.env, ...env, [ROLE_ENV]: role },
     stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
   });
@@ -377,7 +391,10 @@ async function withCpu<T>(
   return { result, cpu: { kasMs: (after[0]! - before[0]!) / result.requests, agentkMs: (after[1]! - before[1]!) / result.requests } };
 }
 
-/** `agentAddressVia`: where agentk dials instead of kas's agent listener (the wide-area bench's delay relay in front of it). */
+/**
+ * `agentAddressVia`: where agentk dials instead of kas's agent listener (the wide-area bench's
+ * delay relay in front of it). `bundle`: the roles bundle kas and agentk run from (the baseline's).
+ */
 export async function startTunnel(
   children: Children,
   kubeconfig: string,
@@ -385,12 +402,13 @@ export async function startTunnel(
   pids: Map<string, TunnelProcesses>,
   transport: 'grpc' | 'v2' = 'grpc',
   agentAddressVia: (agentAddress: string) => Promise<string> = async (address) => address,
+  bundle = rolesBundle,
 ): Promise<string> {
   const env = { TUNNEL_BENCH_TRANSPORT: transport };
-  const kas = await spawnRole<{ agentAddress: string; proxyUrl: string }>(children, 'kas', env);
+  const kas = await spawnRole<{ agentAddress: string; proxyUrl: string }>(children, 'kas', env, bundle);
   const dialed = await agentAddressVia(kas.info.agentAddress);
   const kasAddress = scheme === 'grpc' ? `grpc://${dialed}` : `ws://${dialed}/agentk-ws`;
-  const agentk = await spawnRole(children, 'agentk', { ...env, KAS_ADDRESS: kasAddress, BENCH_KUBECONFIG: kubeconfig });
+  const agentk = await spawnRole(children, 'agentk', { ...env, KAS_ADDRESS: kasAddress, BENCH_KUBECONFIG: kubeconfig }, bundle);
   pids.set(kas.info.proxyUrl, { kas: kas.child.pid!, agentk: agentk.child.pid! });
   await new Promise<void>((resolve) => {
     kas.child.once('message', () => resolve());
@@ -489,18 +507,19 @@ export default async function run(): Promise<string> {
       { name: '(c) kas + agentk, grpc://', url: await startTunnel(children, kubeconfig, 'grpc', pids), headers: USER_HEADER },
       { name: "(c') kas + agentk, ws://", url: await startTunnel(children, kubeconfig, 'ws', pids), headers: USER_HEADER },
     ].slice(0, QUICK ? 3 : 4);
-    paths.push(
-      {
-        name: '(e) kas + agentk, v2 (reverse HTTP/1.1) over tcp',
-        url: await startTunnel(children, kubeconfig, 'grpc', pids, 'v2'),
+    // Each baseline row right after this build's: both see about the same load.
+    for (const [scheme, name, baselineName] of [
+      ['grpc', '(e) kas + agentk, v2 (reverse HTTP/1.1) over tcp', '(e0) baseline (%s), v2 over tcp'],
+      ['ws', "(e') kas + agentk, v2 over ws:// (HTTP/1.1 upgrade)", "(e0') baseline (%s), v2 over ws://"],
+    ] as const) {
+      paths.push({ name, url: await startTunnel(children, kubeconfig, scheme, pids, 'v2'), headers: USER_HEADER });
+      if (!BASELINE) continue;
+      paths.push({
+        name: baselineName.replace('%s', BASELINE),
+        url: await startTunnel(children, kubeconfig, scheme, pids, 'v2', undefined, baselineBundle),
         headers: USER_HEADER,
-      },
-      {
-        name: "(e') kas + agentk, v2 over ws:// (HTTP/1.1 upgrade)",
-        url: await startTunnel(children, kubeconfig, 'ws', pids, 'v2'),
-        headers: USER_HEADER,
-      },
-    );
+      });
+    }
     paths.push({
       name: '(d) floor: two bare Node relays (HTTP/2 stream per request, undici)',
       url: await startFloor(children, upstream.info.url, pids),
@@ -668,7 +687,22 @@ function formatSection(
       '',
     );
   }
+  const baseline = rows.find((r) => r.name.startsWith('(e0)'));
+  if (v2 && baseline) {
+    const cpuSum = (r: BenchRow) => (r.cpu50 ? r.cpu50.kasMs + r.cpu50.agentkMs : NaN);
+    lines.push(
+      `This build against the baseline build, v2 over tcp: (e)/(e0) ${ratio(v2.c1.rps, baseline.c1.rps)} requests/s at 1 connection, ` +
+        `${ratio(v2.c50.rps, baseline.c50.rps)} at 50; p50 @1 ${fmt(v2.latency.p50, 3)} against ${fmt(baseline.latency.p50, 3)} ms; ` +
+        `CPU per request at 50 ${fmt(cpuSum(v2), 3)} against ${fmt(cpuSum(baseline), 3)} ms.`,
+      '',
+    );
+  }
   lines.push(
+    `Load average at the end: ${os
+      .loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' / ')}.`,
+    '',
     `logs -f style streaming, one ${LOG_MB} MiB response: direct ${fmt(stream.direct)} MB/s, through the tunnel (grpc://) ${fmt(stream.tunnel)} MB/s (${ratio(stream.tunnel, stream.direct)}), over ws:// ${fmt(stream.ws)} MB/s, ` +
       `v2 over tcp ${fmt(stream.v2)} MB/s (${ratio(stream.v2, stream.direct)}).`,
   );

@@ -5,6 +5,7 @@
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs/promises';
 import * as http from 'node:http';
+import * as net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import WebSocket from 'ws';
 import type { Agentk } from '../../../agent/agentk';
@@ -60,6 +61,20 @@ function startContractUpstream(): Promise<{ url: string; stop(): Promise<void> }
       }),
     ),
   );
+}
+
+/** A GET of /api/v1/pods with exactly these header lines (Node's client merges or refuses repeated ones), the whole answer. */
+function rawGet(proxyUrl: string, headers: string[]): Promise<string> {
+  const target = new URL(`${proxyUrl}/api/v1/pods`);
+  const lines = [`GET ${target.pathname} HTTP/1.1`, `host: ${target.host}`, 'connection: close'];
+  for (let i = 0; i + 1 < headers.length; i += 2) lines.push(`${headers[i]!}: ${headers[i + 1]!}`);
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(Number(target.port), target.hostname, () => socket.write(`${lines.join('\r\n')}\r\n\r\n`));
+    const chunks: Buffer[] = [];
+    socket.on('data', (c: Buffer) => chunks.push(c));
+    socket.on('end', () => resolve(Buffer.concat(chunks).toString('latin1')));
+    socket.on('error', reject);
+  });
 }
 
 /** The extension's reading of an answer, as its HTTP client does it. */
@@ -146,6 +161,15 @@ describe('kubernetes_api: the proxy contract (reference)', function () {
       assert.deepEqual([status.kind, status.reason, status.code], ['Status', 'Unauthorized', 401]);
       assert.equal(extensionCode(res), 'KAS_UNAUTHORIZED');
     }
+  });
+
+  it('refuses two Authorization headers even when both are valid, and reads the header whatever its case', async () => {
+    const valid = userAuth().authorization;
+    const twice = await rawGet(kas.proxyUrl, ['Authorization', valid, 'authorization', valid]);
+    assert.match(twice, /^HTTP\/1\.1 401 /);
+    assert.match(twice, new RegExp(`${KAS_UNAUTHORIZED_HEADER}: true`, 'i'));
+    const upper = await rawGet(kas.proxyUrl, ['AUTHORIZATION', valid]);
+    assert.match(upper, /^HTTP\/1\.1 200 /);
   });
 
   it("passes the cluster's 401 through without the marker, and the extension reads it as the cluster's", async () => {

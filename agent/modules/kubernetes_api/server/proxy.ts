@@ -263,9 +263,8 @@ async function prepare(
   if (!url.startsWith(settings.prefix) && `${url}/` !== settings.prefix) {
     throw new ProxyRefusal({ status: 400, message: `bad request: the Kubernetes API proxy serves paths under ${settings.prefix}` });
   }
-  // Two Authorization headers are refused, not resolved: node keeps only the first in req.headers.
-  const authorizations = req.headersDistinct.authorization ?? [];
-  const credential = authorizations.length === 1 ? parseProxyCredential(authorizations[0]) : undefined;
+  const authorizationHeader = soleAuthorization(req.rawHeaders);
+  const credential = authorizationHeader === undefined ? undefined : parseProxyCredential(authorizationHeader);
   if (!credential) {
     throw new ProxyRefusal({
       status: 401,
@@ -281,7 +280,7 @@ async function prepare(
   }
   const caller = {
     kind: credential.kind,
-    accessAsJson: JSON.stringify(authorization.accessAs),
+    accessAsJson: accessAsJson(authorization.accessAs),
     username: authorization.user?.username ?? '',
     groups: authorization.user?.groups ?? [],
   };
@@ -345,6 +344,35 @@ async function prepareTunnel(
     clientWait,
     idempotent: !isUpgrade && IDEMPOTENT_METHODS.has(httpMethod),
   };
+}
+
+/**
+ * The request's one Authorization header; undefined when there is none or more than one (two are
+ * refused, not resolved: node keeps only the first in req.headers). A scan of rawHeaders: the
+ * headersDistinct getter built an object of every header per request.
+ */
+function soleAuthorization(raw: string[]): string | undefined {
+  let found: string | undefined;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length !== 13 || name.toLowerCase() !== 'authorization') continue;
+    if (found !== undefined) return undefined;
+    found = raw[i + 1]!;
+  }
+  return found;
+}
+
+// An agent's access_as is one object of its config (agent_registry/authorize.ts) until the config
+// is replaced, which makes a new one: its JSON is made once per config, not per request.
+const accessAsJsonOf = new WeakMap<AccessAs, string>();
+
+function accessAsJson(accessAs: AccessAs): string {
+  let json = accessAsJsonOf.get(accessAs);
+  if (json === undefined) {
+    json = JSON.stringify(accessAs);
+    accessAsJsonOf.set(accessAs, json);
+  }
+  return json;
 }
 
 async function authorize(
