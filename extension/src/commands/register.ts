@@ -27,7 +27,7 @@ export function registerCommands(
   agentsView: vscode.TreeView<AgentsNode>,
 ): vscode.Disposable[] {
   const diagnostics = vscode.languages.createDiagnosticCollection('kubernetesAgents.agentConfig');
-  const portForwards = new PortForwards();
+  const portForwards = new PortForwards(services.model.forwards);
   const target = <K extends AgentsNode['kind']>(arg: unknown, ...kinds: K[]) => argumentOrSelection(arg, agentsView.selection, kinds);
   const handlers: Record<string, (...args: unknown[]) => Promise<unknown>> = {
     addConnection: (args) => addConnection(services, isPlainObject(args) ? args : {}),
@@ -52,7 +52,7 @@ export function registerCommands(
         const pod = target(node, 'pod');
         if (pod) await portForwards.start(services, pod);
       }),
-    stopPortForward: () => reportFailure(services, 'Stop Port Forward', () => portForwards.stopOne()),
+    stopPortForward: (node) => reportFailure(services, 'Stop Port Forward', () => portForwards.stop(target(node, 'portForward'))),
     startLocalPair: () => reportFailure(services, 'Start Local Pair', () => localPair.start()),
     stopLocalPair: () => reportFailure(services, 'Stop Local Pair', () => localPair.stop()),
   };

@@ -1,14 +1,15 @@
 // Open Terminal (exec into a container through kas, in a Pseudoterminal) and Port Forward
-// (a local port to a pod port through kas, listed in the status bar, each stoppable). The
+// (a local port to a pod port through kas, listed in the status bar and the Agents view, each stoppable). The
 // streams themselves (streams/) know nothing of VS Code; this file only binds them to it.
 import * as vscode from 'vscode';
 import { userMessage } from '../kas_client/errors';
 import { podName, type ClusterParts, type Pod } from '../kas_client/kube_client';
 import type { Services } from '../services';
 import { ExecSession } from '../streams/exec_session';
-import { endText, PortForward } from '../streams/port_forward';
+import { endText } from '../streams/port_forward';
+import type { PortForwardList } from '../streams/port_forward_list';
 import { containerNames } from '../trees/format';
-import type { ContainerNode, PodNode } from '../trees/nodes';
+import type { ContainerNode, PodNode, PortForwardNode } from '../trees/nodes';
 
 async function clusterParts(services: Services, connectionId: string, agentId: string): Promise<ClusterParts> {
   const session = await services.sessions.get(connectionId);
@@ -99,18 +100,20 @@ export function openAttachTerminal(
   vscode.window.createTerminal({ name: `Attach ${title}`, pty: terminal.pty }).show();
 }
 
-/** Active forwards, shown in the status bar; each can be stopped from there or the palette. */
+/**
+ * Starts and stops forwards; the list itself is the model's (the Agents view shows it), and
+ * this shows it in the status bar too. Each forward stops from its tree row, the status bar or the palette.
+ */
 export class PortForwards implements vscode.Disposable {
-  private readonly forwards = new Set<PortForward>();
   private readonly item = vscode.window.createStatusBarItem(vscode.StatusBarAlignment.Left, 50);
+  private readonly unsubscribe: () => void;
 
-  constructor() {
-    this.item.command = 'kubernetesAgents.stopPortForward';
+  constructor(private readonly list: PortForwardList) {
+    // An argument that is no tree node: the command then asks which forward, rather than
+    // stopping the one that happens to be selected in the Agents view.
+    this.item.command = { command: 'kubernetesAgents.stopPortForward', title: 'Stop Port Forward', arguments: [{ pick: true }] };
+    this.unsubscribe = list.onDidChange(() => this.render());
     this.render();
-  }
-
-  get active(): readonly PortForward[] {
-    return [...this.forwards];
   }
 
   async start(services: Services, node: PodNode): Promise<void> {
@@ -123,50 +126,46 @@ export class PortForwards implements vscode.Disposable {
     });
     if (!remote) return;
     const [localText, remoteText] = remote.includes(':') ? remote.split(':') : [remote, remote];
-    const forward = new PortForward(
+    const forward = await this.list.start(
       () => clusterParts(services, node.connectionId, node.agentId),
       { namespace: node.namespace, pod: podName(node.pod), remotePort: Number(remoteText), localPort: Number(localText) },
-      (state) => {
-        if (state.lastError) services.output.appendLine(`Port forward ${forward.label}: ${state.lastError}`);
-        if (state.status === 'ended' && state.endReason !== 'STOPPED' && this.forwards.delete(forward)) {
-          void vscode.window.showWarningMessage(`Port forward ${forward.label} ended: ${endText(state.endReason ?? 'STOPPED')}.`);
-        }
-        this.render();
+      {
+        onError: (ended, message) => services.output.appendLine(`Port forward ${ended.label}: ${message}`),
+        onEnded: (ended, state) =>
+          void vscode.window.showWarningMessage(`Port forward ${ended.label} ended: ${endText(state.endReason ?? 'STOPPED')}.`),
       },
     );
-    await forward.start();
-    this.forwards.add(forward);
-    this.render();
     void vscode.window.showInformationMessage(`Forwarding ${forward.label}`, 'Open in Browser').then((choice) => {
       if (choice) void vscode.env.openExternal(vscode.Uri.parse(`http://127.0.0.1:${forward.state.localPort}/`));
     });
   }
 
-  async stopOne(): Promise<void> {
-    const picked = await vscode.window.showQuickPick(
-      this.active.map((forward) => ({ label: forward.label, description: `${forward.state.activeConnections} open`, forward })),
-      { title: 'Stop Port Forward' },
-    );
-    if (!picked) return;
-    await picked.forward.stop();
-    this.forwards.delete(picked.forward);
-    this.render();
+  /** The forward of a tree row, else one picked from the list. */
+  async stop(node?: PortForwardNode): Promise<void> {
+    const forward =
+      node?.forward ??
+      (
+        await vscode.window.showQuickPick(
+          this.list.all.map((f) => ({ label: f.label, description: `${f.state.activeConnections} open`, forward: f })),
+          { title: 'Stop Port Forward' },
+        )
+      )?.forward;
+    if (forward) await this.list.stop(forward);
   }
 
   private render(): void {
-    const count = this.forwards.size;
+    const forwards = this.list.all;
+    const count = forwards.length;
     if (count === 0) return void this.item.hide();
-    const waiting = [...this.forwards].filter((f) => f.state.status === 'reconnecting').length;
+    const waiting = forwards.filter((f) => f.state.status === 'reconnecting').length;
     this.item.text = `$(plug) ${count} port forward${count === 1 ? '' : 's'}${waiting ? ` (${waiting} reconnecting)` : ''}`;
-    this.item.tooltip = [...this.forwards]
-      .map((f) => `${f.label}${f.state.status === 'reconnecting' ? ' — waiting for the agent' : ''}`)
-      .join('\n');
+    this.item.tooltip = forwards.map((f) => `${f.label}${f.state.status === 'reconnecting' ? ' — waiting for the agent' : ''}`).join('\n');
     this.item.show();
   }
 
   dispose(): void {
-    for (const forward of this.forwards) void forward.stop();
-    this.forwards.clear();
+    this.unsubscribe();
+    void this.list.stopAll();
     this.item.dispose();
   }
 }

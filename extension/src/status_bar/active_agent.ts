@@ -38,7 +38,7 @@ export class ActiveAgentStatus implements vscode.Disposable {
   }
 
   private fromNode(node: AgentsNode | undefined): void {
-    if (!node || node.kind === 'message') return;
+    if (!node || node.kind === 'message' || node.kind === 'portForwards' || node.kind === 'portForward') return;
     this.active = {
       connectionId: node.connectionId,
       agentId: node.kind === 'connection' ? undefined : node.kind === 'agent' ? node.agent.id : node.agentId,

@@ -12,6 +12,7 @@ import type { Keyed, WatchFeed } from '../cache/watch_feed';
 import { userMessage } from '../kas_client/errors';
 import type { AgentInfo } from '../kas_client/kas_api';
 import { podName, type KubeClient, type KubeObject, type Pod } from '../kas_client/kube_client';
+import { PortForwardList } from '../streams/port_forward_list';
 import { containerNames } from './format';
 import type {
   AgentNode,
@@ -23,6 +24,8 @@ import type {
   MessageNode,
   NamespaceNode,
   PodNode,
+  PortForwardNode,
+  PortForwardsNode,
   ResourceNode,
 } from './nodes';
 import { nodeId, ownsPods } from './nodes';
@@ -65,15 +68,26 @@ export class AgentsModel {
   private readonly held = new Map<string, Subscription>();
   private readonly namespaceFilters = new Map<string, ReadonlySet<string>>();
   private readonly agentPolls = new Map<string, NodeJS.Timeout>();
+  /** The window's port-forwards, listed above the connections while there are any. */
+  readonly forwards = new PortForwardList();
 
   constructor(private readonly deps: AgentsModelDeps) {
     this.agents = new SwrCache<AgentInfo[]>(() => deps.onChange(), deps.maxAgeMs, Date.now, sameJson);
     this.caches = new ResourceCaches((connectionId, agentId) => this.kube(connectionId, agentId));
+    this.forwards.onDidChange(() => deps.onChange());
   }
 
   children(node?: AgentsNode): AgentsNode[] {
-    if (!node) return this.deps.connections().map(toConnectionNode);
+    if (!node) {
+      const forwards = this.forwards.all;
+      const connections = this.deps.connections().map(toConnectionNode);
+      return forwards.length === 0
+        ? connections
+        : [{ kind: 'portForwards', count: forwards.length } satisfies PortForwardsNode, ...connections];
+    }
     switch (node.kind) {
+      case 'portForwards':
+        return this.forwards.all.map((forward): PortForwardNode => ({ kind: 'portForward', forward }));
       case 'connection':
         return this.agentNodes(node);
       case 'agent':

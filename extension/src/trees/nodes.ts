@@ -8,6 +8,7 @@ import { kindId, type KindInfo } from '../cache/kinds';
 import { summarise } from '../dashboard/summarise';
 import type { AgentInfo } from '../kas_client/kas_api';
 import { podName, type KubeObject, type Pod } from '../kas_client/kube_client';
+import type { PortForward } from '../streams/port_forward';
 import { containerNames, formatAge, podPhase, podStatusText, readyText, restartCount } from './format';
 import { isOwnerKind } from './ownership';
 import { podHealth, POD_HEALTH_ICONS } from './pod_health';
@@ -86,8 +87,28 @@ export interface ResourceNode {
   under?: string;
 }
 
+/** Above the connections while any port-forward is active: the forwards of the window. */
+export interface PortForwardsNode {
+  kind: 'portForwards';
+  count: number;
+}
+export interface PortForwardNode {
+  kind: 'portForward';
+  forward: PortForward;
+}
+
 export type AgentsNode =
-  ConnectionNode | AgentNode | NamespaceNode | GroupNode | KindListNode | ResourceNode | PodNode | ContainerNode | MessageNode;
+  | ConnectionNode
+  | AgentNode
+  | NamespaceNode
+  | GroupNode
+  | KindListNode
+  | ResourceNode
+  | PodNode
+  | ContainerNode
+  | MessageNode
+  | PortForwardsNode
+  | PortForwardNode;
 
 export interface NodePresentation {
   id: string;
@@ -122,6 +143,11 @@ export function nodeId(node: AgentsNode): string {
       return `${node.under ?? `c/${node.connectionId}/a/${node.agentId}/n/${node.namespace}`}/p/${node.podName}/k/${node.container}`;
     case 'message':
       return `${node.parentId}/msg`;
+    case 'portForwards':
+      return 'pf';
+    case 'portForward':
+      // A listening local address is unique in the window.
+      return `pf/${node.forward.target.localHost ?? '127.0.0.1'}:${node.forward.state.localPort}`;
   }
 }
 
@@ -153,7 +179,40 @@ export function present(node: AgentsNode, now: number): NodePresentation {
       return { id: nodeId(node), label: node.container, contextValue: 'container', icon: { id: 'package' }, collapsible: false };
     case 'message':
       return presentMessage(node);
+    case 'portForwards':
+      return {
+        id: nodeId(node),
+        label: 'Port Forwards',
+        description: String(node.count),
+        contextValue: 'kubernetesAgents.portForwards',
+        icon: { id: 'plug' },
+        collapsible: true,
+        expanded: true,
+      };
+    case 'portForward':
+      return presentPortForward(node);
   }
+}
+
+function presentPortForward(node: PortForwardNode): NodePresentation {
+  const { forward } = node;
+  const { status, activeConnections, totalConnections, lastError } = forward.state;
+  const reconnecting = status === 'reconnecting';
+  return {
+    id: nodeId(node),
+    label: forward.label,
+    description: reconnecting ? 'reconnecting: waiting for the agent' : `${status} · ${activeConnections} open`,
+    tooltip: [
+      `Port forward ${forward.label}`,
+      `Status: ${status}   Connections: ${activeConnections} open, ${totalConnections} in all`,
+      lastError ? `Last error: ${lastError}` : undefined,
+    ]
+      .filter((line): line is string => line !== undefined)
+      .join('\n'),
+    contextValue: `kubernetesAgents.portForward.${status}`,
+    icon: reconnecting ? { id: 'sync~spin', color: 'charts.yellow' } : { id: 'plug', color: 'charts.green' },
+    collapsible: false,
+  };
 }
 
 function presentAgent(node: AgentNode): NodePresentation {
