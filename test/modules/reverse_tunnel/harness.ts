@@ -56,12 +56,15 @@ export interface Upstream {
   server: http.Server;
   /** How many times each POST body arrived. */
   posts: Map<string, number>;
+  /** The close code and reason of each upstream WebSocket as its 'close' event reports them (the client's, when the client closed first). */
+  webSocketCloses: Array<{ code: number; reason: string }>;
   stop(): Promise<void>;
 }
 
 /**
  * Echoes requests as JSON (POSTs are counted per body in `posts`); /stream writes a line every
- * 100 ms for 1 s; /watch writes a line every 200 ms until the client leaves; upgrades are WebSocket echo.
+ * 100 ms for 1 s; /watch writes a line every 200 ms until the client leaves; upgrades are WebSocket echo,
+ * except the text message `close <code> <reason> after <n>`: n bytes in 64 KiB binary messages, then a close.
  */
 export async function startUpstream(): Promise<Upstream> {
   const posts = new Map<string, number>();
@@ -95,15 +98,24 @@ export async function startUpstream(): Promise<Upstream> {
     socket.on('end', () => socket.end());
     socket.on('error', () => socket.destroy());
   });
+  const webSocketCloses: Upstream['webSocketCloses'] = [];
   webSockets.on('connection', (ws, req) => {
     ws.send(`hello ${req.headers['impersonate-user'] ?? 'agent'}`);
-    ws.on('message', (data, isBinary) => ws.send(isBinary ? data : `echo: ${data.toString()}`, { binary: isBinary }));
+    ws.on('message', (data, isBinary) => {
+      const close = isBinary ? null : /^close (\d+) (.*) after (\d+)$/.exec(data.toString());
+      if (!close) return ws.send(isBinary ? data : `echo: ${data.toString()}`, { binary: isBinary });
+      const chunk = Buffer.alloc(64 * 1024, 'b');
+      for (let left = Number(close[3]); left > 0; left -= chunk.length) ws.send(chunk.subarray(0, Math.min(left, chunk.length)));
+      ws.close(Number(close[1]), close[2]);
+    });
+    ws.on('close', (code, reason) => webSocketCloses.push({ code, reason: reason.toString() }));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     server,
     posts,
+    webSocketCloses,
     stop: () =>
       new Promise<void>((resolve) => {
         for (const client of webSockets.clients) client.terminate();
