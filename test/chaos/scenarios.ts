@@ -222,17 +222,19 @@ const SOCKET_DEADLINE_SLACK_MS = 5_000;
 /** kas's descriptors after the sockets are gone: the load's own connections come and go by this many. */
 const FD_BASELINE_SLACK = 25;
 
-function heldSockets(slow: boolean): Scenario {
+/** The sockets on every listener of the pair's kas, or (replica mode) on kas-1's private API. */
+function heldSockets(slow: boolean, privateApi = false): Scenario {
   const count = slow ? 200 : 2_000;
   const what = slow ? 'slow' : 'idle';
+  const where = privateApi ? 'on the private API' : 'per listener';
   return {
-    name: slow ? '200 slow-header sockets per listener (a byte a second)' : '2,000 idle TCP connections per listener',
-    replicas: false,
+    name: slow ? `200 slow-header sockets ${where} (a byte a second)` : `2,000 idle TCP connections ${where}`,
+    replicas: privateApi,
     async inject({ system }) {
       const failures: string[] = [];
       const notes: string[] = [];
       const pid = system.kas[0]!.pid!;
-      const targets = listeners(system, false);
+      const targets = privateApi ? listeners(system, true).filter((l) => l.name.startsWith('private API')) : listeners(system, false);
       const before = fdCensus(pid);
       const held: HeldSockets[] = [];
       const census = new HeldByKas(
@@ -446,6 +448,8 @@ export const SCENARIOS: Scenario[] = [
   killRedis,
   killTunnelReplica,
   badInputOn(true, 'bad input on the private API'),
+  heldSockets(false, true),
+  heldSockets(true, true),
 ];
 
 export const SMOKE_SCENARIOS: Scenario[] = [killAgentk, garbageBytes];
