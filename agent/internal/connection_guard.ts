@@ -3,9 +3,11 @@
 // connection must finish its handshake (TLS, the HTTP/2 preface and SETTINGS, or the WebSocket
 // upgrade) within handshakeTimeoutMs and be authenticated (kas accepted one of its calls) within
 // authenticationTimeoutMs of being accepted; at most maxUnauthenticated connections may be
-// waiting for that at once, and a connection past the cap is closed at accept. So descriptors
-// cannot be exhausted from outside: an attacker without a token holds at most the cap, each for
-// at most the authentication timeout.
+// waiting for that at once: a connection accepted at the cap closes the oldest waiting one. So
+// descriptors cannot be exhausted from outside (an attacker without a token holds at most the
+// cap, each for at most the authentication timeout), and silent sockets holding every place do
+// not lock agents out (an agent authenticates within a few round trips; to push it out, a
+// stranger would have to open the cap's worth of connections in that time).
 import type { Socket } from 'node:net';
 import { peerKey } from './listen';
 
@@ -48,16 +50,16 @@ export class ConnectionGuard {
     private readonly onClosed: (reason: GuardEnd) => void = () => undefined,
   ) {}
 
-  /** Starts both deadlines for a fresh connection; false (and the socket destroyed) when the cap is reached. */
+  /** Starts both deadlines for a fresh connection (closing the oldest waiting one at the cap); false when the socket is already gone. */
   admit(socket: Socket): boolean {
     const key = peerKey(socket);
     if (key === undefined) {
       socket.destroy(); // already gone
       return false;
     }
-    if (this.pending.size >= this.settings.maxUnauthenticated) {
-      this.end(socket, 'over_capacity');
-      return false;
+    for (const [oldestKey, oldest] of this.pending) {
+      if (this.pending.size < this.settings.maxUnauthenticated) break;
+      this.expire(oldestKey, oldest, 'over_capacity'); // insertion order: the first waited longest
     }
     const entry: Pending = { socket };
     entry.handshake = setTimeout(() => this.expire(key, entry, 'handshake_timeout'), this.settings.handshakeTimeoutMs);

@@ -11,7 +11,7 @@ export interface HttpTimeouts {
   readHeaderTimeoutMs: number;
   /** How long a keep-alive connection may wait for its next request. */
   idleTimeoutMs: number;
-  /** Connections still waiting for their first request's headers at once; more are closed at accept. */
+  /** Connections still waiting for their first request's headers at once; past it, the oldest waiting is closed. */
   maxPendingConnections: number;
 }
 
@@ -65,32 +65,38 @@ export function peerKey(socket: Socket): string | undefined {
 
 /**
  * Destroys a connection whose first request's headers are not complete `ms` after it was accepted
- * (the TLS handshake counts), and one accepted while `max` others are still waiting for theirs: so
- * sockets that send nothing hold at most `max` descriptors, each for at most `ms`, and kas keeps
- * accepting (a backlog full of them would delay legitimate connections past their own deadline).
+ * (the TLS handshake counts), and, when one is accepted while `max` others are still waiting for
+ * theirs, the oldest of those: so sockets that send nothing hold at most `max` descriptors, each
+ * for at most `ms`, kas keeps accepting (a backlog full of them would delay legitimate connections
+ * past their own deadline), and silent sockets holding every place do not lock clients out (a
+ * client sends its headers within a round trip; to push it out, a stranger would have to open
+ * `max` connections in that time).
  */
 function armFirstRequestDeadline(server: http.Server, ms: number, max: number): void {
-  const deadlines = new Map<string, NodeJS.Timeout>();
+  const deadlines = new Map<string, { socket: Socket; timer: NodeJS.Timeout }>();
   const keyOf = peerKey;
   server.on('connection', (socket: Socket) => {
     const key = keyOf(socket);
     if (key === undefined) return;
-    if (deadlines.size >= max) {
-      socket.destroy();
-      return;
+    for (const [oldestKey, oldest] of deadlines) {
+      if (deadlines.size < max) break;
+      clearTimeout(oldest.timer);
+      deadlines.delete(oldestKey); // insertion order: the first waited longest
+      oldest.socket.destroy();
     }
     const timer = setTimeout(() => socket.destroy(), ms);
-    deadlines.set(key, timer);
+    const entry = { socket, timer };
+    deadlines.set(key, entry);
     socket.once('close', () => {
       clearTimeout(timer);
-      if (deadlines.get(key) === timer) deadlines.delete(key);
+      if (deadlines.get(key) === entry) deadlines.delete(key);
     });
   });
   const headersArrived = (req: http.IncomingMessage) => {
     const key = keyOf(req.socket);
-    const timer = key === undefined ? undefined : deadlines.get(key);
-    if (timer === undefined) return;
-    clearTimeout(timer);
+    const entry = key === undefined ? undefined : deadlines.get(key);
+    if (entry === undefined) return;
+    clearTimeout(entry.timer);
     deadlines.delete(key!);
   };
   server.on('request', headersArrived);

@@ -81,7 +81,7 @@ export interface KasConfig {
       handshakeTimeoutMs: number;
       /** A connection on which kas accepted no call this long after accept is closed. */
       authenticationTimeoutMs: number;
-      /** Connections waiting to authenticate at once; more are closed at accept. */
+      /** Connections waiting to authenticate at once; one accepted past it closes the oldest waiting. */
       maxUnauthenticatedConnections: number;
       tls?: TlsFiles;
     };

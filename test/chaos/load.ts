@@ -98,8 +98,13 @@ export interface LoadSummary {
   recoveryMs: number | undefined;
 }
 
+/** The requests of a scenario: those that ended after it began (the ones in flight at its fault included) and started before its end. */
+export function inWindow(r: RequestRecord, from: number, to: number): boolean {
+  return r.endedAt >= from && r.startedAt < to;
+}
+
 export function summarize(records: RequestRecord[], from: number, to: number, faultAt: number | undefined): LoadSummary {
-  const window = records.filter((r) => r.startedAt >= from && r.startedAt < to);
+  const window = records.filter((r) => inWindow(r, from, to));
   const failedByOutcome: Record<string, number> = {};
   let ok = 0;
   let maxLatencyMs = 0;

@@ -61,6 +61,11 @@ export class ChaosSystem {
     return path.join(this.dataDir, 'kas-tls', 'ca.crt');
   }
 
+  /** The replicas' shared private API secret (replica mode only): like a token, never in a log or kas's data. */
+  get privateApiSecret(): string | undefined {
+    return this.options.replicas ? PRIVATE_API_SECRET : undefined;
+  }
+
   get configRepo(): string {
     return path.join(this.dataDir, 'config-repo');
   }

@@ -115,7 +115,7 @@ describe('agent port: unauthenticated connections are bounded', function () {
     await closed;
   });
 
-  it(`holds at most ${CAP} unauthenticated connections; the rest are closed at once`, async () => {
+  it(`holds at most ${CAP} unauthenticated connections; past the cap, the oldest are closed at once`, async () => {
     const many = await Promise.all(Array.from({ length: CAP * 3 }, () => open()));
     await until(() => many.filter((s) => !s.destroyed).length <= CAP, 10_000, 'the sockets past the cap to close');
     const stillOpen = many.filter((s) => !s.destroyed).length;
@@ -124,6 +124,41 @@ describe('agent port: unauthenticated connections are bounded', function () {
     const metrics = await (await fetch(`http://${kas.observabilityAddress}/metrics`)).text();
     const overCapacity = /kas_agent_connections_closed_unauthenticated_total\{reason="over_capacity"\} (\d+)/.exec(metrics)?.[1];
     assert.ok(Number(overCapacity) >= CAP * 3 - CAP, `over_capacity closures counted: ${overCapacity}`);
+  });
+
+  it(`lets an agent in while strangers hold all ${CAP} places: the oldest waiting connection is closed for it`, async () => {
+    const strangers = [];
+    // One at a time: kas admits them in this order, so the first is the oldest.
+    for (let i = 0; i < CAP; i++) strangers.push(await open());
+    await new Promise((resolve) => setTimeout(resolve, 100)); // kas admitted the last one too
+    assert.ok(
+      strangers.every((s) => !s.destroyed),
+      'all held',
+    );
+    const session = http2.connect(`http://${kas.agentAddress}`);
+    session.on('error', () => undefined);
+    try {
+      const stream = session.request({
+        ':method': 'POST',
+        ':path': CONNECT_METHOD_PATH,
+        'content-type': 'application/grpc',
+        te: 'trailers',
+        authorization: `Bearer ${agentToken}`,
+      });
+      stream.on('error', () => undefined);
+      const headers = await new Promise<http2.IncomingHttpHeaders>((resolve, reject) => {
+        stream.once('response', resolve);
+        stream.once('close', () => reject(new Error('kas closed the agent connection')));
+      });
+      assert.equal(headers['grpc-status'], undefined, 'accepted, not refused');
+      await closedWithin(strangers[0]!, 5_000);
+      assert.ok(
+        strangers.slice(1).every((s) => !s.destroyed),
+        'only the oldest stranger made room',
+      );
+    } finally {
+      session.destroy();
+    }
   });
 
   it('keeps an agent connection open past the deadlines once kas accepted its call', async () => {

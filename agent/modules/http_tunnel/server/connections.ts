@@ -22,6 +22,7 @@ import type * as net from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { Client } from 'undici';
+import { setAwakeTimeout, type AwakeTimeout } from '../../../internal/awake_timeout';
 import type { Logger } from '../../../internal/log';
 import { FIRST_BYTE_PROBE_MS } from '../../kubernetes_api/server/tunnel_exchange';
 import { DEFAULT_POOL_SETTINGS } from '../../reverse_tunnel/agent/pool';
@@ -58,7 +59,7 @@ interface AgentInstance {
 interface Probe {
   /** Bytes read on each of the instance's connections when it started. */
   bytesAtStart: Map<HttpTunnelConnection, number>;
-  timer: NodeJS.Timeout;
+  timer: AwakeTimeout;
   /** The connection the probe request went on (none when the instance had no idle one). */
   connection?: HttpTunnelConnection;
   answered: boolean;
@@ -270,7 +271,7 @@ export class HttpTunnelRegistry {
     instance.connections.delete(connection);
     if (instance.probe && instance.probe.connection === connection) instance.probe.connection = undefined;
     if (instance.connections.size === 0) {
-      if (instance.probe) clearTimeout(instance.probe.timer);
+      instance.probe?.timer.cancel();
       this.instances.delete(instance.key);
     }
     const agent = this.agents.get(connection.agentId);
@@ -385,7 +386,12 @@ export class HttpTunnelRegistry {
     if (instance.probe || instance.connections.size === 0) return;
     const bytesAtStart = new Map<HttpTunnelConnection, number>();
     for (const connection of instance.connections) bytesAtStart.set(connection, bytesReadOf(connection));
-    const probe: Probe = { bytesAtStart, answered: false, timer: setTimeout(() => this.judge(instance, probe), this.keepaliveTimeoutMs) };
+    // Time kas itself was stalled does not count against the agentk (awake_timeout.ts).
+    const probe: Probe = {
+      bytesAtStart,
+      answered: false,
+      timer: setAwakeTimeout(() => this.judge(instance, probe), this.keepaliveTimeoutMs),
+    };
     probe.timer.unref();
     instance.probe = probe;
     const agent = this.agents.get([...instance.connections][0]!.agentId);
@@ -410,7 +416,7 @@ export class HttpTunnelRegistry {
   }
 
   private settleProbe(instance: AgentInstance, probe: Probe): void {
-    clearTimeout(probe.timer);
+    probe.timer.cancel();
     instance.probe = undefined;
     instance.heardAt = Date.now();
   }

@@ -10,6 +10,7 @@ import { Status, type Metadata, type MethodDefinition, type ServiceDefinition } 
 import * as http2 from 'node:http2';
 import type * as net from 'node:net';
 import { EventEmitter } from 'node:events';
+import { setAwakeTimeout, type AwakeTimeout } from '../../../internal/awake_timeout';
 import type { Logger } from '../../../internal/log';
 import {
   GRPC_CONTENT_TYPE,
@@ -264,7 +265,7 @@ const sessionContexts = new WeakMap<http2.ServerHttp2Session, ConnectionContext>
  * Silence is measured by the socket's bytesRead, so a busy connection is never pinged.
  */
 class ConnectionLiveness {
-  private pingTimer: NodeJS.Timeout | undefined;
+  private pingTimer: AwakeTimeout | undefined;
   private readonly checker: NodeJS.Timeout;
   private lastBytesRead = -1;
   dead = false;
@@ -283,14 +284,15 @@ class ConnectionLiveness {
   ping(): void {
     const { session } = this;
     if (this.pingTimer || session.closed || session.destroyed) return;
-    this.pingTimer = setTimeout(() => {
+    // Time kas itself was stalled does not count against the agent (awake_timeout.ts).
+    this.pingTimer = setAwakeTimeout(() => {
       this.options.logger.warn('an agent connection did not answer a ping in time; closing it', {
         timeoutMs: this.options.keepaliveTimeoutMs,
       });
       this.fail();
     }, this.options.keepaliveTimeoutMs);
     const answered = () => {
-      clearTimeout(this.pingTimer);
+      this.pingTimer?.cancel();
       this.pingTimer = undefined;
     };
     try {
@@ -308,7 +310,7 @@ class ConnectionLiveness {
 
   stop(): void {
     clearInterval(this.checker);
-    clearTimeout(this.pingTimer);
+    this.pingTimer?.cancel();
     this.pingTimer = undefined;
   }
 
