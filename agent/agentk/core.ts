@@ -15,7 +15,7 @@ import type {
 } from '../module/modagent';
 import { listenerList } from '../module/listener_list';
 import { ShutdownStack } from '../module/shutdown_stack';
-import { collectWhenIdle } from './memory';
+import { collectWhenIdle, tuneOwnProcess } from './memory';
 import { dialKas, type AgentProtocol, type KasConnection } from '../modules/reverse_tunnel/agent/dial';
 import { TunnelPool, type PoolSettings, type PoolStats } from '../modules/reverse_tunnel/agent/pool';
 import { tunnelServiceDispatch, type TunnelService } from '../modules/reverse_tunnel/agent/services';
@@ -43,8 +43,9 @@ export interface AgentkOptions {
   podNamespace?: string;
   poolSettings?: Partial<PoolSettings>;
   /**
-   * A full heap collection after start-up and whenever the pool goes idle after work (memory.ts):
-   * for the agentk program, which owns its process; not for an agentk inside another program.
+   * A full heap collection after start-up and whenever the pool goes idle after work, and V8
+   * settings that keep memory down (memory.ts): for the agentk program, which owns its process;
+   * not for an agentk inside another program.
    */
   collectWhenIdle?: boolean;
   /**
@@ -75,6 +76,7 @@ export interface Agentk {
 
 export async function startAgentkCore(options: AgentkOptions, modules: readonly AgentkModule[], version: string): Promise<Agentk> {
   const logger = options.logger;
+  if (options.collectWhenIdle) tuneOwnProcess();
   const inCluster = !options.kubeconfig && isInCluster(process.env);
   const serviceAccountDir = options.serviceAccountDir ?? SERVICE_ACCOUNT_DIR;
   const kubeConfig = await loadKubeConfig(options, inCluster ? serviceAccountDir : undefined);
