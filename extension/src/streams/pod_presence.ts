@@ -43,8 +43,13 @@ export class PodPresenceWatch {
     this.running ??= this.loop();
   }
 
-  /** A stream through kas broke: read the pod again now instead of waiting for the watch. */
+  /**
+   * A stream through kas broke: read the pod again now instead of waiting for the watch. The
+   * caller has stopped trusting the last verdict (a forward says "reconnecting" meanwhile), so the
+   * next one is reported even when it is the same.
+   */
   recheck(): void {
+    this.presence = undefined;
     this.wake.abort();
   }
 
