@@ -49,6 +49,13 @@ describe('agent dashboard page in a browser (real CSP, generated data)', functio
 
   const chipCount = (kind: string, status: string) =>
     dashboard.page.locator(`.chip[data-kind="${kind}"][data-status="${status}"] .count`).textContent();
+  // Fills the filter and waits for the frame that drew it: the title alone can match the frame
+  // before (two filters with the same number of pods), and the rows would then be the old ones.
+  const setFilter = async (text: string) => {
+    const drawn = Number(await dashboard.page.evaluate(() => document.body.dataset.renders));
+    await dashboard.page.locator('#filter').fill(text);
+    await dashboard.page.waitForFunction((before) => Number(document.body.dataset.renders) > before, drawn);
+  };
   const waitForTitle = (text: string) =>
     dashboard.page.waitForFunction((expected) => document.getElementById('table-title')?.textContent === expected, text);
 
@@ -82,19 +89,19 @@ describe('agent dashboard page in a browser (real CSP, generated data)', functio
       .evaluateAll((rows) => rows.map((r) => (r as HTMLElement).dataset.status));
     assert.ok(statuses.length > 0 && statuses.every((s) => s === 'CrashLoopBackOff'));
     await dashboard.page.locator('.card-title[data-kind="Pod"]').click();
-    await dashboard.page.locator('#filter').fill('app-0042');
+    await setFilter('app-0042');
     await waitForTitle('Pods · 10');
     assert.equal(await dashboard.page.locator('#table .row:not([hidden])').count(), 10);
     assert.equal(await dashboard.page.locator('#table .row[hidden][id]').count(), 0, 'spare rows keep no stale id');
-    await dashboard.page.locator('#filter').fill('no-such-pod');
+    await setFilter('no-such-pod');
     await dashboard.page.locator('#empty', { hasText: 'No pods match the filter.' }).waitFor();
-    await dashboard.page.locator('#filter').fill('');
+    await setFilter('');
     await waitForTitle('Pods · 5000');
   });
 
   it('opens a deployment in the drawer: detail, YAML, its ReplicaSet and pods, and actions posted', async () => {
     await dashboard.page.locator('.card-title[data-kind="Deployment"]').click();
-    await dashboard.page.locator('#filter').fill('app-0003');
+    await setFilter('app-0003');
     await waitForTitle('Deployments · 1');
     await dashboard.page.locator('#table .row').first().click();
     const opened = (await dashboard.posted()).filter((m) => m.type === 'openDetail').at(-1) as { ref?: { uid: string } } | undefined;
@@ -160,7 +167,7 @@ describe('agent dashboard page in a browser (real CSP, generated data)', functio
     await dashboard.page.locator('#drawer').waitFor({ state: 'hidden' });
     assert.equal(await dashboard.page.evaluate(() => document.activeElement?.id), 'table');
     await dashboard.page.locator('.card-title[data-kind="Pod"]').click();
-    await dashboard.page.locator('#filter').fill('app-0007');
+    await setFilter('app-0007');
     await waitForTitle('Pods · 10');
     await dashboard.page.locator('#table').focus();
     await dashboard.page.keyboard.press('Home');
@@ -207,14 +214,14 @@ describe('agent dashboard page in a browser (real CSP, generated data)', functio
       totalBefore - gone.size,
     );
     for (const status of statuses) assert.equal(await chipCount('Pod', status), String(expected.get(status)), `Pods ${status}`);
-    await dashboard.page.locator('#filter').fill('app-0100');
+    await setFilter('app-0100');
     await waitForTitle(`Pods · ${subset.filter((p) => p.name.startsWith('app-0100') && !gone.has(p.uid)).length}`);
     const shown = await dashboard.page
       .locator('#table .row:not([hidden])')
       .evaluateAll((rows) => rows.map((r) => [r.querySelector('.cell')!.textContent, (r as HTMLElement).dataset.status]));
     const byName = new Map(subset.map((p) => [p.name, current.get(p.uid)]));
     for (const [name, status] of shown) assert.equal(status, byName.get(name!), `${name} shows its last status`);
-    await dashboard.page.locator('#filter').fill('');
+    await setFilter('');
   });
 
   it('shows kas unreachable and clears it when the data flows again; shows the agent’s health', async () => {
