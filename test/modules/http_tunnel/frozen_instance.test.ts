@@ -22,6 +22,7 @@ import {
   type FetchResult,
   type Kas,
 } from '../reverse_tunnel/harness';
+import { eventually } from '../../support/eventually';
 
 const FROZEN = 'agentk-frozen';
 const SLOW_MS = 60_000;
@@ -46,14 +47,6 @@ function routesOf(kas: Kas, podName: string): { v2: number; grpc: number } {
   const v2 = kas.httpTunnels.instancesOf(AGENT_ID).find((i) => i.podName === podName);
   const grpc = kas.registry.connectedAgents()[0]?.replicas.find((r) => r.podName === podName);
   return { v2: v2 ? v2.idle + v2.busy : 0, grpc: grpc?.idleTunnels ?? 0 };
-}
-
-async function eventually(check: () => boolean, what: string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 /** A request whose outcome can be looked at before it settles. */

@@ -26,17 +26,10 @@ import {
   waitForIdleTunnels,
   type Kas,
 } from '../reverse_tunnel/harness';
+import { eventually } from '../../support/eventually';
 
 const FAST_BACKOFF = { initialMs: 50, maxMs: 200, factor: 1.6, jitter: 0.2, resetAfterMs: 25_000 };
 const META = { version: 'test', podName: 'p', podNamespace: 'n', instanceId: 'i' };
-
-async function eventually(check: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 async function requestsOverV2(): Promise<number> {
   const metric = await register.getSingleMetric('kas_http_tunnel_requests_total')?.get();
@@ -46,14 +39,6 @@ async function requestsOverV2(): Promise<number> {
 async function probes(result: string): Promise<number> {
   const metric = await register.getSingleMetric('kas_http_tunnel_probes_total')?.get();
   return metric?.values.find((v) => v.labels['result'] === result)?.value ?? 0;
-}
-
-async function eventuallyAsync(check: () => Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 async function connectionsAccepted(): Promise<number> {
@@ -167,7 +152,7 @@ describe('http_tunnel: transport v2 (reverse HTTP/1.1)', function () {
   it('dials only minIdle (2) connections at start, and scaleUpStep (10) more once a request holds one', async () => {
     const accepted = await connectionsAccepted();
     const { kas } = await kasWithAgentk();
-    await eventuallyAsync(
+    await eventually(
       async () => (await agentkConnections('dialing')) === 0 && (await agentkConnections('idle')) === 2,
       'agentk to finish dialing',
     );
@@ -241,7 +226,7 @@ describe('http_tunnel: transport v2 (reverse HTTP/1.1)', function () {
     const answered = await probes('answered');
     const closed = await probes('agent_closed');
     let seen = 0;
-    await eventuallyAsync(async () => (seen = (await probes('answered')) - answered) >= 5, 'five answered probes');
+    await eventually(async () => (seen = (await probes('answered')) - answered) >= 5, 'five answered probes');
     assert.equal(upstreamRequests, 0, 'no probe reached the Kubernetes API');
     assert.equal((await connectionsAccepted()) - accepted, 0, 'agentk dialed no replacement for a probed connection');
     assert.equal((await probes('agent_closed')) - closed, 0, 'the live agentk was not judged dead');

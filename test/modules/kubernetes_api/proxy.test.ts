@@ -12,16 +12,13 @@ import { KAS_VERSION } from '../../../agent/internal/version';
 import { KAS_UNAUTHORIZED_HEADER } from '../../../agent/shared/kas_api';
 import {
   AGENT_ID,
-  makeTempDir,
   request,
   startAgentk,
   startKas,
-  startUpstream,
   userAuth,
+  useUpstreamKubeconfig,
   waitForIdleTunnels,
-  writeKubeconfig,
   type Kas,
-  type Upstream,
 } from '../reverse_tunnel/harness';
 
 interface Echo {
@@ -32,19 +29,7 @@ interface Echo {
 }
 
 describe('tunnel: requests through kas and agentk', function () {
-  let upstream: Upstream;
-  let dir: string;
-  let kubeconfig: string;
-
-  before(async () => {
-    upstream = await startUpstream();
-    dir = await makeTempDir();
-    kubeconfig = await writeKubeconfig(dir, upstream.url);
-  });
-  after(async () => {
-    await upstream.stop();
-    await fs.rm(dir, { recursive: true, force: true });
-  });
+  const env = useUpstreamKubeconfig();
 
   const transports: Array<{ name: string; tls: boolean; ws: boolean }> = [
     { name: 'grpc://', tls: false, ws: false },
@@ -64,11 +49,11 @@ describe('tunnel: requests through kas and agentk', function () {
         caPem = ca?.certPem;
         let caFile: string | undefined;
         if (caPem) {
-          caFile = path.join(dir, `ca-${transport.name.replace(/\W/g, '')}.pem`);
+          caFile = path.join(env.dir, `ca-${transport.name.replace(/\W/g, '')}.pem`);
           await fs.writeFile(caFile, caPem);
         }
         kas = await startKas({ tlsCa: ca });
-        agentk = await startAgentk({ kasAddress: transport.ws ? kas.wsAddress : kas.grpcAddress, kubeconfig, caFile });
+        agentk = await startAgentk({ kasAddress: transport.ws ? kas.wsAddress : kas.grpcAddress, kubeconfig: env.kubeconfig, caFile });
         await waitForIdleTunnels(kas.registry);
       });
       after(async () => {

@@ -9,17 +9,15 @@ import type { Agentk } from '../../../agent/agentk';
 import type { TunnelTransport } from '../../../agent/module/modagent';
 import { createCertificateAuthority } from '../../../agent/internal/tls';
 import {
-  makeTempDir,
   startAgentk,
   startKas,
-  startUpstream,
   useTunnelTransport,
   userAuth,
+  useUpstreamKubeconfig,
   waitForIdleTunnels,
-  writeKubeconfig,
   type Kas,
-  type Upstream,
 } from '../reverse_tunnel/harness';
+import { eventually } from '../../support/eventually';
 
 interface Closed {
   code: number;
@@ -27,29 +25,9 @@ interface Closed {
   bytes: number;
 }
 
-async function eventually(what: string, check: () => boolean, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 describe('tunnel: a WebSocket close through kas and agentk', function () {
   this.timeout(60_000);
-  let upstream: Upstream;
-  let dir: string;
-  let kubeconfig: string;
-
-  before(async () => {
-    upstream = await startUpstream();
-    dir = await makeTempDir();
-    kubeconfig = await writeKubeconfig(dir, upstream.url);
-  });
-  after(async () => {
-    await upstream.stop();
-    await fs.rm(dir, { recursive: true, force: true });
-  });
+  const env = useUpstreamKubeconfig();
 
   for (const transport of ['v2', 'grpc'] as TunnelTransport[]) {
     describe(`on ${transport}, over TLS`, () => {
@@ -61,10 +39,10 @@ describe('tunnel: a WebSocket close through kas and agentk', function () {
       before(async () => {
         const ca = createCertificateAuthority();
         caPem = ca.certPem;
-        const caFile = path.join(dir, `ca-${transport}.pem`);
+        const caFile = path.join(env.dir, `ca-${transport}.pem`);
         await fs.writeFile(caFile, caPem);
         kas = await startKas({ tlsCa: ca });
-        agentk = await startAgentk({ kasAddress: kas.grpcAddress, kubeconfig, caFile });
+        agentk = await startAgentk({ kasAddress: kas.grpcAddress, kubeconfig: env.kubeconfig, caFile });
         await waitForIdleTunnels(kas.registry);
       });
       after(async () => {
@@ -92,12 +70,12 @@ describe('tunnel: a WebSocket close through kas and agentk', function () {
       }
 
       it("the client's close code and reason reach the upstream, whose answer comes back", async () => {
-        const before = upstream.webSocketCloses.length;
+        const before = env.upstream.webSocketCloses.length;
         const { ws, closed } = await open();
         ws.close(4001, 'client bye');
         assert.deepEqual(await closed, { code: 4001, reason: 'client bye', bytes: 0 });
-        await eventually('the upstream to see the close', () => upstream.webSocketCloses.length > before);
-        assert.deepEqual(upstream.webSocketCloses.slice(before), [{ code: 4001, reason: 'client bye' }]);
+        await eventually(() => env.upstream.webSocketCloses.length > before, 'the upstream to see the close');
+        assert.deepEqual(env.upstream.webSocketCloses.slice(before), [{ code: 4001, reason: 'client bye' }]);
       });
 
       it("the upstream's close code and reason reach the client after 8 MB it read slowly", async () => {

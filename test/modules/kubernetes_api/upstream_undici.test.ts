@@ -13,6 +13,7 @@ import * as path from 'node:path';
 import type { Agentk } from '../../../agent/agentk';
 import { createCertificateAuthority, issueServerCertificate } from '../../../agent/internal/tls';
 import { makeTempDir, startAgentk, startKas, userAuth, waitForIdleTunnels, type Kas } from '../reverse_tunnel/harness';
+import { eventually } from '../../support/eventually';
 
 const UPSTREAM_TOKEN = 'plain-http-sa-token';
 const BIG_RESPONSE_BYTES = 16 * 1024 * 1024;
@@ -158,14 +159,6 @@ function headerValues(raw: string[], name: string): string[] {
   const values: string[] = [];
   for (let i = 0; i + 1 < raw.length; i += 2) if (raw[i]!.toLowerCase() === name) values.push(raw[i + 1]!);
   return values;
-}
-
-async function eventually(check: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 /** kas and an agentk that reaches the Kubernetes API through this kubeconfig, tunnels ready. */

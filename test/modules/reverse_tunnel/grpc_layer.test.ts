@@ -49,6 +49,7 @@ import {
   waitForIdleTunnels,
   writeKubeconfig,
 } from './harness';
+import { eventually } from '../../support/eventually';
 
 const DESCRIPTOR: ConnectRequest = {
   descriptor: {
@@ -78,14 +79,6 @@ function statusOf(
     call.on('error', () => undefined);
     call.on('status', resolve);
   });
-}
-
-async function eventually(check: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 describe('tunnel: the gRPC wire format', () => {

@@ -170,6 +170,22 @@ export function useUpstreamFixture(): UpstreamFixture {
   return fixture;
 }
 
+/** For a describe block: an upstream, a temporary directory and a kubeconfig pointing at the
+ * upstream, made before its tests and removed after them. Read the fields inside hooks and tests. */
+export function useUpstreamKubeconfig(): { upstream: Upstream; dir: string; kubeconfig: string } {
+  const made = {} as { upstream: Upstream; dir: string; kubeconfig: string };
+  before(async () => {
+    made.upstream = await startUpstream();
+    made.dir = await makeTempDir();
+    made.kubeconfig = await writeKubeconfig(made.dir, made.upstream.url);
+  });
+  after(async () => {
+    await made.upstream?.stop();
+    if (made.dir) await fs.rm(made.dir, { recursive: true, force: true });
+  });
+  return made;
+}
+
 export async function writeKubeconfig(dir: string, server: string, options: { caPem?: string; token?: string } = {}): Promise<string> {
   const file = path.join(dir, 'kubeconfig.yaml');
   const cluster: Record<string, string | boolean> = { server };

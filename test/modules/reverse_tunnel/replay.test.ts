@@ -32,6 +32,7 @@ import {
   waitForIdleTunnels,
   type Kas,
 } from './harness';
+import { eventually } from '../../support/eventually';
 
 type StockCall = grpc.ClientDuplexStream<ConnectRequest, ConnectResponse>;
 
@@ -80,14 +81,6 @@ async function timed<T>(work: Promise<T>): Promise<{ value: T; ms: number }> {
   const started = Date.now();
   const value = await work;
   return { value, ms: Date.now() - started };
-}
-
-async function eventually(check: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 describe('tunnel: replay rules', function () {

@@ -22,17 +22,9 @@ import {
   waitForIdleTunnels,
   type Kas,
 } from './harness';
+import { eventually } from '../../support/eventually';
 
 const FAST_BACKOFF = { initialMs: 100, maxMs: 400, factor: 1.6, jitter: 0.2, resetAfterMs: 25_000 };
-
-async function eventually(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 // Run on both transports in every run (the other suites take TUNNEL_TRANSPORT), so the gRPC
 // tunnel stays covered while v2 is the default.
