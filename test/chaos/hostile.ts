@@ -157,19 +157,22 @@ export async function requestWithAuthorization(
 }
 
 /**
- * Credential shapes and what each listener must do with them: `refuse`, or `either` where the
+ * Credential shapes and what each listener must do with them: `refuse`; `either` where the
  * shape holds the valid user token and accepting it is a leniency, not a hole (the REST API takes
  * the bare user token and also its `pat:<id>:` form, whatever the id; an auth scheme or prefix
- * in another case).
+ * in another case); `accept` for a valid credential of that listener (the proxy's CI job access,
+ * `ci:<agent id>:<job token>`; the REST API serves users, never a CI job).
  */
+export type TokenVerdict = 'refuse' | 'either' | 'accept';
+
 export interface TokenShape {
   name: string;
   value: Buffer | undefined;
-  proxy: 'refuse' | 'either';
-  api: 'refuse' | 'either';
+  proxy: TokenVerdict;
+  api: TokenVerdict;
 }
 
-export function tokenShapes(agentId: number, userToken: string): TokenShape[] {
+export function tokenShapes(agentId: number, userToken: string, ciJobToken: string): TokenShape[] {
   const b = (text: string) => Buffer.from(text, 'utf8');
   return [
     { name: 'no header', value: undefined, proxy: 'refuse', api: 'refuse' },
@@ -183,6 +186,9 @@ export function tokenShapes(agentId: number, userToken: string): TokenShape[] {
     { name: 'ci: wrong token', value: b(`Bearer ci:${agentId}:wrong`), proxy: 'refuse', api: 'refuse' },
     { name: 'ci: a user token', value: b(`Bearer ci:${agentId}:${userToken}`), proxy: 'refuse', api: 'refuse' },
     { name: 'ci: empty', value: b('Bearer ci::'), proxy: 'refuse', api: 'refuse' },
+    { name: 'ci: valid job token', value: b(`Bearer ci:${agentId}:${ciJobToken}`), proxy: 'accept', api: 'refuse' },
+    { name: 'pat: a CI job token', value: b(`Bearer pat:${agentId}:${ciJobToken}`), proxy: 'refuse', api: 'refuse' },
+    { name: 'ci: job token, other agent', value: b(`Bearer ci:${agentId + 1000}:${ciJobToken}`), proxy: 'refuse', api: 'refuse' },
     { name: '100 KiB token', value: b(`Bearer pat:${agentId}:${'x'.repeat(100 * 1024)}`), proxy: 'refuse', api: 'refuse' },
     { name: 'non-ASCII token', value: b(`Bearer pat:${agentId}:tökén-✓-${userToken.slice(0, 8)}`), proxy: 'refuse', api: 'refuse' },
     { name: 'wrong case PAT:', value: b(`Bearer PAT:${agentId}:${userToken}`), proxy: 'either', api: 'either' },

@@ -297,18 +297,20 @@ const tokens: Scenario = {
     const failures: string[] = [];
     const notes: string[] = [];
     const [proxy, api, , agent] = listeners(system, false);
-    const { agentId, userToken } = system.tokens;
+    const { agentId, userToken, ciJobToken } = system.tokens;
+    const ciCredential = Buffer.from(`Bearer ci:${agentId}:${ciJobToken}`);
     for (const [target, urlPath, kind] of [
       [proxy!, '/k8s-proxy/api/v1/namespaces', 'proxy'],
       [api!, '/api/v1/agents', 'api'],
     ] as const) {
       const seen: string[] = [];
-      for (const shape of tokenShapes(agentId, userToken)) {
+      for (const shape of tokenShapes(agentId, userToken, ciJobToken)) {
         // The REST API takes the bare user token; its pat: form is the proxy's.
         const status = await requestWithAuthorization(target, urlPath, shape.value, 25_000);
         seen.push(`${shape.name} ${status}`);
         const refused = status === '401' || status === '403' || status === '429' || status === '400' || status === '431';
         if (shape[kind] === 'refuse' && !refused) failures.push(`${target.name}: ${shape.name} answered ${status}`);
+        if (shape[kind] === 'accept' && status !== '200') failures.push(`${target.name}: ${shape.name} answered ${status}, not 200`);
       }
       notes.push(`${target.name}: ${seen.join(', ')}`);
       // 300 different bogus tokens at once: are repeated failures slowed down or refused (429)?
@@ -320,6 +322,12 @@ const tokens: Scenario = {
       const limited = burst.filter((s) => s === '429').length;
       notes.push(`${target.name}: 300 bogus tokens → ${limited} answered 429`);
       if (limited === 0) failures.push(`${target.name}: 300 failed credentials in a burst, none rate limited`);
+      if (kind === 'proxy') {
+        // The address and the agent id are now refused: a valid CI job must still get through.
+        const status = await requestWithAuthorization(target, urlPath, ciCredential, 25_000);
+        notes.push(`${target.name}: ci: valid job token right after the burst ${status}`);
+        if (status !== '200') failures.push(`${target.name}: a valid CI job token after the burst answered ${status}, not 200`);
+      }
     }
     const agentShapes = ['', 'wrong', `${system.tokens.agentToken}x`, system.tokens.agentToken.toUpperCase(), 'x'.repeat(100 * 1024)];
     const agentSeen: string[] = [];

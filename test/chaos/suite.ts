@@ -1,7 +1,8 @@
 // Runs fault scenarios against the system under load and judges each: a crash, a request past its
 // deadline, a long stream left hanging, memory or descriptors grown without bound, or more failed
 // requests than were in flight on the process that died, fail it. Also greps every log and kas's
-// data dir for tokens and the private API secret. run.ts (npm run chaos) and the smoke test use it.
+// data dir for every token the suite used (user, agent, CI job) and the private API secret.
+// run.ts (npm run chaos) and the smoke test use it.
 import { mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -138,20 +139,35 @@ async function runScenario(scenario: Scenario, system: ChaosSystem, load: Load):
   return { name: scenario.name, load: summary, streams: streamEnds, samples, crashes, notes: info.notes, failures };
 }
 
-/** No token in any log line or in kas's data dir (it keeps hashes only). */
-function grepTokens(system: ChaosSystem): string[] {
-  const secrets: Array<[string, string]> = [
+/** What the grep looks for, named for its report: every credential the suite used, and the private API secret. */
+export type Secret = [what: string, value: string];
+
+function secretsOf(system: ChaosSystem): Secret[] {
+  return [
     ['user token', system.tokens.userToken],
     ['agent token', system.tokens.agentToken],
-    ...(system.privateApiSecret ? [['private API secret', system.privateApiSecret] as [string, string]] : []),
+    ['CI job token', system.tokens.ciJobToken],
+    ...(system.privateApiSecret ? [['private API secret', system.privateApiSecret] as Secret] : []),
   ];
+}
+
+function grepTokens(system: ChaosSystem): string[] {
+  return grepSecrets(system.logDir, path.join(system.dataDir, 'kas'), secretsOf(system));
+}
+
+/**
+ * No secret in any log line (`*.log` in `logDir`) or in any file below `dataDir` (kas keeps
+ * hashes only): one line per secret and file that holds it. An empty secret is a defect of the
+ * caller (it would match everything), so it is reported rather than skipped.
+ */
+export function grepSecrets(logDir: string, dataDir: string, secrets: Secret[]): string[] {
   const files = [
-    ...readdirSync(system.logDir)
+    ...readdirSync(logDir)
       .filter((f) => f.endsWith('.log'))
-      .map((f) => path.join(system.logDir, f)),
-    ...walk(path.join(system.dataDir, 'kas')),
+      .map((f) => path.join(logDir, f)),
+    ...walk(dataDir),
   ];
-  const leaks: string[] = [];
+  const leaks: string[] = secrets.filter(([, secret]) => secret === '').map(([what]) => `${what} is empty: nothing to look for`);
   for (const file of files) {
     const text = readFileSync(file, 'latin1');
     for (const [what, secret] of secrets) if (secret && text.includes(secret)) leaks.push(`${what} in ${file}`);

@@ -3,11 +3,12 @@
 // agentk and the clients expect it. The data dir is made by the local pair itself (startLocalPair:
 // config repository, tokens, TLS) and reused. Replica mode adds a real redis-server, a second kas
 // sharing the data and repository, and a TCP balancer in front of both agent listeners.
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { stringify } from 'yaml';
-import { startLocalPair } from '../../agent/devtools/local_pair/index';
+import { LOCAL_PROJECT_ID, startLocalPair } from '../../agent/devtools/local_pair/index';
 import { createLogger } from '../../agent/internal/log';
+import { UserTokenStore } from '../../agent/modules/agent_registry/user_tokens';
 import { TcpBalancer } from '../modules/replicas/harness';
 import { Proc, freePort } from './procs';
 
@@ -36,6 +37,8 @@ export interface Tokens {
   proxyToken: string;
   userToken: string;
   agentToken: string;
+  /** A CI job token of the config project (authorized implicitly, as in the reference); sent as ci:<agent id>:<token>. */
+  ciJobToken: string;
 }
 
 export class ChaosSystem {
@@ -163,15 +166,19 @@ export class ChaosSystem {
   private async prepareData(): Promise<void> {
     const logger = createLogger({ component: 'chaos-prepare' }, { write: () => undefined });
     const pair = await startLocalPair({ dataDir: this.dataDir, freePorts: true, logger });
+    await pair.stop();
+    // As `kas user-token create --ci-project` does, before any kas of the suite reads the store.
+    const ciJob = await new UserTokenStore(path.join(this.dataDir, 'kas')).create(
+      { kind: 'ci_job', project: LOCAL_PROJECT_ID },
+      'chaos-ci-job',
+    );
     this.tokens = {
       agentId: pair.agentId,
       proxyToken: `pat:${pair.agentId}:${pair.userToken}`,
       userToken: pair.userToken,
-      agentToken: '',
+      agentToken: readFileSync(path.join(this.dataDir, 'agentk-token'), 'utf8').trim(),
+      ciJobToken: ciJob.token,
     };
-    await pair.stop();
-    const { readFileSync } = await import('node:fs');
-    this.tokens.agentToken = readFileSync(path.join(this.dataDir, 'agentk-token'), 'utf8').trim();
   }
 
   private async startRedis(): Promise<void> {

@@ -43,6 +43,19 @@ function connect(address: string): Promise<net.Socket> {
   });
 }
 
+/** A reverse tunnel Connect call on `session` with this Authorization header; its stream errors are the test's to judge. */
+function connectCall(session: http2.ClientHttp2Session, authorization: string): http2.ClientHttp2Stream {
+  const stream = session.request({
+    ':method': 'POST',
+    ':path': CONNECT_METHOD_PATH,
+    'content-type': 'application/grpc',
+    te: 'trailers',
+    authorization,
+  });
+  stream.on('error', () => undefined);
+  return stream;
+}
+
 async function until(condition: () => boolean, ms: number, what: string): Promise<void> {
   const deadline = Date.now() + ms;
   while (!condition()) {
@@ -138,14 +151,7 @@ describe('agent port: unauthenticated connections are bounded', function () {
     const session = http2.connect(`http://${kas.agentAddress}`);
     session.on('error', () => undefined);
     try {
-      const stream = session.request({
-        ':method': 'POST',
-        ':path': CONNECT_METHOD_PATH,
-        'content-type': 'application/grpc',
-        te: 'trailers',
-        authorization: `Bearer ${agentToken}`,
-      });
-      stream.on('error', () => undefined);
+      const stream = connectCall(session, `Bearer ${agentToken}`);
       const headers = await new Promise<http2.IncomingHttpHeaders>((resolve, reject) => {
         stream.once('response', resolve);
         stream.once('close', () => reject(new Error('kas closed the agent connection')));
@@ -165,14 +171,7 @@ describe('agent port: unauthenticated connections are bounded', function () {
     const session = http2.connect(`http://${kas.agentAddress}`);
     session.on('error', () => undefined);
     const closed = new Promise<void>((resolve) => session.once('close', () => resolve()));
-    const stream = session.request({
-      ':method': 'POST',
-      ':path': CONNECT_METHOD_PATH,
-      'content-type': 'application/grpc',
-      te: 'trailers',
-      authorization: `Bearer ${agentToken}`,
-    });
-    stream.on('error', () => undefined);
+    const stream = connectCall(session, `Bearer ${agentToken}`);
     const headers = await new Promise<http2.IncomingHttpHeaders>((resolve) => stream.once('response', resolve));
     assert.equal(headers['grpc-status'], undefined, 'accepted, not refused');
     let gone = false;
@@ -191,14 +190,7 @@ describe('agent port: unauthenticated connections are bounded', function () {
       const started = Date.now();
       session.once('close', () => resolve(Date.now() - started));
     });
-    const stream = session.request({
-      ':method': 'POST',
-      ':path': CONNECT_METHOD_PATH,
-      'content-type': 'application/grpc',
-      te: 'trailers',
-      authorization: 'Bearer not-a-token',
-    });
-    stream.on('error', () => undefined);
+    const stream = connectCall(session, 'Bearer not-a-token');
     const headers = await new Promise<http2.IncomingHttpHeaders>((resolve) => stream.once('response', resolve));
     assert.equal(headers['grpc-status'], '16');
     const elapsed = await closed;
@@ -254,14 +246,7 @@ describe('agent port over TLS: the handshake counts against the deadline', funct
     session.on('error', () => undefined);
     let gone = false;
     session.once('close', () => (gone = true));
-    const stream = session.request({
-      ':method': 'POST',
-      ':path': CONNECT_METHOD_PATH,
-      'content-type': 'application/grpc',
-      te: 'trailers',
-      authorization: `Bearer ${agentToken}`,
-    });
-    stream.on('error', () => undefined);
+    const stream = connectCall(session, `Bearer ${agentToken}`);
     const headers = await new Promise<http2.IncomingHttpHeaders>((resolve) => stream.once('response', resolve));
     assert.equal(headers['grpc-status'], undefined);
     const started = Date.now();

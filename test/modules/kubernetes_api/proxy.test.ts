@@ -12,6 +12,7 @@ import { KAS_VERSION } from '../../../agent/internal/version';
 import { KAS_UNAUTHORIZED_HEADER } from '../../../agent/shared/kas_api';
 import {
   AGENT_ID,
+  allowAsAgent,
   request,
   startAgentk,
   startKas,
@@ -19,6 +20,7 @@ import {
   useUpstreamKubeconfig,
   waitForIdleTunnels,
   type Kas,
+  USER_TOKEN,
 } from '../reverse_tunnel/harness';
 
 interface Echo {
@@ -143,6 +145,26 @@ describe('tunnel: kas errors', function () {
         assert.equal(status.code, 401);
         assert.match(status.message, /^kas-test: /);
       }
+    } finally {
+      await kas.stop();
+    }
+  });
+
+  it('answers 401 at once to a valid token under a non-canonical agent id (pat:042:), asking no authorizer and waiting for no agent "042"', async () => {
+    const asked: string[] = [];
+    const kas = await startKas({
+      authorizeUser: async (credential) => {
+        asked.push(credential.agentId);
+        return allowAsAgent(credential);
+      },
+    });
+    try {
+      for (const id of [`0${AGENT_ID}`, `+${AGENT_ID}`]) {
+        const res = await request(`${kas.proxyUrl}/api/v1/pods`, { headers: { authorization: `Bearer pat:${id}:${USER_TOKEN}` } });
+        assert.equal(res.status, 401, id);
+        assert.equal(res.headers[KAS_UNAUTHORIZED_HEADER], 'true');
+      }
+      assert.deepEqual(asked, []);
     } finally {
       await kas.stop();
     }
