@@ -134,12 +134,12 @@ describe('extension model', () => {
 
     it('shows phase, restarts and age, with a contextValue per phase', () => {
       const shown = present({ kind: 'pod', connectionId: 'c', agentId: '1', namespace: 'default', pod: pod('Running') }, Date.now());
-      assert.equal(shown.contextValue, 'pod.running');
+      assert.equal(shown.contextValue, 'kubernetesAgents.pod.running');
       assert.equal(shown.description, 'Running · 3 restarts · 3h');
       assert.match(shown.tooltip ?? '', /Ready: 1\/2/);
       assert.equal(
         present({ kind: 'pod', connectionId: 'c', agentId: '1', namespace: 'd', pod: pod('Failed') }, Date.now()).contextValue,
-        'pod.failed',
+        'kubernetesAgents.pod.failed',
       );
     });
 
@@ -170,7 +170,7 @@ describe('extension model', () => {
     it('marks agents by connected replicas and config validity', () => {
       const agent = { id: '1', name: 'dev', configProject: 'g/p', config: { commit: null, valid: true, errors: [] }, connections: [] };
       const offline = present({ kind: 'agent', connectionId: 'c', agent }, 0);
-      assert.equal(offline.contextValue, 'agent.disconnected');
+      assert.equal(offline.contextValue, 'kubernetesAgents.agent.disconnected');
       assert.equal(offline.icon?.id, 'debug-disconnect');
       const connection = { podName: 'p', podNamespace: 'n', version: 'v', connectedSince: '' };
       const invalid = present(
@@ -185,7 +185,7 @@ describe('extension model', () => {
         },
         0,
       );
-      assert.equal(invalid.contextValue, 'agent.connected');
+      assert.equal(invalid.contextValue, 'kubernetesAgents.agent.connected');
       assert.equal(invalid.description, '2 connected · config invalid (1 error)');
       assert.equal(invalid.icon?.id, 'warning');
     });
@@ -221,12 +221,12 @@ describe('extension model', () => {
       });
       const connection = model.children()[0]!;
       const contextOf = () => model!.children(connection).map((n) => present(n, 0).contextValue);
-      await waitFor('the agent, offline', () => contextOf()[0] === 'agent.disconnected');
+      await waitFor('the agent, offline', () => contextOf()[0] === 'kubernetesAgents.agent.disconnected');
       const settled = changes;
       await new Promise((r) => setTimeout(r, 300)); // several polls with the same answer
       assert.equal(changes, settled, 'unchanged answers signal nothing');
       replicas = [{ podName: 'agentk-0', podNamespace: 'gitlab-agent', version: 'v1', connectedSince: new Date().toISOString() }];
-      await waitFor('the agent, connected', () => changes > settled && contextOf()[0] === 'agent.connected');
+      await waitFor('the agent, connected', () => changes > settled && contextOf()[0] === 'kubernetesAgents.agent.connected');
     });
   });
 
@@ -275,7 +275,7 @@ describe('extension model', () => {
       const first = model.children(connection);
       assert.equal(first[0]?.kind, 'message', 'the first answer is immediate: a loading placeholder');
       const agent = await expand(connection, 'dev');
-      assert.equal(present(agent, 0).contextValue, 'agent.connected');
+      assert.equal(present(agent, 0).contextValue, 'kubernetesAgents.agent.connected');
       const namespace = await expand(agent, 'tree-test');
       const pod = await expand(await pods(namespace), 'first');
       assert.equal(pod.kind, 'pod');

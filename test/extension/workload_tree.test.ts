@@ -146,7 +146,7 @@ describe('workload nodes expand to what they own', () => {
         'Pods',
       );
       const running = await waitFor('a running pod of web', () => {
-        const row = model!.children(web).find((n) => n.kind === 'pod' && present(n, 0).contextValue === 'pod.running');
+        const row = model!.children(web).find((n) => n.kind === 'pod' && present(n, 0).contextValue === 'kubernetesAgents.pod.running');
         return row && present(row, 0).icon?.id === 'pass-filled' && row;
       });
       const sameInPods = model!.children(pods).find((n) => label(n) === label(running))!;

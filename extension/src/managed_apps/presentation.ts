@@ -1,5 +1,5 @@
 // How an app looks in the Managed Apps view, without VS Code types (the tree provider maps a
-// NodePresentation to a TreeItem). contextValue `managedApp.<state>` drives the menus:
+// NodePresentation to a TreeItem). contextValue `kubernetesAgents.managedApp.<state>` drives the menus:
 // install/upgrade when not busy, uninstall when installed, logs whenever a log may exist.
 import type { NodePresentation } from '../trees/nodes';
 import type { AppStatus } from './model';
@@ -40,7 +40,7 @@ export function presentAppStatus(parentId: string, status: AppStatus): NodePrese
     ]
       .filter(Boolean)
       .join('\n'),
-    contextValue: `managedApp.${status.state}`,
+    contextValue: `kubernetesAgents.managedApp.${status.state}`,
     icon: ICONS[status.state],
     collapsible: false,
   };

@@ -1,8 +1,14 @@
 // Tree nodes and how they look, without VS Code types: the providers map a NodePresentation to
-// a TreeItem one to one. contextValue conventions (menus in package.json match on them):
-//   connection | agent.connected | agent.disconnected | namespace | pod.<phase> | container
-//   | managedApp.<state> | message | kubernetesAgents.group.<group> | kubernetesAgents.kind.<kindId>
+// a TreeItem one to one.
+// contextValues (menus in package.json match on them with `viewItem`): every one starts with
+// `kubernetesAgents.`, then the node's kind, then what a menu tells apart, dot-separated:
+//   kubernetesAgents.connection | kubernetesAgents.agent.(connected|disconnected)
+//   | kubernetesAgents.namespace | kubernetesAgents.group.<group> | kubernetesAgents.kind.<kindId>
 //   | kubernetesAgents.resource.<kindId> (every kind but pods, e.g. kubernetesAgents.resource.deployment)
+//   | kubernetesAgents.pod.<phase> | kubernetesAgents.container | kubernetesAgents.message
+//   | kubernetesAgents.portForwards | kubernetesAgents.portForward.(active|reconnecting)
+//   | kubernetesAgents.managedApp.<state> (the Managed Apps view, managed_apps/presentation.ts)
+// test/extension/context_values.test.ts checks every menu clause against the values produced here.
 import { RESOURCE_KINDS, type ResourceKind } from '../../../webviews/dashboard/messages';
 import { kindId, type KindInfo } from '../cache/kinds';
 import { summarise } from '../dashboard/summarise';
@@ -159,14 +165,20 @@ export function present(node: AgentsNode, now: number): NodePresentation {
         label: node.label,
         description: node.url,
         tooltip: `kas at ${node.url}`,
-        contextValue: 'connection',
+        contextValue: 'kubernetesAgents.connection',
         icon: { id: 'plug' },
         collapsible: true,
       };
     case 'agent':
       return presentAgent(node);
     case 'namespace':
-      return { id: nodeId(node), label: node.namespace, contextValue: 'namespace', icon: { id: 'symbol-namespace' }, collapsible: true };
+      return {
+        id: nodeId(node),
+        label: node.namespace,
+        contextValue: 'kubernetesAgents.namespace',
+        icon: { id: 'symbol-namespace' },
+        collapsible: true,
+      };
     case 'group':
       return presentGroup(node);
     case 'kindList':
@@ -176,7 +188,13 @@ export function present(node: AgentsNode, now: number): NodePresentation {
     case 'pod':
       return presentPod(node, now);
     case 'container':
-      return { id: nodeId(node), label: node.container, contextValue: 'container', icon: { id: 'package' }, collapsible: false };
+      return {
+        id: nodeId(node),
+        label: node.container,
+        contextValue: 'kubernetesAgents.container',
+        icon: { id: 'package' },
+        collapsible: false,
+      };
     case 'message':
       return presentMessage(node);
     case 'portForwards':
@@ -242,7 +260,7 @@ function presentAgent(node: AgentNode): NodePresentation {
     label: agent.name,
     description: `${replicasText} · ${configText}`,
     tooltip,
-    contextValue: connected ? 'agent.connected' : 'agent.disconnected',
+    contextValue: connected ? 'kubernetesAgents.agent.connected' : 'kubernetesAgents.agent.disconnected',
     icon,
     collapsible: true,
   };
@@ -259,7 +277,7 @@ function presentPod(node: PodNode, now: number): NodePresentation {
     label: podName(pod),
     description: `${status} · ${restarts} restart${restarts === 1 ? '' : 's'} · ${age}`,
     tooltip: podTooltip(pod, status, restarts, age),
-    contextValue: `pod.${phase}`,
+    contextValue: `kubernetesAgents.pod.${phase}`,
     icon: POD_HEALTH_ICONS[podHealth(pod)],
     collapsible: containerNames(pod).length > 0,
   };
@@ -384,5 +402,5 @@ function presentMessage(node: MessageNode): NodePresentation {
       : node.severity === 'loading'
         ? { id: 'loading~spin' }
         : { id: 'info' };
-  return { id: nodeId(node), label: node.text, contextValue: 'message', icon, collapsible: false };
+  return { id: nodeId(node), label: node.text, contextValue: 'kubernetesAgents.message', icon, collapsible: false };
 }
