@@ -8,7 +8,7 @@ describe('chaos: a scenario counts the requests in flight at its fault', () => {
     const from = 10_000;
     const records: RequestRecord[] = [
       { startedAt: 9_000, endedAt: 9_500, outcome: 502 }, // the previous scenario's
-      { startedAt: 9_900, endedAt: 12_000, outcome: 502 }, // in flight at the fault
+      { startedAt: 9_900, endedAt: 12_000, outcome: 502, message: 'kas: the tunnel to the agent closed early' }, // in flight at the fault
       { startedAt: 10_100, endedAt: 10_200, outcome: 200 },
       { startedAt: 10_300, endedAt: 31_000, outcome: 504 },
       { startedAt: 40_000, endedAt: 40_100, outcome: 200 }, // after the scenario
@@ -16,6 +16,7 @@ describe('chaos: a scenario counts the requests in flight at its fault', () => {
     const summary = summarize(records, from, 35_000, 10_000);
     assert.equal(summary.sent, 3);
     assert.deepEqual(summary.failedByOutcome, { '502': 1, '504': 1 });
+    assert.deepEqual(summary.failedByMessage, { '502: kas: the tunnel to the agent closed early': 1 });
     assert.equal(summary.maxLatencyMs, 20_700);
   });
 });

@@ -10,6 +10,8 @@ export interface RequestRecord {
   endedAt: number;
   /** HTTP status, or 'deadline' (no answer within the deadline), or an error code (ECONNREFUSED...). */
   outcome: number | string;
+  /** A failed answer's Status message (kas's own errors say what broke), to tell failures of one status apart. */
+  message?: string;
 }
 
 export interface LoadOptions {
@@ -78,8 +80,10 @@ export class Load {
         headers: { authorization: `Bearer ${this.options.token}` },
         signal,
       });
-      await response.body.text();
-      return { startedAt, endedAt: Date.now(), outcome: response.statusCode };
+      const body = await response.body.text();
+      const record: RequestRecord = { startedAt, endedAt: Date.now(), outcome: response.statusCode };
+      if (response.statusCode !== 200) record.message = statusMessage(body);
+      return record;
     } catch (err) {
       const code = signal.aborted ? 'deadline' : ((err as { code?: string }).code ?? (err as Error).name);
       return { startedAt, endedAt: Date.now(), outcome: code };
@@ -87,10 +91,22 @@ export class Load {
   }
 }
 
+/** The message of a Kubernetes Status body, shortened; undefined for any other body. */
+function statusMessage(body: string): string | undefined {
+  try {
+    const message = (JSON.parse(body) as { message?: unknown }).message;
+    return typeof message === 'string' ? message.slice(0, 160) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export interface LoadSummary {
   sent: number;
   ok: number;
   failedByOutcome: Record<string, number>;
+  /** Failed answers by status and Status message ("504: kas: …"), counted. */
+  failedByMessage: Record<string, number>;
   /** Requests past their deadline. */
   hung: number;
   maxLatencyMs: number;
@@ -106,17 +122,24 @@ export function inWindow(r: RequestRecord, from: number, to: number): boolean {
 export function summarize(records: RequestRecord[], from: number, to: number, faultAt: number | undefined): LoadSummary {
   const window = records.filter((r) => inWindow(r, from, to));
   const failedByOutcome: Record<string, number> = {};
+  const failedByMessage: Record<string, number> = {};
   let ok = 0;
   let maxLatencyMs = 0;
   for (const r of window) {
     maxLatencyMs = Math.max(maxLatencyMs, r.endedAt - r.startedAt);
     if (r.outcome === 200) ok++;
-    else failedByOutcome[String(r.outcome)] = (failedByOutcome[String(r.outcome)] ?? 0) + 1;
+    else {
+      failedByOutcome[String(r.outcome)] = (failedByOutcome[String(r.outcome)] ?? 0) + 1;
+      if (r.message !== undefined) {
+        const key = `${r.outcome}: ${r.message}`;
+        failedByMessage[key] = (failedByMessage[key] ?? 0) + 1;
+      }
+    }
   }
   let recoveryMs: number | undefined;
   if (faultAt !== undefined) {
     const firstOk = window.filter((r) => r.startedAt >= faultAt && r.outcome === 200).sort((a, b) => a.endedAt - b.endedAt)[0];
     recoveryMs = firstOk ? firstOk.endedAt - faultAt : undefined;
   }
-  return { sent: window.length, ok, failedByOutcome, hung: failedByOutcome.deadline ?? 0, maxLatencyMs, recoveryMs };
+  return { sent: window.length, ok, failedByOutcome, failedByMessage, hung: failedByOutcome.deadline ?? 0, maxLatencyMs, recoveryMs };
 }

@@ -116,6 +116,8 @@ async function runScenario(scenario: Scenario, system: ChaosSystem, load: Load):
   await Promise.all(streams.map((s) => s.stop()));
   const to = Date.now();
   const summary = summarize(load.records, from, to, info.faultAt);
+  const messages = Object.entries(summary.failedByMessage).map(([message, n]) => `${n}× ${message}`);
+  if (messages.length > 0) info.notes.push(`failed answers: ${messages.join('; ')}`);
   const excused = new Set(info.excused ?? []);
   const excusedOne = load.records.filter(
     (r) => inWindow(r, from, to) && r.outcome !== 200 && !excused.has(String(r.outcome)) && info.excuse?.applies(r),

@@ -190,9 +190,17 @@ export class HttpTunnelRegistry {
   /** An idle connection of the agent, now busy; undefined when none is idle right now. */
   take(agentId: string): HttpTunnelConnection | undefined {
     const agent = this.agents.get(agentId);
-    const connection = agent?.idle.pop();
-    if (connection) connection.state = 'busy';
-    return connection;
+    for (let connection = agent?.idle.pop(); connection; connection = agent?.idle.pop()) {
+      // A socket destroyed (agentk died: the reset) leaves the pool on its 'close', a later tick;
+      // handed out meanwhile, it would fail a replayed request.
+      if (connection.socket.destroyed) {
+        this.detach(connection);
+        continue;
+      }
+      connection.state = 'busy';
+      return connection;
+    }
+    return undefined;
   }
 
   /** Whether this kas holds connections of the agent (idle or not): then a request waits for one. */
