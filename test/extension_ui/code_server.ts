@@ -1,6 +1,7 @@
 // A real VS Code for tests: code-server (installed by scripts/setup_code_server.sh) with a fresh
 // user-data and extensions directory, the packaged .vsix installed, driven through headless
-// Debian chromium by playwright-core. Everything started here is stopped by stop().
+// Debian chromium by playwright-core. Everything started here is stopped by stop(); a suite gets
+// its whole lifecycle from useCodeServer().
 import { ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
@@ -157,6 +158,69 @@ export async function startCodeServer(entry: string, workspaceFiles: Record<stri
     await stop();
     throw error;
   }
+}
+
+/** What a suite's code-server hooks give its tests (read in tests and hooks, once `before` ran). */
+export interface CodeServerSuite {
+  readonly vscode: CodeServer;
+  /** A scratch folder of the suite's own, removed after it. */
+  readonly dir: string;
+  /** The kubeconfig of the local pair's dev cluster, written once Start Local Pair ran. */
+  readonly localPairKubeconfig: string;
+}
+
+export interface CodeServerSuiteOptions {
+  workspaceFiles?: Record<string, string>;
+  /** Runs Stop Local Pair before code-server stops, for a suite that started the pair and checks it ends cleanly. */
+  stopLocalPair?: boolean;
+}
+
+/**
+ * Registers, in the describe body that calls it, the hooks of a suite driving one code-server: before,
+ * the .vsix built and code-server started with a scratch folder; after a failed test, a screenshot
+ * `failed-<title>.png` and the Agents view's rows printed; after, all of it stopped and removed.
+ * Hooks a suite registers before this call run before these (after hooks too).
+ */
+export function useCodeServer(options: CodeServerSuiteOptions = {}): CodeServerSuite {
+  let vscode: CodeServer | undefined;
+  let dir: string | undefined;
+  before(async function () {
+    this.timeout(900_000); // builds the .vsix; a fresh machine installs code-server too (about a minute)
+    dir = await mkdtemp(join(tmpdir(), 'ui-suite-'));
+    vscode = await startCodeServer(await prepareArtifacts(), options.workspaceFiles);
+  });
+  afterEach(async function () {
+    if (this.currentTest?.state !== 'failed' || !vscode) return;
+    await vscode.screenshot(`failed-${this.currentTest.title.replace(/\W+/g, '-')}`).catch(() => undefined);
+    console.log(`Agents view when it failed:\n${await treeRows(agentsPane(vscode.page)).catch(String)}`);
+  });
+  after(async () => {
+    if (vscode && options.stopLocalPair) await runCommand(vscode.page, 'Kubernetes Agents: Stop Local Pair').catch(() => undefined);
+    await vscode?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+  const started = <T>(value: T | undefined): T => {
+    if (value === undefined) throw new Error('code-server is not started: read the suite in a test or hook, after its before hook');
+    return value;
+  };
+  return {
+    get vscode() {
+      return started(vscode);
+    },
+    get dir() {
+      return started(dir);
+    },
+    get localPairKubeconfig() {
+      return join(
+        started(vscode).userData,
+        'User',
+        'globalStorage',
+        'agent-workbench.kubernetes-agent-workbench',
+        'local-pair',
+        'kubeconfig',
+      );
+    },
+  };
 }
 
 /** Opens the Kubernetes Agents container in the activity bar (clicking again would hide it). */

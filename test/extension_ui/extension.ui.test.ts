@@ -2,10 +2,9 @@
 // `npm run package` builds. Screenshots go to .test-output/ui/.
 import { strict as assert } from 'node:assert';
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { promisify } from 'node:util';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DevCluster } from '../../agent/devtools/devcluster/index';
 import { startDevCluster } from '../../agent/devtools/devcluster/index';
@@ -14,47 +13,30 @@ import {
   agentsPane,
   agentsWelcome,
   answerInput,
-  CodeServer,
   expandRow,
   openAgentsContainer,
   OUTPUT_DIR,
-  prepareArtifacts,
   openFile,
   processesMentioning,
   readFilesMatching,
-  REPO,
   runCommand,
-  startCodeServer,
+  useCodeServer,
 } from './code_server';
 
 const run = promisify(execFile);
-/** The local pair exists once its entry point is more than the placeholder. */
-const localPairBuilt = !readFileSync(join(REPO, 'agent', 'cmd', 'local_pair.ts'), 'utf8').includes('not built yet');
 
 describe('extension UI in code-server', function () {
   this.timeout(120_000);
-  let vscode: CodeServer | undefined;
+  const suite = useCodeServer({ workspaceFiles: { '.gitlab/agents/dev/config.yaml': 'user_acess:\n  access_as:\n    agent: {}\n' } });
   let cluster: DevCluster | undefined;
-  let dir = '';
 
   before(async function () {
-    this.timeout(600_000); // a fresh machine installs code-server here (about a minute)
-    dir = await mkdtemp(join(tmpdir(), 'ui-test-'));
-    const entry = await prepareArtifacts();
+    this.timeout(60_000);
     cluster = await startDevCluster({ logger: createLogger({}, { level: 'error', write: () => undefined }) });
-    vscode = await startCodeServer(entry, { '.gitlab/agents/dev/config.yaml': 'user_acess:\n  access_as:\n    agent: {}\n' });
-  });
-
-  afterEach(async function () {
-    if (this.currentTest?.state === 'failed' && vscode) {
-      await vscode.screenshot(`failed-${this.currentTest.title.replace(/\W+/g, '-')}`).catch(() => undefined);
-    }
   });
 
   after(async () => {
-    await vscode?.stop();
     await cluster?.stop();
-    if (dir) await rm(dir, { recursive: true, force: true });
   });
 
   async function waitForCount(count: () => Promise<number>, atLeast: number): Promise<void> {
@@ -69,7 +51,7 @@ describe('extension UI in code-server', function () {
   async function waitForLog(pattern: RegExp): Promise<RegExpExecArray> {
     const deadline = Date.now() + 30_000;
     for (;;) {
-      const files = await readFilesMatching(join(vscode!.userData, 'logs'), 'Kubernetes Agents.log');
+      const files = await readFilesMatching(join(suite.vscode.userData, 'logs'), 'Kubernetes Agents.log');
       for (const file of files) {
         const match = pattern.exec(file.text);
         if (match) return match;
@@ -81,14 +63,14 @@ describe('extension UI in code-server', function () {
   }
 
   it('shows the Kubernetes Agents container with its welcome view when there is no connection', async () => {
-    const page = vscode!.page;
+    const page = suite.vscode.page;
     await openAgentsContainer(page);
     const welcome = agentsWelcome(page);
     await welcome.waitFor({ timeout: 60_000 });
     await welcome.getByRole('button', { name: 'Add Connection' }).waitFor();
     await welcome.getByRole('button', { name: 'Start Local Pair' }).waitFor();
     await page.locator('.pane-header', { hasText: 'Managed Apps' }).waitFor();
-    await vscode!.screenshot('welcome-view');
+    await suite.vscode.screenshot('welcome-view');
   });
 
   it('activates from the view and logs its activation time to the extension log', async () => {
@@ -103,8 +85,8 @@ describe('extension UI in code-server', function () {
   });
 
   it('Add Connection with a bad token shows a clear error notification and saves nothing', async () => {
-    const page = vscode!.page;
-    const caFile = join(dir, 'ca.pem');
+    const page = suite.vscode.page;
+    const caFile = join(suite.dir, 'ca.pem');
     await writeFile(caFile, cluster!.caPem);
     await agentsWelcome(page).getByRole('button', { name: 'Add Connection' }).click();
     await answerInput(page, '(1/4)', `${cluster!.url}/`);
@@ -117,23 +99,23 @@ describe('extension UI in code-server', function () {
     assert.match(text, /UNAUTHORIZED/);
     assert.ok(!text.includes('not-a-valid-token'), 'the token must not appear in the notification');
     await page.waitForTimeout(600); // let the toast finish sliding in, for a readable screenshot
-    await vscode!.screenshot('bad-token-error');
+    await suite.vscode.screenshot('bad-token-error');
     // Nothing was saved: the welcome view is still there.
     await agentsWelcome(page).waitFor();
     await waitForLog(/add connection to .* failed: KAS_UNAUTHORIZED/);
     await runCommand(page, 'Notifications: Clear All Notifications');
-    const logs = await readFilesMatching(vscode!.userData, '');
+    const logs = await readFilesMatching(suite.vscode.userData, '');
     assert.ok(!logs.some((f) => f.text.includes('not-a-valid-token')), 'no log or state file may contain the token');
   });
 
   it('flags a mistake in an agent config as you open it, and its quick fix repairs it', async () => {
-    const page = vscode!.page;
+    const page = suite.vscode.page;
     await openFile(page, 'config.yaml');
     const editor = page.locator('.monaco-editor[data-uri$="config.yaml"]');
     await editor.locator('.squiggly-error').first().waitFor({ timeout: 60_000 });
     await page.locator('#status\\.problems').click();
     await page.locator('.markers-panel', { hasText: 'Unknown key "user_acess"' }).waitFor({ timeout: 30_000 });
-    await vscode!.screenshot('agent-config-problem');
+    await suite.vscode.screenshot('agent-config-problem');
     await editor.locator('.view-line').first().click();
     // The fix is marked preferred, so Auto Fix applies it directly.
     await runCommand(page, 'Auto Fix...');
@@ -144,58 +126,49 @@ describe('extension UI in code-server', function () {
   });
 
   describe('with the local pair', () => {
-    const row = (text: string) => agentsPane(vscode!.page).locator('.monaco-list-row', { hasText: text }).first();
-    const kubeconfig = () =>
-      join(vscode!.userData, 'User', 'globalStorage', 'agent-workbench.kubernetes-agent-workbench', 'local-pair', 'kubeconfig');
-
-    before(function () {
-      if (!localPairBuilt) {
-        console.log('    (skipped: agent/cmd/local_pair.ts is still a placeholder)');
-        this.skip();
-      }
-    });
+    const row = (text: string) => agentsPane(suite.vscode.page).locator('.monaco-list-row', { hasText: text }).first();
 
     it('Start Local Pair registers a connection whose agent dev is connected', async () => {
-      const page = vscode!.page;
+      const page = suite.vscode.page;
       await agentsWelcome(page).getByRole('button', { name: 'Start Local Pair' }).click();
       await row('local pair (dev)').waitFor({ timeout: 90_000 });
       await expandRow(row('local pair (dev)'));
       const agent = agentsPane(page).locator('.monaco-list-row', { hasText: /^dev/ }).filter({ hasText: 'connected' }).first();
       await agent.waitFor({ timeout: 60_000 });
       await agentsPane(page).locator('.monaco-list-row', { hasText: '1 connected' }).first().waitFor({ timeout: 60_000 });
-      await vscode!.screenshot('local-pair-agent-connected');
+      await suite.vscode.screenshot('local-pair-agent-connected');
     });
 
     it("Open Agent Config from the agent's context menu opens its config.yaml (the workspace copy comes first)", async () => {
-      const page = vscode!.page;
+      const page = suite.vscode.page;
       await agentsPane(page).locator('.monaco-list-row', { hasText: '1 connected' }).first().click({ button: 'right' });
       // The web context menu acts on keyboard confirmation of the item under the pointer.
       await page.locator('.monaco-menu .action-label', { hasText: 'Open Agent Config' }).first().hover({ timeout: 30_000 });
       await page.keyboard.press('Enter');
       await page.locator('.tab', { hasText: 'config.yaml' }).first().waitFor({ timeout: 30_000 });
       await page.locator('.monaco-editor[data-uri$=".gitlab/agents/dev/config.yaml"]').waitFor({ timeout: 30_000 });
-      await vscode!.screenshot('open-agent-config');
+      await suite.vscode.screenshot('open-agent-config');
       await runCommand(page, 'View: Close All Editors');
     });
 
     it("Add Connection to the pair's kas with a bad token says the token was refused", async () => {
-      const page = vscode!.page;
+      const page = suite.vscode.page;
       const [, apiUrl, proxyUrl] = await waitForLog(/local pair ready: kas API (\S+) k8s proxy (\S+)/);
       await runCommand(page, 'Kubernetes Agents: Connect: Add Connection…');
       await answerInput(page, '(1/4)', apiUrl!);
       await answerInput(page, '(2/4)', proxyUrl!);
       await answerInput(page, '(3/4)', 'wrong-token');
-      await answerInput(page, '(4/4)', join(kubeconfig(), '..', 'kas-tls', 'ca.crt'));
+      await answerInput(page, '(4/4)', join(suite.localPairKubeconfig, '..', 'kas-tls', 'ca.crt'));
       const toast = page.locator('.notification-toast', { hasText: `Could not connect to ${apiUrl}` }).first();
       await toast.waitFor({ timeout: 60_000 });
       assert.match(await toast.innerText(), /the token was refused/);
       await page.waitForTimeout(600); // let the toast finish sliding in, for a readable screenshot
-      await vscode!.screenshot('local-pair-bad-token');
+      await suite.vscode.screenshot('local-pair-bad-token');
       await runCommand(page, 'Notifications: Clear All Notifications');
     });
 
     it('expanding the agent reaches a pod created through kas, shown live through watch', async () => {
-      const page = vscode!.page;
+      const page = suite.vscode.page;
       await expandRow(agentsPane(page).locator('.monaco-list-row', { hasText: '1 connected' }).first());
       await expandRow(row('default'));
       const pod = {
@@ -217,16 +190,16 @@ describe('extension UI in code-server', function () {
           ],
         },
       };
-      const manifest = join(dir, 'pod.json');
+      const manifest = join(suite.dir, 'pod.json');
       await writeFile(manifest, JSON.stringify(pod));
-      await run('kubectl', ['--kubeconfig', kubeconfig(), 'create', '-f', manifest]);
+      await run('kubectl', ['--kubeconfig', suite.localPairKubeconfig, 'create', '-f', manifest]);
       await row('ui-logger').waitFor({ timeout: 60_000 });
       await page.locator('.monaco-list-row', { hasText: 'ui-logger' }).filter({ hasText: 'Running' }).first().waitFor({ timeout: 60_000 });
-      await vscode!.screenshot('local-pair-pods');
+      await suite.vscode.screenshot('local-pair-pods');
     });
 
     it("Show Pod Logs streams the pod's lines into the log view", async () => {
-      const page = vscode!.page;
+      const page = suite.vscode.page;
       const podRow = row('ui-logger');
       await podRow.hover();
       await podRow.locator('.action-label[aria-label^="Show Pod Logs"]').click();
@@ -234,11 +207,11 @@ describe('extension UI in code-server', function () {
       await view.locator('#log .line', { hasText: 'hello from ui 3' }).waitFor({ timeout: 60_000 });
       assert.match(await view.locator('#state').innerText(), /Streaming/);
       assert.equal(await view.locator('#log .line span.level-info').first().innerText(), 'INFO');
-      await vscode!.screenshot('pod-logs');
+      await suite.vscode.screenshot('pod-logs');
     });
 
     it('the log view filters, pauses and resumes, and says so when the pod is deleted', async () => {
-      const view = vscode!.page.frameLocator('iframe.webview.ready').frameLocator('iframe#active-frame');
+      const view = suite.vscode.page.frameLocator('iframe.webview.ready').frameLocator('iframe#active-frame');
       await view.locator('#filter').fill('hello from ui 2');
       await view.locator('#log .line', { hasText: 'hello from ui 3' }).waitFor({ state: 'detached' });
       assert.ok((await view.locator('#log .line').count()) >= 1, 'the matching line stays');
@@ -249,14 +222,14 @@ describe('extension UI in code-server', function () {
       assert.equal(await view.locator('#log .line').count(), paused, 'nothing is appended while paused');
       await view.locator('#pause').click();
       await waitForCount(() => view.locator('#log .line').count(), paused + 3);
-      await run('kubectl', ['--kubeconfig', kubeconfig(), 'delete', 'pod', 'ui-logger', '--wait=false']);
+      await run('kubectl', ['--kubeconfig', suite.localPairKubeconfig, 'delete', 'pod', 'ui-logger', '--wait=false']);
       await view.locator('#state', { hasText: 'Pod deleted' }).waitFor({ timeout: 60_000 });
-      await vscode!.screenshot('pod-logs-deleted');
+      await suite.vscode.screenshot('pod-logs-deleted');
     });
 
     it('the Managed Apps view shows an app installing, from its install pod', async () => {
-      const page = vscode!.page;
-      const manifest = join(dir, 'managed.json');
+      const page = suite.vscode.page;
+      const manifest = join(suite.dir, 'managed.json');
       await writeFile(
         manifest,
         JSON.stringify({
@@ -280,22 +253,22 @@ describe('extension UI in code-server', function () {
           ],
         }),
       );
-      await run('kubectl', ['--kubeconfig', kubeconfig(), 'create', '-f', manifest]);
+      await run('kubectl', ['--kubeconfig', suite.localPairKubeconfig, 'create', '-f', manifest]);
       const appsPane = page.locator('.pane', { has: page.locator('.pane-header', { hasText: 'Managed Apps' }) });
       await appsPane.locator('.monaco-list-row', { hasText: 'dev' }).first().click();
       await appsPane.locator('.monaco-list-row', { hasText: 'helm' }).filter({ hasText: 'installing' }).waitFor({ timeout: 60_000 });
-      await vscode!.screenshot('managed-apps');
+      await suite.vscode.screenshot('managed-apps');
     });
 
     /** Runs an item's context-menu command (the web menu acts on Enter over the hovered item). */
     async function contextCommand(item: ReturnType<typeof row>, command: string): Promise<void> {
       await item.click({ button: 'right' });
-      await vscode!.page.locator('.monaco-menu .action-label', { hasText: command }).first().hover({ timeout: 30_000 });
-      await vscode!.page.keyboard.press('Enter');
+      await suite.vscode.page.locator('.monaco-menu .action-label', { hasText: command }).first().hover({ timeout: 30_000 });
+      await suite.vscode.page.keyboard.press('Enter');
     }
 
     it('Copy Kubeconfig on agent dev puts a kubeconfig on the clipboard that real kubectl uses through kas', async () => {
-      const page = vscode!.page;
+      const page = suite.vscode.page;
       await page.context().grantPermissions(['clipboard-read', 'clipboard-write'], { origin: new URL(page.url()).origin });
       await page.evaluate(() => navigator.clipboard.writeText('nothing copied yet'));
       await contextCommand(agentsPane(page).locator('.monaco-list-row', { hasText: '1 connected' }).first(), 'Copy Kubeconfig');
@@ -303,18 +276,18 @@ describe('extension UI in code-server', function () {
       const copied = await page.evaluate(() => navigator.clipboard.readText());
       assert.match(copied, /server: "https:\/\/127\.0\.0\.1:\d+\/k8s-proxy\/?"/, 'the server is the kas k8s proxy');
       assert.match(copied, /token: "pat:\d+:/);
-      const file = join(dir, 'copied-kubeconfig');
+      const file = join(suite.dir, 'copied-kubeconfig');
       await writeFile(file, copied, { mode: 0o600 });
       const { stdout } = await run('kubectl', ['--kubeconfig', file, 'get', 'pods', '-A']);
       assert.match(stdout, /gitlab-managed-apps\s+install-helm/, "kubectl lists the cluster's pods through kas");
       await page.waitForTimeout(600); // let the toast finish sliding in, for a readable screenshot
-      await vscode!.screenshot('copy-kubeconfig');
+      await suite.vscode.screenshot('copy-kubeconfig');
       await runCommand(page, 'Notifications: Clear All Notifications');
     });
 
     it('Delete Pod asks first, then the pod vanishes from the tree (through watch)', async () => {
-      const page = vscode!.page;
-      const manifest = join(dir, 'doomed.json');
+      const page = suite.vscode.page;
+      const manifest = join(suite.dir, 'doomed.json');
       await writeFile(
         manifest,
         JSON.stringify({
@@ -324,27 +297,27 @@ describe('extension UI in code-server', function () {
           spec: { containers: [{ name: 'main', image: 'sim', env: [{ name: 'SIM_DURATION_SECONDS', value: 'forever' }] }] },
         }),
       );
-      await run('kubectl', ['--kubeconfig', kubeconfig(), 'create', '-f', manifest]);
+      await run('kubectl', ['--kubeconfig', suite.localPairKubeconfig, 'create', '-f', manifest]);
       const doomed = row('ui-doomed');
       await doomed.waitFor({ timeout: 60_000 });
       await contextCommand(doomed, 'Delete Pod');
       const dialog = page.locator('.monaco-dialog-box', { hasText: 'Delete pod default/ui-doomed?' });
       await dialog.waitFor({ timeout: 30_000 });
-      await vscode!.screenshot('delete-pod-confirm');
+      await suite.vscode.screenshot('delete-pod-confirm');
       await dialog.getByRole('button', { name: 'Delete' }).click();
       await page.locator('.notification-toast', { hasText: 'Pod default/ui-doomed deleted.' }).first().waitFor({ timeout: 30_000 });
       await page.locator('.monaco-list-row[role="treeitem"]', { hasText: 'ui-doomed' }).waitFor({ state: 'detached', timeout: 60_000 });
-      const left = await run('kubectl', ['--kubeconfig', kubeconfig(), 'get', 'pods', '-n', 'default', '-o', 'name']);
+      const left = await run('kubectl', ['--kubeconfig', suite.localPairKubeconfig, 'get', 'pods', '-n', 'default', '-o', 'name']);
       assert.ok(!left.stdout.includes('ui-doomed'), 'the cluster no longer has the pod');
-      await vscode!.screenshot('delete-pod-gone');
+      await suite.vscode.screenshot('delete-pod-gone');
     });
 
     it('Stop Local Pair removes its connection and stops the processes', async () => {
-      const page = vscode!.page;
+      const page = suite.vscode.page;
       await runCommand(page, 'Kubernetes Agents: Stop Local Pair');
       await agentsWelcome(page).waitFor({ timeout: 60_000 });
-      assert.ok(existsSync(kubeconfig()), 'the pair kept its state in the extension storage');
-      const dataDir = join(kubeconfig(), '..');
+      assert.ok(existsSync(suite.localPairKubeconfig), 'the pair kept its state in the extension storage');
+      const dataDir = join(suite.localPairKubeconfig, '..');
       const deadline = Date.now() + 20_000;
       while ((await processesMentioning(dataDir)).length > 0) {
         assert.ok(Date.now() < deadline, 'the local pair process exited');

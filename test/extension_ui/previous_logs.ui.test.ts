@@ -4,43 +4,21 @@
 // shows the lines of the container's instance before its restart. Screenshots go to .test-output/ui/.
 import { strict as assert } from 'node:assert';
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { agentsPane, agentsWelcome, CodeServer, openAgentsContainer, prepareArtifacts, runCommand, startCodeServer } from './code_server';
+import { agentsPane, agentsWelcome, openAgentsContainer, runCommand, useCodeServer } from './code_server';
 
 const run = promisify(execFile);
 
 describe('extension UI: Show Previous Logs from the command palette', function () {
   this.timeout(180_000);
-  let vscode: CodeServer | undefined;
-  let dir = '';
-  const row = (text: string) => agentsPane(vscode!.page).locator('.monaco-list-row').filter({ hasText: text }).first();
-  const kubectl = (...args: string[]) =>
-    run('kubectl', [
-      '--kubeconfig',
-      join(vscode!.userData, 'User', 'globalStorage', 'agent-workbench.kubernetes-agent-workbench', 'local-pair', 'kubeconfig'),
-      ...args,
-    ]);
-
-  before(async function () {
-    this.timeout(600_000);
-    dir = await mkdtemp(join(tmpdir(), 'ui-previous-logs-test-'));
-    vscode = await startCodeServer(await prepareArtifacts());
-  });
-  afterEach(async function () {
-    if (this.currentTest?.state === 'failed' && vscode) {
-      await vscode.screenshot(`failed-${this.currentTest.title.replace(/\W+/g, '-')}`).catch(() => undefined);
-    }
-  });
-  after(async () => {
-    await vscode?.stop();
-    if (dir) await rm(dir, { recursive: true, force: true });
-  });
+  const suite = useCodeServer();
+  const row = (text: string) => agentsPane(suite.vscode.page).locator('.monaco-list-row').filter({ hasText: text }).first();
+  const kubectl = (...args: string[]) => run('kubectl', ['--kubeconfig', suite.localPairKubeconfig, ...args]);
 
   it("picks agent → namespace → pod → container, and the view shows the previous instance's lines", async () => {
-    const page = vscode!.page;
+    const page = suite.vscode.page;
     await openAgentsContainer(page);
     await agentsWelcome(page).getByRole('button', { name: 'Start Local Pair' }).click();
     await row('local pair (dev)').waitFor({ timeout: 90_000 });
@@ -68,7 +46,7 @@ describe('extension UI: Show Previous Logs from the command palette', function (
         ],
       },
     };
-    const manifest = join(dir, 'pod.json');
+    const manifest = join(suite.dir, 'pod.json');
     await writeFile(manifest, JSON.stringify(pod));
     await kubectl('create', '-f', manifest);
     const restarts = async () =>
@@ -100,7 +78,7 @@ describe('extension UI: Show Previous Logs from the command palette', function (
     };
     await pick('Previous Logs: namespace (agent dev)', 'default');
     await pick('Previous Logs: pod in default', 'ui-restarter');
-    await vscode!.screenshot('previous-logs-pod-pick');
+    await suite.vscode.screenshot('previous-logs-pod-pick');
     await pick('Previous Logs: container of ui-restarter', 'crasher');
 
     const view = page.frameLocator('iframe.webview.ready').frameLocator('iframe#active-frame');
@@ -111,6 +89,6 @@ describe('extension UI: Show Previous Logs from the command palette', function (
       'line 3 before the crash',
     ]);
     assert.match((await view.locator('#title').textContent()) ?? '', /^default\/ui-restarter · crasher \(previous instance\)$/);
-    await vscode!.screenshot('previous-logs');
+    await suite.vscode.screenshot('previous-logs');
   });
 });
