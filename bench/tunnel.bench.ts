@@ -229,13 +229,18 @@ let rolesBundle = '';
 /** The baseline checkout's roles bundle (TUNNEL_BENCH_BASELINE). */
 let baselineBundle = '';
 
+/** The baseline checkout's roles bundle, once prepareRoles() built it (TUNNEL_BENCH_BASELINE); '' without one. */
+export function baselineRoles(): string {
+  return baselineBundle;
+}
+
 /** Bundles this file's roles; run() and other benches that start its paths call it first. */
 export function prepareRoles(): void {
   rolesBundle = bundleRoles(__filename, 'tunnel_bench_roles');
   if (BASELINE) baselineBundle = bundleRoles(path.join(BASELINE, 'bench', 'tunnel.bench.ts'), 'tunnel_bench_roles_baseline');
 }
 
-function spawnRole<T>(
+export function spawnRole<T>(
   children: Children,
   role: string,
   env: Record<string, string> = {},
@@ -313,7 +318,7 @@ const LATENCY_WARM_UP = 100;
  * reads 0 ms for every path here. Sequential GETs on one keep-alive connection, each timed with
  * hrtime from request to the end of the body.
  */
-async function sequentialLatency(url: string, headers: Record<string, string> = {}): Promise<LatencyResult> {
+export async function sequentialLatency(url: string, headers: Record<string, string> = {}): Promise<LatencyResult> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
   const once = () =>
     new Promise<number>((resolve, reject) => {
@@ -424,7 +429,7 @@ async function startFloor(children: Children, upstreamUrl: string, pids: Map<str
   return front.info.url;
 }
 
-async function startLayout(
+export async function startLayout(
   children: Children,
   upstreamUrl: string,
   layout: KasLayout,
