@@ -19,7 +19,7 @@ import * as readline from 'node:readline';
 import { runAgentk } from '../agent/agentk';
 import { createLogger } from '../agent/internal/log';
 import { Pool } from 'undici';
-import { startLayoutBack, startLayoutFront, type KasLayout } from './experiments/kas_layouts';
+import { startLayoutBack, startLayoutFront, type BackUpstream, type KasLayout } from './experiments/kas_layouts';
 import { bundleRoles, cpuMs, profileArgs, startBenchKas } from './bench_processes';
 
 interface AutocannonResult {
@@ -202,7 +202,11 @@ async function runLayoutFrontRole(): Promise<void> {
 }
 
 async function runLayoutBackRole(): Promise<void> {
-  await startLayoutBack(process.env.LAYOUT_FRONT!, process.env.LAYOUT_UPSTREAM!);
+  await startLayoutBack(
+    process.env.LAYOUT_FRONT!,
+    process.env.LAYOUT_UPSTREAM!,
+    (process.env.LAYOUT_BACK_UPSTREAM ?? 'undici') as BackUpstream,
+  );
   report({ connected: true });
 }
 
@@ -434,9 +438,14 @@ export async function startLayout(
   upstreamUrl: string,
   layout: KasLayout,
   pids: Map<string, TunnelProcesses>,
+  backUpstream: BackUpstream = 'undici',
 ): Promise<string> {
   const front = await spawnRole<{ url: string; agentAddress: string }>(children, 'layout-front', { LAYOUT: layout });
-  const back = await spawnRole(children, 'layout-back', { LAYOUT_FRONT: front.info.agentAddress, LAYOUT_UPSTREAM: upstreamUrl });
+  const back = await spawnRole(children, 'layout-back', {
+    LAYOUT_FRONT: front.info.agentAddress,
+    LAYOUT_UPSTREAM: upstreamUrl,
+    LAYOUT_BACK_UPSTREAM: backUpstream,
+  });
   pids.set(front.info.url, { kas: front.child.pid!, agentk: back.child.pid! });
   return front.info.url;
 }

@@ -10,6 +10,7 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { cpuMs } from '../bench_processes';
 import {
   baselineRoles,
   prepareRoles,
@@ -25,6 +26,7 @@ import {
 
 const TRACED = Number(process.env.HOP_TRACE_REQUESTS ?? '30');
 const SPACING_MS = 20;
+const IDLE_MS = 3_000;
 const ROUNDS = Number(process.env.HOP_TRACE_ROUNDS ?? '1');
 /** HOP_TRACE_AUTOCANNON=1: no trace; autocannon at 1 connection, with its latency distribution. */
 const AUTOCANNON = process.env.HOP_TRACE_AUTOCANNON === '1';
@@ -108,6 +110,10 @@ async function trace(p: Traced): Promise<string> {
     return out.join('\n');
   }
   if (SEQUENTIAL > 0) {
+    // What each process spends with no request at all (timers, the gRPC tunnel's streams and pings).
+    const idleBefore = [...p.roles.keys()].map(cpuMs);
+    await new Promise((r) => setTimeout(r, IDLE_MS));
+    const idle = [...p.roles.keys()].map((pid, i) => ((cpuMs(pid) - idleBefore[i]!) / IDLE_MS) * 1000);
     // perf stat per process: CPU time, context switches (each wake-up of a process blocked in
     // epoll_wait is one) and migrations per request.
     const stats = [...p.roles].map(([pid, name]) => {
@@ -148,8 +154,9 @@ async function trace(p: Traced): Promise<string> {
       }
       fs.rmSync(stat.file, { force: true });
       const per = (event: string) => (values.get(event) ?? NaN) / SEQUENTIAL;
+      const idleMsPerS = idle[[...p.roles.keys()].indexOf(stat.pid)]!;
       lines.push(
-        `- ${stat.name}: ${(per('task-clock') * 1000).toFixed(0)} µs CPU, ${per('context-switches').toFixed(2)} context switches, ${per('cpu-migrations').toFixed(2)} migrations per request (perf stat, while the requests ran and 0.5 s before)`,
+        `- ${stat.name}: idle ${idleMsPerS.toFixed(0)} ms CPU/s; ${(per('task-clock') * 1000).toFixed(0)} µs CPU, ${per('context-switches').toFixed(2)} context switches, ${per('cpu-migrations').toFixed(2)} migrations per request (perf stat, while the requests ran and 0.5 s before)`,
       );
     }
     return lines.join('\n');
@@ -238,6 +245,13 @@ async function main(): Promise<void> {
       ['(b) kubectl proxy', () => startKubectlProxy(children, kubeconfig, pids), {}, ['kubectl', '']],
       ['(e) v2 over tcp', () => startTunnel(children, kubeconfig, 'grpc', pids, 'v2'), USER_HEADER, ['kas', 'agentk']],
       ['(f1) bare pair, undici Client', () => startLayout(children, upstream.info.url, 'undici', pids), {}, ['front', 'back']],
+      [
+        '(f1h) bare pair, undici Client, back upstream node:http Agent',
+        () => startLayout(children, upstream.info.url, 'undici', pids, 'http'),
+        {},
+        ['front', 'back'],
+      ],
+      ['(f2) bare pair, node:http Agent front', () => startLayout(children, upstream.info.url, 'http', pids), {}, ['front', 'back']],
       ['(f3) bare pair, hand-written', () => startLayout(children, upstream.info.url, 'raw', pids), {}, ['front', 'back']],
     ];
     if (baselineRoles()) {
@@ -260,8 +274,9 @@ async function main(): Promise<void> {
       started.push({ name, url: `${url}/api/v1/pods`, headers, roles });
     }
     // Rounds outside, paths inside, as the tunnel bench: each round of every path sees about the same load.
+    // The order turns around every other round: a path measured right after another is not always the same one.
     for (let round = 0; round < ROUNDS; round++) {
-      for (const each of started) process.stdout.write(`${await trace(each)}\n\n`);
+      for (const each of round % 2 ? [...started].reverse() : started) process.stdout.write(`${await trace(each)}\n\n`);
     }
   } finally {
     for (const child of children.processes) child.kill('SIGTERM');
