@@ -19,7 +19,7 @@ import * as readline from 'node:readline';
 import { runAgentk } from '../agent/agentk';
 import { createLogger } from '../agent/internal/log';
 import { Pool } from 'undici';
-import { startLayoutBack, startLayoutFront, type KasLayout } from './experiments/kas_layouts';
+import { startLayoutBack, startLayoutFront, type BackUpstream, type KasLayout } from './experiments/kas_layouts';
 import { bundleRoles, cpuMs, profileArgs, startBenchKas } from './bench_processes';
 
 interface AutocannonResult {
@@ -202,7 +202,11 @@ async function runLayoutFrontRole(): Promise<void> {
 }
 
 async function runLayoutBackRole(): Promise<void> {
-  await startLayoutBack(process.env.LAYOUT_FRONT!, process.env.LAYOUT_UPSTREAM!);
+  await startLayoutBack(
+    process.env.LAYOUT_FRONT!,
+    process.env.LAYOUT_UPSTREAM!,
+    (process.env.LAYOUT_BACK_UPSTREAM ?? 'undici') as BackUpstream,
+  );
   report({ connected: true });
 }
 
@@ -229,13 +233,18 @@ let rolesBundle = '';
 /** The baseline checkout's roles bundle (TUNNEL_BENCH_BASELINE). */
 let baselineBundle = '';
 
+/** The baseline checkout's roles bundle, once prepareRoles() built it (TUNNEL_BENCH_BASELINE); '' without one. */
+export function baselineRoles(): string {
+  return baselineBundle;
+}
+
 /** Bundles this file's roles; run() and other benches that start its paths call it first. */
 export function prepareRoles(): void {
   rolesBundle = bundleRoles(__filename, 'tunnel_bench_roles');
   if (BASELINE) baselineBundle = bundleRoles(path.join(BASELINE, 'bench', 'tunnel.bench.ts'), 'tunnel_bench_roles_baseline');
 }
 
-function spawnRole<T>(
+export function spawnRole<T>(
   children: Children,
   role: string,
   env: Record<string, string> = {},
@@ -313,7 +322,7 @@ const LATENCY_WARM_UP = 100;
  * reads 0 ms for every path here. Sequential GETs on one keep-alive connection, each timed with
  * hrtime from request to the end of the body.
  */
-async function sequentialLatency(url: string, headers: Record<string, string> = {}): Promise<LatencyResult> {
+export async function sequentialLatency(url: string, headers: Record<string, string> = {}): Promise<LatencyResult> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
   const once = () =>
     new Promise<number>((resolve, reject) => {
@@ -424,14 +433,19 @@ async function startFloor(children: Children, upstreamUrl: string, pids: Map<str
   return front.info.url;
 }
 
-async function startLayout(
+export async function startLayout(
   children: Children,
   upstreamUrl: string,
   layout: KasLayout,
   pids: Map<string, TunnelProcesses>,
+  backUpstream: BackUpstream = 'undici',
 ): Promise<string> {
   const front = await spawnRole<{ url: string; agentAddress: string }>(children, 'layout-front', { LAYOUT: layout });
-  const back = await spawnRole(children, 'layout-back', { LAYOUT_FRONT: front.info.agentAddress, LAYOUT_UPSTREAM: upstreamUrl });
+  const back = await spawnRole(children, 'layout-back', {
+    LAYOUT_FRONT: front.info.agentAddress,
+    LAYOUT_UPSTREAM: upstreamUrl,
+    LAYOUT_BACK_UPSTREAM: backUpstream,
+  });
   pids.set(front.info.url, { kas: front.child.pid!, agentk: back.child.pid! });
   return front.info.url;
 }

@@ -211,10 +211,14 @@ export async function startLayoutFront(layout: KasLayout): Promise<{ url: string
   return { url: `http://127.0.0.1:${port(server)}`, agentAddress: `127.0.0.1:${port(agentListener)}` };
 }
 
-/** agentk's place: dials the front, serves its requests with node:http, forwards them upstream. */
-export async function startLayoutBack(frontAgentAddress: string, upstreamUrl: string): Promise<void> {
+/** How the back (agentk's place) sends its requests upstream: undici's Pool (agentk's), or node:http's keep-alive Agent. */
+export type BackUpstream = 'undici' | 'http';
+
+type Forward = (req: http.IncomingMessage, res: http.ServerResponse) => void;
+
+function undiciForward(upstreamUrl: string): Forward {
   const upstream = new Pool(upstreamUrl, { connections: null });
-  const server = http.createServer({ noDelay: true }, (req, res) => {
+  return (req, res) =>
     upstream.dispatch(
       { method: req.method ?? 'GET', path: req.url ?? '/', headers: forwardedRequestHeaders(req), body: null },
       {
@@ -232,7 +236,37 @@ export async function startLayoutBack(frontAgentAddress: string, upstreamUrl: st
         onError: () => res.destroy(),
       },
     );
-  });
+}
+
+function nodeHttpForward(upstreamUrl: string): Forward {
+  const target = new URL(upstreamUrl);
+  const agent = new http.Agent({ keepAlive: true });
+  return (req, res) => {
+    const outgoing = http.request(
+      {
+        agent,
+        host: target.hostname,
+        port: target.port,
+        method: req.method,
+        path: req.url,
+        headers: ['host', target.host, ...forwardedRequestHeaders(req)],
+      },
+      (incoming) => {
+        res.writeHead(incoming.statusCode ?? 502, incoming.statusMessage, forwardedResponseHeaders(incoming.rawHeaders));
+        res.cork();
+        incoming.on('data', (chunk: Buffer) => res.write(chunk));
+        incoming.on('end', () => res.end());
+      },
+    );
+    outgoing.on('error', () => res.destroy());
+    outgoing.end();
+  };
+}
+
+/** agentk's place: dials the front, serves its requests with node:http, forwards them upstream. */
+export async function startLayoutBack(frontAgentAddress: string, upstreamUrl: string, via: BackUpstream = 'undici'): Promise<void> {
+  const forward = via === 'http' ? nodeHttpForward(upstreamUrl) : undiciForward(upstreamUrl);
+  const server = http.createServer({ noDelay: true }, forward);
   server.keepAliveTimeout = 0;
   const [host, portText] = frontAgentAddress.split(':');
   await Promise.all(

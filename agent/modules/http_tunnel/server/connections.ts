@@ -15,7 +15,11 @@
 // connections). If nothing at all arrived from the instance within keepaliveTimeoutMs, every
 // connection of it is closed: out of routing, its unanswered requests replayed or failed by the
 // route's rules, its watches and logs -f cut. If other bytes arrived but the probe's own answer
-// did not, only that (idle) connection is closed. The verdict is the process's, on every
+// did not, only that (idle) connection is closed. A process whose connections brought bytes
+// within the period is not probed (the answers to kas's requests are the sign of life), and the
+// silence check is spread over the period: each process is looked at once per keepaliveTimeMs, in
+// one of SWEEP_SLOTS slots, so thousands of idle agents are not all probed in the same turn.
+// The verdict is the process's, on every
 // transport: onInstanceDead (the gRPC tunnel's streams of it leave routing too); and when the
 // gRPC tunnel's ping loses a connection of the process, suspect() probes it here at once.
 import type * as net from 'node:net';
@@ -48,6 +52,8 @@ export interface HttpTunnelConnection {
 /** One agentk process's connections (by the instance id it dialed with). */
 interface AgentInstance {
   readonly key: string;
+  /** Which of the silence check's slots looks at it. */
+  readonly slot: number;
   readonly connections: Set<HttpTunnelConnection>;
   readonly meta?: HttpTunnelAgentMeta;
   /** Bytes read on its connections (those still open) at the last look, and when that last grew. */
@@ -101,6 +107,14 @@ const DEFAULT_GRACE_MS = 10 * 60_000;
 const DEFAULT_KEEPALIVE_MS = 5_000;
 const DEFAULT_KEEPALIVE_TIMEOUT_MS = 4_000;
 const PROBE_HEADERS = [PROBE_HEADER, '1'];
+/**
+ * The silence check runs SWEEP_SLOTS times per keepaliveTimeMs, each time over one slot's
+ * processes: with all idle agents probed in one turn, 10,000 probes (and their judge timers)
+ * went out at once every other period, a burst a proxied request could wait behind.
+ */
+const SWEEP_SLOTS = 50;
+/** Never a tick shorter than this: a short keepaliveTimeMs (tests) has fewer slots. */
+const MIN_SWEEP_TICK_MS = 10;
 
 function bytesReadOf(connection: HttpTunnelConnection): number {
   return (connection.socket as net.Socket).bytesRead ?? 0;
@@ -127,6 +141,10 @@ export class HttpTunnelRegistry {
   private readonly graceMs: number;
   private readonly sweeper: NodeJS.Timeout;
   private readonly instances = new Map<string, AgentInstance>();
+  /** The instances by silence-check slot; a new instance takes the next slot in turn. */
+  private readonly slots: Array<Set<AgentInstance>>;
+  private nextSlot = 0;
+  private sweepSlot = 0;
   private readonly keepaliveTimeMs: number;
   private readonly keepaliveTimeoutMs: number;
   private readonly liveness: NodeJS.Timeout;
@@ -144,8 +162,11 @@ export class HttpTunnelRegistry {
     this.onInstanceDead = options.onInstanceDead;
     this.sweeper = setInterval(() => this.recycleOld(), Math.max(50, Math.min(60_000, this.maxAgeMs / 4)));
     this.sweeper.unref();
-    // Silence is sampled once per keepaliveTimeMs: a frozen idle agentk is probed within 2 × that.
-    this.liveness = setInterval(() => this.probeSilent(), this.keepaliveTimeMs);
+    // Silence is sampled once per keepaliveTimeMs (one slot per tick): a frozen idle agentk is
+    // probed within 2 × that.
+    const slotCount = Math.max(1, Math.min(SWEEP_SLOTS, Math.floor(this.keepaliveTimeMs / MIN_SWEEP_TICK_MS)));
+    this.slots = Array.from({ length: slotCount }, () => new Set<AgentInstance>());
+    this.liveness = setInterval(() => this.probeSilent(), this.keepaliveTimeMs / slotCount);
     this.liveness.unref();
     httpTunnelCountSources.add(this.countSource);
   }
@@ -280,7 +301,7 @@ export class HttpTunnelRegistry {
     if (instance.probe && instance.probe.connection === connection) instance.probe.connection = undefined;
     if (instance.connections.size === 0) {
       instance.probe?.timer.cancel();
-      this.instances.delete(instance.key);
+      this.forget(instance);
     }
     const agent = this.agents.get(connection.agentId);
     if (!agent) return;
@@ -364,8 +385,10 @@ export class HttpTunnelRegistry {
     const key = meta?.instanceId ? `${agentId}\n${meta.instanceId}` : `${agentId}\n#${this.nextAnonymous++}`;
     let instance = this.instances.get(key);
     if (!instance) {
-      instance = { key, connections: new Set(), meta, bytesRead: 0, heardAt: Date.now() };
+      instance = { key, slot: this.nextSlot, connections: new Set(), meta, bytesRead: 0, heardAt: Date.now() };
+      this.nextSlot = (this.nextSlot + 1) % this.slots.length;
       this.instances.set(key, instance);
+      this.slots[instance.slot]!.add(instance);
     }
     return instance;
   }
@@ -381,9 +404,17 @@ export class HttpTunnelRegistry {
     return total;
   }
 
+  private forget(instance: AgentInstance): void {
+    this.instances.delete(instance.key);
+    this.slots[instance.slot]!.delete(instance);
+  }
+
+  /** One slot's processes: each is looked at once per keepaliveTimeMs. */
   private probeSilent(): void {
     const now = Date.now();
-    for (const instance of this.instances.values()) {
+    const slot = this.slots[this.sweepSlot]!;
+    this.sweepSlot = (this.sweepSlot + 1) % this.slots.length;
+    for (const instance of slot) {
       this.sample(instance, now);
       if (!instance.probe && now - instance.heardAt >= this.keepaliveTimeMs) this.probe(instance);
     }
@@ -460,7 +491,7 @@ export class HttpTunnelRegistry {
     // Out of routing before any request moves: the process's gRPC streams first (forgotten here
     // first, so that the other transport's word comes back to nothing), then all its connections
     // here, so no replay or waiting request lands on the same process, on either transport.
-    this.instances.delete(instance.key);
+    this.forget(instance);
     const instanceId = instance.meta?.instanceId;
     if (instanceId && connections[0]) this.onInstanceDead?.(connections[0].agentId, instanceId);
     for (const connection of connections) this.detach(connection);
