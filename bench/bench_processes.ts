@@ -76,6 +76,15 @@ export function cpuMsFine(pid: number): number {
   }
 }
 
+/** Minor page faults of a process so far (/proc/<pid>/stat field 10); NaN when unreadable. */
+export function minorPageFaults(pid: number): number {
+  try {
+    return Number(fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[7]);
+  } catch {
+    return NaN;
+  }
+}
+
 export interface BenchKas {
   tunnels: TunnelRegistry;
   httpTunnels: HttpTunnelServer;

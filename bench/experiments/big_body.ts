@@ -8,7 +8,7 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { cpuMsFine } from '../bench_processes';
+import { cpuMsFine, minorPageFaults } from '../bench_processes';
 import { median } from '../stats';
 import { podList, prepareRoles, startTunnel, USER_HEADER, writeKubeconfig, type Children, type TunnelProcesses } from '../tunnel.bench';
 
@@ -55,11 +55,6 @@ function get(url: string, agent: http.Agent): Promise<number> {
   });
 }
 
-/** Minor page faults of a process so far (/proc/<pid>/stat field 10). */
-function minorFaults(pid: number): number {
-  return Number(fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[7]);
-}
-
 async function main(): Promise<void> {
   const big = Buffer.from(podList(22_000));
   const upstream = await startUpstream(big);
@@ -79,12 +74,12 @@ async function main(): Promise<void> {
     const series = async (label: string) => {
       for (let i = 0; i < Number(process.env.BIG_BODY_FIRST); i++) {
         const before = [cpuMsFine(kas), cpuMsFine(agentk)];
-        const faults = [minorFaults(kas), minorFaults(agentk)];
+        const faults = [minorPageFaults(kas), minorPageFaults(agentk)];
         const started = performance.now();
         await get(`${url}/api/v1/pods/${VARIANTS[0]!}`, agent);
         process.stdout.write(
           `${label} GET ${i}: ${(performance.now() - started).toFixed(0)} ms, CPU kas ${(cpuMsFine(kas) - before[0]!).toFixed(1)} ms, agentk ${(cpuMsFine(agentk) - before[1]!).toFixed(1)} ms, ` +
-            `page faults kas ${minorFaults(kas) - faults[0]!} agentk ${minorFaults(agentk) - faults[1]!}\n`,
+            `page faults kas ${minorPageFaults(kas) - faults[0]!} agentk ${minorPageFaults(agentk) - faults[1]!}\n`,
         );
       }
     };
