@@ -20,7 +20,7 @@ import { runAgentk } from '../agent/agentk';
 import { createLogger } from '../agent/internal/log';
 import { Pool } from 'undici';
 import { startLayoutBack, startLayoutFront, type BackUpstream, type KasLayout } from './experiments/kas_layouts';
-import { bundleRoles, cpuMs, profileArgs, startBenchKas } from './bench_processes';
+import { bundleRoles, cpuMs, KAS_PROCESS_ENV, profileArgs, startBenchKas } from './bench_processes';
 
 interface AutocannonResult {
   requests: { average: number; total: number };
@@ -414,7 +414,7 @@ export async function startTunnel(
   bundle = rolesBundle,
 ): Promise<string> {
   const env = { TUNNEL_BENCH_TRANSPORT: transport };
-  const kas = await spawnRole<{ agentAddress: string; proxyUrl: string }>(children, 'kas', env, bundle);
+  const kas = await spawnRole<{ agentAddress: string; proxyUrl: string }>(children, 'kas', { ...env, ...KAS_PROCESS_ENV }, bundle);
   const dialed = await agentAddressVia(kas.info.agentAddress);
   const kasAddress = scheme === 'grpc' ? `grpc://${dialed}` : `ws://${dialed}/agentk-ws`;
   const agentk = await spawnRole(children, 'agentk', { ...env, KAS_ADDRESS: kasAddress, BENCH_KUBECONFIG: kubeconfig }, bundle);
