@@ -163,6 +163,31 @@ function deployedAgentkProc(system: ChaosSystem, frontPort: number, logDir: stri
   });
 }
 
+/**
+ * Where a process's RSS lies, from /proc/<pid>/smaps (MiB): node's own code and read-only data,
+ * malloc's main arena ([heap]), anonymous mappings (V8's heap, malloc's thread arenas, stacks),
+ * shared libraries, the rest.
+ */
+function smapsBreakdown(pid: number): string {
+  const totals = new Map<string, number>();
+  let kind = 'other';
+  for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
+    const mapping = /^[0-9a-f]+-[0-9a-f]+\s+(\S+)\s+\S+\s+\S+\s+\S+\s*(.*)$/.exec(line);
+    if (mapping) {
+      const [, perms, file] = mapping as unknown as [string, string, string];
+      if (file === process.execPath) kind = perms.includes('x') ? 'node text' : 'node data';
+      else if (file === '[heap]') kind = 'malloc main arena';
+      else if (file === '') kind = 'anonymous (V8 heap, thread arenas, stacks)';
+      else if (/\.so(\.|$)/.test(file)) kind = 'shared libraries';
+      else kind = 'other';
+      continue;
+    }
+    const rss = /^Rss:\s+(\d+) kB/.exec(line);
+    if (rss) totals.set(kind, (totals.get(kind) ?? 0) + Number(rss[1]));
+  }
+  return [...totals].map(([k, kib]) => `${k} ${mib(kib).toFixed(1)}`).join(', ');
+}
+
 /** Samples `proc`'s RSS once a second for `ms`; returns the median and the maximum. */
 async function sampleFor(proc: Proc, ms: number): Promise<{ median: number; max: number }> {
   const values: number[] = [];
@@ -220,6 +245,7 @@ async function oneRun(): Promise<Run> {
     await sleep(10_000);
     const idle = (await sampleFor(system.agentk, 10_000)).median;
     const kasIdle = rssMiB(system.kas[0]!);
+    process.stderr.write(`bench: agentk idle, smaps (MiB): ${smapsBreakdown(system.agentk.pid!)}\n`);
     load.start();
     const peak = await sampleFor(system.agentk, LOAD_MS);
     await load.stop();
@@ -230,6 +256,7 @@ async function oneRun(): Promise<Run> {
       await sleep(10_000);
       series.push(rssMiB(system.agentk));
     }
+    process.stderr.write(`bench: agentk a minute after the load, smaps (MiB): ${smapsBreakdown(system.agentk.pid!)}\n`);
     const run = { atStart, idle, loadPeak: peak.max, requests, afterMinute: series.at(-1)!, kasIdle };
     process.stderr.write(
       `bench: agentk run: start ${atStart.toFixed(1)}, idle ${idle.toFixed(1)}, peak ${run.loadPeak.toFixed(1)} MiB (${requests} requests); ` +
