@@ -151,7 +151,7 @@ export async function startAgentkCore(options: AgentkOptions, modules: readonly 
   shutdown.push(async () => tunnelPool.stop());
   tunnelPool.start();
   if (options.collectWhenIdle) {
-    const stopCollecting = collectWhenIdle(() => tunnelPool.stats());
+    const stopCollecting = collectWhenIdle();
     shutdown.push(async () => stopCollecting());
   }
   const server = kubeConfig.getCurrentCluster()?.server;

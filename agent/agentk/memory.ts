@@ -1,14 +1,21 @@
 // agentk's memory between bursts. V8 keeps the heap a burst of requests grew (both young-generation
 // semispaces and old-space pages) and gives it back only when a later allocation-driven collection
 // or its memory reducer gets around to it; measured (BENCHMARKS.md, agentk memory) agentk sat at
-// the RSS of its last load for minutes. So once the tunnel pool has been busy and is idle again,
-// and once after start-up, agentk asks for one full collection, which shrinks the heap and returns
-// its pages. At most once per quiet period: an idle agentk does no work.
+// the RSS of its last load for minutes. So once agentk has been busy and is quiet again, and once
+// after start-up, it asks for one full collection, which shrinks the heap and returns its pages.
+// At most once per quiet period: an idle agentk does no work.
+import { performance } from 'node:perf_hooks';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import type { PoolStats } from '../modules/reverse_tunnel/agent/pool';
 
 const CHECK_MS = 5_000;
+/**
+ * "Busy" is the event loop's utilization over a check interval, whatever the work was: requests on
+ * either tunnel transport, a watch's events, a configuration change. An idle agentk (leader
+ * election's renewals every 2 s, kas's pings) stays far below this; a request a second is below it
+ * too, and allocates too little to matter.
+ */
+const BUSY_UTILIZATION = 0.05;
 
 /** V8's gc(), made reachable without --expose-gc on the command line (agentk is run as `node dist/agentk.js`). */
 function fullCollection(): (() => void) | undefined {
@@ -57,19 +64,23 @@ export function tuneOwnProcess(): void {
   wasmBaselineCompilerOnly();
 }
 
-/** Collects once after start-up and once whenever the pool went from busy to idle; returns the stop. */
-export function collectWhenIdle(stats: () => PoolStats): () => void {
+/** Collects once after start-up and once whenever a busy interval is followed by a quiet one; returns the stop. */
+export function collectWhenIdle(checkMs = CHECK_MS): () => void {
   const gc = fullCollection();
   if (!gc) return () => undefined;
   let dirty = true; // start-up allocated (bundle init, the kubeconfig, the first config)
+  let last = performance.eventLoopUtilization();
   const timer = setInterval(() => {
-    const { busy } = stats();
-    if (busy > 0) dirty = true;
+    const now = performance.eventLoopUtilization();
+    const busy = performance.eventLoopUtilization(now, last).utilization >= BUSY_UTILIZATION;
+    last = now;
+    if (busy) dirty = true;
     else if (dirty) {
       dirty = false;
       gc();
+      last = performance.eventLoopUtilization(); // the collection itself is not work
     }
-  }, CHECK_MS);
+  }, checkMs);
   timer.unref();
   return () => clearInterval(timer);
 }

@@ -6,7 +6,7 @@ import { runAgentk } from '../agentk';
 import { parseCommandLine, runMain, UsageError } from '../internal/cli';
 import { createLogger, type LogLevel } from '../internal/log';
 import { SERVICE_ACCOUNT_DIR } from '../agentk/in_cluster';
-import { parseDuration } from '../kascfg/kascfg';
+import { parseDuration } from '../shared/agent_config/go_duration';
 import type { LeaderElectionSettings } from '../module/modagent';
 
 const spec = {
