@@ -42,7 +42,7 @@ describe('agentk collects when idle', function () {
     collections?.stop();
   });
 
-  it('collects once after start-up, again after a busy spell, and not while idle', async () => {
+  it('collects after start-up, again after a busy spell, and not while idle', async () => {
     collections = forcedFullCollections();
     const gcs = collections;
     stopCollecting = collectWhenIdle(CHECK_MS);
