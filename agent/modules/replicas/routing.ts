@@ -90,15 +90,18 @@ export class RoutingTunnelFinder implements TunnelFinder {
     return this.routeOrWait(router, agentId, timeoutMs, signal, method);
   }
 
-  private async routeOrWait(
+  /**
+   * Asks the replicas the tracker names while already waiting for a tunnel of this replica's own:
+   * a replica that died may hold the ask (a dial or a claim to a vanished host) until its timeout,
+   * and agentk, reconnecting to this replica meanwhile, must not wait for that.
+   */
+  private routeOrWait(
     router: RemoteRouter,
     agentId: string,
     timeoutMs: number,
     signal: AbortSignal | undefined,
     method: string | undefined,
   ): Promise<Tunnel> {
-    const remote = await tryReplicas(router, agentId);
-    if (remote) return remote;
     return new Promise<Tunnel>((resolve, reject) => {
       const localWait = new AbortController();
       const onOuterAbort = () => localWait.abort(signal?.reason);
@@ -110,8 +113,8 @@ export class RoutingTunnelFinder implements TunnelFinder {
         stopListening();
         signal?.removeEventListener('abort', onOuterAbort);
       };
-      // A notification wakes this request; it asks the replicas once (not again while asking).
-      const stopListening = router.onIdleTunnelElsewhere(agentId, () => {
+      // Asks the replicas once at a time; a notification while asking is covered by that ask.
+      const ask = () => {
         if (settled || asking) return;
         asking = true;
         void tryReplicas(router, agentId).then((tunnel) => {
@@ -122,7 +125,8 @@ export class RoutingTunnelFinder implements TunnelFinder {
           localWait.abort();
           resolve(tunnel);
         });
-      });
+      };
+      const stopListening = router.onIdleTunnelElsewhere(agentId, ask);
       this.local.findTunnel(agentId, timeoutMs, localWait.signal, method).then(
         (tunnel) => {
           if (settled) return tunnel.done();
@@ -135,6 +139,7 @@ export class RoutingTunnelFinder implements TunnelFinder {
           reject(err);
         },
       );
+      ask();
     });
   }
 }

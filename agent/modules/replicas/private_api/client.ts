@@ -15,6 +15,8 @@ import { signPrivateApiToken } from './token';
 
 /** Gives up on a replica that does not answer the handshake (gone, or its host unreachable). */
 const HANDSHAKE_TIMEOUT_MS = 3_000;
+/** Gives up on a claim the peer does not answer (its host vanished under an open connection). */
+const CLAIM_TIMEOUT_MS = 3_000;
 /** Idle connections kept per peer; more are closed when they come back. */
 export const MAX_IDLE_CONNECTIONS_PER_PEER = 8;
 /** An idle connection unused this long is closed (the peer may have scaled away). */
@@ -31,7 +33,8 @@ export interface PrivateApiClientOptions {
   logger: Logger;
 }
 
-type ClaimAnswer = { kind: 'ready'; control: Extract<Control, { kas: 'ready' }> } | { kind: 'none' } | { kind: 'closed' };
+type ClaimAnswer =
+  { kind: 'ready'; control: Extract<Control, { kas: 'ready' }> } | { kind: 'none' } | { kind: 'closed' } | { kind: 'unanswered' };
 
 /** One WebSocket to a peer, lent to one request at a time. */
 class PeerConnection {
@@ -62,7 +65,12 @@ class PeerConnection {
   /** Sends a claim and resolves with the answer, or `closed` when the connection died first. */
   claim(agentId: string, token: string): Promise<ClaimAnswer> {
     return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.discard();
+        settle({ kind: 'unanswered' });
+      }, CLAIM_TIMEOUT_MS);
       const settle = (answer: ClaimAnswer) => {
+        clearTimeout(timer);
         this.receiver = undefined;
         this.onClosed = undefined;
         resolve(answer);
@@ -107,6 +115,10 @@ export class PrivateApiClient {
     const pooled = this.takeIdle(peerUrl);
     if (pooled) {
       const answer = await pooled.claim(agentId, this.currentToken());
+      if (answer.kind === 'unanswered') {
+        onUnreachable?.();
+        return undefined;
+      }
       // A pooled connection may have died since it was used: one more try on a fresh one.
       if (answer.kind !== 'closed') return this.use(pooled, agentId, answer);
     }
@@ -115,7 +127,9 @@ export class PrivateApiClient {
       onUnreachable?.();
       return undefined;
     }
-    return this.use(fresh, agentId, await fresh.claim(agentId, this.currentToken()));
+    const answer = await fresh.claim(agentId, this.currentToken());
+    if (answer.kind === 'unanswered') onUnreachable?.();
+    return this.use(fresh, agentId, answer);
   }
 
   /** Connections opened to the peer so far (for tests and the benchmark). */
@@ -135,7 +149,7 @@ export class PrivateApiClient {
 
   private use(connection: PeerConnection, agentId: string, answer: ClaimAnswer): Tunnel | undefined {
     if (answer.kind === 'none') this.release(connection);
-    if (answer.kind === 'closed') connection.discard();
+    if (answer.kind === 'closed' || answer.kind === 'unanswered') connection.discard();
     if (answer.kind !== 'ready') return undefined;
     const stream = new RemoteTunnelStream(connection, (reusable) => (reusable ? this.release(connection) : connection.discard()));
     return remoteTunnel(stream, agentId, answer.control);
