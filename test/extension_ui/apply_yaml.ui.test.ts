@@ -6,16 +6,7 @@ import { strict as assert } from 'node:assert';
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import {
-  agentsWelcome,
-  CodeServer,
-  expandRow,
-  openAgentsContainer,
-  openFile,
-  prepareArtifacts,
-  runCommand,
-  startCodeServer,
-} from './code_server';
+import { agentsPane, agentsWelcome, expandRow, openAgentsContainer, openFile, runCommand, useCodeServer } from './code_server';
 
 const run = promisify(execFile);
 
@@ -39,43 +30,18 @@ spec:
 
 describe('extension UI: edit a YAML file, see the dry-run diff, apply', function () {
   this.timeout(240_000);
-  let vscode: CodeServer | undefined;
-  const agentsRows = () =>
-    vscode!.page
-      .locator('.pane')
-      .filter({ has: vscode!.page.locator('.pane-header', { hasText: /^\s*agents/i }) })
-      .locator('.monaco-list-row');
-  const row = (text: string) => agentsRows().filter({ hasText: text }).first();
-  const kubectl = async (...args: string[]) =>
-    (
-      await run('kubectl', [
-        '--kubeconfig',
-        join(vscode!.userData, 'User', 'globalStorage', 'agent-workbench.kubernetes-agent-workbench', 'local-pair', 'kubeconfig'),
-        ...args,
-      ])
-    ).stdout;
-
-  before(async function () {
-    this.timeout(600_000);
-    vscode = await startCodeServer(await prepareArtifacts(), { 'web.yaml': DEPLOYMENT(1) });
-  });
-  afterEach(async function () {
-    if (this.currentTest?.state === 'failed' && vscode) {
-      await vscode.screenshot(`failed-${this.currentTest.title.replace(/\W+/g, '-')}`).catch(() => undefined);
-    }
-  });
-  after(async () => {
-    await vscode?.stop();
-  });
+  const suite = useCodeServer({ workspaceFiles: { 'web.yaml': DEPLOYMENT(1) } });
+  const row = (text: string) => agentsPane(suite.vscode.page).locator('.monaco-list-row').filter({ hasText: text }).first();
+  const kubectl = async (...args: string[]) => (await run('kubectl', ['--kubeconfig', suite.localPairKubeconfig, ...args])).stdout;
 
   it('applies an edited replica count through the diff editor and the Deployment scales', async () => {
-    const page = vscode!.page;
+    const page = suite.vscode.page;
     await openAgentsContainer(page);
     await agentsWelcome(page).getByRole('button', { name: 'Start Local Pair' }).click();
     await row('local pair (dev)').waitFor({ timeout: 90_000 });
     await expandRow(row('local pair (dev)'));
     await row('1 connected').waitFor({ timeout: 60_000 });
-    await kubectl('create', '-f', join(vscode!.workspace, 'web.yaml'));
+    await kubectl('create', '-f', join(suite.vscode.workspace, 'web.yaml'));
 
     await openFile(page, 'web.yaml');
     const editor = page.locator('.monaco-editor[data-uri$="web.yaml"]').first();
@@ -91,14 +57,14 @@ describe('extension UI: edit a YAML file, see the dry-run diff, apply', function
     const conflict = page.locator('.monaco-dialog-box', { hasText: 'conflicts with fields another manager set' });
     await conflict.waitFor({ timeout: 60_000 });
     assert.match((await conflict.textContent()) ?? '', /\.spec\.replicas \(owned by kubectl-create\)/);
-    await vscode!.screenshot('apply-conflict');
+    await suite.vscode.screenshot('apply-conflict');
     await conflict.getByRole('button', { name: 'Force Apply' }).click();
     const diff = page.locator('.monaco-diff-editor').first();
     const failure = page.locator('.notification-toast', { hasText: 'Apply to Cluster failed' }).first();
     await Promise.race([diff.waitFor({ timeout: 60_000 }), failure.waitFor({ timeout: 60_000 })]);
     assert.equal(await failure.isVisible(), false, (await failure.textContent().catch(() => '')) ?? '');
     await diff.locator('.view-line', { hasText: 'replicas: 3' }).first().waitFor({ timeout: 30_000 });
-    await vscode!.screenshot('apply-dry-run-diff');
+    await suite.vscode.screenshot('apply-dry-run-diff');
     const dialog = page.locator('.monaco-dialog-box', { hasText: 'Apply to' });
     await dialog.waitFor({ timeout: 30_000 });
     assert.match((await dialog.textContent()) ?? '', /change Deployment default\/ui-apply/);
@@ -110,6 +76,6 @@ describe('extension UI: edit a YAML file, see the dry-run diff, apply', function
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
     await page.locator('.notifications-toasts', { hasText: 'Applied Deployment default/ui-apply' }).waitFor({ timeout: 30_000 });
-    await vscode!.screenshot('apply-scaled');
+    await suite.vscode.screenshot('apply-scaled');
   });
 });

@@ -44,7 +44,7 @@ async function freePort(): Promise<number> {
 }
 
 /** Builds the .vsix exactly as users get it, and installs code-server (idempotent). */
-export async function prepareArtifacts(): Promise<string> {
+async function prepareArtifacts(): Promise<string> {
   await run('npm', ['run', 'package'], { cwd: REPO, maxBuffer: 16 * 1024 * 1024 });
   const { stdout } = await run('bash', [join(REPO, 'scripts', 'setup_code_server.sh')], { cwd: REPO, maxBuffer: 16 * 1024 * 1024 });
   return stdout.trim().split('\n').pop()!;
@@ -65,7 +65,12 @@ async function waitForHttp(url: string, child: ChildProcess, timeoutMs: number):
   throw new Error(`code-server did not answer at ${url}`);
 }
 
-export async function startCodeServer(entry: string, workspaceFiles: Record<string, string> = {}): Promise<CodeServer> {
+interface StartOptions {
+  workspaceFiles?: Record<string, string>;
+  env?: NodeJS.ProcessEnv;
+}
+
+async function startCodeServer(entry: string, { workspaceFiles = {}, env = {} }: StartOptions): Promise<CodeServer> {
   const root = await mkdtemp(join(tmpdir(), 'ui-code-server-'));
   const userData = join(root, 'user-data');
   const extensions = join(root, 'extensions');
@@ -120,7 +125,7 @@ export async function startCodeServer(entry: string, workspaceFiles: Record<stri
     ],
     {
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, ELECTRON_RUN_AS_NODE: undefined },
+      env: { ...process.env, ...env, ELECTRON_RUN_AS_NODE: undefined },
     },
   );
   child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
@@ -171,6 +176,8 @@ export interface CodeServerSuite {
 
 export interface CodeServerSuiteOptions {
   workspaceFiles?: Record<string, string>;
+  /** More environment for code-server and so the extension host, given the suite's scratch folder. */
+  env?: (dir: string) => NodeJS.ProcessEnv;
   /** Runs Stop Local Pair before code-server stops, for a suite that started the pair and checks it ends cleanly. */
   stopLocalPair?: boolean;
 }
@@ -187,7 +194,7 @@ export function useCodeServer(options: CodeServerSuiteOptions = {}): CodeServerS
   before(async function () {
     this.timeout(900_000); // builds the .vsix; a fresh machine installs code-server too (about a minute)
     dir = await mkdtemp(join(tmpdir(), 'ui-suite-'));
-    vscode = await startCodeServer(await prepareArtifacts(), options.workspaceFiles);
+    vscode = await startCodeServer(await prepareArtifacts(), { workspaceFiles: options.workspaceFiles, env: options.env?.(dir) });
   });
   afterEach(async function () {
     if (this.currentTest?.state !== 'failed' || !vscode) return;

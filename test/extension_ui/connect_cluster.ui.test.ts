@@ -6,73 +6,38 @@
 // --kas-address and the token from the applied Secret. The tree then shows the agent connected.
 import { strict as assert } from 'node:assert';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { copyFile, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
-import {
-  agentsWelcome,
-  answerInput,
-  CodeServer,
-  openAgentsContainer,
-  prepareArtifacts,
-  readFilesMatching,
-  REPO,
-  runCommand,
-  startCodeServer,
-} from './code_server';
+import { agentsWelcome, answerInput, openAgentsContainer, readFilesMatching, REPO, runCommand, useCodeServer } from './code_server';
 
 const run = promisify(execFile);
-const localPairBuilt = !readFileSync(join(REPO, 'agent', 'cmd', 'local_pair.ts'), 'utf8').includes('not built yet');
 const AGENT = 'staging';
 
 describe('Connect a Cluster in code-server', function () {
   this.timeout(240_000);
-  let vscode: CodeServer | undefined;
-  let dir = '';
   let agentk: ChildProcess | undefined;
-  const savedKubeconfig = process.env.KUBECONFIG;
-
-  before(async function () {
-    if (!localPairBuilt) this.skip();
-    this.timeout(600_000);
-    dir = await mkdtemp(join(tmpdir(), 'ui-connect-'));
-    // The user's "current kubeconfig context": filled with the pair's dev cluster once it runs.
-    process.env.KUBECONFIG = join(dir, 'kubeconfig');
-    vscode = await startCodeServer(await prepareArtifacts());
-  });
-
-  afterEach(async function () {
-    if (this.currentTest?.state === 'failed' && vscode) {
-      await vscode.screenshot(`failed-${this.currentTest.title.replace(/\W+/g, '-')}`).catch(() => undefined);
-    }
-  });
-
+  // Registered before useCodeServer's: agentk ends before the local pair's kas it is connected to.
   after(async () => {
     if (agentk && agentk.exitCode === null) {
       const exited = new Promise((r) => agentk!.once('exit', r));
       agentk.kill('SIGTERM');
       await exited;
     }
-    if (vscode) await runCommand(vscode.page, 'Kubernetes Agents: Stop Local Pair').catch(() => undefined);
-    await vscode?.stop();
-    if (savedKubeconfig === undefined) delete process.env.KUBECONFIG;
-    else process.env.KUBECONFIG = savedKubeconfig;
-    if (dir) await rm(dir, { recursive: true, force: true });
   });
-
-  const pairDir = () => join(vscode!.userData, 'User', 'globalStorage', 'agent-workbench.kubernetes-agent-workbench', 'local-pair');
-  const clusterKubeconfig = () => join(pairDir(), 'devcluster', 'kubeconfig');
+  // The user's "current kubeconfig context": filled with the pair's dev cluster once it runs.
+  const suite = useCodeServer({ stopLocalPair: true, env: (dir) => ({ KUBECONFIG: join(dir, 'kubeconfig') }) });
+  const currentKubeconfig = () => join(suite.dir, 'kubeconfig');
+  const clusterKubeconfig = () => join(dirname(suite.localPairKubeconfig), 'devcluster', 'kubeconfig');
   const kubectl = async (...args: string[]) => (await run('kubectl', ['--kubeconfig', clusterKubeconfig(), ...args])).stdout;
 
   it('registers a new agent, shows and applies its manifest, and shows it connected once its agentk runs', async () => {
-    const page = vscode!.page;
+    const page = suite.vscode.page;
     await openAgentsContainer(page);
     await agentsWelcome(page).getByRole('button', { name: 'Start Local Pair' }).click({ timeout: 60_000 });
     await page.locator('.monaco-list-row', { hasText: 'local pair (dev)' }).first().waitFor({ timeout: 90_000 });
     await page.locator('.monaco-list-row', { hasText: 'local pair (dev)' }).first().click();
-    await copyFile(clusterKubeconfig(), process.env.KUBECONFIG!);
+    await copyFile(clusterKubeconfig(), currentKubeconfig());
 
     await runCommand(page, 'Kubernetes Agents: Connect a Cluster…');
     await answerInput(page, '(1/2)', 'Register a new agent');
@@ -81,7 +46,7 @@ describe('Connect a Cluster in code-server', function () {
     const input = page.locator('.quick-input-widget input.input');
     await input.fill('Bad_Name');
     await page.locator('.quick-input-widget .quick-input-message', { hasText: 'must be a DNS label' }).waitFor({ timeout: 30_000 });
-    await vscode!.screenshot('connect-cluster-bad-name');
+    await suite.vscode.screenshot('connect-cluster-bad-name');
     await input.fill('dev');
     await page.locator('.quick-input-widget .quick-input-message', { hasText: 'exists already' }).waitFor({ timeout: 30_000 });
     await input.fill(AGENT);
@@ -95,12 +60,12 @@ describe('Connect a Cluster in code-server', function () {
     const offer = page.locator('.notification-toast', { hasText: `Agent "${AGENT}" has a new token` }).first();
     await offer.waitFor({ timeout: 30_000 });
     await page.waitForTimeout(600); // let the toast finish sliding in, for a readable screenshot
-    await vscode!.screenshot('connect-cluster-manifest');
+    await suite.vscode.screenshot('connect-cluster-manifest');
     await offer.getByRole('button', { name: 'Apply to Current Context…' }).click();
     const dialog = page.locator('.monaco-dialog-box', { hasText: `Apply the agentk manifest for agent "${AGENT}"` });
     await dialog.waitFor({ timeout: 30_000 });
     assert.match(await dialog.innerText(), /devcluster/);
-    await vscode!.screenshot('connect-cluster-confirm-apply');
+    await suite.vscode.screenshot('connect-cluster-confirm-apply');
     await dialog.getByRole('button', { name: 'Apply' }).click();
     await page.locator('.notification-toast', { hasText: 'waiting for agentk to connect' }).first().waitFor({ timeout: 60_000 });
 
@@ -122,7 +87,7 @@ describe('Connect a Cluster in code-server', function () {
       'base64',
     ).toString();
     assert.match(token, /^kat_/);
-    const tokenFile = join(dir, 'token');
+    const tokenFile = join(suite.dir, 'token');
     await writeFile(tokenFile, token, { mode: 0o600 });
     let agentkLog = '';
     agentk = spawn(
@@ -150,9 +115,9 @@ describe('Connect a Cluster in code-server', function () {
     const agents = page.locator('.pane', { has: page.locator('.pane-header', { hasText: /^Agents/ }) });
     await agents.locator('.monaco-list-row', { hasText: AGENT }).filter({ hasText: '1 connected' }).first().waitFor({ timeout: 60_000 });
     await page.waitForTimeout(600);
-    await vscode!.screenshot('connect-cluster-agent-connected');
+    await suite.vscode.screenshot('connect-cluster-agent-connected');
 
-    const logs = await readFilesMatching(join(vscode!.userData, 'logs'), '');
+    const logs = await readFilesMatching(join(suite.vscode.userData, 'logs'), '');
     assert.ok(!logs.some((f) => f.text.includes(token)), 'the agent token is in no log');
     assert.ok(!agentkLog.includes(token), 'agentk never logs its token');
   });

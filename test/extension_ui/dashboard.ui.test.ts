@@ -6,19 +6,10 @@
 // page shows; the local pair and code-server are stopped after the run.
 import { strict as assert } from 'node:assert';
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import {
-  agentsPane,
-  agentsWelcome,
-  type CodeServer,
-  openAgentsContainer,
-  prepareArtifacts,
-  runCommand,
-  startCodeServer,
-} from './code_server';
+import { agentsPane, agentsWelcome, openAgentsContainer, useCodeServer } from './code_server';
 
 const run = promisify(execFile);
 /** Generous: the machine's two cores are shared with other test runs. */
@@ -26,12 +17,9 @@ const SLOW = 120_000;
 
 describe('agent dashboard in code-server with the local pair', function () {
   this.timeout(300_000);
-  let vscode: CodeServer | undefined;
-  let dir = '';
-  const kubeconfig = () =>
-    join(vscode!.userData, 'User', 'globalStorage', 'agent-workbench.kubernetes-agent-workbench', 'local-pair', 'kubeconfig');
-  const view = () => vscode!.page.frameLocator('iframe.webview.ready').frameLocator('iframe#active-frame');
-  const kubectl = async (...args: string[]) => (await run('kubectl', ['--kubeconfig', kubeconfig(), ...args])).stdout;
+  const suite = useCodeServer({ stopLocalPair: true });
+  const view = () => suite.vscode.page.frameLocator('iframe.webview.ready').frameLocator('iframe#active-frame');
+  const kubectl = async (...args: string[]) => (await run('kubectl', ['--kubeconfig', suite.localPairKubeconfig, ...args])).stdout;
   const count = (kind: string, status: string) => view().locator(`.chip[data-kind="${kind}"][data-status="${status}"] .count`);
   /** Waits until the overview shows exactly `n` for the kind's status. */
   const countIs = (kind: string, status: string, n: number) =>
@@ -49,26 +37,8 @@ describe('agent dashboard in code-server with the local pair', function () {
         .waitFor({ timeout: SLOW });
   };
 
-  before(async function () {
-    this.timeout(900_000); // builds the .vsix (and on a fresh machine installs code-server)
-    dir = await mkdtemp(join(tmpdir(), 'dashboard-ui-'));
-    vscode = await startCodeServer(await prepareArtifacts());
-  });
-
-  afterEach(async function () {
-    if (this.currentTest?.state === 'failed' && vscode) {
-      await vscode.screenshot(`dashboard-failed-${this.currentTest.title.replace(/\W+/g, '-')}`).catch(() => undefined);
-    }
-  });
-
-  after(async () => {
-    if (vscode) await runCommand(vscode.page, 'Kubernetes Agents: Stop Local Pair').catch(() => undefined);
-    await vscode?.stop();
-    if (dir) await rm(dir, { recursive: true, force: true });
-  });
-
   it('opens the dashboard of agent dev from its context menu, with the agent’s health', async () => {
-    const page = vscode!.page;
+    const page = suite.vscode.page;
     await openAgentsContainer(page);
     await agentsWelcome(page).getByRole('button', { name: 'Start Local Pair' }).click({ timeout: 60_000 });
     await agentsPane(page).locator('.monaco-list-row', { hasText: 'local pair (dev)' }).first().click({ timeout: SLOW });
@@ -92,7 +62,7 @@ describe('agent dashboard in code-server with the local pair', function () {
       await view().locator(`.card-title[data-kind="${kind}"] .total`, { hasText: /^\d+$/ }).waitFor();
     running = Number(await count('Pod', 'Running').textContent());
     available = Number(await count('Deployment', 'Available').textContent());
-    const solo = join(dir, 'dash-solo.json');
+    const solo = join(suite.dir, 'dash-solo.json');
     await writeFile(
       solo,
       JSON.stringify({
@@ -111,7 +81,7 @@ describe('agent dashboard in code-server with the local pair', function () {
     assert.equal(await rows().count(), 3, 'two pods of dash-web and dash-solo');
     await countIs('Pod', 'Running', running + 3);
     await countIs('Deployment', 'Available', available + 1);
-    await vscode!.screenshot('dashboard-pods-running');
+    await suite.vscode.screenshot('dashboard-pods-running');
 
     await showKind('Deployment', 'dash-web', 1);
     await rows().filter({ hasText: 'Available' }).filter({ hasText: '2/2' }).waitFor({ timeout: SLOW });
@@ -121,7 +91,7 @@ describe('agent dashboard in code-server with the local pair', function () {
     // Deployment → its ReplicaSet → the two pods, each Running.
     await drawer.locator('li[data-relation="owned"] ul li [data-status="Running"]').nth(1).waitFor({ timeout: SLOW });
     await drawer.locator('[data-part="spec"] pre', { hasText: 'replicas: 2' }).waitFor({ timeout: SLOW });
-    await vscode!.screenshot('dashboard-deployment-drawer');
+    await suite.vscode.screenshot('dashboard-deployment-drawer');
     await view().locator('#drawer .drawer-close').click();
     await drawer.waitFor({ state: 'hidden' });
   });
@@ -131,7 +101,7 @@ describe('agent dashboard in code-server with the local pair', function () {
     await kubectl('delete', 'pod', 'dash-solo', '-n', 'default', '--wait=false');
     await rows().filter({ hasText: 'dash-solo' }).waitFor({ state: 'detached', timeout: SLOW });
     await countIs('Pod', 'Running', running + 2);
-    await vscode!.screenshot('dashboard-pod-deleted');
+    await suite.vscode.screenshot('dashboard-pod-deleted');
 
     const victim = (await rows().filter({ hasText: 'dash-web-' }).first().locator('.cell').first().textContent())!;
     await kubectl('delete', 'pod', victim, '-n', 'default', '--wait=false');
@@ -152,10 +122,10 @@ describe('agent dashboard in code-server with the local pair', function () {
     await drawer.locator('[data-part="spec"] pre', { hasText: 'image: sim' }).waitFor({ timeout: SLOW });
     await drawer.locator('ol.events li', { hasText: 'Started' }).waitFor({ timeout: SLOW });
     assert.equal(await drawer.locator('ol.events li', { hasText: 'Killing' }).count(), 0);
-    await vscode!.screenshot('dashboard-drawer');
+    await suite.vscode.screenshot('dashboard-drawer');
     await kubectl('delete', 'pod', name, '-n', 'default', '--wait=false');
     await drawer.locator('ol.events li', { hasText: 'Killing' }).waitFor({ timeout: SLOW });
     await drawer.locator('.drawer-header [data-status="Deleted"]').waitFor({ timeout: SLOW });
-    await vscode!.screenshot('dashboard-drawer-event-arrived');
+    await suite.vscode.screenshot('dashboard-drawer-event-arrived');
   });
 });

@@ -4,37 +4,17 @@
 // view, the view reaches `installed`, and the values ConfigMap holds the edited values.
 import { strict as assert } from 'node:assert';
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { agentsWelcome, CodeServer, openAgentsContainer, prepareArtifacts, REPO, runCommand, startCodeServer } from './code_server';
+import { agentsWelcome, openAgentsContainer, useCodeServer } from './code_server';
 
 const run = promisify(execFile);
-const localPairBuilt = !readFileSync(join(REPO, 'agent', 'cmd', 'local_pair.ts'), 'utf8').includes('not built yet');
 
 describe('managed apps UI in code-server', function () {
   this.timeout(180_000);
-  let vscode: CodeServer | undefined;
-
-  before(async function () {
-    if (!localPairBuilt) this.skip();
-    this.timeout(600_000); // a fresh machine installs code-server here (about a minute)
-    vscode = await startCodeServer(await prepareArtifacts());
-  });
-
-  afterEach(async function () {
-    if (this.currentTest?.state === 'failed' && vscode) {
-      await vscode.screenshot(`failed-${this.currentTest.title.replace(/\W+/g, '-')}`).catch(() => undefined);
-    }
-  });
-
-  after(async () => {
-    if (vscode) await runCommand(vscode.page, 'Kubernetes Agents: Stop Local Pair').catch(() => undefined);
-    await vscode?.stop();
-  });
+  const suite = useCodeServer({ stopLocalPair: true });
 
   it('installs Crossplane from the Managed Apps view: values editor, live helm log, state installed', async () => {
-    const page = vscode!.page;
+    const page = suite.vscode.page;
     await openAgentsContainer(page);
     await agentsWelcome(page).getByRole('button', { name: 'Start Local Pair' }).click({ timeout: 60_000 });
     const appsPane = page.locator('.pane', { has: page.locator('.pane-header', { hasText: 'Managed Apps' }) });
@@ -57,30 +37,22 @@ describe('managed apps UI in code-server', function () {
     await page.keyboard.press('Backspace');
     await page.keyboard.type('2');
     await page.locator('.monaco-editor .view-line', { hasText: 'replicas: 2' }).first().waitFor({ timeout: 30_000 });
-    await vscode!.screenshot('managed-app-values-tab');
+    await suite.vscode.screenshot('managed-app-values-tab');
     await prompt.getByRole('button', { name: 'Install' }).click();
 
     const view = page.frameLocator('iframe.webview.ready').frameLocator('iframe#active-frame');
     await view.locator('#log .line', { hasText: '"crossplane-stable" has been added to your repositories' }).waitFor({ timeout: 60_000 });
     await view.locator('#log .line', { hasText: 'STATUS: deployed' }).waitFor({ timeout: 60_000 });
-    await vscode!.screenshot('managed-app-install-log');
+    await suite.vscode.screenshot('managed-app-install-log');
     await appsPane
       .locator('.monaco-list-row', { hasText: 'Crossplane' })
       .filter({ hasText: 'installed 1.15.2' })
       .first()
       .waitFor({ timeout: 60_000 });
-    await vscode!.screenshot('managed-app-installed');
-    const kubeconfig = join(
-      vscode!.userData,
-      'User',
-      'globalStorage',
-      'agent-workbench.kubernetes-agent-workbench',
-      'local-pair',
-      'kubeconfig',
-    );
+    await suite.vscode.screenshot('managed-app-installed');
     const { stdout } = await run('kubectl', [
       '--kubeconfig',
-      kubeconfig,
+      suite.localPairKubeconfig,
       '-n',
       'gitlab-managed-apps',
       'get',

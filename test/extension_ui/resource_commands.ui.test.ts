@@ -5,20 +5,8 @@
 // kubelet's events. Screenshots go to .test-output/ui/.
 import { strict as assert } from 'node:assert';
 import { execFile } from 'node:child_process';
-import { join } from 'node:path';
 import { promisify } from 'node:util';
-import {
-  agentsPane,
-  agentsWelcome,
-  CodeServer,
-  answerInput,
-  expandRow,
-  openAgentsContainer,
-  prepareArtifacts,
-  runCommand,
-  startCodeServer,
-  treeRows,
-} from './code_server';
+import { agentsPane, agentsWelcome, answerInput, expandRow, openAgentsContainer, runCommand, useCodeServer } from './code_server';
 
 const run = promisify(execFile);
 
@@ -26,22 +14,15 @@ describe('extension UI: resource commands (scale, copy, delete, events)', functi
   this.timeout(240_000);
   // Each step builds on the one before: after a failure the rest would only time out.
   this.bail(true);
-  let vscode: CodeServer | undefined;
+  const suite = useCodeServer();
   /** Rows of the Agents view only (the Managed Apps view lists the agent too). */
-  const agentsRows = () => agentsPane(vscode!.page).locator('.monaco-list-row');
+  const agentsRows = () => agentsPane(suite.vscode.page).locator('.monaco-list-row');
   /** The row whose label is exactly `label` (pod names start with their Deployment's name). */
   const row = (label: string) =>
     agentsRows()
-      .filter({ has: vscode!.page.locator('.label-name', { hasText: new RegExp(`^\\s*${label.replace(/[().]/g, '\\$&')}\\s*$`) }) })
+      .filter({ has: suite.vscode.page.locator('.label-name', { hasText: new RegExp(`^\\s*${label.replace(/[().]/g, '\\$&')}\\s*$`) }) })
       .first();
-  const kubectl = async (...args: string[]) =>
-    (
-      await run('kubectl', [
-        '--kubeconfig',
-        join(vscode!.userData, 'User', 'globalStorage', 'agent-workbench.kubernetes-agent-workbench', 'local-pair', 'kubeconfig'),
-        ...args,
-      ])
-    ).stdout;
+  const kubectl = async (...args: string[]) => (await run('kubectl', ['--kubeconfig', suite.localPairKubeconfig, ...args])).stdout;
   const until = async (what: string, check: () => Promise<boolean>, timeoutMs = 60_000) => {
     const deadline = Date.now() + timeoutMs;
     while (!(await check())) {
@@ -49,7 +30,7 @@ describe('extension UI: resource commands (scale, copy, delete, events)', functi
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
   };
-  const clipboard = () => vscode!.page.evaluate(() => navigator.clipboard.readText());
+  const clipboard = () => suite.vscode.page.evaluate(() => navigator.clipboard.readText());
   /** Running pod rows of ui-scale; with the Pods group collapsed, only those under the Deployment's row. */
   const podRows = () =>
     agentsRows()
@@ -62,25 +43,14 @@ describe('extension UI: resource commands (scale, copy, delete, events)', functi
     if ((await row(label).getAttribute('aria-expanded')) === 'false') await row(label).click();
   };
 
-  before(async function () {
-    this.timeout(600_000);
-    vscode = await startCodeServer(await prepareArtifacts());
-    await vscode.page.context().grantPermissions(['clipboard-read', 'clipboard-write']);
-  });
-  afterEach(async function () {
-    if (this.currentTest?.state === 'failed' && vscode) {
-      await vscode.screenshot(`failed-${this.currentTest.title.replace(/\W+/g, '-')}`).catch(() => undefined);
-      console.log(`Agents view when it failed:\n${await treeRows(agentsPane(vscode.page)).catch(String)}`);
-    }
-  });
-  after(async () => {
-    await vscode?.stop();
+  before(async () => {
+    await suite.vscode.page.context().grantPermissions(['clipboard-read', 'clipboard-write']);
   });
 
   it('shows a Deployment created by kubectl with its pod', async () => {
-    const page = vscode!.page;
+    const page = suite.vscode.page;
     await openAgentsContainer(page);
-    await agentsWelcome(vscode!.page).getByRole('button', { name: 'Start Local Pair' }).click();
+    await agentsWelcome(page).getByRole('button', { name: 'Start Local Pair' }).click();
     await row('local pair (dev)').waitFor({ timeout: 90_000 });
     await expandRow(row('local pair (dev)'));
     await expandRow(agentsRows().filter({ hasText: '1 connected' }).first());
@@ -100,11 +70,11 @@ describe('extension UI: resource commands (scale, copy, delete, events)', functi
     assert.equal(await podRows().count(), 1);
     const deploymentLevel = Number(await row('ui-scale').getAttribute('aria-level'));
     assert.equal(Number(await podRows().first().getAttribute('aria-level')), deploymentLevel + 1);
-    await vscode!.screenshot('resource-deployment-with-pods');
+    await suite.vscode.screenshot('resource-deployment-with-pods');
   });
 
   it('Scale: the input box answered with 3 makes 3 running pods', async () => {
-    const page = vscode!.page;
+    const page = suite.vscode.page;
     await select('ui-scale');
     await runCommand(page, 'Kubernetes Agents: Scale…');
     await answerInput(page, 'Scale Deployment default/ui-scale', '3');
@@ -115,11 +85,11 @@ describe('extension UI: resource commands (scale, copy, delete, events)', functi
     await row('ui-scale').filter({ hasText: 'ready 3/3' }).waitFor({ timeout: 60_000 });
     await until('3 running pod rows', async () => (await podRows().count()) === 3);
     await page.locator('.notifications-toasts', { hasText: 'Deployment default/ui-scale scaled to 3.' }).waitFor({ timeout: 30_000 });
-    await vscode!.screenshot('resource-scaled-to-3');
+    await suite.vscode.screenshot('resource-scaled-to-3');
   });
 
   it('Copy Name and Copy YAML put the Deployment on the clipboard', async () => {
-    const page = vscode!.page;
+    const page = suite.vscode.page;
     await page.evaluate(() => navigator.clipboard.writeText('before the copy'));
     await select('ui-scale');
     await runCommand(page, 'Kubernetes Agents: Copy Name');
@@ -136,7 +106,7 @@ describe('extension UI: resource commands (scale, copy, delete, events)', functi
   });
 
   it('Restart Rollout replaces every pod under the Deployment, and kubectl rollout status sees it finish', async () => {
-    const page = vscode!.page;
+    const page = suite.vscode.page;
     const before = await podNames();
     assert.equal(before.length, 3);
     await select('ui-scale');
@@ -147,11 +117,11 @@ describe('extension UI: resource commands (scale, copy, delete, events)', functi
       const now = await podNames();
       return now.length === 3 && now.every((name) => !before.includes(name));
     });
-    await vscode!.screenshot('resource-rollout-restarted');
+    await suite.vscode.screenshot('resource-rollout-restarted');
   });
 
   it('Delete a ConfigMap: cancelled it stays, confirmed it is gone', async () => {
-    const page = vscode!.page;
+    const page = suite.vscode.page;
     // Collapse Workloads so the Config group's rows fit in the view.
     await row('Workloads').click();
     await row('Config').click();
@@ -162,7 +132,7 @@ describe('extension UI: resource commands (scale, copy, delete, events)', functi
     await runCommand(page, 'Kubernetes Agents: Delete…');
     const keep = page.locator('.monaco-dialog-box', { hasText: 'Delete ConfigMap default/ui-keep?' });
     await keep.waitFor({ timeout: 30_000 });
-    await vscode!.screenshot('resource-delete-confirmation');
+    await suite.vscode.screenshot('resource-delete-confirmation');
     await keep.getByRole('button', { name: 'Cancel', exact: true }).click();
     await keep.waitFor({ state: 'hidden', timeout: 30_000 });
 
@@ -178,11 +148,11 @@ describe('extension UI: resource commands (scale, copy, delete, events)', functi
     assert.ok(!names.split(' ').includes('ui-gone'), names);
     assert.ok(names.split(' ').includes('ui-keep'), names);
     assert.equal(await row('ui-keep').isVisible(), true);
-    await vscode!.screenshot('resource-deleted');
+    await suite.vscode.screenshot('resource-deleted');
   });
 
   it('Show Events of the namespace lists the kubelet’s events', async () => {
-    const page = vscode!.page;
+    const page = suite.vscode.page;
     await row('default').click();
     await runCommand(page, 'Kubernetes Agents: Show Events');
     const editor = page.locator('.monaco-editor[data-uri*="events.txt"]').first();
@@ -192,6 +162,6 @@ describe('extension UI: resource commands (scale, copy, delete, events)', functi
     await started.waitFor({ timeout: 30_000 });
     // Monaco renders spaces as no-break spaces: compare with whitespace normalised.
     assert.match(((await started.textContent()) ?? '').replace(/\s+/g, ' '), /Pod\/ui-scale-\S+ Started container nginx$/);
-    await vscode!.screenshot('resource-namespace-events');
+    await suite.vscode.screenshot('resource-namespace-events');
   });
 });
