@@ -7,6 +7,7 @@ import { strict as assert } from 'node:assert';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { agentsPane, agentsWelcome, answerInput, expandRow, openAgentsContainer, runCommand, useCodeServer } from './code_server';
+import { eventually } from '../support/eventually';
 
 const run = promisify(execFile);
 
@@ -23,13 +24,8 @@ describe('extension UI: resource commands (scale, copy, delete, events)', functi
       .filter({ has: suite.vscode.page.locator('.label-name', { hasText: new RegExp(`^\\s*${label.replace(/[().]/g, '\\$&')}\\s*$`) }) })
       .first();
   const kubectl = async (...args: string[]) => (await run('kubectl', ['--kubeconfig', suite.localPairKubeconfig, ...args])).stdout;
-  const until = async (what: string, check: () => Promise<boolean>, timeoutMs = 60_000) => {
-    const deadline = Date.now() + timeoutMs;
-    while (!(await check())) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((resolve) => setTimeout(resolve, 250));
-    }
-  };
+  // A check drives the browser: poll it at a pace the page can answer.
+  const until = (what: string, check: () => Promise<boolean>, timeoutMs = 60_000) => eventually(check, what, timeoutMs, 250);
   const clipboard = () => suite.vscode.page.evaluate(() => navigator.clipboard.readText());
   /** Running pod rows of ui-scale; with the Pods group collapsed, only those under the Deployment's row. */
   const podRows = () =>
