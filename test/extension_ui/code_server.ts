@@ -141,7 +141,7 @@ async function startCodeServer(entry: string, { workspaceFiles = {}, env = {} }:
       clearTimeout(timer);
     }
     await killLeftovers(root);
-    await rm(root, { recursive: true, force: true });
+    await rm(root, { recursive: true, force: true, maxRetries: 10 }); // a killed leftover may still be writing there
   };
   try {
     const base = `http://127.0.0.1:${port}`;
@@ -204,7 +204,7 @@ export function useCodeServer(options: CodeServerSuiteOptions = {}): CodeServerS
   after(async () => {
     if (vscode && options.stopLocalPair) await runCommand(vscode.page, 'Kubernetes Agents: Stop Local Pair').catch(() => undefined);
     await vscode?.stop();
-    if (dir) await rm(dir, { recursive: true, force: true });
+    if (dir) await rm(dir, { recursive: true, force: true, maxRetries: 10 });
   });
   const started = <T>(value: T | undefined): T => {
     if (value === undefined) throw new Error('code-server is not started: read the suite in a test or hook, after its before hook');
